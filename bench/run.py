@@ -1,0 +1,249 @@
+"""podium's benchmarks: `make bench` (podium alone) and `make bench-peers` (side by side).
+
+1. Orchestration overhead: 1,000 no-op Python tasks as a fan-out and as a chain, through
+   `podium run --json` with the default durable SQLite store. Reported per task: the run's
+   own duration (created → finished, what the peers' numbers measure too) and the whole
+   command (process start, project load, store open, run).
+2. Event to start: `podium up` running; post an event 200 times, one after another, and time
+   from just before the request to the first line the triggered task writes.
+3. Scale: a 10,000-task workflow: `podium validate` time, and a full run with its peak memory.
+
+Every figure is the median of --repeat runs measured in this one invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+PODIUM = [sys.executable, "-m", "podium.cli.main"]
+
+TASKS_PY = '''
+import time
+
+
+def noop(ctx):
+    return None
+
+
+def first_line(ctx):
+    with open(ctx.params["out"], "a") as f:
+        f.write(f"{ctx.trigger['payload']['i']} {time.time()}\\n")
+'''
+
+
+def write_project(root: Path, workflows: dict[str, str]) -> Path:
+    (root / "workflows").mkdir(parents=True, exist_ok=True)
+    (root / "podium.yaml").write_text("store: sqlite:///.podium/state.db\n")
+    (root / "bench_tasks.py").write_text(TASKS_PY)
+    for name, text in workflows.items():
+        (root / "workflows" / f"{name}.yaml").write_text(text)
+    return root
+
+
+def shape_yaml(name: str, shape: str, n: int) -> str:
+    lines = [f"name: {name}", "tasks:"]
+    for i in range(n):
+        lines.append(f"  - id: t{i}")
+        lines.append("    run: bench_tasks:noop")
+        if shape == "chain" and i:
+            lines.append(f"    depends_on: [t{i - 1}]")
+    return "\n".join(lines) + "\n"
+
+
+def podium(root: Path, *args: str, timeout: float = 1800) -> tuple[subprocess.CompletedProcess[str], float, int]:
+    """Runs the CLI; returns the result, its wall seconds and its peak RSS in KiB."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    env = {**os.environ, "PODIUM_STORE_URL": ""}
+    env.pop("PODIUM_STORE_URL")
+    done = subprocess.run([*PODIUM, *args, "--project", str(root)], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+    took = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"podium {' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}")
+    return done, took, max(peak, before)
+
+
+def run_seconds(run: dict[str, Any]) -> float:
+    created = datetime.fromisoformat(run["started_at"])
+    finished = datetime.fromisoformat(run["finished_at"])
+    return (finished - created).total_seconds()
+
+
+def bench_overhead(shape: str, n: int, repeat: int) -> dict[str, Any]:
+    in_run, whole = [], []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="podium-bench-") as tmp:
+            root = write_project(Path(tmp), {"w": shape_yaml("w", shape, n)})
+            done, took, _ = podium(root, "run", "w", "--json")
+            run = json.loads(done.stdout)
+            assert run["status"] == "succeeded", run["status"]
+            in_run.append(run_seconds(run))
+            whole.append(took)
+    return {
+        "shape": shape, "tasks": n,
+        "ms_per_task": statistics.median(in_run) * 1000 / n,
+        "command_ms_per_task": statistics.median(whole) * 1000 / n,
+        "seconds": in_run,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bench_event_to_start(count: int) -> dict[str, Any]:
+    import httpx
+
+    with tempfile.TemporaryDirectory(prefix="podium-bench-") as tmp:
+        out = Path(tmp) / "first_lines.txt"
+        out.touch()
+        wf = (
+            "name: on_ping\ntriggers:\n  - event: ping\n"
+            f"params: {{out: {json.dumps(str(out))}}}\n"
+            "tasks:\n  - id: start\n    run: bench_tasks:first_line\n"
+        )
+        root = write_project(Path(tmp), {"on_ping": wf})
+        port = free_port()
+        proc = subprocess.Popen([*PODIUM, "up", "--port", str(port), "--project", str(root)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_healthy(url)
+            latencies = []
+            with httpx.Client(base_url=url, timeout=10) as client:
+                for i in range(count):
+                    sent = time.time()
+                    client.post("/api/events", json={"name": "ping", "payload": {"i": i}}).raise_for_status()
+                    landed = _wait_line(out, i)
+                    latencies.append((landed - sent) * 1000)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    latencies.sort()
+    return {
+        "events": count, "p50_ms": statistics.median(latencies),
+        "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)], "max_ms": latencies[-1],
+    }
+
+
+def _wait_healthy(url: str) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("podium up did not answer /api/health within 30s")
+
+
+def _wait_line(path: Path, i: int, timeout: float = 10) -> float:
+    deadline = time.monotonic() + timeout
+    prefix = f"{i} "
+    while time.monotonic() < deadline:
+        for line in path.read_text().splitlines():
+            if line.startswith(prefix):
+                return float(line.split()[1])
+        time.sleep(0.0005)
+    raise RuntimeError(f"event {i} did not start its task within {timeout}s")
+
+
+def bench_scale(n: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="podium-bench-") as tmp:
+        root = write_project(Path(tmp), {"big": shape_yaml("big", "fanout", n)})
+        _, validate_s, _ = podium(root, "validate")
+        done, run_s, _ = podium(root, "run", "big", "--json")
+        run = json.loads(done.stdout)
+        peak = _peak_rss_kib(root, n)
+    return {"tasks": n, "validate_s": validate_s, "run_s": run_s, "status": run["status"],
+            "peak_rss_mib": peak / 1024}
+
+
+def _peak_rss_kib(root: Path, n: int) -> int:
+    """Peak RSS of one more full run, measured in a child that reports its own maxrss."""
+    code = (
+        "import resource, sys; from podium.cli.main import main; "
+        "code = main(['run', 'big', '--json', '--project', sys.argv[1]]); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True,
+                          timeout=1800)
+    return int(done.stderr.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--scale", type=int, default=10_000)
+    parser.add_argument("--peers", action="store_true", help="also run Prefect 3 and Dagster")
+    parser.add_argument("--only", choices=["overhead", "events", "scale"], default=None)
+    args = parser.parse_args()
+
+    rows: list[tuple[str, str]] = []
+    overhead: dict[str, float] = {}
+    if args.only in (None, "overhead"):
+        for shape in ("fanout", "chain"):
+            r = bench_overhead(shape, args.tasks, args.repeat)
+            overhead[shape] = r["ms_per_task"]
+            rows.append((f"podium {shape} {args.tasks} tasks (in run)", f"{r['ms_per_task']:.3f} ms/task"))
+            rows.append((f"podium {shape} {args.tasks} tasks (whole command)", f"{r['command_ms_per_task']:.3f} ms/task"))
+        if args.peers:
+            rows.extend(peer_rows(args.tasks, args.repeat, overhead))
+    if args.only in (None, "events"):
+        e = bench_event_to_start(args.events)
+        rows.append((f"event → task start, {e['events']} events", f"p50 {e['p50_ms']:.1f} ms, p99 {e['p99_ms']:.1f} ms, max {e['max_ms']:.1f} ms"))
+    if args.only in (None, "scale"):
+        s = bench_scale(args.scale)
+        rows.append((f"scale: validate {s['tasks']} tasks", f"{s['validate_s']:.2f} s (whole command)"))
+        rows.append((f"scale: run {s['tasks']} tasks", f"{s['run_s']:.2f} s, {s['status']}, peak RSS {s['peak_rss_mib']:.0f} MiB"))
+    width = max(len(name) for name, _ in rows)
+    print(f"\n{'benchmark':<{width}}  result")
+    print(f"{'-' * width}  {'-' * 40}")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    return 0
+
+
+def peer_rows(tasks: int, repeat: int, overhead: dict[str, float]) -> list[tuple[str, str]]:
+    sys.path.insert(0, str(HERE))
+    from peers.runner import run_peer  # type: ignore[import-not-found]
+
+    rows = []
+    for peer in ("prefect", "dagster"):
+        for shape in ("fanout", "chain"):
+            try:
+                results = run_peer(peer, shape, tasks, repeat, HERE / ".peers")
+            except RuntimeError as exc:
+                rows.append((f"{peer} {shape}", f"failed: {str(exc)[:80]}"))
+                continue
+            for r in results:
+                ms = float(r["median_ms_per_task"])
+                label = f"{peer} {r.get('version', '')} {shape}" + (f" ({r['variant']})" if r.get("variant") else "")
+                rows.append((label, f"{ms:.3f} ms/task = {ms / overhead[shape]:.0f}x podium"))
+    return rows
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

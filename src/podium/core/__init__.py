@@ -1,0 +1,1 @@
+"""The pure model: workflows, tasks, triggers, graphs, statuses and events. No I/O here."""

@@ -1,0 +1,126 @@
+"""Events: immutable, typed facts. Everything the UI, notifications and triggers know comes
+from these. Each has a past-tense name; ``to_record`` gives the stored form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Event:
+    type: ClassVar[str] = "Event"
+    #: events of these types wake triggers (workflow, event and asset triggers)
+    dispatch: ClassVar[bool] = False
+
+    def to_record(self) -> tuple[str, str | None, str | None, dict[str, Any]]:
+        data = asdict(self)
+        run_id = data.pop("run_id", None)
+        task_id = data.pop("task_id", None)
+        return self.type, run_id, task_id, data
+
+
+@dataclass(frozen=True)
+class CustomEvent(Event):
+    """A named event from ``podium emit`` or ``POST /api/events``."""
+
+    name: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    dispatch: ClassVar[bool] = True
+
+    def to_record(self) -> tuple[str, str | None, str | None, dict[str, Any]]:
+        return self.name, None, None, dict(self.payload)
+
+
+@dataclass(frozen=True)
+class RunRequested(Event):
+    type: ClassVar[str] = "RunRequested"
+    run_id: str
+    workflow: str
+    trigger: str
+    params: dict[str, Any]
+    logical_time: str
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    type: ClassVar[str] = "RunFinished"
+    dispatch: ClassVar[bool] = True
+    run_id: str
+    workflow: str
+    status: str
+
+
+@dataclass(frozen=True)
+class RunRetried(Event):
+    type: ClassVar[str] = "RunRetried"
+    run_id: str
+    tasks: list[str]
+
+
+@dataclass(frozen=True)
+class RunCancelled(Event):
+    type: ClassVar[str] = "RunCancelled"
+    run_id: str
+
+
+@dataclass(frozen=True)
+class AttemptStarted(Event):
+    type: ClassVar[str] = "AttemptStarted"
+    run_id: str
+    task_id: str
+    attempt: int
+    owner: str
+
+
+@dataclass(frozen=True)
+class AttemptFinished(Event):
+    """An attempt ended: succeeded, failed, timed_out, lost or cancelled."""
+
+    type: ClassVar[str] = "AttemptFinished"
+    run_id: str
+    task_id: str
+    attempt: int
+    status: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskFinished(Event):
+    type: ClassVar[str] = "TaskFinished"
+    run_id: str
+    task_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class TaskLate(Event):
+    type: ClassVar[str] = "TaskLate"
+    run_id: str
+    task_id: str
+    attempt: int
+    late_after: float
+    on_late: str
+
+
+@dataclass(frozen=True)
+class AssetUpdated(Event):
+    type: ClassVar[str] = "AssetUpdated"
+    dispatch: ClassVar[bool] = True
+    asset: str
+    run_id: str
+    task_id: str
+    incomplete: bool = False
+
+
+@dataclass(frozen=True)
+class CatchupStarted(Event):
+    """A late task landed: its downstream tasks are re-run and the earlier outputs were
+    incomplete."""
+
+    type: ClassVar[str] = "CatchupStarted"
+    run_id: str
+    source_run_id: str
+    late_task: str
+    tasks: list[str]

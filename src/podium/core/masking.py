@@ -1,0 +1,28 @@
+"""Masking secrets out of any text podium prints, logs or serves."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+MASK = "***"
+
+
+class Masker:
+    """Replaces every known secret value in a text with ``***``.
+
+    Values shorter than four characters are not masked: masking ``1`` or ``yes`` would
+    shred ordinary output without protecting anything.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        values = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(v) for v in values)) if values else None
+
+    def __call__(self, text: str) -> str:
+        if self._pattern is None or not text:
+            return text
+        return self._pattern.sub(MASK, text)
+
+    def __bool__(self) -> bool:
+        return self._pattern is not None

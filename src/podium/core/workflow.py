@@ -1,0 +1,173 @@
+"""Workflows, their tasks and their triggers, as plain frozen values.
+
+Both the YAML loader and the Python API build these; the engine only reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from podium.core.status import Catchup, OnLate, TriggerRule
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a definition was written, for error messages."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``retries`` more tries after the first; delay grows by ``backoff`` up to ``max_delay``.
+
+    The actual wait is drawn between half and all of the computed delay (jitter), so many
+    tasks failing together do not retry in lock-step.
+    """
+
+    retries: int = 0
+    delay: float = 0.0
+    backoff: float = 1.0
+    max_delay: float = 3600.0
+
+    def delay_before(self, attempt: int, draw: float) -> float:
+        """Seconds to wait before ``attempt`` (2 = the first retry); ``draw`` in [0, 1)."""
+        base = min(self.delay * self.backoff ** max(attempt - 2, 0), self.max_delay)
+        return base * (0.5 + 0.5 * draw) if self.backoff != 1.0 else base
+
+
+@dataclass(frozen=True)
+class Task:
+    """One node of a workflow.
+
+    ``kind`` names what runs it (``run``, ``shell``, ``workflow``; later ``extract`` …) and
+    ``target`` is that kind's argument: ``module:function``, a command, a workflow name.
+    ``func`` is set when the Python API defined a ``run`` task from a function object.
+    """
+
+    id: str
+    kind: str
+    target: str
+    depends_on: tuple[str, ...] = ()
+    trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
+    retry: RetryPolicy = RetryPolicy()
+    timeout: float | None = None
+    pool: str | None = None
+    priority: int = 0
+    late_after: float | None = None
+    on_late: OnLate = OnLate.WAIT
+    produces: tuple[str, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    location: Location | None = None
+    func: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ScheduleTrigger:
+    cron: str
+    timezone: str = "UTC"
+    catchup: Catchup = Catchup.LATEST
+    location: Location | None = None
+
+    @property
+    def key(self) -> str:
+        return f"schedule:{self.cron}@{self.timezone}"
+
+
+@dataclass(frozen=True)
+class EventTrigger:
+    """Starts on a named event whose payload has every ``filters`` field equal."""
+
+    event: str
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    location: Location | None = None
+
+    def matches(self, name: str, payload: Mapping[str, Any]) -> bool:
+        return name == self.event and all(
+            payload.get(key) == value for key, value in self.filters.items()
+        )
+
+
+@dataclass(frozen=True)
+class WorkflowTrigger:
+    """Starts when another workflow finishes with ``status`` (success, failed or any)."""
+
+    workflow: str
+    status: str = "success"
+    location: Location | None = None
+
+    def matches(self, workflow: str, status: str) -> bool:
+        wanted = {"success": "succeeded", "failed": "failed"}.get(self.status)
+        return workflow == self.workflow and (self.status == "any" or status == wanted)
+
+
+@dataclass(frozen=True)
+class AssetTrigger:
+    """Starts when any listed asset is updated, or, with ``all_of``, once all have been.
+
+    With ``all_of`` and a ``deadline`` (seconds after the first update seen), the run
+    starts anyway when the deadline passes, and its params name the missing assets.
+    """
+
+    assets: tuple[str, ...]
+    all_of: bool = False
+    deadline: float | None = None
+    location: Location | None = None
+
+    @property
+    def key(self) -> str:
+        return "asset:" + ",".join(self.assets)
+
+
+Trigger = ScheduleTrigger | EventTrigger | WorkflowTrigger | AssetTrigger
+
+
+@dataclass(frozen=True)
+class Workflow:
+    name: str
+    tasks: tuple[Task, ...]
+    triggers: tuple[Trigger, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    max_active_runs: int | None = None
+    location: Location | None = None
+
+    def task(self, task_id: str) -> Task:
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        raise KeyError(task_id)
+
+    @property
+    def task_ids(self) -> tuple[str, ...]:
+        return tuple(task.id for task in self.tasks)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    lease_timeout: float = 30.0
+    executor: str = "threads"
+    workers: int = 32
+    poll_interval: float = 1.0
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded project: its settings and every workflow, keyed by name."""
+
+    root: str
+    store_url: str
+    pools: Mapping[str, int]
+    engine: EngineSettings
+    workflows: Mapping[str, Workflow]
+    secrets: frozenset[str] = frozenset()
+    connections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    notifications: tuple[Mapping[str, Any], ...] = ()
+
+    def workflow(self, name: str) -> Workflow:
+        return self.workflows[name]

@@ -1,0 +1,418 @@
+"""The engine loop: one thread that turns stored state into attempts and back.
+
+Each ``step`` is one store transaction: record the attempts that ended (and their logs),
+dispatch events to triggers, fire schedules, recover expired leases, notice late and
+timed-out attempts, then claim ready tasks. Attempts are handed to the executor only after
+that transaction commits, so nothing runs that the store does not know about.
+
+The loop sleeps until the earliest of: an attempt ending, a wake-up from another process
+(a UNIX datagram for SQLite, LISTEN/NOTIFY for PostgreSQL), a retry coming due, a deadline,
+a schedule tick, or the poll interval. Nothing waits on a fixed sensor interval.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from podium.core.events import Event
+from podium.core.masking import Masker
+from podium.core.status import AttemptStatus
+from podium.core.workflow import Project, Task
+from podium.engine import state
+from podium.engine.journal import Journal
+from podium.engine.state import Claim, Graphs, Outcome
+from podium.engine.triggers import Triggers
+from podium.execution.base import Executor, Job, JobResult, Key, make_executor
+from podium.store.database import Database, Tx
+from podium.store.lock import EngineLock
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class _Tracked:
+    claim: Claim
+    started: float
+    deadline: float | None
+    late_at: float | None
+    child_run: bool = False
+    late_marked: bool = False
+
+
+@dataclass
+class _RunInfo:
+    params: dict[str, Any]
+    logical_time: str
+    trigger: dict[str, Any]
+    kind: str
+    parent_run_id: str | None
+    root_id: str
+
+
+@dataclass
+class EngineStats:
+    steps: int = 0
+    attempts_started: int = 0
+    stale_refused: int = 0
+    recovered: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class Engine:
+    """Runs the workflows of one project against one store.
+
+    ``scope_root`` limits claims to one run tree (what ``podium run`` executes); without it
+    the engine serves every run and fires schedules (what ``podium up`` does).
+    """
+
+    def __init__(
+        self,
+        project: Project,
+        db: Database,
+        *,
+        executor: Executor | None = None,
+        clock: Clock = time.time,
+        rng: random.Random | None = None,
+        scope_root: str | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.project, self.db, self.clock = project, db, clock
+        self.graphs = Graphs(project.workflows)
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.scope_root = scope_root
+        self.mask = Masker(project.secrets)
+        self.settings = project.engine
+        self.stats = EngineStats()
+        self._rng = rng or random.Random()
+        self._done: queue.SimpleQueue[JobResult] = queue.SimpleQueue()
+        self._logs: list[tuple[str, str, int, float, str, str]] = []
+        self._logs_guard = threading.Lock()
+        self._wake = threading.Event()
+        self._poked = True  # housekeeping on the first step
+        self._inflight: dict[Key, _Tracked] = {}
+        self._runs: dict[str, _RunInfo] = {}
+        self._last_housekeeping = 0.0
+        self._last_renewal = 0.0
+        self._draining = False
+        self._lock: EngineLock | None = None
+        self._unlisten: Callable[[], None] | None = None
+        self.executor = executor or make_executor(
+            self.settings.executor, self.settings.workers, self._on_log
+        )
+        self.triggers = Triggers(project, self.graphs, fire_schedules=scope_root is None)
+        #: called after each commit with the events it recorded (progress, UI, notifiers)
+        self.on_events: Callable[[list[Event]], None] | None = None
+
+    # -- life cycle ----------------------------------------------------------------
+    def start(self, what: str = "engine") -> None:
+        """Takes the store (SQLite: exclusively) and recovers what a dead engine left."""
+        if self.db.dialect == "sqlite" and self.db.path != ":memory:":
+            self._lock = EngineLock(self.db.path)
+            self._lock.acquire(what)
+        now = self.clock()
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO engines (owner, pid, host, started_at, heartbeat_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (self.owner, os.getpid(), socket.gethostname(), now, now),
+            )
+            if self._lock is not None:
+                # We hold the only lock: whoever else holds a lease is dead.
+                tx.execute(
+                    "UPDATE attempts SET lease_expires_at = 0 WHERE status = 'running'"
+                    " AND owner <> ?",
+                    (self.owner,),
+                )
+        self._unlisten = self.db.listen(self.poke)
+
+    def close(self) -> None:
+        if self._unlisten:
+            self._unlisten()
+        self.executor.shutdown(wait=False)
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM engines WHERE owner = ?", (self.owner,))
+        if self._lock:
+            self._lock.release()
+
+    def poke(self) -> None:
+        """Something changed in the store: wake up and look (thread-safe)."""
+        self._poked = True
+        self._wake.set()
+
+    def drain(self) -> None:
+        """Stop claiming; running attempts finish and are recorded."""
+        self._draining = True
+        self._wake.set()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._inflight)
+
+    def run(self, until: Callable[[], bool], stop: threading.Event | None = None) -> None:
+        """Steps until ``until()`` is true or ``stop`` is set."""
+        while not until() and not (stop and stop.is_set()):
+            delay = self.step()
+            if delay > 0 and self._done.empty():
+                self._wake.wait(delay)
+            self._wake.clear()
+
+    # -- one step --------------------------------------------------------------------
+    def step(self) -> float:
+        """One transaction's worth of work; returns seconds until the next is needed."""
+        now = self.clock()
+        self.stats.steps += 1
+        results = self._take_results()
+        logs = self._take_logs()
+        housekeeping = self._poked or now - self._last_housekeeping >= self.settings.poll_interval
+        self._poked = False
+        jobs: list[Job] = []
+        with self.db.transaction() as tx:
+            j = Journal(tx, now)
+            self._write_logs(tx, logs)
+            self._finish(j, results)
+            if housekeeping:
+                self._housekeep(j)
+            self._watch_inflight(j)
+            if not self._draining:
+                jobs = self._claim(j)
+            j.flush()
+        if self.on_events is not None and j.emitted:
+            self.on_events(j.emitted)
+        for job in jobs:
+            self.executor.submit(job, self._report)
+        return self._next_delay(now)
+
+    def _report(self, result: JobResult) -> None:
+        self._done.put(result)
+        self._wake.set()
+
+    def _take_results(self) -> list[JobResult]:
+        results = []
+        while True:
+            try:
+                results.append(self._done.get_nowait())
+            except queue.Empty:
+                return results
+
+    def _on_log(self, key: Key, stream: str, line: str) -> None:
+        with self._logs_guard:
+            self._logs.append((key[0], key[1], key[2], time.time(), stream, line))
+
+    def _take_logs(self) -> list[tuple[str, str, int, float, str, str]]:
+        with self._logs_guard:
+            logs, self._logs = self._logs, []
+        return logs
+
+    def _write_logs(self, tx: Tx, logs: list[tuple[str, str, int, float, str, str]]) -> None:
+        if self.mask:
+            logs = [(r, t, a, at, s, self.mask(line)) for r, t, a, at, s, line in logs]
+        tx.executemany(
+            "INSERT INTO logs (run_id, task_id, attempt, at, stream, line)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            logs,
+        )
+
+    def _finish(self, j: Journal, results: list[JobResult]) -> None:
+        outcomes = []
+        for r in results:
+            if self._inflight.pop(r.key, None) is None:
+                self.stats.stale_refused += 1  # timed out or cancelled already: ignored
+                continue
+            status = AttemptStatus.SUCCEEDED if r.ok else AttemptStatus.FAILED
+            error = self.mask(r.error) if r.error else None
+            outcomes.append(Outcome(*r.key, status, r.output, error, r.retryable))
+        self._end(j, outcomes, owner=self.owner)
+
+    def _end(self, j: Journal, outcomes: list[Outcome], owner: str | None) -> None:
+        stale = state.finish_attempts(
+            j, outcomes, owner=owner, graphs=self.graphs, draw=self._rng.random
+        )
+        self.stats.stale_refused += len(stale)
+
+    def _housekeep(self, j: Journal) -> None:
+        now = j.now
+        self._last_housekeeping = now
+        if now - self._last_renewal >= self.settings.lease_timeout / 3:
+            state.renew_leases(j, self.owner, now + self.settings.lease_timeout)
+            j.tx.execute(
+                "UPDATE engines SET heartbeat_at = ? WHERE owner = ?", (now, self.owner)
+            )
+            self._last_renewal = now
+        lost = state.expired_attempts(j, self.scope_root)
+        if lost:
+            self.stats.recovered += len(lost)
+            self._end(j, lost, owner=None)
+        self._stop_cancelled(j)
+        self.triggers.dispatch(j)
+
+    def _stop_cancelled(self, j: Journal) -> None:
+        if not self._inflight:
+            return
+        rows = j.tx.fetchall(
+            "SELECT a.run_id, a.task_id, a.number FROM attempts a JOIN runs r ON r.id = a.run_id"
+            " WHERE a.status = 'running' AND a.owner = ? AND r.cancel_requested = 1",
+            (self.owner,),
+        )
+        outcomes = []
+        for run_id, task_id, number in rows:
+            key = (run_id, task_id, int(number))
+            tracked = self._inflight.pop(key, None)
+            if tracked and not tracked.child_run:
+                self.executor.cancel(key)
+            outcomes.append(
+                Outcome(run_id, task_id, int(number), AttemptStatus.CANCELLED, error="cancelled")
+            )
+        self._end(j, outcomes, owner=self.owner)
+
+    def _watch_inflight(self, j: Journal) -> None:
+        now, outcomes, children = j.now, [], []
+        for key, tracked in list(self._inflight.items()):
+            task = self.graphs.workflow(tracked.claim.workflow).task(key[1])
+            if tracked.deadline is not None and now >= tracked.deadline:
+                error = f"timed out after {task.timeout:g}s"
+                outcomes.append(Outcome(*key, AttemptStatus.TIMED_OUT, error=error))
+            elif tracked.late_at is not None and now >= tracked.late_at and not tracked.late_marked:
+                tracked.late_marked = True
+                state.mark_late(j, tracked.claim, self.graphs)
+                if task.on_late != "fail":
+                    continue
+                error = (f"late: still running after late_after={task.late_after:g}s and"
+                         " on_late is fail")
+                outcomes.append(Outcome(*key, AttemptStatus.FAILED, error=error, retryable=False))
+            else:
+                continue
+            self._inflight.pop(key, None)
+            if tracked.child_run:
+                children.append(key)
+            else:
+                self.executor.cancel(key)
+        self._end(j, outcomes, owner=self.owner)
+        for run_id, task_id, _ in children:
+            for (child,) in j.tx.fetchall(
+                "SELECT id FROM runs WHERE parent_run_id = ? AND parent_task_id = ?"
+                " AND status IN ('queued', 'running')",
+                (run_id, task_id),
+            ):
+                state.request_cancel(j, child, self.graphs)
+
+    # -- claiming --------------------------------------------------------------------
+    def _claim(self, j: Journal) -> list[Job]:
+        room = self.settings.workers - sum(1 for t in self._inflight.values() if not t.child_run)
+        if room <= 0:
+            return []
+        claims = state.claim(
+            j, owner=self.owner, lease_until=j.now + self.settings.lease_timeout,
+            limit=room, pools=self.project.pools, scope_root=self.scope_root,
+        )
+        jobs = []
+        for c in claims:
+            task = self.graphs.workflow(c.workflow).task(c.task_id)
+            key = (c.run_id, c.task_id, c.attempt)
+            tracked = _Tracked(
+                c, j.now,
+                j.now + task.timeout if task.timeout else None,
+                j.now + task.late_after if task.late_after else None,
+            )
+            self._inflight[key] = tracked
+            self.stats.attempts_started += 1
+            if task.kind == "workflow":
+                tracked.child_run = True
+                self._start_child(j, c, task)
+            else:
+                jobs.append(self._job(j.tx, c, task))
+        return jobs
+
+    def _job(self, tx: Tx, c: Claim, task: Task) -> Job:
+        info = self._run_info(tx, c.run_id)
+        return Job(
+            key=(c.run_id, c.task_id, c.attempt), workflow=c.workflow, kind=task.kind,
+            target=task.target, project_root=self.project.root,
+            params={**info.params, **task.params}, logical_time=info.logical_time,
+            upstream=self._upstream(tx, c.run_id, info, task),
+            late_upstreams=c.late_upstreams, trigger=info.trigger,
+        )
+
+    def _run_info(self, tx: Tx, run_id: str) -> _RunInfo:
+        info = self._runs.get(run_id)
+        if info is None:
+            row = tx.fetchone(
+                "SELECT params, logical_time, trigger, kind, parent_run_id, root_id FROM runs"
+                " WHERE id = ?",
+                (run_id,),
+            )
+            assert row is not None, run_id
+            info = _RunInfo(json.loads(row[0]), row[1], json.loads(row[2]), row[3], row[4], row[5])
+            if len(self._runs) > 10_000:
+                self._runs.clear()
+            self._runs[run_id] = info
+        return info
+
+    def _upstream(self, tx: Tx, run_id: str, info: _RunInfo, task: Task) -> dict[str, Any]:
+        if not task.depends_on:
+            return {}
+        outputs = _outputs(tx, run_id, task.depends_on)
+        missing = [d for d in task.depends_on if d not in outputs]
+        if missing and info.kind == "catchup" and info.parent_run_id:
+            outputs.update(_outputs(tx, info.parent_run_id, missing))
+        return outputs
+
+    def _start_child(self, j: Journal, c: Claim, task: Task) -> None:
+        """A ``workflow`` task: start (or re-attach to) a run of the other workflow; the
+        attempt ends when that run does."""
+        tx = j.tx
+        latest = tx.fetchone(
+            "SELECT id, status FROM runs WHERE parent_run_id = ? AND parent_task_id = ?"
+            " ORDER BY created_at DESC LIMIT 1",
+            (c.run_id, c.task_id),
+        )
+        if latest and latest[1] in ("queued", "running"):
+            return  # an earlier attempt's run goes on; its end ends this attempt
+        info = self._run_info(tx, c.run_id)
+        child_wf = self.graphs.workflow(task.target)
+        state.create_run(
+            j, child_wf,
+            trigger={"type": "workflow_task", "run_id": c.run_id, "task": c.task_id},
+            params={**child_wf.params, **task.params}, logical_time=info.logical_time,
+            dedupe_key=f"child:{c.run_id}:{c.task_id}:{c.attempt}",
+            parent=(c.run_id, c.task_id), root_id=info.root_id,
+        )
+
+    def _next_delay(self, now: float) -> float:
+        if not self._done.empty() or self._poked:
+            return 0.0
+        wake = now + self.settings.poll_interval
+        for tracked in self._inflight.values():
+            for at in (tracked.deadline, None if tracked.late_marked else tracked.late_at):
+                if at is not None:
+                    wake = min(wake, at)
+        scope = " AND root_id = ?" if self.scope_root else ""
+        args: tuple[Any, ...] = (now, self.scope_root) if self.scope_root else (now,)
+        row = self.db.read().fetchone(
+            f"SELECT MIN(ready_at) FROM task_runs WHERE ready_at IS NOT NULL AND ready_at > ?{scope}",
+            args,
+        )
+        if row and row[0] is not None:
+            wake = min(wake, float(row[0]))
+        if self.triggers.next_tick is not None:
+            wake = min(wake, self.triggers.next_tick)
+        return max(0.0, wake - now)
+
+
+def _outputs(tx: Tx, run_id: str, task_ids: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    marks = ",".join("?" * len(task_ids))
+    rows = tx.fetchall(
+        f"SELECT task_id, output FROM task_runs WHERE run_id = ? AND task_id IN ({marks})"
+        " AND output IS NOT NULL",
+        (run_id, *task_ids),
+    )
+    return {task_id: json.loads(output) for task_id, output in rows}

@@ -1,0 +1,138 @@
+"""Read models: runs, a run's tasks and attempts, logs and events, as plain dicts."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from podium.errors import UsageError
+from podium.store.database import Database
+
+
+def _iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
+
+
+def list_runs(
+    db: Database,
+    *,
+    workflow: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    where, args = [], []
+    if workflow:
+        where.append("workflow = ?")
+        args.append(workflow)
+    if status:
+        where.append("status = ?")
+        args.append(status)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    rows = db.read().fetchall(
+        "SELECT id, workflow, status, kind, trigger, params, logical_time, created_at,"
+        f" started_at, finished_at, parent_run_id FROM runs{clause}"
+        " ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+        (*args, limit, offset),
+    )
+    return [_run(row) for row in rows]
+
+
+def _run(row: tuple[Any, ...]) -> dict[str, Any]:
+    run_id, workflow, status, kind, trigger, params, logical, created, started, finished, parent = row
+    return {
+        "run_id": run_id, "workflow": workflow, "status": status, "kind": kind,
+        "trigger": json.loads(trigger), "params": json.loads(params),
+        "logical_time": logical, "created_at": _iso(created), "started_at": _iso(started),
+        "finished_at": _iso(finished), "parent_run_id": parent,
+    }
+
+
+def show_run(db: Database, run_id: str) -> dict[str, Any]:
+    """The run with its tasks (``id, status, attempts, started_at, finished_at, late, error``)."""
+    tx = db.read()
+    row = tx.fetchone(
+        "SELECT id, workflow, status, kind, trigger, params, logical_time, created_at,"
+        " started_at, finished_at, parent_run_id FROM runs WHERE id = ?",
+        (run_id,),
+    )
+    if row is None:
+        raise UsageError(f"no run {run_id!r}; list runs with `podium runs`")
+    run = _run(row)
+    tasks = tx.fetchall(
+        "SELECT task_id, status, attempts, started_at, finished_at, late, error, incomplete,"
+        " late_upstreams, output FROM task_runs WHERE run_id = ? ORDER BY position",
+        (run_id,),
+    )
+    run["tasks"] = [
+        {
+            "id": t[0], "status": t[1], "attempts": t[2], "started_at": _iso(t[3]),
+            "finished_at": _iso(t[4]), "late": bool(t[5]), "error": t[6],
+            "incomplete": bool(t[7]), "late_upstreams": json.loads(t[8]) if t[8] else [],
+            "output": json.loads(t[9]) if t[9] else None,
+        }
+        for t in tasks
+    ]
+    run["catchup_runs"] = [
+        r[0] for r in tx.fetchall(
+            "SELECT id FROM runs WHERE parent_run_id = ? AND kind = 'catchup' ORDER BY created_at",
+            (run_id,),
+        )
+    ]
+    return run
+
+
+def attempts_of(db: Database, run_id: str) -> list[dict[str, Any]]:
+    rows = db.read().fetchall(
+        "SELECT task_id, number, status, owner, started_at, finished_at, error FROM attempts"
+        " WHERE run_id = ? ORDER BY started_at, task_id, number",
+        (run_id,),
+    )
+    return [
+        {"task_id": r[0], "attempt": r[1], "status": r[2], "owner": r[3],
+         "started_at": _iso(r[4]), "finished_at": _iso(r[5]), "error": r[6]}
+        for r in rows
+    ]
+
+
+def logs_of(db: Database, run_id: str, task_id: str | None = None) -> list[dict[str, Any]]:
+    tx = db.read()
+    if tx.fetchone("SELECT 1 FROM runs WHERE id = ?", (run_id,)) is None:
+        raise UsageError(f"no run {run_id!r}; list runs with `podium runs`")
+    if task_id is not None and tx.fetchone(
+        "SELECT 1 FROM task_runs WHERE run_id = ? AND task_id = ?", (run_id, task_id)
+    ) is None:
+        raise UsageError(f"run {run_id} has no task {task_id!r}; see `podium show {run_id}`")
+    clause, args = (" AND task_id = ?", (run_id, task_id)) if task_id else ("", (run_id,))
+    rows = tx.fetchall(
+        "SELECT task_id, attempt, at, stream, line FROM logs WHERE run_id = ?"
+        f"{clause} ORDER BY task_id, attempt, at",
+        args,
+    )
+    return [
+        {"task_id": r[0], "attempt": r[1], "at": _iso(r[2]), "stream": r[3], "line": r[4]}
+        for r in rows
+    ]
+
+
+def events_of(db: Database, run_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    clause, args = (" WHERE run_id = ?", (run_id, limit)) if run_id else ("", (limit,))
+    rows = db.read().fetchall(
+        f"SELECT seq, type, at, run_id, task_id, payload FROM events{clause}"
+        " ORDER BY seq DESC LIMIT ?",
+        args,
+    )
+    return [
+        {"seq": r[0], "type": r[1], "at": _iso(r[2]), "run_id": r[3], "task_id": r[4],
+         "payload": json.loads(r[5])}
+        for r in reversed(rows)
+    ]
+
+
+def open_runs_in_tree(db: Database, root_id: str) -> int:
+    row = db.read().fetchone(
+        "SELECT COUNT(*) FROM runs WHERE root_id = ? AND status IN ('queued', 'running')",
+        (root_id,),
+    )
+    return int(row[0]) if row else 0

@@ -1,0 +1,71 @@
+"""Every error podium raises on purpose.
+
+    PodiumError                      root: catch this to catch everything podium means
+    ├── ProjectError                 a project (podium.yaml, workflows) is invalid
+    │                                carries every Problem found, each with file:line
+    ├── UsageError                   bad CLI flags or API input (unknown run, bad param)
+    ├── StoreError                   the store cannot be opened or migrated
+    │   └── EngineLockedError        another engine holds this SQLite store
+    ├── StaleLeaseError              a write was refused: the attempt's lease moved on
+    └── TaskError                    raised inside a task; decides retry
+        ├── TransientTaskError       retried while retries remain (the default)
+        └── TerminalTaskError        never retried (bad credentials, bad input)
+
+Messages say what failed, which ids, and what to do next. Each edge translates once:
+the CLI into a message and an exit code, the API into JSON and a status, the engine into
+an AttemptFailed event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PodiumError(Exception):
+    """Root of podium's errors."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a project, located in its file."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class ProjectError(PodiumError):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.message))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UsageError(PodiumError):
+    """The caller asked for something that cannot be done as asked."""
+
+
+class StoreError(PodiumError):
+    """The store cannot be opened, migrated or reached."""
+
+
+class EngineLockedError(StoreError):
+    """A second engine tried to open a SQLite store another engine holds."""
+
+
+class StaleLeaseError(PodiumError):
+    """A state change was refused because the attempt's lease is no longer ours."""
+
+
+class TaskError(PodiumError):
+    """Raised by task code to say how its failure should be treated."""
+
+
+class TransientTaskError(TaskError):
+    """A failure worth retrying (a timeout, a 5xx, a reset connection)."""
+
+
+class TerminalTaskError(TaskError):
+    """A failure retrying cannot fix (a 401, a missing file): no retry."""

@@ -1,0 +1,198 @@
+"""Running one attempt's code in the current process: the task context, the kinds, logs.
+
+Shared by every executor: the threads executor calls ``invoke`` in a worker thread, the
+processes executor in a child process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from podium.errors import TerminalTaskError
+from podium.execution.base import Job, JobResult, Key, LogSink
+
+_current = threading.local()
+
+
+class TaskContext:
+    """What a task function receives: who it is, its inputs, and a logger."""
+
+    def __init__(self, job: Job, sink: LogSink, cancelled: threading.Event) -> None:
+        self.run_id, self.task_id, self.attempt = job.key
+        self.workflow = job.workflow
+        self.idempotency_key = job.idempotency_key
+        self.params: Mapping[str, Any] = job.params
+        self.logical_time = datetime.fromisoformat(job.logical_time)
+        self.upstream: Mapping[str, Any] = job.upstream
+        self.late_upstreams = job.late_upstreams
+        self.trigger: Mapping[str, Any] = job.trigger
+        self.cancelled = cancelled
+        self.log = logging.Logger(f"podium.task.{self.task_id}", logging.DEBUG)
+        self.log.addHandler(_SinkHandler(job.key, sink))
+
+    def __repr__(self) -> str:
+        return f"<TaskContext {self.workflow}/{self.run_id}/{self.task_id}#{self.attempt}>"
+
+
+class _SinkHandler(logging.Handler):
+    def __init__(self, key: Key, sink: LogSink) -> None:
+        super().__init__()
+        self.key, self.sink = key, sink
+        self.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink(self.key, "log", self.format(record))
+
+
+def invoke(job: Job, sink: LogSink, cancelled: threading.Event) -> JobResult:
+    """Runs the job's code and turns whatever happens into a JobResult."""
+    _current.sink, _current.key = sink, job.key
+    try:
+        value = _KINDS[job.kind](job, sink, cancelled)
+        output = _to_json(value)
+    except TerminalTaskError as exc:
+        return _failure(job.key, exc, sink, retryable=False)
+    except BaseException as exc:  # noqa: BLE001 - user code: any failure is the task's
+        if isinstance(exc, KeyboardInterrupt | SystemExit) and threading.current_thread() is threading.main_thread():
+            raise
+        return _failure(job.key, exc, sink, retryable=True)
+    finally:
+        _current.sink = None
+    return JobResult(job.key, True, output=output)
+
+
+def _failure(key: Key, exc: BaseException, sink: LogSink, *, retryable: bool) -> JobResult:
+    for line in traceback.format_exception(exc):
+        for part in line.rstrip("\n").splitlines():
+            sink(key, "stderr", part)
+    message = f"{type(exc).__name__}: {exc}".strip().removesuffix(":")
+    return JobResult(key, False, error=message, retryable=retryable)
+
+
+def _to_json(value: Any) -> str:
+    try:
+        return json.dumps(value, default=_default, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise TerminalTaskError(
+            f"the task returned a {type(value).__name__}, which is not JSON-serialisable "
+            f"({exc}); return dicts, lists, strings, numbers or None"
+        ) from None
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+# -- kinds ----------------------------------------------------------------------------
+
+
+def _run_callable(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
+    from podium.project.imports import resolve_callable
+
+    if job.project_root not in sys.path:
+        sys.path.insert(0, job.project_root)
+    func = resolve_callable(job.target)
+    return func(TaskContext(job, sink, cancelled))
+
+
+def _run_shell(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
+    env = dict(os.environ)
+    env.update(
+        PODIUM_RUN_ID=job.key[0], PODIUM_TASK_ID=job.key[1], PODIUM_ATTEMPT=str(job.key[2]),
+        PODIUM_IDEMPOTENCY_KEY=job.idempotency_key, PODIUM_LOGICAL_TIME=job.logical_time,
+        PODIUM_PARAMS=json.dumps(dict(job.params), default=str),
+        PODIUM_WORKFLOW=job.workflow,
+    )
+    proc = subprocess.Popen(
+        job.target, shell=True, cwd=job.project_root, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        text=True, errors="replace", preexec_fn=_die_with_parent,
+    )
+    killer = threading.Thread(target=_kill_when, args=(cancelled, proc), daemon=True)
+    killer.start()
+    last = ""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        last = line.rstrip("\n")
+        sink(job.key, "stdout", last)
+    code = proc.wait()
+    cancelled.set()  # ends the killer thread
+    if code != 0:
+        raise RuntimeError(f"command exited with status {code}" + (f": {last}" if last else ""))
+    return {"exit_code": 0, "last_line": last}
+
+
+def _kill_when(cancelled: threading.Event, proc: subprocess.Popen[str]) -> None:
+    cancelled.wait()
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGKILL when the process that started it dies."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+_KINDS: dict[str, Callable[[Job, LogSink, threading.Event], Any]] = {
+    "run": _run_callable,
+    "shell": _run_shell,
+}
+
+
+class _StreamRouter:
+    """Stands in for sys.stdout/stderr: text written by a task's thread goes to its log."""
+
+    def __init__(self, real: Any, stream: str) -> None:
+        self._real, self._stream = real, stream
+        self._buffers: dict[int, str] = {}
+
+    def write(self, text: str) -> int:
+        sink = getattr(_current, "sink", None)
+        if sink is None:
+            return int(self._real.write(text))
+        ident = threading.get_ident()
+        buffered = self._buffers.get(ident, "") + text
+        *lines, rest = buffered.split("\n")
+        for line in lines:
+            sink(_current.key, self._stream, line)
+        self._buffers[ident] = rest
+        return len(text)
+
+    def flush(self) -> None:
+        if getattr(_current, "sink", None) is None:
+            self._real.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+_installed = False
+
+
+def capture_prints() -> None:
+    """Routes ``print`` from task threads into their logs (idempotent)."""
+    global _installed
+    if not _installed:
+        sys.stdout = _StreamRouter(sys.stdout, "stdout")  # type: ignore[assignment]
+        sys.stderr = _StreamRouter(sys.stderr, "stderr")  # type: ignore[assignment]
+        _installed = True

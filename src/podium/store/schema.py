@@ -1,0 +1,118 @@
+"""The store's schema as numbered migrations, written once for SQLite and PostgreSQL.
+
+``{serial}`` becomes ``INTEGER PRIMARY KEY AUTOINCREMENT`` or ``BIGSERIAL PRIMARY KEY``;
+timestamps are seconds since the epoch (``REAL`` / ``DOUBLE PRECISION``). A migration is
+never edited once released: add a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            root_id TEXT NOT NULL,
+            workflow TEXT NOT NULL,
+            status TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            trigger TEXT NOT NULL,
+            params TEXT NOT NULL,
+            logical_time TEXT NOT NULL,
+            dedupe_key TEXT UNIQUE,
+            parent_run_id TEXT,
+            parent_task_id TEXT,
+            tasks_open INTEGER NOT NULL,
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            created_at {float} NOT NULL,
+            started_at {float},
+            finished_at {float}
+        )""",
+        "CREATE INDEX runs_by_workflow ON runs (workflow, created_at)",
+        "CREATE INDEX runs_by_status ON runs (status, created_at)",
+        "CREATE INDEX runs_by_root ON runs (root_id)",
+        """CREATE TABLE task_runs (
+            run_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            root_id TEXT NOT NULL,
+            workflow TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            ready_at {float},
+            priority INTEGER NOT NULL,
+            pool TEXT,
+            up_total INTEGER NOT NULL,
+            up_pending INTEGER NOT NULL,
+            up_succeeded INTEGER NOT NULL DEFAULT 0,
+            up_failed INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            first_attempt INTEGER NOT NULL DEFAULT 1,
+            lost INTEGER NOT NULL DEFAULT 0,
+            late INTEGER NOT NULL DEFAULT 0,
+            released INTEGER NOT NULL DEFAULT 0,
+            incomplete INTEGER NOT NULL DEFAULT 0,
+            late_upstreams TEXT,
+            started_at {float},
+            finished_at {float},
+            output TEXT,
+            error TEXT,
+            PRIMARY KEY (run_id, task_id)
+        )""",
+        "CREATE INDEX task_runs_ready ON task_runs (ready_at) WHERE ready_at IS NOT NULL",
+        """CREATE TABLE attempts (
+            run_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            lease_expires_at {float} NOT NULL,
+            pool TEXT,
+            holds_slot INTEGER NOT NULL,
+            started_at {float} NOT NULL,
+            finished_at {float},
+            error TEXT,
+            PRIMARY KEY (run_id, task_id, number)
+        )""",
+        "CREATE INDEX attempts_running ON attempts (lease_expires_at) WHERE status = 'running'",
+        """CREATE TABLE events (
+            seq {serial},
+            type TEXT NOT NULL,
+            at {float} NOT NULL,
+            run_id TEXT,
+            task_id TEXT,
+            payload TEXT NOT NULL,
+            pending INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX events_pending ON events (seq) WHERE pending = 1",
+        "CREATE INDEX events_by_run ON events (run_id, seq)",
+        "CREATE INDEX events_by_type ON events (type, seq)",
+        """CREATE TABLE logs (
+            run_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            at {float} NOT NULL,
+            stream TEXT NOT NULL,
+            line TEXT NOT NULL
+        )""",
+        "CREATE INDEX logs_by_task ON logs (run_id, task_id, attempt)",
+        """CREATE TABLE trigger_state (
+            workflow TEXT NOT NULL,
+            trigger_key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (workflow, trigger_key)
+        )""",
+        """CREATE TABLE engines (
+            owner TEXT PRIMARY KEY,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            url TEXT,
+            started_at {float} NOT NULL,
+            heartbeat_at {float} NOT NULL
+        )""",
+    ],
+]
+
+
+def render(statement: str, dialect: str) -> str:
+    if dialect == "postgres":
+        return statement.format(serial="BIGSERIAL PRIMARY KEY", float="DOUBLE PRECISION")
+    return statement.format(serial="INTEGER PRIMARY KEY AUTOINCREMENT", float="REAL")

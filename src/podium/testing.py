@@ -1,0 +1,110 @@
+"""Fakes shipped for tests of podium and of projects built on it.
+
+- ``FakeClock``: time that moves only when told.
+- ``ManualExecutor``: holds every submitted attempt until the test ends it.
+- ``InlineExecutor``: runs each attempt at once in the calling thread.
+- ``memory_database()``: an in-memory SQLite store with the real schema.
+- ``project_of(...)``: a Project built from workflows, without files.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from podium.core.workflow import EngineSettings, Project, Workflow
+from podium.execution.base import Done, Job, JobResult, Key
+from podium.execution.invoke import invoke
+from podium.store.database import Database, open_database
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class ManualExecutor:
+    """Attempts wait in ``pending`` until ``succeed`` / ``fail`` ends them."""
+
+    def __init__(self) -> None:
+        self.pending: dict[Key, tuple[Job, Done]] = {}
+        self.submitted: list[Job] = []
+        self.cancelled: list[Key] = []
+
+    def submit(self, job: Job, done: Done) -> None:
+        self.pending[job.key] = (job, done)
+        self.submitted.append(job)
+
+    def cancel(self, key: Key) -> None:
+        self.cancelled.append(key)
+
+    def shutdown(self, wait: bool) -> None:
+        pass
+
+    def running(self) -> list[str]:
+        """Task ids with an attempt submitted and not yet ended."""
+        return sorted(key[1] for key in self.pending)
+
+    def key_of(self, task_id: str) -> Key:
+        matches = [key for key in self.pending if key[1] == task_id]
+        if len(matches) != 1:
+            raise KeyError(f"{task_id!r} is not running once (running: {self.running()})")
+        return matches[0]
+
+    def succeed(self, task_id: str, output: Any = None) -> Job:
+        job, done = self.pending.pop(self.key_of(task_id))
+        done(JobResult(job.key, True, output=json.dumps(output)))
+        return job
+
+    def fail(self, task_id: str, error: str = "boom", retryable: bool = True) -> Job:
+        job, done = self.pending.pop(self.key_of(task_id))
+        done(JobResult(job.key, False, error=error, retryable=retryable))
+        return job
+
+    def report_late(self, key: Key, ok: bool = True) -> None:
+        """Reports on an attempt the engine already gave up on (timed out, cancelled)."""
+        _job, done = self.pending.pop(key)
+        done(JobResult(key, ok, output="null"))
+
+
+class InlineExecutor:
+    """Runs each attempt to its end inside ``submit``."""
+
+    def __init__(self) -> None:
+        self.logs: list[tuple[Key, str, str]] = []
+
+    def submit(self, job: Job, done: Done) -> None:
+        done(invoke(job, lambda key, stream, line: self.logs.append((key, stream, line)),
+                    threading.Event()))
+
+    def cancel(self, key: Key) -> None:
+        pass
+
+    def shutdown(self, wait: bool) -> None:
+        pass
+
+
+def memory_database() -> Database:
+    return open_database("sqlite:///:memory:")
+
+
+def project_of(
+    *workflows: Workflow,
+    pools: Mapping[str, int] | None = None,
+    root: str = ".",
+    engine: EngineSettings | None = None,
+    secrets: frozenset[str] = frozenset(),
+) -> Project:
+    return Project(
+        root=root, store_url="sqlite:///:memory:", pools=dict(pools or {}),
+        engine=engine or EngineSettings(), workflows={wf.name: wf for wf in workflows},
+        secrets=secrets,
+    )
