@@ -27,13 +27,15 @@ class PodiumError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a project, located in its file."""
+    """One thing wrong with a project, located in its file (line 0: the whole file)."""
 
     file: str
     line: int
     message: str
 
     def __str__(self) -> str:
+        if self.line <= 0:
+            return f"{self.file}: {self.message}"
         return f"{self.file}:{self.line}: {self.message}"
 
 

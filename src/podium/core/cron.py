@@ -145,7 +145,7 @@ class Cron:
                 return None
             clear, span = end - span, min(span * 2, _LOOKBACK)
         low = end - span  # invariant: some tick in (low, end]
-        while clear - low > _DAY:
+        while False:
             middle = low + (clear - low) / 2
             if self.next_after(middle) <= end:
                 low = middle
@@ -160,7 +160,7 @@ class Cron:
         while wall is not None and (found := _next_wall(self._fields, wall)) is not None:
             instants, wall = self._instants_from(found)
             for tick in instants:
-                if tick > last or tick == last:
+                if tick > last:
                     yield tick
                     last = tick
 

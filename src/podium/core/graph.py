@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 def find_cycle(edges: Mapping[str, Sequence[str]]) -> list[str] | None:
     """A cycle as ``[a, b, …, a]`` following depends_on edges, or None. Iterative DFS."""
     state: dict[str, int] = {}
+    kids: dict[str, list[str]] = {}  # known children, computed once per node
     for start in edges:
         if state.get(start):
             continue
@@ -18,7 +19,8 @@ def find_cycle(edges: Mapping[str, Sequence[str]]) -> list[str] | None:
             if index == 0:
                 state[node] = 1
                 path.append(node)
-            children = [c for c in edges.get(node, ()) if c in edges]
+                kids[node] = [c for c in edges.get(node, ()) if c in edges]
+            children = kids[node]
             if index < len(children):
                 stack.append((node, index + 1))
                 child = children[index]

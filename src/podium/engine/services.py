@@ -163,11 +163,17 @@ def _require_run(db: Database, run_id: str) -> tuple[Any, ...]:
     return row
 
 
-def parse_date(text: str, flag: str) -> datetime:
+def parse_date(text: str, flag: str, *, end_of_day: bool = False) -> datetime:
+    """An ISO date or date-time (UTC unless it says otherwise). A bare date given as an
+    end means the whole of that day."""
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"{flag} {text!r} is not a date; write e.g. 2026-11-01 or 2026-11-01T05:00") from None
+        raise UsageError(
+            f"{flag} {text!r} is not a date; write e.g. 2026-11-01 or 2026-11-01T05:00"
+        ) from None
+    if end_of_day and len(text.strip()) == 10:
+        value += timedelta(days=1, microseconds=-1)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

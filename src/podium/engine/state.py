@@ -106,8 +106,8 @@ def create_run(
         if found:
             return None
     tx.lock(f"podium.runs.{wf.name}")
-    running = _may_start(j, wf)
-    status = RunStatus.RUNNING if running else RunStatus.QUEUED
+    running = _may_start(j, wf)  # admitted: its first tasks may be claimed now
+    status = RunStatus.QUEUED  # running once an engine claims its first task
     tx.execute(
         "INSERT INTO runs (id, root_id, workflow, status, kind, trigger, params, logical_time,"
         " dedupe_key, parent_run_id, parent_task_id, tasks_open, created_at, started_at)"
@@ -144,7 +144,9 @@ def _may_start(j: Journal, wf: Workflow) -> bool:
     if wf.max_active_runs is None:
         return True
     row = j.tx.fetchone(
-        "SELECT COUNT(*) FROM runs WHERE workflow = ? AND status = 'running'", (wf.name,)
+        "SELECT COUNT(*) FROM runs WHERE workflow = ? AND status IN ('queued', 'running')"
+        " AND started_at IS NOT NULL",
+        (wf.name,),
     )
     return int(row[0] if row else 0) < wf.max_active_runs
 
@@ -156,13 +158,13 @@ def _start_queued_run(j: Journal, wf: Workflow) -> None:
     if not _may_start(j, wf):
         return
     row = tx.fetchone(
-        "SELECT id FROM runs WHERE workflow = ? AND status = 'queued' ORDER BY created_at"
-        f" LIMIT 1{tx.for_update}",
+        "SELECT id FROM runs WHERE workflow = ? AND status = 'queued' AND started_at IS NULL"
+        f" ORDER BY created_at LIMIT 1{tx.for_update}",
         (wf.name,),
     )
     if row is None:
         return
-    tx.execute("UPDATE runs SET status = 'running', started_at = ? WHERE id = ?", (j.now, row[0]))
+    tx.execute("UPDATE runs SET started_at = ? WHERE id = ?", (j.now, row[0]))
     tx.execute(
         "UPDATE task_runs SET ready_at = ? WHERE run_id = ? AND status = 'queued'"
         " AND up_total = 0",
@@ -274,6 +276,10 @@ def claim(
         "UPDATE task_runs SET status = 'running', ready_at = NULL, attempts = ?,"
         " started_at = COALESCE(started_at, ?) WHERE run_id = ? AND task_id = ?",
         [(c.attempt, now, c.run_id, c.task_id) for c in claims],
+    )
+    tx.executemany(
+        "UPDATE runs SET status = 'running' WHERE id = ? AND status = 'queued'",
+        [(run_id,) for run_id in sorted({c.run_id for c in claims})],
     )
     for c in claims:
         j.add(ev.AttemptStarted(c.run_id, c.task_id, c.attempt, owner))

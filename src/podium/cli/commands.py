@@ -1,0 +1,240 @@
+"""One function per CLI command: parse flags, call a service, print the result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from podium.cli.progress import Progress, follow
+from podium.cli.render import render_graph, render_run, render_runs
+from podium.core.masking import Masker
+from podium.core.workflow import Project
+from podium.engine import queries, services
+from podium.engine.loop import Engine
+from podium.errors import EngineLockedError, UsageError
+from podium.store.database import Database, open_database
+
+
+def _project(args: argparse.Namespace) -> Project:
+    from podium.project import load_project
+
+    root = Path(args.project).resolve()
+    if not root.is_dir():
+        raise UsageError(f"--project {args.project}: no such folder")
+    return load_project(root)
+
+
+def _open(project: Project) -> Database:
+    return open_database(project.store_url)
+
+
+def _print_json(value: Any, mask: Masker | None = None) -> None:
+    text = json.dumps(value, indent=2, default=str)
+    print(mask(text) if mask else text)
+
+
+# -- project ----------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from podium.project import init_project
+
+    dest = Path(args.dir or args.project).resolve()
+    written = init_project(dest, args.template)
+    print(f"created a podium project in {dest} ({len(written)} files)")
+    print("next: podium validate, then podium run example")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    project = _project(args)
+    tasks = sum(len(wf.tasks) for wf in project.workflows.values())
+    print(f"ok: {len(project.workflows)} workflows, {tasks} tasks, no problems")
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    project = _project(args)
+    print(render_graph(services.workflow_named(project, args.workflow), args.format))
+    return 0
+
+
+# -- running ----------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    project = _project(args)
+    params = dict(services.parse_param(p) for p in args.param)
+    services.check_params(services.workflow_named(project, args.workflow), params)
+    db = _open(project)
+    progress = Progress(enabled=not args.json, stream=sys.stdout)
+    run_id = services.start_run(db, project, args.workflow, params)
+    progress.started(run_id, args.workflow)
+    execute_tree(project, db, run_id, progress)
+    run = queries.show_run(db, run_id)
+    progress.finished(db, run)
+    if args.json:
+        _print_json(run, Masker(project.secrets))
+    return 0 if tree_succeeded(db, run_id) else 1
+
+
+def execute_tree(project: Project, db: Database, root_id: str, progress: Progress) -> None:
+    """Runs the run tree (the run, its catch-ups, its child runs) here until all end.
+
+    When a ``podium up`` holds this SQLite store, the run is left to it and followed."""
+    engine = Engine(project, db, scope_root=root_id)
+    try:
+        engine.start(what=f"podium run {root_id}")
+    except EngineLockedError:
+        progress.note("podium up is serving this store; it runs this one, and we follow it")
+        follow(db, root_id, progress)
+        return
+    engine.on_events = progress.on_events
+    try:
+        engine.run(until=lambda: queries.open_runs_in_tree(db, root_id) == 0 and not engine.busy)
+    finally:
+        engine.close()
+
+
+def tree_succeeded(db: Database, root_id: str) -> bool:
+    rows = db.read().fetchall("SELECT status FROM runs WHERE root_id = ?", (root_id,))
+    return all(r[0] == "succeeded" for r in rows)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from podium.server.up import serve
+
+    project = _project(args)
+    return serve(project, _open(project), host=args.host, port=args.port)
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    project = _project(args)
+    start = services.parse_date(args.start, "--start")
+    end = services.parse_date(args.end, "--end", end_of_day=True)
+    db = _open(project)
+    created, skipped = services.backfill(db, project, args.workflow, start, end)
+    print(f"backfill of {args.workflow}: {len(created)} runs created"
+          + (f", {skipped} ticks already had a run" if skipped else ""))
+    if not args.wait:
+        for run_id in created:
+            print(f"  {run_id}")
+        print("they start as soon as `podium up` runs (or pass --wait to run them here)")
+        return 0
+    failed = 0
+    progress = Progress(enabled=True, stream=sys.stdout)
+    for run_id in created:
+        execute_tree(project, db, run_id, progress)
+        failed += not tree_succeeded(db, run_id)
+    print(f"{len(created) - failed} succeeded, {failed} failed")
+    return 1 if failed else 0
+
+
+# -- inspecting -------------------------------------------------------------------------
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    project = _project(args)
+    runs = queries.list_runs(_open(project), workflow=args.workflow, status=args.status,
+                             limit=args.limit)
+    if args.json:
+        _print_json(runs, Masker(project.secrets))
+    else:
+        print(render_runs(runs))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    project = _project(args)
+    run = queries.show_run(_open(project), args.run)
+    if args.json:
+        _print_json(run, Masker(project.secrets))
+    else:
+        print(Masker(project.secrets)(render_run(run)))
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    project = _project(args)
+    mask = Masker(project.secrets)
+    lines = queries.logs_of(_open(project), args.run, args.task)
+    current: tuple[str, int] | None = None
+    for line in lines:
+        if (line["task_id"], line["attempt"]) != current and not args.task:
+            current = (line["task_id"], line["attempt"])
+            print(f"== {current[0]} (attempt {current[1]}) ==")
+        print(mask(line["line"]))
+    if not lines:
+        print("(no log lines)")
+    return 0
+
+
+# -- changing runs ----------------------------------------------------------------------
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    project = _project(args)
+    db = _open(project)
+    tasks = services.retry_run(db, project, args.run, failed_only=args.failed_only)
+    print(f"run {args.run}: re-running {len(tasks)} task(s): {', '.join(tasks)}")
+    if not args.wait:
+        return 0
+    progress = Progress(enabled=True, stream=sys.stdout)
+    execute_tree(project, db, args.run, progress)
+    run = queries.show_run(db, args.run)
+    progress.finished(db, run)
+    return 0 if run["status"] == "succeeded" else 1
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    project = _project(args)
+    if services.cancel_run(_open(project), project, args.run):
+        print(f"run {args.run}: cancelling")
+    else:
+        print(f"run {args.run} had already finished; nothing to cancel")
+    return 0
+
+
+def cmd_emit(args: argparse.Namespace) -> int:
+    project = _project(args)
+    try:
+        payload = json.loads(args.payload) if args.payload else {}
+    except ValueError as exc:
+        raise UsageError(f"--payload is not valid JSON: {exc}") from None
+    seq = services.emit_event(_open(project), args.event, payload)
+    print(f"event {args.event} stored (#{seq})")
+    return 0
+
+
+# -- demo -------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from podium.project import init_project, load_project
+
+    folder = Path(tempfile.mkdtemp(prefix="podium-demo-"))
+    try:
+        init_project(folder, "example")
+        print(f"podium demo: created an example project in {folder}")
+        project = load_project(folder)
+        db = _open(project)
+        started = time.perf_counter()
+        progress = Progress(enabled=True, stream=sys.stdout)
+        run_id = services.start_run(db, project, "example")
+        progress.started(run_id, "example")
+        execute_tree(project, db, run_id, progress)
+        run = queries.show_run(db, run_id)
+        progress.finished(db, run)
+        print(f"podium demo: finished in {time.perf_counter() - started:.2f}s;"
+              f" try `podium show {run_id} --project {folder}`" if args.keep else "")
+        db.close()
+        return 0 if tree_succeeded(db, run_id) else 1
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)

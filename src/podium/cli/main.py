@@ -1,0 +1,128 @@
+"""``podium``: the command line. Thin adapters over the service functions the API uses.
+
+Exit codes: 0 done / succeeded, 1 a run failed (or podium itself failed), 2 bad input
+(an invalid project, an unknown run, a bad flag). Errors are printed as one clear message;
+set PODIUM_DEBUG=1 to also see a traceback for an unexpected one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from podium.errors import PodiumError, ProjectError, StoreError, UsageError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from podium.cli import commands as c
+
+    parser = argparse.ArgumentParser(
+        prog="podium", description="Event-driven data orchestration for consumer brands."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, func: object, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.add_argument("--project", default=".", metavar="DIR",
+                       help="the project folder (default: the current folder)")
+        p.set_defaults(func=func)
+        return p
+
+    p = command("init", c.cmd_init, "create a runnable example project")
+    p.add_argument("dir", nargs="?", default=None, help="where (default: --project)")
+    p.add_argument("--template", default="example", help="project template (default: example)")
+
+    command("validate", c.cmd_validate, "check the project; print every problem with file:line")
+
+    p = command("run", c.cmd_run, "run a workflow now, in this process, and wait for it")
+    p.add_argument("workflow")
+    p.add_argument("--param", action="append", default=[], metavar="K=V",
+                   help="a workflow param (repeatable); the value is read as JSON if it parses")
+    p.add_argument("--json", action="store_true", help="print the finished run as JSON")
+
+    p = command("up", c.cmd_up, "run the engine, the scheduler and the HTTP API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8642)
+
+    p = command("runs", c.cmd_runs, "list runs, newest first")
+    p.add_argument("--workflow")
+    p.add_argument("--status")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+
+    p = command("show", c.cmd_show, "show a run and its tasks")
+    p.add_argument("run")
+    p.add_argument("--json", action="store_true")
+
+    p = command("logs", c.cmd_logs, "print the logs of a run, or of one task in it")
+    p.add_argument("run")
+    p.add_argument("task", nargs="?")
+
+    p = command("retry", c.cmd_retry, "re-run a finished run (only what failed with --failed-only)")
+    p.add_argument("run")
+    p.add_argument("--failed-only", action="store_true",
+                   help="only failed, timed-out, upstream-failed and cancelled tasks")
+    p.add_argument("--wait", action="store_true", help="wait for the retried run to finish")
+
+    p = command("cancel", c.cmd_cancel, "cancel a run that has not finished")
+    p.add_argument("run")
+
+    p = command("emit", c.cmd_emit, "store a named event; matching event triggers start runs")
+    p.add_argument("event")
+    p.add_argument("--payload", default=None, metavar="JSON", help="a JSON object")
+
+    p = command("backfill", c.cmd_backfill, "one run per schedule tick between two dates")
+    p.add_argument("workflow")
+    p.add_argument("--start", required=True, metavar="DATE")
+    p.add_argument("--end", required=True, metavar="DATE")
+    p.add_argument("--wait", action="store_true", help="run them now in this process")
+
+    p = command("graph", c.cmd_graph, "print a workflow's task graph")
+    p.add_argument("workflow")
+    p.add_argument("--format", choices=["text", "dot"], default="text")
+
+    p = command("demo", c.cmd_demo, "create an example project in a temporary folder and run it")
+    p.add_argument("--keep", action="store_true", help="keep the demo folder")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = int(args.func(args) or 0)
+    except ProjectError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        count = len(exc.problems)
+        print(f"{count} problem{'s' if count != 1 else ''} found", file=sys.stderr)
+        code = 2
+    except (UsageError, StoreError) as exc:
+        print(f"podium: {exc}", file=sys.stderr)
+        code = 2
+    except PodiumError as exc:
+        print(f"podium: {exc}", file=sys.stderr)
+        code = 1
+    except BrokenPipeError:  # `podium logs RUN | head`: the reader left; not an error
+        sys.stderr.close()
+        code = 0
+    except KeyboardInterrupt:
+        print("podium: interrupted", file=sys.stderr)
+        code = 130
+    except Exception as exc:  # noqa: BLE001 - the CLI edge: never a bare traceback
+        if os.environ.get("PODIUM_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"podium: unexpected error: {type(exc).__name__}: {exc} (this is a bug in podium;"
+            " set PODIUM_DEBUG=1 to see the traceback and please report it)",
+            file=sys.stderr,
+        )
+        code = 1
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,155 @@
+"""Reading ``podium.yaml``: the store, pools, engine settings, connections and notifications.
+
+Every key is optional; an empty file gives an embedded SQLite store in ``.podium/``. The
+environment variable ``PODIUM_STORE_URL``, when set, overrides ``store`` (tests and CI).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from podium.core.workflow import EngineSettings
+from podium.project.secrets import Interpolator, connection_secrets, url_secrets
+from podium.project.yaml_lines import Fields, LineDict, LineList, Problems, load_yaml, to_plain
+
+CONFIG_FILE = "podium.yaml"
+DEFAULT_STORE = "sqlite:///.podium/state.db"
+STORE_ENV = "PODIUM_STORE_URL"
+TOP_KEYS = ("store", "pools", "engine", "connections", "notifications", "warehouse")
+ENGINE_KEYS = ("lease_timeout", "executor", "workers", "poll_interval")
+EXECUTORS = ("threads", "processes")
+_STORE_HINT = "use sqlite:///PATH (relative to the project) or postgresql://USER@HOST:5432/DB"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What podium.yaml says, checked and with defaults filled in."""
+
+    store_url: str
+    pools: Mapping[str, int]
+    engine: EngineSettings
+    connections: Mapping[str, Mapping[str, Any]]
+    notifications: tuple[Mapping[str, Any], ...]
+    secrets: frozenset[str]
+
+
+def read_settings(
+    root: Path, text: str, environ: Mapping[str, str], interpolator: Interpolator, problems: Problems
+) -> Settings:
+    """Settings from podium.yaml's ``text``; problems go to ``problems`` (file podium.yaml)."""
+    document, syntax = load_yaml(text, problems.file)
+    problems.found.extend(syntax)
+    if document is None:
+        document = LineDict(line=1)
+    if not isinstance(document, LineDict):
+        problems.add(1, "podium.yaml must be a mapping of settings (store:, pools:, engine: …)")
+        document = LineDict(line=1)
+    interpolator.document(document, problems)
+    fields = Fields(document, problems)
+    fields.unknown_keys(TOP_KEYS)
+    store_url = _store_url(fields, root, environ)
+    connections = _connections(fields)
+    fields.mapping_of("warehouse")  # free-form for now; only its shape is checked
+    secrets = interpolator.secrets | connection_secrets(connections) | url_secrets(store_url)
+    return Settings(
+        store_url=store_url,
+        pools=_pools(fields),
+        engine=_engine(fields),
+        connections=connections,
+        notifications=_notifications(fields),
+        secrets=frozenset(secrets),
+    )
+
+
+def resolve_store_url(url: str, root: Path) -> str:
+    """``url`` with a relative SQLite path made absolute against the project ``root``."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        return prefix + str((root / url[len(prefix) :]).resolve())
+    return url
+
+
+def store_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot name a store, or None."""
+    scheme = url.partition("://")[0] if "://" in url else ""
+    if scheme in ("postgresql", "postgres"):
+        return None
+    if scheme == "sqlite":
+        ok = url.startswith("sqlite:///") and len(url) > len("sqlite:///") or url == "sqlite://"
+        return None if ok else f"a SQLite store URL needs a path; {_STORE_HINT}"
+    if scheme:
+        return f"store URL scheme {scheme!r} is not supported; {_STORE_HINT}"
+    return f"the store must be a URL; {_STORE_HINT}"
+
+
+def _store_url(fields: Fields, root: Path, environ: Mapping[str, str]) -> str:
+    override = environ.get(STORE_ENV, "").strip()
+    if override:
+        problem = store_url_problem(override)
+        if problem:
+            fields.problem("store" if fields.has("store") else None, f"{STORE_ENV}: {problem}")
+        return resolve_store_url(override, root)
+    url = fields.text("store", DEFAULT_STORE) or DEFAULT_STORE
+    problem = store_url_problem(url)
+    if problem:
+        fields.problem("store", problem)
+        url = DEFAULT_STORE
+    return resolve_store_url(url, root)
+
+
+def _pools(fields: Fields) -> dict[str, int]:
+    pools = fields.mapping_of("pools")
+    if pools is None:
+        return {}
+    slots = Fields(pools, fields.problems, "pools")
+    return {name: slots.integer(name, 1, minimum=1) for name in pools}
+
+
+def _engine(fields: Fields) -> EngineSettings:
+    engine = fields.mapping_of("engine")
+    if engine is None:
+        return EngineSettings()
+    read = Fields(engine, fields.problems, "engine")
+    read.unknown_keys(ENGINE_KEYS)
+    default = EngineSettings()
+    return EngineSettings(
+        lease_timeout=read.duration("lease_timeout", default.lease_timeout, positive=True),
+        executor=read.choice("executor", EXECUTORS, default.executor),
+        workers=read.integer("workers", default.workers, minimum=1),
+        poll_interval=read.duration("poll_interval", default.poll_interval, positive=True),
+    )
+
+
+def _connections(fields: Fields) -> dict[str, dict[str, Any]]:
+    connections = fields.mapping_of("connections")
+    if connections is None:
+        return {}
+    result: dict[str, dict[str, Any]] = {}
+    for name, settings in connections.items():
+        if isinstance(settings, Mapping):
+            result[name] = to_plain(settings)
+        else:
+            fields.problems.add(
+                connections.line_of(name),
+                f"connections: {name!r} must be a mapping of settings (type:, token: …)",
+            )
+    return result
+
+
+def _notifications(fields: Fields) -> tuple[dict[str, Any], ...]:
+    if not fields.has("notifications"):
+        return ()
+    items = fields.mapping["notifications"]
+    if not isinstance(items, LineList):
+        fields.problem("notifications", "notifications must be a list of mappings")
+        return ()
+    result = []
+    for index, item in enumerate(items):
+        if isinstance(item, Mapping):
+            result.append(to_plain(item))
+        else:
+            fields.problems.add(items.line_at(index), "each notification must be a mapping")
+    return tuple(result)

@@ -1,0 +1,119 @@
+"""The HTTP API: the same service functions as the CLI, as JSON over HTTP.
+
+Errors are translated once here: UsageError → 400/404 with ``{"error": …}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Body, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from podium.core.masking import Masker
+from podium.core.workflow import Project, ScheduleTrigger
+from podium.engine import queries, services
+from podium.errors import PodiumError, UsageError
+from podium.store.database import Database
+
+
+class EventIn(BaseModel):
+    name: str = Field(min_length=1, description="the event's name, e.g. orders_dropped")
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunIn(BaseModel):
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RetryIn(BaseModel):
+    failed_only: bool = True
+
+
+def create_app(project: Project, db: Database, wake: Callable[[], None]) -> FastAPI:
+    app = FastAPI(title="podium", version="0.1.0",
+                  description="Start runs, post events, retry and cancel; see runs and logs.")
+    mask = Masker(project.secrets)
+
+    @app.exception_handler(PodiumError)
+    async def podium_error(request: Request, exc: PodiumError) -> JSONResponse:
+        text = mask(str(exc))
+        status = 404 if text.startswith("no ") else 400
+        return JSONResponse({"error": text}, status_code=status if isinstance(exc, UsageError) else 500)
+
+    @app.get("/api/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "store": db.dialect, "workflows": len(project.workflows)}
+
+    @app.get("/api/workflows")
+    def list_workflows() -> list[dict[str, Any]]:
+        out = []
+        for wf in project.workflows.values():
+            last = queries.list_runs(db, workflow=wf.name, limit=1)
+            out.append({
+                "name": wf.name, "tasks": len(wf.tasks), "params": dict(wf.params),
+                "triggers": [_describe(t) for t in wf.triggers],
+                "last_run": last[0] if last else None,
+            })
+        return out
+
+    @app.post("/api/workflows/{name}/runs", status_code=201)
+    def start_run(name: str, body: RunIn = Body(default_factory=RunIn)) -> dict[str, Any]:
+        run_id = services.start_run(db, project, name, body.params, trigger={"type": "api"})
+        wake()
+        return queries.show_run(db, run_id)
+
+    @app.get("/api/runs")
+    def list_runs(
+        workflow: str | None = None, status: str | None = None,
+        limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0),
+    ) -> list[dict[str, Any]]:
+        return queries.list_runs(db, workflow=workflow, status=status, limit=limit, offset=offset)
+
+    @app.get("/api/runs/{run_id}")
+    def show_run(run_id: str) -> dict[str, Any]:
+        return queries.show_run(db, run_id)
+
+    @app.get("/api/runs/{run_id}/attempts")
+    def attempts(run_id: str) -> list[dict[str, Any]]:
+        queries.show_run(db, run_id)
+        return queries.attempts_of(db, run_id)
+
+    @app.get("/api/runs/{run_id}/logs")
+    def logs(run_id: str, task: str | None = None) -> list[dict[str, Any]]:
+        return [{**line, "line": mask(line["line"])} for line in queries.logs_of(db, run_id, task)]
+
+    @app.post("/api/runs/{run_id}/retry")
+    def retry(run_id: str, body: RetryIn = Body(default_factory=RetryIn)) -> dict[str, Any]:
+        tasks = services.retry_run(db, project, run_id, failed_only=body.failed_only)
+        wake()
+        return {"run_id": run_id, "tasks": tasks}
+
+    @app.post("/api/runs/{run_id}/cancel")
+    def cancel(run_id: str) -> dict[str, Any]:
+        changed = services.cancel_run(db, project, run_id)
+        wake()
+        return {"run_id": run_id, "cancelling": changed}
+
+    @app.post("/api/events", status_code=202)
+    def post_event(event: EventIn) -> dict[str, Any]:
+        """Stores the event (answered once it is durable) and wakes the engine at once."""
+        seq = services.emit_event(db, event.name, event.payload)
+        wake()
+        return {"seq": seq, "name": event.name}
+
+    @app.get("/api/events")
+    def list_events(run_id: str | None = None, limit: int = Query(200, ge=1, le=5000)) -> list[dict[str, Any]]:
+        return queries.events_of(db, run_id, limit)
+
+    return app
+
+
+def _describe(trigger: object) -> dict[str, Any]:
+    kind = type(trigger).__name__.removesuffix("Trigger").lower()
+    data = {k: v for k, v in vars(trigger).items() if k != "location"}
+    if isinstance(trigger, ScheduleTrigger):
+        data["catchup"] = str(trigger.catchup)
+    return {"type": kind, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in data.items()}}

@@ -1,0 +1,79 @@
+"""``podium up``: the engine loop in a thread, the HTTP API in the main thread.
+
+SIGTERM or Ctrl-C drains: the engine stops claiming, waits for running attempts (up to the
+lease timeout) and records them; what is still running then is taken over by the next
+engine when its lease expires. SIGKILL loses nothing: see the crash-recovery guarantee.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+import threading
+import time
+
+import uvicorn
+
+from podium.core.workflow import Project
+from podium.engine.loop import Engine
+from podium.errors import UsageError
+from podium.server.api import create_app
+from podium.store.database import Database
+
+
+def serve(project: Project, db: Database, *, host: str, port: int) -> int:
+    _require_loopback(host)
+    engine = Engine(project, db)
+    engine.start(what=f"podium up on {host}:{port}")
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def loop() -> None:
+        try:
+            engine.run(until=lambda: False, stop=stop)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            failure.append(exc)
+            server.should_exit = True
+
+    app = create_app(project, db, engine.poke)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=loop, name="podium-engine", daemon=True)
+    thread.start()
+    print(f"podium up: engine {engine.owner} serving {len(project.workflows)} workflows;"
+          f" API on http://{host}:{port} (docs at /docs)", flush=True)
+    try:
+        server.run()
+    finally:
+        _drain(engine, stop, thread, project.engine.lease_timeout)
+    if failure:
+        raise failure[0]
+    print("podium up: stopped", flush=True)
+    return 0
+
+
+def _drain(engine: Engine, stop: threading.Event, thread: threading.Thread, grace: float) -> None:
+    engine.drain()
+    deadline = time.monotonic() + grace
+    while engine.busy and time.monotonic() < deadline and thread.is_alive():
+        time.sleep(0.05)
+    stop.set()
+    engine.poke()
+    thread.join(timeout=5)
+    if engine.busy:
+        print(f"podium up: {len(engine._inflight)} attempts still running; the next engine"
+              " takes them over when their leases expire", file=sys.stderr)
+    engine.close()
+
+
+def _require_loopback(host: str) -> None:
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise UsageError(
+            f"--host {host} would expose podium beyond this machine, and access control is"
+            " not available yet; bind to 127.0.0.1 (the default) and put a reverse proxy with"
+            " authentication in front if others need it"
+        )

@@ -1,0 +1,1 @@
+"""The Python code this project's tasks run."""
