@@ -30,7 +30,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 PODIUM = [sys.executable, "-m", "podium.cli.main"]
 
-TASKS_PY = '''
+TASKS_PY = """
 import time
 
 
@@ -41,7 +41,7 @@ def noop(ctx):
 def first_line(ctx):
     with open(ctx.params["out"], "a") as f:
         f.write(f"{ctx.trigger['payload']['i']} {time.time()}\\n")
-'''
+"""
 
 
 def write_project(root: Path, workflows: dict[str, str]) -> Path:
@@ -63,18 +63,27 @@ def shape_yaml(name: str, shape: str, n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def podium(root: Path, *args: str, timeout: float = 1800) -> tuple[subprocess.CompletedProcess[str], float, int]:
+def podium(
+    root: Path, *args: str, timeout: float = 1800
+) -> tuple[subprocess.CompletedProcess[str], float, int]:
     """Runs the CLI; returns the result, its wall seconds and its peak RSS in KiB."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     env = {**os.environ, "PODIUM_STORE_URL": ""}
     env.pop("PODIUM_STORE_URL")
-    done = subprocess.run([*PODIUM, *args, "--project", str(root)], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    done = subprocess.run(
+        [*PODIUM, *args, "--project", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
     took = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if done.returncode not in (0, 1):
-        raise RuntimeError(f"podium {' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}")
+        raise RuntimeError(
+            f"podium {' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}"
+        )
     return done, took, max(peak, before)
 
 
@@ -95,7 +104,8 @@ def bench_overhead(shape: str, n: int, repeat: int) -> dict[str, Any]:
             in_run.append(run_seconds(run))
             whole.append(took)
     return {
-        "shape": shape, "tasks": n,
+        "shape": shape,
+        "tasks": n,
         "ms_per_task": statistics.median(in_run) * 1000 / n,
         "command_ms_per_task": statistics.median(whole) * 1000 / n,
         "seconds": in_run,
@@ -121,8 +131,12 @@ def bench_event_to_start(count: int) -> dict[str, Any]:
         )
         root = write_project(Path(tmp), {"on_ping": wf})
         port = free_port()
-        proc = subprocess.Popen([*PODIUM, "up", "--port", str(port), "--project", str(root)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [*PODIUM, "up", "--port", str(port), "--project", str(root)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_healthy(url)
@@ -130,7 +144,9 @@ def bench_event_to_start(count: int) -> dict[str, Any]:
             with httpx.Client(base_url=url, timeout=10) as client:
                 for i in range(count):
                     sent = time.time()
-                    client.post("/api/events", json={"name": "ping", "payload": {"i": i}}).raise_for_status()
+                    client.post(
+                        "/api/events", json={"name": "ping", "payload": {"i": i}}
+                    ).raise_for_status()
                     landed = _wait_line(out, i)
                     latencies.append((landed - sent) * 1000)
         finally:
@@ -138,8 +154,10 @@ def bench_event_to_start(count: int) -> dict[str, Any]:
             proc.wait(timeout=60)
     latencies.sort()
     return {
-        "events": count, "p50_ms": statistics.median(latencies),
-        "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)], "max_ms": latencies[-1],
+        "events": count,
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)],
+        "max_ms": latencies[-1],
     }
 
 
@@ -175,8 +193,13 @@ def bench_scale(n: int) -> dict[str, Any]:
         done, run_s, _ = podium(root, "run", "big", "--json")
         run = json.loads(done.stdout)
         peak = _peak_rss_kib(root, n)
-    return {"tasks": n, "validate_s": validate_s, "run_s": run_s, "status": run["status"],
-            "peak_rss_mib": peak / 1024}
+    return {
+        "tasks": n,
+        "validate_s": validate_s,
+        "run_s": run_s,
+        "status": run["status"],
+        "peak_rss_mib": peak / 1024,
+    }
 
 
 def _peak_rss_kib(root: Path, n: int) -> int:
@@ -186,13 +209,16 @@ def _peak_rss_kib(root: Path, n: int) -> int:
         "code = main(['run', 'big', '--json', '--project', sys.argv[1]]); "
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"
     )
-    done = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True,
-                          timeout=1800)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(root)], capture_output=True, text=True, timeout=1800
+    )
     return int(done.stderr.strip().splitlines()[-1])
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--events", type=int, default=200)
@@ -207,17 +233,36 @@ def main() -> int:
         for shape in ("fanout", "chain"):
             r = bench_overhead(shape, args.tasks, args.repeat)
             overhead[shape] = r["ms_per_task"]
-            rows.append((f"podium {shape} {args.tasks} tasks (in run)", f"{r['ms_per_task']:.3f} ms/task"))
-            rows.append((f"podium {shape} {args.tasks} tasks (whole command)", f"{r['command_ms_per_task']:.3f} ms/task"))
+            rows.append(
+                (f"podium {shape} {args.tasks} tasks (in run)", f"{r['ms_per_task']:.3f} ms/task")
+            )
+            rows.append(
+                (
+                    f"podium {shape} {args.tasks} tasks (whole command)",
+                    f"{r['command_ms_per_task']:.3f} ms/task",
+                )
+            )
         if args.peers:
             rows.extend(peer_rows(args.tasks, args.repeat, overhead))
     if args.only in (None, "events"):
         e = bench_event_to_start(args.events)
-        rows.append((f"event → task start, {e['events']} events", f"p50 {e['p50_ms']:.1f} ms, p99 {e['p99_ms']:.1f} ms, max {e['max_ms']:.1f} ms"))
+        rows.append(
+            (
+                f"event → task start, {e['events']} events",
+                f"p50 {e['p50_ms']:.1f} ms, p99 {e['p99_ms']:.1f} ms, max {e['max_ms']:.1f} ms",
+            )
+        )
     if args.only in (None, "scale"):
         s = bench_scale(args.scale)
-        rows.append((f"scale: validate {s['tasks']} tasks", f"{s['validate_s']:.2f} s (whole command)"))
-        rows.append((f"scale: run {s['tasks']} tasks", f"{s['run_s']:.2f} s, {s['status']}, peak RSS {s['peak_rss_mib']:.0f} MiB"))
+        rows.append(
+            (f"scale: validate {s['tasks']} tasks", f"{s['validate_s']:.2f} s (whole command)")
+        )
+        rows.append(
+            (
+                f"scale: run {s['tasks']} tasks",
+                f"{s['run_s']:.2f} s, {s['status']}, peak RSS {s['peak_rss_mib']:.0f} MiB",
+            )
+        )
     width = max(len(name) for name, _ in rows)
     print(f"\n{'benchmark':<{width}}  result")
     print(f"{'-' * width}  {'-' * 40}")
@@ -240,7 +285,9 @@ def peer_rows(tasks: int, repeat: int, overhead: dict[str, float]) -> list[tuple
                 continue
             for r in results:
                 ms = float(r["median_ms_per_task"])
-                label = f"{peer} {r.get('version', '')} {shape}" + (f" ({r['variant']})" if r.get("variant") else "")
+                label = f"{peer} {r.get('version', '')} {shape}" + (
+                    f" ({r['variant']})" if r.get("variant") else ""
+                )
                 rows.append((label, f"{ms:.3f} ms/task = {ms / overhead[shape]:.0f}x podium"))
     return rows
 

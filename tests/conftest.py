@@ -11,7 +11,9 @@ import pytest
 from podium.store.database import Database, open_database
 
 POSTGRES_URL = os.environ.get("PODIUM_TEST_POSTGRES_URL")
-SKIP_POSTGRES = "PODIUM_TEST_POSTGRES_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+SKIP_POSTGRES = (
+    "PODIUM_TEST_POSTGRES_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+)
 
 
 def postgres_url_with_schema() -> tuple[str, str]:

@@ -82,8 +82,13 @@ class InlineExecutor:
         self.logs: list[tuple[Key, str, str]] = []
 
     def submit(self, job: Job, done: Done) -> None:
-        done(invoke(job, lambda key, stream, line: self.logs.append((key, stream, line)),
-                    threading.Event()))
+        done(
+            invoke(
+                job,
+                lambda key, stream, line: self.logs.append((key, stream, line)),
+                threading.Event(),
+            )
+        )
 
     def cancel(self, key: Key) -> None:
         pass
@@ -104,7 +109,10 @@ def project_of(
     secrets: frozenset[str] = frozenset(),
 ) -> Project:
     return Project(
-        root=root, store_url="sqlite:///:memory:", pools=dict(pools or {}),
-        engine=engine or EngineSettings(), workflows={wf.name: wf for wf in workflows},
+        root=root,
+        store_url="sqlite:///:memory:",
+        pools=dict(pools or {}),
+        engine=engine or EngineSettings(),
+        workflows={wf.name: wf for wf in workflows},
         secrets=secrets,
     )

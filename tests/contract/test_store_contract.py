@@ -34,12 +34,18 @@ def new_run(db: Database, dedupe: str | None = None) -> str | None:
     return run_id
 
 
-def claim(db: Database, owner: str, limit: int = 10, pools: dict[str, int] | None = None,
-          now: float = NOW) -> list[state.Claim]:
+def claim(
+    db: Database, owner: str, limit: int = 10, pools: dict[str, int] | None = None, now: float = NOW
+) -> list[state.Claim]:
     with db.transaction() as tx:
         j = Journal(tx, now)
-        claims = state.claim(j, owner=owner, lease_until=now + 30, limit=limit,
-                             pools=pools if pools is not None else {"api": 10})
+        claims = state.claim(
+            j,
+            owner=owner,
+            lease_until=now + 30,
+            limit=limit,
+            pools=pools if pools is not None else {"api": 10},
+        )
         j.flush()
     return claims
 
@@ -48,8 +54,11 @@ def finish(db: Database, claim_: state.Claim, owner: str | None, now: float = NO
     with db.transaction() as tx:
         j = Journal(tx, now)
         stale = state.finish_attempts(
-            j, [Outcome(claim_.run_id, claim_.task_id, claim_.attempt, AttemptStatus.SUCCEEDED, "1")],
-            owner=owner, graphs=GRAPHS, draw=lambda: 0.5,
+            j,
+            [Outcome(claim_.run_id, claim_.task_id, claim_.attempt, AttemptStatus.SUCCEEDED, "1")],
+            owner=owner,
+            graphs=GRAPHS,
+            draw=lambda: 0.5,
         )
         j.flush()
     return len(stale)
@@ -81,7 +90,8 @@ def test_a_fenced_off_owner_cannot_finish_an_attempt(database: Database) -> None
     first = claim(database, "e1", limit=1)[0]
     assert finish(database, first, owner="intruder") == 1
     status = database.read().fetchone(
-        "SELECT status FROM attempts WHERE run_id = ? AND task_id = ?", (first.run_id, first.task_id)
+        "SELECT status FROM attempts WHERE run_id = ? AND task_id = ?",
+        (first.run_id, first.task_id),
     )
     assert status == ("running",)
     assert finish(database, first, owner="e1") == 0

@@ -120,8 +120,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     end = services.parse_date(args.end, "--end", end_of_day=True)
     db = _open(project)
     created, skipped = services.backfill(db, project, args.workflow, start, end)
-    print(f"backfill of {args.workflow}: {len(created)} runs created"
-          + (f", {skipped} ticks already had a run" if skipped else ""))
+    print(
+        f"backfill of {args.workflow}: {len(created)} runs created"
+        + (f", {skipped} ticks already had a run" if skipped else "")
+    )
     if not args.wait:
         for run_id in created:
             print(f"  {run_id}")
@@ -141,8 +143,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     project = _project(args)
-    runs = queries.list_runs(_open(project), workflow=args.workflow, status=args.status,
-                             limit=args.limit)
+    runs = queries.list_runs(
+        _open(project), workflow=args.workflow, status=args.status, limit=args.limit
+    )
     if args.json:
         _print_json(runs, Masker(project.secrets))
     else:
@@ -231,8 +234,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         execute_tree(project, db, run_id, progress)
         run = queries.show_run(db, run_id)
         progress.finished(db, run)
-        print(f"podium demo: finished in {time.perf_counter() - started:.2f}s;"
-              f" try `podium show {run_id} --project {folder}`" if args.keep else "")
+        print(
+            f"podium demo: finished in {time.perf_counter() - started:.2f}s;"
+            f" try `podium show {run_id} --project {folder}`"
+            if args.keep
+            else ""
+        )
         db.close()
         return 0 if tree_succeeded(db, run_id) else 1
     finally:

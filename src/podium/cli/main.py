@@ -26,8 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, func: object, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
-        p.add_argument("--project", default=".", metavar="DIR",
-                       help="the project folder (default: the current folder)")
+        p.add_argument(
+            "--project",
+            default=".",
+            metavar="DIR",
+            help="the project folder (default: the current folder)",
+        )
         p.set_defaults(func=func)
         return p
 
@@ -39,8 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("run", c.cmd_run, "run a workflow now, in this process, and wait for it")
     p.add_argument("workflow")
-    p.add_argument("--param", action="append", default=[], metavar="K=V",
-                   help="a workflow param (repeatable); the value is read as JSON if it parses")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="a workflow param (repeatable); the value is read as JSON if it parses",
+    )
     p.add_argument("--json", action="store_true", help="print the finished run as JSON")
 
     p = command("up", c.cmd_up, "run the engine, the scheduler and the HTTP API")
@@ -63,8 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("retry", c.cmd_retry, "re-run a finished run (only what failed with --failed-only)")
     p.add_argument("run")
-    p.add_argument("--failed-only", action="store_true",
-                   help="only failed, timed-out, upstream-failed and cancelled tasks")
+    p.add_argument(
+        "--failed-only",
+        action="store_true",
+        help="only failed, timed-out, upstream-failed and cancelled tasks",
+    )
     p.add_argument("--wait", action="store_true", help="wait for the retried run to finish")
 
     p = command("cancel", c.cmd_cancel, "cancel a run that has not finished")

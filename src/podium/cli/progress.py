@@ -10,8 +10,14 @@ from podium.core import events as ev
 from podium.engine import queries
 from podium.store.database import Database
 
-_MARKS = {"succeeded": "✓", "failed": "✗", "timed_out": "⏱", "upstream_failed": "↯",
-          "skipped": "-", "cancelled": "⊘"}
+_MARKS = {
+    "succeeded": "✓",
+    "failed": "✗",
+    "timed_out": "⏱",
+    "upstream_failed": "↯",
+    "skipped": "-",
+    "cancelled": "⊘",
+}
 
 
 class Progress:
@@ -43,8 +49,10 @@ class Progress:
             elif isinstance(e, ev.TaskLate):
                 self._say(f"  … {e.task_id:<{self._width}} late (on_late: {e.on_late})")
             elif isinstance(e, ev.CatchupStarted):
-                self._say(f"  ↻ catch-up run {e.run_id}: {e.late_task} landed late;"
-                          f" re-running {', '.join(e.tasks)}")
+                self._say(
+                    f"  ↻ catch-up run {e.run_id}: {e.late_task} landed late;"
+                    f" re-running {', '.join(e.tasks)}"
+                )
 
     def finished(self, db: Database, run: dict[str, Any]) -> None:
         if not self.enabled:

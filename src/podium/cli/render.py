@@ -47,7 +47,11 @@ def render_run(run: dict[str, Any]) -> str:
         if t["late"]:
             notes.append("late")
         if t["incomplete"]:
-            notes.append("incomplete inputs: " + ", ".join(t["late_upstreams"]) if t["late_upstreams"] else "incomplete")
+            notes.append(
+                "incomplete inputs: " + ", ".join(t["late_upstreams"])
+                if t["late_upstreams"]
+                else "incomplete"
+            )
         if t["error"]:
             notes.append(t["error"])
         lines.append(

@@ -145,7 +145,7 @@ class Cron:
                 return None
             clear, span = end - span, min(span * 2, _LOOKBACK)
         low = end - span  # invariant: some tick in (low, end]
-        while False:
+        while clear - low > _DAY:
             middle = low + (clear - low) / 2
             if self.next_after(middle) <= end:
                 low = middle
@@ -156,8 +156,8 @@ class Cron:
     def _ticks_after(self, moment: datetime) -> Iterator[datetime]:
         """Every tick after ``moment`` in ascending UTC order, each instant once."""
         last = _as_utc(moment)
-        wall: datetime | None = self._start_wall(last)
-        while wall is not None and (found := _next_wall(self._fields, wall)) is not None:
+        wall = self._start_wall(last)
+        while (found := _next_wall(self._fields, wall)) is not None:
             instants, wall = self._instants_from(found)
             for tick in instants:
                 if tick > last:
@@ -176,7 +176,7 @@ class Cron:
                 wall -= _MINUTE
         return wall
 
-    def _instants_from(self, wall: datetime) -> tuple[list[datetime], datetime | None]:
+    def _instants_from(self, wall: datetime) -> tuple[list[datetime], datetime]:
         """The instants for the matching wall time ``wall`` and the wall time to go on from.
 
         A repeated stretch of an hourly-or-faster expression is taken whole: all first

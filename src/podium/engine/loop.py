@@ -244,9 +244,7 @@ class Engine:
         self._last_housekeeping = now
         if now - self._last_renewal >= self.settings.lease_timeout / 3:
             state.renew_leases(j, self.owner, now + self.settings.lease_timeout)
-            j.tx.execute(
-                "UPDATE engines SET heartbeat_at = ? WHERE owner = ?", (now, self.owner)
-            )
+            j.tx.execute("UPDATE engines SET heartbeat_at = ? WHERE owner = ?", (now, self.owner))
             self._last_renewal = now
         lost = state.expired_attempts(j, self.scope_root)
         if lost:
@@ -286,8 +284,9 @@ class Engine:
                 state.mark_late(j, tracked.claim, self.graphs)
                 if task.on_late != "fail":
                     continue
-                error = (f"late: still running after late_after={task.late_after:g}s and"
-                         " on_late is fail")
+                error = (
+                    f"late: still running after late_after={task.late_after:g}s and on_late is fail"
+                )
                 outcomes.append(Outcome(*key, AttemptStatus.FAILED, error=error, retryable=False))
             else:
                 continue
@@ -311,15 +310,20 @@ class Engine:
         if room <= 0:
             return []
         claims = state.claim(
-            j, owner=self.owner, lease_until=j.now + self.settings.lease_timeout,
-            limit=room, pools=self.project.pools, scope_root=self.scope_root,
+            j,
+            owner=self.owner,
+            lease_until=j.now + self.settings.lease_timeout,
+            limit=room,
+            pools=self.project.pools,
+            scope_root=self.scope_root,
         )
         jobs = []
         for c in claims:
             task = self.graphs.workflow(c.workflow).task(c.task_id)
             key = (c.run_id, c.task_id, c.attempt)
             tracked = _Tracked(
-                c, j.now,
+                c,
+                j.now,
                 j.now + task.timeout if task.timeout else None,
                 j.now + task.late_after if task.late_after else None,
             )
@@ -335,11 +339,16 @@ class Engine:
     def _job(self, tx: Tx, c: Claim, task: Task) -> Job:
         info = self._run_info(tx, c.run_id)
         return Job(
-            key=(c.run_id, c.task_id, c.attempt), workflow=c.workflow, kind=task.kind,
-            target=task.target, project_root=self.project.root,
-            params={**info.params, **task.params}, logical_time=info.logical_time,
+            key=(c.run_id, c.task_id, c.attempt),
+            workflow=c.workflow,
+            kind=task.kind,
+            target=task.target,
+            project_root=self.project.root,
+            params={**info.params, **task.params},
+            logical_time=info.logical_time,
             upstream=self._upstream(tx, c.run_id, info, task),
-            late_upstreams=c.late_upstreams, trigger=info.trigger,
+            late_upstreams=c.late_upstreams,
+            trigger=info.trigger,
         )
 
     def _run_info(self, tx: Tx, run_id: str) -> _RunInfo:
@@ -380,11 +389,14 @@ class Engine:
         info = self._run_info(tx, c.run_id)
         child_wf = self.graphs.workflow(task.target)
         state.create_run(
-            j, child_wf,
+            j,
+            child_wf,
             trigger={"type": "workflow_task", "run_id": c.run_id, "task": c.task_id},
-            params={**child_wf.params, **task.params}, logical_time=info.logical_time,
+            params={**child_wf.params, **task.params},
+            logical_time=info.logical_time,
             dedupe_key=f"child:{c.run_id}:{c.task_id}:{c.attempt}",
-            parent=(c.run_id, c.task_id), root_id=info.root_id,
+            parent=(c.run_id, c.task_id),
+            root_id=info.root_id,
         )
 
     def _next_delay(self, now: float) -> float:

@@ -40,12 +40,21 @@ def list_runs(
 
 
 def _run(row: tuple[Any, ...]) -> dict[str, Any]:
-    run_id, workflow, status, kind, trigger, params, logical, created, started, finished, parent = row
+    run_id, workflow, status, kind, trigger, params, logical, created, started, finished, parent = (
+        row
+    )
     return {
-        "run_id": run_id, "workflow": workflow, "status": status, "kind": kind,
-        "trigger": json.loads(trigger), "params": json.loads(params),
-        "logical_time": logical, "created_at": _iso(created), "started_at": _iso(started),
-        "finished_at": _iso(finished), "parent_run_id": parent,
+        "run_id": run_id,
+        "workflow": workflow,
+        "status": status,
+        "kind": kind,
+        "trigger": json.loads(trigger),
+        "params": json.loads(params),
+        "logical_time": logical,
+        "created_at": _iso(created),
+        "started_at": _iso(started),
+        "finished_at": _iso(finished),
+        "parent_run_id": parent,
     }
 
 
@@ -67,15 +76,22 @@ def show_run(db: Database, run_id: str) -> dict[str, Any]:
     )
     run["tasks"] = [
         {
-            "id": t[0], "status": t[1], "attempts": t[2], "started_at": _iso(t[3]),
-            "finished_at": _iso(t[4]), "late": bool(t[5]), "error": t[6],
-            "incomplete": bool(t[7]), "late_upstreams": json.loads(t[8]) if t[8] else [],
+            "id": t[0],
+            "status": t[1],
+            "attempts": t[2],
+            "started_at": _iso(t[3]),
+            "finished_at": _iso(t[4]),
+            "late": bool(t[5]),
+            "error": t[6],
+            "incomplete": bool(t[7]),
+            "late_upstreams": json.loads(t[8]) if t[8] else [],
             "output": json.loads(t[9]) if t[9] else None,
         }
         for t in tasks
     ]
     run["catchup_runs"] = [
-        r[0] for r in tx.fetchall(
+        r[0]
+        for r in tx.fetchall(
             "SELECT id FROM runs WHERE parent_run_id = ? AND kind = 'catchup' ORDER BY created_at",
             (run_id,),
         )
@@ -90,8 +106,15 @@ def attempts_of(db: Database, run_id: str) -> list[dict[str, Any]]:
         (run_id,),
     )
     return [
-        {"task_id": r[0], "attempt": r[1], "status": r[2], "owner": r[3],
-         "started_at": _iso(r[4]), "finished_at": _iso(r[5]), "error": r[6]}
+        {
+            "task_id": r[0],
+            "attempt": r[1],
+            "status": r[2],
+            "owner": r[3],
+            "started_at": _iso(r[4]),
+            "finished_at": _iso(r[5]),
+            "error": r[6],
+        }
         for r in rows
     ]
 
@@ -100,9 +123,13 @@ def logs_of(db: Database, run_id: str, task_id: str | None = None) -> list[dict[
     tx = db.read()
     if tx.fetchone("SELECT 1 FROM runs WHERE id = ?", (run_id,)) is None:
         raise UsageError(f"no run {run_id!r}; list runs with `podium runs`")
-    if task_id is not None and tx.fetchone(
-        "SELECT 1 FROM task_runs WHERE run_id = ? AND task_id = ?", (run_id, task_id)
-    ) is None:
+    if (
+        task_id is not None
+        and tx.fetchone(
+            "SELECT 1 FROM task_runs WHERE run_id = ? AND task_id = ?", (run_id, task_id)
+        )
+        is None
+    ):
         raise UsageError(f"run {run_id} has no task {task_id!r}; see `podium show {run_id}`")
     clause, args = (" AND task_id = ?", (run_id, task_id)) if task_id else ("", (run_id,))
     rows = tx.fetchall(
@@ -124,8 +151,14 @@ def events_of(db: Database, run_id: str | None = None, limit: int = 200) -> list
         args,
     )
     return [
-        {"seq": r[0], "type": r[1], "at": _iso(r[2]), "run_id": r[3], "task_id": r[4],
-         "payload": json.loads(r[5])}
+        {
+            "seq": r[0],
+            "type": r[1],
+            "at": _iso(r[2]),
+            "run_id": r[3],
+            "task_id": r[4],
+            "payload": json.loads(r[5]),
+        }
         for r in reversed(rows)
     ]
 

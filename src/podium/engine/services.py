@@ -75,7 +75,10 @@ def start_run(
     with db.transaction() as tx:
         j = Journal(tx, now)
         run_id = state.create_run(
-            j, wf, trigger=trigger or {"type": "manual"}, params=merged,
+            j,
+            wf,
+            trigger=trigger or {"type": "manual"},
+            params=merged,
             logical_time=when.isoformat(),
         )
         j.flush()
@@ -89,7 +92,7 @@ def emit_event(db: Database, name: str, payload: Mapping[str, Any] | None = None
     if not name or not isinstance(name, str):
         raise UsageError("an event needs a name, e.g. podium emit orders_dropped")
     if payload is not None and not isinstance(payload, Mapping):
-        raise UsageError("an event's payload must be a JSON object, e.g. '{\"store\": \"us\"}'")
+        raise UsageError('an event\'s payload must be a JSON object, e.g. \'{"store": "us"}\'')
     with db.transaction() as tx:
         j = Journal(tx, time.time())
         j.add(CustomEvent(name, dict(payload or {})))
@@ -119,10 +122,14 @@ def retry_run(db: Database, project: Project, run_id: str, *, failed_only: bool)
     workflow_named(project, row[0])
     with db.transaction() as tx:
         j = Journal(tx, time.time())
-        tasks = state.retry_run(j, run_id, failed_only=failed_only, graphs=Graphs(project.workflows))
+        tasks = state.retry_run(
+            j, run_id, failed_only=failed_only, graphs=Graphs(project.workflows)
+        )
         j.flush()
     if not tasks:
-        raise UsageError(f"run {run_id} has no failed tasks to retry (use retry without --failed-only to re-run all)")
+        raise UsageError(
+            f"run {run_id} has no failed tasks to retry (use retry without --failed-only to re-run all)"
+        )
     return tasks
 
 
@@ -136,7 +143,9 @@ def backfill(
     wf = workflow_named(project, workflow)
     schedules = [t for t in wf.triggers if isinstance(t, ScheduleTrigger)]
     if not schedules:
-        raise UsageError(f"workflow {wf.name!r} has no schedule trigger, so it has no ticks to backfill")
+        raise UsageError(
+            f"workflow {wf.name!r} has no schedule trigger, so it has no ticks to backfill"
+        )
     if end < start:
         raise UsageError("--end is before --start")
     triggers = Triggers(project, Graphs(project.workflows), fire_schedules=False)
@@ -178,6 +187,14 @@ def parse_date(text: str, flag: str, *, end_of_day: bool = False) -> datetime:
 
 
 __all__ = [
-    "backfill", "cancel_run", "check_params", "emit_event", "iso", "parse_date", "parse_param",
-    "retry_run", "start_run", "workflow_named",
+    "backfill",
+    "cancel_run",
+    "check_params",
+    "emit_event",
+    "iso",
+    "parse_date",
+    "parse_param",
+    "retry_run",
+    "start_run",
+    "workflow_named",
 ]

@@ -102,7 +102,9 @@ def create_run(
     selected = set(only_tasks) if only_tasks is not None else set(wf.task_ids)
     tasks = [t for t in wf.tasks if t.id in selected]
     if dedupe_key is not None:
-        found = tx.fetchone(f"SELECT id FROM runs WHERE dedupe_key = ?{tx.for_update}", (dedupe_key,))
+        found = tx.fetchone(
+            f"SELECT id FROM runs WHERE dedupe_key = ?{tx.for_update}", (dedupe_key,)
+        )
         if found:
             return None
     tx.lock(f"podium.runs.{wf.name}")
@@ -113,10 +115,20 @@ def create_run(
         " dedupe_key, parent_run_id, parent_task_id, tasks_open, created_at, started_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            run_id, root_id, wf.name, status, kind, json.dumps(dict(trigger), default=str),
-            json.dumps(dict(params), default=str), logical_time, dedupe_key,
-            parent[0] if parent else None, parent[1] if parent else None, len(tasks),
-            now, now if running else None,
+            run_id,
+            root_id,
+            wf.name,
+            status,
+            kind,
+            json.dumps(dict(trigger), default=str),
+            json.dumps(dict(params), default=str),
+            logical_time,
+            dedupe_key,
+            parent[0] if parent else None,
+            parent[1] if parent else None,
+            len(tasks),
+            now,
+            now if running else None,
         ),
     )
     rows = []
@@ -126,15 +138,30 @@ def create_run(
         ups = len([d for d in task.depends_on if d in selected])
         ready = now if running and ups == 0 else None
         rows.append(
-            (run_id, task.id, root_id, wf.name, position, TaskStatus.QUEUED, ready,
-             task.priority, task.pool, ups, ups)
+            (
+                run_id,
+                task.id,
+                root_id,
+                wf.name,
+                position,
+                TaskStatus.QUEUED,
+                ready,
+                task.priority,
+                task.pool,
+                ups,
+                ups,
+            )
         )
     tx.executemany(
         "INSERT INTO task_runs (run_id, task_id, root_id, workflow, position, status, ready_at,"
         " priority, pool, up_total, up_pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
-    j.add(ev.RunRequested(run_id, wf.name, str(trigger.get("type", "manual")), dict(params), logical_time))
+    j.add(
+        ev.RunRequested(
+            run_id, wf.name, str(trigger.get("type", "manual")), dict(params), logical_time
+        )
+    )
     if not tasks:
         _finish_run(j, run_id, None)
     return run_id
@@ -166,8 +193,7 @@ def _start_queued_run(j: Journal, wf: Workflow) -> None:
         return
     tx.execute("UPDATE runs SET started_at = ? WHERE id = ?", (j.now, row[0]))
     tx.execute(
-        "UPDATE task_runs SET ready_at = ? WHERE run_id = ? AND status = 'queued'"
-        " AND up_total = 0",
+        "UPDATE task_runs SET ready_at = ? WHERE run_id = ? AND status = 'queued' AND up_total = 0",
         (j.now, row[0]),
     )
 
@@ -202,9 +228,7 @@ def _finish_run(j: Journal, run_id: str, graphs: Graphs | None) -> None:
         status = RunStatus.FAILED
     else:
         status = RunStatus.SUCCEEDED
-    tx.execute(
-        "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", (status, j.now, run_id)
-    )
+    tx.execute("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", (status, j.now, run_id))
     j.add(ev.RunFinished(run_id, workflow, status))
     if parent_run and parent_task and graphs is not None:
         _finish_parent_task(j, parent_run, parent_task, run_id, status, graphs)
@@ -223,7 +247,9 @@ def _finish_parent_task(
         return
     ok = status is RunStatus.SUCCEEDED
     outcome = Outcome(
-        run_id, task_id, int(row[0]),
+        run_id,
+        task_id,
+        int(row[0]),
         AttemptStatus.SUCCEEDED if ok else AttemptStatus.FAILED,
         output=json.dumps({"run_id": child, "status": str(status)}),
         error=None if ok else f"workflow run {child} ended {status}",
@@ -269,8 +295,10 @@ def claim(
         "INSERT INTO attempts (run_id, task_id, number, status, owner, lease_expires_at, pool,"
         " holds_slot, started_at) SELECT ?, ?, ?, 'running', ?, ?, pool, 1, ? FROM task_runs"
         " WHERE run_id = ? AND task_id = ?",
-        [(c.run_id, c.task_id, c.attempt, owner, lease_until, now, c.run_id, c.task_id)
-         for c in claims],
+        [
+            (c.run_id, c.task_id, c.attempt, owner, lease_until, now, c.run_id, c.task_id)
+            for c in claims
+        ],
     )
     tx.executemany(
         "UPDATE task_runs SET status = 'running', ready_at = NULL, attempts = ?,"
@@ -470,8 +498,9 @@ def mark_late(j: Journal, claim_: Claim, graphs: Graphs) -> None:
         (claim_.run_id, claim_.task_id),
     )
     j.add(
-        ev.TaskLate(claim_.run_id, claim_.task_id, claim_.attempt, task.late_after or 0.0,
-                    task.on_late)
+        ev.TaskLate(
+            claim_.run_id, claim_.task_id, claim_.attempt, task.late_after or 0.0, task.on_late
+        )
     )
     if task.on_late != "continue":
         return
@@ -487,7 +516,13 @@ def mark_late(j: Journal, claim_: Claim, graphs: Graphs) -> None:
         (claim_.run_id, claim_.task_id, claim_.attempt),
     )
     closed = _propagate(
-        j, claim_.run_id, claim_.workflow, claim_.task_id, TaskStatus.SUCCEEDED, True, graphs,
+        j,
+        claim_.run_id,
+        claim_.workflow,
+        claim_.task_id,
+        TaskStatus.SUCCEEDED,
+        True,
+        graphs,
         late=True,
     )
     if closed:
@@ -508,10 +543,16 @@ def _start_catchup(j: Journal, run_id: str, task_id: str, graphs: Graphs) -> Non
     if not affected:
         return
     catchup_id = create_run(
-        j, wf, trigger={"type": "catchup", "run_id": run_id, "late_task": task_id},
-        params=json.loads(params), logical_time=logical_time,
-        dedupe_key=f"catchup:{run_id}:{task_id}", parent=None, root_id=root_id,
-        kind="catchup", only_tasks=affected,
+        j,
+        wf,
+        trigger={"type": "catchup", "run_id": run_id, "late_task": task_id},
+        params=json.loads(params),
+        logical_time=logical_time,
+        dedupe_key=f"catchup:{run_id}:{task_id}",
+        parent=None,
+        root_id=root_id,
+        kind="catchup",
+        only_tasks=affected,
     )
     if catchup_id is None:
         return
@@ -533,7 +574,9 @@ def expired_attempts(j: Journal, scope_root: str | None = None) -> list[Outcome]
         args,
     )
     return [
-        Outcome(r, t, int(n), AttemptStatus.LOST, error=f"lost: engine {o} stopped renewing its lease")
+        Outcome(
+            r, t, int(n), AttemptStatus.LOST, error=f"lost: engine {o} stopped renewing its lease"
+        )
         for r, t, n, o in rows
     ]
 
@@ -576,8 +619,7 @@ def retry_run(j: Journal, run_id: str, *, failed_only: bool, graphs: Graphs) -> 
     rows = tx.fetchall("SELECT task_id, status FROM task_runs WHERE run_id = ?", (run_id,))
     statuses = {t: TaskStatus(s) for t, s in rows}
     again = {
-        t for t, s in statuses.items()
-        if not failed_only or s in (*_FAILURES, TaskStatus.CANCELLED)
+        t for t, s in statuses.items() if not failed_only or s in (*_FAILURES, TaskStatus.CANCELLED)
     }
     if not again:
         return []

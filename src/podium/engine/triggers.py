@@ -75,11 +75,17 @@ class Triggers:
             for index, trig in enumerate(wf.triggers):
                 if isinstance(trig, EventTrigger) and trig.matches(kind, payload):
                     info = {"type": "event", "event": kind, "seq": seq, "payload": payload}
-                    self._start(j, wf, info, run_params(wf, payload), f"event:{seq}:{wf.name}:{index}")
+                    self._start(
+                        j, wf, info, run_params(wf, payload), f"event:{seq}:{wf.name}:{index}"
+                    )
                 elif isinstance(trig, WorkflowTrigger) and kind == "RunFinished":
                     if trig.matches(payload.get("workflow", ""), payload.get("status", "")):
-                        info = {"type": "workflow", "workflow": payload.get("workflow"),
-                                "run_id": run_id, "status": payload.get("status")}
+                        info = {
+                            "type": "workflow",
+                            "workflow": payload.get("workflow"),
+                            "run_id": run_id,
+                            "status": payload.get("status"),
+                        }
                         self._start(j, wf, info, dict(wf.params), f"event:{seq}:{wf.name}:{index}")
                 elif isinstance(trig, AssetTrigger) and kind == "AssetUpdated":
                     asset = payload.get("asset", "")
@@ -120,8 +126,12 @@ class Triggers:
                 seen = self._load(j, wf.name, key)
                 if seen and j.now >= seen["first_at"] + trig.deadline:
                     missing = sorted(set(trig.assets) - set(seen["seen"]))
-                    info = {"type": "asset", "assets": sorted(seen["seen"]),
-                            "missing_assets": missing, "deadline_passed": True}
+                    info = {
+                        "type": "asset",
+                        "assets": sorted(seen["seen"]),
+                        "missing_assets": missing,
+                        "deadline_passed": True,
+                    }
                     dedupe = f"assets:{wf.name}:{index}:deadline:{seen['first_at']}"
                     self._start(j, wf, info, dict(wf.params), dedupe)
                     self._save(j, wf.name, key, None)
@@ -170,10 +180,18 @@ class Triggers:
     def start_tick(
         self, j: Journal, wf: Workflow, trig: ScheduleTrigger, tick: datetime, kind: str
     ) -> str | None:
-        info = {"type": kind, "cron": trig.cron, "timezone": trig.timezone,
-                "tick": tick.isoformat()}
+        info = {
+            "type": kind,
+            "cron": trig.cron,
+            "timezone": trig.timezone,
+            "tick": tick.isoformat(),
+        }
         return state.create_run(
-            j, wf, trigger=info, params=dict(wf.params), logical_time=tick.isoformat(),
+            j,
+            wf,
+            trigger=info,
+            params=dict(wf.params),
+            logical_time=tick.isoformat(),
             dedupe_key=f"schedule:{wf.name}:{trig.key}:{tick.isoformat()}",
         )
 

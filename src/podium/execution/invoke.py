@@ -6,6 +6,7 @@ processes executor in a child process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -63,7 +64,10 @@ def invoke(job: Job, sink: LogSink, cancelled: threading.Event) -> JobResult:
     except TerminalTaskError as exc:
         return _failure(job.key, exc, sink, retryable=False)
     except BaseException as exc:  # noqa: BLE001 - user code: any failure is the task's
-        if isinstance(exc, KeyboardInterrupt | SystemExit) and threading.current_thread() is threading.main_thread():
+        if (
+            isinstance(exc, KeyboardInterrupt | SystemExit)
+            and threading.current_thread() is threading.main_thread()
+        ):
             raise
         return _failure(job.key, exc, sink, retryable=True)
     finally:
@@ -71,8 +75,14 @@ def invoke(job: Job, sink: LogSink, cancelled: threading.Event) -> JobResult:
     return JobResult(job.key, True, output=output)
 
 
+_PODIUM_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def _failure(key: Key, exc: BaseException, sink: LogSink, *, retryable: bool) -> JobResult:
-    for line in traceback.format_exception(exc):
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PODIUM_DIR):
+        tb = tb.tb_next  # the user's frames are what matter; podium's own come first
+    for line in traceback.format_exception(type(exc), exc, tb or exc.__traceback__):
         for part in line.rstrip("\n").splitlines():
             sink(key, "stderr", part)
     message = f"{type(exc).__name__}: {exc}".strip().removesuffix(":")
@@ -110,15 +120,26 @@ def _run_callable(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
 def _run_shell(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
     env = dict(os.environ)
     env.update(
-        PODIUM_RUN_ID=job.key[0], PODIUM_TASK_ID=job.key[1], PODIUM_ATTEMPT=str(job.key[2]),
-        PODIUM_IDEMPOTENCY_KEY=job.idempotency_key, PODIUM_LOGICAL_TIME=job.logical_time,
+        PODIUM_RUN_ID=job.key[0],
+        PODIUM_TASK_ID=job.key[1],
+        PODIUM_ATTEMPT=str(job.key[2]),
+        PODIUM_IDEMPOTENCY_KEY=job.idempotency_key,
+        PODIUM_LOGICAL_TIME=job.logical_time,
         PODIUM_PARAMS=json.dumps(dict(job.params), default=str),
         PODIUM_WORKFLOW=job.workflow,
     )
     proc = subprocess.Popen(
-        job.target, shell=True, cwd=job.project_root, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        text=True, errors="replace", preexec_fn=_die_with_parent,
+        job.target,
+        shell=True,
+        cwd=job.project_root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        text=True,
+        errors="replace",
+        preexec_fn=_die_with_parent,
     )
     killer = threading.Thread(target=_kill_when, args=(cancelled, proc), daemon=True)
     killer.start()
@@ -137,10 +158,8 @@ def _run_shell(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
 def _kill_when(cancelled: threading.Event, proc: subprocess.Popen[str]) -> None:
     cancelled.wait()
     if proc.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def _die_with_parent() -> None:

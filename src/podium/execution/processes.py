@@ -72,7 +72,9 @@ class ProcessExecutor:
 
 def _crashed(key: Key, code: int | None) -> JobResult:
     if code is not None and code < 0:
-        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        name = (
+            signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        )
         reason = f"the task's process was killed by signal {name}"
     else:
         reason = f"the task's process exited with status {code} before reporting a result"

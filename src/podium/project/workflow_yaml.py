@@ -147,8 +147,9 @@ def _trigger(item: Any, line: int, problems: Problems) -> Trigger | None:
 def _trigger_kind_problem(item: LineDict, kinds: list[str], problems: Problems) -> None:
     known = ", ".join(TRIGGER_KINDS)
     if kinds:
-        second = kinds[1]
-        problems.add(item.line_of(second), f"a trigger has one kind; this one has {kinds}")
+        kinds.sort(key=item.line_of)
+        both = " and ".join(kinds)
+        problems.add(item.line_of(kinds[1]), f"a trigger has one kind; this one has {both}")
         return
     first = next(iter(item))
     hint = did_you_mean(first, TRIGGER_KINDS)
@@ -355,7 +356,9 @@ def _kind(read: Fields) -> tuple[str, str]:
         read.problem(None, f"say what the task runs with one of: {', '.join(available_kinds())}")
         return "", ""
     if len(kinds) > 1:
+        kinds.sort(key=read.line)
         read.problem(kinds[1], f"a task runs one thing; it has {' and '.join(kinds)}")
+        return "", ""
     kind = kinds[0]
     spec = TASK_KINDS[kind]
     if not spec.available:

@@ -33,15 +33,20 @@ class RetryIn(BaseModel):
 
 
 def create_app(project: Project, db: Database, wake: Callable[[], None]) -> FastAPI:
-    app = FastAPI(title="podium", version="0.1.0",
-                  description="Start runs, post events, retry and cancel; see runs and logs.")
+    app = FastAPI(
+        title="podium",
+        version="0.1.0",
+        description="Start runs, post events, retry and cancel; see runs and logs.",
+    )
     mask = Masker(project.secrets)
 
     @app.exception_handler(PodiumError)
     async def podium_error(request: Request, exc: PodiumError) -> JSONResponse:
         text = mask(str(exc))
         status = 404 if text.startswith("no ") else 400
-        return JSONResponse({"error": text}, status_code=status if isinstance(exc, UsageError) else 500)
+        return JSONResponse(
+            {"error": text}, status_code=status if isinstance(exc, UsageError) else 500
+        )
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
@@ -52,11 +57,15 @@ def create_app(project: Project, db: Database, wake: Callable[[], None]) -> Fast
         out = []
         for wf in project.workflows.values():
             last = queries.list_runs(db, workflow=wf.name, limit=1)
-            out.append({
-                "name": wf.name, "tasks": len(wf.tasks), "params": dict(wf.params),
-                "triggers": [_describe(t) for t in wf.triggers],
-                "last_run": last[0] if last else None,
-            })
+            out.append(
+                {
+                    "name": wf.name,
+                    "tasks": len(wf.tasks),
+                    "params": dict(wf.params),
+                    "triggers": [_describe(t) for t in wf.triggers],
+                    "last_run": last[0] if last else None,
+                }
+            )
         return out
 
     @app.post("/api/workflows/{name}/runs", status_code=201)
@@ -67,8 +76,10 @@ def create_app(project: Project, db: Database, wake: Callable[[], None]) -> Fast
 
     @app.get("/api/runs")
     def list_runs(
-        workflow: str | None = None, status: str | None = None,
-        limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0),
+        workflow: str | None = None,
+        status: str | None = None,
+        limit: int = Query(50, ge=1, le=1000),
+        offset: int = Query(0, ge=0),
     ) -> list[dict[str, Any]]:
         return queries.list_runs(db, workflow=workflow, status=status, limit=limit, offset=offset)
 
@@ -105,7 +116,9 @@ def create_app(project: Project, db: Database, wake: Callable[[], None]) -> Fast
         return {"seq": seq, "name": event.name}
 
     @app.get("/api/events")
-    def list_events(run_id: str | None = None, limit: int = Query(200, ge=1, le=5000)) -> list[dict[str, Any]]:
+    def list_events(
+        run_id: str | None = None, limit: int = Query(200, ge=1, le=5000)
+    ) -> list[dict[str, Any]]:
         return queries.events_of(db, run_id, limit)
 
     return app

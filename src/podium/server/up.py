@@ -8,9 +8,12 @@ engine when its lease expires. SIGKILL loses nothing: see the crash-recovery gua
 from __future__ import annotations
 
 import ipaddress
+import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import uvicorn
 
@@ -37,11 +40,16 @@ def serve(project: Project, db: Database, *, host: str, port: int) -> int:
 
     app = create_app(project, db, engine.poke)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
+    server = _Server(config)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: setattr(server, "should_exit", True))
     thread = threading.Thread(target=loop, name="podium-engine", daemon=True)
     thread.start()
-    print(f"podium up: engine {engine.owner} serving {len(project.workflows)} workflows;"
-          f" API on http://{host}:{port} (docs at /docs)", flush=True)
+    print(
+        f"podium up: engine {engine.owner} serving {len(project.workflows)} workflows;"
+        f" API on http://{host}:{port} (docs at /docs)",
+        flush=True,
+    )
     try:
         server.run()
     finally:
@@ -50,6 +58,14 @@ def serve(project: Project, db: Database, *, host: str, port: int) -> int:
         raise failure[0]
     print("podium up: stopped", flush=True)
     return 0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: podium drains the engine on SIGTERM."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def _drain(engine: Engine, stop: threading.Event, thread: threading.Thread, grace: float) -> None:
@@ -61,8 +77,11 @@ def _drain(engine: Engine, stop: threading.Event, thread: threading.Thread, grac
     engine.poke()
     thread.join(timeout=5)
     if engine.busy:
-        print(f"podium up: {len(engine._inflight)} attempts still running; the next engine"
-              " takes them over when their leases expire", file=sys.stderr)
+        print(
+            f"podium up: {len(engine._inflight)} attempts still running; the next engine"
+            " takes them over when their leases expire",
+            file=sys.stderr,
+        )
     engine.close()
 
 

@@ -1,0 +1,153 @@
+"""``${VAR}`` interpolation and which values become secrets to mask."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from podium.core.masking import Masker
+from podium.core.workflow import Project
+from podium.errors import ProjectError
+from podium.project import load_project
+from podium.project.secrets import connection_secrets, is_secret_name, url_secrets
+
+
+def project(root: Path, files: Mapping[str, str], environ: Mapping[str, str]) -> Project:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return load_project(root, environ=environ)
+
+
+def problems(root: Path, files: Mapping[str, str], environ: Mapping[str, str]) -> list[str]:
+    with pytest.raises(ProjectError) as info:
+        project(root, files, environ)
+    return [str(p) for p in info.value.problems]
+
+
+CONFIG = """
+connections:
+  shopify:
+    type: shopify
+    shop: ${SHOP_NAME}
+    token: ${SHOPIFY_TOKEN}
+    region: ${REGION:-us}
+"""
+
+
+def test_variables_are_read_from_the_environment(tmp_path: Path) -> None:
+    environ = {"SHOP_NAME": "brand", "SHOPIFY_TOKEN": "shpat_123456"}
+    loaded = project(tmp_path, {"podium.yaml": CONFIG}, environ)
+    assert loaded.connections["shopify"] == {
+        "type": "shopify",
+        "shop": "brand",
+        "token": "shpat_123456",
+        "region": "us",
+    }
+
+
+def test_unset_variable_is_a_problem_with_its_line(tmp_path: Path) -> None:
+    found = problems(tmp_path, {"podium.yaml": CONFIG}, {"SHOP_NAME": "brand"})
+    assert found == [
+        "podium.yaml:5: environment variable SHOPIFY_TOKEN is not set; "
+        "export it or give a default with ${SHOPIFY_TOKEN:-…}"
+    ]
+
+
+def test_default_applies_when_unset_or_empty(tmp_path: Path) -> None:
+    files = {"podium.yaml": "connections: {c: {a: '${A:-x}', b: '${B:-y}', c: '${C}'}}\n"}
+    loaded = project(tmp_path, files, {"A": "", "C": ""})
+    assert loaded.connections["c"] == {"a": "x", "b": "y", "c": ""}
+
+
+def test_variables_inside_longer_text_and_escapes(tmp_path: Path) -> None:
+    files = {"podium.yaml": "connections: {c: {url: 'https://${HOST}/v1', sh: 'echo $${HOME}'}}\n"}
+    loaded = project(tmp_path, files, {"HOST": "api.example.com"})
+    assert loaded.connections["c"] == {"url": "https://api.example.com/v1", "sh": "echo ${HOME}"}
+
+
+def test_malformed_reference_is_a_problem(tmp_path: Path) -> None:
+    found = problems(tmp_path, {"podium.yaml": "connections: {c: {a: '${1X}'}}\n"}, {})
+    assert found == [
+        "podium.yaml:1: malformed reference '${1X}'; write ${NAME} or ${NAME:-default}"
+    ]
+
+
+def test_secret_values_from_variables_and_connection_keys(tmp_path: Path) -> None:
+    config = """
+    connections:
+      shopify:
+        shop: ${SHOP_NAME}
+        token: ${SHOPIFY_TOKEN}
+      netsuite:
+        consumer_key: written-in-the-file
+        credentials: {client_secret: nested-value}
+        note: ${API_KEY_HINT:-not-a-secret-default-but-masked}
+      warehouse:
+        url: postgresql://loader:pw-in-url@db/wh
+    """
+    environ = {"SHOP_NAME": "brand-shop", "SHOPIFY_TOKEN": "shpat_123456"}
+    loaded = project(tmp_path, {"podium.yaml": config}, environ)
+    assert loaded.secrets == {
+        "shpat_123456",
+        "written-in-the-file",
+        "nested-value",
+        "not-a-secret-default-but-masked",
+        "pw-in-url",
+    }
+    assert "brand-shop" not in loaded.secrets
+    assert Masker(loaded.secrets)("token shpat_123456") == "token ***"
+
+
+def test_workflow_yaml_is_interpolated_too(tmp_path: Path) -> None:
+    files = {
+        "podium.yaml": "",
+        "workflows/w.yaml": """
+            tasks:
+              - id: call
+                shell: 'curl -H "Authorization: ${API_TOKEN}" ${BASE_URL:-https://x}'
+              - id: later
+                shell: echo ${MISSING}
+            """,
+    }
+    assert problems(tmp_path, files, {"API_TOKEN": "tok-987654"}) == [
+        "workflows/w.yaml:5: environment variable MISSING is not set; "
+        "export it or give a default with ${MISSING:-…}"
+    ]
+    files["workflows/w.yaml"] = files["workflows/w.yaml"].replace("${MISSING}", "$${MISSING}")
+    loaded = project(tmp_path, files, {"API_TOKEN": "tok-987654"})
+    assert loaded.workflow("w").task("call").target == (
+        'curl -H "Authorization: tok-987654" https://x'
+    )
+    assert loaded.workflow("w").task("later").target == "echo ${MISSING}"
+    assert "tok-987654" in loaded.secrets
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("SHOPIFY_TOKEN", True),
+        ("db_password", True),
+        ("ApiKey", True),
+        ("CLIENT_SECRET", True),
+        ("gcp_credentials", True),
+        ("SHOP_NAME", False),
+        ("region", False),
+    ],
+)
+def test_secret_names(name: str, secret: bool) -> None:
+    assert is_secret_name(name) is secret
+
+
+def test_url_secrets() -> None:
+    assert url_secrets("postgresql://u:p%2Fw@h/db") == {"p%2Fw", "p/w"}
+    assert url_secrets("postgresql://u@h/db") == set()
+    assert url_secrets("not a url") == set()
+
+
+def test_connection_names_themselves_do_not_make_values_secret() -> None:
+    assert connection_secrets({"keystone": {"type": "postgres"}}) == set()
