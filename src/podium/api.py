@@ -125,7 +125,7 @@ class Workflow:
         self,
         name: str,
         *,
-        triggers: Iterable[TriggerSpec | Mapping[str, Any]] = (),
+        triggers: TriggerSpec | Iterable[TriggerSpec | Mapping[str, Any]] = (),
         params: Mapping[str, Any] | None = None,
         defaults: TaskOptions | Mapping[str, Any] | None = None,
         max_active_runs: int | None = None,
@@ -141,7 +141,9 @@ class Workflow:
         }
         self.settings: dict[str, Any] = {"name": name}
         self.settings.update({key: value for key, value in given.items() if value is not None})
-        self.triggers: list[TriggerSpec | Mapping[str, Any]] = list(triggers)
+        self.triggers: list[TriggerSpec | Mapping[str, Any]] = (
+            [triggers] if isinstance(triggers, TriggerSpec | Mapping) else list(triggers)
+        )
         self.tasks: list[TaskSpec] = []
         self._ids: dict[Callable[..., Any], str] = {}
 
@@ -198,6 +200,7 @@ class Workflow:
         Checks what one workflow can show; ``load_project`` also checks pools, other
         workflows and that ``run`` targets import.
         """
+        # imported here: podium.project reads podium.Workflow, so it imports this module
         from podium.project.python_files import build_from_builder
 
         return build_from_builder(self)

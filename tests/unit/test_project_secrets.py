@@ -127,6 +127,12 @@ def test_workflow_yaml_is_interpolated_too(tmp_path: Path) -> None:
     assert "tok-987654" in loaded.secrets
 
 
+def test_problems_never_show_a_secret(tmp_path: Path) -> None:
+    files = {"podium.yaml": "engine:\n  workers: ${DB_PASSWORD}\n"}
+    found = problems(tmp_path, files, {"DB_PASSWORD": "hunter2-long"})
+    assert found == ["podium.yaml:2: engine: workers must be a whole number 1 or more, got '***'"]
+
+
 @pytest.mark.parametrize(
     ("name", "secret"),
     [

@@ -37,7 +37,10 @@ ONE_TASK = "tasks: [{id: a, shell: x}]\n"
 def test_duplicate_workflow_names_across_files(tmp_path: Path) -> None:
     found = problems(
         tmp_path,
-        {"workflows/a.yaml": "name: daily\n" + ONE_TASK, "workflows/b.yaml": "name: daily\n" + ONE_TASK},
+        {
+            "workflows/a.yaml": "name: daily\n" + ONE_TASK,
+            "workflows/b.yaml": "name: daily\n" + ONE_TASK,
+        },
     )
     assert found == ["workflows/b.yaml:1: workflow 'daily' is also defined at workflows/a.yaml:1"]
 
@@ -113,7 +116,9 @@ def test_workflows_starting_each_other_in_a_loop(tmp_path: Path) -> None:
 
 
 def test_run_target_module_must_import(tmp_path: Path) -> None:
-    found = problems(tmp_path, {"workflows/w.yaml": "tasks:\n  - id: a\n    run: pipelines.steps:go\n"})
+    found = problems(
+        tmp_path, {"workflows/w.yaml": "tasks:\n  - id: a\n    run: pipelines.steps:go\n"}
+    )
     assert found == [
         "workflows/w.yaml:3: task 'a': run target 'pipelines.steps:go': no module named "
         "'pipelines' (modules are imported from the project root)"

@@ -113,11 +113,20 @@ def test_full_workflow_becomes_the_model(tmp_path: Path) -> None:
         location=Location(file, 17),
     )
     cleanup = wf.task("cleanup")
-    assert (cleanup.kind, cleanup.target, cleanup.depends_on) == ("shell", "rm -rf /tmp/x", ("extract",))
+    assert (cleanup.kind, cleanup.target, cleanup.depends_on) == (
+        "shell",
+        "rm -rf /tmp/x",
+        ("extract",),
+    )
     assert cleanup.retry == RetryPolicy(retries=3, delay=30.0)
     child = wf.task("child")
     assert (child.kind, child.target) == ("workflow", "daily_commerce_upstream")
     assert child.depends_on == ("extract", "cleanup")
+
+
+def test_empty_optional_keys_mean_none(tmp_path: Path) -> None:
+    wf = project(tmp_path, "params:\ntriggers:\ndefaults:\ntasks: [{id: a, shell: x}]\n")
+    assert (wf.workflow("daily").params, wf.workflow("daily").triggers) == ({}, ())
 
 
 def test_name_defaults_to_the_file_stem(tmp_path: Path) -> None:
@@ -154,13 +163,17 @@ def test_task_values_override_defaults(tmp_path: Path) -> None:
 
 
 def test_unknown_workflow_key_suggests_the_right_one(tmp_path: Path) -> None:
-    found = problems(tmp_path, "name: d\ntask:\n  - {id: a, shell: x}\ntasks: [{id: a, shell: x}]\n")
+    found = problems(
+        tmp_path, "name: d\ntask:\n  - {id: a, shell: x}\ntasks: [{id: a, shell: x}]\n"
+    )
     assert found == ["workflows/daily.yaml:2: unknown key 'task'; did you mean 'tasks'?"]
 
 
 def test_unknown_task_key_suggests_the_right_one(tmp_path: Path) -> None:
     found = problems(tmp_path, "tasks:\n  - id: a\n    shell: x\n    retrys: 3\n")
-    assert found == ["workflows/daily.yaml:4: task 'a': unknown key 'retrys'; did you mean 'retries'?"]
+    assert found == [
+        "workflows/daily.yaml:4: task 'a': unknown key 'retrys'; did you mean 'retries'?"
+    ]
 
 
 def test_unknown_trigger_key_suggests_the_right_one(tmp_path: Path) -> None:
@@ -232,7 +245,9 @@ def test_task_depending_on_itself_is_a_cycle(tmp_path: Path) -> None:
 
 
 def test_bad_cron_expression_is_reported_at_the_schedule(tmp_path: Path) -> None:
-    found = problems(tmp_path, "triggers:\n  - schedule: '0 25 * * *'\ntasks: [{id: a, shell: x}]\n")
+    found = problems(
+        tmp_path, "triggers:\n  - schedule: '0 25 * * *'\ntasks: [{id: a, shell: x}]\n"
+    )
     assert len(found) == 1
     assert found[0].startswith("workflows/daily.yaml:2: schedule trigger: ")
     assert "25" in found[0]
@@ -340,13 +355,16 @@ def test_params_must_hold_json_values(tmp_path: Path) -> None:
 def test_task_without_a_kind_lists_the_kinds(tmp_path: Path) -> None:
     found = problems(tmp_path, "tasks:\n  - id: a\n    retries: 1\n")
     assert found == [
-        "workflows/daily.yaml:2: task 'a': say what the task runs with one of: run, shell, workflow"
+        "workflows/daily.yaml:2: task 'a': say what the task runs with one of: "
+        "run (module:function), shell (a shell command), workflow (a workflow name)"
     ]
 
 
 def test_task_with_two_kinds(tmp_path: Path) -> None:
     found = problems(tmp_path, "tasks:\n  - id: a\n    shell: x\n    run: m:f\n")
-    assert found == ["workflows/daily.yaml:4: task 'a': a task runs one thing; it has shell and run"]
+    assert found == [
+        "workflows/daily.yaml:4: task 'a': a task runs one thing; it has shell and run"
+    ]
 
 
 @pytest.mark.parametrize("kind", ["extract", "transform", "check", "sync", "http"])
@@ -443,7 +461,9 @@ def test_asset_trigger_problems(tmp_path: Path) -> None:
 
 
 def test_defaults_reject_per_task_keys(tmp_path: Path) -> None:
-    found = problems(tmp_path, "defaults: {depends_on: [a], retrys: 2}\ntasks: [{id: a, shell: x}]\n")
+    found = problems(
+        tmp_path, "defaults: {depends_on: [a], retrys: 2}\ntasks: [{id: a, shell: x}]\n"
+    )
     assert found == [
         "workflows/daily.yaml:1: defaults: 'depends_on' cannot be a default; set it on each task",
         "workflows/daily.yaml:1: defaults: unknown key 'retrys'; did you mean 'retries'?",
@@ -458,8 +478,9 @@ def test_on_late_without_late_after(tmp_path: Path) -> None:
     ]
 
 
-def test_workflow_file_must_be_a_mapping(tmp_path: Path) -> None:
-    assert problems(tmp_path, "- a\n") == [
+@pytest.mark.parametrize("text", ["- a\n", ""])
+def test_workflow_file_must_be_a_mapping(tmp_path: Path, text: str) -> None:
+    assert problems(tmp_path, text) == [
         "workflows/daily.yaml:1: a workflow file must be a mapping with name:, triggers: and tasks:"
     ]
 

@@ -52,9 +52,7 @@ def test_tab_indentation_is_a_problem_not_a_traceback() -> None:
 
 def test_duplicate_key_is_reported_at_the_second() -> None:
     _, problems = load("a: 1\nb: 2\na: 3\n")
-    assert [str(p) for p in problems] == [
-        "f.yaml:3: duplicate key 'a' (first written at line 1)"
-    ]
+    assert [str(p) for p in problems] == ["f.yaml:3: duplicate key 'a' (first written at line 1)"]
 
 
 def test_merge_keys_fill_in_what_the_mapping_does_not_set() -> None:
@@ -67,6 +65,7 @@ def test_merge_keys_fill_in_what_the_mapping_does_not_set() -> None:
         """
     )
     assert problems == []
+    assert isinstance(doc, LineDict)
     assert doc["task"] == {"retries": 3, "pool": "q"}
 
 

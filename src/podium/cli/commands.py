@@ -234,12 +234,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         execute_tree(project, db, run_id, progress)
         run = queries.show_run(db, run_id)
         progress.finished(db, run)
-        print(
-            f"podium demo: finished in {time.perf_counter() - started:.2f}s;"
-            f" try `podium show {run_id} --project {folder}`"
-            if args.keep
-            else ""
-        )
+        print()
+        print(render_run(run))
+        for task in run["tasks"]:
+            if task["output"] is not None:
+                print(f"  output of {task['id']}: {json.dumps(task['output'])}")
+        print(f"\npodium demo: finished in {time.perf_counter() - started:.2f}s")
+        if args.keep:
+            print(f"the project stays in {folder}; try `podium show {run_id} --project {folder}`")
         db.close()
         return 0 if tree_succeeded(db, run_id) else 1
     finally:

@@ -19,6 +19,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 
+from podium.core.masking import Masker
 from podium.core.workflow import Project
 from podium.errors import Problem, ProjectError, UsageError
 from podium.project.config import CONFIG_FILE, read_settings
@@ -77,36 +78,42 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
     activate_root(root)
     parsed = _read_workflows(root, interpolator, found)
     workflows = {p.workflow.name: p.workflow for p in parsed}
-    view = ProjectView(root, settings.pools, workflows)
+    view = ProjectView(root, settings.pools, workflows, settings.connections)
     found.extend(check_project(view, parsed))
-    if found:
-        raise ProjectError(found)
+    secrets = settings.secrets | interpolator.secrets
+    if found:  # a secret put where it does not belong must not show in the message
+        mask = Masker(secrets)
+        raise ProjectError([Problem(p.file, p.line, mask(p.message)) for p in found])
     return Project(
         root=str(root),
         store_url=settings.store_url,
         pools=dict(settings.pools),
         engine=settings.engine,
         workflows=workflows,
-        secrets=settings.secrets | interpolator.secrets,
+        secrets=secrets,
         connections=settings.connections,
         notifications=settings.notifications,
     )
 
 
-def _read_workflows(root: Path, interpolator: Interpolator, found: list[Problem]) -> list[ParsedWorkflow]:
+def _read_workflows(
+    root: Path, interpolator: Interpolator, found: list[Problem]
+) -> list[ParsedWorkflow]:
     folder = root / WORKFLOWS_DIR
     if not folder.is_dir():
         return []
     parsed: list[ParsedWorkflow] = []
+    builders: set[int] = set()
     for path in sorted(folder.iterdir()):
         file = f"{WORKFLOWS_DIR}/{path.name}"
         problems = Problems(file, found)
         if path.suffix in _YAML_SUFFIXES and path.is_file():
             text = _read_text(path, problems)
-            workflow = text and read_workflow_file(text, file, path.stem, interpolator, problems)
-            parsed.extend([workflow] if workflow else [])
+            if text is not None:
+                workflow = read_workflow_file(text, file, path.stem, interpolator, problems)
+                parsed.extend([workflow] if workflow else [])
         elif path.suffix == ".py" and not path.name.startswith("_") and path.is_file():
-            parsed.extend(read_python_file(root, path, file, problems))
+            parsed.extend(read_python_file(root, path, file, problems, builders))
     return parsed
 
 
@@ -150,7 +157,9 @@ def _templates() -> list[str]:
     return sorted(item.name for item in folder.iterdir() if item.is_dir())
 
 
-def _template_files(folder: Traversable, rel: PurePosixPath) -> Iterator[tuple[PurePosixPath, Traversable]]:
+def _template_files(
+    folder: Traversable, rel: PurePosixPath
+) -> Iterator[tuple[PurePosixPath, Traversable]]:
     for item in sorted(folder.iterdir(), key=lambda i: i.name):
         if item.name == "__pycache__" or item.name.endswith(".pyc"):
             continue

@@ -37,7 +37,11 @@ class Settings:
 
 
 def read_settings(
-    root: Path, text: str, environ: Mapping[str, str], interpolator: Interpolator, problems: Problems
+    root: Path,
+    text: str,
+    environ: Mapping[str, str],
+    interpolator: Interpolator,
+    problems: Problems,
 ) -> Settings:
     """Settings from podium.yaml's ``text``; problems go to ``problems`` (file podium.yaml)."""
     document, syntax = load_yaml(text, problems.file)
@@ -140,7 +144,7 @@ def _connections(fields: Fields) -> dict[str, dict[str, Any]]:
 
 
 def _notifications(fields: Fields) -> tuple[dict[str, Any], ...]:
-    if not fields.has("notifications"):
+    if fields.mapping.get("notifications") is None:
         return ()
     items = fields.mapping["notifications"]
     if not isinstance(items, LineList):

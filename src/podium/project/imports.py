@@ -148,4 +148,3 @@ def _show_path(path: str, root: Path | None) -> str:
     if root is not None and _is_under(path, str(root.resolve())):
         return Path(os.path.relpath(path, root.resolve())).as_posix()
     return path
-

@@ -23,19 +23,27 @@ from podium.project.workflow_yaml import build_workflow
 from podium.project.yaml_lines import LineDict, LineList, Problems, located
 
 
-def read_python_file(root: Path, path: Path, file: str, problems: Problems) -> list[ParsedWorkflow]:
-    """The workflows defined at module level in ``path`` (``file`` relative to ``root``)."""
+def read_python_file(
+    root: Path, path: Path, file: str, problems: Problems, seen: set[int]
+) -> list[ParsedWorkflow]:
+    """The workflows defined at module level in ``path`` (``file`` relative to ``root``).
+
+    ``seen`` holds the ids of builders already read from other files: a workflow that one
+    file imports from another is read once.
+    """
     module = _import(root, path, file, problems)
     if module is None:
         return []
-    builders = list({id(v): v for v in vars(module).values() if isinstance(v, Workflow)}.values())
+    builders = {id(v): v for v in vars(module).values() if isinstance(v, Workflow)}
     if not builders:
         problems.add(
             0,
             "no podium.Workflow at module level; assign one to a name "
             "(helper modules in workflows/ should start with '_')",
         )
-    return [read_builder(builder, root, problems.found) for builder in builders]
+    new = [builder for key, builder in builders.items() if key not in seen]
+    seen.update(builders)
+    return [read_builder(builder, root, problems.found) for builder in new]
 
 
 def read_builder(builder: Workflow, root: Path | None, found: list[Problem]) -> ParsedWorkflow:

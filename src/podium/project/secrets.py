@@ -67,7 +67,8 @@ class Interpolator:
         body = _BODY.fullmatch(match.group("body"))
         if body is None or not match.group("close"):
             problems.add(
-                line, f"malformed reference {match.group(0)!r}; write ${{NAME}} or ${{NAME:-default}}"
+                line,
+                f"malformed reference {match.group(0)!r}; write ${{NAME}} or ${{NAME:-default}}",
             )
             return match.group(0)
         name, default = body.group("name"), body.group("default")

@@ -40,6 +40,7 @@ class ProjectView:
     root: Path
     pools: Mapping[str, int]
     workflows: Mapping[str, Workflow]
+    connections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     _imported: dict[str, Callable[..., Any] | str] = field(default_factory=dict)
 
     def resolve(self, target: str) -> Callable[..., Any] | str:
@@ -76,6 +77,11 @@ class KindSpec:
 
 
 def _run_importable(task: Task, workflow: Workflow, view: ProjectView) -> str | None:
+    if task.func is not None and "<locals>" in task.target:
+        return (
+            f"its function {task.target!r} is defined inside another function; define it at "
+            "module level so that workers can import it by name"
+        )
     found = view.resolve(task.target)
     if isinstance(found, str):
         return found
@@ -118,7 +124,8 @@ TASK_KINDS: dict[str, KindSpec] = {
 
 
 def available_kinds() -> list[str]:
-    return [name for name, spec in TASK_KINDS.items() if spec.available]
+    """``run (module:function)`` and so on, for messages."""
+    return [f"{name} ({spec.target})" for name, spec in TASK_KINDS.items() if spec.available]
 
 
 def check_project(view: ProjectView, parsed: list[ParsedWorkflow]) -> list[Problem]:
@@ -192,4 +199,3 @@ def _task_problem(item: ParsedWorkflow, task: Task, key: str, message: str) -> P
 def _problem(item: ParsedWorkflow, line: int | None, message: str) -> Problem:
     location = item.workflow.location
     return Problem(item.file, line or (location.line if location else 1), message)
-

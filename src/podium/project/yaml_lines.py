@@ -163,6 +163,7 @@ class _Walker:
 
     def mapping(self, node: yaml.MappingNode) -> LineDict:
         result = LineDict(line=node.start_mark.line + 1)
+        lines = result.key_lines
         merged: list[yaml.Node] = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
@@ -171,13 +172,17 @@ class _Walker:
             if not isinstance(key_node, yaml.ScalarNode):
                 self.problem(key_node, "mapping keys must be plain strings")
                 continue
-            key = str(key_node.value)
-            if key in result.key_lines:
-                first = result.key_lines[key]
-                self.problem(key_node, f"duplicate key {key!r} (first written at line {first})")
+            key = key_node.value
+            if key in lines:
+                self.problem(
+                    key_node, f"duplicate key {key!r} (first written at line {lines[key]})"
+                )
                 continue
-            result[key] = self.value(value_node)
-            result.key_lines[key] = key_node.start_mark.line + 1
+            if value_node.tag == _STR and isinstance(value_node, yaml.ScalarNode):
+                result[key] = value_node.value  # the common case, without a call
+            else:
+                result[key] = self.value(value_node)
+            lines[key] = key_node.start_mark.line + 1
         for source in merged:
             self.merge(result, source)
         return result
@@ -249,10 +254,8 @@ class Fields:
                 hint = did_you_mean(key, names) or "; allowed: " + ", ".join(names)
                 self.problem(key, f"unknown key {key!r}{hint}")
 
-    def text(self, key: str, default: str | None = None, required: bool = False) -> str | None:
+    def text(self, key: str, default: str | None = None) -> str | None:
         if key not in self.mapping:
-            if required:
-                self.problem(None, f"{key!r} is required")
             return default
         value = self.mapping[key]
         if isinstance(value, str) and value.strip():
@@ -311,8 +314,8 @@ class Fields:
         return ()
 
     def mapping_of(self, key: str) -> LineDict | None:
-        """The mapping under ``key`` (with lines), or None when absent or not a mapping."""
-        if key not in self.mapping:
+        """The mapping under ``key`` (with lines), or None when absent, empty or wrong."""
+        if self.mapping.get(key) is None:  # absent, or written empty (``params:``)
             return None
         value = located(self.mapping[key], self.line(key))
         if isinstance(value, LineDict):

@@ -1,0 +1,66 @@
+"""``podium init``: the example project is written, and loads without a problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from podium.core.workflow import ScheduleTrigger, WorkflowTrigger
+from podium.errors import UsageError
+from podium.project import init_project, load_project
+
+FILES = [
+    "README.md",
+    "pipeline/__init__.py",
+    "pipeline/steps.py",
+    "podium.yaml",
+    "workflows/example.yaml",
+    "workflows/weekly.py",
+]
+
+
+def test_init_writes_the_example_project(tmp_path: Path) -> None:
+    dest = tmp_path / "brand"
+    written = init_project(dest)
+    assert sorted(p.relative_to(dest).as_posix() for p in written) == FILES
+    assert all(p.is_file() for p in written)
+
+
+def test_the_example_project_loads_without_problems(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    project = load_project(tmp_path, environ={})
+    assert sorted(project.workflows) == ["example", "weekly"]
+    assert project.pools == {"extractors": 2}
+    assert project.engine.executor == "threads"
+    assert project.store_url == f"sqlite:///{tmp_path.resolve()}/.podium/state.db"
+    example = project.workflow("example")
+    assert example.params == {"days": 3}
+    assert example.task_ids == ("extract_orders", "extract_customers", "build_report", "announce")
+    assert example.task("build_report").depends_on == ("extract_orders", "extract_customers")
+    assert example.task("extract_orders").produces == ("raw.orders",)
+    schedule = example.triggers[0]
+    assert isinstance(schedule, ScheduleTrigger) and schedule.timezone == "America/New_York"
+    weekly = project.workflow("weekly")
+    assert weekly.triggers == (WorkflowTrigger("example", location=weekly.triggers[0].location),)
+    assert all(task.func is not None for task in weekly.tasks)
+
+
+def test_init_refuses_a_folder_that_already_has_a_project(tmp_path: Path) -> None:
+    (tmp_path / "podium.yaml").write_text("pools: {}\n")
+    with pytest.raises(UsageError, match="already has a podium.yaml"):
+        init_project(tmp_path)
+
+
+def test_init_refuses_to_overwrite_files(tmp_path: Path) -> None:
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "example.yaml").write_text("mine\n")
+    with pytest.raises(UsageError, match="workflows/example.yaml"):
+        init_project(tmp_path)
+    assert (tmp_path / "workflows" / "example.yaml").read_text() == "mine\n"
+    assert not (tmp_path / "podium.yaml").exists()
+
+
+def test_unknown_template_lists_the_templates(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="unknown template 'fancy'; templates: example"):
+        init_project(tmp_path, "fancy")
