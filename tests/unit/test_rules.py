@@ -45,18 +45,9 @@ TABLE: dict[str, tuple[str, str, str, str, str, str]] = {
     "sss": (RUN, RUN, SK, RUN, SK, RUN),
 }
 
-#: one_success when every upstream was skipped: nothing failed, yet the task is marked
-#: upstream_failed and so fails the run (Airflow marks it skipped, see apache/airflow#15467)
-ONE_SUCCESS_ALL_SKIPPED = pytest.mark.xfail(
-    reason="core/rules.py: one_success with every upstream skipped answers upstream_failed "
-    "(a failure) though no upstream failed; expected skipped",
-    strict=True,
-)
-
 CASES = [
     pytest.param(
         rule, outcomes, row[index], id=f"{rule}-{outcomes}",
-        marks=[ONE_SUCCESS_ALL_SKIPPED] if (rule, outcomes) == (R.ONE_SUCCESS, "kk") else [],
     )
     for outcomes, row in TABLE.items()
     for index, rule in enumerate(COLUMNS)

@@ -45,7 +45,9 @@ def decide(rule: TriggerRule, up: Upstream) -> Decision:
     if rule is TriggerRule.ONE_SUCCESS:
         if up.succeeded:
             return "run"
-        return "wait" if up.pending else "upstream_failed"
+        if up.pending:
+            return "wait"
+        return "upstream_failed" if up.failed else "skipped"
     if rule is TriggerRule.ONE_FAILED:
         if up.failed:
             return "run"

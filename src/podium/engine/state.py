@@ -274,13 +274,19 @@ def claim(
     tx, now = j.tx, j.now
     scope = " AND root_id = ?" if scope_root else ""
     args: tuple[Any, ...] = (now, scope_root) if scope_root else (now,)
+    # Full pools are left out of the query: their waiting tasks would otherwise fill the
+    # LIMIT and starve every task behind them that could run.
+    free = _free_slots(tx, set(pools), pools)
+    full = sorted(name for name, slots in free.items() if slots <= 0)
+    if full:
+        scope += f" AND (pool IS NULL OR pool NOT IN ({','.join('?' * len(full))}))"
+        args = (*args, *full)
     rows = tx.fetchall(
         "SELECT run_id, task_id, workflow, pool, attempts, late_upstreams FROM task_runs"
         f" WHERE ready_at IS NOT NULL AND ready_at <= ?{scope}"
         f" ORDER BY priority DESC, ready_at, position LIMIT ?{tx.skip_locked}",
         (*args, limit * 4 + 16),
     )
-    free = _free_slots(tx, {r[3] for r in rows if r[3] in pools}, pools)
     claims: list[Claim] = []
     for run_id, task_id, workflow, pool, attempts, late in rows:
         if len(claims) >= limit:

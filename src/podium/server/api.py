@@ -33,18 +33,26 @@ class RetryIn(BaseModel):
 
 
 def create_app(project: Project, db: Database, wake: Callable[[], None]) -> FastAPI:
+    mask = Masker(project.secrets)
+
+    class MaskedJSONResponse(JSONResponse):
+        """Every answer passes the project's secret mask, whatever route built it."""
+
+        def render(self, content: Any) -> bytes:
+            return mask(super().render(content).decode()).encode()
+
     app = FastAPI(
         title="podium",
         version="0.1.0",
+        default_response_class=MaskedJSONResponse,
         description="Start runs, post events, retry and cancel; see runs and logs.",
     )
-    mask = Masker(project.secrets)
 
     @app.exception_handler(PodiumError)
     async def podium_error(request: Request, exc: PodiumError) -> JSONResponse:
         text = mask(str(exc))
         status = 404 if text.startswith("no ") else 400
-        return JSONResponse(
+        return MaskedJSONResponse(
             {"error": text}, status_code=status if isinstance(exc, UsageError) else 500
         )
 
