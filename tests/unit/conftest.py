@@ -21,7 +21,7 @@ from podium.engine.journal import Journal
 from podium.engine.loop import Engine
 from podium.engine.services import check_params
 from podium.engine.triggers import iso
-from podium.execution.base import Executor
+from podium.execution.base import Executor, Job, JobResult, Key
 from podium.store.database import Database
 from podium.testing import FakeClock, ManualExecutor, memory_database, project_of
 
@@ -50,8 +50,12 @@ def create_run(
     with db.transaction() as tx:
         j = Journal(tx, clock())
         run_id = state.create_run(
-            j, wf, trigger={"type": "manual"}, params=check_params(wf, params or {}),
-            logical_time=iso(clock()), **kwargs,
+            j,
+            wf,
+            trigger={"type": "manual"},
+            params=check_params(wf, params or {}),
+            logical_time=iso(clock()),
+            **kwargs,
         )
         j.flush()
     assert run_id is not None
@@ -79,12 +83,27 @@ class Harness:
     def new_engine(self, executor: Executor | None = None, **kw: Any) -> Engine:
         """Another engine on the same store and clock (e.g. after a restart)."""
         engine = Engine(
-            self.project, self.db, executor=executor or ManualExecutor(), clock=self.clock,
-            rng=random.Random(0), **kw,
+            self.project,
+            self.db,
+            executor=executor or ManualExecutor(),
+            clock=self.clock,
+            rng=random.Random(0),
+            **kw,
         )
         engine.start()
         self.engines.append(engine)
         return engine
+
+    def succeed_key(self, key: Key, output: Any = None) -> Job:
+        """Ends one submitted attempt by its key (when several runs share a task id)."""
+        job, done = self.ex.pending.pop(key)
+        done(JobResult(key, True, output=json.dumps(output)))
+        return job
+
+    def fail_key(self, key: Key, error: str = "boom") -> Job:
+        job, done = self.ex.pending.pop(key)
+        done(JobResult(key, False, error=error))
+        return job
 
     # -- reads ---------------------------------------------------------------------------
     def run(self, run_id: str) -> dict[str, Any]:

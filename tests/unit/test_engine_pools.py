@@ -41,7 +41,7 @@ def test_a_pool_is_shared_by_every_run_and_workflow(make_harness: Any) -> None:
     assert len(h.ex.running()) == 3  # two pooled tasks plus the unpooled one
     assert "free" in h.ex.running()
     while h.ex.pending:
-        h.ex.succeed(h.ex.running()[0])
+        h.succeed_key(next(iter(h.ex.pending)))
         h.step()
         pooled_running = [t for t in h.ex.running() if t != "free"]
         assert len(pooled_running) <= 2

@@ -14,7 +14,9 @@ POLICY = RetryPolicy(retries=2, delay=10, backoff=2, max_delay=15)
 
 
 def flaky(**kw: Any) -> Workflow:
-    return Workflow("wf", (Task("a", "run", "tasks:noop", **kw), Task("b", "run", "tasks:b", ("a",))))
+    return Workflow(
+        "wf", (Task("a", "run", "tasks:noop", **kw), Task("b", "run", "tasks:b", ("a",)))
+    )
 
 
 def submitted_attempts(h: Any, task_id: str) -> list[int]:
@@ -61,9 +63,7 @@ def test_retries_wait_the_backoff_delay_with_jitter_and_a_cap(
     assert h.attempts(run) == [("a", 1, "failed"), ("a", 2, "failed"), ("a", 3, "failed")]
     assert submitted_attempts(h, "a") == [1, 2, 3]
     assert len(h.events("AttemptFinished", run)) == 3
-    assert [e["status"] for e in h.events("TaskFinished", run) if e["task_id"] == "a"] == [
-        "failed"
-    ]
+    assert [e["status"] for e in h.events("TaskFinished", run) if e["task_id"] == "a"] == ["failed"]
     assert h.status(run) == "failed"
 
 

@@ -37,7 +37,10 @@ def test_a_failure_fails_its_dependants_transitively(make_harness: Any) -> None:
     h.ex.fail("a")
     h.step()
     assert h.task_status(run) == {
-        "a": "failed", "b": "upstream_failed", "c": "upstream_failed", "x": "running",
+        "a": "failed",
+        "b": "upstream_failed",
+        "c": "upstream_failed",
+        "x": "running",
     }
     assert h.status(run) == "running"  # x still runs
     h.ex.succeed("x")
@@ -45,7 +48,10 @@ def test_a_failure_fails_its_dependants_transitively(make_harness: Any) -> None:
     assert h.status(run) == "failed"
     assert h.ex.running() == []
     assert [(e["task_id"], e["status"]) for e in h.events("TaskFinished")] == [
-        ("a", "failed"), ("b", "upstream_failed"), ("c", "upstream_failed"), ("x", "succeeded"),
+        ("a", "failed"),
+        ("b", "upstream_failed"),
+        ("c", "upstream_failed"),
+        ("x", "succeeded"),
     ]
 
 
@@ -70,9 +76,7 @@ def test_all_done_runs_after_a_failure(make_harness: Any) -> None:
 
 
 def test_one_success_starts_as_soon_as_one_upstream_succeeds(make_harness: Any) -> None:
-    wf = Workflow(
-        "wf", (task("a"), task("b"), task("first", "a", "b", trigger_rule=R.ONE_SUCCESS))
-    )
+    wf = Workflow("wf", (task("a"), task("b"), task("first", "a", "b", trigger_rule=R.ONE_SUCCESS)))
     h = make_harness(wf)
     run = h.start("wf")
     h.step()
@@ -88,9 +92,7 @@ def test_one_success_starts_as_soon_as_one_upstream_succeeds(make_harness: Any) 
 
 
 def test_one_success_fails_when_no_upstream_succeeds(make_harness: Any) -> None:
-    wf = Workflow(
-        "wf", (task("a"), task("b"), task("first", "a", "b", trigger_rule=R.ONE_SUCCESS))
-    )
+    wf = Workflow("wf", (task("a"), task("b"), task("first", "a", "b", trigger_rule=R.ONE_SUCCESS)))
     h = make_harness(wf)
     run = h.start("wf")
     h.step()
@@ -107,7 +109,9 @@ def test_all_failed_runs_only_when_every_upstream_failed(make_harness: Any) -> N
     wf = Workflow(
         "wf",
         (
-            task("a"), task("b"), task("c"),
+            task("a"),
+            task("b"),
+            task("c"),
             task("alarm", "a", "b", trigger_rule=R.ALL_FAILED),
             task("quiet", "a", "c", trigger_rule=R.ALL_FAILED),
         ),
@@ -126,15 +130,17 @@ def test_all_failed_runs_only_when_every_upstream_failed(make_harness: Any) -> N
     h.ex.succeed("alarm")
     h.step()
     assert h.task_status(run) == {
-        "a": "failed", "b": "failed", "c": "succeeded", "alarm": "succeeded", "quiet": "skipped",
+        "a": "failed",
+        "b": "failed",
+        "c": "succeeded",
+        "alarm": "succeeded",
+        "quiet": "skipped",
     }
     assert h.status(run) == "failed"
 
 
 def test_one_failed_runs_on_the_first_failure(make_harness: Any) -> None:
-    wf = Workflow(
-        "wf", (task("a"), task("b"), task("alert", "a", "b", trigger_rule=R.ONE_FAILED))
-    )
+    wf = Workflow("wf", (task("a"), task("b"), task("alert", "a", "b", trigger_rule=R.ONE_FAILED)))
     h = make_harness(wf)
     run = h.start("wf")
     h.step()
@@ -168,7 +174,10 @@ def test_none_failed_runs_with_a_skipped_upstream_and_the_run_succeeds(
     h.ex.succeed("join")
     h.step()
     assert h.task_status(run) == {
-        "a": "succeeded", "on_failure": "skipped", "after_skip": "skipped", "join": "succeeded",
+        "a": "succeeded",
+        "on_failure": "skipped",
+        "after_skip": "skipped",
+        "join": "succeeded",
     }
     assert h.status(run) == "succeeded"
 

@@ -47,7 +47,10 @@ TABLE: dict[str, tuple[str, str, str, str, str, str]] = {
 
 CASES = [
     pytest.param(
-        rule, outcomes, row[index], id=f"{rule}-{outcomes}",
+        rule,
+        outcomes,
+        row[index],
+        id=f"{rule}-{outcomes}",
     )
     for outcomes, row in TABLE.items()
     for index, rule in enumerate(COLUMNS)

@@ -27,8 +27,9 @@ class Location:
 class RetryPolicy:
     """``retries`` more tries after the first; delay grows by ``backoff`` up to ``max_delay``.
 
-    The actual wait is drawn between half and all of the computed delay (jitter), so many
-    tasks failing together do not retry in lock-step.
+    With ``backoff`` above 1 the actual wait is drawn between half and all of the computed
+    delay (jitter), so many tasks failing together do not retry in lock-step; a constant
+    delay (``backoff`` 1) is kept exact.
     """
 
     retries: int = 0

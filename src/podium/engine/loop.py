@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from podium.core.events import Event
+from podium.core.events import AttemptFinished, Event
 from podium.core.masking import Masker
 from podium.core.status import AttemptStatus
 from podium.core.workflow import Project, Task
@@ -186,6 +186,7 @@ class Engine:
             if not self._draining:
                 jobs = self._claim(j)
             j.flush()
+        self._forget_ended(j.emitted)
         if self.on_events is not None and j.emitted:
             self.on_events(j.emitted)
         for job in jobs:
@@ -250,8 +251,25 @@ class Engine:
         if lost:
             self.stats.recovered += len(lost)
             self._end(j, lost, owner=None)
+        self._forget_children_ended_elsewhere(j)
         self._stop_cancelled(j)
         self.triggers.dispatch(j)
+
+    def _forget_ended(self, emitted: list[Event]) -> None:
+        """Attempts we hold that this step ended without us (a ``workflow`` task whose
+        child run finished) leave the in-flight set."""
+        for e in emitted:
+            if isinstance(e, AttemptFinished):
+                self._inflight.pop((e.run_id, e.task_id, e.attempt), None)
+
+    def _forget_children_ended_elsewhere(self, j: Journal) -> None:
+        """A child run may end on another engine: ask the store about ours."""
+        for key in [k for k, t in self._inflight.items() if t.child_run]:
+            row = j.tx.fetchone(
+                "SELECT status FROM attempts WHERE run_id = ? AND task_id = ? AND number = ?", key
+            )
+            if row is None or row[0] != "running":
+                self._inflight.pop(key, None)
 
     def _stop_cancelled(self, j: Journal) -> None:
         if not self._inflight:

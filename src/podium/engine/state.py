@@ -499,6 +499,8 @@ def mark_late(j: Journal, claim_: Claim, graphs: Graphs) -> None:
     wf = graphs.workflow(claim_.workflow)
     task = wf.task(claim_.task_id)
     tx = j.tx
+    if not _is_running(tx, claim_):
+        return  # it ended, or its lease expired and another attempt took over: not late
     tx.execute(
         "UPDATE task_runs SET late = 1 WHERE run_id = ? AND task_id = ?",
         (claim_.run_id, claim_.task_id),
@@ -533,6 +535,15 @@ def mark_late(j: Journal, claim_: Claim, graphs: Graphs) -> None:
     )
     if closed:
         _close_tasks(j, claim_.run_id, closed, graphs)
+
+
+def _is_running(tx: Any, claim_: Claim) -> bool:
+    row = tx.fetchone(
+        "SELECT 1 FROM attempts WHERE run_id = ? AND task_id = ? AND number = ?"
+        " AND status = 'running'",
+        (claim_.run_id, claim_.task_id, claim_.attempt),
+    )
+    return row is not None
 
 
 def _start_catchup(j: Journal, run_id: str, task_id: str, graphs: Graphs) -> None:
@@ -635,7 +646,9 @@ def retry_run(j: Journal, run_id: str, *, failed_only: bool, graphs: Graphs) -> 
         succeeded = sum(1 for d in deps if d not in again and statuses[d] is TaskStatus.SUCCEEDED)
         failed = sum(1 for d in deps if d not in again and statuses[d] in _FAILURES)
         up = Upstream(len(deps), pending, succeeded, failed)
-        ready = j.now if decide(wf.task(task_id).trigger_rule, up) == "run" else None
+        # like create_run, a task without upstreams starts whatever its trigger rule
+        runs = not deps or decide(wf.task(task_id).trigger_rule, up) == "run"
+        ready = j.now if runs else None
         tx.execute(
             "UPDATE task_runs SET status = 'queued', ready_at = ?, up_total = ?, up_pending = ?,"
             " up_succeeded = ?, up_failed = ?, late = 0, released = 0, incomplete = 0,"

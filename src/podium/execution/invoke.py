@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from podium.errors import TerminalTaskError
+from podium.errors import TerminalTaskError, UsageError
 from podium.execution.base import Job, JobResult, Key, LogSink
 
 _current = threading.local()
@@ -113,7 +113,10 @@ def _run_callable(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
 
     if job.project_root not in sys.path:
         sys.path.insert(0, job.project_root)
-    func = resolve_callable(job.target)
+    try:
+        func = resolve_callable(job.target)
+    except UsageError as exc:  # a missing module or function: retrying will not help
+        raise TerminalTaskError(str(exc)) from None
     return func(TaskContext(job, sink, cancelled))
 
 

@@ -40,7 +40,9 @@ class ThreadExecutor:
 
     def _spawn(self) -> None:
         self._started += 1
-        threading.Thread(target=self._work, name=f"podium-task-{self._started}", daemon=True).start()
+        threading.Thread(
+            target=self._work, name=f"podium-task-{self._started}", daemon=True
+        ).start()
 
     def _work(self) -> None:
         while True:

@@ -90,6 +90,7 @@ class Database:
         self._guard = threading.Lock()
         self._shared: Any = None  # the one connection of an in-memory SQLite store
         self._tx_lock = threading.RLock()
+        self._memory_listeners: list[Callable[[], None]] = []
         if self.dialect == "sqlite":
             self.path = _sqlite_path(url)
             self._pg_url, self._schema = "", None
@@ -211,6 +212,8 @@ class Database:
             self.read().execute(f"NOTIFY {WAKE_CHANNEL}")
             return
         if self.path == ":memory:":
+            for on_wake in list(self._memory_listeners):
+                on_wake()
             return
         with (
             suppress(OSError),
@@ -228,7 +231,8 @@ class Database:
         if self.dialect == "postgres":
             target = self._listen_postgres
         elif self.path == ":memory:":
-            return stop.set
+            self._memory_listeners.append(on_wake)
+            return lambda: self._memory_listeners.remove(on_wake)
         else:
             target = self._listen_sqlite
         thread = threading.Thread(target=target, args=(on_wake, stop), daemon=True)
