@@ -14,10 +14,12 @@ Command line (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -50,32 +52,49 @@ def _peer_env() -> dict[str, str]:
     }
 
 
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """Kill the child's whole process group (e.g. Prefect's ephemeral API server)."""
+    if hasattr(os, "killpg"):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    else:  # pragma: no cover - non-POSIX
+        proc.kill()
+
+
 def _run_checked(cmd: Sequence[str | Path], what: str, timeout: float) -> str:
-    """Run ``cmd``; return its stdout or raise RuntimeError with the tail of its stderr."""
+    """Run ``cmd``; return its stdout or raise RuntimeError with the tail of its stderr.
+
+    The child runs in its own session so that, on timeout or failure, anything it left
+    behind (Prefect's ephemeral server subprocess) is killed with it.
+    """
     args = [str(part) for part in cmd]
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             args,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=_peer_env(),
             stdin=subprocess.DEVNULL,
-            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_peer_env(),
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired as exc:
-        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
-        raise RuntimeError(
-            f"{what} timed out after {timeout:.0f}s: {' '.join(args)}\n{_tail(stderr)}"
-        ) from exc
     except OSError as exc:
         raise RuntimeError(f"{what} could not start: {' '.join(args)}: {exc}") from exc
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"{what} failed with exit code {proc.returncode}: {' '.join(args)}\n"
-            f"{_tail(proc.stderr)}"
-        )
-    return proc.stdout
+    with proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            _, stderr = proc.communicate()
+            raise RuntimeError(
+                f"{what} timed out after {timeout:.0f}s: {' '.join(args)}\n{_tail(stderr)}"
+            ) from None
+        if proc.returncode != 0:
+            _kill_group(proc)
+            raise RuntimeError(
+                f"{what} failed with exit code {proc.returncode}: {' '.join(args)}\n{_tail(stderr)}"
+            )
+    return stdout
 
 
 def requirements_file(name: str) -> Path:
@@ -170,7 +189,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     ]
     widths = [max(len(cell) for cell in column) for column in zip(headers, *body, strict=False)]
     lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(r, widths, strict=True))
+        "  ".join(cell.ljust(width) for cell, width in zip(r, widths, strict=True)).rstrip()
         for r in (headers, *body)
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))

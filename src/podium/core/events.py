@@ -4,7 +4,7 @@ from these. Each has a past-tense name; ``to_record`` gives the stored form.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 
@@ -15,7 +15,7 @@ class Event:
     dispatch: ClassVar[bool] = False
 
     def to_record(self) -> tuple[str, str | None, str | None, dict[str, Any]]:
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         run_id = data.pop("run_id", None)
         task_id = data.pop("task_id", None)
         return self.type, run_id, task_id, data
