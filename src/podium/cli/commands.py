@@ -35,8 +35,7 @@ def _open(project: Project) -> Database:
 
 
 def _print_json(value: Any, mask: Masker | None = None) -> None:
-    text = json.dumps(value, indent=2, default=str)
-    print(mask(text) if mask else text)
+    print(json.dumps(mask.data(value) if mask else value, indent=2, default=str))
 
 
 # -- project ----------------------------------------------------------------------------
@@ -159,7 +158,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(run, Masker(project.secrets))
     else:
-        print(Masker(project.secrets)(render_run(run)))
+        print(render_run(Masker(project.secrets).data(run)))
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 MASK = "***"
 
@@ -23,6 +24,19 @@ class Masker:
         if self._pattern is None or not text:
             return text
         return self._pattern.sub(MASK, text)
+
+    def data(self, value: Any) -> Any:
+        """The same structure with every string masked: mask before serialising, so a
+        secret the serialiser would escape (quotes, non-ASCII) cannot slip through."""
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {self(k) if isinstance(k, str) else k: self.data(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.data(v) for v in value]
+        return value
 
     def __bool__(self) -> bool:
         return self._pattern is not None

@@ -2,13 +2,15 @@
 
 A task that segfaults, calls ``os._exit`` or leaks memory cannot take the engine down: the
 attempt fails with the exit status. A timed-out or cancelled attempt is killed. Children
-die with the engine (Linux ``PR_SET_PDEATHSIG``), so a killed engine leaves no attempt
-running behind the lease that the next engine will hand out again.
+die with the engine (a lifeline pipe only the engine holds), so a killed engine leaves no
+attempt running behind the lease that the next engine will hand out again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import signal
 import threading
 from multiprocessing.connection import Connection
@@ -32,13 +34,16 @@ class ProcessExecutor:
     def _supervise(self, job: Job, done: Done) -> None:
         with self._slots:
             receive, send = self._ctx.Pipe(duplex=False)
-            proc = self._ctx.Process(target=_child_main, args=(job, send), daemon=True)
+            lifeline, alive = self._ctx.Pipe(duplex=False)
+            proc = self._ctx.Process(target=_child_main, args=(job, send, lifeline), daemon=True)
             with self._guard:
                 self._procs[job.key] = proc
             proc.start()
             send.close()
+            lifeline.close()
             result = self._follow(job, receive)
             proc.join()
+            alive.close()
             with self._guard:
                 self._procs.pop(job.key, None)
         done(result or _crashed(job.key, proc.exitcode))
@@ -70,6 +75,15 @@ class ProcessExecutor:
                     proc.kill()
 
 
+def _exit_when_orphaned(lifeline: Connection) -> None:
+    """Only the engine holds the other end of ``lifeline``: when the engine dies, even by
+    SIGKILL, the read ends and the attempt stops with it (its own children, started with
+    ``PR_SET_PDEATHSIG``, follow)."""
+    with contextlib.suppress(EOFError, OSError):
+        lifeline.recv_bytes()
+    os._exit(137)
+
+
 def _crashed(key: Key, code: int | None) -> JobResult:
     if code is not None and code < 0:
         name = (
@@ -81,8 +95,9 @@ def _crashed(key: Key, code: int | None) -> JobResult:
     return JobResult(key, False, error=reason, retryable=True)
 
 
-def _child_main(job: Job, send: Connection) -> None:
+def _child_main(job: Job, send: Connection, lifeline: Connection) -> None:
     _die_with_parent()
+    threading.Thread(target=_exit_when_orphaned, args=(lifeline,), daemon=True).start()
     lock = threading.Lock()
 
     def sink(key: Key, stream: str, line: str) -> None:

@@ -39,7 +39,7 @@ def create_app(project: Project, db: Database, wake: Callable[[], None]) -> Fast
         """Every answer passes the project's secret mask, whatever route built it."""
 
         def render(self, content: Any) -> bytes:
-            return mask(super().render(content).decode()).encode()
+            return super().render(mask.data(content))
 
     app = FastAPI(
         title="podium",
