@@ -95,8 +95,21 @@ def execute_tree(project: Project, db: Database, root_id: str, progress: Progres
         follow(db, root_id, progress)
         return
     engine.on_events = progress.on_events
+    told = False
+
+    def done() -> bool:
+        nonlocal told
+        if not told and (blocker := queries.blocking_run(db, root_id)):
+            told = True
+            progress.note(
+                f"waiting: workflow {blocker['workflow']} allows {blocker['limit']} active"
+                f" run(s) and run {blocker['run_id']} is active; it starts when that one ends"
+                f" (run by podium up), or cancel it: podium cancel {blocker['run_id']}"
+            )
+        return queries.open_runs_in_tree(db, root_id) == 0 and not engine.busy
+
     try:
-        engine.run(until=lambda: queries.open_runs_in_tree(db, root_id) == 0 and not engine.busy)
+        engine.run(until=done)
     finally:
         engine.close()
 

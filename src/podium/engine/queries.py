@@ -169,3 +169,23 @@ def open_runs_in_tree(db: Database, root_id: str) -> int:
         (root_id,),
     )
     return int(row[0]) if row else 0
+
+
+def blocking_run(db: Database, root_id: str) -> dict[str, Any] | None:
+    """When run ``root_id`` is held back by its workflow's ``max_active_runs``, the oldest
+    active run of that workflow (the one it waits for); else None."""
+    tx = db.read()
+    row = tx.fetchone(
+        "SELECT workflow FROM runs WHERE id = ? AND status = 'queued' AND started_at IS NULL",
+        (root_id,),
+    )
+    if row is None:
+        return None
+    active = tx.fetchall(
+        "SELECT id FROM runs WHERE workflow = ? AND status IN ('queued', 'running')"
+        " AND started_at IS NOT NULL ORDER BY started_at",
+        (row[0],),
+    )
+    if not active:
+        return None
+    return {"workflow": row[0], "run_id": active[0][0], "limit": len(active)}
