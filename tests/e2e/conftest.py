@@ -50,6 +50,16 @@ def wait_until(
         time.sleep(interval)
 
 
+def eventually(predicate: Callable[[], object], timeout: float, *, interval: float = 0.02) -> bool:
+    """Like ``wait_until``, but says whether ``predicate`` came true instead of failing."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
 def podium_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a podium subprocess: ours, minus a store override and debug."""
     env = dict(os.environ)
@@ -333,6 +343,34 @@ def make_project(tmp_path: Path) -> Iterator[MakeProject]:
     yield make
     for project in made:
         project.close()
+
+
+MINUTELY_FILES = {
+    "podium.yaml": DEFAULT_CONFIG,
+    "workflows/minutely.yaml": """
+        name: minutely
+        triggers:
+          - schedule: "* * * * *"
+        tasks:
+          - id: tick
+            shell: "echo tick"
+    """,
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def minutely_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Up, float]]:
+    """A ``podium up`` serving a ``* * * * *`` schedule for the whole e2e session, and when
+    it started.
+
+    Started with the session (autouse) so that the test of the schedule, which runs last,
+    seldom has to wait for the next minute boundary."""
+    project = Project(tmp_path_factory.mktemp("minutely"), podium_env())
+    project.write(MINUTELY_FILES)
+    started = time.time()
+    up = project.up()
+    yield up, started
+    project.close()
 
 
 def run_id_from(output: str) -> str:

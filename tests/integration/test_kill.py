@@ -209,15 +209,15 @@ def _kill_and_check(
     assert created.status_code == 201, created.text
     run_id = created.json()["run_id"]
     deaths: dict[int, float] = {}  # pid -> a moment it was known dead
-    kills: list[float] = []  # when each engine was killed (taken just before the signal)
+    kills: list[float] = []  # when each engine had been killed (read once the signal was sent)
     statuses_at_kill = []
 
     for _ in range(KILLS):
         time.sleep(rng.uniform(0.5, 1.5))  # the chaos: a random moment to die
         statuses_at_kill.append(up.run(run_id)["status"])
         engine = up.proc.pid
-        kills.append(time.time())
         up.proc.kill_group()  # podium up and everything it started (see the test below)
+        kills.append(time.time())
         up.proc.popen.wait(timeout=10)
         deaths[engine] = time.time()
         # an attempt cut off by the kill: its process dies with the engine, at once
@@ -284,7 +284,7 @@ def _kill_and_check(
                 end = deaths[pid]
             else:  # an attempt that ended did not outlive an engine killed under it
                 for killed in kills:
-                    assert not start < killed < end - 0.005, (
+                    assert not start < killed < end - 0.01, (
                         f"{task} attempt {attempt} (pid {pid}) ran from {start:.3f} to "
                         f"{end:.3f}, past the kill of its engine at {killed:.3f} {where}"
                     )

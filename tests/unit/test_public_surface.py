@@ -32,7 +32,8 @@ def test_every_cli_command_takes_project() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     lacking = [
-        name for name, p in sub.choices.items()
+        name
+        for name, p in sub.choices.items()
         if not any("--project" in a.option_strings for a in p._actions)
     ]
     assert lacking == []
