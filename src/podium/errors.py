@@ -3,7 +3,8 @@
     PodiumError                      root: catch this to catch everything podium means
     ├── ProjectError                 a project (podium.yaml, workflows) is invalid
     │                                carries every Problem found, each with file:line
-    ├── UsageError                   bad CLI flags or API input (unknown run, bad param)
+    ├── UsageError                   bad CLI flags or API input (bad param, bad date)
+    │   └── NotFoundError            no such run, workflow or task
     ├── StoreError                   the store cannot be opened or migrated
     │   └── EngineLockedError        another engine holds this SQLite store
     ├── StaleLeaseError              a write was refused: the attempt's lease moved on
@@ -49,12 +50,20 @@ class UsageError(PodiumError):
     """The caller asked for something that cannot be done as asked."""
 
 
+class NotFoundError(UsageError):
+    """The caller named a run, workflow or task that does not exist."""
+
+
 class StoreError(PodiumError):
     """The store cannot be opened, migrated or reached."""
 
 
 class EngineLockedError(StoreError):
     """A second engine tried to open a SQLite store another engine holds."""
+
+    def __init__(self, message: str, holder: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder or {}
 
 
 class StaleLeaseError(PodiumError):

@@ -252,7 +252,7 @@ def test_validate_reports_every_problem_with_file_and_line(make_project: MakePro
     good = project_with(make_project, {"workflows/hello.yaml": HELLO_WF}, name="good")
     ok = good.podium("validate")
     assert ok.code == 0, ok
-    assert ok.out.startswith("ok: 1 workflows, 3 tasks, no problems"), ok
+    assert ok.out.startswith("ok: 1 workflow, 3 tasks, no problems"), ok
 
     nowhere = good.podium("validate", "--project", "no/such/folder")
     assert nowhere.code == 2 and "--project no/such/folder: no such folder" in nowhere.err
@@ -479,13 +479,6 @@ def test_run_params_json_runs_show_and_logs(make_project: MakeProject) -> None:
         assert "Traceback" not in missing.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a second `podium run` while another `podium run` holds the SQLite store "
-    "prints 'podium up is serving this store; it runs this one, and we follow it' (no podium "
-    "up runs) and then follows its queued run forever: the first `podium run` only executes "
-    "its own run tree and nobody else ever runs it",
-)
 def test_a_second_podium_run_on_the_same_store_does_not_hang(make_project: MakeProject) -> None:
     project = project_with(
         make_project,

@@ -54,7 +54,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     project = _project(args)
     tasks = sum(len(wf.tasks) for wf in project.workflows.values())
-    print(f"ok: {len(project.workflows)} workflows, {tasks} tasks, no problems")
+    workflows = len(project.workflows)
+    print(
+        f"ok: {workflows} workflow{'s' if workflows != 1 else ''},"
+        f" {tasks} task{'s' if tasks != 1 else ''}, no problems"
+    )
     return 0
 
 
@@ -88,12 +92,23 @@ def execute_tree(project: Project, db: Database, root_id: str, progress: Progres
 
     When a ``podium up`` holds this SQLite store, the run is left to it and followed."""
     engine = Engine(project, db, scope_root=root_id)
-    try:
-        engine.start(what=f"podium run {root_id}")
-    except EngineLockedError:
-        progress.note("podium up is serving this store; it runs this one, and we follow it")
-        follow(db, root_id, progress)
-        return
+    waiting = False
+    while True:
+        try:
+            engine.start(what=f"podium run {root_id}")
+            break
+        except EngineLockedError as exc:
+            if str(exc.holder.get("what", "")).startswith("podium up"):
+                progress.note("podium up is serving this store; it runs this one, we follow it")
+                follow(db, root_id, progress)
+                return
+            if not waiting:  # another `podium run`: the store is ours once it ends
+                progress.note(
+                    f"waiting for {exc.holder.get('what')} (pid {exc.holder.get('pid')})"
+                    " to finish with this SQLite store"
+                )
+                waiting = True
+            time.sleep(0.2)
     engine.on_events = progress.on_events
     told = False
 
@@ -110,6 +125,12 @@ def execute_tree(project: Project, db: Database, root_id: str, progress: Progres
 
     try:
         engine.run(until=done)
+    except KeyboardInterrupt:  # Ctrl-C: cancel the run rather than leave it running
+        progress.note(f"interrupted: cancelling run {root_id}")
+        services.cancel_run(db, project, root_id)
+        engine.poke()
+        engine.step()
+        raise
     finally:
         engine.close()
 
@@ -219,9 +240,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def cmd_emit(args: argparse.Namespace) -> int:
     project = _project(args)
     try:
-        payload = json.loads(args.payload) if args.payload else {}
+        payload = json.loads(args.payload) if args.payload is not None else {}
     except ValueError as exc:
         raise UsageError(f"--payload is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise UsageError('--payload must be a JSON object, e.g. \'{"store": "us"}\'')
     seq = services.emit_event(_open(project), args.event, payload)
     print(f"event {args.event} stored (#{seq})")
     return 0

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from podium.errors import UsageError
+from podium.errors import NotFoundError
 from podium.store.database import Database
 
 
@@ -67,7 +67,7 @@ def show_run(db: Database, run_id: str) -> dict[str, Any]:
         (run_id,),
     )
     if row is None:
-        raise UsageError(f"no run {run_id!r}; list runs with `podium runs`")
+        raise NotFoundError(f"no run {run_id!r}; list runs with `podium runs`")
     run = _run(row)
     tasks = tx.fetchall(
         "SELECT task_id, status, attempts, started_at, finished_at, late, error, incomplete,"
@@ -122,7 +122,7 @@ def attempts_of(db: Database, run_id: str) -> list[dict[str, Any]]:
 def logs_of(db: Database, run_id: str, task_id: str | None = None) -> list[dict[str, Any]]:
     tx = db.read()
     if tx.fetchone("SELECT 1 FROM runs WHERE id = ?", (run_id,)) is None:
-        raise UsageError(f"no run {run_id!r}; list runs with `podium runs`")
+        raise NotFoundError(f"no run {run_id!r}; list runs with `podium runs`")
     if (
         task_id is not None
         and tx.fetchone(
@@ -130,7 +130,7 @@ def logs_of(db: Database, run_id: str, task_id: str | None = None) -> list[dict[
         )
         is None
     ):
-        raise UsageError(f"run {run_id} has no task {task_id!r}; see `podium show {run_id}`")
+        raise NotFoundError(f"run {run_id} has no task {task_id!r}; see `podium show {run_id}`")
     clause, args = (" AND task_id = ?", (run_id, task_id)) if task_id else ("", (run_id,))
     rows = tx.fetchall(
         "SELECT task_id, attempt, at, stream, line FROM logs WHERE run_id = ?"

@@ -20,7 +20,7 @@ from podium.engine import state
 from podium.engine.journal import Journal
 from podium.engine.state import Graphs
 from podium.engine.triggers import Triggers, iso
-from podium.errors import UsageError
+from podium.errors import NotFoundError, UsageError
 from podium.store.database import Database
 
 
@@ -30,7 +30,7 @@ def workflow_named(project: Project, name: str) -> Workflow:
     close = difflib.get_close_matches(name, list(project.workflows), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     known = ", ".join(sorted(project.workflows)) or "none"
-    raise UsageError(f"no workflow named {name!r}{hint} (workflows: {known})")
+    raise NotFoundError(f"no workflow named {name!r}{hint} (workflows: {known})")
 
 
 def check_params(wf: Workflow, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,7 +91,7 @@ def emit_event(db: Database, name: str, payload: Mapping[str, Any] | None = None
     """Stores a named event; it starts the workflows whose event triggers match."""
     if not name or not isinstance(name, str):
         raise UsageError("an event needs a name, e.g. podium emit orders_dropped")
-    if payload is not None and not isinstance(payload, Mapping):
+    if not isinstance(payload, Mapping | None):
         raise UsageError('an event\'s payload must be a JSON object, e.g. \'{"store": "us"}\'')
     with db.transaction() as tx:
         j = Journal(tx, time.time())
@@ -168,7 +168,7 @@ def backfill(
 def _require_run(db: Database, run_id: str) -> tuple[Any, ...]:
     row = db.read().fetchone("SELECT workflow, status FROM runs WHERE id = ?", (run_id,))
     if row is None:
-        raise UsageError(f"no run {run_id!r}; list runs with `podium runs`")
+        raise NotFoundError(f"no run {run_id!r}; list runs with `podium runs`")
     return row
 
 

@@ -652,7 +652,8 @@ def retry_run(j: Journal, run_id: str, *, failed_only: bool, graphs: Graphs) -> 
         tx.execute(
             "UPDATE task_runs SET status = 'queued', ready_at = ?, up_total = ?, up_pending = ?,"
             " up_succeeded = ?, up_failed = ?, late = 0, released = 0, incomplete = 0,"
-            " late_upstreams = NULL, output = NULL, error = NULL, finished_at = NULL, lost = 0,"
+            " late_upstreams = NULL, output = NULL, error = NULL, started_at = NULL,"
+            " finished_at = NULL, lost = 0,"
             " first_attempt = attempts + 1"
             " WHERE run_id = ? AND task_id = ?",
             (ready, up.total, up.pending, up.succeeded, up.failed, run_id, task_id),

@@ -9,13 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Body, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from podium.core.masking import Masker
 from podium.core.workflow import Project, ScheduleTrigger
 from podium.engine import queries, services
-from podium.errors import PodiumError, UsageError
+from podium.errors import NotFoundError, PodiumError, UsageError
 from podium.store.database import Database
 
 
@@ -50,11 +51,21 @@ def create_app(project: Project, db: Database, wake: Callable[[], None]) -> Fast
 
     @app.exception_handler(PodiumError)
     async def podium_error(request: Request, exc: PodiumError) -> JSONResponse:
-        text = mask(str(exc))
-        status = 404 if text.startswith("no ") else 400
-        return MaskedJSONResponse(
-            {"error": text}, status_code=status if isinstance(exc, UsageError) else 500
+        if isinstance(exc, NotFoundError):
+            status = 404
+        elif isinstance(exc, UsageError):
+            status = 400
+        else:
+            status = 500
+        return MaskedJSONResponse({"error": mask(str(exc))}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
+            for e in exc.errors()
         )
+        return MaskedJSONResponse({"error": f"bad request: {problems}"}, status_code=400)
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import signal
+import socket
 import sys
 import threading
 import time
@@ -26,6 +27,7 @@ from podium.store.database import Database
 
 def serve(project: Project, db: Database, *, host: str, port: int) -> int:
     _require_loopback(host)
+    _require_free_port(host, port)
     engine = Engine(project, db)
     engine.start(what=f"podium up on {host}:{port}")
     stop = threading.Event()
@@ -83,6 +85,18 @@ def _drain(engine: Engine, stop: threading.Event, thread: threading.Thread, grac
             file=sys.stderr,
         )
     engine.close()
+
+
+def _require_free_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UsageError(
+                f"cannot listen on {host}:{port}: {exc.strerror} (another podium up, or"
+                " something else, uses that port); pick another with --port"
+            ) from None
 
 
 def _require_loopback(host: str) -> None:

@@ -27,14 +27,16 @@ class EngineLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = self._read_holder(fd)
+            info = self._read_info(fd)
+            holder = f"{info.get('what', 'engine')}, pid {info.get('pid')} on {info.get('host')}"
             os.close(fd)
             raise EngineLockedError(
                 f"another podium engine ({holder}) is using the SQLite store "
                 f"{self.path.name.removesuffix('.engine-lock')}; a SQLite store serves one "
                 "engine at a time. Stop it first, or talk to it through its API "
                 "(podium emit/retry/cancel do), or use a PostgreSQL store to run several "
-                "engines"
+                "engines",
+                info,
             ) from None
         info = {"pid": os.getpid(), "host": socket.gethostname(), "what": what, "at": time.time()}
         os.ftruncate(fd, 0)
@@ -42,12 +44,12 @@ class EngineLock:
         self._fd = fd
 
     @staticmethod
-    def _read_holder(fd: int) -> str:
+    def _read_info(fd: int) -> dict[str, object]:
         try:
             info = json.loads(os.pread(fd, 4096, 0) or b"{}")
-            return f"{info.get('what', 'engine')}, pid {info.get('pid')} on {info.get('host')}"
         except (OSError, ValueError):
-            return "unknown holder"
+            return {}
+        return info if isinstance(info, dict) else {}
 
     def release(self) -> None:
         if self._fd is not None:
