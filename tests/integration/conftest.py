@@ -3,31 +3,22 @@ PostgreSQL schema per test when ``PODIUM_TEST_POSTGRES_URL`` is set."""
 
 from __future__ import annotations
 
-import os
-import uuid
-
 from e2e.conftest import make_project, pid_alive, wait_until
+from postgres_schemas import POSTGRES_URL, SKIP_POSTGRES, drop_schema, postgres_url_with_schema
 
-__all__ = ["make_project", "pid_alive", "wait_until"]
-
-POSTGRES_URL = os.environ.get("PODIUM_TEST_POSTGRES_URL")
-SKIP_POSTGRES = (
-    "PODIUM_TEST_POSTGRES_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/test); "
-    "the PostgreSQL kill test needs a server"
-)
+__all__ = [
+    "POSTGRES_URL",
+    "SKIP_POSTGRES",
+    "drop_postgres_schema",
+    "make_project",
+    "pid_alive",
+    "postgres_schema_url",
+    "wait_until",
+]
 
 
 def postgres_schema_url() -> tuple[str, str]:
-    """The test server's URL with a fresh ``schema=`` of its own, and that schema."""
-    assert POSTGRES_URL
-    schema = f"podium_kill_{uuid.uuid4().hex[:10]}"
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    return f"{POSTGRES_URL}{sep}schema={schema}", schema
+    return postgres_url_with_schema("podium_kill")
 
 
-def drop_postgres_schema(schema: str) -> None:
-    import psycopg
-
-    assert POSTGRES_URL
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+drop_postgres_schema = drop_schema
