@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import json
 import os
 import shutil
 import statistics
@@ -40,31 +39,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from shapes_common import isolate_stdout, parse_shape_args, shape_parser, write_results
+
 VARIANTS = ("in_process_ephemeral", "in_process_sqlite")
 NO_TELEMETRY: dict[str, Any] = {"telemetry": {"enabled": False}}
 QUIET_RUN_CONFIG: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
-def _isolate_stdout() -> int:
-    """Send fd 1 to stderr for everything (incl. subprocesses); return a fd for the result."""
-    sys.stdout.flush()
-    result_fd = os.dup(1)
-    os.dup2(2, 1)
-    return result_fd
-
-
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", choices=("fanout", "chain"), required=True)
-    parser.add_argument("--tasks", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = shape_parser(__doc__.splitlines()[0])
     parser.add_argument(
         "--variant", choices=(*VARIANTS, "all"), default="all", help="default: both variants"
     )
-    args = parser.parse_args(argv)
-    if args.tasks < 1 or args.repeat < 1:
-        parser.error("--tasks and --repeat must be >= 1")
-    return args
+    return parse_shape_args(parser, argv)
 
 
 def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -147,9 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     home = tempfile.mkdtemp(prefix="podium-bench-dagster-")
     atexit.register(shutil.rmtree, home, ignore_errors=True)
     os.environ["DAGSTER_HOME"] = home
-    result_fd = _isolate_stdout()
+    result_fd = isolate_stdout()
     lines = _run(args)
-    os.write(result_fd, "".join(json.dumps(line) + "\n" for line in lines).encode())
+    write_results(result_fd, lines)
     os.close(result_fd)
     return 0
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import json
 import os
 import shutil
 import statistics
@@ -42,6 +41,8 @@ import sys
 import tempfile
 import time
 from typing import Any
+
+from shapes_common import isolate_stdout, parse_shape_args, shape_parser, write_results
 
 POLL_INTERVAL_S = 0.25
 RECORD_TIMEOUT_S = 600.0
@@ -68,19 +69,8 @@ def _configure_environment(home: str) -> None:
     )
 
 
-def _isolate_stdout() -> int:
-    """Send fd 1 to stderr for everything (incl. subprocesses); return a fd for the result."""
-    sys.stdout.flush()
-    result_fd = os.dup(1)
-    os.dup2(2, 1)
-    return result_fd
-
-
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", choices=("fanout", "chain"), required=True)
-    parser.add_argument("--tasks", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = shape_parser(__doc__.splitlines()[0])
     parser.add_argument(
         "--variant",
         choices=("submit", "call"),
@@ -88,9 +78,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="submit: futures on the ThreadPoolTaskRunner (default); "
         "call: direct task calls (chain only)",
     )
-    args = parser.parse_args(argv)
-    if args.tasks < 1 or args.repeat < 1:
-        parser.error("--tasks and --repeat must be >= 1")
+    args = parse_shape_args(parser, argv)
     if args.variant == "call" and args.shape != "chain":
         parser.error("--variant call only applies to --shape chain")
     return args
@@ -196,9 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     # (which stop the ephemeral server that still has its SQLite file open).
     atexit.register(shutil.rmtree, home, ignore_errors=True)
     _configure_environment(home)
-    result_fd = _isolate_stdout()
+    result_fd = isolate_stdout()
     result = _run(args)
-    os.write(result_fd, (json.dumps(result) + "\n").encode())
+    write_results(result_fd, [result])
     os.close(result_fd)
     return 0
 
