@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from podium.core.events import AttemptFinished, Event
@@ -37,12 +37,12 @@ from podium.store.database import Database, Tx
 from podium.store.lock import EngineLock
 
 Clock = Callable[[], float]
+_LogRow = tuple[str, str, int, float, str, str]  # run, task, attempt, at, stream, line
 
 
 @dataclass
 class _Tracked:
     claim: Claim
-    started: float
     deadline: float | None
     late_at: float | None
     child_run: bool = False
@@ -65,7 +65,6 @@ class EngineStats:
     attempts_started: int = 0
     stale_refused: int = 0
     recovered: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class Engine:
@@ -95,7 +94,7 @@ class Engine:
         self.stats = EngineStats()
         self._rng = rng or random.Random()
         self._done: queue.SimpleQueue[JobResult] = queue.SimpleQueue()
-        self._logs: list[tuple[str, str, int, float, str, str]] = []
+        self._logs: list[_LogRow] = []
         self._logs_guard = threading.Lock()
         self._wake = threading.Event()
         self._poked = True  # housekeeping on the first step
@@ -209,12 +208,12 @@ class Engine:
         with self._logs_guard:
             self._logs.append((key[0], key[1], key[2], time.time(), stream, line))
 
-    def _take_logs(self) -> list[tuple[str, str, int, float, str, str]]:
+    def _take_logs(self) -> list[_LogRow]:
         with self._logs_guard:
             logs, self._logs = self._logs, []
         return logs
 
-    def _write_logs(self, tx: Tx, logs: list[tuple[str, str, int, float, str, str]]) -> None:
+    def _write_logs(self, tx: Tx, logs: list[_LogRow]) -> None:
         if self.mask:
             logs = [(r, t, a, at, s, self.mask(line)) for r, t, a, at, s, line in logs]
         tx.executemany(
@@ -315,11 +314,7 @@ class Engine:
                 self.executor.cancel(key)
         self._end(j, outcomes, owner=self.owner)
         for run_id, task_id, _ in children:
-            for (child,) in j.tx.fetchall(
-                "SELECT id FROM runs WHERE parent_run_id = ? AND parent_task_id = ?"
-                " AND status IN ('queued', 'running')",
-                (run_id, task_id),
-            ):
+            for child in state.active_child_runs(j, run_id, task_id):
                 state.request_cancel(j, child, self.graphs)
 
     # -- claiming --------------------------------------------------------------------
@@ -341,7 +336,6 @@ class Engine:
             key = (c.run_id, c.task_id, c.attempt)
             tracked = _Tracked(
                 c,
-                j.now,
                 j.now + task.timeout if task.timeout else None,
                 j.now + task.late_after if task.late_after else None,
             )
@@ -396,14 +390,9 @@ class Engine:
     def _start_child(self, j: Journal, c: Claim, task: Task) -> None:
         """A ``workflow`` task: start (or re-attach to) a run of the other workflow; the
         attempt ends when that run does."""
-        tx = j.tx
-        latest = tx.fetchone(
-            "SELECT id, status FROM runs WHERE parent_run_id = ? AND parent_task_id = ?"
-            " ORDER BY created_at DESC LIMIT 1",
-            (c.run_id, c.task_id),
-        )
-        if latest and latest[1] in ("queued", "running"):
+        if state.active_child_runs(j, c.run_id, c.task_id):
             return  # an earlier attempt's run goes on; its end ends this attempt
+        tx = j.tx
         info = self._run_info(tx, c.run_id)
         child_wf = self.graphs.workflow(task.target)
         state.create_run(
@@ -413,7 +402,8 @@ class Engine:
             params={**child_wf.params, **task.params},
             logical_time=info.logical_time,
             dedupe_key=f"child:{c.run_id}:{c.task_id}:{c.attempt}",
-            parent=(c.run_id, c.task_id),
+            parent_run_id=c.run_id,
+            parent_task_id=c.task_id,
             root_id=info.root_id,
         )
 

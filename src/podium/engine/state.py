@@ -88,14 +88,17 @@ def create_run(
     params: Mapping[str, Any],
     logical_time: str,
     dedupe_key: str | None = None,
-    parent: tuple[str, str] | None = None,
+    parent_run_id: str | None = None,
+    parent_task_id: str | None = None,
     root_id: str | None = None,
     kind: str = "normal",
     only_tasks: Iterable[str] | None = None,
     run_id: str | None = None,
 ) -> str | None:
-    """Creates a run (queued, or running when ``max_active_runs`` allows); None if a run
-    with the same ``dedupe_key`` exists already."""
+    """Creates a run, queued until an engine claims its first task; its first tasks are
+    ready at once unless ``max_active_runs`` holds it back. None if a run with the same
+    ``dedupe_key`` exists already. A ``parent_task_id`` makes it the child run of that
+    ``workflow`` task; a catch-up run names only its ``parent_run_id``."""
     tx, now = j.tx, j.now
     run_id = run_id or new_run_id()
     root_id = root_id or run_id
@@ -124,8 +127,8 @@ def create_run(
             json.dumps(dict(params), default=str),
             logical_time,
             dedupe_key,
-            parent[0] if parent else None,
-            parent[1] if parent else None,
+            parent_run_id,
+            parent_task_id,
             len(tasks),
             now,
             now if running else None,
@@ -236,6 +239,16 @@ def _finish_run(j: Journal, run_id: str, graphs: Graphs | None) -> None:
         _start_queued_run(j, graphs.workflow(workflow))
 
 
+def active_child_runs(j: Journal, run_id: str, task_id: str) -> list[str]:
+    """The runs a ``workflow`` task started that have not ended, newest first."""
+    rows = j.tx.fetchall(
+        "SELECT id FROM runs WHERE parent_run_id = ? AND parent_task_id = ?"
+        " AND status IN ('queued', 'running') ORDER BY created_at DESC",
+        (run_id, task_id),
+    )
+    return [row[0] for row in rows]
+
+
 def _finish_parent_task(
     j: Journal, run_id: str, task_id: str, child: str, status: RunStatus, graphs: Graphs
 ) -> None:
@@ -276,7 +289,7 @@ def claim(
     args: tuple[Any, ...] = (now, scope_root) if scope_root else (now,)
     # Full pools are left out of the query: their waiting tasks would otherwise fill the
     # LIMIT and starve every task behind them that could run.
-    free = _free_slots(tx, set(pools), pools)
+    free = _free_slots(tx, pools)
     full = sorted(name for name, slots in free.items() if slots <= 0)
     if full:
         scope += f" AND (pool IS NULL OR pool NOT IN ({','.join('?' * len(full))}))"
@@ -320,17 +333,19 @@ def claim(
     return claims
 
 
-def _free_slots(tx: Any, names: set[str], pools: Mapping[str, int]) -> dict[str, int]:
-    free: dict[str, int] = {}
-    for name in sorted(names):
+def _free_slots(tx: Any, pools: Mapping[str, int]) -> dict[str, int]:
+    """Free slots per pool, counted while holding each pool's lock (PostgreSQL)."""
+    if not pools:
+        return {}
+    for name in sorted(pools):
         tx.lock(f"podium.pool.{name}")
-        row = tx.fetchone(
-            "SELECT COUNT(*) FROM attempts WHERE status = 'running' AND holds_slot = 1"
-            " AND pool = ?",
-            (name,),
+    used = dict(
+        tx.fetchall(
+            "SELECT pool, COUNT(*) FROM attempts WHERE status = 'running' AND holds_slot = 1"
+            " AND pool IS NOT NULL GROUP BY pool"
         )
-        free[name] = pools[name] - int(row[0] if row else 0)
-    return free
+    )
+    return {name: slots - int(used.get(name, 0)) for name, slots in pools.items()}
 
 
 def renew_leases(j: Journal, owner: str, lease_until: float) -> None:
@@ -566,14 +581,13 @@ def _start_catchup(j: Journal, run_id: str, task_id: str, graphs: Graphs) -> Non
         params=json.loads(params),
         logical_time=logical_time,
         dedupe_key=f"catchup:{run_id}:{task_id}",
-        parent=None,
+        parent_run_id=run_id,
         root_id=root_id,
         kind="catchup",
         only_tasks=affected,
     )
     if catchup_id is None:
         return
-    tx.execute("UPDATE runs SET parent_run_id = ? WHERE id = ?", (run_id, catchup_id))
     j.add(ev.CatchupStarted(catchup_id, run_id, task_id, sorted(affected)))
 
 
@@ -620,7 +634,8 @@ def request_cancel(j: Journal, run_id: str, graphs: Graphs) -> bool:
         (run_id,),
     ):
         request_cancel(j, child, graphs)
-    _close_tasks(j, run_id, n, graphs) if n else None
+    if n:
+        _close_tasks(j, run_id, n, graphs)
     tx.notify = True
     return True
 
