@@ -1,0 +1,1 @@
+"""Where loads land: a small Destination protocol, DuckDB (embedded) and PostgreSQL."""

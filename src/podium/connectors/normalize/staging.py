@@ -1,0 +1,442 @@
+"""The staging area of one load: pages in, flat typed tables out, in an embedded DuckDB.
+
+Pages are written to files and read back by DuckDB in batches (``read_json`` for pages,
+``read_csv``/``read_parquet`` for files), flattened by the plan from ``flatten``, checked
+(primary key present, declared types convert) and appended to one staging table per output
+table. Nothing here touches the warehouse: a load killed while staging leaves no trace but
+its work folder, which the next load of the stream clears.
+
+Staging tables hold, besides the data columns: root ``_seq`` (the record's number within
+the load), ``_key``, ``_extracted_at`` (and ``_record_hash`` / ``_document`` when asked);
+child ``_seq`` (its root record's), ``_root_key``, ``_parent_key``, ``_pos``,
+``_extracted_at``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+
+from podium.connectors.normalize import names, types
+from podium.connectors.normalize.flatten import RootKeys, TablePlan, plan_tables
+from podium.connectors.normalize.names import quote
+from podium.connectors.source import (
+    FilePage,
+    JsonPage,
+    Page,
+    Stream,
+    UnreadablePage,
+    WriteMode,
+)
+
+KEY_SEPARATOR = "\x1f"
+BATCH_BYTES = 48 * 1024 * 1024
+_JSON_OPTIONS = (
+    "format='array', filename='_podium_file', sample_size=-1, "
+    "map_inference_threshold=-1, field_appearance_threshold=0"
+)
+_READERS = {
+    "jsonl": "read_json({files}, format='newline_delimited', filename='_podium_file', "
+    "sample_size=-1, map_inference_threshold=-1, field_appearance_threshold=0)",
+    "json": "read_json({files}, format='auto', filename='_podium_file', sample_size=-1, "
+    "map_inference_threshold=-1, field_appearance_threshold=0)",
+    "csv": "read_csv({files}, filename='_podium_file', sample_size=-1, all_varchar=false)",
+    "parquet": "read_parquet({files}, filename='_podium_file')",
+}
+
+
+@dataclass
+class StagedTable:
+    """One output table as staged: its data columns (name → type), in first-seen order."""
+
+    name: str
+    is_root: bool
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StageCounts:
+    received: int = 0
+    quarantined: int = 0
+    deleted: int = 0
+
+
+class Staging:
+    """Stages one stream's pages; ``finish`` leaves one deduplicated table per output."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        stream: Stream,
+        load_id: str,
+        *,
+        now: Callable[[], datetime],
+        memory_limit: str = "512MB",
+        batch_bytes: int = BATCH_BYTES,
+    ) -> None:
+        shutil.rmtree(workdir, ignore_errors=True)
+        (workdir / "pages").mkdir(parents=True)
+        self.workdir, self.stream, self.load_id = workdir, stream, load_id
+        self._now, self._batch_bytes = now, batch_bytes
+        self.db = duckdb.connect(str(workdir / "stage.duckdb"))
+        self.db.execute(f"SET memory_limit = '{memory_limit}'")
+        self.db.execute(f"SET temp_directory = '{workdir / 'spill'}'")
+        self.db.execute("SET TimeZone = 'UTC'")
+        self.db.execute(
+            "CREATE TABLE _podium_pages (file VARCHAR, location VARCHAR);"
+            "CREATE TABLE _podium_quarantine (location VARCHAR, reason VARCHAR, record VARCHAR);"
+            "CREATE TABLE _podium_deleted (_key VARCHAR)"
+        )
+        self.tables: dict[str, StagedTable] = {}
+        self.counts = StageCounts()
+        self._pending: list[str] = []
+        self._pending_bytes = 0
+        self._pages = 0
+        self._offset = 0
+        self._batch_time = now()
+
+    # -- pages in ------------------------------------------------------------------------
+
+    def add(self, page: Page) -> None:
+        if isinstance(page, JsonPage):
+            self._add_json(page)
+        elif isinstance(page, FilePage):
+            self.flush()
+            self._read_batch(_READERS[page.format], [str(page.path)], page.location)
+        elif isinstance(page, UnreadablePage):
+            self._quarantine_whole(page.location, page.reason, page.content)
+
+    def _add_json(self, page: JsonPage) -> None:
+        records = page.records
+        self.counts.received += len(records)
+        if not all(type(r) is dict for r in records):
+            for index, record in enumerate(records):
+                if type(record) is not dict:
+                    reason = f"record {index} is {type(record).__name__}, not an object"
+                    self._quarantine_whole(page.location, reason, orjson.dumps(record).decode())
+            records = [r for r in records if type(r) is dict]
+        if page.deleted:
+            self._add_deleted(page)
+        if not records:
+            return
+        path = self.workdir / "pages" / f"{self._pages:07d}.json"
+        self._pages += 1
+        body = orjson.dumps(records)
+        path.write_bytes(body)
+        self.db.execute("INSERT INTO _podium_pages VALUES (?, ?)", [str(path), page.location])
+        if not self._pending:
+            self._batch_time = self._now()
+        self._pending.append(str(path))
+        self._pending_bytes += len(body)
+        if self._pending_bytes >= self._batch_bytes:
+            self.flush()
+
+    def _add_deleted(self, page: JsonPage) -> None:
+        keys = [(record_key(d, self.stream.primary_key),) for d in page.deleted]
+        self.db.executemany("INSERT INTO _podium_deleted VALUES (?)", keys)
+        self.counts.deleted += len(keys)
+
+    def _quarantine_whole(self, location: str, reason: str, content: str) -> None:
+        self.db.execute(
+            "INSERT INTO _podium_quarantine VALUES (?, ?, ?)", [location, reason, content or None]
+        )
+        self.counts.quarantined += 1
+
+    def flush(self) -> None:
+        if self._pending:
+            files, self._pending, self._pending_bytes = self._pending, [], 0
+            self._read_batch("read_json({files}, " + _JSON_OPTIONS + ")", files, None)
+            for name in files:
+                Path(name).unlink(missing_ok=True)
+
+    # -- one batch -------------------------------------------------------------------------
+
+    def _read_batch(self, reader: str, files: list[str], file_location: str | None) -> None:
+        source = reader.format(files="[" + ", ".join(_literal(f) for f in files) + "]")
+        try:
+            self.db.execute(f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT * FROM {source}")
+        except duckdb.Error as exc:
+            if file_location is None:
+                raise
+            self._quarantine_whole(file_location, f"cannot be read: {_first_line(exc)}", "")
+            return
+        if file_location is not None:
+            self.db.execute("INSERT INTO _podium_pages VALUES (?, ?)", [files[0], file_location])
+        rows = self._one("SELECT count(*) FROM _batch")
+        if file_location is not None:
+            self.counts.received += rows
+        if rows:
+            _BatchFlattener(self, self._offset).run()
+        self._offset += rows
+        self.db.execute("DROP TABLE IF EXISTS _batch")
+
+    def _one(self, sql: str, params: list[Any] | None = None) -> Any:
+        row = self.db.execute(sql, params or []).fetchone()
+        return row[0] if row else None
+
+    # -- the end ---------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Flushes the last batch and keeps one version per key, as the write mode says."""
+        self.flush()
+        root = self.root
+        if root is None or not self.stream.primary_key:
+            return
+        if self.stream.write_mode is WriteMode.REPLACE and not self.stream.cursor:
+            order = "_seq DESC"
+        elif self.stream.write_mode is WriteMode.APPEND:
+            order = "_seq ASC"
+        else:
+            cursor = self.cursor_column
+            order = (f"{quote(cursor)} DESC NULLS LAST, " if cursor else "") + "_seq DESC"
+        table = quote(root.name)
+        duplicates = self._one(f"SELECT count(*) - count(DISTINCT _key) FROM {table}")
+        if not duplicates:
+            return
+        self.db.execute(
+            "CREATE OR REPLACE TEMP TABLE _losers AS SELECT _seq FROM (SELECT _seq, row_number() "
+            f"OVER (PARTITION BY _key ORDER BY {order}) AS _n FROM {table}) WHERE _n > 1"
+        )
+        for staged in self.tables.values():
+            self.db.execute(
+                f"DELETE FROM {quote(staged.name)} WHERE _seq IN (SELECT _seq FROM _losers)"
+            )
+
+    @property
+    def root(self) -> StagedTable | None:
+        return next((t for t in self.tables.values() if t.is_root), None)
+
+    @property
+    def cursor_column(self) -> str | None:
+        if not self.stream.cursor:
+            return None
+        return field_column(self.stream.cursor)
+
+    def max_cursor(self) -> Any:
+        root, column = self.root, self.cursor_column
+        if root is None or column is None or column not in root.columns:
+            return None
+        return self._one(f"SELECT max({quote(column)}) FROM {quote(root.name)}")
+
+    def row_count(self, table: str) -> int:
+        return int(self._one(f"SELECT count(*) FROM {quote(table)}"))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def field_column(path: str) -> str:
+    """The column a record field (``customer.id``, ``AmazonOrderId``) lands in."""
+    return names.join(*(names.identifier(part) for part in path.split(".")))
+
+
+def record_key(record: Any, primary_key: tuple[str, ...]) -> str:
+    """The key text of a record, the same as staging computes in SQL."""
+    values = []
+    for part in primary_key:
+        value: Any = record
+        for step in part.split("."):
+            value = value.get(step) if isinstance(value, dict) else None
+        values.append(_key_text(value))
+    return KEY_SEPARATOR.join(values)
+
+
+def _key_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+class _BatchFlattener:
+    """Flattens the batch in ``_batch`` and appends it to the staging tables."""
+
+    def __init__(self, staging: Staging, offset: int) -> None:
+        self.s, self.db, self.stream = staging, staging.db, staging.stream
+        self.offset = offset
+        self.bad: list[tuple[str, str, str]] = []  # (seq SQL source, reason SQL, where)
+
+    def run(self) -> None:
+        described = self.db.execute("SELECT * FROM _batch LIMIT 0")
+        relation = self.db.sql("SELECT * FROM _batch")
+        fields = [
+            (name, kind)
+            for name, kind in zip(relation.columns, relation.dtypes, strict=True)
+            if name != "_podium_file"
+        ]
+        del described
+        plan, keys = plan_tables(
+            names.identifier(self.stream.table_name),
+            "_batch",
+            fields,
+            keys=self._root_keys,
+            is_json_object=self._is_json_object,
+        )
+        flats = [self._flatten(table, keys) for table in plan.walk()]
+        self._quarantine_bad()
+        for table, flat in zip(plan.walk(), flats, strict=True):
+            self._append(table, flat)
+            self.db.execute(f"DROP TABLE IF EXISTS {flat}")
+            if table.level_sql:
+                self.db.execute(f"DROP TABLE IF EXISTS {table.level}")
+        self.db.execute("DROP TABLE IF EXISTS _bad")
+
+    def _is_json_object(self, level: str, expr: str) -> bool:
+        sql = f"SELECT bool_or(json_type({expr}) IN ('OBJECT', 'ARRAY')) FROM {level} l"
+        return bool(self.s._one(sql))
+
+    def _root_keys(self, root: TablePlan) -> RootKeys:
+        seq = f"(l.rowid + {self.offset})"
+        if not self.stream.primary_key:
+            return RootKeys(seq, f"('{self.s.load_id}:' || {seq})")
+        by_name = {c.name: c for c in root.columns}
+        parts = []
+        for name in self.stream.primary_key:
+            column = by_name.get(field_column(name))
+            if column is None:
+                self.bad.append(("_batch", f"'primary key field {name} is missing'", "true"))
+                parts.append("NULL")
+                continue
+            parts.append(f"CAST({column.expr} AS VARCHAR)")
+            missing = f"'primary key field {name} is missing'"
+            self.bad.append(("_batch", missing, f"{column.expr} IS NULL"))
+        key = parts[0] if len(parts) == 1 else f"concat_ws(chr(31), {', '.join(parts)})"
+        return RootKeys(seq, key)
+
+    def _flatten(self, table: TablePlan, keys: RootKeys) -> str:
+        if table.level_sql:
+            self.db.execute(table.level_sql)
+        selected = []
+        for column in table.columns:
+            declared = self._declared(table, column.name)
+            if declared is not None:
+                expr = self._declared_expr(table, column.expr, column.name, declared)
+                column.kind = declared
+            else:
+                expr = column.expr
+            if column.kind is not None:
+                selected.append(f"{expr} AS {quote(column.name)}")
+        extracted = f"TIMESTAMPTZ '{self.s._batch_time.isoformat()}' AS _extracted_at"
+        if table.level_sql is None:
+            system = [f"{keys.seq} AS _seq", f"{keys.key} AS _key", extracted]
+            system += self._whole_record_columns()
+        else:
+            system = ["l._seq", "l._root_key", "l._parent_key", "l._pos", extracted]
+        flat = f"_flat_{table.level}"
+        columns = ", ".join(system + selected)
+        self.db.execute(
+            f"CREATE OR REPLACE TEMP TABLE {flat} AS SELECT {columns} FROM {table.level} l"
+        )
+        return flat
+
+    def _whole_record_columns(self) -> list[str]:
+        extra = []
+        if self.stream.keep_document or not self.stream.cursor:
+            record = self._record_json()
+            if not self.stream.cursor:
+                extra.append(f"md5({record}) AS _record_hash")
+            if self.stream.keep_document:
+                extra.append(f"{record}::JSON AS _document")
+        return extra
+
+    def _record_json(self) -> str:
+        fields = [c for c in self.db.sql("SELECT * FROM _batch").columns if c != "_podium_file"]
+        packed = ", ".join(f"{quote(f)} := l.{quote(f)}" for f in fields)
+        return f"to_json(struct_pack({packed}))"
+
+    def _declared(self, table: TablePlan, column: str) -> str | None:
+        root = names.identifier(self.stream.table_name)
+        suffix = table.name[len(root) + 2 :] if table.name != root else ""
+        for name, kind in self.stream.columns.items():
+            *path, field_name = name.split(".")
+            wanted_table = names.join(*(names.identifier(p) for p in path)) if path else ""
+            if field_column(field_name) == column and wanted_table == suffix:
+                return types.parse_declared(kind)
+        return None
+
+    def _declared_expr(self, table: TablePlan, expr: str, name: str, kind: str) -> str:
+        cast = f"TRY_CAST({expr} AS {types.to_duckdb(kind)})"
+        reason = f"'field {name}: ' || CAST({expr} AS VARCHAR) || ' is not a {kind}'"
+        self.bad.append((table.level, reason, f"{expr} IS NOT NULL AND {cast} IS NULL"))
+        return cast
+
+    def _quarantine_bad(self) -> None:
+        self.db.execute("CREATE OR REPLACE TEMP TABLE _bad (_seq BIGINT, reason VARCHAR)")
+        for level, reason, where in self.bad:
+            seq = f"(l.rowid + {self.offset})" if level == "_batch" else "l._seq"
+            self.db.execute(f"INSERT INTO _bad SELECT {seq}, {reason} FROM {level} l WHERE {where}")
+        found = self.s._one("SELECT count(DISTINCT _seq) FROM _bad")
+        if not found:
+            return
+        self.db.execute(
+            "INSERT INTO _podium_quarantine SELECT p.location, b.reason, "
+            f"{self._record_json()} FROM _batch l "
+            f"JOIN (SELECT _seq, min(reason) AS reason FROM _bad GROUP BY _seq) b "
+            f"ON b._seq = l.rowid + {self.offset} "
+            "LEFT JOIN _podium_pages p ON p.file = l._podium_file"
+        )
+        self.s.counts.quarantined += int(found)
+
+    def _append(self, table: TablePlan, flat: str) -> None:
+        columns = {c.name: c.kind for c in table.columns if c.kind is not None}
+        staged = self.s.tables.get(table.name)
+        target = quote(table.name)
+        if staged is None:
+            staged = StagedTable(table.name, table.level_sql is None)
+            self.s.tables[table.name] = staged
+            self.db.execute(f"CREATE TABLE {target} AS SELECT * FROM {flat} LIMIT 0")
+            staged.columns.update(columns)
+        else:
+            self._align(staged, columns)
+        selected = ", ".join(
+            f"CAST({quote(n)} AS {types.to_duckdb(staged.columns[n])}) AS {quote(n)}"
+            if staged.columns[n] != kind
+            else quote(n)
+            for n, kind in columns.items()
+        )
+        system = (
+            "_seq, _key, _extracted_at"
+            if staged.is_root
+            else ("_seq, _root_key, _parent_key, _pos, _extracted_at")
+        )
+        extra = [c for c in ("_record_hash", "_document") if staged.is_root and self._has(flat, c)]
+        parts = ", ".join([system, *extra] + ([selected] if selected else []))
+        skip = (
+            " WHERE _seq NOT IN (SELECT _seq FROM _bad)"
+            if self.s._one("SELECT count(*) FROM _bad")
+            else ""
+        )
+        self.db.execute(f"INSERT INTO {target} BY NAME SELECT {parts} FROM {flat}{skip}")
+
+    def _has(self, table: str, column: str) -> bool:
+        return column in self.db.sql(f"SELECT * FROM {table}").columns
+
+    def _align(self, staged: StagedTable, columns: dict[str, str]) -> None:
+        target = quote(staged.name)
+        for name, kind in columns.items():
+            old = staged.columns.get(name)
+            if old is None:
+                self.db.execute(
+                    f"ALTER TABLE {target} ADD COLUMN {quote(name)} {types.to_duckdb(kind)}"
+                )
+                staged.columns[name] = kind
+            elif not types.holds(old, kind):
+                wide = types.supertype(old, kind)
+                self.db.execute(
+                    f"ALTER TABLE {target} ALTER {quote(name)} TYPE {types.to_duckdb(wide)}"
+                )
+                staged.columns[name] = wide
