@@ -282,3 +282,67 @@ def cmd_demo(args: argparse.Namespace) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- extract ------------------------------------------------------------------------------
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from podium.connectors.extract import extract
+
+    project = _project(args)
+    mask = Masker(project.secrets)
+    show = sys.stderr.isatty() and not args.json
+    last = [0.0]
+
+    def progress(p: Any) -> None:
+        if show and p.seconds - last[0] >= 0.2:
+            last[0] = p.seconds
+            rate = p.records / p.seconds if p.seconds else 0
+            sys.stderr.write(
+                f"\r{p.stream}: {p.pages:,} pages, {p.records:,} records, {rate:,.0f} records/s "
+            )
+            sys.stderr.flush()
+
+    def loaded(r: Any) -> None:
+        if show:
+            sys.stderr.write("\r\033[K")
+        if not args.json:
+            c = r.counts
+            print(
+                f"{r.stream}: {r.received:,} received, {r.loaded:,} loaded "
+                f"({c.inserted:,} new, {c.updated:,} updated, {c.unchanged:,} unchanged, "
+                f"{c.deleted:,} deleted), {r.quarantined:,} quarantined, {r.pages:,} pages "
+                f"in {r.seconds:.1f}s; cursor {r.cursor}"
+            )
+            for change in r.schema_changes:
+                print(f"  schema: {change}")
+        _record_assets(project, r)
+
+    results = extract(
+        project,
+        args.connection,
+        streams=args.stream or None,
+        full_refresh=args.full_refresh,
+        on_progress=progress,
+        on_loaded=loaded,
+    )
+    if args.json:
+        _print_json([r.to_json() for r in results], mask)
+    return 0
+
+
+def _record_assets(project: Project, result: Any) -> None:
+    """An ``AssetUpdated`` per loaded table, so asset triggers and the UI see one-off loads."""
+    from podium.core.events import AssetUpdated
+    from podium.engine.journal import Journal
+
+    db = _open(project)
+    try:
+        with db.transaction() as tx:
+            journal = Journal(tx, time.time())
+            for asset, stats in result.assets.items():
+                journal.add(AssetUpdated(asset, None, "extract", False, stats))  # type: ignore[arg-type]
+            journal.flush()
+    finally:
+        db.close()

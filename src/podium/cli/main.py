@@ -82,6 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("cancel", c.cmd_cancel, "cancel a run that has not finished")
     p.add_argument("run")
 
+    p = command("extract", c.cmd_extract, "load one connection's streams into the warehouse now")
+    p.add_argument("connection")
+    p.add_argument(
+        "--stream", action="append", default=[], metavar="S", help="only this stream (repeatable)"
+    )
+    p.add_argument(
+        "--full-refresh", action="store_true", help="read everything again and replace the tables"
+    )
+    p.add_argument("--json", action="store_true", help="print what each load did as JSON")
+
     p = command("emit", c.cmd_emit, "store a named event; matching event triggers start runs")
     p.add_argument("event")
     p.add_argument("--payload", default=None, metavar="JSON", help="a JSON object")

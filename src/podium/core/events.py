@@ -112,6 +112,7 @@ class AssetUpdated(Event):
     run_id: str
     task_id: str
     incomplete: bool = False
+    stats: dict[str, Any] = field(default_factory=dict)  # rows inserted/updated/…, schema changes
 
 
 @dataclass(frozen=True)

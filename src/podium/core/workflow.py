@@ -66,6 +66,7 @@ class Task:
     on_late: OnLate = OnLate.WAIT
     produces: tuple[str, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)  # the kind's own (extract: streams)
     location: Location | None = None
     func: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
@@ -171,6 +172,7 @@ class Project:
     secrets: frozenset[str] = frozenset()
     connections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     notifications: tuple[Mapping[str, Any], ...] = ()
+    warehouse: Mapping[str, Any] = field(default_factory=dict)
 
     def workflow(self, name: str) -> Workflow:
         return self.workflows[name]

@@ -361,6 +361,7 @@ class Engine:
             upstream=self._upstream(tx, c.run_id, info, task),
             late_upstreams=c.late_upstreams,
             trigger=info.trigger,
+            options=task.options,
         )
 
     def _run_info(self, tx: Tx, run_id: str) -> _RunInfo:

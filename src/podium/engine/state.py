@@ -21,7 +21,7 @@ from podium.core import events as ev
 from podium.core.graph import dependants, downstream
 from podium.core.rules import Upstream, decide
 from podium.core.status import AttemptStatus, RunStatus, TaskStatus
-from podium.core.workflow import Workflow
+from podium.core.workflow import Task, Workflow
 from podium.engine.journal import Journal
 
 #: an attempt lost to a dead engine is retried this many times without using a retry
@@ -427,8 +427,8 @@ def _after_attempt(j: Journal, o: Outcome, graphs: Graphs, draw: Callable[[], fl
     )
     j.add(ev.TaskFinished(o.run_id, o.task_id, status))
     if ok:
-        for asset in task.produces:
-            j.add(ev.AssetUpdated(asset, o.run_id, o.task_id, incomplete=bool(incomplete)))
+        for asset, stats in _assets_of(task, o.output).items():
+            j.add(ev.AssetUpdated(asset, o.run_id, o.task_id, bool(incomplete), stats))
     if released:
         if ok:
             _start_catchup(j, o.run_id, o.task_id, graphs)
@@ -681,3 +681,14 @@ def retry_run(j: Journal, run_id: str, *, failed_only: bool, graphs: Graphs) -> 
     j.add(ev.RunRetried(run_id, sorted(again)))
     tx.notify = True
     return sorted(again)
+
+
+def _assets_of(task: Task, output: str | None) -> dict[str, dict[str, Any]]:
+    """The assets a successful attempt updated: its ``produces``, and for an extract the
+    tables it loaded, with what changed in each."""
+    found: dict[str, dict[str, Any]] = {asset: {} for asset in task.produces}
+    if task.kind == "extract" and output:
+        loaded = json.loads(output).get("assets")
+        if isinstance(loaded, dict):
+            found.update({str(k): dict(v) for k, v in loaded.items() if isinstance(v, dict)})
+    return found

@@ -23,6 +23,7 @@ class Job:
     upstream: Mapping[str, Any]
     late_upstreams: tuple[str, ...] = ()
     trigger: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def idempotency_key(self) -> str:

@@ -175,9 +175,30 @@ def _die_with_parent() -> None:
         pass
 
 
+def _run_extract(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
+    from podium.connectors.extract import extract, task_output
+    from podium.project import load_project
+
+    project = load_project(__import__("pathlib").Path(job.project_root))
+    log = TaskContext(job, sink, cancelled).log
+    results = extract(
+        project,
+        job.target,
+        streams=job.options.get("streams") or None,
+        full_refresh=bool(job.options.get("full_refresh")),
+        on_loaded=lambda r: log.info(
+            "%s: %d received, %d inserted, %d updated, %d quarantined in %.1fs",
+            r.stream, r.received, r.counts.inserted, r.counts.updated, r.quarantined, r.seconds,
+        ),
+        logger=log,
+    )
+    return task_output(results)
+
+
 _KINDS: dict[str, Callable[[Job, LogSink, threading.Event], Any]] = {
     "run": _run_callable,
     "shell": _run_shell,
+    "extract": _run_extract,
 }
 
 

@@ -92,6 +92,7 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
         workflows=workflows,
         secrets=secrets,
         connections=settings.connections,
+        warehouse=settings.warehouse,
         notifications=settings.notifications,
     )
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from podium.connectors.registry import connection_problems
+from podium.connectors.warehouse import warehouse_problems
 from podium.core.workflow import EngineSettings
 from podium.project.secrets import Interpolator, connection_secrets, url_secrets
 from podium.project.yaml_lines import Fields, LineDict, LineList, Problems, load_yaml, to_plain
@@ -34,6 +36,7 @@ class Settings:
     connections: Mapping[str, Mapping[str, Any]]
     notifications: tuple[Mapping[str, Any], ...]
     secrets: frozenset[str]
+    warehouse: Mapping[str, Any]
 
 
 def read_settings(
@@ -56,7 +59,7 @@ def read_settings(
     fields.unknown_keys(TOP_KEYS)
     store_url = _store_url(fields, root, environ)
     connections = _connections(fields)
-    fields.mapping_of("warehouse")  # free-form for now; only its shape is checked
+    warehouse = _warehouse(fields)
     secrets = interpolator.secrets | connection_secrets(connections) | url_secrets(store_url)
     return Settings(
         store_url=store_url,
@@ -65,6 +68,7 @@ def read_settings(
         connections=connections,
         notifications=_notifications(fields),
         secrets=frozenset(secrets),
+        warehouse=warehouse,
     )
 
 
@@ -135,12 +139,34 @@ def _connections(fields: Fields) -> dict[str, dict[str, Any]]:
     for name, settings in connections.items():
         if isinstance(settings, Mapping):
             result[name] = to_plain(settings)
+            for problem in connection_problems(result[name]):
+                fields.problems.add(_line_of(settings, problem), f"connections: {name}.{problem}")
         else:
             fields.problems.add(
                 connections.line_of(name),
                 f"connections: {name!r} must be a mapping of settings (type:, token: …)",
             )
     return result
+
+
+def _line_of(settings: Any, problem: str) -> int:
+    """The line of the setting a problem (``streams.orders.cursor: …``) is about."""
+    node, line = settings, getattr(settings, "line", 1)
+    for part in problem.split(":", 1)[0].split("."):
+        if not isinstance(node, LineDict) or part not in node:
+            break
+        line, node = node.line_of(part), node[part]
+    return line
+
+
+def _warehouse(fields: Fields) -> dict[str, Any]:
+    section = fields.mapping_of("warehouse")
+    if section is None:
+        return {}
+    settings = to_plain(section)
+    for problem in warehouse_problems(settings):
+        fields.problems.add(_line_of(section, problem), f"warehouse: {problem}")
+    return dict(settings)
 
 
 def _notifications(fields: Fields) -> tuple[dict[str, Any], ...]:

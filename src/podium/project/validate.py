@@ -102,6 +102,22 @@ def _workflow_exists(task: Task, workflow: Workflow, view: ProjectView) -> str |
     return None
 
 
+def _extract_target(task: Task, workflow: Workflow, view: ProjectView) -> str | None:
+    settings = view.connections.get(task.target)
+    if settings is None:
+        hint = did_you_mean(task.target, view.connections) or "; declare it under connections:"
+        return f"extracts unknown connection {task.target!r}{hint}"
+    from podium.connectors.registry import stream_names
+
+    known = stream_names(settings)
+    wanted = task.options.get("streams") or []
+    unknown = [s for s in wanted if known is not None and s not in known]
+    if unknown:
+        hint = did_you_mean(unknown[0], known or [])
+        return f"connection {task.target!r} has no stream {unknown[0]!r}{hint}"
+    return None
+
+
 def _not_blank(target: str) -> str | None:
     return None if target.strip() else "the command is empty"
 
@@ -114,7 +130,7 @@ TASK_KINDS: dict[str, KindSpec] = {
         ),
         KindSpec("shell", "a shell command", check_target=_not_blank),
         KindSpec("workflow", "a workflow name", check_in_project=_workflow_exists),
-        KindSpec("extract", "a connection in podium.yaml", available=False),
+        KindSpec("extract", "a connection in podium.yaml", check_in_project=_extract_target),
         KindSpec("transform", "a folder of SQL models", available=False),
         KindSpec("check", "a checks file", available=False),
         KindSpec("sync", "a sync in podium.yaml", available=False),

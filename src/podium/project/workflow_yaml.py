@@ -58,7 +58,12 @@ TASK_OPTIONS = frozenset(
         "params",
     )
 )
-TASK_KEYS = frozenset(("id", "depends_on", "produces", *TASK_OPTIONS, *TASK_KINDS))
+#: options that belong to one task kind (``streams:`` only means something to ``extract``)
+KIND_OPTIONS: dict[str, tuple[str, ...]] = {"extract": ("streams", "full_refresh")}
+TASK_KEYS = frozenset(
+    ("id", "depends_on", "produces", *TASK_OPTIONS, *TASK_KINDS)
+    + tuple(key for keys in KIND_OPTIONS.values() for key in keys)
+)
 _SHOWN_TASK_KEYS = TASK_KEYS - {k for k, spec in TASK_KINDS.items() if not spec.available}
 TRIGGER_KINDS = ("schedule", "event", "workflow", "asset")
 LATER_TRIGGER_KINDS = ("webhook",)
@@ -332,9 +337,29 @@ def _task(
         on_late=merged.get("on_late", OnLate.WAIT),
         produces=read.names("produces"),
         params=merged.get("params", {}),
+        options=_kind_options(read, kind),
         location=Location(read.problems.file, item.line),
         func=funcs.get(task_id),
     )
+
+
+def _kind_options(read: Fields, kind: str) -> dict[str, Any]:
+    """The options of ``kind`` the task sets; another kind's options are reported."""
+    options: dict[str, Any] = {}
+    for owner, keys in KIND_OPTIONS.items():
+        for key in keys:
+            if key not in read.mapping:
+                continue
+            if owner != kind:
+                read.problem(key, f"{key!r} applies only to {owner} tasks")
+            elif key == "streams":
+                options[key] = list(read.names(key))
+            else:
+                value = read.mapping[key]
+                if not isinstance(value, bool):
+                    read.problem(key, f"{key} must be true or false")
+                options[key] = value is True
+    return options
 
 
 def _missing_id(value: Any) -> str:

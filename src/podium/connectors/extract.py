@@ -1,0 +1,82 @@
+"""The extract service: one connection's streams, each loaded into the warehouse.
+
+Used by the ``extract`` task kind and by ``podium extract``; both get the same results.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from podium.connectors.load import LoadJob, Progress, StreamResult, load_stream
+from podium.connectors.registry import dataset_for, open_source
+from podium.connectors.warehouse import open_destination
+from podium.core.workflow import Project
+from podium.errors import NotFoundError, UsageError
+
+LOADS_DIR = ".podium/loads"
+
+
+def extract(
+    project: Project,
+    connection: str,
+    *,
+    streams: Sequence[str] | None = None,
+    full_refresh: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_loaded: Callable[[StreamResult], None] | None = None,
+    logger: logging.Logger | None = None,
+) -> list[StreamResult]:
+    """Loads ``streams`` (default: all) of ``connection``; one load per stream, in order."""
+    settings = project.connections.get(connection)
+    if settings is None:
+        known = ", ".join(sorted(project.connections)) or "none are declared"
+        raise NotFoundError(f"no connection {connection!r} in podium.yaml (connections: {known})")
+    root = Path(project.root)
+    source = open_source(connection, settings, root=root, secrets=project.secrets, logger=logger)
+    destination = open_destination(project.warehouse, root)
+    try:
+        chosen = _choose(connection, source.streams(), streams)
+        results = []
+        for stream in chosen:
+            job = LoadJob(
+                source,
+                stream,
+                destination,
+                connection,
+                dataset_for(connection, settings),
+                root / LOADS_DIR,
+                full_refresh=full_refresh,
+                on_progress=on_progress,
+            )
+            result = load_stream(job)
+            if on_loaded is not None:
+                on_loaded(result)
+            results.append(result)
+        return results
+    finally:
+        source.close()
+        destination.close()
+
+
+def task_output(results: Sequence[StreamResult]) -> dict[str, Any]:
+    """What an extract task returns: per-stream figures and the assets it updated."""
+    assets: dict[str, Any] = {}
+    for result in results:
+        assets.update(result.assets)
+    return {"streams": [r.to_json() for r in results], "assets": assets}
+
+
+def _choose(connection: str, available: Sequence[Any], wanted: Sequence[str] | None) -> list[Any]:
+    by_name = {s.name: s for s in available}
+    if not wanted:
+        return list(available)
+    unknown = [w for w in wanted if w not in by_name]
+    if unknown:
+        raise UsageError(
+            f"connection {connection!r} has no stream {unknown[0]!r}; "
+            f"its streams: {', '.join(by_name) or 'none'}"
+        )
+    return [by_name[w] for w in wanted]
