@@ -143,14 +143,40 @@ def test_connections_and_notifications_are_kept(tmp_path: Path) -> None:
         tmp_path,
         """
         connections:
-          shopify: {type: shopify, shop: brand}
+          drops: {type: files, path: inbox, streams: {sales: {pattern: "*.csv"}}}
         notifications:
           - {on: [failed], to: slack}
         warehouse: {type: duckdb}
         """,
     )
-    assert loaded.connections == {"shopify": {"type": "shopify", "shop": "brand"}}
+    assert loaded.connections == {
+        "drops": {"type": "files", "path": "inbox", "streams": {"sales": {"pattern": "*.csv"}}}
+    }
+    assert loaded.warehouse == {"type": "duckdb"}
     assert loaded.notifications == ({"on": ["failed"], "to": "slack"},)
+
+
+def test_connection_and_warehouse_problems_name_their_line(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        "connections:\n"
+        "  shop: {type: rest, base_url: 'http://x', streams: {a: {path: /a, write_mode: merge}}}\n"
+        "  drops:\n"
+        "    type: files\n"
+        "    path: inbox\n"
+        "    streams:\n"
+        "      sales: {write_mode: upsert}\n"
+        "warehouse:\n"
+        "  type: postgres\n"
+        "  url: mysql://x\n",
+    )
+    assert found == [
+        "podium.yaml:2: connections: shop.streams.a.write_mode: merge needs a primary_key to "
+        "merge on",
+        "podium.yaml:7: connections: drops.streams.sales.write_mode: expected one of append, "
+        "merge, replace, got 'upsert'",
+        "podium.yaml:10: warehouse: url: expected postgresql://USER@HOST:5432/DB",
+    ]
 
 
 def test_connections_must_be_mappings_of_mappings(tmp_path: Path) -> None:

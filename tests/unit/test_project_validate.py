@@ -207,4 +207,6 @@ def test_every_task_kind_is_registered_once() -> None:
     assert list(TASK_KINDS) == [
         "run", "shell", "workflow", "extract", "transform", "check", "sync", "http"
     ]  # fmt: skip
-    assert [k for k, spec in TASK_KINDS.items() if spec.available] == ["run", "shell", "workflow"]
+    assert [k for k, spec in TASK_KINDS.items() if spec.available] == [
+        "run", "shell", "workflow", "extract"
+    ]  # fmt: skip

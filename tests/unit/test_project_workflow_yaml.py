@@ -356,7 +356,8 @@ def test_task_without_a_kind_lists_the_kinds(tmp_path: Path) -> None:
     found = problems(tmp_path, "tasks:\n  - id: a\n    retries: 1\n")
     assert found == [
         "workflows/daily.yaml:2: task 'a': say what the task runs with one of: "
-        "run (module:function), shell (a shell command), workflow (a workflow name)"
+        "run (module:function), shell (a shell command), workflow (a workflow name), "
+        "extract (a connection in podium.yaml)"
     ]
 
 
@@ -367,12 +368,41 @@ def test_task_with_two_kinds(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("kind", ["extract", "transform", "check", "sync", "http"])
+@pytest.mark.parametrize("kind", ["transform", "check", "sync", "http"])
 def test_later_task_kinds_are_not_available_yet(tmp_path: Path, kind: str) -> None:
     found = problems(tmp_path, f"tasks:\n  - id: a\n    {kind}: something\n")
     assert found == [
         f"workflows/daily.yaml:3: task 'a': task kind '{kind}' is not available "
         "in this version of podium"
+    ]
+
+
+def test_extract_names_a_source_connection_and_its_streams(tmp_path: Path) -> None:
+    config = (
+        "connections:\n"
+        "  drops: {type: files, path: inbox, streams: {sales: {pattern: '*.csv'}}}\n"
+        "  chat: {type: slack}\n"
+    )
+    write(tmp_path, "podium.yaml", config)
+    write(
+        tmp_path,
+        "workflows/daily.yaml",
+        "tasks:\n"
+        "  - {id: a, extract: drops, streams: [sales, salez], full_refresh: true}\n"
+        "  - {id: b, extract: chat}\n"
+        "  - {id: c, extract: nope}\n"
+        "  - {id: d, shell: x, streams: [a]}\n",
+    )
+    with pytest.raises(ProjectError) as info:
+        load_project(tmp_path, environ={})
+    assert [str(p) for p in info.value.problems] == [
+        "workflows/daily.yaml:2: task 'a': connection 'drops' has no stream 'salez'; "
+        "did you mean 'sales'?",
+        "workflows/daily.yaml:3: task 'b': connection 'chat' is not a source (type: 'slack'; "
+        "extract reads rest, files)",
+        "workflows/daily.yaml:4: task 'c': extracts unknown connection 'nope'; declare it "
+        "under connections:",
+        "workflows/daily.yaml:5: task 'd': 'streams' applies only to extract tasks",
     ]
 
 

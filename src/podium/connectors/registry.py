@@ -50,6 +50,10 @@ def connection_problems(settings: Mapping[str, Any]) -> list[str]:
     return problems + list(SOURCE_TYPES[kind].function(SOURCE_TYPES[kind].problems)(own_settings(settings)))
 
 
+def is_source(settings: Mapping[str, Any]) -> bool:
+    return settings.get("type") in SOURCE_TYPES
+
+
 def own_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in settings.items() if k not in COMMON_KEYS}
 

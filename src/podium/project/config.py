@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from podium.connectors.registry import connection_problems
+from podium.connectors.registry import connection_problems, is_source
 from podium.connectors.warehouse import warehouse_problems
 from podium.core.workflow import EngineSettings
 from podium.project.secrets import Interpolator, connection_secrets, url_secrets
@@ -139,6 +139,8 @@ def _connections(fields: Fields) -> dict[str, dict[str, Any]]:
     for name, settings in connections.items():
         if isinstance(settings, Mapping):
             result[name] = to_plain(settings)
+            if not is_source(result[name]):
+                continue  # a connection for something else (a sync, notifications) than extract
             for problem in connection_problems(result[name]):
                 fields.problems.add(_line_of(settings, problem), f"connections: {name}.{problem}")
         else:

@@ -107,8 +107,11 @@ def _extract_target(task: Task, workflow: Workflow, view: ProjectView) -> str | 
     if settings is None:
         hint = did_you_mean(task.target, view.connections) or "; declare it under connections:"
         return f"extracts unknown connection {task.target!r}{hint}"
-    from podium.connectors.registry import stream_names
+    from podium.connectors.registry import SOURCE_TYPES, is_source, stream_names
 
+    if not is_source(settings):
+        kinds = ", ".join(SOURCE_TYPES)
+        return f"connection {task.target!r} is not a source (type: {settings.get('type')!r}; extract reads {kinds})"
     known = stream_names(settings)
     wanted = task.options.get("streams") or []
     unknown = [s for s in wanted if known is not None and s not in known]
