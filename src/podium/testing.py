@@ -116,3 +116,39 @@ def project_of(
         workflows={wf.name: wf for wf in workflows},
         secrets=secrets,
     )
+
+
+class MemorySource:
+    """A Source whose pages are lists given up front: ``MemorySource({"orders": [[…], […]]})``.
+
+    ``deleted`` maps a stream to records reported deleted (sent with its last page).
+    """
+
+    def __init__(
+        self,
+        pages: dict[str, list[list[Any]]],
+        streams: list[Any] | None = None,
+        deleted: dict[str, list[dict[str, Any]]] | None = None,
+    ) -> None:
+        from podium.connectors.source import Stream
+
+        self.pages = pages
+        self._streams = streams or [Stream(name) for name in pages]
+        self.deleted = deleted or {}
+        self.states: list[Any] = []
+
+    def streams(self) -> list[Any]:
+        return list(self._streams)
+
+    def read(self, stream: Any, state: Any, *, full_refresh: bool) -> Any:
+        from podium.connectors.source import JsonPage
+
+        self.states.append(state)
+        pages = self.pages.get(stream.name, [])
+        for index, records in enumerate(pages):
+            last = index == len(pages) - 1
+            deleted = self.deleted.get(stream.name, []) if last else []
+            yield JsonPage(records, f"memory {stream.name} page {index}", deleted)
+
+    def close(self) -> None:
+        pass
