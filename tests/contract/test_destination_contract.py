@@ -72,7 +72,9 @@ def postgres_url() -> str:
     return url
 
 
-ORDERS = Stream("orders", primary_key=("id",), cursor="updated_at", columns={"total": "decimal(18,2)"})
+ORDERS = Stream(
+    "orders", primary_key=("id",), cursor="updated_at", columns={"total": "decimal(18,2)"}
+)
 
 
 def order(id: int, day: int, total: str = "10.00", items: int = 2, **extra: Any) -> dict[str, Any]:
@@ -94,7 +96,9 @@ def load(
     **options: Any,
 ) -> StreamResult:
     source = MemorySource({stream.name: pages}, [stream], options.pop("deleted", None))
-    job = LoadJob(source, stream, warehouse.destination, "shop", "raw_shop", tmp_path / "loads", **options)
+    job = LoadJob(
+        source, stream, warehouse.destination, "shop", "raw_shop", tmp_path / "loads", **options
+    )
     return load_stream(job)
 
 
@@ -153,9 +157,15 @@ def test_merge_keeps_the_newest_version_and_replaces_its_children(
 def test_loading_the_same_pages_twice_changes_nothing(warehouse: Warehouse, tmp_path: Path) -> None:
     pages = [[order(1, 1), order(2, 2)], [order(3, 3)]]
     first = load(warehouse, tmp_path, pages)
-    before = warehouse.table("orders", "*", "id"), warehouse.table("orders__line_items", "*", "1, 2, 3")
+    before = (
+        warehouse.table("orders", "*", "id"),
+        warehouse.table("orders__line_items", "*", "1, 2, 3"),
+    )
     second = load(warehouse, tmp_path, pages)
-    after = warehouse.table("orders", "*", "id"), warehouse.table("orders__line_items", "*", "1, 2, 3")
+    after = (
+        warehouse.table("orders", "*", "id"),
+        warehouse.table("orders__line_items", "*", "1, 2, 3"),
+    )
     assert before == after
     assert second.counts.unchanged == 3 and second.counts.updated == 0
     assert first.load_id != second.load_id
@@ -226,13 +236,18 @@ def test_discard_row_quarantines_records_that_do_not_fit(
     stream = Stream("orders", primary_key=("id",), schema=SchemaPolicy.DISCARD_ROW)
     load(warehouse, tmp_path, [[{"id": 1, "qty": 1}]], stream)
     result = load(
-        warehouse, tmp_path, [[{"id": 2, "qty": 2}, {"id": 3, "qty": "x"}, {"id": 4, "extra": 1}]], stream
+        warehouse,
+        tmp_path,
+        [[{"id": 2, "qty": 2}, {"id": 3, "qty": "x"}, {"id": 4, "extra": 1}]],
+        stream,
     )
     assert (result.received, result.loaded, result.quarantined) == (3, 1, 2)
     assert warehouse.table("orders", "id, qty", "id") == [(1, 1), (2, 2)]
 
 
-def test_bad_records_go_to_quarantine_and_the_rest_load(warehouse: Warehouse, tmp_path: Path) -> None:
+def test_bad_records_go_to_quarantine_and_the_rest_load(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
     records = [order(1, 1), ["not", "an", "object"], order(2, 1, total="abc"), {"total": "1"}]
     result = load(warehouse, tmp_path, [records])
     assert (result.received, result.loaded, result.quarantined) == (4, 1, 3)

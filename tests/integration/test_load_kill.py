@@ -29,8 +29,7 @@ def _project(tmp_path: Path, warehouse: str) -> Path:
         rows = "\n".join(f"{n * 100 + i},{i % 7},{i * 1.5}" for i in range(100))
         (inbox / f"sales_{n}.csv").write_text("id,store,amount\n" + rows + "\n")
     (tmp_path / "podium.yaml").write_text(
-        warehouse
-        + "connections:\n  drops:\n    type: files\n    path: inbox\n"
+        warehouse + "connections:\n  drops:\n    type: files\n    path: inbox\n"
         "    streams:\n      sales: {pattern: '*.csv', primary_key: id}\n"
     )
     return tmp_path

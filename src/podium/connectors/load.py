@@ -120,7 +120,9 @@ def load_stream(job: LoadJob) -> StreamResult:
             result.pages += 1
             if job.on_progress is not None:
                 job.on_progress(
-                    Progress(stream.name, result.pages, staging.counts.received, time.monotonic() - clock)
+                    Progress(
+                        stream.name, result.pages, staging.counts.received, time.monotonic() - clock
+                    )
                 )
         staging.finish()
         existing = job.destination.schemas(job.dataset, list(staging.tables))

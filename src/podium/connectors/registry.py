@@ -42,12 +42,18 @@ def connection_problems(settings: Mapping[str, Any]) -> list[str]:
     kind = settings.get("type")
     if kind not in SOURCE_TYPES:
         known = ", ".join(SOURCE_TYPES)
-        return [f"type: expected one of {known}, got {kind!r}" if kind else f"type: required ({known})"]
+        return [
+            f"type: expected one of {known}, got {kind!r}" if kind else f"type: required ({known})"
+        ]
     dataset = settings.get("dataset")
-    problems = [] if dataset is None or isinstance(dataset, str) and dataset else [
-        "dataset: expected a schema name"
-    ]
-    return problems + list(SOURCE_TYPES[kind].function(SOURCE_TYPES[kind].problems)(own_settings(settings)))
+    problems = (
+        []
+        if dataset is None or isinstance(dataset, str) and dataset
+        else ["dataset: expected a schema name"]
+    )
+    return problems + list(
+        SOURCE_TYPES[kind].function(SOURCE_TYPES[kind].problems)(own_settings(settings))
+    )
 
 
 def is_source(settings: Mapping[str, Any]) -> bool:
@@ -66,11 +72,18 @@ def stream_names(settings: Mapping[str, Any]) -> list[str] | None:
 
 def dataset_for(name: str, settings: Mapping[str, Any]) -> str:
     dataset = settings.get("dataset")
-    return identifier(dataset) if isinstance(dataset, str) and dataset else f"raw_{identifier(name)}"
+    return (
+        identifier(dataset) if isinstance(dataset, str) and dataset else f"raw_{identifier(name)}"
+    )
 
 
 def open_source(
-    name: str, settings: Mapping[str, Any], *, root: Path, secrets: frozenset[str], logger: Any = None
+    name: str,
+    settings: Mapping[str, Any],
+    *,
+    root: Path,
+    secrets: frozenset[str],
+    logger: Any = None,
 ) -> Source:
     problems = connection_problems(settings)
     if problems:

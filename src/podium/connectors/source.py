@@ -10,24 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
 
-class WriteMode(str, Enum):
+class WriteMode(StrEnum):
     APPEND = "append"  # insert; with a primary key, keys already loaded are skipped
     MERGE = "merge"  # upsert on the primary key, the newest version by cursor wins
     REPLACE = "replace"  # the table becomes exactly this load's rows, atomically
 
 
-class SchemaPolicy(str, Enum):
+class SchemaPolicy(StrEnum):
     EVOLVE = "evolve"  # new fields add columns; conflicting types widen (or go to a variant)
     FREEZE = "freeze"  # any change fails the load before anything is written
     DISCARD_ROW = "discard_row"  # records that do not fit go to quarantine
 
 
-class TypeConflict(str, Enum):
+class TypeConflict(StrEnum):
     WIDEN = "widen"  # integer → bigint → decimal/double → text
     VARIANT = "variant"  # the column keeps its type; other values go to ``<col>__v_<type>``
 
@@ -122,7 +122,6 @@ class Source(Protocol):
 
     def streams(self) -> Sequence[Stream]: ...
 
-    def read(self, stream: Stream, state: StreamState, *, full_refresh: bool) -> Iterator[Page]:
-        ...
+    def read(self, stream: Stream, state: StreamState, *, full_refresh: bool) -> Iterator[Page]: ...
 
     def close(self) -> None: ...

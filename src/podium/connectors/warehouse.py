@@ -1,12 +1,12 @@
 """The ``warehouse:`` section of podium.yaml, and the destination it names.
 
-    warehouse:                            # the default: DuckDB in the project
-      type: duckdb
-      path: .podium/warehouse.duckdb
-    warehouse:
-      type: postgres
-      url: postgresql://user@host:5432/db
-      schema_prefix: ""                   # prepended to every schema podium creates
+warehouse:                            # the default: DuckDB in the project
+  type: duckdb
+  path: .podium/warehouse.duckdb
+warehouse:
+  type: postgres
+  url: postgresql://user@host:5432/db
+  schema_prefix: ""                   # prepended to every schema podium creates
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ def open_destination(settings: Mapping[str, Any], root: Path) -> Destination:
     if settings.get("type", "duckdb") == "postgres":
         from podium.connectors.destinations.postgres import PostgresDestination
 
-        return PostgresDestination(str(settings["url"]), schema_prefix=str(settings.get("schema_prefix", "")))
+        return PostgresDestination(
+            str(settings["url"]), schema_prefix=str(settings.get("schema_prefix", ""))
+        )
     from podium.connectors.destinations.duckdb import DuckDBDestination
 
     path = Path(str(settings.get("path", DEFAULT_PATH)))

@@ -188,7 +188,12 @@ def _run_extract(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
         full_refresh=bool(job.options.get("full_refresh")),
         on_loaded=lambda r: log.info(
             "%s: %d received, %d inserted, %d updated, %d quarantined in %.1fs",
-            r.stream, r.received, r.counts.inserted, r.counts.updated, r.quarantined, r.seconds,
+            r.stream,
+            r.received,
+            r.counts.inserted,
+            r.counts.updated,
+            r.quarantined,
+            r.seconds,
         ),
         logger=log,
     )

@@ -108,9 +108,10 @@ class PostgresDestination:
         path = load.staging.workdir / f"{table}.csv"
         db.execute(f"COPY {quote(table)} TO '{path}' (FORMAT csv, HEADER false)")
         names = ", ".join(quote(name) for name, _ in columns)
-        with path.open("rb") as handle, cursor.copy(
-            f"COPY {temp} ({names}) FROM STDIN (FORMAT csv)"
-        ) as copy:
+        with (
+            path.open("rb") as handle,
+            cursor.copy(f"COPY {temp} ({names}) FROM STDIN (FORMAT csv)") as copy,
+        ):
             while chunk := handle.read(_CHUNK):
                 copy.write(chunk)
         path.unlink()

@@ -26,7 +26,13 @@ from typing import Any
 from podium.connectors.source import FilePage, Page, Stream, StreamState, UnreadablePage
 from podium.connectors.sources.options import STREAM_KEYS, read_stream
 
-FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
+FORMATS = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+}
 _KEYS = ("type", "path", "streams")
 _STREAM_KEYS = (*STREAM_KEYS, "pattern", "format")
 
@@ -38,7 +44,12 @@ def files_problems(settings: Mapping[str, Any]) -> list[str]:
 
 
 class FilesSource:
-    def __init__(self, folder: Path, streams: Sequence[Stream], patterns: Mapping[str, tuple[str, str | None]]) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        streams: Sequence[Stream],
+        patterns: Mapping[str, tuple[str, str | None]],
+    ) -> None:
         self.folder, self._streams, self._patterns = folder, list(streams), patterns
 
     def streams(self) -> Sequence[Stream]:
@@ -66,7 +77,9 @@ class FilesSource:
         pass
 
 
-def open_files_source(name: str, settings: Mapping[str, Any], *, root: Path, **_: Any) -> FilesSource:
+def open_files_source(
+    name: str, settings: Mapping[str, Any], *, root: Path, **_: Any
+) -> FilesSource:
     problems: list[str] = []
     source = _read(settings, root, problems)
     if problems:

@@ -1,9 +1,9 @@
 """The stream options every source shares, read from a connection's settings.
 
-    primary_key: id | [a, b]      cursor: updated_at      lookback: 10m
-    write_mode: append | merge | replace                  table: name override
-    schema: evolve | freeze | discard_row                 type_conflict: widen | variant
-    keep_document: false          columns: {total_price: "decimal(18,2)"}
+primary_key: id | [a, b]      cursor: updated_at      lookback: 10m
+write_mode: append | merge | replace                  table: name override
+schema: evolve | freeze | discard_row                 type_conflict: widen | variant
+keep_document: false          columns: {total_price: "decimal(18,2)"}
 """
 
 from __future__ import annotations
@@ -36,14 +36,18 @@ def read_stream(name: str, settings: Mapping[str, Any], where: str, problems: li
 
     key = settings.get("primary_key", ())
     primary_key = (key,) if isinstance(key, str) else tuple(key) if isinstance(key, list) else ()
-    if not all(isinstance(k, str) and k for k in primary_key) or not isinstance(key, str | list | tuple):
+    if not all(isinstance(k, str) and k for k in primary_key) or not isinstance(
+        key, str | list | tuple
+    ):
         bad("primary_key", "expected a field name or a list of field names")
         primary_key = ()
     cursor = settings.get("cursor")
     if cursor is not None and not (isinstance(cursor, str) and cursor):
         bad("cursor", "expected a field name")
         cursor = None
-    mode = _choice(settings, "write_mode", WriteMode, WriteMode.MERGE if primary_key else WriteMode.APPEND, bad)
+    mode = _choice(
+        settings, "write_mode", WriteMode, WriteMode.MERGE if primary_key else WriteMode.APPEND, bad
+    )
     if mode is WriteMode.MERGE and not primary_key:
         bad("write_mode", "merge needs a primary_key: the field(s) that identify a record")
     lookback = 0.0
@@ -58,8 +62,11 @@ def read_stream(name: str, settings: Mapping[str, Any], where: str, problems: li
         columns = {}
     for field, kind in columns.items():
         if not isinstance(kind, str) or types.parse_declared(kind) is None:
-            bad(f"columns.{field}", f"unknown type {kind!r}; use one of boolean, bigint, double, "
-                "decimal(P,S), text, date, timestamp, timestamptz, time, json")
+            bad(
+                f"columns.{field}",
+                f"unknown type {kind!r}; use one of boolean, bigint, double, "
+                "decimal(P,S), text, date, timestamp, timestamptz, time, json",
+            )
     keep = settings.get("keep_document", False)
     if not isinstance(keep, bool):
         bad("keep_document", "expected true or false")
