@@ -162,9 +162,12 @@ def test_a_page_slower_than_the_timeout_is_retried(waits: Waits) -> None:
     ],
 )
 def test_client_errors_are_terminal_at_once(status: int, hint: str, waits: Waits) -> None:
-    with serve(Faults(status=status)) as server, client_for(server, waits) as client:
-        with pytest.raises(TerminalTaskError) as caught:
-            client.get_json(f"/orders.json?access_token={SECRET}")
+    with (
+        serve(Faults(status=status)) as server,
+        client_for(server, waits) as client,
+        pytest.raises(TerminalTaskError) as caught,
+    ):
+        client.get_json(f"/orders.json?access_token={SECRET}")
     message = str(caught.value)
     assert server.requests == 1
     assert waits.waits == []
@@ -178,9 +181,9 @@ def test_a_wrong_token_is_terminal_and_never_printed(waits: Waits) -> None:
     with (
         serve(token="Bearer right-token-value") as server,
         client_for(server, waits, headers={"Authorization": wrong}) as client,
+        pytest.raises(TerminalTaskError) as caught,
     ):
-        with pytest.raises(TerminalTaskError) as caught:
-            client.get_json("/orders.json")
+        client.get_json("/orders.json")
     message = str(caught.value)
     assert server.requests == 1
     assert "401 Unauthorized: [API] Invalid API key" in message
@@ -196,9 +199,9 @@ def test_exhausted_retries_are_transient_and_name_the_last_failure(
         serve(Faults(errors=ALWAYS)) as server,
         client_for(server, waits, retry=retry, logger=logger) as client,
         caplog.at_level(logging.WARNING, logger="podium.test.http"),
+        pytest.raises(TransientTaskError) as caught,
     ):
-        with pytest.raises(TransientTaskError) as caught:
-            client.get_json(f"/orders.json?key={SECRET}")
+        client.get_json(f"/orders.json?key={SECRET}")
     message = str(caught.value)
     assert server.requests == 3
     assert "failed after 3 attempts" in message

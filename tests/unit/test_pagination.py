@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ URL = "https://shop.test/admin/api/2025-01/orders.json"
 def fetched(
     body: Any = None,
     *,
-    params: dict[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
     headers: dict[str, str] | None = None,
     count: int = 0,
     url: str = URL,
