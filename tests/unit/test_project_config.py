@@ -171,8 +171,8 @@ def test_connection_and_warehouse_problems_name_their_line(tmp_path: Path) -> No
         "  url: mysql://x\n",
     )
     assert found == [
-        "podium.yaml:2: connections: shop.streams.a.write_mode: merge needs a primary_key to "
-        "merge on",
+        "podium.yaml:2: connections: shop.streams.a.write_mode: merge needs a primary_key: the "
+        "field(s) that identify a record",
         "podium.yaml:7: connections: drops.streams.sales.write_mode: expected one of append, "
         "merge, replace, got 'upsert'",
         "podium.yaml:10: warehouse: url: expected postgresql://USER@HOST:5432/DB",
