@@ -7,8 +7,12 @@
 2. Event to start: `podium up` running; post an event 200 times, one after another, and time
    from just before the request to the first line the triggered task writes.
 3. Scale: a 10,000-task workflow: `podium validate` time, and a full run with its peak memory.
+4. Loading (bench/loading.py): --orders Shopify-like orders from a local REST API through
+   `podium extract` into DuckDB (merge, append) and PostgreSQL (merge), beside DuckDB's own
+   read_json of the same pages; with --peers, dlt too. Its own table follows the summary.
 
-Every figure is the median of --repeat runs measured in this one invocation.
+Figures 1-3 are the median of --repeat runs measured in this one invocation; loading runs
+each podium case once (see bench/loading.py).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import loading
 
 HERE = Path(__file__).resolve().parent
 PODIUM = [sys.executable, "-m", "podium.cli.main"]
@@ -223,8 +229,14 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--scale", type=int, default=10_000)
-    parser.add_argument("--peers", action="store_true", help="also run Prefect 3 and Dagster")
-    parser.add_argument("--only", choices=["overhead", "events", "scale"], default=None)
+    parser.add_argument(
+        "--peers", action="store_true", help="also run Prefect 3 and Dagster (dlt for loading)"
+    )
+    parser.add_argument("--only", choices=["overhead", "events", "scale", "loading"], default=None)
+    parser.add_argument(
+        "--skip-loading", action="store_true", help="leave out the loading benchmark"
+    )
+    loading.add_arguments(parser)
     args = parser.parse_args()
 
     rows: list[tuple[str, str]] = []
@@ -263,11 +275,19 @@ def main() -> int:
                 f"{s['run_s']:.2f} s, {s['status']}, peak RSS {s['peak_rss_mib']:.0f} MiB",
             )
         )
+    loads = None
+    if args.only in (None, "loading") and not args.skip_loading:
+        loads = loading.run_loading(loading.options_from(args))
+        rows.extend(loading.target_rows(loads.results))
+        rows.extend(("load: FAILED", failure.splitlines()[0]) for failure in loads.failures)
     width = max(len(name) for name, _ in rows)
     print(f"\n{'benchmark':<{width}}  result")
     print(f"{'-' * width}  {'-' * 40}")
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+    if loads:
+        loading.print_report(loads, targets=False)
+        return 1 if loads.failures else 0
     return 0
 
 

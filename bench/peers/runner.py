@@ -1,10 +1,12 @@
-"""Install and run the peer orchestrators (Prefect 3, Dagster) for podium's overhead benchmark.
+"""Install and run the peers: Prefect 3 and Dagster (overhead benchmark), dlt (loading benchmark).
 
 Each peer lives in its own virtual environment ``<venv_root>/<peer>`` (created with
 ``python3 -m venv`` and filled from ``requirements-<peer>.txt`` once; a stamp file holding
 the requirements' hash records a finished install).  The peer's shape script
 (``<peer>_shapes.py``) then runs in that environment and prints one JSON line per measured
-variant, which :func:`run_peer` returns parsed.
+variant, which :func:`run_peer` returns parsed.  A loader (dlt) works the same way through
+:func:`run_loader`, with the arguments its script (``<peer>_load.py``) takes; the loading
+benchmark (``bench/loading.py``) calls it.
 
 Command line (from the repository root)::
 
@@ -29,14 +31,15 @@ from typing import Any
 PEERS_DIR = Path(__file__).resolve().parent
 DEFAULT_VENV_ROOT = PEERS_DIR.parent / ".peers"
 PEERS: dict[str, str] = {"prefect": "prefect_shapes.py", "dagster": "dagster_shapes.py"}
+LOADERS: dict[str, str] = {"dlt": "dlt_load.py"}
 SHAPES: tuple[str, ...] = ("fanout", "chain")
 RUN_TIMEOUT_S = 30 * 60
 INSTALL_TIMEOUT_S = 30 * 60
 STAMP_NAME = ".podium-bench-installed"
 STDERR_TAIL_LINES = 40
 # Variables that would leak the caller's setup into a peer (its own venv, or a real
-# Prefect/Dagster deployment); the shape scripts configure everything they need.
-_DROPPED_ENV_PREFIXES = ("PREFECT_", "DAGSTER_")
+# Prefect/Dagster deployment, a dlt project); the peer scripts configure everything they need.
+_DROPPED_ENV_PREFIXES = ("PREFECT_", "DAGSTER_", "DLT_")
 _DROPPED_ENV_NAMES = frozenset({"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"})
 
 
@@ -98,8 +101,8 @@ def _run_checked(cmd: Sequence[str | Path], what: str, timeout: float) -> str:
 
 
 def requirements_file(name: str) -> Path:
-    if name not in PEERS:
-        raise ValueError(f"unknown peer {name!r}; expected one of {sorted(PEERS)}")
+    if name not in PEERS and name not in LOADERS:
+        raise ValueError(f"unknown peer {name!r}; expected one of {sorted({**PEERS, **LOADERS})}")
     return PEERS_DIR / f"requirements-{name}.txt"
 
 
@@ -157,6 +160,22 @@ def run_peer(
         str(repeat),
     ]
     stdout = _run_checked(cmd, f"{name} {shape}", timeout)
+    return _result_lines(name, stdout, f"{name} {shape}")
+
+
+def run_loader(
+    name: str, args: Sequence[str], venv_root: Path, timeout: float = RUN_TIMEOUT_S
+) -> list[dict[str, Any]]:
+    """Run a loader's script with ``args`` in its environment; return its JSON result lines."""
+    if name not in LOADERS:
+        raise ValueError(f"unknown loader {name!r}; expected one of {sorted(LOADERS)}")
+    python = ensure_peer_venv(name, venv_root)
+    stdout = _run_checked([python, PEERS_DIR / LOADERS[name], *args], f"{name} load", timeout)
+    return _result_lines(name, stdout, f"{name} load")
+
+
+def _result_lines(name: str, stdout: str, what: str) -> list[dict[str, Any]]:
+    """The JSON objects on stdout whose ``peer`` is ``name``; none is an error."""
     results: list[dict[str, Any]] = []
     for line in stdout.splitlines():
         line = line.strip()
@@ -169,7 +188,7 @@ def run_peer(
         if isinstance(parsed, dict) and parsed.get("peer") == name:
             results.append(parsed)
     if not results:
-        raise RuntimeError(f"{name} {shape} printed no result line; stdout:\n{_tail(stdout)}")
+        raise RuntimeError(f"{what} printed no result line; stdout:\n{_tail(stdout)}")
     return results
 
 

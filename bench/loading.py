@@ -1,0 +1,613 @@
+"""The loading benchmark: Shopify-like orders from a local REST API into DuckDB and PostgreSQL.
+
+1. Data: ``--orders`` synthetic orders (``orders_data.py``: ~29 fields, a nested customer
+   and addresses, 2–5 line items) as pages of 250, generated once into ``bench/.data``.
+2. Server: ``podium.sandbox.pages.PageServer`` serves the pages as files, Shopify style
+   (``GET /orders.json``, then ``Link: <…?page_info=N>; rel="next"``), in this process.
+3. podium: ``podium extract orders_api`` in a fresh project with the ``rest`` source, into
+   DuckDB (merge, then append) and PostgreSQL (merge, in schemas named with a random
+   prefix that are dropped afterwards). Seconds are the whole command (process start to
+   exit); peak RSS is the child's ``ru_maxrss`` from ``os.wait4`` (its own peak, or a
+   descendant's if larger; not a sum).
+4. The practical limit: DuckDB's own ``read_json`` of the same page files from disk with a
+   warm page cache, into a fresh database file, in a child process (seconds are the SQL
+   alone): orders unnested into columns; that plus a ``line_items`` table; the pages as
+   they are. Median of ``--baseline-repeat`` runs.
+5. With ``--peers``: dlt (``peers/dlt_load.py`` in its own virtual environment) against
+   the same server and data into a fresh destination: DuckDB merge with parquet loader
+   files, PostgreSQL merge with dlt's defaults, each on ``--peer-orders`` orders; and
+   DuckDB merge with dlt's default insert_values files on at most ``--peer-slow-orders``
+   (it runs ~430 orders/s and ~7 GiB RSS, so 1,000,000 would take ~40 minutes).
+   dlt's seconds are extract + normalize + load, after imports.
+
+Every load is checked against the generator's counts (orders, and line items where the
+table exists); a wrong count raises. podium cases run once each; orders/s = top-level
+orders per second, total rows = orders + line items read back from the warehouse.
+
+Command line (from the repository root)::
+
+    .venv/bin/python bench/loading.py --orders 1000000 [--peers] [--peer-orders 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from orders_data import PAGE_SIZE, ensure_pages  # noqa: E402
+
+PODIUM = [sys.executable, "-m", "podium.cli.main"]
+POSTGRES_URL = os.environ.get(
+    "PODIUM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+RAW_SCHEMA = "raw_orders_api"
+LOAD_TIMEOUT_S = 60 * 60
+GIB_KIB = 1024 * 1024
+TARGET_VS_DLT = 5.0
+TARGET_VS_READ_JSON = 2.0
+
+READ_JSON_SQL = {
+    "orders": [
+        "CREATE TABLE orders AS SELECT unnest(orders, recursive := true) FROM read_json({glob})"
+    ],
+    "orders + line_items": [
+        "CREATE TABLE orders AS SELECT unnest(orders, recursive := true) FROM read_json({glob})",
+        "CREATE TABLE orders__line_items AS "
+        "SELECT id AS order_id, unnest(line_items, recursive := true) FROM orders",
+    ],
+    "pages, no unnest": ["CREATE TABLE orders AS SELECT * FROM read_json({glob})"],
+}
+READ_JSON_CHILD = """
+import json, sys, time, duckdb
+glob, db, statements = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+con = duckdb.connect(db)
+started = time.perf_counter()
+for sql in statements:
+    con.execute(sql.format(glob="'" + glob.replace("'", "''") + "'"))
+seconds = time.perf_counter() - started
+counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+          for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+print(json.dumps({"seconds": seconds, "counts": counts}))
+"""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A finished child process: exit code, output, wall seconds and peak RSS (KiB)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    peak_rss_kib: int
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """One measured load; ``total_rows`` is every row written (orders + line items)."""
+
+    case: str
+    orders: int
+    total_rows: int
+    seconds: float
+    peak_rss_kib: int
+    note: str = ""
+
+    @property
+    def orders_per_s(self) -> float:
+        return self.orders / self.seconds
+
+
+def run_measured(
+    cmd: Sequence[str | Path], timeout: float, env: Mapping[str, str] | None = None
+) -> Measured:
+    """Run ``cmd`` to completion; its peak RSS comes from ``os.wait4`` on it alone."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [str(part) for part in cmd],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env=None if env is None else dict(env),
+            start_new_session=True,
+        )
+        killer = threading.Timer(timeout, _kill_group, (proc.pid,))
+        killer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            killer.cancel()
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Measured(
+            proc.returncode,
+            out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"),
+            seconds,
+            usage.ru_maxrss,
+        )
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _tail(text: str, lines: int = 30) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def check_counts(case: str, got: Mapping[str, int], expected: Mapping[str, int]) -> None:
+    """Raise unless every expected table holds exactly the expected number of rows."""
+    wrong = {t: (got.get(t), n) for t, n in expected.items() if got.get(t) != n}
+    if wrong:
+        detail = ", ".join(f"{t}: {g} rows, expected {n}" for t, (g, n) in wrong.items())
+        raise RuntimeError(f"{case} loaded the wrong number of rows: {detail}")
+
+
+# -- podium --------------------------------------------------------------------------------
+
+
+def extract_project_yaml(url: str, warehouse: Mapping[str, str], write_mode: str) -> str:
+    lines = ["warehouse:", *(f"  {k}: {json.dumps(v)}" for k, v in warehouse.items())]
+    return "\n".join(lines) + (
+        "\nconnections:\n"
+        "  orders_api:\n"
+        "    type: rest\n"
+        f"    base_url: {url}\n"
+        f"    page_size: {PAGE_SIZE}\n"
+        "    pagination: {style: link}\n"
+        "    streams:\n"
+        "      orders:\n"
+        "        path: /orders.json\n"
+        "        records: orders\n"
+        "        primary_key: id\n"
+        "        cursor: updated_at\n"
+        f"        write_mode: {write_mode}\n"
+    )
+
+
+def podium_extract(root: Path, case: str) -> Measured:
+    env = dict(os.environ)
+    env.pop("PODIUM_STORE_URL", None)
+    _progress(f"running {case}...")
+    done = run_measured([*PODIUM, "extract", "orders_api", "--project", root], LOAD_TIMEOUT_S, env)
+    if done.returncode != 0:
+        killed = f" (killed after {LOAD_TIMEOUT_S}s)" if done.returncode == -signal.SIGKILL else ""
+        raise RuntimeError(
+            f"{case}: podium extract exited {done.returncode}{killed}\n"
+            f"{_tail(done.stdout, 10)}\n{_tail(done.stderr)}"
+        )
+    return done
+
+
+def bench_podium_duckdb(url: str, write_mode: str, expected: Mapping[str, int]) -> list[LoadResult]:
+    case = f"podium duckdb {write_mode}"
+    with tempfile.TemporaryDirectory(prefix="podium-bench-load-") as tmp:
+        root = Path(tmp)
+        warehouse = {"type": "duckdb", "path": ".podium/warehouse.duckdb"}
+        (root / "podium.yaml").write_text(extract_project_yaml(url, warehouse, write_mode))
+        done = podium_extract(root, case)
+        counts = duckdb_counts(root / warehouse["path"])
+    check_counts(case, counts, expected)
+    return [
+        LoadResult(case, counts["orders"], sum(counts.values()), done.seconds, done.peak_rss_kib)
+    ]
+
+
+def duckdb_counts(path: Path) -> dict[str, int]:
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {
+            table: int(con.execute(f"SELECT count(*) FROM {RAW_SCHEMA}.{table}").fetchone()[0])
+            for table in ("orders", "orders__line_items")
+        }
+
+
+def bench_podium_postgres(
+    url: str, postgres_url: str, expected: Mapping[str, int]
+) -> list[LoadResult]:
+    case = "podium postgres merge"
+    prefix = f"bench_{secrets.token_hex(4)}_"
+    warehouse = {"type": "postgres", "url": postgres_url, "schema_prefix": prefix}
+    try:
+        with tempfile.TemporaryDirectory(prefix="podium-bench-load-") as tmp:
+            root = Path(tmp)
+            (root / "podium.yaml").write_text(extract_project_yaml(url, warehouse, "merge"))
+            done = podium_extract(root, case)
+        counts = postgres_counts(postgres_url, prefix + RAW_SCHEMA)
+    finally:
+        drop_schemas(postgres_url, prefix)
+    check_counts(case, counts, expected)
+    return [
+        LoadResult(case, counts["orders"], sum(counts.values()), done.seconds, done.peak_rss_kib)
+    ]
+
+
+def postgres_counts(postgres_url: str, schema: str) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(postgres_url) as con:
+        return {
+            table: int(con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0])
+            for table in ("orders", "orders__line_items")
+        }
+
+
+def drop_schemas(postgres_url: str, prefix: str) -> None:
+    """Drop every schema whose name starts with ``prefix`` (this run's, and nothing else)."""
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as con:
+        names = con.execute(
+            "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)", (prefix,)
+        ).fetchall()
+        for (name,) in names:
+            con.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+def is_postgres_up(postgres_url: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(postgres_url, connect_timeout=5) as con:
+            con.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True
+
+
+# -- DuckDB read_json, the practical limit ---------------------------------------------
+
+
+def warm_page_cache(folder: Path) -> None:
+    for page in sorted(folder.glob("page-*.json")):
+        page.read_bytes()
+
+
+def bench_read_json(
+    folder: Path, expected: Mapping[str, int], pages: int, repeat: int
+) -> list[LoadResult]:
+    warm_page_cache(folder)
+    wanted = {
+        "orders": {"orders": expected["orders"]},
+        "orders + line_items": dict(expected),
+        "pages, no unnest": {"orders": pages},
+    }
+    results = []
+    for variant, statements in READ_JSON_SQL.items():
+        case = f"duckdb read_json → {variant}"
+        _progress(f"running {case} (x{repeat})...")
+        runs = [_read_json_once(folder, statements) for _ in range(repeat)]
+        for counts, _ in runs:
+            check_counts(case, counts, wanted[variant])
+        counts, done = runs[0]
+        seconds = statistics.median(s.seconds for _, s in runs)
+        peak = max(s.peak_rss_kib for _, s in runs)
+        note = f"median of {repeat}, SQL only" if repeat > 1 else "SQL only"
+        results.append(
+            LoadResult(case, expected["orders"], sum(counts.values()), seconds, peak, note)
+        )
+    return results
+
+
+def _read_json_once(folder: Path, statements: Sequence[str]) -> tuple[dict[str, int], Measured]:
+    with tempfile.TemporaryDirectory(prefix="podium-bench-read-json-") as tmp:
+        done = run_measured(
+            [
+                sys.executable,
+                "-c",
+                READ_JSON_CHILD,
+                str(folder / "page-*.json"),
+                str(Path(tmp) / "baseline.duckdb"),
+                json.dumps(list(statements)),
+            ],
+            LOAD_TIMEOUT_S,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"read_json baseline exited {done.returncode}\n{_tail(done.stderr)}")
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    timed = Measured(0, "", "", float(report["seconds"]), done.peak_rss_kib)
+    return {k: int(v) for k, v in report["counts"].items()}, timed
+
+
+# -- dlt -----------------------------------------------------------------------------------
+
+
+def bench_dlt(
+    url: str,
+    expected: Mapping[str, int],
+    postgres_url: str | None,
+    destination: str,
+    file_format: str,
+) -> list[LoadResult]:
+    """dlt's merge of the pages behind ``url`` into a fresh ``destination``."""
+    from peers.runner import DEFAULT_VENV_ROOT, run_loader
+
+    shown = "insert_values, default" if file_format == "default" else file_format
+    case = f"dlt {destination} merge ({shown})"
+    _progress(f"running {case} ({expected['orders']} orders)...")
+    prefix = f"bench_{secrets.token_hex(4)}_"
+    on_postgres = destination == "postgres" and postgres_url is not None
+    dataset = prefix + RAW_SCHEMA if on_postgres else RAW_SCHEMA
+    with tempfile.TemporaryDirectory(prefix="podium-bench-dlt-") as tmp:
+        args = ["--base-url", url, "--destination", destination, "--workdir", tmp,
+                "--file-format", file_format, "--dataset", dataset]  # fmt: skip
+        if on_postgres:
+            args += ["--postgres-url", str(postgres_url)]
+        try:
+            (row,) = run_loader("dlt", args, DEFAULT_VENV_ROOT, timeout=LOAD_TIMEOUT_S)
+        finally:
+            if on_postgres:
+                drop_schemas(str(postgres_url), prefix)
+    counts = {"orders": int(row["orders"]), "orders__line_items": int(row["line_items"])}
+    check_counts(case, counts, expected)
+    steps = "extract {extract_s:.0f} s + normalize {normalize_s:.0f} s + load {load_s:.0f} s"
+    return [
+        LoadResult(
+            f"dlt {row['version']} {destination} merge ({shown})",
+            counts["orders"],
+            sum(counts.values()),
+            float(row["seconds"]),
+            int(row["peak_rss_kib"]),
+            steps.format(**row),
+        )
+    ]
+
+
+# -- the whole benchmark -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def serving(orders: int, notes: list[str]) -> Iterator[tuple[str, Path, dict[str, Any]]]:
+    """Generate (or reuse) ``orders`` orders' pages and serve them; yield url, folder, marker.
+
+    A line about the data (its size, and how long generating it took) goes to ``notes``.
+    """
+    from podium.sandbox.pages import PageServer
+
+    folder, marker = ensure_pages(orders)
+    how = "reused" if marker.get("reused") else "generated"
+    notes.append(
+        f"data: {orders:,} orders, {marker['line_items']:,} line items, {marker['pages']:,} "
+        f"pages, {marker['bytes'] / 2**20:,.0f} MiB in {folder} ({how}; generating took "
+        f"{marker['seconds']:.1f} s)"
+    )
+    _progress(notes[-1])
+    with PageServer.from_pages_dir(folder) as server:
+        yield server.url, folder, marker
+
+
+def expected_counts(marker: Mapping[str, Any]) -> dict[str, int]:
+    return {"orders": int(marker["orders"]), "orders__line_items": int(marker["line_items"])}
+
+
+@dataclass(frozen=True)
+class LoadingOptions:
+    orders: int = 1_000_000
+    peers: bool = False
+    peer_orders: int | None = None  # None: as many as ``orders``
+    peer_slow_orders: int = 100_000
+    baseline_repeat: int = 3
+    postgres_url: str = POSTGRES_URL
+
+
+@dataclass
+class LoadingReport:
+    """What ran (``results``), what to know about it (``notes``) and what failed."""
+
+    results: list[LoadResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def attempt(self, what: str, load: Callable[[], list[LoadResult]]) -> None:
+        """Run one case; a failure (a crash, a wrong row count) is kept and the rest go on."""
+        try:
+            self.results.extend(load())
+        except RuntimeError as exc:
+            self.failures.append(f"{what}: {exc}")
+            _progress(f"FAILED {what}: {exc}")
+
+
+def run_loading(options: LoadingOptions) -> LoadingReport:
+    """Every case of the benchmark, each attempted even when an earlier one failed."""
+    report = LoadingReport()
+    postgres_url = options.postgres_url if is_postgres_up(options.postgres_url) else None
+    if postgres_url is None:
+        report.notes.append(f"PostgreSQL skipped: nothing answers at {options.postgres_url}")
+    with serving(options.orders, report.notes) as (url, folder, marker):
+        expected = expected_counts(marker)
+        for mode in ("merge", "append"):
+            load = partial(bench_podium_duckdb, url, mode, expected)
+            report.attempt(f"podium duckdb {mode}", load)
+        if postgres_url:
+            load = partial(bench_podium_postgres, url, postgres_url, expected)
+            report.attempt("podium postgres merge", load)
+        pages, repeat = int(marker["pages"]), options.baseline_repeat
+        report.attempt(
+            "duckdb read_json", partial(bench_read_json, folder, expected, pages, repeat)
+        )
+    if options.peers:
+        run_dlt(options, postgres_url, report)
+    return report
+
+
+def run_dlt(options: LoadingOptions, postgres_url: str | None, report: LoadingReport) -> None:
+    peer_orders = options.peer_orders or options.orders
+    slow_orders = min(peer_orders, options.peer_slow_orders)
+    full = [("duckdb", "parquet"), *([("postgres", "default")] if postgres_url else [])]
+    plan = {peer_orders: full}
+    plan.setdefault(slow_orders, []).append(("duckdb", "default"))
+    for orders, cases in plan.items():
+        notes = report.notes if orders != options.orders else []
+        with serving(orders, notes) as (url, _, marker):
+            expected = expected_counts(marker)
+            for destination, file_format in cases:
+                load = partial(bench_dlt, url, expected, postgres_url, destination, file_format)
+                report.attempt(f"dlt {destination} merge ({file_format})", load)
+    if peer_orders != options.orders or slow_orders != options.orders:
+        report.notes.append(
+            "dlt ran on fewer orders than podium (see the orders column); ratios compare orders/s"
+        )
+
+
+# -- the report ----------------------------------------------------------------------------
+
+
+def find(results: Sequence[LoadResult], case: str) -> LoadResult | None:
+    return next((result for result in results if result.case == case), None)
+
+
+def target_rows(results: Sequence[LoadResult]) -> list[tuple[str, str]]:
+    """The issue's three targets, each as (what, measured value and verdict)."""
+    podium = find(results, "podium duckdb merge")
+    if podium is None:
+        return []
+    rows = []
+    dlt_duckdb = [r for r in results if r.case.startswith("dlt") and " duckdb " in r.case]
+    if dlt_duckdb:
+        best = max(dlt_duckdb, key=lambda r: r.orders_per_s)
+        ratio = podium.orders_per_s / best.orders_per_s
+        others = ", ".join(
+            f"{podium.orders_per_s / r.orders_per_s:.1f}x {r.case.split(' ', 2)[2]}"
+            for r in dlt_duckdb
+            if r is not best
+        )
+        rows.append(
+            (
+                "load: podium ÷ fastest dlt, DuckDB merge orders/s",
+                f"{ratio:.1f}x vs {best.case} ({others}); target ≥ {TARGET_VS_DLT:g}x: "
+                + _verdict(ratio >= TARGET_VS_DLT),
+            )
+        )
+    limit = find(results, "duckdb read_json → orders")
+    if limit:
+        ratio = podium.seconds / limit.seconds
+        rows.append(
+            (
+                "load: podium DuckDB merge time ÷ read_json → orders",
+                f"{ratio:.2f}x ({podium.seconds:.1f} s / {limit.seconds:.1f} s); "
+                f"target ≤ {TARGET_VS_READ_JSON:g}x: " + _verdict(ratio <= TARGET_VS_READ_JSON),
+            )
+        )
+    ours = [r for r in results if r.case.startswith("podium")]
+    peak = max(ours, key=lambda r: r.peak_rss_kib)
+    rows.append(
+        (
+            "load: podium peak RSS, largest case",
+            f"{peak.peak_rss_kib / 1024:.0f} MiB ({peak.case}); target < 1 GiB: "
+            + _verdict(peak.peak_rss_kib < GIB_KIB),
+        )
+    )
+    return rows
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def format_table(results: Sequence[LoadResult]) -> str:
+    headers = ("case", "orders", "total rows", "seconds", "orders/s", "peak RSS MiB", "note")
+    body = [
+        (
+            r.case,
+            f"{r.orders:,}",
+            f"{r.total_rows:,}",
+            f"{r.seconds:.2f}",
+            f"{r.orders_per_s:,.0f}",
+            f"{r.peak_rss_kib / 1024:,.0f}",
+            r.note,
+        )
+        for r in results
+    ]
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *body, strict=True)]
+    right = {1, 2, 3, 4, 5}
+    lines = [
+        "  ".join(
+            cell.rjust(w) if i in right else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in (headers, *body)
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def print_report(report: LoadingReport, *, targets: bool = True) -> None:
+    print("\nloading: podium cases run once each; seconds are the whole command for podium,")
+    print("the SQL for read_json, extract+normalize+load for dlt; peak RSS from wait4\n")
+    print(format_table(report.results))
+    for what, value in target_rows(report.results) if targets else []:
+        print(f"{what}: {value}")
+    for note in report.notes:
+        print(f"note: {note}")
+    for failure in report.failures:
+        print(f"FAILED: {_tail(failure, 12)}")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--orders", type=int, default=1_000_000, help="orders to load")
+    parser.add_argument(
+        "--peer-orders", type=int, default=None, help="orders for dlt (default: --orders)"
+    )
+    parser.add_argument(
+        "--peer-slow-orders",
+        type=int,
+        default=100_000,
+        help="at most this many orders for dlt's default DuckDB path (insert_values)",
+    )
+    parser.add_argument("--baseline-repeat", type=int, default=3, help="read_json runs")
+    parser.add_argument("--postgres-url", default=POSTGRES_URL)
+
+
+def options_from(args: argparse.Namespace) -> LoadingOptions:
+    return LoadingOptions(
+        orders=args.orders,
+        peers=args.peers,
+        peer_orders=args.peer_orders,
+        peer_slow_orders=args.peer_slow_orders,
+        baseline_repeat=args.baseline_repeat,
+        postgres_url=args.postgres_url,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_arguments(parser)
+    parser.add_argument("--peers", action="store_true", help="also run dlt")
+    args = parser.parse_args(argv)
+    report = run_loading(options_from(args))
+    print_report(report)
+    return 1 if report.failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
