@@ -17,6 +17,11 @@ until it succeeds, fails for good, or runs out of attempts:
 Every message and log line passes through a ``Masker`` holding the connection's secrets
 (and the values of auth-looking headers), so no secret reaches an error, a log or a page
 location. Time, randomness and sleeping are injectable: tests never wait.
+
+``auth`` (an ``httpx.Auth``) runs on every attempt, so a per-request signature (OAuth 1.0a)
+is made anew for each retry and a token fetched from a token endpoint can be refreshed when
+it expires. Such a flow must pass what it fetches to ``HttpClient.mask.add`` if it can
+ever be printed.
 """
 
 from __future__ import annotations
@@ -73,6 +78,7 @@ class HttpRequest:
     url: str
     params: Mapping[str, str] | None = None
     json: Any = None
+    data: Mapping[str, str] | None = None  # a form body (application/x-www-form-urlencoded)
 
 
 class HttpResponse:
@@ -137,6 +143,7 @@ class HttpClient:
         rand: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
         transport: httpx.BaseTransport | None = None,
+        auth: httpx.Auth | None = None,
     ) -> None:
         headers = dict(headers or {})
         auth_values = [v for k, v in headers.items() if _is_auth_header(k)]
@@ -150,6 +157,7 @@ class HttpClient:
             timeout=httpx.Timeout(timeout),
             follow_redirects=True,
             transport=transport,
+            auth=auth,
         )
 
     def get(self, url: str, params: Mapping[str, str] | None = None) -> HttpResponse:
@@ -166,11 +174,12 @@ class HttpClient:
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
+        data: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         parse_json: bool = False,
     ) -> HttpResponse:
         return self.send(
-            HttpRequest(method, url, params, json), headers=headers, parse_json=parse_json
+            HttpRequest(method, url, params, json, data), headers=headers, parse_json=parse_json
         )
 
     def send(
@@ -246,8 +255,14 @@ class HttpClient:
 
     def _build(self, request: HttpRequest, headers: Mapping[str, str] | None) -> httpx.Request:
         params = dict(request.params) if request.params else None
+        data = dict(request.data) if request.data is not None else None
         return self._client.build_request(
-            request.method, request.url, params=params, json=request.json, headers=headers
+            request.method,
+            request.url,
+            params=params,
+            json=request.json,
+            data=data,
+            headers=headers,
         )
 
     def _parsed(self, response: HttpResponse) -> HttpResponse | _Failure:

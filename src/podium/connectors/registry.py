@@ -35,6 +35,12 @@ class SourceType:
 SOURCE_TYPES: dict[str, SourceType] = {
     "rest": SourceType("podium.connectors.sources.rest", "rest_problems", "open_rest_source"),
     "files": SourceType("podium.connectors.sources.files", "files_problems", "open_files_source"),
+    **{
+        kind: SourceType(
+            f"podium.connectors.sources.{kind}", f"{kind}_problems", f"open_{kind}_source"
+        )
+        for kind in ("shopify", "amazon", "netsuite", "klaviyo")
+    },
 }
 
 

@@ -85,12 +85,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.open.discard(self.connection)
         super().finish()
 
+    body = b""
+
     def do_GET(self) -> None:
+        self.body = b""
         self.server.owner._handle(self)
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.owner._handle(self)
+
+    do_PUT = do_POST
+    do_PATCH = do_POST
+
+    def do_DELETE(self) -> None:
+        self.do_POST()
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -228,7 +237,7 @@ class PageServer:
         split = urlsplit(handler.path)
         params = dict(parse_qsl(split.query, keep_blank_values=True))
         headers = {k.lower(): v for k, v in handler.headers.items()}
-        request = Request(handler.command, split.path, params, headers, self.url)
+        request = Request(handler.command, split.path, params, headers, self.url, handler.body)
         decision, slow = self._decide()
         if slow:
             time.sleep(self._faults.slow_seconds)
@@ -238,7 +247,7 @@ class PageServer:
             self._log.append(
                 (handler.command, handler.path, 0 if fault == "reset" else answer.status)
             )
-        self._write(handler, answer, fault)
+        write_answer(handler, answer, fault, self._headers)
 
     def _decide(self) -> tuple[Answer | str | None, bool]:
         with self._lock:
@@ -259,20 +268,23 @@ class PageServer:
             return error_answer(401, "[API] Invalid API key or access token (unrecognized login)")
         return self._app.answer(request)
 
-    def _write(self, handler: _Handler, answer: Answer, fault: str) -> None:
-        body = answer.body
-        sent = body[: len(body) // 2] if fault else body
-        handler.send_response(answer.status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body if fault == "reset" else sent)))
-        for name, value in {**self._headers, **answer.headers}.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(sent)
-        if fault == "reset":
-            linger = struct.pack("ii", 1, 0)  # close with RST, not FIN
-            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-            handler.close_connection = True
+
+def write_answer(handler: _Handler, answer: Answer, fault: str, headers: Mapping[str, str]) -> None:
+    """Write ``answer``; ``fault`` ``reset``/``truncate`` sends half the body (a reset then
+    closes the socket with RST). ``answer.content_type`` defaults to JSON."""
+    body = answer.body
+    sent = body[: len(body) // 2] if fault else body
+    handler.send_response(answer.status)
+    handler.send_header("Content-Type", answer.content_type)
+    handler.send_header("Content-Length", str(len(body if fault == "reset" else sent)))
+    for name, value in {**headers, **answer.headers}.items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(sent)
+    if fault == "reset":
+        linger = struct.pack("ii", 1, 0)  # close with RST, not FIN
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+        handler.close_connection = True
 
 
 def _close_quietly(connection: socket.socket) -> None:

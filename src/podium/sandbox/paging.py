@@ -67,8 +67,9 @@ class Request:
     method: str
     path: str
     params: dict[str, str]
-    headers: Mapping[str, str]
-    base: str
+    headers: Mapping[str, str]  # names in lower case
+    base: str  # the server's URL (with the app's prefix, under a SandboxServer)
+    body: bytes = b""
 
 
 class RecordsApp:
