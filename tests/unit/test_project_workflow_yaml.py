@@ -399,7 +399,7 @@ def test_extract_names_a_source_connection_and_its_streams(tmp_path: Path) -> No
         "workflows/daily.yaml:2: task 'a': connection 'drops' has no stream 'salez'; "
         "did you mean 'sales'?",
         "workflows/daily.yaml:3: task 'b': connection 'chat' is not a source (type: 'slack'; "
-        "extract reads rest, files)",
+        "extract reads rest, files, shopify, amazon, netsuite, klaviyo)",
         "workflows/daily.yaml:4: task 'c': extracts unknown connection 'nope'; declare it "
         "under connections:",
         "workflows/daily.yaml:5: task 'd': 'streams' applies only to extract tasks",

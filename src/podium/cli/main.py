@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("workflow")
     p.add_argument("--format", choices=["text", "dot"], default="text")
 
+    from podium.cli import sandbox
+
+    p = command("sandbox", sandbox.cmd_sandbox, "start, stop or show the commerce API simulators")
+    sandbox.add_arguments(p)
+
     p = command("demo", c.cmd_demo, "create an example project in a temporary folder and run it")
     p.add_argument("--keep", action="store_true", help="keep the demo folder")
     return parser

@@ -5,6 +5,8 @@ problem starts with the key path, reported at the connection's line by ``podium 
 and opens it. Settings every connection shares are taken off first:
 
     dataset: raw_shop      the warehouse schema its tables go to (default ``raw_<name>``)
+    concurrency: 2         extract tasks on it at once (default 1): the slots of its pool
+                           ``connection:<name>`` (see ``project.connection_pools``)
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from podium.connectors.normalize.names import identifier
 from podium.connectors.source import Source
 from podium.errors import UsageError
 
-COMMON_KEYS = ("dataset",)
+COMMON_KEYS = ("dataset", "concurrency")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ def connection_problems(settings: Mapping[str, Any]) -> list[str]:
         if dataset is None or isinstance(dataset, str) and dataset
         else ["dataset: expected a schema name"]
     )
+    concurrency = settings.get("concurrency", 1)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        problems.append(f"concurrency: expected a whole number of at least 1, got {concurrency!r}")
     return problems + list(
         SOURCE_TYPES[kind].function(SOURCE_TYPES[kind].problems)(own_settings(settings))
     )

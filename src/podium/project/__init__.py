@@ -15,6 +15,7 @@ import gc
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
@@ -23,6 +24,7 @@ from podium.core.masking import Masker
 from podium.core.workflow import Project
 from podium.errors import Problem, ProjectError, UsageError
 from podium.project.config import CONFIG_FILE, read_settings
+from podium.project.connection_pools import connection_pools, with_connection_pools
 from podium.project.imports import activate_root
 from podium.project.python_files import read_python_file
 from podium.project.secrets import Interpolator
@@ -76,9 +78,13 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
     text = _read_text(root / CONFIG_FILE, config)
     settings = read_settings(root, text or "", environ, interpolator, config)
     activate_root(root)
-    parsed = _read_workflows(root, interpolator, found)
+    pools = {**connection_pools(settings.connections), **settings.pools}
+    parsed = [
+        replace(p, workflow=with_connection_pools(p.workflow, pools))
+        for p in _read_workflows(root, interpolator, found)
+    ]
     workflows = {p.workflow.name: p.workflow for p in parsed}
-    view = ProjectView(root, settings.pools, workflows, settings.connections)
+    view = ProjectView(root, pools, workflows, settings.connections)
     found.extend(check_project(view, parsed))
     secrets = settings.secrets | interpolator.secrets
     if found:  # a secret put where it does not belong must not show in the message
@@ -87,7 +93,7 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
     return Project(
         root=str(root),
         store_url=settings.store_url,
-        pools=dict(settings.pools),
+        pools=pools,
         engine=settings.engine,
         workflows=workflows,
         secrets=secrets,

@@ -1,0 +1,53 @@
+"""Quota-aware pools: every connection that is a source is also a pool.
+
+A connection's API budget belongs to the account, not to one task, so podium gives each
+source connection a pool named ``connection:<name>`` with ``concurrency`` slots (a setting
+of the connection, default 1). Every ``extract`` task on that connection that names no pool
+of its own takes a slot there, so a daily run, a backfill and a catch-up run never hit the
+same account at once beyond its budget. Within one slot, the connection's rate limiter
+paces requests (``connectors.ratelimit.shared_limiter``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from podium.connectors.registry import is_source
+from podium.core.workflow import Workflow
+
+POOL_PREFIX = "connection:"
+DEFAULT_CONCURRENCY = 1
+
+
+def pool_name(connection: str) -> str:
+    return POOL_PREFIX + connection
+
+
+def connection_pools(connections: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """One pool per source connection, sized by its ``concurrency``."""
+    pools = {}
+    for name, settings in connections.items():
+        if is_source(settings):
+            concurrency = settings.get("concurrency", DEFAULT_CONCURRENCY)
+            valid = isinstance(concurrency, int) and not isinstance(concurrency, bool)
+            pools[pool_name(name)] = concurrency if valid and concurrency >= 1 else 1
+    return pools
+
+
+def with_connection_pools(workflow: Workflow, pools: Mapping[str, int]) -> Workflow:
+    """``workflow`` with each pool-less extract task in its connection's pool."""
+    if not any(_takes_connection_pool(task.kind, task.pool) for task in workflow.tasks):
+        return workflow
+    tasks = tuple(
+        replace(task, pool=pool_name(task.target))
+        if _takes_connection_pool(task.kind, task.pool) and pool_name(task.target) in pools
+        else task
+        for task in workflow.tasks
+    )
+    return replace(workflow, tasks=tasks)
+
+
+def _takes_connection_pool(kind: str, pool: str | None) -> bool:
+    return kind == "extract" and pool is None

@@ -1,0 +1,80 @@
+"""The generated brand: deterministic, consistent with its own ground truth, moving in time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from podium.sandbox.brand import Brand, BrandConfig, Channel, money, truth
+
+CONFIG = BrandConfig(seed=3, days=40)
+
+
+def test_the_same_seed_gives_the_same_brand_and_another_seed_does_not() -> None:
+    first, again, other = Brand(CONFIG), Brand(CONFIG), Brand(BrandConfig(seed=4, days=40))
+    assert first.orders(Channel.DTC) == again.orders(Channel.DTC)
+    assert first.orders(Channel.DTC) != other.orders(Channel.DTC)
+
+
+def test_skus_are_shared_by_every_channel() -> None:
+    brand = Brand(CONFIG)
+    catalogue = {variant.sku for variant in brand.variants}
+    for channel in Channel:
+        skus = {line.variant.sku for order in brand.orders(channel) for line in order.lines}
+        assert skus and skus <= catalogue
+
+
+def test_orders_follow_the_week_and_promotions_lift_them() -> None:
+    brand = Brand(BrandConfig(seed=3, days=84, dtc_orders_per_day=200))
+    per_weekday = [0] * 7
+    for order in brand.orders(Channel.DTC):
+        per_weekday[order.created_at.weekday()] += 1
+    assert per_weekday[5] > per_weekday[0]  # Saturday beats Monday
+    promo = [o for o in brand.orders(Channel.DTC) if o.promo]
+    assert promo and all(o.discounts > 0 for o in promo)
+
+
+def test_an_order_changes_over_time_and_disappears_once_deleted() -> None:
+    brand = Brand(CONFIG)
+    order = next(o for o in brand.orders(Channel.MARKETPLACE) if o.refunds)
+    assert order.as_of(order.created_at - timedelta(seconds=1)) is None
+    first = order.as_of(order.created_at)
+    assert first is not None and first.status == "Pending" and first.refunds == ()
+    later = order.as_of(order.refunds[0].created_at)
+    assert later is not None and later.status == "Shipped"
+    assert later.refunds == order.refunds and later.updated_at == order.refunds[0].created_at
+    deleted = next(o for o in brand.orders(Channel.DTC) if o.deleted_at)
+    assert deleted.as_of(deleted.created_at) is not None
+    assert deleted.deleted_at is not None and deleted.as_of(deleted.deleted_at) is None
+
+
+def test_money_adds_up_to_the_cent() -> None:
+    for order in Brand(CONFIG).orders(Channel.DTC):
+        assert order.total == order.subtotal - order.discounts + order.shipping + order.tax
+        assert order.tax == money((order.subtotal - order.discounts) * Decimal("0.08"))
+        for refund in order.refunds:
+            assert Decimal(0) < refund.amount <= order.subtotal - order.discounts + order.shipping
+
+
+def test_truth_counts_what_the_apis_show_as_of_a_time() -> None:
+    brand = Brand(CONFIG)
+    now = CONFIG.start_at + timedelta(days=20)
+    days = truth(brand, now)
+    views = {c: brand.orders_as_of(c, now) for c in Channel}
+    for channel in Channel:
+        mine = [d for d in days if d.channel is channel]
+        assert sum(d.orders for d in mine) == len(views[channel])
+        assert sum(d.gross for d in mine) == sum(v.order.subtotal for v in views[channel])
+        assert sum(d.refunds for d in mine) == sum(v.refunded for v in views[channel])
+    later = truth(brand, now + timedelta(days=5))
+    assert sum(d.orders for d in later) > sum(d.orders for d in days)
+
+
+def test_deleted_orders_leave_the_truth() -> None:
+    brand = Brand(CONFIG)
+    deleted = [o for o in brand.orders(Channel.DTC) if o.deleted_at]
+    assert deleted
+    end = CONFIG.end_at
+    assert len(brand.deleted_as_of(Channel.DTC, end)) == len(deleted)
+    shown = sum(d.orders for d in truth(brand, end, [Channel.DTC]))
+    assert shown == len(brand.orders(Channel.DTC)) - len(deleted)
