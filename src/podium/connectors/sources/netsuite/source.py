@@ -1,0 +1,219 @@
+"""The ``netsuite`` source: SuiteQL over REST, sliced under the row ceiling.
+
+Each page is ``POST /services/rest/query/v1/suiteql?limit=1000&offset=N`` with
+``Prefer: transient`` and ``{"q": "SELECT …"}``; the answer carries ``items``, ``hasMore``,
+``offset``, ``count``, ``totalResults`` and ``links``. A SuiteQL query reaches at most
+100,000 rows (``max_rows_per_query``; an offset past it is an error), so a read is a chain
+of *slices*: when the next page would pass the ceiling (a slice whose ``totalResults`` is
+over it always does), the slice is cut and the next one starts at the last value read of
+the slice column (``lastmodifieddate >= that``, inclusive; ``item >= that`` for inventory).
+Rows at that value are read twice and merged on their key. A slice that cannot move on
+(more rows than the ceiling share one value) is a ``TerminalTaskError``.
+
+Concurrency, not rate, is what NetSuite limits (15 requests in flight per account by
+default; over it REST answers 429). Every request holds a slot of a ``ConcurrencyCap``
+shared by every task on the connection in this process (``max_concurrent_requests``, default 4), and a
+429 is retried with backoff. One read pages sequentially (memory stays one page); parallel
+tasks on the connection share the cap. Other integrations on the account share NetSuite's
+limit too, which is why the default leaves room.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from podium.connectors.http import HttpClient, HttpRetry
+from podium.connectors.ratelimit import Observed, shared_limiter
+from podium.connectors.source import JsonPage, Page, Stream, StreamState
+from podium.connectors.sources.netsuite.config import NetSuiteConfig, parse_netsuite_settings
+from podium.connectors.sources.netsuite.dates import parse_instant, rewind
+from podium.connectors.sources.netsuite.oauth2 import TOKEN_PATH, OAuth2Auth, OAuth2Credentials
+from podium.connectors.sources.netsuite.rsa import load_private_key
+from podium.connectors.sources.netsuite.streams import StreamSpec, stream_specs
+from podium.connectors.sources.netsuite.tba import TbaAuth, TbaCredentials
+from podium.core.masking import Masker
+from podium.errors import TerminalTaskError
+
+SUITEQL_PATH = "/services/rest/query/v1/suiteql"
+
+
+class ConcurrencyCap:
+    """At most ``limit`` requests in flight; a ``RateLimiter`` only so ``shared_limiter``
+    can hold it (``acquire``/``observe`` do nothing: use ``slot()``)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(limit)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._slots:
+            yield
+
+    def acquire(self) -> None:
+        return None
+
+    def observe(self, response: Observed) -> None:
+        return None
+
+
+def netsuite_problems(settings: Any) -> list[str]:
+    """Every problem in a ``netsuite`` connection's settings, each starting with its key."""
+    return parse_netsuite_settings(settings)[1]
+
+
+def open_netsuite_source(
+    name: str,
+    settings: Mapping[str, Any],
+    *,
+    secrets: Iterable[str] = (),
+    logger: logging.Logger | None = None,
+    root: Path | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    transport: httpx.BaseTransport | None = None,
+) -> NetSuiteSource:
+    """A ``NetSuiteSource`` for connection ``name``; ``TerminalTaskError`` if misconfigured.
+    ``root`` is not used (nothing is read from disk)."""
+    config, problems = parse_netsuite_settings(settings)
+    hidden = [*secrets, *(config.secrets() if config else [])]
+    if config is None or problems:
+        raise TerminalTaskError(
+            Masker(hidden)(
+                f"connection {name!r} is misconfigured: {'; '.join(problems)}; "
+                "fix podium.yaml (podium validate lists every problem)"
+            )
+        )
+    client = HttpClient(
+        config.base_url,
+        secrets=hidden,
+        timeout=config.timeout,
+        retry=HttpRetry(attempts=config.retries + 1),
+        name=name,
+        logger=logger,
+        sleep=sleep,
+        transport=transport,
+        auth=_auth(name, config),
+    )
+    cap = shared_limiter(
+        f"netsuite:{name}:{config.account_id}:{config.max_concurrent_requests}",
+        lambda: ConcurrencyCap(config.max_concurrent_requests),
+    )
+    assert isinstance(cap, ConcurrencyCap)  # the key above is only ever made by this factory
+    return NetSuiteSource(name, config, client, cap)
+
+
+def _auth(name: str, config: NetSuiteConfig) -> httpx.Auth:
+    a = config.auth
+    if config.auth_method == "oauth2":
+        try:
+            key = load_private_key(a["private_key"])
+        except ValueError as exc:
+            raise TerminalTaskError(
+                f"connection {name!r}: auth.private_key: {exc}; paste the PEM of the key "
+                "whose certificate is uploaded to the integration's M2M setup"
+            ) from None
+        creds = OAuth2Credentials(
+            a["client_id"], a["certificate_id"], key, config.base_url + TOKEN_PATH, name
+        )
+        return OAuth2Auth(creds)
+    return TbaAuth(
+        TbaCredentials(
+            config.account_id, a["consumer_key"], a["consumer_secret"], a["token_id"],
+            a["token_secret"],
+        ),
+        name,
+    )  # fmt: skip
+
+
+class NetSuiteSource:
+    """Reads a NetSuite account's streams (see ``streams.py``) through SuiteQL."""
+
+    def __init__(
+        self, name: str, config: NetSuiteConfig, client: HttpClient, cap: ConcurrencyCap
+    ) -> None:
+        self.name, self.config, self.client, self.cap = name, config, client, cap
+        self._specs = {s.stream.name: s for s in stream_specs(config.lookback)}
+
+    def streams(self) -> Sequence[Stream]:
+        return tuple(spec.stream for spec in self._specs.values())
+
+    def read(
+        self, stream: Stream, state: StreamState, *, full_refresh: bool = False
+    ) -> Iterator[Page]:
+        spec = self._specs.get(stream.name)
+        if spec is None:
+            raise TerminalTaskError(
+                f"connection {self.name!r} has no stream {stream.name!r} "
+                f"(it has: {', '.join(self._specs)})"
+            )
+        lower: Any = None
+        if spec.stream.cursor and state.cursor is not None and not full_refresh:
+            lower = rewind(str(state.cursor), stream.lookback)
+        elif spec.is_dated() and self.config.start_date is not None:
+            lower = self.config.start_date
+        yield from self._slices(spec, lower)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _slices(self, spec: StreamSpec, lower: Any) -> Iterator[JsonPage]:
+        """Slice after slice until a page says there is no more (module docstring)."""
+        while True:
+            query = spec.query(None if lower is None else spec.literal(lower, self.config.timezone))
+            last: Any = None
+            offset, size = 0, self.config.page_size
+            while True:
+                body, url = self._page(query, offset)
+                rows = [spec.record(row, self.config.timezone) for row in body.get("items", [])]
+                yield JsonPage(rows, f"POST {url} ({query})")
+                if rows:
+                    last = self._slice_value(spec, rows[-1])
+                if not body.get("hasMore") or not rows:
+                    return
+                offset += len(rows)
+                if offset + size > self.config.max_rows:
+                    break
+            if lower is not None and last is not None and last <= lower:
+                raise self._stuck(spec, query)
+            lower = last
+
+    def _page(self, query: str, offset: int) -> tuple[dict[str, Any], str]:
+        params = {"limit": str(self.config.page_size), "offset": str(offset)}
+        with self.cap.slot():
+            response = self.client.request(
+                "POST",
+                SUITEQL_PATH,
+                params=params,
+                json={"q": query},
+                headers={"Prefer": "transient"},
+                parse_json=True,
+            )
+        body = response.json()
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            raise TerminalTaskError(
+                f"connection {self.name!r}: {response.url} answered without an items list; "
+                "check base_url (it must be the account's SuiteTalk REST host)"
+            )
+        return body, response.url
+
+    @staticmethod
+    def _slice_value(spec: StreamSpec, row: Mapping[str, Any]) -> datetime | int:
+        value = row.get(spec.slice_field)
+        return parse_instant(str(value)) if spec.is_dated() else int(str(value))
+
+    def _stuck(self, spec: StreamSpec, query: str) -> TerminalTaskError:
+        return TerminalTaskError(
+            f"connection {self.name!r}, stream {spec.stream.name!r}: more than "
+            f"{self.config.max_rows} rows share one {spec.slice_column} value, so SuiteQL's "
+            f"row ceiling cannot be sliced under ({query}); raise max_rows_per_query only if "
+            "the account has a higher ceiling, or report this with the message"
+        )

@@ -1,0 +1,189 @@
+"""How the NetSuite simulator checks credentials: TBA signatures and OAuth 2.0 tokens.
+
+TBA (OAuth 1.0a): the ``Authorization: OAuth …`` header is parsed, the realm, consumer key,
+token and signature method checked, the timestamp must be within ``skew`` seconds of the
+real time, a nonce may not come twice, and the HMAC-SHA256 signature is computed again from
+the request as received (its own code, not the connector's). OAuth 2.0: the token endpoint
+checks a PS256 JWT assertion (``kid``, ``iss``, ``aud``, ``scope``, ``exp``) against the
+demo key's public half and issues hour-long Bearer tokens.
+
+Any failure is NetSuite's 401 ``INVALID_LOGIN`` (the token endpoint answers the OAuth
+``invalid_client``/``invalid_grant`` body), and never says which part was wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+import orjson
+
+from podium.connectors.sources.netsuite.rsa import RsaKey, load_private_key, verify_ps256
+from podium.sandbox.faults import Answer
+from podium.sandbox.netsuite.demo import DEMO_CREDENTIALS
+from podium.sandbox.paging import Request
+
+_FIELD = re.compile(r'(\w+)="([^"]*)"')
+_LOGIN = (
+    "Invalid login attempt. For more details, see the Login Audit Trail in the NetSuite UI "
+    "at Setup > Users/Roles > User Management > View Login Audit Trail."
+)
+
+
+def ns_error(status: int, title: str, code: str, detail: str) -> Answer:
+    """NetSuite's REST error body."""
+    body = {
+        "type": f"https://www.rfc-editor.org/rfc/rfc9110.html#section-15.{status // 100}."
+        f"{status % 100 + 1}",
+        "title": title,
+        "status": status,
+        "o:errorDetails": [{"detail": detail, "o:errorCode": code}],
+    }
+    return Answer(status, orjson.dumps(body))
+
+
+def invalid_login() -> Answer:
+    return ns_error(401, "Unauthorized", "INVALID_LOGIN", _LOGIN)
+
+
+def _enc(text: str) -> str:
+    return quote(text, safe="-._~")
+
+
+def expected_signature(
+    request: Request, oauth: Mapping[str, str], consumer_secret: str, token_secret: str
+) -> str:
+    """The signature the request should carry, computed from what arrived."""
+    split = urlsplit(request.base + request.path)
+    url = f"{split.scheme.lower()}://{split.netloc.lower()}{split.path}"
+    params = [(k, v) for k, v in oauth.items() if k not in ("realm", "oauth_signature")]
+    params += list(request.params.items())
+    text = "&".join(f"{k}={v}" for k, v in sorted((_enc(k), _enc(v)) for k, v in params))
+    base = f"{request.method.upper()}&{_enc(url)}&{_enc(text)}"
+    key = f"{_enc(consumer_secret)}&{_enc(token_secret)}"
+    return base64.b64encode(hmac.new(key.encode(), base.encode(), hashlib.sha256).digest()).decode()
+
+
+class Credentials:
+    """What the simulated account accepts, and the tokens it has issued or revoked."""
+
+    def __init__(self, creds: Mapping[str, str] = DEMO_CREDENTIALS, *, skew: float = 300.0,
+                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+        self.creds, self.skew, self._clock = dict(creds), skew, clock
+        self.realm = creds["account_id"].upper().replace("-", "_")
+        self.public: RsaKey = load_private_key(creds["private_key"])
+        self.revoked = False
+        self._lock = threading.Lock()
+        self._nonces: deque[str] = deque(maxlen=50_000)
+        self._seen: set[str] = set()
+        self._tokens: dict[str, float] = {}
+        self.replays = 0
+
+    def revoke(self) -> None:
+        """The TBA token and the OAuth 2.0 mapping are revoked; issued tokens stop working."""
+        with self._lock:
+            self.revoked = True
+            self._tokens.clear()
+
+    def check(self, request: Request) -> Answer | None:
+        """None if the request is authenticated, else the 401 to answer."""
+        header = request.headers.get("authorization", "")
+        if header.startswith("Bearer "):
+            with self._lock:
+                expires = self._tokens.get(header[7:].strip())
+            return None if expires and expires > self._clock() else invalid_login()
+        if header.startswith("OAuth ") and self._tba_ok(request, header):
+            return None
+        return invalid_login()
+
+    def _tba_ok(self, request: Request, header: str) -> bool:
+        oauth = {k: unquote(v) for k, v in _FIELD.findall(header)}
+        c = self.creds
+        if (
+            self.revoked
+            or oauth.get("realm") != self.realm
+            or oauth.get("oauth_consumer_key") != c["consumer_key"]
+            or oauth.get("oauth_token") != c["token_id"]
+            or oauth.get("oauth_signature_method") != "HMAC-SHA256"
+            or oauth.get("oauth_version", "1.0") != "1.0"
+        ):
+            return False
+        try:
+            if abs(int(oauth.get("oauth_timestamp", "")) - self._clock()) > self.skew:
+                return False
+        except ValueError:
+            return False
+        want = expected_signature(request, oauth, c["consumer_secret"], c["token_secret"])
+        if not hmac.compare_digest(want, oauth.get("oauth_signature", "")):
+            return False
+        return self._fresh(oauth.get("oauth_nonce", ""))
+
+    def _fresh(self, nonce: str) -> bool:
+        with self._lock:
+            if not nonce or nonce in self._seen:
+                self.replays += 1
+                return False
+            if len(self._nonces) == self._nonces.maxlen:
+                self._seen.discard(self._nonces[0])
+            self._nonces.append(nonce)
+            self._seen.add(nonce)
+            return True
+
+    # -- OAuth 2.0 client credentials ----------------------------------------------------
+    def token(self, request: Request) -> Answer:
+        form = dict(parse_qsl(request.body.decode("utf-8", "replace")))
+        if (
+            form.get("grant_type") != "client_credentials"
+            or form.get("client_assertion_type")
+            != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        ):
+            return _oauth_error(400, "unsupported_grant_type")
+        if self.revoked or not self._assertion_ok(form.get("client_assertion", ""), request):
+            return _oauth_error(401 if not self.revoked else 400,
+                                "invalid_grant" if self.revoked else "invalid_client")  # fmt: skip
+        token = "at_" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._tokens[token] = self._clock() + 3600
+        body = {"access_token": token, "expires_in": "3600", "token_type": "bearer"}
+        return Answer(200, orjson.dumps(body))
+
+    def _assertion_ok(self, jwt: str, request: Request) -> bool:
+        try:
+            head, claims_text, signature = jwt.split(".")
+            header, claims = _unb64_json(head), _unb64_json(claims_text)
+            sig = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+            iat, exp = int(str(claims.get("iat", 0))), int(str(claims.get("exp", 0)))
+        except (ValueError, orjson.JSONDecodeError):
+            return False
+        now, c = self._clock(), self.creds
+        scope = claims.get("scope")
+        scopes = scope if isinstance(scope, list) else str(scope).split(",")
+        return (
+            header.get("alg") == "PS256"
+            and header.get("kid") == c["certificate_id"]
+            and claims.get("iss") == c["client_id"]
+            and claims.get("aud") == request.base + request.path
+            and "rest_webservices" in scopes
+            and iat <= now + self.skew
+            and now < exp <= iat + 3600
+            and verify_ps256(self.public, f"{head}.{claims_text}".encode(), sig)
+        )
+
+
+def _unb64_json(text: str) -> dict[str, object]:
+    value = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def _oauth_error(status: int, error: str) -> Answer:
+    return Answer(status, orjson.dumps({"error": error}))

@@ -1,0 +1,159 @@
+"""The few SuiteQL shapes the simulator understands, and the pages it answers with.
+
+This is not a SQL interpreter. A query must look like what the ``netsuite`` source sends::
+
+    SELECT a.col, … FROM <table> <alias> [INNER JOIN transaction t ON t.id = tl.transaction]
+        [WHERE cond AND cond …] ORDER BY <the table's unique order>
+
+with conditions among ``t.type IN ('SalesOrd', …)``, ``tl.mainline = 'F'``,
+``<alias>.lastmodifieddate >= TO_TIMESTAMP('2026-09-01 00:00:00', 'YYYY-MM-DD HH24:MI:SS')``
+(local time of the account) and ``b.item >= 512``. Anything else (another table, column,
+condition or an ORDER BY that is not the unique one below) is a 400 ``INVALID_PARAMETER``
+in NetSuite's error shape, so a connector that drifts from what was tested fails loudly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from podium.sandbox.faults import Answer
+from podium.sandbox.netsuite.auth import ns_error
+from podium.sandbox.netsuite.records import Row
+from podium.sandbox.paging import Request
+
+_QUERY = re.compile(
+    r"SELECT (?P<columns>.+?) FROM (?P<table>\w+) (?P<alias>\w+)"
+    r"(?P<join> INNER JOIN transaction t ON t\.id = tl\.transaction)?"
+    r"(?: WHERE (?P<where>.+?))? ORDER BY (?P<order>.+)",
+    re.IGNORECASE | re.DOTALL,
+)
+_TIMESTAMP = re.compile(
+    r"(\w+)\.lastmodifieddate >= TO_TIMESTAMP\('(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)', "
+    r"'YYYY-MM-DD HH24:MI:SS'\)"
+)
+_TYPES = re.compile(r"t\.type IN \(((?:'\w+'(?:, )?)+)\)")
+_ITEM = re.compile(r"b\.item >= (\d+)")
+ORDERS = {
+    "transaction": "t.lastmodifieddate, t.id",
+    "transactionline": "t.lastmodifieddate, tl.transaction, tl.id",
+    "customer": "c.lastmodifieddate, c.id",
+    "item": "i.lastmodifieddate, i.id",
+    "inventoryitemlocations": "b.item, b.location",
+}
+COLUMNS = {
+    "transaction": {"id", "tranid", "type", "entity", "trandate", "createddate",
+                    "lastmodifieddate", "status", "foreigntotal", "createdfrom"},
+    "transactionline": {"transaction", "id", "linesequencenumber", "item", "quantity", "rate",
+                        "netamount", "mainline", "type", "lastmodifieddate"},
+    "customer": {"id", "entityid", "companyname", "email", "datecreated", "lastmodifieddate"},
+    "item": {"id", "itemid", "displayname", "upccode", "itemtype", "baseprice", "isinactive",
+             "lastmodifieddate"},
+    "inventoryitemlocations": {"item", "location", "quantityonhand", "quantityavailable"},
+}  # fmt: skip
+
+
+class QueryError(ValueError):
+    """A query the simulator does not accept; the message is NetSuite's ``detail``."""
+
+
+@dataclass
+class Query:
+    table: str
+    columns: list[str]
+    filters: list[Callable[[Row], bool]] = field(default_factory=list)
+
+
+def parse(text: str, zone: ZoneInfo) -> Query:
+    match = _QUERY.fullmatch(" ".join(text.split()))
+    if match is None:
+        raise QueryError(f"Invalid search query. Unsupported query shape: {text[:120]!r}")
+    table = match["table"].lower()
+    if table not in ORDERS or (table == "transactionline") != bool(match["join"]):
+        raise QueryError(f"Invalid search query. Unknown or unsupported table {table!r}")
+    if match["order"].strip() != ORDERS[table]:
+        raise QueryError(f"Invalid search query. ORDER BY must be {ORDERS[table]} (unique)")
+    columns = [c.strip().split(".")[-1] for c in match["columns"].split(",")]
+    unknown = [c for c in columns if c not in COLUMNS[table]]
+    if unknown:
+        raise QueryError(f"Invalid search query. Unknown identifier '{unknown[0]}'")
+    query = Query(table, columns)
+    for condition in (match["where"] or "").split(" AND ") if match["where"] else []:
+        query.filters.append(_condition(condition.strip(), zone))
+    if table == "transactionline" and "tl.mainline = 'F'" not in (match["where"] or ""):
+        raise QueryError("Invalid search query. transactionline needs tl.mainline = 'F' here")
+    return query
+
+
+def _condition(text: str, zone: ZoneInfo) -> Callable[[Row], bool]:
+    if text == "tl.mainline = 'F'":
+        return lambda row: row.fields.get("mainline") == "F"
+    if types := _TYPES.fullmatch(text):
+        wanted = {t.strip("' ") for t in types[1].split(",")}
+        return lambda row: row.fields.get("type") in wanted
+    if stamp := _TIMESTAMP.fullmatch(text):
+        since = datetime.fromisoformat(stamp[2]).replace(tzinfo=zone)
+        return lambda row: row.modified is not None and row.modified >= since
+    if item := _ITEM.fullmatch(text):
+        least = int(item[1])
+        return lambda row: int(row.fields["item"]) >= least
+    raise QueryError(f"Invalid search query. Unsupported condition {text[:80]!r}")
+
+
+def matching(rows: Iterable[Row], query: Query) -> list[Row]:
+    """The rows (already in order) every condition of ``query`` lets through."""
+    return [r for r in rows if all(f(r) for f in query.filters)]
+
+
+def page_answer(request: Request, matched: list[Row], query: Query, ceiling: int) -> Answer:
+    """The page of ``matched`` rows that ``limit``/``offset`` ask for."""
+    try:
+        limit = int(request.params.get("limit", "1000"))
+        offset = int(request.params.get("offset", "0"))
+    except ValueError:
+        return _invalid("The limit and offset parameters must be integers.")
+    if not 1 <= limit <= 1000 or offset < 0:
+        return _invalid("The limit must be between 1 and 1000 and the offset at least 0.")
+    if offset >= ceiling:
+        return _invalid(
+            f"Invalid search query. The offset {offset} is past the {ceiling} results a "
+            "query can return; narrow the query."
+        )
+    page = matched[offset : offset + limit]
+    more = offset + len(page) < len(matched)
+    items = [_item(row, query.columns) for row in page]
+    body = {
+        "links": _links(request, limit, offset, more),
+        "count": len(items),
+        "hasMore": more,
+        "items": items,
+        "offset": offset,
+        "totalResults": len(matched),
+    }
+    return Answer(200, orjson.dumps(body))
+
+
+def _item(row: Row, columns: list[str]) -> dict[str, Any]:
+    item: dict[str, Any] = {"links": []}
+    item.update((c, row.fields[c]) for c in columns if c in row.fields)  # nulls are left out
+    return item
+
+
+def _links(request: Request, limit: int, offset: int, more: bool) -> list[dict[str, str]]:
+    url = request.base + request.path
+    links = [{"rel": "self", "href": f"{url}?{urlencode({'limit': limit, 'offset': offset})}"}]
+    if more:
+        query = urlencode({"limit": limit, "offset": offset + limit})
+        links.append({"rel": "next", "href": f"{url}?{query}"})
+    return links
+
+
+def _invalid(detail: str) -> Answer:
+    return ns_error(400, "Bad Request", "INVALID_PARAMETER", detail)
