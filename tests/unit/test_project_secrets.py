@@ -32,7 +32,7 @@ def problems(root: Path, files: Mapping[str, str], environ: Mapping[str, str]) -
 CONFIG = """
 connections:
   shopify:
-    type: shopify
+    type: storefront
     shop: ${SHOP_NAME}
     token: ${SHOPIFY_TOKEN}
     region: ${REGION:-us}
@@ -43,7 +43,7 @@ def test_variables_are_read_from_the_environment(tmp_path: Path) -> None:
     environ = {"SHOP_NAME": "brand", "SHOPIFY_TOKEN": "shpat_123456"}
     loaded = project(tmp_path, {"podium.yaml": CONFIG}, environ)
     assert loaded.connections["shopify"] == {
-        "type": "shopify",
+        "type": "storefront",
         "shop": "brand",
         "token": "shpat_123456",
         "region": "us",
@@ -157,3 +157,10 @@ def test_url_secrets() -> None:
 
 def test_connection_names_themselves_do_not_make_values_secret() -> None:
     assert connection_secrets({"keystone": {"type": "postgres"}}) == set()
+
+
+def test_a_masker_learns_secrets_fetched_later() -> None:
+    mask = Masker(["sk_static_123"])
+    assert mask("token atza_fetched_999") == "token atza_fetched_999"
+    mask.add("atza_fetched_999", "no")  # too short to mask: ignored
+    assert mask("sk_static_123 atza_fetched_999 no") == "*** *** no"

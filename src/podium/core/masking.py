@@ -17,8 +17,18 @@ class Masker:
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        values = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(v) for v in values)) if values else None
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self.add(*secrets)
+
+    def add(self, *secrets: str) -> None:
+        """Mask these too from now on (a token fetched at run time, say)."""
+        fresh = {s for s in secrets if len(s) >= 4} - self._values
+        if not fresh:
+            return
+        self._values |= fresh
+        values = sorted(self._values, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(v) for v in values))
 
     def __call__(self, text: str) -> str:
         if self._pattern is None or not text:
