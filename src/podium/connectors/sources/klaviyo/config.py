@@ -1,0 +1,166 @@
+"""A ``klaviyo`` connection's settings, checked with every problem under its key path.
+
+.. code-block:: yaml
+
+    connections:
+      klaviyo:
+        type: klaviyo
+        api_key: "${KLAVIYO_API_KEY}"   # a private key, pk_…, with read scopes (secret)
+        revision: "2025-10-15"          # the API revision sent with every request
+        base_url: https://a.klaviyo.com # default; tests point it at the simulator
+        streams: [profiles, events]     # default: every stream
+        timeout: 30s
+        retries: 5
+        rate_limits:                    # override an endpoint's limits (Klaviyo changes them)
+          events: {burst: 350, steady: 3500}   # per second, per minute
+
+Messages never quote the key: they say what is wrong with it, not what it is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from podium.connectors.sources.klaviyo.endpoints import ENDPOINTS, STREAM_NAMES, Limit
+from podium.core.durations import parse_duration
+
+DEFAULT_BASE_URL = "https://a.klaviyo.com"
+DEFAULT_REVISION = "2025-10-15"
+KEYS = ("api_key", "revision", "base_url", "streams", "timeout", "retries", "rate_limits")
+_REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.pre)?$")
+
+
+@dataclass(frozen=True)
+class KlaviyoConfig:
+    api_key: str
+    revision: str = DEFAULT_REVISION
+    base_url: str = DEFAULT_BASE_URL
+    streams: tuple[str, ...] = STREAM_NAMES
+    timeout: float = 30.0
+    retries: int = 5
+    limits: Mapping[str, Limit] = field(default_factory=dict)
+
+
+def parse_klaviyo_settings(settings: Any) -> tuple[KlaviyoConfig | None, list[str]]:
+    """The typed config and every problem in ``settings`` (without ``type``/``dataset``)."""
+    if not isinstance(settings, Mapping):
+        return None, [f"expected a mapping of settings (api_key:, revision: …), got {settings!r}"]
+    problems = [
+        f"{key}: unknown key; expected one of {', '.join(KEYS)}"
+        for key in settings
+        if key not in (*KEYS, "type")
+    ]
+    config = KlaviyoConfig(
+        api_key=_api_key(settings.get("api_key"), problems),
+        revision=_revision(settings.get("revision", DEFAULT_REVISION), problems),
+        base_url=_base_url(settings.get("base_url", DEFAULT_BASE_URL), problems),
+        streams=_streams(settings.get("streams"), problems),
+        timeout=_duration(settings.get("timeout", 30.0), problems),
+        retries=_retries(settings.get("retries", 5), problems),
+        limits=_limits(settings.get("rate_limits"), problems),
+    )
+    return config, problems
+
+
+def _api_key(value: Any, problems: list[str]) -> str:
+    if value is None or value == "":
+        problems.append(
+            "api_key: is required: a Klaviyo private API key (pk_…), e.g. "
+            '"${KLAVIYO_API_KEY}" from the project\'s secrets'
+        )
+        return ""
+    if not isinstance(value, str):
+        problems.append(
+            f"api_key: expected a string (a private key pk_…), got a {type(value).__name__}"
+        )
+        return ""
+    if not value.startswith("pk_"):
+        problems.append(
+            f"api_key: expected a private API key starting with pk_, got {len(value)} "
+            "characters that do not (a public site id or an OAuth token will not work)"
+        )
+    return value
+
+
+def _revision(value: Any, problems: list[str]) -> str:
+    text = str(value) if isinstance(value, str | date) else ""
+    if not _REVISION.match(text) or not _is_date(text[:10]):
+        problems.append(f"revision: expected a date like {DEFAULT_REVISION}, got {value!r}")
+        return DEFAULT_REVISION
+    return text
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _base_url(value: Any, problems: list[str]) -> str:
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        problems.append(f"base_url: expected an http:// or https:// URL, got {value!r}")
+        return DEFAULT_BASE_URL
+    return value.rstrip("/")
+
+
+def _streams(value: Any, problems: list[str]) -> tuple[str, ...]:
+    if value is None:
+        return STREAM_NAMES
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        problems.append(f"streams: expected a list of stream names, got {value!r}")
+        return STREAM_NAMES
+    unknown = [v for v in value if v not in STREAM_NAMES]
+    if unknown:
+        problems.append(
+            f"streams: unknown {', '.join(unknown)}; expected some of {', '.join(STREAM_NAMES)}"
+        )
+    return tuple(v for v in value if v in STREAM_NAMES)
+
+
+def _duration(value: Any, problems: list[str]) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        problems.append(f"timeout: {exc}")
+        return 30.0
+
+
+def _retries(value: Any, problems: list[str]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        problems.append(f"retries: expected an integer >= 0, got {value!r}")
+        return 5
+    return value
+
+
+def _limits(value: Any, problems: list[str]) -> dict[str, Limit]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        problems.append(
+            f"rate_limits: expected a mapping of endpoint: {{burst, steady}}, got {value!r}"
+        )
+        return {}
+    limits = {}
+    for endpoint, spec in value.items():
+        where = f"rate_limits.{endpoint}"
+        if endpoint not in ENDPOINTS:
+            problems.append(f"{where}: unknown endpoint; expected one of {', '.join(ENDPOINTS)}")
+            continue
+        burst = spec.get("burst") if isinstance(spec, Mapping) else None
+        steady = spec.get("steady") if isinstance(spec, Mapping) else None
+        if not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in (burst, steady)
+        ):
+            problems.append(
+                f"{where}: expected {{burst: requests per second, steady: requests per "
+                f"minute}}, both integers >= 1, got {spec!r}"
+            )
+            continue
+        limits[str(endpoint)] = Limit(int(burst), int(steady))  # type: ignore[arg-type]
+    return limits

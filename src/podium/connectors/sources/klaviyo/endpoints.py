@@ -1,0 +1,127 @@
+"""The streams a ``klaviyo`` connection offers, the endpoint behind each, and its limits.
+
+    stream          endpoint (GET unless noted)          how it is read
+    profiles        /api/profiles/          M            merge on id; greater-than(updated, cursor − 1 h),
+                                                         sort=updated, 100 a page
+    events          /api/events/            XL           append on id (events never change);
+                                                         greater-or-equal(datetime, cursor − 10 min),
+                                                         sort=datetime, 200 a page (1000 from
+                                                         revision 2026-07-15)
+    metrics         /api/metrics/           M            replaced each load
+    lists           /api/lists/             L            replaced each load
+    campaigns       /api/campaigns/         M            merge on id; one pass per channel
+                                                         (Klaviyo requires the channel filter)
+                                                         and per archived true/false;
+                                                         greater-or-equal(updated_at, cursor − 1 h)
+    flows           /api/flows/             M            merge on id; archived false and true;
+                                                         greater-or-equal(updated, cursor − 1 h)
+    campaign_values POST /api/campaign-values-reports/   replaced each load: the last 365 days
+    flow_values     POST /api/flow-values-reports/       per message, conversions on Placed Order
+
+Tiers (burst per second / steady per minute): S 3/60, M 10/150, L 75/700, XL 350/3500;
+the reports 1/s and 2/min (and 225/day, which pacing does not track). Each endpoint has
+its own budget, as Klaviyo counts them per endpoint.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from podium.connectors.source import Stream, WriteMode
+
+HOUR = 3600.0
+BIG_PAGES_FROM = "2026-07-15"
+
+
+@dataclass(frozen=True)
+class Limit:
+    burst: int  # requests per second
+    steady: int  # requests per minute
+
+
+TIERS = {"S": Limit(3, 60), "M": Limit(10, 150), "L": Limit(75, 700), "XL": Limit(350, 3500)}
+REPORTS = Limit(1, 2)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    stream: Stream
+    path: str
+    limit: Limit
+    page_size: int | None = None  # None: the endpoint takes no page[size]
+    sort: str | None = None  # the cursor field, sent as sort= and filtered on
+    cursor_op: str = "greater-or-equal"
+    channels: tuple[str, ...] = ()  # one pass per channel (campaigns)
+    archivable: bool = False  # a second pass with equals(archived,true)
+    report: str | None = None  # campaign | flow: a values report, POSTed
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+def _stream(name: str, mode: WriteMode, cursor: str | None = None, lookback: float = 0.0,
+            columns: dict[str, str] | None = None, key: tuple[str, ...] = ("id",)) -> Stream:  # fmt: skip
+    return Stream(name, key, cursor, mode, lookback=lookback, columns=columns or {})
+
+
+_TIMES = {"created": "timestamp", "updated": "timestamp"}
+_CAMPAIGN_TIMES = {
+    f: "timestamp" for f in ("created_at", "updated_at", "scheduled_at", "send_time")
+}
+_REPORT_COLUMNS = {"conversion_value": "decimal(18,2)"}
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "profiles": Endpoint(
+        _stream("profiles", WriteMode.MERGE, "updated", HOUR, _TIMES),
+        "/api/profiles/", TIERS["M"], 100, "updated", "greater-than",
+    ),
+    "events": Endpoint(
+        _stream("events", WriteMode.APPEND, "datetime", 600.0,
+                {"datetime": "timestamp", "value": "decimal(18,2)"}),
+        "/api/events/", TIERS["XL"], 200, "datetime",
+    ),
+    "metrics": Endpoint(_stream("metrics", WriteMode.REPLACE, columns=_TIMES), "/api/metrics/",
+                        TIERS["M"]),
+    "lists": Endpoint(_stream("lists", WriteMode.REPLACE, columns=_TIMES), "/api/lists/",
+                      TIERS["L"]),
+    "campaigns": Endpoint(
+        _stream("campaigns", WriteMode.MERGE, "updated_at", HOUR, _CAMPAIGN_TIMES),
+        "/api/campaigns/", TIERS["M"], 100, "updated_at", channels=("email", "sms"),
+        archivable=True,
+    ),
+    "flows": Endpoint(
+        _stream("flows", WriteMode.MERGE, "updated", HOUR, _TIMES),
+        "/api/flows/", TIERS["M"], 50, "updated", archivable=True,
+    ),
+    "campaign_values": Endpoint(
+        _stream("campaign_values", WriteMode.REPLACE, columns=_REPORT_COLUMNS,
+                key=("campaign_message_id",)),
+        "/api/campaign-values-reports/", REPORTS, report="campaign",
+    ),
+    "flow_values": Endpoint(
+        _stream("flow_values", WriteMode.REPLACE, columns=_REPORT_COLUMNS,
+                key=("flow_message_id",)),
+        "/api/flow-values-reports/", REPORTS, report="flow",
+    ),
+}  # fmt: skip
+STREAM_NAMES = tuple(ENDPOINTS)
+
+
+def page_size(endpoint: Endpoint, revision: str) -> int | None:
+    """The largest page the endpoint gives under ``revision`` (events grew in 2026-07-15)."""
+    if endpoint.stream.name == "events" and revision[:10] >= BIG_PAGES_FROM:
+        return 1000
+    return endpoint.page_size
+
+
+def pacing(limit: Limit, windows: tuple[float, float] = (1.0, 60.0)) -> tuple[float, float]:
+    """``(rate per second, burst)`` of a token bucket that stays inside both of Klaviyo's
+    fixed windows (``windows`` = their lengths in seconds; tests shrink them).
+
+    In any fixed window of length W a bucket lets through at most its burst plus what it
+    refills in W, so the rate is 85 % of the tighter window's allowance and the burst is
+    what that leaves of both windows (at least one request).
+    """
+    short, long = windows
+    rate = 0.85 * min(limit.burst / short, limit.steady / long)
+    room = min(limit.burst - rate * short, limit.steady - rate * long)
+    return rate, max(1.0, math.floor(room))

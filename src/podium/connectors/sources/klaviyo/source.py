@@ -1,0 +1,257 @@
+"""KlaviyoSource: reads Klaviyo's JSON:API page by page, paced per endpoint.
+
+Every request carries ``Authorization: Klaviyo-API-Key pk_…`` and ``revision``. Lists
+follow ``links.next`` (``page[cursor]``) until it is null; a next link equal to the page
+just read is a ``TerminalTaskError`` (paging that cannot end). Each endpoint has its own
+``HttpClient`` whose limiter is a token bucket shared, through ``shared_limiter``, by every
+task on the connection in this process; the client also waits out ``Retry-After`` on a
+429 and retries 5xx, resets and truncated bodies. A 401 (a revoked or wrong key) is
+terminal at once, naming the connection's credential; the loader then commits nothing, so
+the cursor stays where it was.
+
+Records are JSON:API resources made flat: ``{"id", **attributes, "<relation>_id": …}``
+(a to-many relation becomes a list of ``{"id"}``, i.e. a child table). Events add ``value``
+(``$value`` as an exact two-place decimal string), ``order_id`` (``OrderId``) and
+``message_id`` (``$message``). Report rows are ``{groupings…, statistics…}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from functools import partial
+from typing import Any
+
+from podium.connectors.http import HttpClient, HttpRequest, HttpRetry
+from podium.connectors.ratelimit import TokenBucket, shared_limiter
+from podium.connectors.source import JsonPage, Page, Stream, StreamState
+from podium.connectors.sources.klaviyo.config import KlaviyoConfig
+from podium.connectors.sources.klaviyo.endpoints import ENDPOINTS, Endpoint, pacing, page_size
+from podium.connectors.sources.rest import rewind_cursor
+from podium.errors import TerminalTaskError
+
+JSON_API = "application/vnd.api+json"
+REPORT_TIMEFRAME = {"key": "last_365_days"}  # Klaviyo allows at most one year
+STATISTICS = (
+    "recipients", "delivered", "opens", "opens_unique", "open_rate", "clicks",
+    "clicks_unique", "click_rate", "conversions", "conversion_uniques",
+    "conversion_value", "conversion_rate",
+)  # fmt: skip
+CONVERSION_METRIC = "Placed Order"
+
+
+class KlaviyoSource:
+    """One ``klaviyo`` connection; see the module docstring."""
+
+    def __init__(
+        self,
+        name: str,
+        config: KlaviyoConfig,
+        *,
+        secrets: Sequence[str] = (),
+        logger: logging.Logger | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        windows: tuple[float, float] = (1.0, 60.0),
+    ) -> None:
+        self.name, self.config = name, config
+        self._secrets = (*secrets, config.api_key)
+        self._logger, self._sleep, self._windows = logger, sleep, windows
+        self._clients: dict[str, HttpClient] = {}
+        self._conversion_metric: str | None = None
+
+    def streams(self) -> Sequence[Stream]:
+        return tuple(ENDPOINTS[name].stream for name in self.config.streams)
+
+    def read(
+        self, stream: Stream, state: StreamState, *, full_refresh: bool = False
+    ) -> Iterator[Page]:
+        endpoint = ENDPOINTS.get(stream.name)
+        if endpoint is None:
+            raise TerminalTaskError(
+                f"connection {self.name!r} has no stream {stream.name!r} "
+                f"(it has: {', '.join(ENDPOINTS)})"
+            )
+        if endpoint.report is not None:
+            yield self._report(endpoint)
+            return
+        since = None if full_refresh or state.cursor is None else state.cursor
+        for params in self._passes(endpoint, stream, since):
+            yield from self._pages(endpoint, params)
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+    # -- lists -----------------------------------------------------------------------
+    def _passes(self, endpoint: Endpoint, stream: Stream, since: Any) -> Iterator[dict[str, str]]:
+        """The first request's parameters for each pass over the endpoint."""
+        base: dict[str, str] = {}
+        size = page_size(endpoint, self.config.revision)
+        if size is not None:
+            base["page[size]"] = str(size)
+        conditions = []
+        if endpoint.sort is not None:
+            base["sort"] = endpoint.sort
+            if since is not None:
+                boundary = rewind_cursor(since, stream.lookback)
+                conditions.append(f"{endpoint.cursor_op}({endpoint.sort},{boundary})")
+        channels: Sequence[str | None] = endpoint.channels or (None,)
+        archived: Sequence[bool | None] = (False, True) if endpoint.archivable else (None,)
+        for channel in channels:
+            for flag in archived:
+                extra = [f"equals(messages.channel,'{channel}')"] if channel else []
+                if flag is not None:
+                    extra.append(f"equals(archived,{'true' if flag else 'false'})")
+                params = dict(base)
+                if conditions or extra:
+                    params["filter"] = ",".join([*extra, *conditions])
+                yield params
+
+    def _pages(self, endpoint: Endpoint, params: Mapping[str, str]) -> Iterator[JsonPage]:
+        client = self._client(endpoint)
+        request: HttpRequest | None = HttpRequest("GET", endpoint.path, params)
+        while request is not None:
+            response = client.send(request, parse_json=True)
+            body = response.json()
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, list):
+                raise TerminalTaskError(
+                    f"connection {self.name!r}: GET {response.url} answered without a "
+                    "JSON:API data list; check base_url (is it Klaviyo's API?)"
+                )
+            records = [_flat(resource, endpoint.stream.name) for resource in data]
+            yield JsonPage(records, f"GET {response.url}")
+            following = (body.get("links") or {}).get("next")
+            if not following:
+                return
+            if following == response.real_url:
+                raise TerminalTaskError(
+                    f"connection {self.name!r}: the next link of {response.url} is the same "
+                    "page, so paging would never end"
+                )
+            request = HttpRequest("GET", str(following))
+
+    # -- reports ---------------------------------------------------------------------
+    def _report(self, endpoint: Endpoint) -> JsonPage:
+        kind = str(endpoint.report)
+        document = {
+            "data": {
+                "type": f"{kind}-values-report",
+                "attributes": {
+                    "statistics": list(STATISTICS),
+                    "timeframe": REPORT_TIMEFRAME,
+                    "conversion_metric_id": self._placed_order_metric(),
+                },
+            }
+        }
+        client = self._client(endpoint)
+        response = client.send(
+            HttpRequest("POST", endpoint.path, None, document),
+            headers={"content-type": JSON_API},
+            parse_json=True,
+        )
+        body = response.json()
+        results = (((body or {}).get("data") or {}).get("attributes") or {}).get("results")
+        if not isinstance(results, list):
+            raise TerminalTaskError(
+                f"connection {self.name!r}: POST {response.url} answered without "
+                "data.attributes.results; check base_url and revision"
+            )
+        return JsonPage([_report_row(r) for r in results], f"POST {response.url}")
+
+    def _placed_order_metric(self) -> str:
+        """The id of the Placed Order metric: reports need it as the conversion metric."""
+        if self._conversion_metric is None:
+            for page in self._pages(ENDPOINTS["metrics"], {}):
+                for record in page.records:
+                    if record.get("name") == CONVERSION_METRIC:
+                        self._conversion_metric = str(record["id"])
+                        return self._conversion_metric
+            raise TerminalTaskError(
+                f"connection {self.name!r}: the Klaviyo account has no {CONVERSION_METRIC!r} "
+                "metric, which values reports need as their conversion metric; connect the "
+                "store's integration in Klaviyo or drop campaign_values/flow_values from streams"
+            )
+        return self._conversion_metric
+
+    # -- clients ---------------------------------------------------------------------
+    def _client(self, endpoint: Endpoint) -> HttpClient:
+        key = endpoint.path
+        client = self._clients.get(key)
+        if client is None:
+            limit = self.config.limits.get(endpoint.stream.name, endpoint.limit)
+            rate, burst = pacing(limit, self._windows)
+            limiter = shared_limiter(
+                f"klaviyo:{self.name}:{endpoint.path}:{limit}:{self._windows}",
+                partial(TokenBucket, rate, burst, sleep=self._sleep),
+            )
+            client = self._clients[key] = HttpClient(
+                self.config.base_url,
+                headers={
+                    "Authorization": f"Klaviyo-API-Key {self.config.api_key}",
+                    "revision": self.config.revision,
+                    "accept": JSON_API,
+                },
+                secrets=self._secrets,
+                timeout=self.config.timeout,
+                retry=HttpRetry(attempts=self.config.retries + 1),
+                limiter=limiter,
+                name=self.name,
+                logger=self._logger,
+                sleep=self._sleep,
+            )
+        return client
+
+
+def _flat(resource: Mapping[str, Any], stream: str) -> dict[str, Any]:
+    """A JSON:API resource as one flat record (see the module docstring)."""
+    record: dict[str, Any] = {"id": resource.get("id"), **(resource.get("attributes") or {})}
+    for relation, value in (resource.get("relationships") or {}).items():
+        data = value.get("data") if isinstance(value, Mapping) else None
+        name = relation.replace("-", "_")
+        if isinstance(data, Mapping):
+            record[f"{name}_id"] = data.get("id")
+        elif isinstance(data, list):
+            record[name] = [{"id": item.get("id")} for item in data if isinstance(item, Mapping)]
+    record = _without_empty_lists(record)
+    if stream == "events":
+        props = record.get("event_properties") or {}
+        record["value"] = _money(props.get("$value"))
+        record["order_id"] = props.get("OrderId")
+        record["message_id"] = props.get("$message")
+    return record
+
+
+def _without_empty_lists(value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` without empty lists at any depth: an empty list means no child rows, and
+    the loader cannot yet plan a child table from a batch in which a list is always empty
+    (``audiences.excluded`` is ``[]`` on every campaign)."""
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, dict):
+            item = _without_empty_lists(item)
+        elif isinstance(item, list) and not item:
+            continue
+        result[key] = item
+    return result
+
+
+def _report_row(result: Mapping[str, Any]) -> dict[str, Any]:
+    row = {**(result.get("groupings") or {}), **(result.get("statistics") or {})}
+    if "conversion_value" in row:
+        row["conversion_value"] = _money(row["conversion_value"])
+    return row
+
+
+def _money(value: Any) -> str | None:
+    """A JSON number as an exact two-place decimal string (``59.99``, never ``59.98999``)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return str(Decimal(repr(value) if isinstance(value, float) else str(value)).quantize(
+            Decimal("0.01")))  # fmt: skip
+    except InvalidOperation:
+        return None

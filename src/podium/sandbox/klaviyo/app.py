@@ -1,0 +1,255 @@
+"""KlaviyoSimulator: Klaviyo's JSON:API as a sandbox app, showing the brand as of the clock.
+
+Every request is checked as Klaviyo checks it, in this order:
+
+    Authorization: Klaviyo-API-Key pk_…   missing/unknown → 401 ``not_authenticated``;
+                                           revoked (``revoke_key``) → 401
+                                           ``authentication_failed``
+    rate limit of the endpoint            → 429 ``throttled`` + ``Retry-After`` (limits.py);
+                                           each such request counts in ``violations``
+    revision: YYYY-MM-DD                   missing, malformed or older than
+                                           ``oldest_revision`` → 400 ``invalid``
+
+Errors have Klaviyo's JSON:API shape ``{"errors": [{"id", "status", "code", "title",
+"detail", "source"}]}``.
+
+Lists (``GET /api/{profiles,events,metrics,lists,campaigns,flows}/``) page with
+``links.next`` carrying every parameter plus ``page[cursor]`` (a keyset position, so
+records arriving between pages never shift one); ``page[size]`` within each endpoint's
+maximum; ``sort=<field>`` and ``filter=op(field,value),…`` only where Klaviyo takes them.
+Campaigns need ``equals(messages.channel,'email')``; archived campaigns and flows are
+listed only with ``equals(archived,true)``. Reports: ``POST /api/campaign-values-reports/``
+and ``/api/flow-values-reports/`` (see ``reports.py`` and ``report_api.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from podium.sandbox.brand import Brand
+from podium.sandbox.clock import SimClock
+from podium.sandbox.faults import Answer
+from podium.sandbox.klaviyo.errors import ApiError, error_answer
+from podium.sandbox.klaviyo.filters import Condition, parse_filter, parse_time
+from podium.sandbox.klaviyo.limits import FixedWindows, Tier, tiers_for
+from podium.sandbox.klaviyo.model import KlaviyoModel
+from podium.sandbox.klaviyo.report_api import answer_report
+from podium.sandbox.klaviyo.resources import Listing, Renderer, Rows, listings
+from podium.sandbox.klaviyo.webhooks import WebhookSender
+from podium.sandbox.paging import Request
+
+DEMO_API_KEY = "pk_demo_5f1e2d3c4b5a69788796a5b4c3d2e1f0"
+DEMO_CREDENTIALS = {"api_key": DEMO_API_KEY}
+OLDEST_REVISION = "2024-10-15"  # revisions are retired about two years after release
+BIG_PAGES_FROM = "2026-07-15"  # events take page[size] up to 1000 from this revision
+_REVISION = re.compile(r"^(\d{4}-\d{2}-\d{2})(\.pre)?$")
+_MAX_KEY = "\U0010ffff"
+
+
+class KlaviyoSimulator:
+    """Klaviyo's API for one brand's account; see the module docstring."""
+
+    def __init__(
+        self,
+        brand: Brand,
+        clock: SimClock,
+        *,
+        api_keys: tuple[str, ...] = (DEMO_API_KEY,),
+        tiers: Mapping[str, Tier] | None = None,
+        windows: tuple[float, float] = (1.0, 60.0),
+        oldest_revision: str = OLDEST_REVISION,
+    ) -> None:
+        self.brand, self.clock = brand, clock
+        self.model = KlaviyoModel(brand)
+        self.api_keys, self.revoked = set(api_keys), set[str]()
+        self.limits = FixedWindows(tiers_for(tiers), windows)
+        self.oldest_revision = oldest_revision
+        self.violations = 0
+        self._base = "https://a.klaviyo.com"
+        renderer = Renderer(self.model, lambda: self._base)
+        self.listings = listings(renderer)
+        self.webhooks = WebhookSender(self.model, clock, renderer.event)
+
+    # -- test controls ---------------------------------------------------------------
+    def revoke_key(self, key: str = DEMO_API_KEY) -> None:
+        """The key stops working, as when a user deletes it in Klaviyo's settings."""
+        self.revoked.add(key)
+
+    def deliver_webhooks(self, url: str, secret: str) -> int:
+        """POST events that happened since the last delivery to ``url``; see webhooks.py."""
+        return self.webhooks.deliver(url, secret)
+
+    # -- serving ---------------------------------------------------------------------
+    def answer(self, request: Request) -> Answer:
+        self._base = request.base
+        try:
+            return self._answer(request)
+        except ApiError as error:
+            return error_answer(error)
+
+    def _answer(self, request: Request) -> Answer:
+        _authenticate(request, self.api_keys, self.revoked)
+        resource = _resource(request.path)
+        if resource not in self.limits.tiers:
+            raise ApiError(404, "not_found", "Not found.", f"No endpoint {request.path}.")
+        verdict = self.limits.check(resource)
+        if not verdict.allowed:
+            self.violations += 1
+            raise ApiError(
+                429, "throttled", "Request was throttled.",
+                f"Request was throttled. Expected available in {verdict.retry_after:.0f} "
+                "seconds.", retry_after=verdict.retry_after,
+            )  # fmt: skip
+        revision = self._revision(request)
+        headers = {
+            "RateLimit-Limit": str(verdict.limit),
+            "RateLimit-Remaining": str(verdict.remaining),
+            "RateLimit-Reset": str(int(verdict.reset)),
+        }
+        now = self.clock.now()
+        if resource.endswith("-reports"):
+            if request.method != "POST":
+                raise ApiError(405, "method_not_allowed", "Method not allowed.",
+                               f"{request.method} is not allowed on {request.path}.")  # fmt: skip
+            body = answer_report(self.model, resource, request.body, now)
+        else:
+            if request.method != "GET":
+                raise ApiError(405, "method_not_allowed", "Method not allowed.",
+                               f"{request.method} is not allowed on {request.path}.")  # fmt: skip
+            body = self._list(self.listings[resource], request, revision, now)
+        return Answer(200, orjson.dumps(body), headers, "application/vnd.api+json")
+
+    def _revision(self, request: Request) -> str:
+        value = request.headers.get("revision", "")
+        match = _REVISION.match(value)
+        valid = match is not None and _is_date(match.group(1))
+        if not valid:
+            raise ApiError(400, "invalid", "Invalid input.",
+                           "Missing or invalid revision header. Send `revision: YYYY-MM-DD`, "
+                           f"e.g. {self.oldest_revision}.", {"header": "revision"})  # fmt: skip
+        if value[:10] < self.oldest_revision:
+            raise ApiError(400, "invalid", "Invalid input.",
+                           f"Revision {value} is retired; use {self.oldest_revision} or later.",
+                           {"header": "revision"})  # fmt: skip
+        return value[:10]
+
+    # -- listing ---------------------------------------------------------------------
+    def _list(
+        self, listing: Listing, request: Request, revision: str, now: datetime
+    ) -> dict[str, Any]:
+        params = request.params
+        size = _page_size(listing, params, revision)
+        conditions = parse_filter(params.get("filter", ""), listing)
+        archived = any(c.field == "archived" and c.value is True for c in conditions)
+        _check_sort(listing, params.get("sort"))
+        rows = listing.rows(now, archived)
+        start, end = _bounds(rows, listing, conditions)
+        if any(c.field == "messages.channel" and c.value != "email" for c in conditions):
+            end = start  # the brand sends email campaigns only
+        token = params.get("page[cursor]")
+        if token:
+            start = max(start, bisect.bisect_right(rows.keys, _untoken(token), 0, rows.count))
+        end = max(start, end)
+        chosen = range(start, min(end, start + size))
+        data = [rows.render(rows.items[i]) for i in chosen]
+        links: dict[str, Any] = {"self": f"{request.base}{request.path}", "next": None}
+        if start + size < end:
+            query = urlencode({**params, "page[cursor]": _token(rows.keys[chosen[-1]])})
+            links["next"] = f"{request.base}{request.path}?{query}"
+        return {"data": data, "links": links}
+
+
+def _authenticate(request: Request, keys: set[str], revoked: set[str]) -> None:
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    key = key.strip()
+    if scheme != "Klaviyo-API-Key" or not key or (key not in keys and key not in revoked):
+        raise ApiError(401, "not_authenticated",
+                       "Authentication credentials were not provided.",
+                       "Missing or invalid private key.", {"pointer": "/data/"})  # fmt: skip
+    if key in revoked:
+        raise ApiError(401, "authentication_failed", "Incorrect authentication credentials.",
+                       "The private key has been revoked.", {"pointer": "/data/"})  # fmt: skip
+
+
+def _resource(path: str) -> str:
+    parts = [p for p in path.split("/") if p]
+    return parts[1] if len(parts) == 2 and parts[0] == "api" else ""
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _page_size(listing: Listing, params: Mapping[str, str], revision: str) -> int:
+    raw = params.get("page[size]")
+    if raw is None:
+        return listing.page_default
+    maximum = listing.page_max
+    if maximum is not None and revision >= BIG_PAGES_FROM:
+        maximum = int(listing.extra.get("page_max_from_2026_07_15", maximum))
+    if maximum is None:
+        raise ApiError(400, "invalid", "Invalid input.",
+                       f"'page[size]' is not a valid parameter for {listing.name}.",
+                       {"parameter": "page[size]"})  # fmt: skip
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ApiError(400, "invalid", "Invalid input.",
+                       f"page[size] must be an integer between 1 and {maximum}.",
+                       {"parameter": "page[size]"})  # fmt: skip
+    return int(raw)
+
+
+def _check_sort(listing: Listing, sort: str | None) -> None:
+    if sort is not None and sort != listing.sort:
+        allowed = listing.sort or "nothing"
+        raise ApiError(400, "invalid", "Invalid input.",
+                       f"'{sort}' is not a valid sort for {listing.name}; it sorts by {allowed}.",
+                       {"parameter": "sort"})  # fmt: skip
+
+
+def _bounds(rows: Rows, listing: Listing, conditions: list[Condition]) -> tuple[int, int]:
+    """The index range of rows passing the sort-field conditions (the others are checked
+    by ``parse_filter``: channel and archived are applied when rows are chosen)."""
+    start, end = 0, rows.count
+    for c in conditions:
+        if c.field != listing.sort:
+            continue
+        if listing.sort is None or not isinstance(c.value, datetime):
+            raise ApiError(400, "invalid", "Invalid input.",
+                           f"Invalid date filter value for {c.field}.",
+                           {"parameter": "filter"})  # fmt: skip
+        low, high = (c.value,), (c.value, _MAX_KEY)
+        if c.op in ("greater-than", "greater-or-equal", "equals"):
+            at = high if c.op == "greater-than" else low
+            start = max(start, bisect.bisect_left(rows.keys, at, 0, rows.count))
+        if c.op in ("less-than", "less-or-equal", "equals"):
+            at = low if c.op == "less-than" else high
+            end = min(end, bisect.bisect_right(rows.keys, at, 0, rows.count))
+    return start, end
+
+
+def _token(key: Any) -> str:
+    value, rid = key
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    raw = orjson.dumps([text, rid, isinstance(value, datetime)])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _untoken(token: str) -> Any:
+    try:
+        text, rid, is_time = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        return (parse_time(text) if is_time else text, rid)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise ApiError(400, "invalid", "Invalid input.", "Invalid page cursor.",
+                       {"parameter": "page[cursor]"}) from None  # fmt: skip

@@ -1,0 +1,260 @@
+"""Klaviyo's JSON:API resources as the simulator renders them, and how each is listed.
+
+Each ``Listing`` says how ``GET /api/<name>/`` behaves: the page sizes it takes, the field
+it sorts on, the filter operators each field accepts (others are a 400, as in Klaviyo),
+and ``rows(now, archived)``: the resources existing at ``now``, with their sort keys, in
+sorted order. Resources are rendered lazily (``render``) so a page of events costs a page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from podium.sandbox.klaviyo.model import (
+    KLAVIYO,
+    METRICS,
+    Campaign,
+    Event,
+    Flow,
+    KlaviyoModel,
+    hashed_id,
+    iso,
+    profile_id,
+)
+
+Key = tuple[Any, str]  # (sort value, id)
+TIME_OPS = frozenset({"greater-than", "greater-or-equal", "less-than", "less-or-equal"})
+
+
+@dataclass(frozen=True)
+class Rows:
+    keys: Sequence[Key]
+    items: Sequence[Any]
+    render: Callable[[Any], dict[str, Any]]
+    end: int = -1  # rows past it do not exist yet (-1: all do)
+
+    @property
+    def count(self) -> int:
+        return len(self.keys) if self.end < 0 else self.end
+
+
+@dataclass(frozen=True)
+class Listing:
+    name: str
+    sort: str | None  # the one sort field accepted (ascending); None: no sort parameter
+    filters: dict[str, frozenset[str]]  # field -> accepted operators
+    page_default: int
+    page_max: int | None  # None: page[size] is not accepted
+    rows: Callable[[datetime, bool], Rows]
+    archivable: bool = False
+    requires_channel: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def listings(r: Renderer) -> dict[str, Listing]:
+    """Every listed resource of the account, rendered by ``r``."""
+    return {
+        "profiles": Listing(
+            "profiles",
+            "updated",
+            {"updated": frozenset({"greater-than", "less-than"})},
+            20,
+            100,
+            r.profiles,
+        ),  # fmt: skip
+        "events": Listing(
+            "events",
+            "datetime",
+            {"datetime": TIME_OPS | {"equals"}},
+            200,
+            200,
+            r.events,
+            extra={"page_max_from_2026_07_15": 1000},
+        ),
+        "metrics": Listing("metrics", None, {}, 200, None, r.metrics),
+        "lists": Listing("lists", None, {}, 10, None, r.lists),
+        "campaigns": Listing(
+            "campaigns",
+            "updated_at",
+            {"updated_at": TIME_OPS},
+            10,
+            100,
+            r.campaigns,
+            archivable=True,
+            requires_channel=True,
+        ),  # fmt: skip
+        "flows": Listing(
+            "flows", "updated", {"updated": TIME_OPS | {"equals"}}, 50, 50, r.flows, archivable=True
+        ),  # fmt: skip
+    }
+
+
+class Renderer:
+    """Renders resources as of a time; ``base`` gives the URL prefix for their links."""
+
+    def __init__(self, model: KlaviyoModel, base: Callable[[], str]) -> None:
+        self.model, self.base = model, base
+        self._profiles: tuple[datetime, Rows] | None = None
+
+    def _link(self, kind: str, rid: str) -> dict[str, str]:
+        return {"self": f"{self.base()}/api/{kind}/{rid}/"}
+
+    # -- profiles --------------------------------------------------------------------
+    def profiles(self, now: datetime, archived: bool) -> Rows:
+        cached = self._profiles
+        if cached is not None and cached[0] == now:
+            return cached[1]
+        items = sorted(
+            (
+                ((self.model.profile_updated(c, now), profile_id(c.id)), c)
+                for c in self.model.customers_as_of(now)
+            ),
+            key=lambda pair: pair[0],
+        )
+        rows = Rows([k for k, _ in items], [(k[0], c) for k, c in items], self._profile)
+        self._profiles = (now, rows)
+        return rows
+
+    def _profile(self, item: Any) -> dict[str, Any]:
+        updated, c = item
+        pid = profile_id(c.id)
+        location = {"city": c.city, "region": c.region, "country": "United States"}
+        attributes = {
+            "email": c.email,
+            "phone_number": c.phone,
+            "external_id": str(c.id),
+            "first_name": c.first_name,
+            "last_name": c.last_name,
+            "location": location,
+            "created": iso(c.created_at),
+            "updated": iso(updated),
+        }
+        return {"type": "profile", "id": pid, "attributes": attributes,
+                "links": self._link("profiles", pid)}  # fmt: skip
+
+    # -- events ----------------------------------------------------------------------
+    def events(self, now: datetime, archived: bool) -> Rows:
+        count = self.model.count_until(now)
+        keys = self.model.event_keys
+        return Rows(keys, self.model.events, self.event, count)
+
+    def event(self, event: Event) -> dict[str, Any]:
+        metric = self.model.metric_ids[event.metric]
+        return {
+            "type": "event",
+            "id": event.id,
+            "attributes": {
+                "timestamp": int(event.at.timestamp()),
+                "event_properties": event.properties,
+                "datetime": iso(event.at),
+                "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, event.id)),
+            },
+            "relationships": {
+                "profile": {"data": {"type": "profile", "id": event.profile}},
+                "metric": {"data": {"type": "metric", "id": metric}},
+            },
+            "links": self._link("events", event.id),
+        }
+
+    # -- small resources -------------------------------------------------------------
+    def metrics(self, now: datetime, archived: bool) -> Rows:
+        created = iso(self.model.epoch)
+        items = []
+        for name, integration in METRICS:
+            mid = self.model.metric_ids[name]
+            items.append(
+                {
+                    "type": "metric",
+                    "id": mid,
+                    "attributes": {
+                        "name": name,
+                        "created": created,
+                        "updated": created,
+                        "integration": {
+                            "object": "integration",
+                            "id": hashed_id("integration", integration, 6),
+                            "name": integration,
+                            "category": "Email" if integration == KLAVIYO else "eCommerce",
+                        },
+                    },
+                    "links": self._link("metrics", mid),
+                }
+            )
+        return _static(items)
+
+    def lists(self, now: datetime, archived: bool) -> Rows:
+        created = iso(self.model.epoch)
+        items = [
+            {"type": "list", "id": lid, "attributes": {"name": name, "created": created,
+             "updated": created, "opt_in_process": "single_opt_in"},
+             "links": self._link("lists", lid)}
+            for lid, name in self.model.lists
+        ]  # fmt: skip
+        return _static(items)
+
+    def campaigns(self, now: datetime, archived: bool) -> Rows:
+        found = []
+        for c in self.model.campaigns:
+            if c.created > now or _is_archived(c, now) != archived:
+                continue
+            found.append(((_campaign_updated(c, now), c.id), c))
+        found.sort(key=lambda pair: pair[0])
+        return Rows([k for k, _ in found], [(now, c) for _, c in found], self._campaign)
+
+    def _campaign(self, item: tuple[datetime, Campaign]) -> dict[str, Any]:
+        now, c = item
+        sent = c.send_time <= now
+        newsletter = self.model.lists[0][0]
+        attributes = {
+            "name": c.name,
+            "status": "Sent" if sent else "Scheduled",
+            "archived": _is_archived(c, now),
+            "audiences": {"included": [newsletter], "excluded": []},
+            "send_strategy": {"method": "static", "datetime": iso(c.send_time)},
+            "created_at": iso(c.created),
+            "scheduled_at": iso(c.created),
+            "updated_at": iso(_campaign_updated(c, now)),
+            "send_time": iso(c.send_time) if sent else None,
+        }
+        messages = [{"type": "campaign-message", "id": c.message.id}]
+        return {"type": "campaign", "id": c.id, "attributes": attributes,
+                "relationships": {"campaign-messages": {"data": messages}},
+                "links": self._link("campaigns", c.id)}  # fmt: skip
+
+    def flows(self, now: datetime, archived: bool) -> Rows:
+        found = [((f.created, f.id), f) for f in self.model.flows if f.archived == archived]
+        found.sort(key=lambda pair: pair[0])
+        return Rows([k for k, _ in found], [f for _, f in found], self._flow)
+
+    def _flow(self, f: Flow) -> dict[str, Any]:
+        attributes = {
+            "name": f.name,
+            "status": "draft" if f.archived else "live",
+            "archived": f.archived,
+            "created": iso(f.created),
+            "updated": iso(f.created),
+            "trigger_type": f.trigger,
+        }
+        actions = [{"type": "flow-action", "id": m.id} for m in f.messages]
+        return {"type": "flow", "id": f.id, "attributes": attributes,
+                "relationships": {"flow-actions": {"data": actions}},
+                "links": self._link("flows", f.id)}  # fmt: skip
+
+
+def _is_archived(c: Campaign, now: datetime) -> bool:
+    return c.archived_at is not None and c.archived_at <= now
+
+
+def _campaign_updated(c: Campaign, now: datetime) -> datetime:
+    if c.archived_at is not None and c.archived_at <= now:
+        return c.archived_at
+    return c.send_time if c.send_time <= now else c.created
+
+
+def _static(items: list[dict[str, Any]]) -> Rows:
+    items.sort(key=lambda item: item["id"])
+    return Rows([("", item["id"]) for item in items], items, lambda item: item)
