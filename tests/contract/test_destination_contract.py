@@ -130,6 +130,25 @@ def test_first_load_flattens_objects_and_lists(warehouse: Warehouse, tmp_path: P
     assert set(result.assets) == {"raw_shop.orders", "raw_shop.orders__line_items"}
 
 
+def test_lists_that_are_always_empty_or_mixed_still_load(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    pages = [
+        [
+            order(1, 1, tags=[], meta={"notes": [], "labels": ["a", "b"]}, odd=[{"k": 1}, "x"]),
+            order(2, 2, tags=[], meta={"notes": [], "labels": []}, odd=[]),
+        ]
+    ]
+    result = load(warehouse, tmp_path, pages)
+    assert (result.received, result.loaded, result.quarantined) == (2, 2, 0)
+    assert warehouse.table("orders__meta__labels", "_root_key, _pos, value", "1, 2") == [
+        ("1", 0, "a"),
+        ("1", 1, "b"),
+    ]
+    assert warehouse.table("orders__odd", "_root_key, _pos", "1, 2") == [("1", 0), ("1", 1)]
+    assert warehouse.table("orders__tags", "_root_key") == []
+
+
 def test_merge_keeps_the_newest_version_and_replaces_its_children(
     warehouse: Warehouse, tmp_path: Path
 ) -> None:

@@ -20,6 +20,7 @@ from podium.connectors.normalize import names, types
 from podium.connectors.normalize.names import quote
 
 IsJsonObject = Callable[[str, str], bool]  # (level table, expression) → holds objects/lists?
+CreateLevel = Callable[[str], None]  # runs a child level's SQL, so checks can read it
 
 
 @dataclass
@@ -71,11 +72,15 @@ def plan_tables(
     *,
     keys: Callable[[TablePlan], RootKeys],
     is_json_object: IsJsonObject,
+    create_level: CreateLevel,
 ) -> tuple[TablePlan, RootKeys]:
     """The plan for a batch held in ``level`` whose record fields are ``fields``.
 
     ``keys`` is asked for the root's key expressions once the root's columns are known (the
-    primary key is found among them) and before any child level is planned.
+    primary key is found among them) and before any child level is planned. Each child's
+    level table is created (``create_level``) as soon as it is planned, parents first, so
+    ``is_json_object`` can look at the values of a list whose elements DuckDB typed JSON
+    (an always-empty list, or mixed elements).
     """
     plan = TablePlan(root_table, level, None)
     start = [_Field((name,), "l." + quote(name), kind) for name, kind in fields]
@@ -83,7 +88,7 @@ def plan_tables(
     root = keys(plan)
     counter = [0]
     for item in lists:
-        plan.children.append(_child_plan(plan, item, root, is_json_object, counter))
+        plan.children.append(_child_plan(plan, item, root, is_json_object, create_level, counter))
     return plan, root
 
 
@@ -115,7 +120,12 @@ def _fill(plan: TablePlan, start: list[_Field], is_json: IsJsonObject) -> list[_
 
 
 def _child_plan(
-    parent: TablePlan, item: _Field, root: RootKeys, is_json: IsJsonObject, counter: list[int]
+    parent: TablePlan,
+    item: _Field,
+    root: RootKeys,
+    is_json: IsJsonObject,
+    create_level: CreateLevel,
+    counter: list[int],
 ) -> TablePlan:
     counter[0] += 1
     level = f"_level_{counter[0]}"
@@ -131,6 +141,7 @@ def _child_plan(
         f"unnest({item.expr}) AS _value FROM {parent.level} l"
     )
     child = TablePlan(name, level, level_sql, path=parent.path + item.path)
+    create_level(level_sql)
     element = item.type.child
     if element.id == "struct":
         start = [_Field((n,), f"l._value.{quote(n)}", k) for n, k in element.children]
@@ -140,7 +151,7 @@ def _child_plan(
     else:
         start = [_Field(("value",), "l._value", element)]
     for inner in _fill(child, start, is_json):
-        child.children.append(_child_plan(child, inner, root, is_json, counter))
+        child.children.append(_child_plan(child, inner, root, is_json, create_level, counter))
     return child
 
 

@@ -285,6 +285,7 @@ class _BatchFlattener:
             fields,
             keys=self._root_keys,
             is_json_object=self._is_json_object,
+            create_level=self._create_level,
         )
         flats = [self._flatten(table, keys) for table in plan.walk()]
         self._quarantine_bad()
@@ -294,6 +295,9 @@ class _BatchFlattener:
             if table.level_sql:
                 self.db.execute(f"DROP TABLE IF EXISTS {table.level}")
         self.db.execute("DROP TABLE IF EXISTS _bad")
+
+    def _create_level(self, sql: str) -> None:
+        self.db.execute(sql)
 
     def _is_json_object(self, level: str, expr: str) -> bool:
         sql = f"SELECT bool_or(json_type({expr}) IN ('OBJECT', 'ARRAY')) FROM {level} l"
@@ -318,8 +322,6 @@ class _BatchFlattener:
         return RootKeys(seq, key)
 
     def _flatten(self, table: TablePlan, keys: RootKeys) -> str:
-        if table.level_sql:
-            self.db.execute(table.level_sql)
         selected = []
         for column in table.columns:
             declared = self._declared(table, column.name)
