@@ -197,6 +197,21 @@ def test_deletions_mark_rows_deleted(warehouse: Warehouse, tmp_path: Path) -> No
     assert warehouse.table("orders", "id, _deleted", "id") == [(1, False), (2, True), (3, False)]
 
 
+def test_a_load_of_only_deletions_marks_them(warehouse: Warehouse, tmp_path: Path) -> None:
+    load(warehouse, tmp_path, [[order(1, 1), order(2, 1)]])
+    result = load(warehouse, tmp_path, [[]], deleted={"orders": [{"id": 1}, {"id": 9}]})
+    assert result.counts.deleted == 1 and result.loaded == 0
+    assert warehouse.table("orders", "id, _deleted", "id") == [(1, True), (2, False)]
+    assert state(warehouse) == {"cursor": "2026-11-01T10:00:00Z", "extra": {}}
+
+
+def test_deletions_before_any_table_exists_are_a_no_op(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    result = load(warehouse, tmp_path, [[]], deleted={"orders": [{"id": 1}]})
+    assert result.counts.deleted == 0 and result.loaded == 0
+
+
 def test_append_skips_keys_already_loaded(warehouse: Warehouse, tmp_path: Path) -> None:
     events = Stream("orders", primary_key=("id",), write_mode=WriteMode.APPEND)
     load(warehouse, tmp_path, [[{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]], events)

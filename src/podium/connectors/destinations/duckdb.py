@@ -107,16 +107,13 @@ class DuckDBDestination:
             db.execute(f"CREATE SCHEMA IF NOT EXISTS wh.{quote(schema)}")
         for ddl in bookkeeping_ddl(naming):
             db.execute(ddl)
-        root = load.staging.root
-        children = []
-        if root is not None:
-            rows = db.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'wh' "
-                "AND table_schema = ? AND starts_with(table_name, ?)",
-                [load.dataset, root.name + "__"],
-            ).fetchall()
-            children = [r[0] for r in rows]
-        return Committer(load, run, naming, children).commit()
+        root = load.staging.root_name
+        rows = db.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'wh' "
+            "AND table_schema = ? AND (table_name = ? OR starts_with(table_name, ?))",
+            [load.dataset, root, root + "__"],
+        ).fetchall()
+        return Committer(load, run, naming, [r[0] for r in rows]).commit()
 
     # -- the file ------------------------------------------------------------------------
 

@@ -78,8 +78,8 @@ class PostgresDestination:
                 staged=lambda table: f"pg_temp.{quote('_s_' + table)}",
                 type_name=types.to_postgres,
             )
-            root = load.staging.root
-            lock_name = f"{load.dataset}.{root.name if root else load.stream}"
+            root = load.staging.root_name
+            lock_name = f"{load.dataset}.{root}"
             run("SELECT pg_advisory_xact_lock(?)", (zlib.crc32(lock_name.encode()),))
             for schema in (BOOKKEEPING, load.dataset):
                 run(f"CREATE SCHEMA IF NOT EXISTS {quote(self.schema(schema))}", ())
@@ -87,15 +87,12 @@ class PostgresDestination:
                 run(ddl, ())
             for table in [*load.staging.tables, "_podium_quarantine", "_podium_deleted"]:
                 self._copy_staged(load, cursor, table)
-            children = []
-            if root is not None:
-                rows = run(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
-                    "AND left(table_name, ?) = ?",
-                    (self.schema(load.dataset), len(root.name) + 2, root.name + "__"),
-                )
-                children = [r[0] for r in rows]
-            return Committer(load, run, naming, children).commit()
+            rows = run(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
+                "AND (table_name = ? OR left(table_name, ?) = ?)",
+                (self.schema(load.dataset), root, len(root) + 2, root + "__"),
+            )
+            return Committer(load, run, naming, [r[0] for r in rows]).commit()
 
     def _copy_staged(self, load: StagedLoad, cursor: psycopg.Cursor[Any], table: str) -> None:
         """``table`` from staging into a temporary table of the same shape, by CSV COPY."""

@@ -57,10 +57,13 @@ def bookkeeping_ddl(naming: Naming) -> list[str]:
 class Committer:
     """Runs one load's statements through ``run`` (already inside a transaction)."""
 
-    def __init__(self, load: StagedLoad, run: Run, naming: Naming, children: Sequence[str]) -> None:
+    def __init__(self, load: StagedLoad, run: Run, naming: Naming, tables: Sequence[str]) -> None:
+        """``tables``: the stream's root and child tables the warehouse already has."""
         self.load, self.run, self.naming = load, run, naming
         self.stream = load.staging.stream
-        self.existing_children = children  # child tables the warehouse already has
+        root = load.staging.root_name
+        self.has_root = root in tables
+        self.existing_children = [t for t in tables if t != root]
         self.now = datetime.now(UTC)
 
     def target(self, table: str) -> str:
@@ -190,10 +193,11 @@ class Committer:
             )
 
     def _deletions(self) -> int:
-        root = self.load.staging.root
-        if not self.load.staging.counts.deleted or root is None:
+        """Marks deleted keys, also in a load that staged no rows (only deletions)."""
+        staging = self.load.staging
+        if not staging.counts.deleted or not (self.has_root or staging.root is not None):
             return 0
-        target = self.target(root.name)
+        target = self.target(staging.root_name)
         deleted = f"SELECT _key FROM {self.naming.staged('_podium_deleted')}"
         found = self._count(
             f"SELECT count(*) FROM {target} WHERE _key IN ({deleted}) AND NOT _deleted"

@@ -214,6 +214,11 @@ class Staging:
         return next((t for t in self.tables.values() if t.is_root), None)
 
     @property
+    def root_name(self) -> str:
+        """The root table's name, whether or not this load staged any rows for it."""
+        return names.identifier(self.stream.table_name)
+
+    @property
     def cursor_column(self) -> str | None:
         if not self.stream.cursor:
             return None
