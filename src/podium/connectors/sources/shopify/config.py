@@ -1,0 +1,187 @@
+"""Reading a ``shopify`` connection's settings, noting every problem under its key.
+
+.. code-block:: yaml
+
+    connections:
+      shop:
+        type: shopify
+        shop: acme-goods                 # or acme-goods.myshopify.com
+        access_token: "${SHOPIFY_TOKEN}" # the Admin API token (shpat_…), a secret
+        api_version: "2025-10"           # YYYY-MM (Shopify's quarterly versions)
+        base_url: https://acme-goods.myshopify.com   # default from shop
+        lookback: 10m                    # re-read this much before the saved cursor
+        bulk: true                       # first/full syncs through Bulk Operations
+        bulk_poll_interval: 5s
+        bulk_timeout: 30m                # wait this long per run; then resume next run
+        timeout: 30s                     # per request
+        retries: 5
+        streams: [orders, refunds]       # default: every stream
+
+Each problem starts with its key, says what is expected and what was given; the access
+token's value is never quoted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from podium.core.durations import parse_duration
+
+STREAM_NAMES = (
+    "orders",
+    "refunds",
+    "transactions",
+    "customers",
+    "products",
+    "inventory_levels",
+)
+KEYS = (
+    "type",
+    "shop",
+    "base_url",
+    "access_token",
+    "api_version",
+    "lookback",
+    "bulk",
+    "bulk_poll_interval",
+    "bulk_timeout",
+    "timeout",
+    "retries",
+    "streams",
+)
+DEFAULT_VERSION = "2025-10"
+_SHOP = re.compile(r"^[a-z0-9][a-z0-9-]*(\.myshopify\.com)?$")
+_VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
+_DURATIONS = {"lookback": 600.0, "bulk_poll_interval": 5.0, "bulk_timeout": 1800.0, "timeout": 30.0}
+
+
+@dataclass(frozen=True)
+class ShopifyConfig:
+    base_url: str
+    access_token: str
+    api_version: str
+    lookback: float
+    bulk: bool
+    bulk_poll_interval: float
+    bulk_timeout: float
+    timeout: float
+    retries: int
+    streams: tuple[str, ...]
+
+    @property
+    def graphql_path(self) -> str:
+        return f"/admin/api/{self.api_version}/graphql.json"
+
+
+def parse_shopify_settings(settings: Any) -> tuple[ShopifyConfig | None, list[str]]:
+    """The typed config of a ``shopify`` connection, and every problem in it."""
+    if not isinstance(settings, Mapping):
+        return None, [f"expected a mapping of settings (shop:, access_token: …), got {settings!r}"]
+    problems = [
+        f"{key}: unknown key; expected one of {', '.join(KEYS)}"
+        for key in settings
+        if key not in KEYS
+    ]
+    durations = {key: _duration(settings, key, problems) for key in _DURATIONS}
+    config = ShopifyConfig(
+        base_url=_base_url(settings, problems),
+        access_token=_token(settings, problems),
+        api_version=_version(settings, problems),
+        lookback=durations["lookback"],
+        bulk=_flag(settings, "bulk", True, problems),
+        bulk_poll_interval=durations["bulk_poll_interval"],
+        bulk_timeout=durations["bulk_timeout"],
+        timeout=durations["timeout"],
+        retries=_retries(settings, problems),
+        streams=_streams(settings, problems),
+    )
+    return config, problems
+
+
+def _base_url(settings: Mapping[str, Any], problems: list[str]) -> str:
+    shop, base_url = settings.get("shop"), settings.get("base_url")
+    if shop is not None and not (isinstance(shop, str) and _SHOP.match(shop)):
+        problems.append(
+            f"shop: expected the shop's name (acme-goods or acme-goods.myshopify.com), got {shop!r}"
+        )
+        shop = None
+    if base_url is not None:
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            problems.append(f"base_url: expected an http:// or https:// URL, got {base_url!r}")
+            return ""
+        return base_url.rstrip("/")
+    if shop is None:
+        if "shop" not in settings:
+            problems.append("shop: is required (the shop's name, e.g. acme-goods), or set base_url")
+        return ""
+    return f"https://{str(shop).removesuffix('.myshopify.com')}.myshopify.com"
+
+
+def _token(settings: Mapping[str, Any], problems: list[str]) -> str:
+    token = settings.get("access_token")
+    if token is None:
+        problems.append(
+            "access_token: is required (the Admin API access token, shpat_…; "
+            'write "${SECRET_NAME}" to read it from the secrets)'
+        )
+        return ""
+    if not isinstance(token, str) or not token.strip():
+        problems.append(f"access_token: expected a non-empty string, got a {type(token).__name__}")
+        return ""
+    return token
+
+
+def _version(settings: Mapping[str, Any], problems: list[str]) -> str:
+    version = settings.get("api_version", DEFAULT_VERSION)
+    if not isinstance(version, str) or not _VERSION.match(version):
+        problems.append(
+            f"api_version: expected a Shopify version YYYY-MM (month 01, 04, 07 or 10) or "
+            f"unstable, got {version!r}"
+        )
+        return DEFAULT_VERSION
+    return version
+
+
+def _duration(settings: Mapping[str, Any], key: str, problems: list[str]) -> float:
+    value = settings.get(key)
+    if value is None:
+        return _DURATIONS[key]
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        problems.append(f"{key}: {exc}")
+        return _DURATIONS[key]
+
+
+def _flag(settings: Mapping[str, Any], key: str, default: bool, problems: list[str]) -> bool:
+    value = settings.get(key, default)
+    if not isinstance(value, bool):
+        problems.append(f"{key}: expected true or false, got {value!r}")
+        return default
+    return value
+
+
+def _retries(settings: Mapping[str, Any], problems: list[str]) -> int:
+    value = settings.get("retries", 5)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        problems.append(f"retries: expected an integer >= 0, got {value!r}")
+        return 5
+    return value
+
+
+def _streams(settings: Mapping[str, Any], problems: list[str]) -> tuple[str, ...]:
+    value = settings.get("streams")
+    if value is None:
+        return STREAM_NAMES
+    if not isinstance(value, list) or not value:
+        problems.append(f"streams: expected a list of stream names, got {value!r}")
+        return STREAM_NAMES
+    unknown = [name for name in value if name not in STREAM_NAMES]
+    if unknown:
+        problems.append(
+            f"streams: unknown stream {unknown[0]!r}; expected some of {', '.join(STREAM_NAMES)}"
+        )
+    return tuple(name for name in value if name in STREAM_NAMES)

@@ -1,0 +1,187 @@
+"""Shopify's GraphQL endpoint: cost-paced queries, throttling however it is answered.
+
+``GraphqlCostLimit`` paces by calculated cost. Each answer's ``extensions.cost.
+throttleStatus`` says how many points are left and how fast they come back; before a
+query is sent, ``acquire`` waits until the points it will ask for (``expect``) are there,
+and reserves them, so every task sharing the connection's limiter spends one budget.
+(``ratelimit.ShopifyCallLimit`` paces by the REST call bucket and guesses the next cost
+from the last one; a GraphQL client knows the cost of the query it is about to send.)
+
+``ShopifyGraphql.execute`` sends one query and returns its ``data``:
+
+    THROTTLED (HTTP 200 or 429)      the limiter learns the bucket and waits, then retry
+    INTERNAL_SERVER_ERROR, TIMEOUT   retried with backoff (Shopify sends them in short runs)
+    MAX_COST_EXCEEDED, other errors  ``TerminalTaskError`` with Shopify's message
+    401/403/5xx/bodies cut short     as ``HttpClient`` decides (terminal / retried)
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from podium.connectors.http import HttpClient
+from podium.connectors.ratelimit import Observed
+from podium.errors import TerminalTaskError, TransientTaskError
+
+_FIRST = re.compile(r"first:\s*(\d+)")
+_RETRY_CODES = ("INTERNAL_SERVER_ERROR", "TIMEOUT", "SERVICE_UNAVAILABLE")
+
+
+def estimate_cost(query: str, first: int) -> int:
+    """Shopify's requested-cost rule of thumb: each connection costs 2 plus ``first``
+    times its node (1, plus its own connections)."""
+    nested = sum(2 + int(n) for n in _FIRST.findall(query))
+    return 2 + first * (1 + nested)
+
+
+class GraphqlCostLimit:
+    """Cost-based pacing; see the module docstring. Thread-safe, clock/sleep injectable."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._clock, self._sleep = clock, sleep
+        self._lock = threading.Lock()
+        self._next = threading.local()
+        self._available: float | None = None  # unknown until the first answer
+        self._maximum, self._rate, self._at = 0.0, 1.0, clock()
+
+    def expect(self, cost: float) -> None:
+        """The cost of this thread's next query."""
+        self._next.cost = cost
+
+    def acquire(self) -> None:
+        cost = float(getattr(self._next, "cost", 0.0))
+        with self._lock:
+            if self._available is None:
+                return
+            available = self._level()
+            cost = min(cost, self._maximum)
+            wait = max(0.0, (cost - available) / self._rate)
+            self._available = available - cost
+        if wait > 0:
+            self._sleep(wait)
+
+    def observe(self, response: Observed) -> None:
+        parse = getattr(response, "json", None)
+        if parse is None:
+            return
+        try:
+            self.learn(parse())
+        except TransientTaskError:  # not JSON: nothing to learn
+            return
+
+    def learn(self, body: Any) -> None:
+        cost = body.get("extensions", {}).get("cost") if isinstance(body, dict) else None
+        status = cost.get("throttleStatus") if isinstance(cost, dict) else None
+        if not isinstance(status, dict):
+            return
+        with self._lock:
+            self._maximum = float(status.get("maximumAvailable") or 0.0)
+            self._rate = float(status.get("restoreRate") or 1.0)
+            self._available = float(status.get("currentlyAvailable") or 0.0)
+            self._at = self._clock()
+
+    def _level(self) -> float:
+        now = self._clock()
+        level = min(self._maximum, (self._available or 0.0) + (now - self._at) * self._rate)
+        self._at = now
+        return level
+
+
+class ShopifyGraphql:
+    """Queries one shop's GraphQL endpoint through the connection's ``HttpClient``."""
+
+    def __init__(
+        self,
+        client: HttpClient,
+        limiter: GraphqlCostLimit,
+        path: str,
+        *,
+        name: str,
+        attempts: int = 30,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client, self.limiter, self.path, self.name = client, limiter, path, name
+        self.attempts, self._sleep = attempts, sleep
+        self._costs: dict[tuple[str, int], float] = {}  # learnt requestedQueryCost
+
+    def execute(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        variables = dict(variables or {})
+        last = ""
+        for attempt in range(1, self.attempts + 1):
+            key = (query, int(variables.get("first", 1)))
+            self.limiter.expect(self._costs.get(key, estimate_cost(*key)))
+            response = self.client.request(
+                "POST", self.path, json={"query": query, "variables": variables}, parse_json=True
+            )
+            body = response.json()
+            cost = (body.get("extensions") or {}).get("cost") or {}
+            if cost.get("requestedQueryCost") is not None:
+                self._costs[key] = float(cost["requestedQueryCost"])
+            errors = body.get("errors")
+            if not errors:
+                return dict(body.get("data") or {})
+            code, last = _code(errors), _message(errors)
+            if code == "THROTTLED":
+                continue  # the limiter has learnt the bucket; acquire waits
+            if code in _RETRY_CODES:
+                self._sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
+                continue
+            raise TerminalTaskError(
+                self.client.mask(
+                    f"connection {self.name!r}: Shopify GraphQL refused the query ({code}): "
+                    f"{last}; check the connection's api_version and the app's access scopes"
+                )
+            )
+        raise TransientTaskError(
+            f"connection {self.name!r}: Shopify GraphQL still failing after {self.attempts} "
+            f"attempts (last: {last}); the task's retries may try again later"
+        )
+
+    def pages(
+        self, root: str, query: str, variables: Mapping[str, Any]
+    ) -> Iterator[tuple[list[Any], str]]:
+        """Each page of connection ``root``'s nodes with where it came from, following
+        ``pageInfo`` until ``hasNextPage`` is false."""
+        after: str | None = None
+        while True:
+            data = self.execute(query, {**variables, "after": after})
+            connection = data.get(root)
+            if not isinstance(connection, dict) or not isinstance(connection.get("nodes"), list):
+                raise TerminalTaskError(
+                    f"connection {self.name!r}: the answer to the {root} query has no "
+                    f"{root}.nodes list; check api_version"
+                )
+            where = f"POST {self.client.mask(self.path)} {root} after={after or '-'}"
+            yield connection["nodes"], where
+            info = connection.get("pageInfo") or {}
+            following = info.get("endCursor")
+            if not info.get("hasNextPage"):
+                return
+            if not following or following == after:
+                raise TerminalTaskError(
+                    f"connection {self.name!r}: {root} page after {after!r} links to itself, "
+                    "so paging would never end"
+                )
+            after = following
+
+
+def _code(errors: Any) -> str:
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        code = (errors[0].get("extensions") or {}).get("code")
+        return str(code or "GRAPHQL_ERROR")
+    return "GRAPHQL_ERROR"
+
+
+def _message(errors: Any) -> str:
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        return str(errors[0].get("message", ""))[:300]
+    return str(errors)[:300]

@@ -1,0 +1,231 @@
+"""The ``shopify`` source: the Shopify Admin API's orders, refunds, transactions,
+customers, products and inventory, read through GraphQL (settings: config.py).
+
+How a stream is read:
+
+    no saved cursor, or a full refresh   a Bulk Operation (bulk.py) over the whole
+                                         connection; if it FAILs, paged GraphQL instead
+    a saved cursor                       paged GraphQL, ``query: "updated_at:>='C'"`` with
+                                         C = cursor − lookback (inclusive), sortKey
+                                         UPDATED_AT, first/after; then the destroy events
+                                         since C (orders, products) as deletions
+    inventory_levels                     always paged, whole (Shopify has no updated_at
+                                         filter for levels)
+
+A bulk job still running after ``bulk_timeout`` is saved in ``state.extra["bulk"]``
+(the run loads nothing and succeeds); the next run polls that job instead of starting
+another. Deletions come from GraphQL ``events`` (``action:destroy``), read on every
+incremental sync: each becomes ``JsonPage.deleted`` so the merged row gets ``_deleted``.
+(REST's ``/events.json?filter=Order&verb=destroy`` carries the same events; GraphQL keeps
+the whole source on one endpoint and one cost budget.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from podium.connectors.http import HttpClient, HttpRetry
+from podium.connectors.ratelimit import shared_limiter
+from podium.connectors.source import JsonPage, Page, Stream, StreamState
+from podium.connectors.sources.rest import rewind_cursor
+from podium.connectors.sources.shopify.bulk import (
+    BulkFailed,
+    BulkPending,
+    BulkRunner,
+    BulkUrlExpired,
+    assemble,
+)
+from podium.connectors.sources.shopify.config import ShopifyConfig, parse_shopify_settings
+from podium.connectors.sources.shopify.graphql import GraphqlCostLimit, ShopifyGraphql
+from podium.connectors.sources.shopify.streams import (
+    StreamSpec,
+    bulk_query,
+    number,
+    paged_query,
+    stream_specs,
+)
+from podium.core.masking import Masker
+from podium.errors import TerminalTaskError
+
+_EVENTS = (
+    "query Events($first: Int!, $after: String, $query: String) { events(first: $first, "
+    "after: $after, query: $query, sortKey: CREATED_AT) { nodes { id ... on BasicEvent { "
+    "action subjectType subjectId createdAt } } pageInfo { hasNextPage endCursor } } }"
+)
+
+
+def shopify_problems(settings: Any) -> list[str]:
+    """Every problem in a ``shopify`` connection's settings, each starting with its key."""
+    return parse_shopify_settings(settings)[1]
+
+
+def open_shopify_source(
+    name: str,
+    settings: Mapping[str, Any],
+    *,
+    secrets: Iterable[str] = (),
+    logger: logging.Logger | None = None,
+    root: Path | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    retry: HttpRetry | None = None,
+) -> ShopifySource:
+    """A ``ShopifySource`` for connection ``name``; ``TerminalTaskError`` if misconfigured."""
+    config, problems = parse_shopify_settings(settings)
+    secrets = (*secrets, *([config.access_token] if config and config.access_token else []))
+    if config is None or problems:
+        raise TerminalTaskError(
+            Masker(secrets)(
+                f"connection {name!r} is misconfigured: {'; '.join(problems)}; "
+                "fix podium.yaml (podium validate lists every problem)"
+            )
+        )
+    limiter = shared_limiter(f"shopify:{name}", lambda: GraphqlCostLimit(sleep=sleep))
+    client = HttpClient(
+        config.base_url,
+        headers={"X-Shopify-Access-Token": config.access_token},
+        secrets=secrets,
+        timeout=config.timeout,
+        retry=retry or HttpRetry(attempts=config.retries + 1),
+        limiter=limiter,
+        name=name,
+        logger=logger,
+        sleep=sleep,
+    )
+    assert isinstance(limiter, GraphqlCostLimit)  # noqa: S101 - the factory above makes it
+    graphql = ShopifyGraphql(client, limiter, config.graphql_path, name=name, sleep=sleep)
+    bulk = BulkRunner(
+        graphql,
+        poll_interval=config.bulk_poll_interval,
+        timeout=config.bulk_timeout,
+        sleep=sleep,
+        logger=logger,
+    )
+    return ShopifySource(name, config, graphql, bulk, logger)
+
+
+def utc_text(moment: str) -> str:
+    """An ISO time as UTC text with ``Z`` (a cursor read back from a ``timestamp`` column
+    has no zone: it is UTC)."""
+    parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ShopifySource:
+    """Reads a ``shopify`` connection's streams (module docstring); one HTTP client."""
+
+    def __init__(
+        self,
+        name: str,
+        config: ShopifyConfig,
+        graphql: ShopifyGraphql,
+        bulk: BulkRunner,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.name, self.config, self.graphql, self.bulk = name, config, graphql, bulk
+        self._logger = logger
+        specs = stream_specs(config.lookback)
+        self._specs = {n: specs[n] for n in config.streams}
+
+    def streams(self) -> Sequence[Stream]:
+        return tuple(spec.stream for spec in self._specs.values())
+
+    def read(
+        self, stream: Stream, state: StreamState, *, full_refresh: bool = False
+    ) -> Iterator[Page]:
+        spec = self._specs.get(stream.name)
+        if spec is None:
+            raise TerminalTaskError(
+                f"connection {self.name!r} has no stream {stream.name!r} "
+                f"(it has: {', '.join(self._specs)})"
+            )
+        since = None
+        if spec.incremental and state.cursor is not None and not full_refresh:
+            since = utc_text(rewind_cursor(state.cursor, stream.lookback))
+        if since is None and spec.incremental and self.config.bulk:
+            try:
+                yield from self._read_bulk(spec, state)
+                return
+            except BulkPending as pending:
+                self._warn(f"stream {stream.name!r}: bulk operation {pending} still running")
+                return
+            except BulkFailed as failed:
+                state.extra.pop("bulk", None)
+                self._warn(f"stream {stream.name!r}: {failed}; reading page by page instead")
+        rows = 0
+        for page in self._read_pages(spec, since):
+            rows += len(page.records)
+            yield page
+        if since is not None and spec.deletions:
+            deletions = list(self._read_deletions(spec, since))
+            if deletions and not rows:
+                yield from self._anchor(spec)
+            yield from deletions
+
+    def close(self) -> None:
+        self.graphql.client.close()
+
+    # -- paged ----------------------------------------------------------------------------
+    def _read_pages(self, spec: StreamSpec, since: str | None) -> Iterator[JsonPage]:
+        variables = {"first": spec.page_size, "query": f"updated_at:>='{since}'" if since else None}
+        for nodes, where in self.graphql.pages(spec.root, paged_query(spec), variables):
+            yield JsonPage([row for node in nodes for row in spec.rows(node)], where)
+
+    def _anchor(self, spec: StreamSpec) -> Iterator[Page]:
+        """The most recently updated record, read again (merging it changes nothing).
+
+        The loader applies deletions only to a table it staged rows for in the same load;
+        a load holding deletions alone would drop them, so one live row goes with them."""
+        variables = {"first": 1, "reverse": True}
+        for nodes, where in self.graphql.pages(spec.root, paged_query(spec), variables):
+            yield JsonPage([row for node in nodes for row in spec.rows(node)], where)
+            return
+
+    def _read_deletions(self, spec: StreamSpec, since: str) -> Iterator[Page]:
+        search = f"action:destroy AND subject_type:{spec.deletions} AND created_at:>='{since}'"
+        variables = {"first": 100, "query": search}
+        for nodes, where in self.graphql.pages("events", _EVENTS, variables):
+            deleted = [{"id": number(n.get("subjectId"))} for n in nodes if n.get("subjectId")]
+            if deleted:
+                yield JsonPage([], f"{where} (destroy events)", deleted=deleted)
+
+    # -- bulk -----------------------------------------------------------------------------
+    def _read_bulk(self, spec: StreamSpec, state: StreamState) -> Iterator[Page]:
+        query = bulk_query(spec, None)
+        digest = hashlib.sha256(query.encode()).hexdigest()[:16]
+        saved = state.extra.get("bulk") or {}
+        for restart in (False, True):
+            job_id = saved.get("id") if saved.get("query") == digest and not restart else None
+            job_id = job_id or self.bulk.start(query)
+            state.extra["bulk"] = {"id": job_id, "query": digest}
+            job = self.bulk.wait(job_id)
+            with tempfile.TemporaryDirectory(prefix="podium-shopify-") as work:
+                path = Path(work) / "result.jsonl"
+                try:
+                    self.bulk.download(job, path)
+                except BulkUrlExpired:
+                    if restart:
+                        raise TerminalTaskError(
+                            f"connection {self.name!r}, stream {spec.stream.name!r}: the "
+                            f"result URL of bulk operation {job_id} expired twice; check the "
+                            "clock of this machine and the network path to Shopify's storage"
+                        ) from None
+                    self._warn(f"the result URL of bulk operation {job_id} expired; rerunning")
+                    continue
+                location = f"bulk operation {job_id}"
+                for nodes in assemble(path, Path(work)):
+                    yield JsonPage([row for node in nodes for row in spec.rows(node)], location)
+            state.extra.pop("bulk", None)
+            return
+
+    def _warn(self, message: str) -> None:
+        if self._logger is not None:
+            self._logger.warning(f"connection {self.name!r}: {message}")

@@ -1,0 +1,359 @@
+"""ShopifySimulator: the Shopify Admin GraphQL API over the generated brand.
+
+    POST /admin/api/{version}/graphql.json   queries: orders, customers, products,
+                                             inventoryItems, events (first/after/query/
+                                             sortKey, pageInfo); currentBulkOperation;
+                                             mutation bulkOperationRunQuery
+    GET  /bulk/{token}.jsonl                 a finished bulk job's file (a signed URL:
+                                             no token needed; it expires)
+
+Auth is ``X-Shopify-Access-Token``; a wrong or revoked token gets Shopify's 401. Every
+query is charged by calculated cost from a bucket (``bucket_size`` points, restoring
+``restore_rate`` a second; the Standard plan's 1000 and 100 by default): requested cost
+is ``2 + first × (1 + Σ(2 + n))`` over the nested ``first: n`` in the query text, the
+actual cost counts what was returned, and the difference is given back. A query that
+asks for more than is left is answered ``THROTTLED`` (HTTP 200 as Shopify mostly does,
+or ``throttled_status=429``) and counts a violation. ``extensions.cost`` is on every
+answer. The simulator does not parse selection sets: it returns whole nodes (render.py).
+
+Shopify-specific faults, besides the server's generic ones: ``revoke_token()``,
+``throttle_storm(n)`` (the bucket emptied by another app, not the client's fault),
+``internal_errors(n)`` (GraphQL ``INTERNAL_SERVER_ERROR`` with HTTP 200),
+``bulk.fail_next`` and ``bulk.expire_next``.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from podium.sandbox.brand import Brand
+from podium.sandbox.clock import SimClock
+from podium.sandbox.faults import Answer
+from podium.sandbox.paging import Request
+from podium.sandbox.shopify.bulk import BulkJobs
+from podium.sandbox.shopify.render import Entry, Node, Snapshot, iso
+from podium.sandbox.shopify.webhooks import TOPICS, Delivery, deliver_webhooks
+
+DEMO_SHOP = "podium-demo"
+DEMO_TOKEN = "shpat_demo0123456789abcdef0123456789"
+ROOTS = ("orders", "customers", "products", "inventoryItems", "events")
+MAX_PAGE = 250
+_PATH = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$")
+_ROOT = re.compile(r"\{\s*(\w+)")
+_FIRST = re.compile(r"first:\s*(\d+)")
+_TERM = re.compile(r"(\w+):(>=|<=|>|<)?'?([^'\s]+)'?")
+_INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+
+
+class ShopifySimulator:
+    """See the module docstring. Thread-safe; ``violations`` counts overspending queries."""
+
+    def __init__(
+        self,
+        brand: Brand,
+        clock: SimClock,
+        *,
+        access_token: str = DEMO_TOKEN,
+        shop: str = DEMO_SHOP,
+        bucket_size: float = 1000.0,
+        restore_rate: float = 100.0,
+        bulk_polls: int = 3,
+        url_ttl: float = 7 * 86_400.0,
+        throttled_status: int = 200,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.brand, self.clock, self.access_token = brand, clock, access_token
+        self.shop, self.webhooks_since = shop, clock.now()
+        self.bucket_size, self.restore_rate = bucket_size, restore_rate
+        self.throttled_status, self._timer = throttled_status, timer
+        self.bulk = BulkJobs(polls=bulk_polls, url_ttl=url_ttl, clock=timer)
+        self.violations = 0
+        self.throttled = 0  # every THROTTLED answer, storms included
+        self.spent = 0  # actual cost of every query answered, in points
+        self.revoked = False
+        self._storm = self._internal = 0
+        self._available, self._at = bucket_size, timer()
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+
+    # -- faults --------------------------------------------------------------------------
+    def revoke_token(self) -> None:
+        self.revoked = True
+
+    def throttle_storm(self, count: int) -> None:
+        with self._lock:
+            self._storm = count
+
+    def internal_errors(self, count: int) -> None:
+        with self._lock:
+            self._internal = count
+
+    def deliver_webhooks(
+        self, url: str, secret: str, topics: Sequence[str] = TOPICS
+    ) -> list[Delivery]:
+        """POSTs signed webhooks for what changed since the last delivery (webhooks.py)."""
+        return deliver_webhooks(self, url, secret, topics)
+
+    # -- serving -------------------------------------------------------------------------
+    def answer(self, request: Request) -> Answer:
+        if request.method == "GET" and request.path.startswith("/bulk/"):
+            return self.bulk.download(request.path[len("/bulk/") :].removesuffix(".jsonl"))
+        if not _PATH.match(request.path):
+            return _json(404, {"errors": "Not Found"})
+        token = request.headers.get("x-shopify-access-token")
+        if self.revoked or token != self.access_token:
+            return _json(401, {"errors": _INVALID_TOKEN})
+        if request.method != "POST":
+            return _json(405, {"errors": "GraphQL requests must be POST"})
+        try:
+            body = orjson.loads(request.body)
+            query, variables = str(body["query"]), dict(body.get("variables") or {})
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return _json(400, {"errors": {"query": "Required parameter missing or invalid"}})
+        return self._graphql(query, variables, request.base)
+
+    def snapshot(self) -> Snapshot:
+        now = self.clock.now()
+        with self._lock:
+            if self._snapshot is None or self._snapshot.now != now:
+                self._snapshot = Snapshot(self.brand, now)
+            return self._snapshot
+
+    def _graphql(self, query: str, variables: dict[str, Any], base: str) -> Answer:
+        found = _ROOT.search(query)
+        root = found.group(1) if found else ""
+        if root not in (*ROOTS, "currentBulkOperation", "bulkOperationRunQuery"):
+            return self._error(
+                f"Field '{root}' doesn't exist on type 'QueryRoot'", "undefinedField"
+            )
+        first = variables.get("first", 1)
+        if root in ROOTS and (not isinstance(first, int) or not 0 < first <= MAX_PAGE):
+            return self._error(
+                f"first must be between 1 and {MAX_PAGE}, got {first!r}", "BAD_REQUEST"
+            )
+        requested = 10 if root == "bulkOperationRunQuery" else _requested(query, first)
+        refused = self._charge(requested)
+        if refused is not None:
+            return refused
+        with self._lock:
+            if self._internal > 0:
+                self._internal -= 1
+                return self._error(
+                    "Internal error. Looks like something went wrong on our end.",
+                    "INTERNAL_SERVER_ERROR",
+                    requested,
+                    locked=True,
+                )
+        data, actual = self._resolve(root, query, variables, base)
+        return self._ok({root: data}, requested, actual)
+
+    def _resolve(
+        self, root: str, query: str, variables: dict[str, Any], base: str
+    ) -> tuple[Any, int]:
+        now = iso(self.clock.now())
+        if root == "currentBulkOperation":
+            return self.bulk.poll(base, now), 1
+        if root == "bulkOperationRunQuery":
+            return self._run_bulk(str(variables.get("query") or ""), now), 10
+        entries = _select(self._entries(root), variables.get("query"), root)
+        return _page(entries, variables, root)
+
+    def _run_bulk(self, inner: str, now: str) -> dict[str, Any]:
+        found = _ROOT.search(inner)
+        root = found.group(1) if found else ""
+        if root not in ROOTS:
+            message = f"Invalid bulk query: field '{root}' is not a connection this shop can export"
+            return {"bulkOperation": None, "userErrors": [{"field": ["query"], "message": message}]}
+        literal = re.search(r'query:\s*"((?:[^"\\]|\\.)*)"', inner)
+        search = literal.group(1).replace('\\"', '"') if literal else None
+        snapshot = self.snapshot()
+
+        def nodes() -> list[Node]:
+            return [e.node for e in _select(_entries_of(snapshot, root), search, root)]
+
+        return self.bulk.start(inner, nodes, now)
+
+    def _entries(self, root: str) -> list[Entry]:
+        return _entries_of(self.snapshot(), root)
+
+    # -- cost ----------------------------------------------------------------------------
+    def _charge(self, requested: int) -> Answer | None:
+        with self._lock:
+            now = self._timer()
+            self._available = min(
+                self.bucket_size, self._available + (now - self._at) * self.restore_rate
+            )
+            self._at = now
+            if requested > self.bucket_size:
+                message = f"Query cost is {requested}, which exceeds the single query max cost limit ({self.bucket_size:g})."
+                return self._error(message, "MAX_COST_EXCEEDED", requested, locked=True)
+            if self._storm > 0 or requested > self._available:
+                if self._storm > 0:
+                    self._storm -= 1
+                    self._available = 0.0
+                else:
+                    self.violations += 1
+                self.throttled += 1
+                return self._throttled(requested)
+            self._available -= requested
+            return None
+
+    def _throttled(self, requested: int) -> Answer:
+        body = {
+            "errors": [
+                {
+                    "message": "Throttled",
+                    "extensions": {
+                        "code": "THROTTLED",
+                        "documentation": "https://shopify.dev/api/usage/rate-limits",
+                    },
+                }
+            ],
+            "extensions": {"cost": self._cost(requested, None)},
+        }
+        return _json(self.throttled_status, body)
+
+    def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
+        return {
+            "requestedQueryCost": requested,
+            "actualQueryCost": actual,
+            "throttleStatus": {
+                "maximumAvailable": self.bucket_size,
+                "currentlyAvailable": int(self._available),
+                "restoreRate": self.restore_rate,
+            },
+        }
+
+    def _ok(self, data: dict[str, Any], requested: int, actual: int) -> Answer:
+        with self._lock:
+            self._available = min(self.bucket_size, self._available + max(0, requested - actual))
+            self.spent += actual
+            cost = self._cost(requested, actual)
+        return _json(200, {"data": data, "extensions": {"cost": cost}})
+
+    def _error(
+        self, message: str, code: str, requested: int = 0, *, locked: bool = False
+    ) -> Answer:
+        error = {"message": message, "extensions": {"code": code}}
+        if locked:
+            cost = self._cost(requested, None)
+        else:
+            with self._lock:
+                cost = self._cost(requested, None)
+        return _json(200, {"errors": [error], "extensions": {"cost": cost}})
+
+
+def _json(status: int, body: Any) -> Answer:
+    return Answer(status, orjson.dumps(body))
+
+
+def _requested(query: str, first: int) -> int:
+    nested = [int(n) for n in _FIRST.findall(query)]
+    return 2 + first * (1 + sum(2 + n for n in nested))
+
+
+def _actual(nodes: list[Node]) -> int:
+    return 2 + sum(_node_cost(node) for node in nodes)
+
+
+def _node_cost(node: Any) -> int:
+    if isinstance(node, list):
+        return sum(_node_cost(item) - 1 for item in node if isinstance(item, dict))
+    if not isinstance(node, dict):
+        return 0
+    cost = 1
+    for value in node.values():
+        if isinstance(value, dict) and isinstance(value.get("nodes"), list):
+            cost += 2 + sum(_node_cost(child) for child in value["nodes"])
+    return cost
+
+
+def _entries_of(snapshot: Snapshot, root: str) -> list[Entry]:
+    lists: dict[str, Callable[[], list[Entry]]] = {
+        "orders": lambda: snapshot.orders,
+        "customers": lambda: snapshot.customers,
+        "products": lambda: snapshot.products,
+        "inventoryItems": lambda: snapshot.inventory_items,
+        "events": lambda: snapshot.events,
+    }
+    return lists[root]()
+
+
+def _select(entries: list[Entry], search: Any, root: str) -> list[Entry]:
+    """The entries matching a Shopify search string (``updated_at:>='…' AND …``)."""
+    if not search:
+        return entries
+    kept = entries
+    for name, op, value in _TERM.findall(str(search)):
+        if name in ("updated_at", "created_at"):
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = iso(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+            kept = [e for e in kept if _compare(getattr(e, name), op or "=", moment)]
+        elif name == "subject_type":
+            kept = [e for e in kept if e.node.get("subjectType", "").lower() == value.lower()]
+        elif name == "action":
+            kept = [e for e in kept if e.node.get("action") == value]
+    return kept
+
+
+def _compare(left: str, op: str, right: str) -> bool:
+    return {
+        ">=": left >= right,
+        ">": left > right,
+        "<=": left <= right,
+        "<": left < right,
+        "=": left == right,
+    }[op]
+
+
+def _page(entries: list[Entry], variables: dict[str, Any], root: str) -> tuple[Node, int]:
+    """One page after ``after``, in sortKey order (UPDATED_AT, CREATED_AT or ID)."""
+    key = _sort_key(
+        str(variables.get("sortKey") or ("CREATED_AT" if root == "events" else "UPDATED_AT"))
+    )
+    ordered = entries if key is _by_updated and root != "events" else sorted(entries, key=key)
+    if variables.get("reverse"):
+        ordered = ordered[::-1]
+        if variables.get("after"):
+            raise ValueError("reverse paging with after is not simulated")
+    start = 0
+    after = variables.get("after")
+    if after:
+        position = tuple(orjson.loads(base64.urlsafe_b64decode(str(after) + "==")))
+        start = bisect.bisect_right(ordered, position, key=key)
+    first = int(variables.get("first", 1))
+    chosen = ordered[start : start + first]
+    more = start + first < len(ordered)
+    end = _cursor(key(chosen[-1])) if chosen else None
+    nodes = [e.node for e in chosen]
+    page = {"nodes": nodes, "pageInfo": {"hasNextPage": more, "endCursor": end}}
+    return page, _actual(nodes)
+
+
+def _by_updated(e: Entry) -> tuple[Any, ...]:
+    return (e.updated_at, e.number)
+
+
+def _by_created(e: Entry) -> tuple[Any, ...]:
+    return (e.created_at, e.number)
+
+
+def _by_id(e: Entry) -> tuple[Any, ...]:
+    return ("", e.number)
+
+
+def _sort_key(name: str) -> Callable[[Entry], tuple[Any, ...]]:
+    return {"CREATED_AT": _by_created, "ID": _by_id}.get(name, _by_updated)
+
+
+def _cursor(position: tuple[Any, ...]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(position))).decode().rstrip("=")

@@ -1,0 +1,178 @@
+"""Bulk operations as Shopify runs them: one query job at a time per shop, its status
+moving ``CREATED → RUNNING → COMPLETED`` (or ``FAILED``) over the polls of
+``currentBulkOperation``, and a JSONL file at a signed URL that expires.
+
+The JSONL flattens every connection: a node inside ``{"nodes": [...]}`` becomes its own
+line carrying ``__parentId`` (its parent's id). Children come after their parent but not
+straight after it: each batch of ``BATCH`` parents is written first, then their children,
+the last parent's first, as Shopify's own files mix them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from podium.sandbox.faults import Answer
+from podium.sandbox.shopify.render import Node
+
+BATCH = 10
+IN_PROGRESS = ("CREATED", "RUNNING")
+_EXPIRED = (
+    b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>ExpiredToken</Code>"
+    b"<Message>The provided token has expired.</Message></Error>"
+)
+_MISSING = (
+    b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>NoSuchKey</Code>"
+    b"<Message>The specified key does not exist.</Message></Error>"
+)
+
+
+@dataclass
+class BulkJob:
+    number: int
+    query: str
+    nodes: Callable[[], list[Node]]  # the matching root nodes, rendered when it completes
+    created_at: str
+    polls: int = 0
+    status: str = "CREATED"
+    error_code: str | None = None
+    completed_at: str | None = None
+    object_count: int = 0
+    file_size: int = 0
+    token: str | None = None
+    fail: bool = False
+
+    @property
+    def gid(self) -> str:
+        return f"gid://shopify/BulkOperation/{self.number}"
+
+
+@dataclass
+class _File:
+    body: bytes
+    expires_at: float
+
+
+@dataclass
+class BulkJobs:
+    """The shop's bulk query jobs and their files; ``polls`` polls to finish a job."""
+
+    polls: int = 3
+    url_ttl: float = 7 * 86_400.0
+    clock: Callable[[], float] = time.monotonic
+    current: BulkJob | None = None
+    fail_next: str | None = None  # errorCode the next job FAILs with
+    expire_next: bool = False  # the next file's URL is expired as soon as it exists
+    _files: dict[str, _File] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _count: int = 0
+
+    def start(self, query: str, nodes: Callable[[], list[Node]], now: str) -> dict[str, Any]:
+        """The ``bulkOperationRunQuery`` payload: a new job, or the userError Shopify gives
+        while another is running."""
+        with self._lock:
+            if self.current is not None and self.current.status in IN_PROGRESS:
+                message = (
+                    "A bulk query operation for this app and shop is already in progress: "
+                    f"{self.current.gid}."
+                )
+                error = {"field": None, "message": message, "code": "OPERATION_IN_PROGRESS"}
+                return {"bulkOperation": None, "userErrors": [error]}
+            self._count += 1
+            job = BulkJob(4_100_000_000 + self._count, query, nodes, now)
+            job.fail, self.fail_next = self.fail_next is not None, None
+            job.error_code = "INTERNAL_SERVER_ERROR" if job.fail else None
+            self.current = job
+            return {"bulkOperation": _brief(job), "userErrors": []}
+
+    def poll(self, base: str, now: str) -> dict[str, Any] | None:
+        """The ``currentBulkOperation`` payload; each poll moves the job along."""
+        with self._lock:
+            job = self.current
+            if job is None:
+                return None
+            if job.status in IN_PROGRESS:
+                job.polls += 1
+                job.status = "RUNNING"
+                if job.polls >= self.polls:
+                    self._finish(job, now)
+            return self._describe(job, base)
+
+    def download(self, token: str) -> Answer:
+        with self._lock:
+            found = self._files.get(token)
+        if found is None:
+            return Answer(404, _MISSING, content_type="application/xml")
+        if self.clock() >= found.expires_at:
+            return Answer(403, _EXPIRED, content_type="application/xml")
+        return Answer(200, found.body, content_type="application/jsonl")
+
+    def _finish(self, job: BulkJob, now: str) -> None:
+        job.completed_at = now
+        if job.fail:
+            job.status = "FAILED"
+            return
+        lines = [orjson.dumps(line) for line in jsonl_lines(job.nodes())]
+        body = b"\n".join(lines) + (b"\n" if lines else b"")
+        job.object_count, job.file_size = len(lines), len(body)
+        job.token = secrets.token_urlsafe(12)
+        expires = self.clock() - 1 if self.expire_next else self.clock() + self.url_ttl
+        self.expire_next = False
+        self._files[job.token] = _File(body, expires)
+        job.status = "COMPLETED"
+
+    def _describe(self, job: BulkJob, base: str) -> dict[str, Any]:
+        url = f"{base}/bulk/{job.token}.jsonl" if job.token else None
+        return {
+            **_brief(job),
+            "errorCode": job.error_code,
+            "createdAt": job.created_at,
+            "completedAt": job.completed_at,
+            "objectCount": str(job.object_count),
+            "fileSize": str(job.file_size) if job.token else None,
+            "url": url,
+            "partialDataUrl": None,
+            "query": job.query,
+            "type": "QUERY",
+        }
+
+
+def _brief(job: BulkJob) -> dict[str, Any]:
+    return {"id": job.gid, "status": job.status}
+
+
+def jsonl_lines(roots: list[Node]) -> Iterator[Node]:
+    """Every root node and, after its batch, every connection node with ``__parentId``."""
+    for start in range(0, len(roots), BATCH):
+        groups: list[list[Node]] = []
+        for root in roots[start : start + BATCH]:
+            groups.append([])
+            yield _split(root, None, groups[-1])
+        for group in reversed(groups):
+            yield from group
+
+
+def _split(node: Node, parent: str | None, children: list[Node]) -> Node:
+    """``node`` without its connections (their nodes go to ``children``, recursively);
+    objects inside plain lists keep their place but lose their connections too."""
+    own: Node = {}
+    for key, value in node.items():
+        if isinstance(value, dict) and isinstance(value.get("nodes"), list):
+            for child in value["nodes"]:
+                children.append({})  # its place: before its own children
+                slot = len(children) - 1
+                children[slot] = _split(child, node["id"], children)
+        elif isinstance(value, list) and value and isinstance(value[0], dict) and "id" in value[0]:
+            own[key] = [_split(item, None, children) for item in value]
+        else:
+            own[key] = value
+    if parent is not None:
+        own["__parentId"] = parent
+    return own

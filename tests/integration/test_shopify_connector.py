@@ -1,0 +1,346 @@
+"""The shopify source against the Shopify simulator over real sockets, into DuckDB.
+
+A full sync (Bulk Operations) of every stream, the clock moved on, an incremental sync
+(paged GraphQL plus destroy events): the warehouse then equals ``shopify_truth`` and the
+brand's daily DTC truth to the cent. Then each Shopify fault class: survived with the same
+result, or (a revoked token) a clear terminal error, no retry storm, the cursor unmoved.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from podium.connectors.destinations.duckdb import DuckDBDestination
+from podium.connectors.http import HttpRetry
+from podium.connectors.load import LoadJob, StreamResult, load_stream
+from podium.connectors.registry import open_source as open_registered
+from podium.connectors.source import JsonPage, StreamState
+from podium.connectors.sources.shopify import ShopifySource, open_shopify_source
+from podium.errors import TerminalTaskError, TransientTaskError
+from podium.sandbox import Faults, When
+from podium.sandbox.brand import Brand, BrandConfig, Channel, truth
+from podium.sandbox.clock import SimClock
+from podium.sandbox.server import SandboxServer
+from podium.sandbox.shopify import (
+    DEMO_CREDENTIALS,
+    ShopifySimulator,
+    demo_connection,
+    is_valid,
+    shopify_truth,
+)
+
+BRAND = Brand(BrandConfig(days=16, customers=300, dtc_orders_per_day=30))
+FIRST_SYNC = BRAND.config.start_at + timedelta(days=6, hours=5)  # the Beanie goes on day 8
+LATER = timedelta(days=4, hours=3)
+TOKEN = DEMO_CREDENTIALS["access_token"]
+_names = itertools.count()
+
+
+@dataclass
+class Shop:
+    server: SandboxServer
+    sim: ShopifySimulator
+    clock: SimClock
+    tmp: Path
+    name: str
+
+    def source(self, **settings: Any) -> ShopifySource:
+        config = demo_connection(self.server.url_for("shopify"))
+        config.update({"bulk_poll_interval": 0, **settings})
+        del config["type"]
+        return open_shopify_source(
+            self.name,
+            config,
+            secrets=[TOKEN],
+            sleep=lambda s: time.sleep(min(s, 0.05)),
+            retry=HttpRetry(attempts=8, backoff=0.01, max_backoff=0.05),
+        )
+
+    def load(self, *, full_refresh: bool = False, **settings: Any) -> list[StreamResult]:
+        source = self.source(**settings)
+        destination = DuckDBDestination(self.tmp / "wh.duckdb")
+        try:
+            return [
+                load_stream(
+                    LoadJob(
+                        source,
+                        stream,
+                        destination,
+                        self.name,
+                        "raw_shopify",
+                        self.tmp / "loads",
+                        full_refresh=full_refresh,
+                    )
+                )
+                for stream in source.streams()
+            ]
+        finally:
+            source.close()
+            destination.close()
+
+    def state(self, stream: str) -> StreamState:
+        destination = DuckDBDestination(self.tmp / "wh.duckdb")
+        try:
+            return StreamState.from_json(destination.read_state(self.name, stream))
+        finally:
+            destination.close()
+
+    def sql(self, query: str) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(self.tmp / "wh.duckdb"), read_only=True) as db:
+            return db.execute(query).fetchall()
+
+    def one(self, query: str) -> Any:
+        return self.sql(query)[0][0]
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Iterator[Shop]:
+    clock = SimClock(FIRST_SYNC)
+    sim = ShopifySimulator(BRAND, clock, restore_rate=100_000.0, bulk_polls=2)
+    with SandboxServer({"shopify": sim}) as server:
+        yield Shop(server, sim, clock, tmp_path, f"shop{next(_names)}")
+
+
+def assert_matches_truth(shop: Shop) -> None:
+    """The warehouse equals what the API shows now, to the cent, deletions applied."""
+    now = shop.clock.now()
+    expected = shopify_truth(BRAND, now)
+    live = "FROM raw_shopify.orders WHERE NOT _deleted"
+    assert shop.one(f"SELECT count(*) {live}") == expected["orders"]
+    assert shop.one(f"SELECT sum(total_price) {live}") == expected["orders_total_price"]
+    assert shop.one(f"SELECT sum(subtotal_price) {live}") == expected["orders_subtotal_price"]
+    assert shop.one(f"SELECT sum(total_refunded) {live}") == expected["orders_refunded"]
+    lines = (
+        "FROM raw_shopify.orders__line_items l JOIN raw_shopify.orders o "
+        "ON l._root_key = o._key WHERE NOT o._deleted"
+    )
+    assert shop.one(f"SELECT count(*) {lines}") == expected["line_items"]
+    assert shop.one(f"SELECT sum(quantity) {lines}") == expected["units"]
+    assert shop.one("SELECT count(*) FROM raw_shopify.refunds") == expected["refunds"]
+    assert (
+        shop.one("SELECT sum(total_refunded) FROM raw_shopify.refunds")
+        == (expected["refunds_amount"])
+    )
+    assert (
+        shop.one("SELECT count(*) FROM raw_shopify.refunds__refund_line_items")
+        == (expected["refund_line_items"])
+    )
+    sales = (
+        "FROM raw_shopify.transactions t JOIN raw_shopify.orders o ON t.order_id = o.id "
+        "WHERE NOT o._deleted"
+    )
+    assert shop.one(f"SELECT count(*) {sales}") == expected["transactions"]
+    assert (
+        shop.one(f"SELECT sum(amount) {sales} AND kind = 'SALE'")
+        == (expected["transactions_sales"])
+    )
+    assert shop.one("SELECT count(*) FROM raw_shopify.customers") == expected["customers"]
+    products = "SELECT count(*) FROM raw_shopify.products WHERE NOT _deleted"
+    assert shop.one(products) == expected["products"]
+    levels = "SELECT count(*) FROM raw_shopify.inventory_levels"
+    assert shop.one(levels) == expected["inventory_levels"]
+    deleted = "SELECT id FROM raw_shopify.orders WHERE _deleted ORDER BY id"
+    loaded_then_deleted = [row[0] for row in shop.sql(deleted)]
+    assert set(loaded_then_deleted) <= set(expected["deleted_orders"])
+    for table, key in (("orders", "id"), ("refunds", "id"), ("transactions", "id")):
+        dupes = f"SELECT count(*) - count(DISTINCT {key}) FROM raw_shopify.{table}"
+        assert shop.one(dupes) == 0
+    daily = {(d.day, d.gross, d.orders) for d in truth(BRAND, now, [Channel.DTC]) if d.orders}
+    gross = shop.sql(
+        "SELECT CAST(o.created_at AS DATE), sum(l.price * l.quantity), count(DISTINCT o.id) "
+        "FROM raw_shopify.orders o JOIN raw_shopify.orders__line_items l "
+        "ON l._root_key = o._key WHERE NOT o._deleted GROUP BY 1"
+    )
+    assert {(day, Decimal(total), n) for day, total, n in gross} == daily
+    assert shop.server.violations("shopify") == 0
+
+
+def test_full_then_incremental_equals_the_truth(shop: Shop) -> None:
+    first = {r.stream: r for r in shop.load()}
+    assert first["orders"].received == shopify_truth(BRAND, FIRST_SYNC)["orders"]
+    assert shop.sim.bulk.current is not None  # the full sync went through bulk
+    before = shop.server.requests("shopify")
+    shop.clock.advance(LATER)
+    second = {r.stream: r for r in shop.load()}
+    assert_matches_truth(shop)
+    assert second["orders"].counts.deleted >= 1  # a destroy event marked a loaded order
+    assert second["products"].counts.deleted == 1  # the Beanie
+    deleted = shop.one("SELECT count(*) FROM raw_shopify.products WHERE _deleted")
+    assert deleted == 1
+    log = shop.server.log("shopify")[before:]
+    assert not any("/bulk/" in path for _, path, _ in log)  # incremental: paged only
+    assert shop.state("orders").cursor is not None
+    assert shop.state("orders").extra == {}
+
+
+def test_generic_faults_give_the_same_result(shop: Shop) -> None:
+    shop.server.set_faults(
+        "shopify",
+        Faults(
+            errors=When.every(6),
+            error_burst=2,
+            reset=When.every(11),
+            truncate=When.every(9),
+            slow=When.at(4),
+            slow_seconds=0.3,
+            seed=3,
+        ),
+    )
+    shop.load()
+    shop.clock.advance(LATER)
+    shop.load()
+    assert_matches_truth(shop)
+    statuses = {status for _, _, status in shop.server.log("shopify")}
+    assert {0, 500, 502}.issubset(statuses)
+
+
+@pytest.mark.parametrize("status", [200, 429])
+def test_throttled_storms_are_waited_out(shop: Shop, status: int) -> None:
+    shop.sim.throttled_status = status
+    shop.load()
+    shop.clock.advance(LATER)
+    shop.sim.throttle_storm(6)
+    shop.sim.internal_errors(3)
+    shop.load()
+    assert_matches_truth(shop)
+    assert shop.sim.throttled >= 6
+
+
+def test_the_cost_budget_is_respected_for_real(tmp_path: Path) -> None:
+    clock = SimClock(FIRST_SYNC)
+    sim = ShopifySimulator(BRAND, clock, bucket_size=1000, restore_rate=4000.0)
+    with SandboxServer({"shopify": sim}) as server:
+        shop = Shop(server, sim, clock, tmp_path, f"shop{next(_names)}")
+        started = time.monotonic()
+        results = shop.load(bulk=False, streams=["orders", "refunds"])
+        elapsed = time.monotonic() - started
+    assert results[0].received == shopify_truth(BRAND, FIRST_SYNC)["orders"]
+    assert sim.violations == 0 and sim.throttled == 0
+    assert elapsed > 0.2  # it did wait for points to come back
+
+
+def test_a_client_ignoring_the_budget_is_caught(shop: Shop) -> None:
+    shop.sim.restore_rate = 1.0
+    source = shop.source(bulk=False)
+    source.graphql.limiter.acquire = lambda: None  # type: ignore[method-assign]
+    source.graphql.attempts = 3
+    with pytest.raises(TransientTaskError, match="Throttled"):
+        list(source.read(source.streams()[0], StreamState()))
+    assert shop.sim.violations > 0
+
+
+def test_a_revoked_token_stops_at_once_and_keeps_the_cursor(shop: Shop) -> None:
+    shop.load()
+    cursor = shop.state("orders").cursor
+    shop.clock.advance(LATER)
+    shop.sim.revoke_token()
+    before = shop.server.requests("shopify")
+    with pytest.raises(TerminalTaskError) as failure:
+        shop.load()
+    message = str(failure.value)
+    assert "401" in message and "access token" in message and shop.name in message
+    assert TOKEN not in message
+    assert shop.server.requests("shopify") - before == 1  # no retry storm
+    assert shop.state("orders").cursor == cursor
+
+
+def test_a_failed_bulk_job_falls_back_to_paging(shop: Shop) -> None:
+    shop.sim.bulk.fail_next = "INTERNAL_SERVER_ERROR"
+    results = shop.load(streams=["orders"])
+    assert results[0].received == shopify_truth(BRAND, FIRST_SYNC)["orders"]
+    assert shop.sim.bulk.current is not None and shop.sim.bulk.current.status == "FAILED"
+    assert any("graphql" in path for _, path, _ in shop.server.log("shopify")[-3:])
+
+
+def test_an_expired_url_reruns_the_job(shop: Shop) -> None:
+    shop.sim.bulk.expire_next = True
+    results = shop.load(streams=["orders"])
+    assert results[0].received == shopify_truth(BRAND, FIRST_SYNC)["orders"]
+    downloads = [s for _, path, s in shop.server.log("shopify") if "/bulk/" in path]
+    assert downloads == [403, 200]
+
+
+def test_a_running_job_is_resumed_by_the_next_run(shop: Shop) -> None:
+    shop.sim.bulk.polls = 4
+    first = shop.load(streams=["orders"], bulk_timeout=0)
+    assert first[0].received == 0
+    saved = shop.state("orders").extra["bulk"]["id"]
+    assert saved == shop.sim.bulk.current.gid  # type: ignore[union-attr]
+    second = shop.load(streams=["orders"])
+    assert second[0].received == shopify_truth(BRAND, FIRST_SYNC)["orders"]
+    assert shop.sim.bulk.current.gid == saved  # type: ignore[union-attr]
+    assert shop.state("orders").extra == {}
+
+
+def test_another_running_job_is_waited_for(shop: Shop) -> None:
+    other = "{ customers { edges { node { id } } } }"
+    shop.sim.bulk.start(other, list, "2026-09-01T00:00:00Z")
+    results = shop.load(streams=["orders"])
+    assert results[0].received == shopify_truth(BRAND, FIRST_SYNC)["orders"]
+    assert shop.sim.bulk.current is not None and shop.sim.bulk.current.query != other
+
+
+def test_webhooks_are_signed_as_shopify_signs_them(shop: Shop) -> None:
+    secret, received = "whsec-client-secret", []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            ok = is_valid(secret, body, self.headers["X-Shopify-Hmac-SHA256"])
+            received.append((self.headers["X-Shopify-Topic"], ok, dict(self.headers)))
+            self.send_response(200 if ok else 401)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{receiver.server_address[1]}/hooks"
+        at = shop.clock.advance(LATER)
+        deliveries = shop.sim.deliver_webhooks(url, secret)
+        again = shop.sim.deliver_webhooks(url, secret)  # nothing changed since
+        genuine = list(received)
+        shop.clock.advance(timedelta(days=1))
+        forged = shop.sim.deliver_webhooks(url, "not-the-client-secret")
+    finally:
+        receiver.shutdown()
+    topics = {topic for topic, _, _ in genuine}
+    assert {"orders/create", "orders/updated", "refunds/create", "orders/delete"} <= topics
+    assert all(ok for _, ok, _ in genuine) and all(d.status == 200 for d in deliveries)
+    assert again == []
+    assert forged and all(d.status == 401 for d in forged)  # the receiver rejects them
+    headers = received[0][2]
+    for name in ("Shop-Domain", "API-Version", "Webhook-Id", "Event-Id", "Triggered-At"):
+        assert headers[f"X-Shopify-{name}"]
+    creates = sum(1 for d in deliveries if d.topic == "orders/create")
+    placed = [o for o in BRAND.orders(Channel.DTC) if FIRST_SYNC < o.created_at <= at]
+    assert creates == sum(1 for o in placed if o.as_of(at) is not None)
+
+
+def test_the_registry_opens_the_demo_connection(shop: Shop) -> None:
+    settings = demo_connection(shop.server.url_for("shopify"))
+    source = open_registered(
+        shop.name, settings, root=shop.tmp, secrets=frozenset({TOKEN}), logger=None
+    )
+    try:
+        stream = next(s for s in source.streams() if s.name == "customers")
+        state = StreamState(cursor="2026-09-05T00:00:00Z")
+        pages = list(source.read(stream, state, full_refresh=False))
+    finally:
+        source.close()
+    rows = [r for page in pages if isinstance(page, JsonPage) for r in page.records]
+    assert rows and all(r["updated_at"] >= "2026-09-04T23:50:00Z" for r in rows)  # lookback
