@@ -1,0 +1,103 @@
+"""Amazon SP-API connector benchmark: a full sync of every stream from the simulator into DuckDB.
+
+The simulator runs at its DEFAULT rate limits, Amazon's published ones (getOrders 0.0167
+rps burst 20, getOrderItems 0.5/30, listFinancialEvents 0.5/30, createReport 0.0167/15,
+getReport 2/15, getReportDocument 0.0167/15), over a real socket on 127.0.0.1. The source
+runs at its defaults except that it polls the report every 0.2 s (the simulator finishes a
+report after three polls, not after minutes). Every stream is loaded with
+``LoadJob``/``load_stream`` into a fresh DuckDB file and its row count checked against
+``amazon_truth``.
+
+SP-API is slow by design: one getOrderItems call per order at 0.5 rps is the ceiling for
+any connector, so the brand is small (about 40 marketplace orders) to keep the run near
+20 s: the first 30 item calls spend the burst, the rest wait two seconds each.
+
+``max_records_per_s``: the fewest seconds the limits allow for the calls this sync made,
+``Σ over operations of max(0, calls − burst) ÷ rate`` (calls counted by the simulator),
+and ``records ÷ those seconds``; ``share`` = records_per_s ÷ max_records_per_s, i.e. how
+close the connector comes to spending nothing but the unavoidable waits. In steady state
+that is getOrders 100 orders / 60 s, getOrderItems 0.5 orders/s (≈ 1 item/s) and
+listFinancialEvents 0.5 × 100 events/s.
+
+    .venv/bin/python bench/connector_amazon.py
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from podium.connectors.destinations.duckdb import DuckDBDestination
+from podium.connectors.load import LoadJob, load_stream
+from podium.connectors.sources.amazon import open_amazon_source
+from podium.sandbox.amazon import (
+    DEMO_CREDENTIALS,
+    RATE_LIMITS,
+    AmazonSimulator,
+    amazon_truth,
+    demo_connection,
+    quiet_after,
+)
+from podium.sandbox.brand import Brand, BrandConfig
+from podium.sandbox.clock import SimClock
+from podium.sandbox.server import SandboxServer
+
+CONFIG = BrandConfig(
+    days=4, marketplace_orders_per_day=10, dtc_orders_per_day=1, wholesale_orders_per_day=0.1,
+    customers=50,
+)  # fmt: skip
+
+
+def min_seconds(calls: dict[str, int]) -> float:
+    """The least time the default limits allow for these calls (see the module docstring)."""
+    return sum(
+        max(0, count - RATE_LIMITS[op][1]) / RATE_LIMITS[op][0] for op, count in calls.items()
+    )
+
+
+def measure() -> dict[str, Any]:
+    brand = Brand(CONFIG)
+    clock = SimClock(quiet_after(brand, CONFIG.end_at + timedelta(days=2)))
+    sim = AmazonSimulator(brand, clock)
+    expected = amazon_truth(brand, clock.now())
+    with SandboxServer({"amazon": sim}) as server, tempfile.TemporaryDirectory() as tmp:
+        settings = demo_connection(server.url_for("amazon"))
+        del settings["type"]
+        settings.update(start_date=CONFIG.start_at.isoformat(), report_poll_interval="200ms")
+        source = open_amazon_source(
+            "amazon_bench", settings, secrets=DEMO_CREDENTIALS.values(), now=clock.now
+        )
+        destination = DuckDBDestination(Path(tmp) / "wh.duckdb")
+        per_stream: dict[str, int] = {}
+        started = time.perf_counter()
+        for stream in source.streams():
+            job = LoadJob(source, stream, destination, "amazon_bench", "raw_amazon", Path(tmp))
+            result = load_stream(job)
+            if result.loaded != expected[stream.name]:
+                raise AssertionError(f"{stream.name}: loaded {result.loaded}, expected {expected}")
+            per_stream[stream.name] = result.loaded
+        seconds = time.perf_counter() - started
+        source.close()
+        violations = server.violations("amazon")
+    records = sum(per_stream.values())
+    floor = min_seconds(sim.calls)
+    rate = records / seconds
+    best = records / floor if floor > 0 else float("inf")
+    return {
+        "records": records,
+        "seconds": round(seconds, 2),
+        "records_per_s": round(rate, 1),
+        "max_records_per_s": round(best, 1),
+        "share": round(rate / best, 3) if best != float("inf") else 1.0,
+        "per_stream": per_stream,
+        "calls": dict(sim.calls),
+        "min_seconds": round(floor, 1),
+        "violations": violations,
+    }
+
+
+if __name__ == "__main__":
+    print(measure())

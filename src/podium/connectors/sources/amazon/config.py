@@ -1,0 +1,181 @@
+"""Reading an ``amazon`` connection's settings, noting every problem under its key.
+
+.. code-block:: yaml
+
+    connections:
+      amazon:
+        type: amazon
+        refresh_token: ${AMAZON_REFRESH_TOKEN}     # LWA refresh token of the authorization
+        client_id: ${AMAZON_CLIENT_ID}             # the app's LWA client id
+        client_secret: ${AMAZON_CLIENT_SECRET}
+        marketplace_ids: [ATVPDKIKX0DER]          # default: amazon.com
+        region: na                                 # na | eu | fe: picks the two URLs below
+        base_url: https://sellingpartnerapi-na.amazon.com
+        token_url: https://api.amazon.com/auth/o2/token
+        start_date: 2026-01-01                     # first sync reads from here (default 90 days)
+        report_wait: 15m                           # a run waits this long for a report, then
+                                                   # leaves it pending for the next run
+        report_poll_interval: 30s
+        timeout: 30s
+        retries: 5
+
+Secret values never appear in a problem: a wrong secret is described by its type only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from podium.core.durations import parse_duration
+
+REGIONS = {
+    "na": ("https://sellingpartnerapi-na.amazon.com", "https://api.amazon.com/auth/o2/token"),
+    "eu": ("https://sellingpartnerapi-eu.amazon.com", "https://api.amazon.co.uk/auth/o2/token"),
+    "fe": ("https://sellingpartnerapi-fe.amazon.com", "https://api.amazon.co.jp/auth/o2/token"),
+}
+SECRET_KEYS = ("refresh_token", "client_id", "client_secret")
+KEYS = (
+    *SECRET_KEYS,
+    "type",
+    "marketplace_ids",
+    "region",
+    "base_url",
+    "token_url",
+    "start_date",
+    "report_wait",
+    "report_poll_interval",
+    "timeout",
+    "retries",
+)
+DEFAULT_MARKETPLACES = ("ATVPDKIKX0DER",)
+
+
+@dataclass(frozen=True)
+class AmazonConfig:
+    refresh_token: str
+    client_id: str
+    client_secret: str
+    marketplace_ids: tuple[str, ...] = DEFAULT_MARKETPLACES
+    region: str = "na"
+    base_url: str = REGIONS["na"][0]
+    token_url: str = REGIONS["na"][1]
+    start_date: datetime | None = None
+    report_wait: float = 900.0
+    report_poll_interval: float = 30.0
+    timeout: float = 30.0
+    retries: int = 5
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.refresh_token, self.client_id, self.client_secret)
+
+
+def amazon_problems(settings: Any) -> list[str]:
+    """Every problem in an ``amazon`` connection's settings, each starting with its key."""
+    return parse_amazon_settings(settings)[1]
+
+
+def parse_amazon_settings(settings: Any) -> tuple[AmazonConfig | None, list[str]]:
+    if not isinstance(settings, Mapping):
+        return None, [f"expected a mapping of settings, got {type(settings).__name__}"]
+    problems = [
+        f"{key}: unknown key; expected one of {', '.join(KEYS)}"
+        for key in settings
+        if key not in KEYS
+    ]
+    secrets = {key: _secret(settings, key, problems) for key in SECRET_KEYS}
+    region = settings.get("region", "na")
+    if region not in REGIONS:
+        problems.append(f"region: expected one of {', '.join(REGIONS)}, got {region!r}")
+        region = "na"
+    config = AmazonConfig(
+        **secrets,
+        marketplace_ids=_marketplaces(settings.get("marketplace_ids"), problems),
+        region=region,
+        base_url=_url(settings, "base_url", REGIONS[region][0], problems),
+        token_url=_url(settings, "token_url", REGIONS[region][1], problems),
+        start_date=_start(settings.get("start_date"), problems),
+        report_wait=_duration(settings, "report_wait", 900.0, problems),
+        report_poll_interval=_duration(settings, "report_poll_interval", 30.0, problems),
+        timeout=_duration(settings, "timeout", 30.0, problems),
+        retries=_retries(settings.get("retries", 5), problems),
+    )
+    return (None if problems else config), problems
+
+
+def _secret(settings: Mapping[str, Any], key: str, problems: list[str]) -> str:
+    value = settings.get(key)
+    if value is None or value == "":
+        problems.append(
+            f"{key}: required; the seller authorization's LWA {key.replace('_', ' ')} "
+            f"(reference a secret, e.g. ${{AMAZON_{key.upper()}}})"
+        )
+        return ""
+    if not isinstance(value, str):
+        problems.append(f"{key}: expected a string (a secret), got a {type(value).__name__}")
+        return ""
+    return value
+
+
+def _marketplaces(value: Any, problems: list[str]) -> tuple[str, ...]:
+    if value is None:
+        return DEFAULT_MARKETPLACES
+    if isinstance(value, str):
+        value = [value]
+    if (
+        not isinstance(value, list | tuple)
+        or not value
+        or not all(isinstance(v, str) and v for v in value)
+    ):
+        problems.append(
+            f"marketplace_ids: expected a list of marketplace ids like [ATVPDKIKX0DER], got {value!r}"
+        )
+        return DEFAULT_MARKETPLACES
+    return tuple(value)
+
+
+def _url(settings: Mapping[str, Any], key: str, default: str, problems: list[str]) -> str:
+    value = settings.get(key, default)
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        problems.append(f"{key}: expected an http(s) URL, got {value!r}")
+        return default
+    return value.rstrip("/")
+
+
+def _start(value: Any, problems: list[str]) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            problems.append(
+                f"start_date: expected an ISO date or date-time like 2026-01-01, got {value!r}"
+            )
+            return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _duration(settings: Mapping[str, Any], key: str, default: float, problems: list[str]) -> float:
+    value = settings.get(key)
+    if value is None:
+        return default
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        problems.append(f"{key}: {exc}")
+        return default
+
+
+def _retries(value: Any, problems: list[str]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        problems.append(f"retries: expected an integer >= 0, got {value!r}")
+        return 5
+    return value
