@@ -7,7 +7,9 @@
 2. Event to start: `podium up` running; post an event 200 times, one after another, and time
    from just before the request to the first line the triggered task writes.
 3. Scale: a 10,000-task workflow: `podium validate` time, and a full run with its peak memory.
-4. Loading (bench/loading.py): --orders Shopify-like orders from a local REST API through
+4. Connectors (bench/connectors.py): each commerce connector's full sync against its
+   simulator at the default rate limits, as records/s and as a share of what the limits allow.
+5. Loading (bench/loading.py): --orders Shopify-like orders from a local REST API through
    `podium extract` into DuckDB (merge, append) and PostgreSQL (merge), beside DuckDB's own
    read_json of the same pages; with --peers, dlt too. Its own table follows the summary.
 
@@ -31,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import connectors
 import loading
 
 HERE = Path(__file__).resolve().parent
@@ -232,7 +235,11 @@ def main() -> int:
     parser.add_argument(
         "--peers", action="store_true", help="also run Prefect 3 and Dagster (dlt for loading)"
     )
-    parser.add_argument("--only", choices=["overhead", "events", "scale", "loading"], default=None)
+    parser.add_argument(
+        "--only",
+        choices=["overhead", "events", "scale", "connectors", "loading"],
+        default=None,
+    )
     parser.add_argument(
         "--skip-loading", action="store_true", help="leave out the loading benchmark"
     )
@@ -275,6 +282,10 @@ def main() -> int:
                 f"{s['run_s']:.2f} s, {s['status']}, peak RSS {s['peak_rss_mib']:.0f} MiB",
             )
         )
+    if args.only in (None, "connectors"):
+        connector_rows, connector_failures = connectors.run_connectors()
+        rows.extend(connector_rows)
+        rows.extend(("connectors: FAILED", failure) for failure in connector_failures)
     loads = None
     if args.only in (None, "loading") and not args.skip_loading:
         loads = loading.run_loading(loading.options_from(args))
