@@ -31,6 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help="the generated brand's seed")
     p.add_argument("--days", type=int, default=None, help="days of orders to generate")
     p.add_argument("--foreground", action="store_true", help="serve here until Ctrl-C")
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="raise Amazon's rate limits 100x (its real 0.5 order-items calls/s are slow)",
+    )
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -56,6 +61,7 @@ def _start(args: argparse.Namespace, state_file: Path) -> int:
     cmd = [sys.executable, "-m", "podium.sandbox.serve", "--port", str(args.port)]
     cmd += ["--seed", str(args.seed)] if args.seed is not None else []
     cmd += ["--days", str(args.days)] if args.days is not None else []
+    cmd += ["--fast"] if args.fast else []
     if args.foreground:
         return subprocess.call(cmd)
     state_file.unlink(missing_ok=True)

@@ -38,12 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=date.fromisoformat, default=BrandConfig.start)
     parser.add_argument("--state-file", type=Path, default=None)
     parser.add_argument("--apis", default=",".join(APIS))
+    parser.add_argument("--fast", action="store_true", help="raise Amazon's rate limits")
     args = parser.parse_args(argv)
     config = BrandConfig(seed=args.seed, days=args.days, start=args.start)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with start_sandbox(port=args.port, config=config, apis=args.apis.split(",")) as sandbox:
+    with start_sandbox(
+        port=args.port, config=config, apis=args.apis.split(","), fast=args.fast
+    ) as sandbox:
         state = state_of(sandbox)
         if args.state_file is not None:
             args.state_file.parent.mkdir(parents=True, exist_ok=True)

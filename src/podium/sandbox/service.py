@@ -28,9 +28,13 @@ _SIMULATORS = {
     "netsuite": "NetSuiteSimulator",
     "klaviyo": "KlaviyoSimulator",
 }
-# By default the clock starts two weeks before the brand's last day, so there is history
-# to sync and future for ``advance`` to reveal.
+# By default the clock starts two weeks (at most a quarter of the brand's days) before its
+# last day, so there is history to sync and future for ``advance`` to reveal.
 DEFAULT_LEAD = timedelta(days=14)
+# ``fast=True`` multiplies Amazon's published rates (0.5 getOrderItems a second makes a
+# first sync of a few thousand orders take over an hour); the other APIs' budgets already
+# let a demo-sized brand sync in seconds.
+FAST_FACTOR = 100.0
 
 
 @dataclass
@@ -72,14 +76,17 @@ def start_sandbox(
     now: datetime | None = None,
     apis: Sequence[str] = APIS,
     options: Mapping[str, Mapping[str, Any]] | None = None,
+    fast: bool = False,
 ) -> Sandbox:
-    """A running sandbox; ``options[api]`` are keyword arguments for that simulator."""
+    """A running sandbox; ``options[api]`` are keyword arguments for that simulator, and
+    ``fast`` raises Amazon's rate limits (see ``FAST_FACTOR``) for demos."""
     unknown = sorted(set(apis) - set(APIS))
     if unknown:
         raise ValueError(f"unknown API {unknown[0]!r}; the sandbox has {', '.join(APIS)}")
     brand = Brand(config or BrandConfig())
-    clock = SimClock(now or brand.config.end_at - DEFAULT_LEAD)
-    options = options or {}
+    lead = min(DEFAULT_LEAD, timedelta(days=brand.config.days / 4))
+    clock = SimClock(now or brand.config.end_at - lead)
+    options = {**(_fast_options() if fast else {}), **(options or {})}
     apps: dict[str, SimApp] = {
         api: getattr(_module(api), _SIMULATORS[api])(brand, clock, **options.get(api, {}))
         for api in apis
@@ -92,6 +99,12 @@ def start_sandbox(
     server = SandboxServer({**apps, CONTROL: control}, port=port)
     holder.append(server)
     return Sandbox(server, brand, clock, tuple(apis))
+
+
+def _fast_options() -> dict[str, dict[str, Any]]:
+    published: Mapping[str, tuple[float, float]] = _module("amazon").RATE_LIMITS
+    rates = {op: (rps * FAST_FACTOR, burst) for op, (rps, burst) in published.items()}
+    return {"amazon": {"rate_limits": rates}}
 
 
 def _module(api: str) -> Any:
