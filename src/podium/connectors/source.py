@@ -8,7 +8,7 @@ anywhere itself, so a killed extract can never leave a cursor ahead of its data.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -125,3 +125,16 @@ class Source(Protocol):
     def read(self, stream: Stream, state: StreamState, *, full_refresh: bool) -> Iterator[Page]: ...
 
     def close(self) -> None: ...
+
+
+def misconfigured(name: str, problems: Sequence[str], secrets: Iterable[str]) -> Exception:
+    """The error an opener raises when a connection's settings have ``problems``."""
+    from podium.core.masking import Masker
+    from podium.errors import TerminalTaskError
+
+    return TerminalTaskError(
+        Masker(secrets)(
+            f"connection {name!r} is misconfigured: {'; '.join(problems)}; "
+            "fix podium.yaml (podium validate lists every problem)"
+        )
+    )

@@ -81,7 +81,7 @@ from podium.connectors.ratelimit import (
     TokenBucket,
     shared_limiter,
 )
-from podium.connectors.source import JsonPage, Page, Stream, StreamState
+from podium.connectors.source import JsonPage, Page, Stream, StreamState, misconfigured
 from podium.connectors.sources.rest_config import (
     PaginationConfig,
     RateLimitConfig,
@@ -89,7 +89,6 @@ from podium.connectors.sources.rest_config import (
     StreamConfig,
     parse_rest_settings,
 )
-from podium.core.masking import Masker
 from podium.errors import TerminalTaskError
 
 __all__ = ["RestSource", "open_rest_source", "rest_problems", "rewind_cursor"]
@@ -118,12 +117,7 @@ def open_rest_source(
     secrets = tuple(secrets)
     config, problems = parse_rest_settings(settings)
     if config is None or problems:
-        raise TerminalTaskError(
-            Masker(secrets)(
-                f"connection {name!r} is misconfigured: {'; '.join(problems)}; "
-                "fix podium.yaml (podium validate lists every problem)"
-            )
-        )
+        raise misconfigured(name, problems, secrets)
     client = HttpClient(
         config.base_url,
         headers=config.headers,

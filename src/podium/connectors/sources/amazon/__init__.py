@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from podium.connectors.http import HttpClient, HttpRetry
+from podium.connectors.source import misconfigured
 from podium.connectors.sources.amazon.api import OperationLimiter, SpApi
 from podium.connectors.sources.amazon.auth import LwaAuth
 from podium.connectors.sources.amazon.config import (
@@ -27,8 +28,6 @@ from podium.connectors.sources.amazon.config import (
 )
 from podium.connectors.sources.amazon.reports import ReportRunner
 from podium.connectors.sources.amazon.source import STREAMS, AmazonSource
-from podium.core.masking import Masker
-from podium.errors import TerminalTaskError
 
 __all__ = ["STREAMS", "AmazonConfig", "AmazonSource", "amazon_problems", "open_amazon_source"]
 
@@ -51,12 +50,7 @@ def open_amazon_source(
     config, problems = parse_amazon_settings(settings)
     known = [*secrets, *_secret_values(settings)]
     if config is None:
-        raise TerminalTaskError(
-            Masker(known)(
-                f"connection {name!r} is misconfigured: {'; '.join(problems)}; "
-                "fix podium.yaml (podium validate lists every problem)"
-            )
-        )
+        raise misconfigured(name, problems, known)
     known.extend(config.secrets)
     limits = OperationLimiter(name)
     api_client, documents = _clients(name, config, known, limits, logger, sleep)

@@ -15,11 +15,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from podium.connectors.source import misconfigured
 from podium.connectors.sources.klaviyo.config import KlaviyoConfig, parse_klaviyo_settings
 from podium.connectors.sources.klaviyo.source import KlaviyoSource
 from podium.connectors.sources.klaviyo.webhooks import verify_klaviyo_webhook
-from podium.core.masking import Masker
-from podium.errors import TerminalTaskError
 
 __all__ = [
     "KlaviyoConfig",
@@ -53,10 +52,5 @@ def open_klaviyo_source(
     secrets = tuple(secrets)
     config, problems = parse_klaviyo_settings(settings)
     if config is None or problems:
-        raise TerminalTaskError(
-            Masker(secrets)(
-                f"connection {name!r} is misconfigured: {'; '.join(problems)}; "
-                "fix podium.yaml (podium validate lists every problem)"
-            )
-        )
+        raise misconfigured(name, problems, secrets)
     return KlaviyoSource(name, config, secrets=secrets, logger=logger, sleep=sleep, windows=windows)

@@ -33,14 +33,13 @@ import httpx
 
 from podium.connectors.http import HttpClient, HttpRetry
 from podium.connectors.ratelimit import Observed, shared_limiter
-from podium.connectors.source import JsonPage, Page, Stream, StreamState
+from podium.connectors.source import JsonPage, Page, Stream, StreamState, misconfigured
 from podium.connectors.sources.netsuite.config import NetSuiteConfig, parse_netsuite_settings
 from podium.connectors.sources.netsuite.dates import parse_instant, rewind
 from podium.connectors.sources.netsuite.oauth2 import TOKEN_PATH, OAuth2Auth, OAuth2Credentials
 from podium.connectors.sources.netsuite.rsa import load_private_key
 from podium.connectors.sources.netsuite.streams import StreamSpec, stream_specs
 from podium.connectors.sources.netsuite.tba import TbaAuth, TbaCredentials
-from podium.core.masking import Masker
 from podium.errors import TerminalTaskError
 
 SUITEQL_PATH = "/services/rest/query/v1/suiteql"
@@ -86,12 +85,7 @@ def open_netsuite_source(
     config, problems = parse_netsuite_settings(settings)
     hidden = [*secrets, *(config.secrets() if config else [])]
     if config is None or problems:
-        raise TerminalTaskError(
-            Masker(hidden)(
-                f"connection {name!r} is misconfigured: {'; '.join(problems)}; "
-                "fix podium.yaml (podium validate lists every problem)"
-            )
-        )
+        raise misconfigured(name, problems, hidden)
     client = HttpClient(
         config.base_url,
         secrets=hidden,

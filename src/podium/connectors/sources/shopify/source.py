@@ -33,7 +33,7 @@ from typing import Any
 
 from podium.connectors.http import HttpClient, HttpRetry
 from podium.connectors.ratelimit import shared_limiter
-from podium.connectors.source import JsonPage, Page, Stream, StreamState
+from podium.connectors.source import JsonPage, Page, Stream, StreamState, misconfigured
 from podium.connectors.sources.rest import rewind_cursor
 from podium.connectors.sources.shopify.bulk import (
     BulkFailed,
@@ -51,7 +51,6 @@ from podium.connectors.sources.shopify.streams import (
     paged_query,
     stream_specs,
 )
-from podium.core.masking import Masker
 from podium.errors import TerminalTaskError
 
 _EVENTS = (
@@ -80,12 +79,7 @@ def open_shopify_source(
     config, problems = parse_shopify_settings(settings)
     secrets = (*secrets, *([config.access_token] if config and config.access_token else []))
     if config is None or problems:
-        raise TerminalTaskError(
-            Masker(secrets)(
-                f"connection {name!r} is misconfigured: {'; '.join(problems)}; "
-                "fix podium.yaml (podium validate lists every problem)"
-            )
-        )
+        raise misconfigured(name, problems, secrets)
     limiter = shared_limiter(f"shopify:{name}", lambda: GraphqlCostLimit(sleep=sleep))
     client = HttpClient(
         config.base_url,
