@@ -74,3 +74,21 @@ def test_the_control_moves_the_clock_and_serves_the_truth() -> None:
         assert client.get(base + "/truth", params={"channel": "tv"}).status_code == 400
         assert client.post(base + "/clock/advance", params={"hours": "-1"}).status_code == 400
         assert client.get(base + "/truth/nope").status_code == 404
+
+
+def test_start_sandbox_mounts_every_api_with_its_clock_inside_the_brand() -> None:
+    from podium.sandbox.amazon import RATE_LIMITS
+    from podium.sandbox.service import APIS, start_sandbox
+
+    config = BrandConfig(days=8)
+    with start_sandbox(config=config, fast=True) as sandbox, httpx.Client() as client:
+        assert config.start_at < sandbox.clock.now() < config.end_at
+        assert sandbox.apis == APIS
+        for api in APIS:
+            assert sandbox.connection(api)["base_url"] == sandbox.url_for(api)
+        rps, burst = sandbox.simulator("amazon").limits.limits["getOrderItems"]
+        assert (rps, burst) == (
+            RATE_LIMITS["getOrderItems"][0] * 100,
+            RATE_LIMITS["getOrderItems"][1],
+        )
+        assert client.get(sandbox.url + "/_sandbox/violations").json() == dict.fromkeys(APIS, 0)
