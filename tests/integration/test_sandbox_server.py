@@ -92,3 +92,50 @@ def test_start_sandbox_mounts_every_api_with_its_clock_inside_the_brand() -> Non
             RATE_LIMITS["getOrderItems"][1],
         )
         assert client.get(sandbox.url + "/_sandbox/violations").json() == dict.fromkeys(APIS, 0)
+
+
+def test_the_control_delivers_signed_webhooks_to_a_url() -> None:
+    import base64
+    import hashlib
+    import hmac
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from podium.sandbox.service import start_sandbox
+
+    received: list[tuple[str, bool]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            digest = hmac.new(b"whsec-test", body, hashlib.sha256).digest()
+            signed = base64.b64encode(digest).decode() == self.headers["X-Shopify-Hmac-SHA256"]
+            received.append((self.headers["X-Shopify-Topic"], signed))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    hook = f"http://127.0.0.1:{receiver.server_address[1]}/hooks"
+    try:
+        with start_sandbox(config=BrandConfig(days=8), apis=["shopify"]) as sandbox:
+            control = sandbox.url + "/_sandbox"
+            with httpx.Client(timeout=30) as client:
+                client.post(control + "/webhooks/shopify", json={"url": hook, "secret": "x"})
+                received.clear()  # the first delivery covers everything up to now
+                client.post(control + "/clock/advance", params={"hours": 12})
+                sent = client.post(
+                    control + "/webhooks/shopify", json={"url": hook, "secret": "whsec-test"}
+                ).json()["delivered"]
+                assert sent == len(received) > 0
+                assert all(signed for _, signed in received)
+                assert {"orders/create"} <= {topic for topic, _ in received}
+                bad = client.post(control + "/webhooks/shopify", content=b"nope")
+                assert bad.status_code == 400
+                assert client.post(control + "/webhooks/amazon", json={}).status_code == 404
+    finally:
+        receiver.shutdown()

@@ -5,6 +5,9 @@
     GET  /_sandbox/truth[?channel=dtc]    DayTruth per day and channel as of now
     GET  /_sandbox/truth/<api>            that simulator's per-stream truth (``<api>_truth``)
     GET  /_sandbox/violations             rate-limit violations counted per API
+    POST /_sandbox/webhooks/<api>         body {"url": …, "secret": …}: that simulator
+                                          (shopify, klaviyo) signs and delivers webhooks
+                                          for every change since its last delivery
 
 These let a user, a test or the demo drive the simulators from outside the process that
 runs them (``podium sandbox start``) and reconcile a warehouse to the cent.
@@ -25,6 +28,7 @@ from podium.sandbox.faults import Answer, error_answer
 from podium.sandbox.paging import Request
 
 TruthFunction = Callable[[Brand, Any], Mapping[str, Any]]
+Deliver = Callable[[str, str], int]  # (url, secret) → deliveries made
 
 
 class SandboxControl:
@@ -37,8 +41,10 @@ class SandboxControl:
         clock: SimClock,
         truths: Mapping[str, TruthFunction],
         violations: Callable[[], Mapping[str, int]] = dict,
+        deliverers: Mapping[str, Deliver] | None = None,
     ) -> None:
         self.brand, self.clock, self.truths, self._violations = brand, clock, truths, violations
+        self.deliverers = dict(deliverers or {})
 
     def answer(self, request: Request) -> Answer:
         path = request.path.rstrip("/")
@@ -53,6 +59,8 @@ class SandboxControl:
             if api not in self.truths:
                 return error_answer(404, f"no truth for {api!r}; try {', '.join(self.truths)}")
             return _json(self.truths[api](self.brand, self.clock.now()))
+        if path.startswith("/webhooks/") and request.method == "POST":
+            return self._deliver(path.removeprefix("/webhooks/"), request.body)
         if path == "/violations" and request.method == "GET":
             return _json(dict(self._violations()))
         return error_answer(404, f"no sandbox endpoint {request.method} {path or '/'}")
@@ -68,6 +76,17 @@ class SandboxControl:
         except ValueError as exc:
             return error_answer(400, f"minutes/hours/days must be numbers >= 0 ({exc})")
         return _json({"now": now.isoformat()})
+
+    def _deliver(self, api: str, body: bytes) -> Answer:
+        if api not in self.deliverers:
+            known = ", ".join(self.deliverers) or "none"
+            return error_answer(404, f"{api!r} sends no webhooks here; these do: {known}")
+        try:
+            wanted = orjson.loads(body or b"{}")
+            url, secret = str(wanted["url"]), str(wanted["secret"])
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return error_answer(400, 'send a JSON body {"url": "http://…", "secret": "…"}')
+        return _json({"delivered": self.deliverers[api](url, secret)})
 
     def _truth(self, channel: str | None) -> Answer:
         if channel is not None and channel not in set(Channel):

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -93,12 +93,23 @@ def start_sandbox(
     }
     truths: dict[str, TruthFunction] = {api: getattr(_module(api), f"{api}_truth") for api in apis}
     holder: list[SandboxServer] = []
+    deliverers = {
+        api: _deliverer(app) for api, app in apps.items() if hasattr(app, "deliver_webhooks")
+    }
     control = SandboxControl(
-        brand, clock, truths, lambda: {api: holder[0].violations(api) for api in apis}
+        brand, clock, truths, lambda: {api: holder[0].violations(api) for api in apis}, deliverers
     )
     server = SandboxServer({**apps, CONTROL: control}, port=port)
     holder.append(server)
     return Sandbox(server, brand, clock, tuple(apis))
+
+
+def _deliverer(app: Any) -> Callable[[str, str], int]:
+    def deliver(url: str, secret: str) -> int:
+        made = app.deliver_webhooks(url, secret)
+        return made if isinstance(made, int) else len(made)
+
+    return deliver
 
 
 def _fast_options() -> dict[str, dict[str, Any]]:
