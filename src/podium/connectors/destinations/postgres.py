@@ -103,7 +103,14 @@ class PostgresDestination:
         temp = quote("_s_" + table)
         cursor.execute(f"CREATE TEMP TABLE {temp} ({spec}) ON COMMIT DROP")
         path = load.staging.workdir / f"{table}.csv"
-        db.execute(f"COPY {quote(table)} TO '{path}' (FORMAT csv, HEADER false)")
+        # Row order does not matter to a COPY into a temporary table; not preserving it lets
+        # DuckDB stream a large table to the file instead of buffering it (out of memory
+        # under the staging memory limit at a million orders).
+        db.execute("SET preserve_insertion_order = false")
+        try:
+            db.execute(f"COPY {quote(table)} TO '{path}' (FORMAT csv, HEADER false)")
+        finally:
+            db.execute("RESET preserve_insertion_order")
         names = ", ".join(quote(name) for name, _ in columns)
         with (
             path.open("rb") as handle,

@@ -89,6 +89,7 @@ class Staging:
         self.db.execute(f"SET memory_limit = '{memory_limit}'")
         self.db.execute(f"SET temp_directory = '{workdir / 'spill'}'")
         self.db.execute("SET TimeZone = 'UTC'")
+        self.db.execute("SET enable_progress_bar = false")  # it would print on the terminal
         self.db.execute(
             "CREATE TABLE _podium_pages (file VARCHAR, location VARCHAR);"
             "CREATE TABLE _podium_quarantine (location VARCHAR, reason VARCHAR, record VARCHAR);"
