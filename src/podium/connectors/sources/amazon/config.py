@@ -29,7 +29,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from podium.core.durations import parse_duration
+from podium.connectors.settings import (
+    duration_setting,
+    retries_setting,
+    unknown_keys,
+)
 
 REGIONS = {
     "na": ("https://sellingpartnerapi-na.amazon.com", "https://api.amazon.com/auth/o2/token"),
@@ -81,11 +85,7 @@ def amazon_problems(settings: Any) -> list[str]:
 def parse_amazon_settings(settings: Any) -> tuple[AmazonConfig | None, list[str]]:
     if not isinstance(settings, Mapping):
         return None, [f"expected a mapping of settings, got {type(settings).__name__}"]
-    problems = [
-        f"{key}: unknown key; expected one of {', '.join(KEYS)}"
-        for key in settings
-        if key not in KEYS
-    ]
+    problems = unknown_keys(settings, KEYS)
     secrets = {key: _secret(settings, key, problems) for key in SECRET_KEYS}
     region = settings.get("region", "na")
     if region not in REGIONS:
@@ -98,10 +98,10 @@ def parse_amazon_settings(settings: Any) -> tuple[AmazonConfig | None, list[str]
         base_url=_url(settings, "base_url", REGIONS[region][0], problems),
         token_url=_url(settings, "token_url", REGIONS[region][1], problems),
         start_date=_start(settings.get("start_date"), problems),
-        report_wait=_duration(settings, "report_wait", 900.0, problems),
-        report_poll_interval=_duration(settings, "report_poll_interval", 30.0, problems),
-        timeout=_duration(settings, "timeout", 30.0, problems),
-        retries=_retries(settings.get("retries", 5), problems),
+        report_wait=duration_setting(settings, "report_wait", 900.0, problems),
+        report_poll_interval=duration_setting(settings, "report_poll_interval", 30.0, problems),
+        timeout=duration_setting(settings, "timeout", 30.0, problems),
+        retries=retries_setting(settings, problems),
     )
     return (None if problems else config), problems
 
@@ -161,21 +161,3 @@ def _start(value: Any, problems: list[str]) -> datetime | None:
             )
             return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _duration(settings: Mapping[str, Any], key: str, default: float, problems: list[str]) -> float:
-    value = settings.get(key)
-    if value is None:
-        return default
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        problems.append(f"{key}: {exc}")
-        return default
-
-
-def _retries(value: Any, problems: list[str]) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        problems.append(f"retries: expected an integer >= 0, got {value!r}")
-        return 5
-    return value

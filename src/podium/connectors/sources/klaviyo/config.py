@@ -25,8 +25,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from podium.connectors.settings import (
+    duration_setting,
+    retries_setting,
+    stream_selection,
+    unknown_keys,
+)
 from podium.connectors.sources.klaviyo.endpoints import ENDPOINTS, STREAM_NAMES, Limit
-from podium.core.durations import parse_duration
 
 DEFAULT_BASE_URL = "https://a.klaviyo.com"
 DEFAULT_REVISION = "2025-10-15"
@@ -49,18 +54,14 @@ def parse_klaviyo_settings(settings: Any) -> tuple[KlaviyoConfig | None, list[st
     """The typed config and every problem in ``settings`` (without ``type``/``dataset``)."""
     if not isinstance(settings, Mapping):
         return None, [f"expected a mapping of settings (api_key:, revision: …), got {settings!r}"]
-    problems = [
-        f"{key}: unknown key; expected one of {', '.join(KEYS)}"
-        for key in settings
-        if key not in (*KEYS, "type")
-    ]
+    problems = unknown_keys({k: v for k, v in settings.items() if k != "type"}, KEYS)
     config = KlaviyoConfig(
         api_key=_api_key(settings.get("api_key"), problems),
         revision=_revision(settings.get("revision", DEFAULT_REVISION), problems),
         base_url=_base_url(settings.get("base_url", DEFAULT_BASE_URL), problems),
-        streams=_streams(settings.get("streams"), problems),
-        timeout=_duration(settings.get("timeout", 30.0), problems),
-        retries=_retries(settings.get("retries", 5), problems),
+        streams=stream_selection(settings.get("streams"), STREAM_NAMES, problems),
+        timeout=duration_setting(settings, "timeout", 30.0, problems),
+        retries=retries_setting(settings, problems),
         limits=_limits(settings.get("rate_limits"), problems),
     )
     return config, problems
@@ -107,35 +108,6 @@ def _base_url(value: Any, problems: list[str]) -> str:
         problems.append(f"base_url: expected an http:// or https:// URL, got {value!r}")
         return DEFAULT_BASE_URL
     return value.rstrip("/")
-
-
-def _streams(value: Any, problems: list[str]) -> tuple[str, ...]:
-    if value is None:
-        return STREAM_NAMES
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        problems.append(f"streams: expected a list of stream names, got {value!r}")
-        return STREAM_NAMES
-    unknown = [v for v in value if v not in STREAM_NAMES]
-    if unknown:
-        problems.append(
-            f"streams: unknown {', '.join(unknown)}; expected some of {', '.join(STREAM_NAMES)}"
-        )
-    return tuple(v for v in value if v in STREAM_NAMES)
-
-
-def _duration(value: Any, problems: list[str]) -> float:
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        problems.append(f"timeout: {exc}")
-        return 30.0
-
-
-def _retries(value: Any, problems: list[str]) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        problems.append(f"retries: expected an integer >= 0, got {value!r}")
-        return 5
-    return value
 
 
 def _limits(value: Any, problems: list[str]) -> dict[str, Limit]:

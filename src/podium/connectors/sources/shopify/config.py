@@ -28,7 +28,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from podium.core.durations import parse_duration
+from podium.connectors.settings import (
+    duration_setting,
+    retries_setting,
+    stream_selection,
+    unknown_keys,
+)
 
 STREAM_NAMES = (
     "orders",
@@ -80,12 +85,11 @@ def parse_shopify_settings(settings: Any) -> tuple[ShopifyConfig | None, list[st
     """The typed config of a ``shopify`` connection, and every problem in it."""
     if not isinstance(settings, Mapping):
         return None, [f"expected a mapping of settings (shop:, access_token: …), got {settings!r}"]
-    problems = [
-        f"{key}: unknown key; expected one of {', '.join(KEYS)}"
-        for key in settings
-        if key not in KEYS
-    ]
-    durations = {key: _duration(settings, key, problems) for key in _DURATIONS}
+    problems = unknown_keys(settings, KEYS)
+    durations = {
+        key: duration_setting(settings, key, default, problems)
+        for key, default in _DURATIONS.items()
+    }
     config = ShopifyConfig(
         base_url=_base_url(settings, problems),
         access_token=_token(settings, problems),
@@ -95,8 +99,8 @@ def parse_shopify_settings(settings: Any) -> tuple[ShopifyConfig | None, list[st
         bulk_poll_interval=durations["bulk_poll_interval"],
         bulk_timeout=durations["bulk_timeout"],
         timeout=durations["timeout"],
-        retries=_retries(settings, problems),
-        streams=_streams(settings, problems),
+        retries=retries_setting(settings, problems),
+        streams=stream_selection(settings.get("streams"), STREAM_NAMES, problems),
     )
     return config, problems
 
@@ -145,43 +149,9 @@ def _version(settings: Mapping[str, Any], problems: list[str]) -> str:
     return version
 
 
-def _duration(settings: Mapping[str, Any], key: str, problems: list[str]) -> float:
-    value = settings.get(key)
-    if value is None:
-        return _DURATIONS[key]
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        problems.append(f"{key}: {exc}")
-        return _DURATIONS[key]
-
-
 def _flag(settings: Mapping[str, Any], key: str, default: bool, problems: list[str]) -> bool:
     value = settings.get(key, default)
     if not isinstance(value, bool):
         problems.append(f"{key}: expected true or false, got {value!r}")
         return default
     return value
-
-
-def _retries(settings: Mapping[str, Any], problems: list[str]) -> int:
-    value = settings.get("retries", 5)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        problems.append(f"retries: expected an integer >= 0, got {value!r}")
-        return 5
-    return value
-
-
-def _streams(settings: Mapping[str, Any], problems: list[str]) -> tuple[str, ...]:
-    value = settings.get("streams")
-    if value is None:
-        return STREAM_NAMES
-    if not isinstance(value, list) or not value:
-        problems.append(f"streams: expected a list of stream names, got {value!r}")
-        return STREAM_NAMES
-    unknown = [name for name in value if name not in STREAM_NAMES]
-    if unknown:
-        problems.append(
-            f"streams: unknown stream {unknown[0]!r}; expected some of {', '.join(STREAM_NAMES)}"
-        )
-    return tuple(name for name in value if name in STREAM_NAMES)
