@@ -57,14 +57,29 @@ from podium.sandbox.paging import PagesApp, RecordsApp, Request
 
 
 class _HTTPServer(ThreadingHTTPServer):
+    """Listens on construction and serves from a daemon thread; ``owner._handle(handler)``
+    answers each request. ``stop`` also closes kept-alive connections."""
+
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], owner: PageServer) -> None:
+    def __init__(self, address: tuple[str, int], owner: Any) -> None:
         self.owner = owner
         self.open: set[socket.socket] = set()
         self.open_lock = threading.Lock()
         super().__init__(address, _Handler)
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        with self.open_lock:
+            for connection in list(self.open):
+                _close_quietly(connection)
+        self.server_close()
+        self._thread.join(timeout=5)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients that hang up (timeouts, resets under test) are normal here."""
@@ -179,10 +194,6 @@ class PageServer:
         self._log: list[tuple[str, str, int]] = []
         self._server = _HTTPServer(("127.0.0.1", port), self)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
 
     # -- what tests look at and change ---------------------------------------------------
     @property
@@ -219,12 +230,7 @@ class PageServer:
         self.set_records([*self.records, *records])
 
     def stop(self) -> None:
-        self._server.shutdown()
-        with self._server.open_lock:
-            for connection in list(self._server.open):
-                _close_quietly(connection)
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
 
     def __enter__(self) -> PageServer:
         return self

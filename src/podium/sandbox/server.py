@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from podium.sandbox.faults import Answer, FaultPlan, Faults, error_answer
-from podium.sandbox.pages import _close_quietly, _Handler, _HTTPServer, write_answer
+from podium.sandbox.pages import _Handler, _HTTPServer, write_answer
 from podium.sandbox.paging import Request
 
 
@@ -54,13 +54,9 @@ class SandboxServer:
     def __init__(self, apps: Mapping[str, SimApp], *, port: int = 0) -> None:
         self._mounts = {prefix.strip("/"): _Mount(app) for prefix, app in apps.items()}
         self._lock = threading.Lock()
-        self._server = _HTTPServer(("127.0.0.1", port), self)  # type: ignore[arg-type]
+        self._server = _HTTPServer(("127.0.0.1", port), self)
         self.port = int(self._server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
 
     # -- what tests and the CLI use ------------------------------------------------------
     def url_for(self, prefix: str) -> str:
@@ -92,12 +88,7 @@ class SandboxServer:
             return list(self._mounts[prefix].log)
 
     def stop(self) -> None:
-        self._server.shutdown()
-        with self._server.open_lock:
-            for connection in list(self._server.open):
-                _close_quietly(connection)
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
 
     def __enter__(self) -> SandboxServer:
         return self
