@@ -10,12 +10,10 @@ duplicate keys and no rate-limit violation. Then each fault class: generic 429 s
 from __future__ import annotations
 
 import itertools
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ import httpx
 import orjson
 import pytest
 
+from integration.conftest import WebhookReceiver
 from podium.connectors.destinations.duckdb import DuckDBDestination
 from podium.connectors.load import LoadJob, StreamResult, load_stream
 from podium.connectors.registry import connection_problems
@@ -299,24 +298,12 @@ def test_webhooks_deliver_new_events_signed(
 ) -> None:
     _, sim, clock = world
     secret = "whsec-klaviyo-0123456789"
-    received: list[dict[str, Any]] = []
-    rejected: list[bytes] = []
 
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            ok = verify_klaviyo_webhook(secret, body, dict(self.headers.items()))
-            (received.extend(orjson.loads(body)["data"]) if ok else rejected.append(body))
-            self.send_response(200 if ok else 401)
-            self.end_headers()
+    def verify(headers: Mapping[str, str], body: bytes) -> bool:
+        return verify_klaviyo_webhook(secret, body, dict(headers))
 
-        def log_message(self, *args: Any) -> None:
-            return None
-
-    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+    with WebhookReceiver(verify) as receiver:
+        url = receiver.url
         start = sim.model.count_until(clock.now())
         clock.advance(timedelta(days=1))
         delivered = sim.deliver_webhooks(url, secret)
@@ -325,11 +312,11 @@ def test_webhooks_deliver_new_events_signed(
         assert sim.deliver_webhooks(url, "a-different-secret-000") == 0
         clock.advance(timedelta(hours=6))
         assert sim.deliver_webhooks(url, "a-different-secret-000") == 0  # refused …
-        assert rejected
+        assert any(not ok for _, _, ok in receiver.deliveries)
         assert sim.deliver_webhooks(url, secret) > 0  # … and sent again once accepted
-    finally:
-        receiver.shutdown()
-        receiver.server_close()
+    received = [
+        item for _, body, ok in receiver.deliveries if ok for item in orjson.loads(body)["data"]
+    ]
     ids = [item["external_id"] for item in received]
     assert len(ids) == len(set(ids))
     placed = [item for item in received if item["topic"] == "event:shopify.placed_order"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import orjson
 
+from integration.conftest import WebhookReceiver
 from podium.sandbox import Faults, When
 from podium.sandbox.brand import Brand, BrandConfig, Channel, truth
 from podium.sandbox.clock import SimClock
@@ -98,44 +100,29 @@ def test_the_control_delivers_signed_webhooks_to_a_url() -> None:
     import base64
     import hashlib
     import hmac
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from podium.sandbox.service import start_sandbox
 
-    received: list[tuple[str, bool]] = []
+    def verify(headers: Mapping[str, str], body: bytes) -> bool:
+        digest = hmac.new(b"whsec-test", body, hashlib.sha256).digest()
+        return base64.b64encode(digest).decode() == headers["X-Shopify-Hmac-SHA256"]
 
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            digest = hmac.new(b"whsec-test", body, hashlib.sha256).digest()
-            signed = base64.b64encode(digest).decode() == self.headers["X-Shopify-Hmac-SHA256"]
-            received.append((self.headers["X-Shopify-Topic"], signed))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            return
-
-    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    hook = f"http://127.0.0.1:{receiver.server_address[1]}/hooks"
-    try:
-        with start_sandbox(config=BrandConfig(days=8), apis=["shopify"]) as sandbox:
-            control = sandbox.url + "/_sandbox"
-            with httpx.Client(timeout=30) as client:
-                client.post(control + "/webhooks/shopify", json={"url": hook, "secret": "x"})
-                received.clear()  # the first delivery covers everything up to now
-                client.post(control + "/clock/advance", params={"hours": 12})
-                sent = client.post(
-                    control + "/webhooks/shopify", json={"url": hook, "secret": "whsec-test"}
-                ).json()["delivered"]
-                assert sent == len(received) > 0
-                assert all(signed for _, signed in received)
-                assert {"orders/create"} <= {topic for topic, _ in received}
-                bad = client.post(control + "/webhooks/shopify", content=b"nope")
-                assert bad.status_code == 400
-                assert client.post(control + "/webhooks/amazon", json={}).status_code == 404
-    finally:
-        receiver.shutdown()
+    with (
+        WebhookReceiver(verify) as receiver,
+        start_sandbox(config=BrandConfig(days=8), apis=["shopify"]) as sandbox,
+        httpx.Client(timeout=30) as client,
+    ):
+        control, hook = sandbox.url + "/_sandbox", receiver.url
+        client.post(control + "/webhooks/shopify", json={"url": hook, "secret": "x"})
+        receiver.deliveries.clear()  # the first delivery covers everything up to now
+        client.post(control + "/clock/advance", params={"hours": 12})
+        sent = client.post(
+            control + "/webhooks/shopify", json={"url": hook, "secret": "whsec-test"}
+        ).json()["delivered"]
+        received = [(h["X-Shopify-Topic"], ok) for h, _, ok in receiver.deliveries]
+        assert sent == len(received) > 0
+        assert all(signed for _, signed in received)
+        assert {"orders/create"} <= {topic for topic, _ in received}
+        bad = client.post(control + "/webhooks/shopify", content=b"nope")
+        assert bad.status_code == 400
+        assert client.post(control + "/webhooks/amazon", json={}).status_code == 404

@@ -9,19 +9,18 @@ result, or (a revoked token) a clear terminal error, no retry storm, the cursor 
 from __future__ import annotations
 
 import itertools
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
+from integration.conftest import WebhookReceiver
 from podium.connectors.destinations.duckdb import DuckDBDestination
 from podium.connectors.http import HttpRetry
 from podium.connectors.load import LoadJob, StreamResult, load_stream
@@ -293,31 +292,19 @@ def test_another_running_job_is_waited_for(shop: Shop) -> None:
 
 
 def test_webhooks_are_signed_as_shopify_signs_them(shop: Shop) -> None:
-    secret, received = "whsec-client-secret", []
+    secret = "whsec-client-secret"
 
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            ok = is_valid(secret, body, self.headers["X-Shopify-Hmac-SHA256"])
-            received.append((self.headers["X-Shopify-Topic"], ok, dict(self.headers)))
-            self.send_response(200 if ok else 401)
-            self.end_headers()
+    def verify(headers: Mapping[str, str], body: bytes) -> bool:
+        return is_valid(secret, body, headers["X-Shopify-Hmac-SHA256"])
 
-        def log_message(self, *args: Any) -> None:
-            return None
-
-    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{receiver.server_address[1]}/hooks"
+    with WebhookReceiver(verify) as receiver:
         at = shop.clock.advance(LATER)
-        deliveries = shop.sim.deliver_webhooks(url, secret)
-        again = shop.sim.deliver_webhooks(url, secret)  # nothing changed since
+        deliveries = shop.sim.deliver_webhooks(receiver.url, secret)
+        again = shop.sim.deliver_webhooks(receiver.url, secret)  # nothing changed since
+        received = [(h["X-Shopify-Topic"], ok, h) for h, _, ok in receiver.deliveries]
         genuine = list(received)
         shop.clock.advance(timedelta(days=1))
-        forged = shop.sim.deliver_webhooks(url, "not-the-client-secret")
-    finally:
-        receiver.shutdown()
+        forged = shop.sim.deliver_webhooks(receiver.url, "not-the-client-secret")
     topics = {topic for topic, _, _ in genuine}
     assert {"orders/create", "orders/updated", "refunds/create", "orders/delete"} <= topics
     assert all(ok for _, ok, _ in genuine) and all(d.status == 200 for d in deliveries)
