@@ -154,15 +154,9 @@ class ShopifySource:
             except BulkFailed as failed:
                 state.extra.pop("bulk", None)
                 self._warn(f"stream {stream.name!r}: {failed}; reading page by page instead")
-        rows = 0
-        for page in self._read_pages(spec, since):
-            rows += len(page.records)
-            yield page
+        yield from self._read_pages(spec, since)
         if since is not None and spec.deletions:
-            deletions = list(self._read_deletions(spec, since))
-            if deletions and not rows:
-                yield from self._anchor(spec)
-            yield from deletions
+            yield from self._read_deletions(spec, since)
 
     def close(self) -> None:
         self.graphql.client.close()
@@ -172,16 +166,6 @@ class ShopifySource:
         variables = {"first": spec.page_size, "query": f"updated_at:>='{since}'" if since else None}
         for nodes, where in self.graphql.pages(spec.root, paged_query(spec), variables):
             yield JsonPage([row for node in nodes for row in spec.rows(node)], where)
-
-    def _anchor(self, spec: StreamSpec) -> Iterator[Page]:
-        """The most recently updated record, read again (merging it changes nothing).
-
-        The loader applies deletions only to a table it staged rows for in the same load;
-        a load holding deletions alone would drop them, so one live row goes with them."""
-        variables = {"first": 1, "reverse": True}
-        for nodes, where in self.graphql.pages(spec.root, paged_query(spec), variables):
-            yield JsonPage([row for node in nodes for row in spec.rows(node)], where)
-            return
 
     def _read_deletions(self, spec: StreamSpec, since: str) -> Iterator[Page]:
         search = f"action:destroy AND subject_type:{spec.deletions} AND created_at:>='{since}'"
