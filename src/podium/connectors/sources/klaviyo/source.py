@@ -227,7 +227,7 @@ def _flat(resource: Mapping[str, Any], stream: str) -> dict[str, Any]:
 
 def _without_empty_lists(value: dict[str, Any]) -> dict[str, Any]:
     """``value`` without empty lists at any depth: an empty list means no child rows, and
-    the loader cannot yet plan a child table from a batch in which a list is always empty
+    leaving it out keeps the warehouse free of child tables that could never hold one
     (``audiences.excluded`` is ``[]`` on every campaign)."""
     result: dict[str, Any] = {}
     for key, item in value.items():

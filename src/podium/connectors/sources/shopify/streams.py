@@ -137,8 +137,8 @@ def order_rows(node: Node) -> list[Record]:
 
 
 def _line(line: Node) -> Record:
-    """A line item row. ``discount_allocations`` is left out when empty: a batch whose
-    nested lists are all empty cannot be typed by the staging area (see the report)."""
+    """A line item row. ``discount_allocations`` is left out when empty (most lines have
+    none), so the row says "no allocations" by its absence, as the other optional fields do."""
     row = {
         "id": number(line["id"]),
         "sku": line.get("sku"),
