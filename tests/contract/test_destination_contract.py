@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -238,6 +239,59 @@ def test_new_fields_add_columns_and_conflicting_types_widen(
         "new column orders.note (text)",
     ]
     assert warehouse.table("orders", "id, qty, note", "id") == [(1, "1", None), (2, "many", "new")]
+
+
+def test_fields_and_types_first_seen_after_many_pages_are_kept(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    # DuckDB's read_json samples only 32 files of a read; the loader reads with the shape
+    # of every record, so a late field is neither dropped nor a failed load.
+    stream = Stream("orders", primary_key=("id",))
+    pages: list[list[Any]] = [
+        [{"id": n, "qty": n, "customer": {"id": n}, "lines": [{"sku": "A"}]}] for n in range(40)
+    ]
+    pages[38][0].update(gift_note="wrap it", customer={"id": 38, "vip": True})
+    pages[39][0].update(qty="many", lines=[{"sku": "B", "engraving": "hi"}])
+    result = load(warehouse, tmp_path, pages, stream)
+    assert result.loaded == 40
+    assert warehouse.table("orders", "id, qty, gift_note, customer__vip", "id")[-3:] == [
+        (37, "37", None, None),
+        (38, "38", "wrap it", True),
+        (39, "many", None, None),
+    ]
+    assert warehouse.table("orders__lines", "_root_key, sku, engraving", "length(_root_key), 1")[
+        -1
+    ] == (
+        "39",
+        "B",
+        "hi",
+    )
+
+
+def test_text_is_typed_as_a_date_or_time_only_when_every_value_is_one(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    stream = Stream("orders", primary_key=("id",))
+    first: list[Any] = [
+        {"id": 1, "paid": "2026-11-01T10:00:00Z", "ships": "2026-11-02", "opens": "10:00:00"},
+        {"id": 2, "paid": "2026-11-01T12:30:00+02:00", "ships": "2026-11-03", "opens": "noon"},
+        {"id": 3, "local": "2026-11-01T10:00:00", "big": 2**63 + 5},
+        {"id": 4, "local": "2026-11-01T11:00:00+01:00"},
+    ]
+    load(warehouse, tmp_path, [first[:2], first[2:]], stream)
+    rows = warehouse.table("orders", "id, paid, ships, opens, local, big", "id")
+    assert [r[1:3] for r in rows[:2]] == [
+        (datetime(2026, 11, 1, 10, tzinfo=UTC), date(2026, 11, 2)),
+        (datetime(2026, 11, 1, 10, 30, tzinfo=UTC), date(2026, 11, 3)),
+    ]
+    assert [r[3] for r in rows[:2]] == ["10:00:00", "noon"]  # not every value is a time
+    # a timestamp without zone beside one with: text, so neither loses anything
+    assert [r[4:] for r in rows[2:]] == [
+        ("2026-11-01T10:00:00", Decimal(2**63 + 5)),
+        ("2026-11-01T11:00:00+01:00", None),
+    ]
+    load(warehouse, tmp_path, [[{"id": 5, "paid": "pending", "ships": "soon"}]], stream)
+    assert warehouse.table("orders", "paid, ships", "id")[-1] == ("pending", "soon")
 
 
 def test_variant_columns_keep_the_type(warehouse: Warehouse, tmp_path: Path) -> None:

@@ -20,6 +20,9 @@ from podium.connectors.normalize import names, types
 from podium.connectors.normalize.names import quote
 
 IsJsonObject = Callable[[str, str], bool]  # (level table, expression) → holds objects/lists?
+# (level table, expression, field path from the record) → the type and expression of a text
+# field (text, or a date/time type its values all have)
+RefineText = Callable[[str, str, tuple[str, ...]], tuple[str, str]]
 CreateLevel = Callable[[str], None]  # runs a child level's SQL, so checks can read it
 
 
@@ -73,6 +76,7 @@ def plan_tables(
     keys: Callable[[TablePlan], RootKeys],
     is_json_object: IsJsonObject,
     create_level: CreateLevel,
+    refine_text: RefineText | None = None,
 ) -> tuple[TablePlan, RootKeys]:
     """The plan for a batch held in ``level`` whose record fields are ``fields``.
 
@@ -84,15 +88,23 @@ def plan_tables(
     """
     plan = TablePlan(root_table, level, None)
     start = [_Field((name,), "l." + quote(name), kind) for name, kind in fields]
-    lists = _fill(plan, start, is_json_object)
+    checks = _Checks(is_json_object, create_level, refine_text)
+    lists = _fill(plan, start, checks)
     root = keys(plan)
     counter = [0]
     for item in lists:
-        plan.children.append(_child_plan(plan, item, root, is_json_object, create_level, counter))
+        plan.children.append(_child_plan(plan, item, root, checks, counter))
     return plan, root
 
 
-def _fill(plan: TablePlan, start: list[_Field], is_json: IsJsonObject) -> list[_Field]:
+@dataclass(frozen=True)
+class _Checks:
+    is_json: IsJsonObject
+    create_level: CreateLevel
+    refine_text: RefineText | None
+
+
+def _fill(plan: TablePlan, start: list[_Field], checks: _Checks) -> list[_Field]:
     """Adds ``plan``'s columns; returns its list fields, for child tables."""
     lists: list[_Field] = []
     taken: set[str] = set()
@@ -111,10 +123,11 @@ def _fill(plan: TablePlan, start: list[_Field], is_json: IsJsonObject) -> list[_
         else:
             name = _unique(names.join(*(names.identifier(p) for p in item.path)), taken)
             kind = types.from_duckdb(str(item.type))
-            if kind == types.JSON and not is_json(plan.level, item.expr):
+            expr = item.expr
+            if kind == types.JSON and not checks.is_json(plan.level, item.expr):
                 kind, expr = types.TEXT, _json_scalar_as_text(item.expr)
-            else:
-                expr = item.expr
+            elif kind == types.TEXT and checks.refine_text is not None:
+                kind, expr = checks.refine_text(plan.level, expr, plan.path + item.path)
             plan.columns.append(Column(name, expr, kind, item.path))
     return lists
 
@@ -123,8 +136,7 @@ def _child_plan(
     parent: TablePlan,
     item: _Field,
     root: RootKeys,
-    is_json: IsJsonObject,
-    create_level: CreateLevel,
+    checks: _Checks,
     counter: list[int],
 ) -> TablePlan:
     counter[0] += 1
@@ -141,7 +153,7 @@ def _child_plan(
         f"unnest({item.expr}) AS _value FROM {parent.level} l"
     )
     child = TablePlan(name, level, level_sql, path=parent.path + item.path)
-    create_level(level_sql)
+    checks.create_level(level_sql)
     element = item.type.child
     if element.id == "struct":
         start = [_Field((n,), f"l._value.{quote(n)}", k) for n, k in element.children]
@@ -150,8 +162,8 @@ def _child_plan(
         return child
     else:
         start = [_Field(("value",), "l._value", element)]
-    for inner in _fill(child, start, is_json):
-        child.children.append(_child_plan(child, inner, root, is_json, create_level, counter))
+    for inner in _fill(child, start, checks):
+        child.children.append(_child_plan(child, inner, root, checks, counter))
     return child
 
 

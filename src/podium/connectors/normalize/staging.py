@@ -14,8 +14,9 @@ child ``_seq`` (its root record's), ``_root_key``, ``_parent_key``, ``_pos``,
 
 from __future__ import annotations
 
+import itertools
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,12 @@ import orjson
 from podium.connectors.normalize import names, types
 from podium.connectors.normalize.flatten import RootKeys, TablePlan, plan_tables
 from podium.connectors.normalize.names import quote
+from podium.connectors.normalize.shape import (
+    TEMPORAL_PATTERNS,
+    Observer,
+    Shape,
+    duckdb_columns,
+)
 from podium.connectors.source import (
     FilePage,
     JsonPage,
@@ -62,6 +69,21 @@ class StagedTable:
 
 
 @dataclass
+class SpooledPage:
+    """A JSON page as ``Staging.spool`` left it: its object records in ``path`` (None when it
+    had none), the rest to quarantine (reason, JSON text), its deletions, and when."""
+
+    path: Path | None
+    records: int  # every record the page held, objects or not
+    size: int
+    location: str
+    deleted: Sequence[Mapping[str, Any]]
+    rejects: list[tuple[str, str]]
+    spooled_at: datetime
+    shape: Shape | None = None  # the load's shape so far, when it changed with this page
+
+
+@dataclass
 class StageCounts:
     received: int = 0
     quarantined: int = 0
@@ -85,10 +107,19 @@ class Staging:
         (workdir / "pages").mkdir(parents=True)
         self.workdir, self.stream, self.load_id = workdir, stream, load_id
         self._now, self._batch_bytes = now, batch_bytes
-        self.db = duckdb.connect(str(workdir / "stage.duckdb"))
+        # In memory: staged rows are read once, by the commit, so writing them to a file
+        # first only costs time; past the memory limit DuckDB spills to temp_directory.
+        self.db = duckdb.connect()
+        self.db.execute("ATTACH ':memory:' AS stage; USE stage")
         self.db.execute(f"SET memory_limit = '{memory_limit}'")
         self.db.execute(f"SET temp_directory = '{workdir / 'spill'}'")
         self.db.execute("SET TimeZone = 'UTC'")
+        # One thread: the reading thread and the HTTP server want the other cores, and
+        # DuckDB's threads stall each other when one of them is descheduled.
+        self.db.execute("SET threads = 1")
+        # The staged tables live until the commit; checkpointing them as they grow (they
+        # are in memory) costs as much as the inserts themselves.
+        self.db.execute("SET checkpoint_threshold = '1TB'")
         self.db.execute("SET enable_progress_bar = false")  # it would print on the terminal
         self.db.execute(
             "CREATE TABLE _podium_pages (file VARCHAR, location VARCHAR);"
@@ -97,50 +128,72 @@ class Staging:
         )
         self.tables: dict[str, StagedTable] = {}
         self.counts = StageCounts()
-        self._pending: list[str] = []
+        self._pending: list[tuple[str, str]] = []  # (file, location)
         self._pending_bytes = 0
-        self._pages = 0
+        # every JSON record spooled so far, seen by the reading thread (``spool``); the
+        # latest snapshot of it, taken after the newest pending page, covers every batch
+        self._observer = Observer()
+        self._shape: Shape | None = None
+        self._page_numbers = itertools.count()
         self._offset = 0
         self._batch_time = now()
 
     # -- pages in ------------------------------------------------------------------------
 
-    def add(self, page: Page) -> None:
+    def spool(self, page: Page) -> Page | SpooledPage:
+        """A JSON page's records written to a file, ready for ``add``; other pages as they
+        are. Touches no database, so a reading thread can spool while a batch is staged."""
+        if not isinstance(page, JsonPage):
+            return page
+        records, rejects = page.records, []
+        if not all(type(r) is dict for r in records):
+            for index, record in enumerate(records):
+                if type(record) is not dict:
+                    reason = f"record {index} is {type(record).__name__}, not an object"
+                    rejects.append((reason, orjson.dumps(record).decode()))
+            records = [r for r in records if type(r) is dict]
+        spooled = SpooledPage(
+            None, len(page.records), 0, page.location, page.deleted, rejects, self._now()
+        )
+        if records:
+            spooled.path = self.workdir / "pages" / f"{next(self._page_numbers):07d}.json"
+            body = orjson.dumps(records)
+            spooled.path.write_bytes(body)
+            spooled.size = len(body)
+            self._observer.observe(records)
+            spooled.shape = self._observer.snapshot()
+        return spooled
+
+    def add(self, page: Page | SpooledPage) -> None:
         if isinstance(page, JsonPage):
-            self._add_json(page)
+            page = self.spool(page)
+        if isinstance(page, SpooledPage):
+            self._add_spooled(page)
         elif isinstance(page, FilePage):
             self.flush()
             self._read_batch(_READERS[page.format], [str(page.path)], page.location)
         elif isinstance(page, UnreadablePage):
             self._quarantine_whole(page.location, page.reason, page.content)
 
-    def _add_json(self, page: JsonPage) -> None:
-        records = page.records
-        self.counts.received += len(records)
-        if not all(type(r) is dict for r in records):
-            for index, record in enumerate(records):
-                if type(record) is not dict:
-                    reason = f"record {index} is {type(record).__name__}, not an object"
-                    self._quarantine_whole(page.location, reason, orjson.dumps(record).decode())
-            records = [r for r in records if type(r) is dict]
+    def _add_spooled(self, page: SpooledPage) -> None:
+        self.counts.received += page.records
+        for reason, content in page.rejects:
+            self._quarantine_whole(page.location, reason, content)
         if page.deleted:
-            self._add_deleted(page)
-        if not records:
+            self._add_deleted(page.deleted)
+        if page.path is None:
             return
-        path = self.workdir / "pages" / f"{self._pages:07d}.json"
-        self._pages += 1
-        body = orjson.dumps(records)
-        path.write_bytes(body)
-        self.db.execute("INSERT INTO _podium_pages VALUES (?, ?)", [str(path), page.location])
         if not self._pending:
-            self._batch_time = self._now()
-        self._pending.append(str(path))
-        self._pending_bytes += len(body)
+            self._batch_time = page.spooled_at
+        self._pending.append((str(page.path), page.location))
+        self._pending_bytes += page.size
+        if page.shape is not None:
+            self._shape = page.shape
         if self._pending_bytes >= self._batch_bytes:
             self.flush()
 
-    def _add_deleted(self, page: JsonPage) -> None:
-        keys = [(record_key(d, self.stream.primary_key),) for d in page.deleted]
+    def _add_deleted(self, deleted: Sequence[Mapping[str, Any]]) -> None:
+        keys = [(record_key(d, self.stream.primary_key),) for d in deleted]
         self.db.executemany("INSERT INTO _podium_deleted VALUES (?)", keys)
         self.counts.deleted += len(keys)
 
@@ -151,16 +204,39 @@ class Staging:
         self.counts.quarantined += 1
 
     def flush(self) -> None:
-        if self._pending:
-            files, self._pending, self._pending_bytes = self._pending, [], 0
+        if not self._pending:
+            return
+        pending, shape = self._pending, self._shape
+        self._pending, self._pending_bytes = [], 0
+        files = [file for file, _ in pending]
+        self.db.execute(
+            "INSERT INTO _podium_pages SELECT unnest(?), unnest(?)",
+            [files, [location for _, location in pending]],
+        )
+        if shape is None or not self._read_shaped(files, shape):
             self._read_batch("read_json({files}, " + _JSON_OPTIONS + ")", files, None)
-            for name in files:
-                Path(name).unlink(missing_ok=True)
+        for name in files:
+            Path(name).unlink(missing_ok=True)
+
+    def _read_shaped(self, files: list[str], shape: Shape) -> bool:
+        """Reads a batch with the columns its pages' shape gives; False if DuckDB cannot
+        (an integer beyond 64 bits, keys differing only in case…): then DuckDB's detection
+        reads it, sampling every file."""
+        source = (
+            f"read_json({_files(files)}, format='array', filename='_podium_file', "
+            f"auto_detect=false, columns={duckdb_columns(shape)})"
+        )
+        try:
+            self.db.execute(f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT * FROM {source}")
+        except duckdb.Error:
+            return False
+        self._flatten_batch(shape)
+        return True
 
     # -- one batch -------------------------------------------------------------------------
 
     def _read_batch(self, reader: str, files: list[str], file_location: str | None) -> None:
-        source = reader.format(files="[" + ", ".join(_literal(f) for f in files) + "]")
+        source = reader.format(files=_files(files))
         try:
             self.db.execute(f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT * FROM {source}")
         except duckdb.Error as exc:
@@ -170,11 +246,13 @@ class Staging:
             return
         if file_location is not None:
             self.db.execute("INSERT INTO _podium_pages VALUES (?, ?)", [files[0], file_location])
+            self.counts.received += self._one("SELECT count(*) FROM _batch")
+        self._flatten_batch(None)
+
+    def _flatten_batch(self, shape: Shape | None) -> None:
         rows = self._one("SELECT count(*) FROM _batch")
-        if file_location is not None:
-            self.counts.received += rows
         if rows:
-            _BatchFlattener(self, self._offset).run()
+            _BatchFlattener(self, self._offset, shape).run()
         self._offset += rows
         self.db.execute("DROP TABLE IF EXISTS _batch")
 
@@ -234,6 +312,11 @@ class Staging:
     def row_count(self, table: str) -> int:
         return int(self._one(f"SELECT count(*) FROM {quote(table)}"))
 
+    def before_commit(self) -> None:
+        """Back to DuckDB's defaults for the commit, which writes the warehouse's files."""
+        self.db.execute("RESET threads")
+        self.db.execute("RESET checkpoint_threshold")
+
     def close(self) -> None:
         self.db.close()
 
@@ -260,6 +343,10 @@ def _key_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _files(files: list[str]) -> str:
+    return "[" + ", ".join(_literal(f) for f in files) + "]"
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -271,9 +358,9 @@ def _first_line(exc: BaseException) -> str:
 class _BatchFlattener:
     """Flattens the batch in ``_batch`` and appends it to the staging tables."""
 
-    def __init__(self, staging: Staging, offset: int) -> None:
+    def __init__(self, staging: Staging, offset: int, shape: Shape | None) -> None:
         self.s, self.db, self.stream = staging, staging.db, staging.stream
-        self.offset = offset
+        self.offset, self.shape = offset, shape
         self.bad: list[tuple[str, str, str]] = []  # (seq SQL source, reason SQL, where)
 
     def run(self) -> None:
@@ -292,15 +379,29 @@ class _BatchFlattener:
             keys=self._root_keys,
             is_json_object=self._is_json_object,
             create_level=self._create_level,
+            refine_text=self._refine_text if self.shape is not None else None,
         )
         flats = [self._flatten(table, keys) for table in plan.walk()]
         self._quarantine_bad()
         for table, flat in zip(plan.walk(), flats, strict=True):
             self._append(table, flat)
-            self.db.execute(f"DROP TABLE IF EXISTS {flat}")
             if table.level_sql:
                 self.db.execute(f"DROP TABLE IF EXISTS {table.level}")
         self.db.execute("DROP TABLE IF EXISTS _bad")
+
+    def _refine_text(self, level: str, expr: str, path: tuple[str, ...]) -> tuple[str, str]:
+        """A text field's type: the date/time type its pages' first values suggest, when
+        every value in the batch has that form; otherwise text."""
+        assert self.shape is not None
+        found = self.shape.find(path)
+        guess = found.temporal if found is not None else None
+        if not guess:
+            return types.TEXT, expr
+        pattern = _literal(TEMPORAL_PATTERNS[guess])
+        sql = f"SELECT bool_and(regexp_full_match({expr}, {pattern})) FROM {level} l"
+        if self.s._one(sql) is False:
+            return types.TEXT, expr
+        return guess, f"CAST({expr} AS {types.to_duckdb(guess)})"
 
     def _create_level(self, sql: str) -> None:
         self.db.execute(sql)
@@ -344,12 +445,8 @@ class _BatchFlattener:
             system += self._whole_record_columns()
         else:
             system = ["l._seq", "l._root_key", "l._parent_key", "l._pos", extracted]
-        flat = f"_flat_{table.level}"
         columns = ", ".join(system + selected)
-        self.db.execute(
-            f"CREATE OR REPLACE TEMP TABLE {flat} AS SELECT {columns} FROM {table.level} l"
-        )
-        return flat
+        return f"(SELECT {columns} FROM {table.level} l) AS _flat"
 
     def _whole_record_columns(self) -> list[str]:
         extra = []
