@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -24,6 +24,7 @@ import pytest
 
 from podium.connectors.destinations.duckdb import DuckDBDestination
 from podium.connectors.load import LoadJob, Progress, StreamResult, load_stream
+from podium.connectors.source import Page, Source, Stream, StreamState
 from podium.connectors.sources.amazon import AmazonSource, open_amazon_source
 from podium.errors import TerminalTaskError
 from podium.sandbox import Faults, When
@@ -87,7 +88,7 @@ class World:
     def load(
         self,
         stream: str,
-        source: AmazonSource | None = None,
+        source: Source | None = None,
         on_progress: Callable[[Progress], None] | None = None,
     ) -> StreamResult:
         source = source or self.source()
@@ -249,18 +250,31 @@ def test_5xx_bursts_resets_and_cut_bodies_are_survived(world: World) -> None:
     assert world.server.violations("amazon") == 0
 
 
+class _ExpiringTokens:
+    """The source, with every access token expired after each page it yields (or after the
+    first only): in step with the reading, which runs ahead of staging and its progress."""
+
+    def __init__(self, source: AmazonSource, expire: Callable[[], None], once: bool) -> None:
+        self.source, self.expire, self.once = source, expire, once
+
+    def streams(self) -> Sequence[Stream]:
+        return self.source.streams()
+
+    def read(self, stream: Stream, state: StreamState, *, full_refresh: bool) -> Iterator[Page]:
+        for number, page in enumerate(self.source.read(stream, state, full_refresh=full_refresh)):
+            yield page
+            if not self.once or number == 0:
+                self.expire()
+
+    def close(self) -> None:
+        self.source.close()
+
+
 def test_an_access_token_expiring_mid_sync_is_refreshed_once(world: World) -> None:
-    expired: list[int] = []
-
-    def expire_once(progress: Progress) -> None:
-        if not expired:
-            world.sim.expire_tokens()
-            expired.append(progress.pages)
-
     source = world.source()
     world.load("orders", source)
-    world.load("order_items", source, on_progress=expire_once)
-    world.load("financial_events", source, on_progress=lambda p: world.sim.expire_tokens())
+    world.load("order_items", _ExpiringTokens(source, world.sim.expire_tokens, once=True))
+    world.load("financial_events", _ExpiringTokens(source, world.sim.expire_tokens, once=False))
     world.load("fee_transactions", source)
     assert_matches_truth(world)
     assert world.sim.lwa.token_requests == 1 + 1 + 2  # first, then one per expiry noticed

@@ -1,6 +1,7 @@
 """One load: a stream's pages, staged, checked against the schema, committed at once.
 
-    source.read(stream, state) ──pages──▶ Staging (DuckDB, flat typed tables, quarantine)
+    source.read(stream, state) ──pages, read ahead in a thread (prefetch)──▶
+        Staging (DuckDB in memory, flat typed tables, quarantine)
         ──▶ apply_contract (evolve / freeze / discard_row)
         ──▶ destination.commit: schema changes + rows + quarantine + state + load record,
             in one warehouse transaction
@@ -27,8 +28,12 @@ from typing import Any
 from podium.connectors.destinations.base import Destination, LoadCounts, StagedLoad
 from podium.connectors.normalize.contract import apply_contract
 from podium.connectors.normalize.staging import Staging
+from podium.connectors.prefetch import Prefetcher
 from podium.connectors.source import Source, Stream, StreamState, WriteMode
 
+# Spooled pages wait on disk, so reading may run a whole staging batch ahead (a queue of a
+# few pages stalls the reading thread while DuckDB stages a batch, and the two take turns).
+READ_AHEAD_PAGES = 256
 FAULT_ENV = "PODIUM_FAULT"  # test hook: "load.before_commit" / "load.after_commit" → SIGKILL
 
 
@@ -115,15 +120,18 @@ def load_stream(job: LoadJob) -> StreamResult:
     staging = Staging(workdir, stream, load_id, now=job.now)
     result = StreamResult(stream.name, job.dataset, load_id)
     try:
-        for page in job.source.read(stream, state, full_refresh=job.full_refresh):
-            staging.add(page)
-            result.pages += 1
-            if job.on_progress is not None:
-                job.on_progress(
-                    Progress(
-                        stream.name, result.pages, staging.counts.received, time.monotonic() - clock
+        pages = job.source.read(stream, state, full_refresh=job.full_refresh)
+        with Prefetcher(
+            pages, staging.spool, depth=READ_AHEAD_PAGES, name=f"podium-read-{stream.name}"
+        ) as ahead:
+            for page in ahead:
+                staging.add(page)
+                result.pages += 1
+                if job.on_progress is not None:
+                    seconds = time.monotonic() - clock
+                    job.on_progress(
+                        Progress(stream.name, result.pages, staging.counts.received, seconds)
                     )
-                )
         staging.finish()
         existing = job.destination.schemas(job.dataset, list(staging.tables))
         changes = apply_contract(staging, existing)

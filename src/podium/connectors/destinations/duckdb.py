@@ -79,6 +79,7 @@ class DuckDBDestination:
 
     def commit(self, load: StagedLoad) -> LoadCounts:
         db = load.staging.db
+        load.staging.before_commit()
         with _process_lock(str(self.path)):
             self._retry_locked(lambda: db.execute(f"ATTACH {_literal(str(self.path))} AS wh"))
             try:

@@ -67,6 +67,7 @@ class PostgresDestination:
     # -- the commit ----------------------------------------------------------------------
 
     def commit(self, load: StagedLoad) -> LoadCounts:
+        load.staging.before_commit()
         with self._connect() as conn, conn.transaction(), conn.cursor() as cursor:
 
             def run(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
