@@ -111,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("sandbox", sandbox.cmd_sandbox, "start, stop or show the commerce API simulators")
     sandbox.add_arguments(p)
 
+    from podium.cli import models
+
+    p = command("models", models.cmd_models, "list, draw, compile or run the SQL models")
+    models.add_arguments(p)
+
     p = command("demo", c.cmd_demo, "create an example project in a temporary folder and run it")
     p.add_argument("--keep", action="store_true", help="keep the demo folder")
     return parser

@@ -1,0 +1,1 @@
+"""SQL models, checks and the unified commerce model."""

@@ -1,0 +1,162 @@
+"""Running SQL on the project's warehouse, for models and checks: DuckDB or PostgreSQL.
+
+One small interface over both: ``query`` (rows), ``execute`` (no rows), ``transaction``,
+``relation_kind`` (table, view or None) and ``columns``. Names passed in are a model's
+``schema``/``table`` as written; ``qualified`` adds PostgreSQL's ``schema_prefix``. A
+DuckDB warehouse file is opened for the length of the ``with`` block, under the same
+process lock and wait as the loader's commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from podium.connectors.normalize.names import quote
+from podium.connectors.warehouse import DEFAULT_PATH
+
+
+class WarehouseSql(Protocol):
+    dialect: str
+    schema_prefix: str
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    def transaction(self) -> Any: ...
+
+    def relation_kind(self, schema: str, table: str) -> str | None: ...
+
+    def columns(self, schema: str, table: str) -> list[tuple[str, str]]: ...
+
+    def close(self) -> None: ...
+
+
+def qualified(sql: WarehouseSql, schema: str, table: str) -> str:
+    return f"{quote(sql.schema_prefix + schema)}.{quote(table)}"
+
+
+@contextmanager
+def open_warehouse_sql(settings: Mapping[str, Any], root: Path) -> Iterator[WarehouseSql]:
+    if settings.get("type", "duckdb") == "postgres":
+        pg = PostgresSql(str(settings["url"]), str(settings.get("schema_prefix", "")))
+        try:
+            yield pg
+        finally:
+            pg.close()
+        return
+    from podium.connectors.destinations.duckdb import DuckDBDestination, _process_lock
+
+    path = Path(str(settings.get("path", DEFAULT_PATH)))
+    path = path if path.is_absolute() else root / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    destination = DuckDBDestination(path)
+    with _process_lock(str(destination.path)):
+        import duckdb
+
+        db = destination._retry_locked(lambda: duckdb.connect(str(destination.path)))
+        duck = DuckDBSql(db)
+        try:
+            yield duck
+        finally:
+            duck.close()
+
+
+class DuckDBSql:
+    dialect = "duckdb"
+    schema_prefix = ""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        db.execute("SET TimeZone = 'UTC'")
+        db.execute("SET enable_progress_bar = false")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.db.execute(sql, list(params)).fetchall()]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.db.execute(sql, list(params))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def relation_kind(self, schema: str, table: str) -> str | None:
+        rows = self.query(
+            "SELECT table_type FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            (schema, table),
+        )
+        if not rows:
+            return None
+        return "view" if rows[0][0] == "VIEW" else "table"
+
+    def columns(self, schema: str, table: str) -> list[tuple[str, str]]:
+        return [
+            (str(r[0]), str(r[1]))
+            for r in self.query(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                (schema, table),
+            )
+        ]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class PostgresSql:
+    dialect = "postgres"
+
+    def __init__(self, url: str, schema_prefix: str) -> None:
+        import psycopg
+
+        from podium.connectors.destinations.postgres import PostgresDestination
+
+        self.schema_prefix = schema_prefix
+        self.conn = PostgresDestination(url, schema_prefix=schema_prefix)._connect()
+        self._psycopg = psycopg
+        self.conn.execute("SET TIME ZONE 'UTC'")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.conn.cursor() as cursor:
+            cursor.execute(sql.replace("?", "%s") if params else sql, tuple(params))
+            return [tuple(r) for r in cursor.fetchall()] if cursor.description else []
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.query(sql, params)
+
+    def transaction(self) -> Any:
+        return self.conn.transaction()
+
+    def relation_kind(self, schema: str, table: str) -> str | None:
+        rows = self.query(
+            "SELECT table_type FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            (self.schema_prefix + schema, table),
+        )
+        if not rows:
+            return None
+        return "view" if rows[0][0] == "VIEW" else "table"
+
+    def columns(self, schema: str, table: str) -> list[tuple[str, str]]:
+        return [
+            (str(r[0]), str(r[1]))
+            for r in self.query(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                (self.schema_prefix + schema, table),
+            )
+        ]
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,59 @@
+"""``podium models list | graph | compile | run`` as a user types them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from .conftest import podium_cli
+
+
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "podium.yaml").write_text("warehouse:\n  type: duckdb\n")
+    files = {
+        "models/staging/numbers.sql": "select range as n from range(5)",
+        "models/marts/total.sql": "-- materialized: table\nselect sum(n) as total from staging.numbers",
+        "models/marts/broken.sql": "select missing_column from staging.numbers",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def test_list_graph_and_compile(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    listed = podium_cli(root, "models", "list", "--json")
+    assert listed.code == 0, listed.err
+    assert [m["name"] for m in json.loads(listed.out)] == [
+        "staging.numbers",
+        "marts.broken",
+        "marts.total",
+    ]
+    graph = podium_cli(root, "models", "graph")
+    assert "marts.total <- staging.numbers" in graph.out
+    compiled = podium_cli(root, "models", "compile", "total", "--dialect", "postgres")
+    assert compiled.code == 0 and "SUM(n)" in compiled.out
+
+
+def test_run_builds_what_it_can_and_says_what_failed(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    done = podium_cli(root, "models", "run", "+marts")
+    assert done.code == 1
+    assert "marts.total: table, 1 rows" in done.out
+    assert "marts.broken: FAILED:" in done.out and "missing_column" in done.out
+    assert "Traceback" not in done.out + done.err
+    with duckdb.connect(str(root / ".podium/warehouse.duckdb")) as db:
+        assert db.execute("select total from marts.total").fetchall() == [(10,)]
+
+
+def test_a_bad_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "models/marts/bad.sql").write_text("-- materialized: sometimes\nselect 1")
+    done = podium_cli(root, "models", "list")
+    assert done.code == 2
+    assert "models/marts/bad.sql:1: materialized: expected view, table or incremental" in (
+        done.err + done.out
+    )
