@@ -164,3 +164,11 @@ def test_a_masker_learns_secrets_fetched_later() -> None:
     assert mask("token atza_fetched_999") == "token atza_fetched_999"
     mask.add("atza_fetched_999", "no")  # too short to mask: ignored
     assert mask("sk_static_123 atza_fetched_999 no") == "*** *** no"
+
+
+def test_column_settings_named_like_keys_are_not_secrets() -> None:
+    # ``primary_key: [store, day]`` names columns; masking "store" would hide task ids,
+    # model names and error messages that mention it
+    connections = {"retail": {"streams": {"sales": {"primary_key": ["store", "day"]}}}}
+    assert connection_secrets(connections) == set()
+    assert connection_secrets({"shop": {"api_key": "k-123"}}) == {"k-123"}

@@ -684,10 +684,10 @@ def retry_run(j: Journal, run_id: str, *, failed_only: bool, graphs: Graphs) -> 
 
 
 def _assets_of(task: Task, output: str | None) -> dict[str, dict[str, Any]]:
-    """The assets a successful attempt updated: its ``produces``, and for an extract the
-    tables it loaded, with what changed in each."""
+    """The assets a successful attempt updated: its ``produces``, and for an extract (the
+    tables it loaded) or a model (its relation) what changed in each."""
     found: dict[str, dict[str, Any]] = {asset: {} for asset in task.produces}
-    if task.kind == "extract" and output:
+    if task.kind in ("extract", "model") and output:
         loaded = json.loads(output).get("assets")
         if isinstance(loaded, dict):
             found.update({str(k): dict(v) for k, v in loaded.items() if isinstance(v, dict)})

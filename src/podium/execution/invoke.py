@@ -200,10 +200,37 @@ def _run_extract(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
     return task_output(results)
 
 
+def _run_model(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
+    from podium.project import load_project
+    from podium.transforms.materialize import build
+    from podium.transforms.models import load_models
+    from podium.transforms.warehouse_sql import open_warehouse_sql
+
+    root = __import__("pathlib").Path(job.project_root)
+    project = load_project(root)
+    model = load_models(root).models[job.target]
+    log = TaskContext(job, sink, cancelled).log
+    with open_warehouse_sql(project.warehouse, root) as sql:
+        built = build(sql, model)
+    log.info(
+        "%s: %s, %d rows (%d written) in %.2fs",
+        built.model,
+        built.materialized,
+        built.rows,
+        built.written,
+        built.seconds,
+    )
+    return {
+        **built.to_json(),
+        "assets": {built.model: {"rows": built.rows, "written": built.written}},
+    }
+
+
 _KINDS: dict[str, Callable[[Job, LogSink, threading.Event], Any]] = {
     "run": _run_callable,
     "shell": _run_shell,
     "extract": _run_extract,
+    "model": _run_model,
 }
 
 

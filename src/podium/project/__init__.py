@@ -31,6 +31,8 @@ from podium.project.secrets import Interpolator
 from podium.project.validate import ParsedWorkflow, ProjectView, check_project
 from podium.project.workflow_yaml import read_workflow_file
 from podium.project.yaml_lines import Problems
+from podium.transforms.models import ModelSet
+from podium.transforms.tasks import expand_transforms
 
 __all__ = ["load_project", "init_project"]
 
@@ -68,6 +70,20 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _read_models(root: Path, found: list[Problem]) -> ModelSet | None:
+    """The SQL models under ``models/`` (None, with their problems in ``found``, if any).
+    sqlglot is imported only for a project that has models."""
+    if not (root / "models").is_dir():
+        return ModelSet({})
+    from podium.transforms.models import load_models
+
+    try:
+        return load_models(root)
+    except ProjectError as exc:
+        found.extend(exc.problems)
+        return None
+
+
 def _load(root: Path, environ: Mapping[str, str]) -> Project:
     if not (root / CONFIG_FILE).is_file():
         message = f"no podium.yaml in {root}; run `podium init` to create one"
@@ -84,12 +100,18 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
         for p in _read_workflows(root, interpolator, found)
     ]
     workflows = {p.workflow.name: p.workflow for p in parsed}
-    view = ProjectView(root, pools, workflows, settings.connections)
+    models = _read_models(root, found)
+    view = ProjectView(root, pools, workflows, settings.connections, models=models)
     found.extend(check_project(view, parsed))
     secrets = settings.secrets | interpolator.secrets
     if found:  # a secret put where it does not belong must not show in the message
         mask = Masker(secrets)
         raise ProjectError([Problem(p.file, p.line, mask(p.message)) for p in found])
+    if models is not None:
+        workflows = {
+            name: expand_transforms(workflow, models, settings.connections)
+            for name, workflow in workflows.items()
+        }
     return Project(
         root=str(root),
         store_url=settings.store_url,

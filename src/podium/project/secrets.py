@@ -25,9 +25,15 @@ _REFERENCE = re.compile(r"\$\$\{|\$\{(?P<body>[^}]*)(?P<close>\}?)")
 _BODY = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>.*))?", re.S)
 
 
+# settings whose names contain a secret word but name columns, not credentials
+NOT_SECRET_NAMES = frozenset(("primary_key", "unique_key", "sort_key", "partition_key"))
+
+
 def is_secret_name(name: str) -> bool:
     """Whether a variable or key name says its value is secret (``SHOPIFY_TOKEN``, ``api_key``)."""
     lowered = name.lower()
+    if lowered in NOT_SECRET_NAMES:
+        return False
     return any(word in lowered for word in SECRET_WORDS)
 
 

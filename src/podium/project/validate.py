@@ -41,6 +41,7 @@ class ProjectView:
     pools: Mapping[str, int]
     workflows: Mapping[str, Workflow]
     connections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    models: Any = None  # the project's ModelSet (transforms), when models/ loaded cleanly
     _imported: dict[str, Callable[..., Any] | str] = field(default_factory=dict)
 
     def resolve(self, target: str) -> Callable[..., Any] | str:
@@ -121,6 +122,16 @@ def _extract_target(task: Task, workflow: Workflow, view: ProjectView) -> str | 
     return None
 
 
+def _transform_target(task: Task, workflow: Workflow, view: ProjectView) -> str | None:
+    if view.models is None:
+        return None  # models/ has problems of its own, reported with their files
+    try:
+        view.models.select(task.target)
+    except UsageError as exc:
+        return str(exc)
+    return None
+
+
 def _not_blank(target: str) -> str | None:
     return None if target.strip() else "the command is empty"
 
@@ -134,7 +145,11 @@ TASK_KINDS: dict[str, KindSpec] = {
         KindSpec("shell", "a shell command", check_target=_not_blank),
         KindSpec("workflow", "a workflow name", check_in_project=_workflow_exists),
         KindSpec("extract", "a connection in podium.yaml", check_in_project=_extract_target),
-        KindSpec("transform", "a folder of SQL models", available=False),
+        KindSpec(
+            "transform",
+            "a model selector: a folder, a model, +model",
+            check_in_project=_transform_target,
+        ),
         KindSpec("check", "a checks file", available=False),
         KindSpec("sync", "a sync in podium.yaml", available=False),
         KindSpec("http", "a URL", available=False),

@@ -23,14 +23,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlglot
 import yaml
-from sqlglot import exp
 
 from podium.core.durations import parse_duration
 from podium.errors import Problem, ProjectError, UsageError
+
+if TYPE_CHECKING:  # sqlglot is imported when models are parsed, not by every project load
+    from sqlglot import exp
 
 MODELS_DIR = "models"
 DIALECT = "duckdb"
@@ -303,6 +304,9 @@ def _columns(value: Any) -> tuple[str, ...]:
 
 
 def _reads(text: str, where: str, problems: list[Problem]) -> set[str] | None:
+    import sqlglot
+    from sqlglot import exp
+
     try:
         statements = [s for s in sqlglot.parse(text, read=DIALECT) if s is not None]
     except sqlglot.errors.ParseError as exc:
@@ -318,6 +322,8 @@ def _reads(text: str, where: str, problems: list[Problem]) -> set[str] | None:
 
 def tables_read(query: exp.Expr) -> set[str]:
     """``schema.table`` of every table a query reads (lower case), CTE names excluded."""
+    from sqlglot import exp
+
     ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
     found = set()
     for table in query.find_all(exp.Table):

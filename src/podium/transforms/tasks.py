@@ -1,0 +1,84 @@
+"""A ``transform: SELECTOR`` task becomes one ``model`` task per model it selects.
+
+Each model is its own step of the run, so a failed model is retried (and re-run with
+``podium retry --failed-only``) alone, and the engine's late-source handling works per
+model: when an extract runs late, only the models that read its tables wait or are marked
+incomplete, and the catch-up run rebuilds exactly those.
+
+For a transform task ``models`` selecting ``commerce``::
+
+    models.commerce.orders   depends on the extract tasks whose tables it reads, and on
+                             the transform's other dependencies if it reads no model
+    models.commerce.daily    depends on models.commerce.orders (the tables it reads)
+
+An extract task of connection ``shop`` loads ``raw_shop.*`` (or its ``dataset``); a model
+reading such a table depends on every extract task of that connection in the workflow. A
+dependency of the transform task that is an extract task whose tables none of its models
+read is dropped from them. Tasks that depended on the transform task depend on all its
+model tasks. The model tasks keep the transform task's settings (retries, pool, timeout…).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from podium.core.workflow import Task, Workflow
+from podium.transforms.models import ModelSet
+
+MODEL_KIND = "model"
+
+
+def expand_transforms(
+    workflow: Workflow, models: ModelSet, connections: Mapping[str, Mapping[str, Any]]
+) -> Workflow:
+    if not any(task.kind == "transform" for task in workflow.tasks):
+        return workflow
+    from podium.connectors.registry import dataset_for
+
+    datasets: dict[str, set[str]] = {}  # dataset → extract task ids
+    for task in workflow.tasks:
+        if task.kind == "extract" and task.target in connections:
+            dataset = dataset_for(task.target, connections[task.target])
+            datasets.setdefault(dataset, set()).add(task.id)
+    extracts = {tid for ids in datasets.values() for tid in ids}
+    replaced: dict[str, tuple[str, ...]] = {}  # transform task id → its model task ids
+    tasks: list[Task] = []
+    for task in workflow.tasks:
+        if task.kind != "transform":
+            tasks.append(task)
+            continue
+        chosen = models.select(task.target)
+        ids = {name: f"{task.id}.{name}" for name in chosen}
+        replaced[task.id] = tuple(ids.values())
+        for name in chosen:
+            upstream = [ids[p] for p in models.upstream(name) if p in ids]
+            reads = {i.split(".", 1)[0] for i in models.inputs(name) if "." in i}
+            loaded_by = sorted({t for d in reads for t in datasets.get(d, ())})
+            inherited = [d for d in task.depends_on if d not in extracts and not upstream]
+            depends = tuple(dict.fromkeys([*upstream, *loaded_by, *inherited]))
+            tasks.append(
+                replace(
+                    task,
+                    id=ids[name],
+                    kind=MODEL_KIND,
+                    target=name,
+                    depends_on=depends,
+                    produces=(name,),
+                )
+            )
+    tasks = [
+        replace(t, depends_on=_expanded(t.depends_on, replaced)) if t.kind != MODEL_KIND else t
+        for t in tasks
+    ]
+    return replace(workflow, tasks=tuple(tasks))
+
+
+def _expanded(
+    depends_on: tuple[str, ...], replaced: Mapping[str, tuple[str, ...]]
+) -> tuple[str, ...]:
+    out: list[str] = []
+    for dep in depends_on:
+        out.extend(replaced.get(dep, (dep,)))
+    return tuple(dict.fromkeys(out))

@@ -1,0 +1,114 @@
+"""``transform:`` tasks in a workflow: one task per model, wired to the extracts whose
+tables it reads, each retried alone."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import duckdb
+
+from .conftest import podium_cli
+
+PODIUM_YAML = """
+warehouse: {type: duckdb}
+connections:
+  shop:
+    type: files
+    path: inbox/shop
+    streams:
+      orders: {pattern: "orders*.csv", primary_key: id}
+  retail:
+    type: files
+    path: inbox/retail
+    streams:
+      sales: {pattern: "sales*.csv", primary_key: [store, day]}
+"""
+WORKFLOW = """
+name: daily
+tasks:
+  - id: shop
+    extract: shop
+  - id: retail
+    extract: retail
+  - id: models
+    transform: commerce
+    depends_on: [shop, retail]
+  - id: report
+    shell: echo done
+    depends_on: [models]
+"""
+MODELS = {
+    "models/commerce/orders.sql": "select id, total from raw_shop.orders",
+    "models/commerce/revenue.sql": (
+        "-- materialized: table\nselect sum(total) as revenue from commerce.orders"
+    ),
+    "models/commerce/store_sales.sql": "select store, sum(units) as units from raw_retail.sales group by store",
+}
+
+
+def project(root: Path) -> Path:
+    files = {
+        "podium.yaml": PODIUM_YAML,
+        "workflows/daily.yaml": WORKFLOW,
+        "inbox/shop/orders1.csv": "id,total\n1,10.50\n2,4.25\n",
+        "inbox/retail/sales1.csv": "store,day,units\nA,2026-11-01,3\nB,2026-11-01,5\n",
+        **MODELS,
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_each_model_is_a_task_wired_to_the_extracts_it_reads(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    graph = podium_cli(root, "graph", "daily", "--format", "dot")
+    assert graph.code == 0, graph
+    edges = set(re.findall(r'"([^"]+)" -> "([^"]+)"', graph.out))
+    assert edges == {
+        ("shop", "models.commerce.orders"),
+        ("retail", "models.commerce.store_sales"),
+        ("models.commerce.orders", "models.commerce.revenue"),
+        ("models.commerce.orders", "report"),
+        ("models.commerce.revenue", "report"),
+        ("models.commerce.store_sales", "report"),
+    }
+    done = podium_cli(root, "run", "daily", "--json")
+    assert done.code == 0, done
+    tasks = {t["id"]: t for t in json.loads(done.out)["tasks"]}
+    assert all(t["status"] == "succeeded" for t in tasks.values())
+    assert tasks["models.commerce.revenue"]["output"]["rows"] == 1
+    with duckdb.connect(str(root / ".podium/warehouse.duckdb")) as db:
+        assert db.execute("select revenue from commerce.revenue").fetchall()[0][0] == 14.75
+
+
+def test_a_failed_model_is_retried_alone(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "models/commerce/store_sales.sql").write_text("select nope from raw_retail.sales")
+    done = podium_cli(root, "run", "daily", "--json")
+    assert done.code == 1
+    run = json.loads(done.out)
+    statuses = {t["id"]: t["status"] for t in run["tasks"]}
+    assert statuses["models.commerce.store_sales"] == "failed"
+    assert statuses["models.commerce.revenue"] == "succeeded"
+    assert statuses["report"] == "upstream_failed"
+    (root / "models/commerce/store_sales.sql").write_text(MODELS["models/commerce/store_sales.sql"])
+    again = podium_cli(root, "retry", run["run_id"], "--failed-only", "--wait")
+    assert again.code == 0, again
+    shown = json.loads(podium_cli(root, "show", run["run_id"], "--json").out)
+    attempts = {t["id"]: t["attempts"] for t in shown["tasks"]}
+    assert attempts["models.commerce.orders"] == 1  # not run again
+    assert attempts["models.commerce.store_sales"] == 2
+
+
+def test_an_unknown_selector_is_a_project_error(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "workflows/daily.yaml").write_text(
+        WORKFLOW.replace("transform: commerce", "transform: nope")
+    )
+    done = podium_cli(root, "validate")
+    assert done.code == 2
+    assert "workflows/daily.yaml" in done.err + done.out
+    assert "no model or folder matches 'nope'" in done.err + done.out
