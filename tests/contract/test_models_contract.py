@@ -4,53 +4,14 @@ PostgreSQL (a schema prefix per test; skipped with the reason when unset)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import psycopg
-import pytest
-
-from podium.core.workflow import EngineSettings, Project
+from podium.core.workflow import Project
 from podium.transforms.service import run_models
-from podium.transforms.warehouse_sql import open_warehouse_sql
 
-
-@pytest.fixture
-def postgres_url() -> str:
-    import os
-
-    url = os.environ.get("PODIUM_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("PODIUM_TEST_POSTGRES_URL is not set (.ci/run sets it)")
-    return url
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Project]:
-    if request.param == "duckdb":
-        warehouse: dict[str, Any] = {"type": "duckdb", "path": ".podium/warehouse.duckdb"}
-    else:
-        url = request.getfixturevalue("postgres_url")
-        warehouse = {"type": "postgres", "url": url, "schema_prefix": f"m{uuid.uuid4().hex[:8]}_"}
-    yield Project(str(tmp_path), "sqlite://", {}, EngineSettings(), {}, warehouse=warehouse)
-    if request.param == "postgres":
-        prefix = warehouse["schema_prefix"]
-        with psycopg.connect(warehouse["url"], autocommit=True) as conn:
-            for schema in ("raw_shop", "staging", "commerce"):
-                conn.execute(f'DROP SCHEMA IF EXISTS "{prefix}{schema}" CASCADE')
-
-
-def sql(project: Project, statement: str) -> list[tuple[Any, ...]]:
-    with open_warehouse_sql(project.warehouse, Path(project.root)) as wh:
-        prefix = wh.schema_prefix
-        statement = statement.replace("raw_shop.", f'"{prefix}raw_shop".')
-        statement = statement.replace("commerce.", f'"{prefix}commerce".')
-        statement = statement.replace("EXISTS raw_shop", f'EXISTS "{prefix}raw_shop"')
-        return wh.query(statement)
+from .conftest import sql
 
 
 def write(project: Project, files: dict[str, str]) -> None:

@@ -112,3 +112,41 @@ def test_an_unknown_selector_is_a_project_error(tmp_path: Path) -> None:
     assert done.code == 2
     assert "workflows/daily.yaml" in done.err + done.out
     assert "no model or folder matches 'nope'" in done.err + done.out
+
+
+def test_checks_beside_a_model_run_after_it_and_an_error_blocks_downstream(
+    tmp_path: Path,
+) -> None:
+    root = project(tmp_path)
+    (root / "models/commerce/orders.yaml").write_text(
+        "checks:\n"
+        "  - {kind: not_null, column: total}\n"
+        "  - {kind: row_count, min: 5, severity: warn}\n"
+        "  - {kind: accepted_values, column: id, values: [1]}\n"
+    )
+    (root / "checks").mkdir()
+    (root / "checks/sales.yaml").write_text(
+        "checks:\n  - {kind: unique, model: commerce.store_sales, column: store}\n"
+    )
+    (root / "workflows/daily.yaml").write_text(
+        WORKFLOW + "  - id: sales_checks\n    check: checks/sales.yaml\n"
+        "    depends_on: [models]\n"
+    )
+    done = podium_cli(root, "run", "daily", "--json")
+    assert done.code == 1, done
+    tasks = {t["id"]: t for t in json.loads(done.out)["tasks"]}
+    orders = tasks["models.commerce.orders"]
+    assert orders["status"] == "failed"
+    assert "commerce_orders_accepted_values_id" in orders["error"]
+    assert "1 unexpected values of id (allowed: 1)" in orders["error"]
+    assert tasks["models.commerce.revenue"]["status"] == "upstream_failed"
+    assert tasks["models.commerce.store_sales"]["status"] == "succeeded"
+    logs = podium_cli(root, "logs", json.loads(done.out)["run_id"], "models.commerce.orders")
+    assert "commerce.orders has 2 rows, expected ≥ 5" in logs.out  # the warning, logged
+    (root / "models/commerce/orders.yaml").write_text(
+        "checks:\n  - {kind: not_null, column: total}\n"
+    )
+    again = podium_cli(root, "run", "daily", "--json")
+    assert again.code == 0, again
+    tasks = {t["id"]: t for t in json.loads(again.out)["tasks"]}
+    assert [c["passed"] for c in tasks["sales_checks"]["output"]["checks"]] == [True]

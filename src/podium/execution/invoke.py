@@ -201,7 +201,10 @@ def _run_extract(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
 
 
 def _run_model(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
+    """Builds one model, then runs the checks declared on it (an error-severity check that
+    fails fails the task, so nothing downstream reads a model known to be wrong)."""
     from podium.project import load_project
+    from podium.transforms.checks import checks_for, load_checks
     from podium.transforms.materialize import build
     from podium.transforms.models import load_models
     from podium.transforms.warehouse_sql import open_warehouse_sql
@@ -212,18 +215,58 @@ def _run_model(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
     log = TaskContext(job, sink, cancelled).log
     with open_warehouse_sql(project.warehouse, root) as sql:
         built = build(sql, model)
-    log.info(
-        "%s: %s, %d rows (%d written) in %.2fs",
-        built.model,
-        built.materialized,
-        built.rows,
-        built.written,
-        built.seconds,
-    )
-    return {
-        **built.to_json(),
-        "assets": {built.model: {"rows": built.rows, "written": built.written}},
-    }
+        log.info(
+            "%s: %s, %d rows (%d written) in %.2fs",
+            built.model,
+            built.materialized,
+            built.rows,
+            built.written,
+            built.seconds,
+        )
+        results = _run_checks(sql, checks_for(load_checks(root), [model.name]), log)
+    output = {**built.to_json(), "assets": {built.model: {"rows": built.rows}}}
+    return _checked(output, results)
+
+
+def _run_check_task(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
+    from podium.project import load_project
+    from podium.transforms.checks import select_checks
+    from podium.transforms.models import load_models
+    from podium.transforms.warehouse_sql import open_warehouse_sql
+
+    root = __import__("pathlib").Path(job.project_root)
+    project = load_project(root)
+    chosen = select_checks(root, load_models(root), job.target)
+    log = TaskContext(job, sink, cancelled).log
+    with open_warehouse_sql(project.warehouse, root) as sql:
+        results = _run_checks(sql, chosen, log)
+    return _checked({}, results)
+
+
+def _run_checks(sql: Any, checks: Any, log: logging.Logger) -> list[Any]:
+    from podium.transforms.checks import run_check
+
+    results = []
+    for check in checks:
+        result = run_check(sql, check)
+        results.append(result)
+        level = (
+            logging.INFO
+            if result.passed
+            else (logging.WARNING if check.severity == "warn" else logging.ERROR)
+        )
+        log.log(level, "check %s", result.message)
+    return results
+
+
+def _checked(output: dict[str, Any], results: list[Any]) -> dict[str, Any]:
+    output = {**output, "checks": [r.to_json() for r in results]}
+    failed = [r for r in results if not r.passed and r.severity == "error"]
+    if failed:
+        raise TerminalTaskError(
+            f"{len(failed)} check(s) failed: " + "; ".join(r.message for r in failed[:5])
+        )
+    return output
 
 
 _KINDS: dict[str, Callable[[Job, LogSink, threading.Event], Any]] = {
@@ -231,6 +274,7 @@ _KINDS: dict[str, Callable[[Job, LogSink, threading.Event], Any]] = {
     "shell": _run_shell,
     "extract": _run_extract,
     "model": _run_model,
+    "check": _run_check_task,
 }
 
 

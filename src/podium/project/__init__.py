@@ -84,6 +84,18 @@ def _read_models(root: Path, found: list[Problem]) -> ModelSet | None:
         return None
 
 
+def _read_checks(root: Path, found: list[Problem]) -> None:
+    """Reports the problems of ``checks/*.yaml`` and of checks declared beside models."""
+    if not (root / "checks").is_dir() and not (root / "models").is_dir():
+        return
+    from podium.transforms.checks import load_checks
+
+    try:
+        load_checks(root)
+    except ProjectError as exc:
+        found.extend(exc.problems)
+
+
 def _load(root: Path, environ: Mapping[str, str]) -> Project:
     if not (root / CONFIG_FILE).is_file():
         message = f"no podium.yaml in {root}; run `podium init` to create one"
@@ -101,6 +113,7 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
     ]
     workflows = {p.workflow.name: p.workflow for p in parsed}
     models = _read_models(root, found)
+    _read_checks(root, found)
     view = ProjectView(root, pools, workflows, settings.connections, models=models)
     found.extend(check_project(view, parsed))
     secrets = settings.secrets | interpolator.secrets

@@ -132,6 +132,21 @@ def _transform_target(task: Task, workflow: Workflow, view: ProjectView) -> str 
     return None
 
 
+def _check_target(task: Task, workflow: Workflow, view: ProjectView) -> str | None:
+    if view.models is None:
+        return None
+    from podium.errors import ProjectError
+    from podium.transforms.checks import select_checks
+
+    try:
+        select_checks(view.root, view.models, task.target)
+    except UsageError as exc:
+        return str(exc)
+    except ProjectError:
+        return None  # the checks files' own problems are reported with their lines
+    return None
+
+
 def _not_blank(target: str) -> str | None:
     return None if target.strip() else "the command is empty"
 
@@ -150,7 +165,11 @@ TASK_KINDS: dict[str, KindSpec] = {
             "a model selector: a folder, a model, +model",
             check_in_project=_transform_target,
         ),
-        KindSpec("check", "a checks file", available=False),
+        KindSpec(
+            "check",
+            "a check, checks/<file>.yaml or a model selector",
+            check_in_project=_check_target,
+        ),
         KindSpec("sync", "a sync in podium.yaml", available=False),
         KindSpec("http", "a URL", available=False),
     )
