@@ -129,8 +129,7 @@ def test_checks_beside_a_model_run_after_it_and_an_error_blocks_downstream(
         "checks:\n  - {kind: unique, model: commerce.store_sales, column: store}\n"
     )
     (root / "workflows/daily.yaml").write_text(
-        WORKFLOW + "  - id: sales_checks\n    check: checks/sales.yaml\n"
-        "    depends_on: [models]\n"
+        WORKFLOW + "  - id: sales_checks\n    check: checks/sales.yaml\n    depends_on: [models]\n"
     )
     done = podium_cli(root, "run", "daily", "--json")
     assert done.code == 1, done
