@@ -149,3 +149,24 @@ def test_checks_beside_a_model_run_after_it_and_an_error_blocks_downstream(
     assert again.code == 0, again
     tasks = {t["id"]: t for t in json.loads(again.out)["tasks"]}
     assert [c["passed"] for c in tasks["sales_checks"]["output"]["checks"]] == [True]
+
+
+def test_assets_lists_every_table_with_its_rows_and_completeness(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    assert podium_cli(root, "run", "daily").code == 0
+    listed = podium_cli(root, "assets", "--json")
+    assert listed.code == 0, listed
+    found = {a["asset"]: a for a in json.loads(listed.out)}
+    assert set(found) == {
+        "raw_shop.orders",
+        "raw_retail.sales",
+        "commerce.orders",
+        "commerce.revenue",
+        "commerce.store_sales",
+    }
+    assert found["raw_shop.orders"]["rows"] == 2
+    assert found["commerce.revenue"]["rows"] == 1
+    assert found["commerce.orders"]["task_id"] == "models.commerce.orders"
+    assert all(a["complete"] for a in found.values())
+    text = podium_cli(root, "assets").out
+    assert "commerce.revenue" in text and "complete" in text

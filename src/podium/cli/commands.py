@@ -346,3 +346,42 @@ def _record_assets(project: Project, result: Any) -> None:
             journal.flush()
     finally:
         db.close()
+
+
+def cmd_assets(args: argparse.Namespace) -> int:
+    """Every asset: last update, age, completeness and, for warehouse tables, row count."""
+    from podium.transforms.warehouse_sql import open_warehouse_sql
+
+    project = _project(args)
+    db = _open(project)
+    try:
+        found = queries.assets(db)
+    finally:
+        db.close()
+    with open_warehouse_sql(project.warehouse, Path(project.root)) as wh:
+        for asset in found:
+            asset["rows"] = _row_count(wh, str(asset["asset"]))
+    if args.json:
+        _print_json(found, Masker(project.secrets))
+        return 0
+    if not found:
+        print("no assets yet: run a workflow with extract or transform tasks")
+        return 0
+    for a in found:
+        rows = f"{a['rows']:,} rows" if a["rows"] is not None else "—"
+        state = "complete" if a["complete"] else "INCOMPLETE (built while an input was late)"
+        age = a["age_seconds"] / 3600
+        print(
+            f"{a['asset']:<40} {rows:>14}  updated {a['updated_at']} ({age:,.1f} h ago) "
+            f"by {a['task_id']}  {state}"
+        )
+    return 0
+
+
+def _row_count(wh: Any, asset: str) -> int | None:
+    schema, _, table = asset.partition(".")
+    if not table or wh.relation_kind(schema, table) is None:
+        return None
+    from podium.transforms.warehouse_sql import qualified
+
+    return int(wh.query(f"SELECT count(*) FROM {qualified(wh, schema, table)}")[0][0])

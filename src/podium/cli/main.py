@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("sandbox", sandbox.cmd_sandbox, "start, stop or show the commerce API simulators")
     sandbox.add_arguments(p)
 
+    p = command("assets", c.cmd_assets, "list every asset: last update, completeness, rows")
+    p.add_argument("--json", action="store_true")
+
     from podium.cli import models
 
     p = command("models", models.cmd_models, "list, draw, compile or run the SQL models")

@@ -189,3 +189,38 @@ def blocking_run(db: Database, root_id: str) -> dict[str, Any] | None:
     if not active:
         return None
     return {"workflow": row[0], "run_id": active[0][0], "limit": len(active)}
+
+
+def assets(db: Database, *, now: float | None = None) -> list[dict[str, Any]]:
+    """Every asset ever updated, with its latest update: when, by which run and task,
+    whether it was built from late (incomplete) inputs, and what changed."""
+    import time
+
+    rows = db.read().fetchall(
+        "SELECT e.at, e.run_id, e.task_id, e.payload FROM events e JOIN ("
+        "  SELECT max(seq) AS seq FROM events WHERE type = 'AssetUpdated'"
+        "  GROUP BY json_extract(payload, '$.asset')"  # SQLite and PostgreSQL: see below
+        ") latest ON latest.seq = e.seq ORDER BY e.seq"
+        if db.dialect == "sqlite"
+        else "SELECT e.at, e.run_id, e.task_id, e.payload FROM events e JOIN ("
+        "  SELECT max(seq) AS seq FROM events WHERE type = 'AssetUpdated'"
+        "  GROUP BY (payload::json ->> 'asset')"
+        ") latest ON latest.seq = e.seq ORDER BY e.seq",
+        (),
+    )
+    current = time.time() if now is None else now
+    found = []
+    for at, run_id, task_id, payload in rows:
+        data = json.loads(payload)
+        found.append(
+            {
+                "asset": data.get("asset"),
+                "updated_at": _iso(at),
+                "age_seconds": round(current - at, 1),
+                "run_id": run_id,
+                "task_id": task_id,
+                "complete": not data.get("incomplete", False),
+                "stats": data.get("stats") or {},
+            }
+        )
+    return sorted(found, key=lambda a: str(a["asset"]))
