@@ -63,16 +63,6 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Wareho
             conn.execute(f'DROP SCHEMA IF EXISTS "{prefix}{schema}" CASCADE')
 
 
-@pytest.fixture
-def postgres_url() -> str:
-    import os
-
-    url = os.environ.get("PODIUM_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("PODIUM_TEST_POSTGRES_URL is not set (.ci/run sets it)")
-    return url
-
-
 ORDERS = Stream(
     "orders", primary_key=("id",), cursor="updated_at", columns={"total": "decimal(18,2)"}
 )

@@ -65,7 +65,34 @@ def open_warehouse_sql(settings: Mapping[str, Any], root: Path) -> Iterator[Ware
             duck.close()
 
 
-class DuckDBSql:
+class _Catalog:
+    """What both warehouses answer from ``information_schema`` (with the schema prefix)."""
+
+    schema_prefix: str
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def relation_kind(self, schema: str, table: str) -> str | None:
+        rows = self.query(
+            "SELECT table_type FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            (self.schema_prefix + schema, table),
+        )
+        if not rows:
+            return None
+        return "view" if rows[0][0] == "VIEW" else "table"
+
+    def columns(self, schema: str, table: str) -> list[tuple[str, str]]:
+        rows = self.query(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            (self.schema_prefix + schema, table),
+        )
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+
+class DuckDBSql(_Catalog):
     dialect = "duckdb"
     schema_prefix = ""
 
@@ -90,31 +117,11 @@ class DuckDBSql:
             raise
         self.db.execute("COMMIT")
 
-    def relation_kind(self, schema: str, table: str) -> str | None:
-        rows = self.query(
-            "SELECT table_type FROM information_schema.tables "
-            "WHERE table_schema = ? AND table_name = ?",
-            (schema, table),
-        )
-        if not rows:
-            return None
-        return "view" if rows[0][0] == "VIEW" else "table"
-
-    def columns(self, schema: str, table: str) -> list[tuple[str, str]]:
-        return [
-            (str(r[0]), str(r[1]))
-            for r in self.query(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-                (schema, table),
-            )
-        ]
-
     def close(self) -> None:
         self.db.close()
 
 
-class PostgresSql:
+class PostgresSql(_Catalog):
     dialect = "postgres"
 
     def __init__(self, url: str, schema_prefix: str) -> None:
@@ -137,26 +144,6 @@ class PostgresSql:
 
     def transaction(self) -> Any:
         return self.conn.transaction()
-
-    def relation_kind(self, schema: str, table: str) -> str | None:
-        rows = self.query(
-            "SELECT table_type FROM information_schema.tables "
-            "WHERE table_schema = ? AND table_name = ?",
-            (self.schema_prefix + schema, table),
-        )
-        if not rows:
-            return None
-        return "view" if rows[0][0] == "VIEW" else "table"
-
-    def columns(self, schema: str, table: str) -> list[tuple[str, str]]:
-        return [
-            (str(r[0]), str(r[1]))
-            for r in self.query(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-                (self.schema_prefix + schema, table),
-            )
-        ]
 
     def close(self) -> None:
         self.conn.close()
