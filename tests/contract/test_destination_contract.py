@@ -258,6 +258,23 @@ def test_fields_and_types_first_seen_after_many_pages_are_kept(
     )
 
 
+def test_a_batch_read_by_detection_still_sees_every_page(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    # an unsigned 64-bit integer does not fit the declared BIGINT, so DuckDB's own
+    # detection reads this batch: it too must look past the first 32 pages
+    stream = Stream("orders", primary_key=("id",))
+    pages: list[list[Any]] = [[{"id": n, "big": 2**63 + n}] for n in range(40)]
+    pages[39][0]["gift_note"] = "wrap it"
+    result = load(warehouse, tmp_path, pages, stream)
+    assert result.loaded == 40
+    assert warehouse.table("orders", "id, big, gift_note", "id")[-1] == (
+        39,
+        Decimal(2**63 + 39),
+        "wrap it",
+    )
+
+
 def test_text_is_typed_as_a_date_or_time_only_when_every_value_is_one(
     warehouse: Warehouse, tmp_path: Path
 ) -> None:

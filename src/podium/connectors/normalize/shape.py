@@ -3,8 +3,8 @@
 DuckDB's ``read_json`` finds a schema by sampling, and it samples only the first 32 files
 of a read: a field or a type that first appears in a later page is dropped or fails the
 read. Sampling every file instead parses everything twice. A reading thread already holds
-each page's records as Python values, so it notes their shape on the way (``observe``);
-the batch's pages are merged (``merge``) and handed to ``read_json`` as explicit
+each page's records as Python values, so it notes their shape on the way (``Observer``,
+one shape for the whole load) and hands a snapshot of it to ``read_json`` as explicit
 ``columns`` (``duckdb_columns``), which parses once and misses nothing.
 
 The types follow what DuckDB's own detection picks: integers ``BIGINT``, numbers
@@ -57,22 +57,6 @@ class Shape:
         copied.temporal = self.temporal
         return copied
 
-    def merge(self, other: Shape) -> Shape:
-        """Adds ``other`` into this shape; returns self."""
-        self.kinds |= other.kinds
-        for name, shape in other.fields.items():
-            mine = self.fields.get(name)
-            self.fields[name] = shape if mine is None else mine.merge(shape)
-        if other.element is not None:
-            self.element = (
-                other.element if self.element is None else self.element.merge(other.element)
-            )
-        if self.temporal is None:
-            self.temporal = other.temporal
-        elif other.temporal is not None and other.temporal != self.temporal:
-            self.temporal = NOT_TEMPORAL
-        return self
-
     def find(self, path: Sequence[str]) -> Shape | None:
         """The shape at a field path as the flattener names it: lists are passed through,
         and ``value`` names a list's plain elements."""
@@ -104,8 +88,9 @@ class Shape:
                 return "JSON[]"
             return element.duckdb_type() + "[]"
         if kinds == {str} and self.temporal == "timestamptz":
-            # read_json parses these as fast as text, where a cast in SQL is ~50× slower;
-            # text it cannot parse fails the read, which then falls back to detection
+            # parsed by read_json instead of cast in SQL: 7.5 s against 7.7 s for 100,000
+            # orders (medians of 3); text it cannot parse fails the read, which then falls
+            # back to detection
             return "TIMESTAMPTZ"
         return _SCALARS.get(frozenset(kinds), "JSON")
 

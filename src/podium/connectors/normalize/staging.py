@@ -45,8 +45,10 @@ from podium.connectors.source import (
 
 KEY_SEPARATOR = "\x1f"
 BATCH_BYTES = 48 * 1024 * 1024
+# DuckDB's detection for a batch the recorded shape cannot read: every record of every
+# file (it would otherwise look at 32 files only and drop fields first seen after them)
 _JSON_OPTIONS = (
-    "format='array', filename='_podium_file', sample_size=-1, "
+    "format='array', filename='_podium_file', sample_size=-1, maximum_sample_files=-1, "
     "map_inference_threshold=-1, field_appearance_threshold=0"
 )
 _READERS = {
@@ -246,15 +248,18 @@ class Staging:
             return
         if file_location is not None:
             self.db.execute("INSERT INTO _podium_pages VALUES (?, ?)", [files[0], file_location])
-            self.counts.received += self._one("SELECT count(*) FROM _batch")
-        self._flatten_batch(None)
+        rows = self._flatten_batch(None)
+        if file_location is not None:
+            self.counts.received += rows
 
-    def _flatten_batch(self, shape: Shape | None) -> None:
-        rows = self._one("SELECT count(*) FROM _batch")
+    def _flatten_batch(self, shape: Shape | None) -> int:
+        """Flattens ``_batch`` into the staged tables; returns its row count."""
+        rows = int(self._one("SELECT count(*) FROM _batch"))
         if rows:
             _BatchFlattener(self, self._offset, shape).run()
         self._offset += rows
         self.db.execute("DROP TABLE IF EXISTS _batch")
+        return rows
 
     def _one(self, sql: str, params: list[Any] | None = None) -> Any:
         row = self.db.execute(sql, params or []).fetchone()
