@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from podium.connectors.normalize.names import quote
-from podium.connectors.warehouse import DEFAULT_PATH
+from podium.connectors.warehouse import open_destination
+
+if TYPE_CHECKING:
+    from podium.connectors.destinations.postgres import PostgresDestination
 
 
 class WarehouseSql(Protocol):
@@ -25,6 +28,8 @@ class WarehouseSql(Protocol):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    def described(self, sql: str) -> tuple[list[tuple[Any, ...]], list[str]]: ...
 
     def transaction(self) -> Any: ...
 
@@ -41,28 +46,23 @@ def qualified(sql: WarehouseSql, schema: str, table: str) -> str:
 
 @contextmanager
 def open_warehouse_sql(settings: Mapping[str, Any], root: Path) -> Iterator[WarehouseSql]:
-    if settings.get("type", "duckdb") == "postgres":
-        pg = PostgresSql(str(settings["url"]), str(settings.get("schema_prefix", "")))
+    """The warehouse ``podium.yaml`` names, open for the block (the loader's destination
+    opens it: the same file path, lock and wait; the same PostgreSQL URL and prefix)."""
+    from podium.connectors.destinations.duckdb import DuckDBDestination
+    from podium.connectors.destinations.postgres import PostgresDestination
+
+    destination = open_destination(settings, root)
+    if isinstance(destination, PostgresDestination):
+        pg = PostgresSql(destination)
         try:
             yield pg
         finally:
             pg.close()
         return
-    from podium.connectors.destinations.duckdb import DuckDBDestination, _process_lock
-
-    path = Path(str(settings.get("path", DEFAULT_PATH)))
-    path = path if path.is_absolute() else root / path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    destination = DuckDBDestination(path)
-    with _process_lock(str(destination.path)):
-        import duckdb
-
-        db = destination._retry_locked(lambda: duckdb.connect(str(destination.path)))
-        duck = DuckDBSql(db)
-        try:
-            yield duck
-        finally:
-            duck.close()
+    assert isinstance(destination, DuckDBDestination)
+    destination.path.parent.mkdir(parents=True, exist_ok=True)
+    with destination.connection() as db:
+        yield DuckDBSql(db)
 
 
 class _Catalog:
@@ -107,6 +107,11 @@ class DuckDBSql(_Catalog):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.db.execute(sql, list(params))
 
+    def described(self, sql: str) -> tuple[list[tuple[Any, ...]], list[str]]:
+        """Rows and column names."""
+        cursor = self.db.execute(sql)
+        return [tuple(r) for r in cursor.fetchall()], [d[0] for d in cursor.description]
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         self.db.execute("BEGIN")
@@ -124,14 +129,9 @@ class DuckDBSql(_Catalog):
 class PostgresSql(_Catalog):
     dialect = "postgres"
 
-    def __init__(self, url: str, schema_prefix: str) -> None:
-        import psycopg
-
-        from podium.connectors.destinations.postgres import PostgresDestination
-
-        self.schema_prefix = schema_prefix
-        self.conn = PostgresDestination(url, schema_prefix=schema_prefix)._connect()
-        self._psycopg = psycopg
+    def __init__(self, destination: PostgresDestination) -> None:
+        self.schema_prefix = destination.prefix
+        self.conn = destination.connect()
         self.conn.execute("SET TIME ZONE 'UTC'")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -141,6 +141,12 @@ class PostgresSql(_Catalog):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.query(sql, params)
+
+    def described(self, sql: str) -> tuple[list[tuple[Any, ...]], list[str]]:
+        """Rows and column names."""
+        with self.conn.cursor() as cursor:
+            cursor.execute(sql)
+            return [tuple(r) for r in cursor.fetchall()], [d.name for d in cursor.description or []]
 
     def transaction(self) -> Any:
         return self.conn.transaction()

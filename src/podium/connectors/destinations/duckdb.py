@@ -44,7 +44,7 @@ class DuckDBDestination:
         if not self.path.exists():
             return {}
         found: dict[str, dict[str, str]] = {}
-        with self._connection() as db:
+        with self.connection() as db:
             rows = db.execute(
                 "SELECT table_name, column_name, data_type FROM information_schema.columns "
                 "WHERE table_schema = ? ORDER BY table_name, ordinal_position",
@@ -59,7 +59,7 @@ class DuckDBDestination:
     def read_state(self, connection: str, stream: str) -> dict[str, Any] | None:
         if not self.path.exists():
             return None
-        with self._connection() as db:
+        with self.connection() as db:
             exists = db.execute(
                 "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
                 "AND table_name = 'state'",
@@ -119,7 +119,9 @@ class DuckDBDestination:
     # -- the file ------------------------------------------------------------------------
 
     @contextmanager
-    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The warehouse file, opened for the block: waits while another process holds
+        it, and holds this process's lock on it (models and checks use it too)."""
         with _process_lock(str(self.path)):
             db = self._retry_locked(lambda: duckdb.connect(str(self.path)))
             try:

@@ -37,7 +37,7 @@ class PostgresDestination:
 
     def schemas(self, dataset: str, tables: Sequence[str]) -> dict[str, dict[str, str]]:
         found: dict[str, dict[str, str]] = {}
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(
                 "SELECT table_name, column_name, data_type, numeric_precision, numeric_scale "
                 "FROM information_schema.columns WHERE table_schema = %s "
@@ -51,7 +51,7 @@ class PostgresDestination:
         return found
 
     def read_state(self, connection: str, stream: str) -> dict[str, Any] | None:
-        with self._connect() as conn:
+        with self.connect() as conn:
             exists = conn.execute("SELECT to_regclass(%s)", (self._bk("state"),)).fetchone()
             if not exists or exists[0] is None:
                 return None
@@ -68,7 +68,7 @@ class PostgresDestination:
 
     def commit(self, load: StagedLoad) -> LoadCounts:
         load.staging.before_commit()
-        with self._connect() as conn, conn.transaction(), conn.cursor() as cursor:
+        with self.connect() as conn, conn.transaction(), conn.cursor() as cursor:
 
             def run(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
                 cursor.execute(sql.replace("?", "%s"), tuple(params))
@@ -121,7 +121,8 @@ class PostgresDestination:
                 copy.write(chunk)
         path.unlink()
 
-    def _connect(self) -> psycopg.Connection[Any]:
+    def connect(self) -> psycopg.Connection[Any]:
+        """A new autocommit connection; a clear retryable error if the server is down."""
         try:
             return psycopg.connect(self.url, autocommit=True)
         except psycopg.OperationalError as exc:
