@@ -146,3 +146,19 @@ def test_checks_files_are_read_with_their_lines(tmp_path: Path) -> None:
     assert set(found) == {"commerce_orders_unique_order_id", "commerce_orders_not_null_channel"}
     assert found["commerce_orders_not_null_channel"].model == "commerce.orders"
     assert found["commerce_orders_not_null_channel"].severity == "warn"
+
+
+def test_a_reconciliation_check_reads_its_on_key_from_yaml(tmp_path: Path) -> None:
+    # YAML 1.1 reads a bare ``on`` as true; the check must still find its keys
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks/revenue.yaml").write_text(
+        "checks:\n"
+        "  - kind: reconciliation\n"
+        "    name: revenue\n"
+        "    on: day\n"
+        "    left: select 1 as day, 1 as value\n"
+        "    right: select 1 as day, 1 as value\n"
+    )
+    [found] = load_checks(tmp_path)
+    assert found.settings["on"] == "day"
+    assert found.where == "checks/revenue.yaml:2"

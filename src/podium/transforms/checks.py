@@ -38,10 +38,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from podium.core.durations import parse_duration
 from podium.errors import Problem, ProjectError
+from podium.project.yaml_lines import LineDict, LineList, load_yaml
 from podium.transforms.models import MODELS_DIR
 
 CHECKS_DIR = "checks"
@@ -137,40 +136,25 @@ def _read_file(
     root: Path, path: Path, default_model: str | None, problems: list[Problem]
 ) -> list[Check]:
     relative = str(path.relative_to(root))
-    try:
-        data = yaml.compose(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problems.append(Problem(relative, mark.line + 1 if mark else 0, f"not valid YAML: {exc}"))
+    loaded, found_problems = load_yaml(path.read_text(encoding="utf-8"), relative)
+    problems.extend(found_problems)
+    if loaded is None or found_problems:
         return []
-    if data is None:
-        return []
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(loaded, dict) or "checks" not in loaded:
+    if not isinstance(loaded, LineDict) or "checks" not in loaded:
         if default_model is None:
             problems.append(Problem(relative, 0, "expected `checks:` with a list of checks"))
         return []
     items = loaded["checks"]
-    nodes = _item_nodes(data)
-    if not isinstance(items, list):
-        problems.append(Problem(relative, 0, "checks: expected a list"))
+    if not isinstance(items, LineList):
+        problems.append(Problem(relative, loaded.line_of("checks"), "checks: expected a list"))
         return []
     found = []
     for index, item in enumerate(items):
-        line = nodes[index] if index < len(nodes) else 0
+        line = items.line_at(index)
         check = _one(item, f"{relative}:{line}", default_model, problems, relative, line)
         if check is not None:
             found.append(check)
     return found
-
-
-def _item_nodes(node: Any) -> list[int]:
-    if not isinstance(node, yaml.MappingNode):
-        return []
-    for key, value in node.value:
-        if key.value == "checks" and isinstance(value, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in value.value]
-    return []
 
 
 def _one(
@@ -267,21 +251,12 @@ def _query(sql: Any, text: str) -> str:
 
 
 def _failing(sql: Any, check: Check, failing_sql: str, describe: str) -> CheckResult:
-    rows, columns = _rows(sql, f"SELECT * FROM ({failing_sql}) AS f LIMIT {SAMPLE_ROWS}")
+    rows, columns = sql.described(f"SELECT * FROM ({failing_sql}) AS f LIMIT {SAMPLE_ROWS}")
     count = int(sql.query(f"SELECT count(*) FROM ({failing_sql}) AS f")[0][0]) if rows else 0
     sample = [dict(zip(columns, map(_plain, row), strict=True)) for row in rows]
     passed = count == 0
     message = f"{check.name}: passed" if passed else f"{check.name}: {count:,} {describe}"
     return CheckResult(check.name, check.kind, check.severity, passed, count, message, sample)
-
-
-def _rows(sql: Any, text: str) -> tuple[list[tuple[Any, ...]], list[str]]:
-    if sql.dialect == "duckdb":
-        cursor = sql.db.execute(text)
-        return [tuple(r) for r in cursor.fetchall()], [d[0] for d in cursor.description]
-    with sql.conn.cursor() as cursor:
-        cursor.execute(text)
-        return [tuple(r) for r in cursor.fetchall()], [d.name for d in cursor.description]
 
 
 def _cols(check: Check) -> list[str]:
@@ -399,8 +374,7 @@ def _reconciliation(sql: Any, check: Check, now: datetime) -> CheckResult:
     )
     join = " AND ".join(f"l.{quote(k)} = r.{quote(k)}" for k in keys)
     key_cols = ", ".join(f"coalesce(l.{quote(k)}, r.{quote(k)}) AS {quote(k)}" for k in keys)
-    rows, _ = _rows(
-        sql,
+    rows = sql.query(
         f"SELECT {key_cols}, l.value AS model_value, r.value AS raw_value "
         f"FROM ({left}) AS l FULL OUTER JOIN ({right}) AS r ON {join} ORDER BY 1",
     )

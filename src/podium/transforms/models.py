@@ -25,10 +25,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from podium.core.durations import parse_duration
 from podium.errors import Problem, ProjectError, UsageError
+from podium.project.yaml_lines import load_yaml
 
 if TYPE_CHECKING:  # sqlglot is imported when models are parsed, not by every project load
     from sqlglot import exp
@@ -125,12 +124,11 @@ class ModelSet:
         return self.order(chosen)
 
     def _match(self, text: str, selector: str) -> set[str]:
-        folder = text.removeprefix(f"{MODELS_DIR}/").rstrip("/")
+        folder = f"{MODELS_DIR}/{text.removeprefix(f'{MODELS_DIR}/').rstrip('/')}/"
         by_folder = {
             name
             for name, model in self.models.items()
-            if model.path.parent.as_posix().removeprefix(f"{MODELS_DIR}/") == folder
-            or model.path.parent.as_posix().removeprefix(f"{MODELS_DIR}/").startswith(folder + "/")
+            if f"{model.path.parent.as_posix()}/".startswith(folder)
         }
         if by_folder:
             return by_folder
@@ -245,12 +243,9 @@ def _comment_settings(text: str) -> tuple[dict[str, Any], dict[str, int]]:
 
 def _yaml_settings(path: Path, root: Path, problems: list[Problem]) -> dict[str, Any]:
     where = str(path.relative_to(root))
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 0
-        problems.append(Problem(where, line, f"not valid YAML: {getattr(exc, 'problem', exc)}"))
+    data, found = load_yaml(path.read_text(encoding="utf-8"), where)
+    problems.extend(found)
+    if data is None or found:
         return {}
     if not isinstance(data, dict):
         problems.append(Problem(where, 0, "expected a mapping of model settings"))
