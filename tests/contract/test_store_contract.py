@@ -169,3 +169,23 @@ def test_notify_wakes_a_listener(database: Database) -> None:
         assert woke.is_set()
     finally:
         stop()
+
+
+def test_assets_list_the_latest_update_of_each(database: Database) -> None:
+    from podium.core.events import AssetUpdated
+    from podium.engine import queries
+
+    with database.transaction() as tx:
+        j = Journal(tx, NOW)
+        j.add(AssetUpdated("raw_shop.orders", "r1", "shop", False, {"inserted": 2}))
+        j.add(AssetUpdated("commerce.daily", "r1", "models.commerce.daily", True))
+        j.add(AssetUpdated("raw_shop.orders", "r2", "shop", False, {"inserted": 5}))
+        j.flush()
+    found = {a["asset"]: a for a in queries.assets(database, now=NOW + 60)}
+    assert set(found) == {"raw_shop.orders", "commerce.daily"}
+    assert (found["raw_shop.orders"]["run_id"], found["raw_shop.orders"]["stats"]) == (
+        "r2",
+        {"inserted": 5},
+    )
+    assert found["commerce.daily"]["complete"] is False
+    assert found["commerce.daily"]["age_seconds"] == 60.0

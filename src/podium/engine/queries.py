@@ -196,15 +196,14 @@ def assets(db: Database, *, now: float | None = None) -> list[dict[str, Any]]:
     whether it was built from late (incomplete) inputs, and what changed."""
     import time
 
+    asset = (
+        "json_extract(payload, '$.asset')"
+        if db.dialect == "sqlite"
+        else "(payload::json ->> 'asset')"
+    )
     rows = db.read().fetchall(
         "SELECT e.at, e.run_id, e.task_id, e.payload FROM events e JOIN ("
-        "  SELECT max(seq) AS seq FROM events WHERE type = 'AssetUpdated'"
-        "  GROUP BY json_extract(payload, '$.asset')"  # SQLite and PostgreSQL: see below
-        ") latest ON latest.seq = e.seq ORDER BY e.seq"
-        if db.dialect == "sqlite"
-        else "SELECT e.at, e.run_id, e.task_id, e.payload FROM events e JOIN ("
-        "  SELECT max(seq) AS seq FROM events WHERE type = 'AssetUpdated'"
-        "  GROUP BY (payload::json ->> 'asset')"
+        f"  SELECT max(seq) AS seq FROM events WHERE type = 'AssetUpdated' GROUP BY {asset}"
         ") latest ON latest.seq = e.seq ORDER BY e.seq",
         (),
     )
