@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from podium.errors import UsageError
 
 if TYPE_CHECKING:
+    from podium.transforms.checks import CheckResult
     from podium.transforms.materialize import Built
     from podium.transforms.models import ModelSet
 
@@ -69,6 +70,41 @@ def cmd_models(args: argparse.Namespace) -> int:
     return _run(args, models)
 
 
+def render_check(result: CheckResult, indent: str = "") -> str:
+    """One check's result as a line, and its failing rows' sample beneath."""
+    if result.passed:
+        return f"{indent}check {result.name}: passed"
+    word = "FAILED" if result.severity == "error" else "warning"
+    lines = [f"{indent}check {result.name}: {word}: {result.message}"]
+    lines += [f"{indent}    {row}" for row in result.sample]
+    return "\n".join(lines)
+
+
+def cmd_checks(args: argparse.Namespace) -> int:
+    """``podium checks [SELECTOR] [--json]``: run checks now, on what the warehouse holds."""
+    from podium.cli.commands import _project
+    from podium.transforms.checks import run_check, select_checks
+    from podium.transforms.models import load_models
+    from podium.transforms.warehouse_sql import open_warehouse_sql
+
+    project = _project(args)
+    root = Path(project.root)
+    chosen = select_checks(root, load_models(root), args.selector or "*")
+    if not chosen:
+        print("no checks selected: declare them in checks/*.yaml or beside a model")
+        return 0
+    with open_warehouse_sql(project.warehouse, root) as sql:
+        results = [run_check(sql, check) for check in chosen]
+    if args.json:
+        print(json.dumps([r.to_json() for r in results], indent=2, default=str))
+    else:
+        for r in results:
+            print(render_check(r))
+        failed = sum(1 for r in results if not r.passed)
+        print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if any(not r.passed and r.severity == "error" for r in results) else 0
+
+
 def _run(args: argparse.Namespace, models: ModelSet) -> int:
     from podium.cli.commands import _project
     from podium.transforms.service import run_models
@@ -84,8 +120,17 @@ def _run(args: argparse.Namespace, models: ModelSet) -> int:
         if not args.json:
             print(f"{name}: FAILED: {error}")
 
+    def checked(result: CheckResult) -> None:
+        if not args.json:
+            print(render_check(result, indent="  "))
+
     result = run_models(
-        project, args.target or "*", models=models, on_built=built, on_failed=failed
+        project,
+        args.target or "*",
+        models=models,
+        on_built=built,
+        on_failed=failed,
+        on_checked=checked,
     )
     for name, upstream in result.skipped.items():
         if not args.json:
@@ -97,6 +142,7 @@ def _run(args: argparse.Namespace, models: ModelSet) -> int:
                     "built": [b.to_json() for b in result.built],
                     "failed": result.failed,
                     "skipped": result.skipped,
+                    "checks": [c.to_json() for c in result.checks],
                 },
                 indent=2,
             )

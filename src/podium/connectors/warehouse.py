@@ -7,6 +7,7 @@ warehouse:
   type: postgres
   url: postgresql://user@host:5432/db
   schema_prefix: ""                   # prepended to every schema podium creates
+  pii_key: ${PODIUM_PII_KEY}          # either type: the key models hash emails/phones with
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from typing import Any
 from podium.connectors.destinations.base import Destination
 
 DEFAULT_PATH = ".podium/warehouse.duckdb"
-KEYS = {"duckdb": ("type", "path"), "postgres": ("type", "url", "schema_prefix")}
+KEYS = {
+    "duckdb": ("type", "path", "pii_key"),
+    "postgres": ("type", "url", "schema_prefix", "pii_key"),
+}
 
 
 def warehouse_problems(settings: Mapping[str, Any]) -> list[str]:

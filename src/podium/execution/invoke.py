@@ -214,6 +214,23 @@ def _run_model(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
     model = load_models(root).models[job.target]
     log = TaskContext(job, sink, cancelled).log
     with open_warehouse_sql(project.warehouse, root) as sql:
+        missing = _missing_inputs(sql, model.reads)
+        if missing:
+            waiting = _waiting_for(job)
+            if not waiting:
+                raise TerminalTaskError(
+                    f"model {model.name} reads {', '.join(missing)}, which does not exist yet;"
+                    " run the extract that loads it first (podium extract CONNECTION) or"
+                    " correct the table's name"
+                )
+            log.warning(
+                "%s not built: %s not loaded yet because %s ran late; the catch-up run"
+                " builds it when the data lands",
+                model.name,
+                ", ".join(missing),
+                ", ".join(waiting),
+            )
+            return {"model": model.name, "built": False, "missing": missing, "waiting_for": waiting}
         built = build(sql, model)
         log.info(
             "%s: %s, %d rows (%d written) in %.2fs",
@@ -226,6 +243,21 @@ def _run_model(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
         results = _run_checks(sql, checks_for(load_checks(root), [model.name]), log)
     output = {**built.to_json(), "assets": {built.model: {"rows": built.rows}}}
     return _checked(output, results)
+
+
+def _missing_inputs(sql: Any, reads: frozenset[str]) -> list[str]:
+    names = sorted(name for name in reads if "." in name)
+    return [n for n in names if sql.relation_kind(*n.split(".", 1)) is None]
+
+
+def _waiting_for(job: Job) -> list[str]:
+    """The late tasks this model's inputs wait for: its late upstreams, and what upstream
+    models that were not built for the same reason were waiting for."""
+    waiting = set(job.late_upstreams)
+    for output in job.upstream.values():
+        if isinstance(output, Mapping):
+            waiting.update(str(name) for name in output.get("waiting_for") or ())
+    return sorted(waiting)
 
 
 def _run_check_task(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:

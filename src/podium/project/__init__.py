@@ -31,6 +31,7 @@ from podium.project.secrets import Interpolator
 from podium.project.validate import ParsedWorkflow, ProjectView, check_project
 from podium.project.workflow_yaml import read_workflow_file
 from podium.project.yaml_lines import Problems
+from podium.transforms.checks import Check
 from podium.transforms.models import ModelSet
 from podium.transforms.tasks import expand_transforms
 
@@ -84,16 +85,17 @@ def _read_models(root: Path, found: list[Problem]) -> ModelSet | None:
         return None
 
 
-def _read_checks(root: Path, found: list[Problem]) -> None:
-    """Reports the problems of ``checks/*.yaml`` and of checks declared beside models."""
+def _read_checks(root: Path, found: list[Problem]) -> list[Check]:
+    """The checks of ``checks/*.yaml`` and beside models; their problems go to ``found``."""
     if not (root / "checks").is_dir() and not (root / "models").is_dir():
-        return
+        return []
     from podium.transforms.checks import load_checks
 
     try:
-        load_checks(root)
+        return load_checks(root)
     except ProjectError as exc:
         found.extend(exc.problems)
+        return []
 
 
 def _load(root: Path, environ: Mapping[str, str]) -> Project:
@@ -113,7 +115,7 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
     ]
     workflows = {p.workflow.name: p.workflow for p in parsed}
     models = _read_models(root, found)
-    _read_checks(root, found)
+    checks = _read_checks(root, found)
     view = ProjectView(root, pools, workflows, settings.connections, models=models)
     found.extend(check_project(view, parsed))
     secrets = settings.secrets | interpolator.secrets
@@ -122,7 +124,7 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
         raise ProjectError([Problem(p.file, p.line, mask(p.message)) for p in found])
     if models is not None:
         workflows = {
-            name: expand_transforms(workflow, models, settings.connections)
+            name: expand_transforms(workflow, models, settings.connections, checks)
             for name, workflow in workflows.items()
         }
     return Project(

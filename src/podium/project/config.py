@@ -61,6 +61,9 @@ def read_settings(
     connections = _connections(fields)
     warehouse = _warehouse(fields)
     secrets = interpolator.secrets | connection_secrets(connections) | url_secrets(store_url)
+    secrets |= connection_secrets({"warehouse": warehouse}) | url_secrets(
+        str(warehouse.get("url", ""))
+    )
     return Settings(
         store_url=store_url,
         pools=_pools(fields),

@@ -81,6 +81,8 @@ STATUSES: dict[Channel, tuple[tuple[timedelta, str], ...]] = {
         (timedelta(days=3), "billed"),  # invoiced: the NetSuite invoice is created then
     ),
 }
+# Statuses in which an API shows an order without prices (SP-API: Pending).
+UNPRICED = frozenset({"Pending"})
 REFUND_SHARE = {Channel.DTC: 0.08, Channel.MARKETPLACE: 0.05, Channel.WHOLESALE: 0.04}
 
 
@@ -251,7 +253,9 @@ class DayTruth:
     """The exact figures for one UTC day and channel, as an API would show them at ``now``.
 
     ``orders``, ``units``, ``gross``, ``discounts``, ``shipping``, ``tax`` count orders
-    placed that day (deleted ones left out); ``refunds`` counts refunds *created* that day;
+    placed that day (deleted ones left out; with ``truth(priced_only=True)`` also orders
+    the channel shows no price for yet, Amazon's Pending ones, which is what a sales
+    report can know); ``refunds`` counts refunds *created* that day;
     ``net`` = gross − discounts − refunds.
     """
 
@@ -487,7 +491,11 @@ class Brand:
 
 
 def truth(
-    brand: Brand, now: datetime, channels: Sequence[Channel] = tuple(Channel)
+    brand: Brand,
+    now: datetime,
+    channels: Sequence[Channel] = tuple(Channel),
+    *,
+    priced_only: bool = False,
 ) -> list[DayTruth]:
     """Per UTC day and channel: what every simulator shows as of ``now`` (see DayTruth)."""
     cells: dict[tuple[date, Channel], dict[str, object]] = {}
@@ -497,6 +505,8 @@ def truth(
 
     for channel in channels:
         for view in brand.orders_as_of(channel, now):
+            if priced_only and view.status in UNPRICED:
+                continue
             order, c = view.order, cell(view.order.created_at.date(), channel)
             c["orders"] = int(c.get("orders", 0)) + 1  # type: ignore[call-overload]
             c["units"] = int(c.get("units", 0)) + order.units  # type: ignore[call-overload]

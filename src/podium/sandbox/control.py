@@ -3,6 +3,7 @@
     GET  /_sandbox/clock                  {"now": "2026-10-31T00:00:00+00:00"}
     POST /_sandbox/clock/advance?hours=6  moves the simulated clock (minutes=, hours=, days=)
     GET  /_sandbox/truth[?channel=dtc]    DayTruth per day and channel as of now
+         [&priced_only=1]                 (leaving out orders shown without prices)
     GET  /_sandbox/truth/<api>            that simulator's per-stream truth (``<api>_truth``)
     GET  /_sandbox/violations             rate-limit violations counted per API
     POST /_sandbox/webhooks/<api>         body {"url": …, "secret": …}: that simulator
@@ -53,7 +54,8 @@ class SandboxControl:
         if path == "/clock/advance" and request.method == "POST":
             return self._advance(request.params)
         if path == "/truth" and request.method == "GET":
-            return self._truth(request.params.get("channel"))
+            priced = request.params.get("priced_only", "") in ("1", "true")
+            return self._truth(request.params.get("channel"), priced)
         if path.startswith("/truth/") and request.method == "GET":
             api = path.removeprefix("/truth/")
             if api not in self.truths:
@@ -88,11 +90,11 @@ class SandboxControl:
             return error_answer(400, 'send a JSON body {"url": "http://…", "secret": "…"}')
         return _json({"delivered": self.deliverers[api](url, secret)})
 
-    def _truth(self, channel: str | None) -> Answer:
+    def _truth(self, channel: str | None, priced_only: bool = False) -> Answer:
         if channel is not None and channel not in set(Channel):
             return error_answer(400, f"channel must be one of {', '.join(Channel)}")
         channels = [Channel(channel)] if channel else list(Channel)
-        days = truth(self.brand, self.clock.now(), channels)
+        days = truth(self.brand, self.clock.now(), channels, priced_only=priced_only)
         return _json({"now": self.clock.now().isoformat(), "days": [d.to_json() for d in days]})
 
 

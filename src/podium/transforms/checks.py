@@ -449,6 +449,25 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def check_reads(check: Check) -> set[str]:
+    """``schema.table`` of every relation a check reads (lower case)."""
+    import sqlglot
+
+    from podium.transforms.models import tables_read
+
+    found = {check.model} if check.model else set()
+    if check.settings.get("to"):
+        found.add(str(check.settings["to"]).lower())
+    for key in ("sql", "left", "right"):
+        text = check.settings.get(key)
+        if isinstance(text, str):
+            try:
+                found |= tables_read(sqlglot.parse_one(text, read="duckdb"))
+            except sqlglot.errors.ParseError:
+                continue
+    return found
+
+
 def checks_for(checks: Sequence[Check], models: Sequence[str]) -> list[Check]:
     """The checks declared on any of ``models``."""
     wanted = set(models)

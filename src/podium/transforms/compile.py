@@ -12,7 +12,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError, UnsupportedError
 
+from podium.connectors.destinations.base import BOOKKEEPING
 from podium.errors import UsageError
+from podium.transforms import pii
 from podium.transforms.models import DIALECT, Model
 
 DIALECTS = ("duckdb", "postgres")
@@ -34,6 +36,7 @@ def compile_model(model: Model, dialect: str = DIALECT, *, schema_prefix: str = 
                     table.set("db", exp.to_identifier(schema_prefix + table.db))
         if dialect == DIALECT:
             return tree.sql(dialect=DIALECT, pretty=True)
+        _qualify_pii(tree, schema_prefix)
         gap = postgres_gap(tree)
         if gap is not None:
             raise UnsupportedError(gap)
@@ -47,6 +50,23 @@ def compile_model(model: Model, dialect: str = DIALECT, *, schema_prefix: str = 
         raise CompileError(
             f"model {model.name} ({model.path}) cannot be compiled: {_first_line(exc)}"
         ) from None
+
+
+def uses_pii(model: Model) -> bool:
+    """Whether the model calls ``pii_email``/``pii_phone`` (see ``pii.py``)."""
+    try:
+        tree = sqlglot.parse_one(model.sql, read=DIALECT)
+    except SqlglotError:
+        return False
+    return any(f.name.lower() in pii.FUNCTIONS for f in tree.find_all(exp.Anonymous))
+
+
+def _qualify_pii(tree: exp.Expr, schema_prefix: str) -> None:
+    """On PostgreSQL the PII functions live in podium's bookkeeping schema."""
+    schema = exp.to_identifier(schema_prefix + BOOKKEEPING, quoted=True)
+    for function in list(tree.find_all(exp.Anonymous)):
+        if function.name.lower() in pii.FUNCTIONS:
+            function.replace(exp.Dot(this=schema.copy(), expression=function.copy()))
 
 
 def postgres_gap(tree: exp.Expr) -> str | None:

@@ -20,8 +20,10 @@ import time
 from dataclasses import dataclass
 
 from podium.connectors.normalize.names import quote
-from podium.transforms.compile import compile_model
+from podium.errors import UsageError
+from podium.transforms.compile import compile_model, uses_pii
 from podium.transforms.models import Materialized, Model
+from podium.transforms.pii import MISSING_KEY
 from podium.transforms.warehouse_sql import WarehouseSql, qualified
 
 _NEW = "__podium_new_"
@@ -49,6 +51,8 @@ class Built:
 
 def build(sql: WarehouseSql, model: Model) -> Built:
     started = time.monotonic()
+    if not sql.has_pii_key and uses_pii(model):
+        raise UsageError(f"model {model.name} ({model.path}) hashes personal data: {MISSING_KEY}")
     query = compile_model(model, sql.dialect, schema_prefix=sql.schema_prefix)
     target = qualified(sql, model.schema, model.table)
     sql.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(sql.schema_prefix + model.schema)}")

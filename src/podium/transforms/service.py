@@ -1,7 +1,8 @@
 """The transform service: the models a selector names, built in order on the warehouse.
 
-Used by ``podium models run``; a failed model stops the models that read it (they are
-reported ``skipped``), and the others still run.
+Used by ``podium models run``; the checks declared on a model run right after it is built
+(an error-severity failure counts as the model failing); a failed model stops the models
+that read it (they are reported ``skipped``), and the others still run.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from podium.core.workflow import Project
 from podium.errors import PodiumError
+from podium.transforms.checks import CheckResult, checks_for, load_checks, run_check
 from podium.transforms.materialize import Built, build
 from podium.transforms.models import ModelSet, load_models
 from podium.transforms.warehouse_sql import open_warehouse_sql
@@ -22,6 +24,7 @@ class TransformResult:
     built: list[Built] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # model → error
     skipped: dict[str, str] = field(default_factory=dict)  # model → the failed upstream
+    checks: list[CheckResult] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -35,9 +38,11 @@ def run_models(
     models: ModelSet | None = None,
     on_built: Callable[[Built], None] | None = None,
     on_failed: Callable[[str, str], None] | None = None,
+    on_checked: Callable[[CheckResult], None] | None = None,
 ) -> TransformResult:
     root = Path(project.root)
     models = models or load_models(root)
+    checks = load_checks(root)
     chosen = models.select(selector)
     result = TransformResult()
     with open_warehouse_sql(project.warehouse, root) as sql:
@@ -59,7 +64,17 @@ def run_models(
                 result.built.append(built)
                 if on_built is not None:
                     on_built(built)
-                continue
+                errors: list[str] = []
+                for check in checks_for(checks, [name]):
+                    outcome = run_check(sql, check)
+                    result.checks.append(outcome)
+                    if on_checked is not None:
+                        on_checked(outcome)
+                    if not outcome.passed and outcome.severity == "error":
+                        errors.append(outcome.message)
+                if not errors:
+                    continue
+                result.failed[name] = f"{len(errors)} check(s) failed: " + "; ".join(errors[:3])
             if on_failed is not None:
                 on_failed(name, result.failed[name])
     return result

@@ -3,7 +3,9 @@
 Each model is its own step of the run, so a failed model is retried (and re-run with
 ``podium retry --failed-only``) alone, and the engine's late-source handling works per
 model: when an extract runs late, only the models that read its tables wait or are marked
-incomplete, and the catch-up run rebuilds exactly those.
+incomplete, and the catch-up run rebuilds exactly those. The checks declared on a model run
+in its task, so a model whose checks read other models (a relationship's target, the
+tables of a check's query) also depends on those models' tasks.
 
 For a transform task ``models`` selecting ``commerce``::
 
@@ -20,18 +22,22 @@ model tasks. The model tasks keep the transform task's settings (retries, pool, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from podium.core.workflow import Task, Workflow
+from podium.transforms.checks import Check, check_reads
 from podium.transforms.models import ModelSet
 
 MODEL_KIND = "model"
 
 
 def expand_transforms(
-    workflow: Workflow, models: ModelSet, connections: Mapping[str, Mapping[str, Any]]
+    workflow: Workflow,
+    models: ModelSet,
+    connections: Mapping[str, Mapping[str, Any]],
+    checks: Sequence[Check] = (),
 ) -> Workflow:
     if not any(task.kind == "transform" for task in workflow.tasks):
         return workflow
@@ -52,8 +58,11 @@ def expand_transforms(
         chosen = models.select(task.target)
         ids = {name: f"{task.id}.{name}" for name in chosen}
         replaced[task.id] = tuple(ids.values())
+        checked = _checked_models(models, checks)
         for name in chosen:
-            upstream = [ids[p] for p in models.upstream(name) if p in ids]
+            upstream = [
+                ids[p] for p in [*models.upstream(name), *checked.get(name, ())] if p in ids
+            ]
             reads = {i.split(".", 1)[0] for i in models.inputs(name) if "." in i}
             loaded_by = sorted({t for d in reads for t in datasets.get(d, ())})
             inherited = [d for d in task.depends_on if d not in extracts and not upstream]
@@ -73,6 +82,20 @@ def expand_transforms(
         for t in tasks
     ]
     return replace(workflow, tasks=tuple(tasks))
+
+
+def _checked_models(models: ModelSet, checks: Sequence[Check]) -> dict[str, list[str]]:
+    """Model → the other models its checks read (a relationship's target, a query's
+    tables), which must be built before the checks run; an edge that would close a cycle
+    (the other model reads this one) is left out."""
+    found: dict[str, list[str]] = {}
+    for check in checks:
+        if check.model is None or check.model not in models.models:
+            continue
+        for other in sorted(check_reads(check) & set(models.models) - {check.model}):
+            if check.model not in models.select("+" + other):
+                found.setdefault(check.model, []).append(other)
+    return found
 
 
 def _expanded(

@@ -14,8 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from podium.connectors.destinations.base import BOOKKEEPING
 from podium.connectors.normalize.names import quote
 from podium.connectors.warehouse import open_destination
+from podium.transforms import pii
 
 if TYPE_CHECKING:
     from podium.connectors.destinations.postgres import PostgresDestination
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 class WarehouseSql(Protocol):
     dialect: str
     schema_prefix: str
+    has_pii_key: bool
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
@@ -52,8 +55,9 @@ def open_warehouse_sql(settings: Mapping[str, Any], root: Path) -> Iterator[Ware
     from podium.connectors.destinations.postgres import PostgresDestination
 
     destination = open_destination(settings, root)
+    key = settings.get("pii_key") or None
     if isinstance(destination, PostgresDestination):
-        pg = PostgresSql(destination)
+        pg = PostgresSql(destination, key)
         try:
             yield pg
         finally:
@@ -62,7 +66,7 @@ def open_warehouse_sql(settings: Mapping[str, Any], root: Path) -> Iterator[Ware
     assert isinstance(destination, DuckDBDestination)
     destination.path.parent.mkdir(parents=True, exist_ok=True)
     with destination.connection() as db:
-        yield DuckDBSql(db)
+        yield DuckDBSql(db, key)
 
 
 class _Catalog:
@@ -96,10 +100,12 @@ class DuckDBSql(_Catalog):
     dialect = "duckdb"
     schema_prefix = ""
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, pii_key: str | None = None) -> None:
         self.db = db
+        self.has_pii_key = pii_key is not None
         db.execute("SET TimeZone = 'UTC'")
         db.execute("SET enable_progress_bar = false")
+        pii.register_duckdb(db, pii_key)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.db.execute(sql, list(params)).fetchall()]
@@ -129,10 +135,27 @@ class DuckDBSql(_Catalog):
 class PostgresSql(_Catalog):
     dialect = "postgres"
 
-    def __init__(self, destination: PostgresDestination) -> None:
+    def __init__(self, destination: PostgresDestination, pii_key: str | None = None) -> None:
         self.schema_prefix = destination.prefix
+        self.has_pii_key = pii_key is not None
         self.conn = destination.connect()
         self.conn.execute("SET TIME ZONE 'UTC'")
+        if pii_key is not None:
+            inner, outer = pii.pads(pii_key)  # bound parameters: never in the query text
+            self.conn.execute("SELECT set_config('podium.pii_ipad', %s, false)", (inner,))
+            self.conn.execute("SELECT set_config('podium.pii_opad', %s, false)", (outer,))
+        self._create_pii_functions()
+
+    def _create_pii_functions(self) -> None:
+        schema = quote(self.schema_prefix + BOOKKEEPING)
+        exists = self.query("SELECT to_regprocedure(%s)", (f"{schema}.pii_phone(text)",))
+        if exists and exists[0][0] is not None:
+            return
+        with self.conn.transaction():  # one creator at a time: model tasks run in parallel
+            self.conn.execute("SELECT pg_advisory_xact_lock(hashtext('podium.pii'))")
+            self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            for statement in pii.postgres_functions(schema):
+                self.conn.execute(statement)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.conn.cursor() as cursor:
