@@ -14,7 +14,7 @@ import pytest
 from podium.core.workflow import EngineSettings, Project
 from podium.transforms.warehouse_sql import open_warehouse_sql
 
-SCHEMAS = ("raw_shop", "staging", "commerce")
+SCHEMAS = ("raw_shop", "staging", "commerce", "_podium")
 
 
 @pytest.fixture

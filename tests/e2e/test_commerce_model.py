@@ -219,6 +219,10 @@ def test_a_late_amazon_is_restated_when_it_lands(tmp_path: Path, sandbox: Sandbo
     assert tasks["amazon"]["late"]
     incomplete = {t for t, v in tasks.items() if v.get("incomplete")}
     assert incomplete == READS_AMAZON
+    # which source made the mart incomplete, and until when that source was complete:
+    # yesterday's load
+    [(late, through)] = tasks[f"models.{MART}"]["output"]["late_sources"].items()
+    assert late == "amazon" and through is not None
     [catchup_id] = run["catchup_runs"]
     catchup = json.loads(podium_cli(root, "show", catchup_id, "--json").out)
     rerun = {t["id"] for t in catchup["tasks"] if t["status"] == "succeeded"}

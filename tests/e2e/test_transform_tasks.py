@@ -170,3 +170,27 @@ def test_assets_lists_every_table_with_its_rows_and_completeness(tmp_path: Path)
     assert all(a["complete"] for a in found.values())
     text = podium_cli(root, "assets").out
     assert "commerce.revenue" in text and "complete" in text
+
+
+def test_a_model_whose_checks_read_another_model_waits_for_it(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "checks").mkdir()
+    (root / "checks/links.yaml").write_text(
+        # store_sales reads no model, but its checks read commerce.orders and revenue;
+        # revenue's check reads store_sales, which would close a cycle: that edge is dropped
+        "checks:\n"
+        "  - {kind: relationships, model: commerce.store_sales, column: store,\n"
+        "     to: commerce.orders, field: id, severity: warn}\n"
+        "  - {kind: sql, name: revenue_vs_units, model: commerce.store_sales, severity: warn,\n"
+        "     sql: 'select * from commerce.revenue where revenue < 0'}\n"
+        "  - {kind: sql, name: units_vs_revenue, model: commerce.revenue, severity: warn,\n"
+        "     sql: 'select * from commerce.store_sales where units < 0'}\n"
+    )
+    graph = podium_cli(root, "graph", "daily", "--format", "dot")
+    assert graph.code == 0, graph
+    edges = set(re.findall(r'"([^"]+)" -> "([^"]+)"', graph.out))
+    assert ("models.commerce.orders", "models.commerce.store_sales") in edges
+    assert ("models.commerce.revenue", "models.commerce.store_sales") in edges
+    assert ("models.commerce.store_sales", "models.commerce.revenue") not in edges
+    done = podium_cli(root, "run", "daily", "--json")
+    assert done.code == 0, done

@@ -193,7 +193,8 @@ def blocking_run(db: Database, root_id: str) -> dict[str, Any] | None:
 
 def assets(db: Database, *, now: float | None = None) -> list[dict[str, Any]]:
     """Every asset ever updated, with its latest update: when, by which run and task,
-    whether it was built from late (incomplete) inputs, and what changed."""
+    whether it was built from late (incomplete) inputs — which late task, and until when
+    its data was complete — and what changed."""
     import time
 
     asset = (
@@ -219,6 +220,7 @@ def assets(db: Database, *, now: float | None = None) -> list[dict[str, Any]]:
                 "run_id": run_id,
                 "task_id": task_id,
                 "complete": not data.get("incomplete", False),
+                "late_sources": (data.get("stats") or {}).get("late_sources") or {},
                 "stats": data.get("stats") or {},
             }
         )

@@ -214,10 +214,11 @@ def _run_model(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
     model = load_models(root).models[job.target]
     log = TaskContext(job, sink, cancelled).log
     with open_warehouse_sql(project.warehouse, root) as sql:
+        late = _late_sources(job)
+        through = _complete_through(sql, project, job.workflow, late) if late else {}
         missing = _missing_inputs(sql, model.reads)
         if missing:
-            waiting = _waiting_for(job)
-            if not waiting:
+            if not late:
                 raise TerminalTaskError(
                     f"model {model.name} reads {', '.join(missing)}, which does not exist yet;"
                     " run the extract that loads it first (podium extract CONNECTION) or"
@@ -228,9 +229,14 @@ def _run_model(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
                 " builds it when the data lands",
                 model.name,
                 ", ".join(missing),
-                ", ".join(waiting),
+                ", ".join(late),
             )
-            return {"model": model.name, "built": False, "missing": missing, "waiting_for": waiting}
+            return {
+                "model": model.name,
+                "built": False,
+                "missing": missing,
+                "late_sources": through,
+            }
         built = build(sql, model)
         log.info(
             "%s: %s, %d rows (%d written) in %.2fs",
@@ -240,8 +246,15 @@ def _run_model(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
             built.written,
             built.seconds,
         )
+        if through:
+            log.warning("%s is incomplete: %s", built.model, _describe_late(through))
         results = _run_checks(sql, checks_for(load_checks(root), [model.name]), log)
-    output = {**built.to_json(), "assets": {built.model: {"rows": built.rows}}}
+    stats: dict[str, Any] = {"rows": built.rows}
+    if through:
+        stats["late_sources"] = through
+    output = {**built.to_json(), "assets": {built.model: stats}}
+    if through:
+        output["late_sources"] = through
     return _checked(output, results)
 
 
@@ -250,14 +263,53 @@ def _missing_inputs(sql: Any, reads: frozenset[str]) -> list[str]:
     return [n for n in names if sql.relation_kind(*n.split(".", 1)) is None]
 
 
-def _waiting_for(job: Job) -> list[str]:
-    """The late tasks this model's inputs wait for: its late upstreams, and what upstream
-    models that were not built for the same reason were waiting for."""
-    waiting = set(job.late_upstreams)
+def _late_sources(job: Job) -> list[str]:
+    """The late tasks behind this model's inputs: its late upstreams, and those of the
+    upstream models that were built (or not) while a source was late."""
+    late = set(job.late_upstreams)
     for output in job.upstream.values():
         if isinstance(output, Mapping):
-            waiting.update(str(name) for name in output.get("waiting_for") or ())
-    return sorted(waiting)
+            late.update(str(name) for name in output.get("late_sources") or ())
+    return sorted(late)
+
+
+def _complete_through(
+    sql: Any, project: Any, workflow: str, late: list[str]
+) -> dict[str, str | None]:
+    """Late task → until when the data it loads is complete: the start of the oldest of
+    its streams' latest committed loads (None when it never loaded, or is not an extract)."""
+    from podium.connectors.destinations.base import BOOKKEEPING
+    from podium.connectors.normalize.names import quote
+
+    tasks = (
+        {t.id: t for t in project.workflows[workflow].tasks}
+        if workflow in project.workflows
+        else {}
+    )
+    loads = f"{quote(sql.schema_prefix + BOOKKEEPING)}.loads"
+    known = sql.relation_kind(BOOKKEEPING, "loads") is not None
+    found: dict[str, str | None] = {}
+    for task_id in late:
+        task = tasks.get(task_id)
+        found[task_id] = None
+        if task is None or task.kind != "extract" or not known:
+            continue
+        rows = sql.query(
+            f"SELECT stream, max(started_at) FROM {loads} WHERE connection = ?"
+            " AND status = 'committed' GROUP BY stream",
+            (task.target,),
+        )
+        if rows:
+            oldest = min(r[1] for r in rows)
+            found[task_id] = oldest.isoformat() if hasattr(oldest, "isoformat") else str(oldest)
+    return found
+
+
+def _describe_late(through: Mapping[str, str | None]) -> str:
+    return "; ".join(
+        f"{task} was late, complete through {at}" if at else f"{task} was late, never loaded"
+        for task, at in sorted(through.items())
+    )
 
 
 def _run_check_task(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:

@@ -89,11 +89,23 @@ def _checked_models(models: ModelSet, checks: Sequence[Check]) -> dict[str, list
     tables), which must be built before the checks run; an edge that would close a cycle
     (the other model reads this one) is left out."""
     found: dict[str, list[str]] = {}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            name = todo.pop()
+            if name == goal:
+                return True
+            if name not in seen:
+                seen.add(name)
+                todo.extend([*models.upstream(name), *found.get(name, ())])
+        return False
+
     for check in checks:
         if check.model is None or check.model not in models.models:
             continue
         for other in sorted(check_reads(check) & set(models.models) - {check.model}):
-            if check.model not in models.select("+" + other):
+            if not reaches(other, check.model):
                 found.setdefault(check.model, []).append(other)
     return found
 
