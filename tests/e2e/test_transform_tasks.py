@@ -4,6 +4,7 @@ tables it reads, each retried alone."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import re
 from pathlib import Path
 
@@ -194,3 +195,22 @@ def test_a_model_whose_checks_read_another_model_waits_for_it(tmp_path: Path) ->
     assert ("models.commerce.store_sales", "models.commerce.revenue") not in edges
     done = podium_cli(root, "run", "daily", "--json")
     assert done.code == 0, done
+
+
+def test_check_results_are_events(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "models/commerce/orders.yaml").write_text(
+        "checks:\n  - {kind: row_count, min: 5, severity: warn}\n"
+        "  - {kind: not_null, column: total}\n"
+    )
+    done = podium_cli(root, "run", "daily", "--json")
+    assert done.code == 0, done
+    with sqlite3.connect(root / ".podium/state.db") as db:
+        rows = db.execute(
+            "SELECT task_id, payload FROM events WHERE type = 'CheckEvaluated' ORDER BY seq"
+        ).fetchall()
+    results = {json.loads(p)["check"]: (t, json.loads(p)) for t, p in rows}
+    task, warned = results["commerce_orders_row_count"]
+    assert task == "models.commerce.orders" and warned["passed"] is False
+    assert warned["severity"] == "warn" and "expected ≥ 5" in warned["message"]
+    assert results["commerce_orders_not_null_total"][1]["passed"] is True

@@ -116,6 +116,22 @@ class AssetUpdated(Event):
 
 
 @dataclass(frozen=True)
+class CheckEvaluated(Event):
+    """A data check ran after its model (or in a ``check`` task): its result, in the words
+    of the data. Failed error-severity checks also fail their task."""
+
+    type: ClassVar[str] = "CheckEvaluated"
+    dispatch: ClassVar[bool] = True
+    check: str
+    run_id: str
+    task_id: str
+    passed: bool
+    severity: str = "error"
+    failing: int = 0
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class CatchupStarted(Event):
     """A late task landed: its downstream tasks are re-run and the earlier outputs were
     incomplete."""

@@ -429,6 +429,8 @@ def _after_attempt(j: Journal, o: Outcome, graphs: Graphs, draw: Callable[[], fl
     if ok:
         for asset, stats in _assets_of(task, o.output).items():
             j.add(ev.AssetUpdated(asset, o.run_id, o.task_id, bool(incomplete), stats))
+        for result in _checks_of(task, o.output):
+            j.add(ev.CheckEvaluated(run_id=o.run_id, task_id=o.task_id, **result))
     if released:
         if ok:
             _start_catchup(j, o.run_id, o.task_id, graphs)
@@ -683,12 +685,29 @@ def retry_run(j: Journal, run_id: str, *, failed_only: bool, graphs: Graphs) -> 
     return sorted(again)
 
 
+def _checks_of(task: Task, output: str | None) -> list[dict[str, Any]]:
+    """The check results a successful ``model`` or ``check`` attempt reported."""
+    if task.kind not in ("model", "check") or not output:
+        return []
+    data = json.loads(output)
+    results = data.get("checks") if isinstance(data, dict) else None
+    keys = ("passed", "severity", "failing", "message")
+    return [
+        {"check": str(r.get("name")), **{k: r[k] for k in keys if k in r}}
+        for r in results or []
+        if isinstance(r, dict)
+    ]
+
+
 def _assets_of(task: Task, output: str | None) -> dict[str, dict[str, Any]]:
     """The assets a successful attempt updated: its ``produces``, and for an extract (the
     tables it loaded) or a model (its relation) what changed in each."""
+    data = json.loads(output) if output and task.kind in ("extract", "model") else {}
+    if task.kind == "model" and isinstance(data, dict) and data.get("built") is False:
+        return {}  # waiting for a late source: nothing was built
     found: dict[str, dict[str, Any]] = {asset: {} for asset in task.produces}
-    if task.kind in ("extract", "model") and output:
-        loaded = json.loads(output).get("assets")
+    if isinstance(data, dict):
+        loaded = data.get("assets")
         if isinstance(loaded, dict):
             found.update({str(k): dict(v) for k, v in loaded.items() if isinstance(v, dict)})
     return found
