@@ -4,8 +4,8 @@ tables it reads, each retried alone."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import re
+import sqlite3
 from pathlib import Path
 
 import duckdb
