@@ -23,7 +23,7 @@ from podium.sandbox.brand import BrandConfig, truth
 from podium.sandbox.faults import ALWAYS
 from podium.sandbox.service import Sandbox, start_sandbox
 
-from .conftest import PODIUM, podium_cli, wait_until
+from .conftest import PODIUM, podium_cli, podium_env, wait_until
 
 BRAND = BrandConfig(days=40)
 # Fast polling so a test sync spends its time syncing, not waiting between polls.
@@ -262,3 +262,45 @@ def mart_built_in_new_run(root: Path, earlier: set[str]) -> bool:
             (f"models.{MART}",),
         ).fetchall()
     return any(r[0] not in earlier for r in rows)
+
+
+TEMPLATE_VARIABLES = [
+    "PODIUM_PII_KEY",
+    "SHOPIFY_SHOP",
+    "SHOPIFY_ACCESS_TOKEN",
+    "AMAZON_REFRESH_TOKEN",
+    "AMAZON_CLIENT_ID",
+    "AMAZON_CLIENT_SECRET",
+    "NETSUITE_ACCOUNT_ID",
+    "NS_CONSUMER_KEY",
+    "NS_CONSUMER_SECRET",
+    "NS_TOKEN_ID",
+    "NS_TOKEN_SECRET",
+    "KLAVIYO_API_KEY",
+]
+
+
+def test_init_commerce_makes_a_project_that_validates_once_its_secrets_are_set(
+    tmp_path: Path,
+) -> None:
+    made = podium_cli(tmp_path, "init", "shop", "--template", "commerce")
+    assert made.code == 0, made
+    root = tmp_path / "shop"
+    unset = podium_cli(root, "validate")
+    assert unset.code == 2
+    assert "environment variable SHOPIFY_ACCESS_TOKEN is not set" in unset.out + unset.err
+    values = {name: f"value-of-{name.lower()}" for name in TEMPLATE_VARIABLES}
+    values |= {
+        "SHOPIFY_SHOP": "acme-goods",
+        "SHOPIFY_ACCESS_TOKEN": "shpat_" + "0" * 32,
+        "KLAVIYO_API_KEY": "pk_" + "1" * 34,
+        "NETSUITE_ACCOUNT_ID": "1234567_SB1",
+    }
+    env = {**podium_env(), **values}
+    done = podium_cli(root, "validate", env=env)
+    assert done.code == 0, done
+    listed = podium_cli(root, "models", "list", "--json", env=env)
+    names = {m["name"] for m in json.loads(listed.out)}
+    assert {"commerce.orders", "commerce.identity_map", f"{MART}"} <= names
+    graph = podium_cli(root, "graph", "daily", env=env)
+    assert "models.commerce.orders" in graph.out and "amazon" in graph.out
