@@ -772,27 +772,6 @@ def test_graph_text_and_dot(make_project: MakeProject) -> None:
     assert bad_format.code == 2 and "invalid choice" in bad_format.err
 
 
-def test_demo_runs_the_example_and_cleans_up(tmp_path: Path) -> None:
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    env = podium_env({"TMPDIR": str(scratch)})
-    demo = podium_cli(tmp_path, "demo", env=env)
-    assert demo.code == 0, demo
-    folder = re.search(r"created an example project in (\S+)", demo.out)
-    assert folder, demo
-    assert re.search(r"run \w+ succeeded in [\d.]+s \(4 succeeded\)", demo.out), demo
-    assert not Path(folder.group(1)).exists()  # removed without --keep
-
-    kept = podium_cli(tmp_path, "demo", "--keep", env=env)
-    assert kept.code == 0, kept
-    where = re.search(r"created an example project in (\S+)", kept.out)
-    assert where and (Path(where.group(1)) / "podium.yaml").is_file()
-    run_id = re.search(r"try `podium show (\w+) --project", kept.out)
-    assert run_id, kept
-    shown = podium_cli(tmp_path, "show", run_id.group(1), "--project", where.group(1), env=env)
-    assert shown.code == 0 and "succeeded" in shown.out, shown
-
-
 # -- secrets -----------------------------------------------------------------------------------
 
 TOKEN = "shp_tok_9f3c2a7e1b55"

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -47,7 +45,11 @@ def cmd_init(args: argparse.Namespace) -> int:
     dest = Path(args.dir or args.project).resolve()
     written = init_project(dest, args.template)
     print(f"created a podium project in {dest} ({len(written)} files)")
-    print("next: podium validate, then podium run example")
+    if args.template == "commerce":
+        print("next: set the variables podium.yaml names (see README.md), then")
+        print("      podium validate, podium run daily — or try it first with `podium demo`")
+    else:
+        print("next: podium validate, then podium run example")
     return 0
 
 
@@ -250,40 +252,6 @@ def cmd_emit(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- demo -------------------------------------------------------------------------------
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from podium.project import init_project, load_project
-
-    folder = Path(tempfile.mkdtemp(prefix="podium-demo-"))
-    try:
-        init_project(folder, "example")
-        print(f"podium demo: created an example project in {folder}")
-        project = load_project(folder)
-        db = _open(project)
-        started = time.perf_counter()
-        progress = Progress(enabled=True, stream=sys.stdout)
-        run_id = services.start_run(db, project, "example")
-        progress.started(run_id, "example")
-        execute_tree(project, db, run_id, progress)
-        run = queries.show_run(db, run_id)
-        progress.finished(db, run)
-        print()
-        print(render_run(run))
-        for task in run["tasks"]:
-            if task["output"] is not None:
-                print(f"  output of {task['id']}: {json.dumps(task['output'])}")
-        print(f"\npodium demo: finished in {time.perf_counter() - started:.2f}s")
-        if args.keep:
-            print(f"the project stays in {folder}; try `podium show {run_id} --project {folder}`")
-        db.close()
-        return 0 if tree_succeeded(db, run_id) else 1
-    finally:
-        if not args.keep:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
 # -- extract ------------------------------------------------------------------------------
 
 
@@ -369,7 +337,12 @@ def cmd_assets(args: argparse.Namespace) -> int:
         return 0
     for a in found:
         rows = f"{a['rows']:,} rows" if a["rows"] is not None else "—"
+        late = a.get("late_sources") or {}
         state = "complete" if a["complete"] else "INCOMPLETE (built while an input was late)"
+        if not a["complete"] and late:
+            state = "INCOMPLETE: " + "; ".join(
+                f"{task} late, complete through {at or 'never'}" for task, at in late.items()
+            )
         age = a["age_seconds"] / 3600
         print(
             f"{a['asset']:<40} {rows:>14}  updated {a['updated_at']} ({age:,.1f} h ago) "

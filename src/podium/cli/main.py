@@ -118,9 +118,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("models", models.cmd_models, "list, draw, compile or run the SQL models")
     models.add_arguments(p)
+    p = command("checks", models.cmd_checks, "run data checks now and show what fails")
+    p.add_argument(
+        "selector", nargs="?", help="a check's name, checks/FILE.yaml, or a model selector"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
 
-    p = command("demo", c.cmd_demo, "create an example project in a temporary folder and run it")
-    p.add_argument("--keep", action="store_true", help="keep the demo folder")
+    from podium.cli import demo
+
+    p = command(
+        "demo",
+        demo.cmd_demo,
+        "write a commerce demo project pointed at local simulators and run its daily workflow",
+    )
+    demo.add_arguments(p)
     return parser
 
 

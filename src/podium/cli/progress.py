@@ -21,10 +21,11 @@ _MARKS = {
 
 
 class Progress:
-    def __init__(self, *, enabled: bool, stream: TextIO) -> None:
+    def __init__(self, *, enabled: bool, stream: TextIO, width: int = 24) -> None:
         self.enabled, self.stream = enabled, stream
         self._started = time.perf_counter()
-        self._width = 24
+        self._width = width  # task ids are padded to this, so the statuses line up
+        self._catchups: set[str] = set()
 
     def _say(self, text: str) -> None:
         if self.enabled:
@@ -43,12 +44,14 @@ class Progress:
         for e in events:
             if isinstance(e, ev.TaskFinished):
                 mark = _MARKS.get(e.status, "?")
-                self._say(f"  {mark} {e.task_id:<{self._width}} {e.status}")
+                again = " (catch-up)" if e.run_id in self._catchups else ""
+                self._say(f"  {mark} {e.task_id:<{self._width}} {e.status}{again}")
             elif isinstance(e, ev.AttemptFinished) and e.status not in ("succeeded",):
                 self._say(f"    {e.task_id} attempt {e.attempt} {e.status}: {e.error or ''}")
             elif isinstance(e, ev.TaskLate):
                 self._say(f"  … {e.task_id:<{self._width}} late (on_late: {e.on_late})")
             elif isinstance(e, ev.CatchupStarted):
+                self._catchups.add(e.run_id)
                 self._say(
                     f"  ↻ catch-up run {e.run_id}: {e.late_task} landed late;"
                     f" re-running {', '.join(e.tasks)}"

@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--fast",
         action="store_true",
-        help="raise Amazon's rate limits 100x (its real 0.5 order-items calls/s are slow)",
+        help="raise the slow limits: Amazon's rates 100x, Shopify's query cost, Klaviyo's reports",
     )
 
 
@@ -44,7 +44,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         return _start(args, state_file)
     if args.action == "stop":
         return _stop(state_file)
-    state = _running(state_file)
+    state = running_sandbox(state_file)
     if state is None:
         print("the sandbox is not running; start it with `podium sandbox start`")
         return 1
@@ -53,7 +53,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def _start(args: argparse.Namespace, state_file: Path) -> int:
-    if (state := _running(state_file)) is not None:
+    if (state := running_sandbox(state_file)) is not None:
         raise UsageError(
             f"the sandbox already runs at {state['url']} (pid {state['pid']}); "
             "`podium sandbox stop` ends it"
@@ -89,7 +89,7 @@ def _start(args: argparse.Namespace, state_file: Path) -> int:
 
 
 def _stop(state_file: Path) -> int:
-    state = _running(state_file)
+    state = running_sandbox(state_file)
     if state is None:
         print("the sandbox is not running")
         return 0
@@ -105,7 +105,7 @@ def _stop(state_file: Path) -> int:
     return 0
 
 
-def _running(state_file: Path) -> dict[str, Any] | None:
+def running_sandbox(state_file: Path) -> dict[str, Any] | None:
     """The state of a sandbox that is still alive; a stale file is removed."""
     try:
         state: dict[str, Any] = json.loads(state_file.read_text())
