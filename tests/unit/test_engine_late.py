@@ -175,3 +175,25 @@ def test_on_late_wait_only_records_the_event(make_harness: Any) -> None:
     assert h.tasks(run)["models"]["incomplete"] is False
     assert h.run(run)["catchup_runs"] == []
     assert len(h.runs()) == 1
+
+
+def test_a_late_task_landing_before_the_rest_waits_for_the_run_to_end(
+    make_harness: Any,
+) -> None:
+    """The catch-up reads what the run's other tasks write: it must not start while they
+    still run (it would build on tables they have not loaded yet)."""
+    h = make_harness(daily(OnLate.CONTINUE), pools={"ext": 1})
+    run = h.start("daily")
+    h.step()
+    h.clock.advance(11)
+    h.step()
+    assert h.ex.running() == ["amazon", "shopify"]
+    h.ex.succeed("amazon", {"rows": 7})  # lands while shopify still loads
+    h.step()
+    assert h.run(run)["catchup_runs"] == [] and h.events("CatchupStarted") == []
+    for name in ("shopify", "models", "report", "audience"):
+        h.ex.succeed(name)
+        h.step()
+    assert h.status(run) == "succeeded"
+    (catchup_id,) = h.run(run)["catchup_runs"]
+    assert sorted(h.tasks(catchup_id)) == ["audience", "models"]

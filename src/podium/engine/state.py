@@ -233,6 +233,17 @@ def _finish_run(j: Journal, run_id: str, graphs: Graphs | None) -> None:
         status = RunStatus.SUCCEEDED
     tx.execute("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", (status, j.now, run_id))
     j.add(ev.RunFinished(run_id, workflow, status))
+    if graphs is not None and status is not RunStatus.CANCELLED:
+        # Late tasks that were let go and then landed: restate what lies downstream of
+        # each, now that nothing of this run still writes (a catch-up started while the
+        # run's other tasks ran could read their tables before they were loaded).
+        landed = tx.fetchall(
+            "SELECT task_id FROM task_runs WHERE run_id = ? AND released = 1"
+            " AND status = 'succeeded' ORDER BY task_id",
+            (run_id,),
+        )
+        for (task_id,) in landed:
+            _start_catchup(j, run_id, task_id, graphs)
     if parent_run and parent_task and graphs is not None:
         _finish_parent_task(j, parent_run, parent_task, run_id, status, graphs)
     if graphs is not None and workflow in graphs.workflows:
@@ -431,9 +442,7 @@ def _after_attempt(j: Journal, o: Outcome, graphs: Graphs, draw: Callable[[], fl
             j.add(ev.AssetUpdated(asset, o.run_id, o.task_id, bool(incomplete), stats))
         for result in _checks_of(task, o.output):
             j.add(ev.CheckEvaluated(run_id=o.run_id, task_id=o.task_id, **result))
-    if released:
-        if ok:
-            _start_catchup(j, o.run_id, o.task_id, graphs)
+    if released:  # its catch-up starts when the run ends (``_finish_run``)
         _close_tasks(j, o.run_id, 1, graphs)
         return
     closed = 1 + _propagate(j, o.run_id, workflow, o.task_id, status, bool(incomplete), graphs)
