@@ -27,7 +27,7 @@ from .conftest import PODIUM, podium_cli, podium_env, wait_until
 
 BRAND = BrandConfig(days=40)
 # Fast polling so a test sync spends its time syncing, not waiting between polls.
-POLLING = {"shopify": {"bulk_poll_interval": "1s"}, "amazon": {"report_poll_interval": "1s"}}
+POLLING = {"shopify": {"bulk_poll_interval": "0.2s"}, "amazon": {"report_poll_interval": "0.2s"}}
 SELL_THROUGH = (
     "retailer,store_id,sku,week,units_sold,sales_amount,on_hand\n"
     "Northwind Outfitters,101,EVETEE-M,2026-09-07,12,300.00,40\n"

@@ -57,3 +57,49 @@ def test_a_bad_model_file_is_a_clear_error(tmp_path: Path) -> None:
     assert "models/marts/bad.sql:1: materialized: expected view, table or incremental" in (
         done.err + done.out
     )
+
+
+def test_models_run_runs_each_models_checks_and_podium_checks_runs_them_alone(
+    tmp_path: Path,
+) -> None:
+    root = project(tmp_path)
+    (root / "models/marts/broken.sql").unlink()
+    (root / "checks").mkdir()
+    (root / "checks/numbers.yaml").write_text(
+        "checks:\n"
+        "  - {kind: row_count, model: staging.numbers, min: 5}\n"
+        "  - {kind: sql, name: small_numbers, model: staging.numbers, severity: warn,\n"
+        "     sql: 'select n from staging.numbers where n > 2'}\n"
+        "  - {kind: accepted_values, model: marts.total, column: total, values: [11]}\n"
+    )
+    done = podium_cli(root, "models", "run")
+    assert done.code == 1, done
+    assert "check staging_numbers_row_count: passed" in done.out
+    assert "check small_numbers: warning: " in done.out
+    assert "marts.total: FAILED: 1 check(s) failed" in done.out
+    alone = podium_cli(root, "checks", "small_numbers", "--json")
+    assert alone.code == 0, alone  # a warning does not fail the command
+    [result] = json.loads(alone.out)
+    assert result["failing"] == 2 and result["sample"]
+    every = podium_cli(root, "checks")
+    assert every.code == 1 and "2 passed" not in every.out and "1 passed, 2 failed" in every.out
+    assert "Traceback" not in every.out + every.err
+
+
+def test_a_model_reading_a_table_never_loaded_says_what_to_run(tmp_path: Path) -> None:
+    (tmp_path / "podium.yaml").write_text(
+        "connections:\n  shop:\n    type: files\n    path: inbox\n"
+        "    streams: {orders: {format: csv}}\n"
+    )
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "models/commerce").mkdir(parents=True)
+    (tmp_path / "models/commerce/orders.sql").write_text("select * from raw_shop.orders")
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows/daily.yaml").write_text(
+        "name: daily\ntasks:\n  - {id: models, transform: commerce}\n"
+    )
+    done = podium_cli(tmp_path, "run", "daily", "--json")
+    assert done.code == 1
+    [task] = json.loads(done.out)["tasks"]
+    assert "reads raw_shop.orders, which does not exist yet" in task["error"]
+    assert "podium extract" in task["error"]

@@ -35,6 +35,8 @@ DEFAULT_LEAD = timedelta(days=14)
 # first sync of a few thousand orders take over an hour); the other APIs' budgets already
 # let a demo-sized brand sync in seconds.
 FAST_FACTOR = 100.0
+FAST_SHOPIFY_RESTORE_RATE = 2000.0  # query-cost points a second (Shopify's: 100)
+FAST_KLAVIYO_REPORTS_PER_MINUTE = 30  # per values-report endpoint (Klaviyo's: 2)
 
 
 @dataclass
@@ -84,9 +86,8 @@ def start_sandbox(
     if unknown:
         raise ValueError(f"unknown API {unknown[0]!r}; the sandbox has {', '.join(APIS)}")
     brand = Brand(config or BrandConfig())
-    lead = min(DEFAULT_LEAD, timedelta(days=brand.config.days / 4))
-    clock = SimClock(now or brand.config.end_at - lead)
-    options = {**(_fast_options() if fast else {}), **(options or {})}
+    clock = SimClock(now or starting_now(brand.config))
+    options = {**(fast_options() if fast else {}), **(options or {})}
     apps: dict[str, SimApp] = {
         api: getattr(_module(api), _SIMULATORS[api])(brand, clock, **options.get(api, {}))
         for api in apis
@@ -104,6 +105,12 @@ def start_sandbox(
     return Sandbox(server, brand, clock, tuple(apis))
 
 
+def starting_now(config: BrandConfig) -> datetime:
+    """Where the clock starts unless told: ``DEFAULT_LEAD`` (at most a quarter of the
+    brand's days) before its last day."""
+    return config.end_at - min(DEFAULT_LEAD, timedelta(days=config.days / 4))
+
+
 def _deliverer(app: Any) -> Callable[[str, str], int]:
     def deliver(url: str, secret: str) -> int:
         made = app.deliver_webhooks(url, secret)
@@ -112,10 +119,19 @@ def _deliverer(app: Any) -> Callable[[str, str], int]:
     return deliver
 
 
-def _fast_options() -> dict[str, dict[str, Any]]:
+def fast_options() -> dict[str, dict[str, Any]]:
+    """Amazon's published rates × ``FAST_FACTOR``, Shopify's query-cost restore rate and
+    Klaviyo's values reports raised too (their real limits make a demo wait minutes)."""
+    from podium.sandbox.klaviyo import Tier
+
     published: Mapping[str, tuple[float, float]] = _module("amazon").RATE_LIMITS
     rates = {op: (rps * FAST_FACTOR, burst) for op, (rps, burst) in published.items()}
-    return {"amazon": {"rate_limits": rates}}
+    reports = Tier(1, FAST_KLAVIYO_REPORTS_PER_MINUTE, 225)
+    return {
+        "amazon": {"rate_limits": rates},
+        "shopify": {"restore_rate": FAST_SHOPIFY_RESTORE_RATE},
+        "klaviyo": {"tiers": {"campaign-values-reports": reports, "flow-values-reports": reports}},
+    }
 
 
 def _module(api: str) -> Any:
