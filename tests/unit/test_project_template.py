@@ -62,5 +62,5 @@ def test_init_refuses_to_overwrite_files(tmp_path: Path) -> None:
 
 
 def test_unknown_template_lists_the_templates(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="unknown template 'fancy'; templates: example"):
+    with pytest.raises(UsageError, match="unknown template 'fancy'; templates: commerce, example"):
         init_project(tmp_path, "fancy")

@@ -136,6 +136,7 @@ class PostgresSql(_Catalog):
     dialect = "postgres"
 
     def __init__(self, destination: PostgresDestination, pii_key: str | None = None) -> None:
+        self.destination = destination
         self.schema_prefix = destination.prefix
         self.has_pii_key = pii_key is not None
         self.conn = destination.connect()
@@ -151,9 +152,9 @@ class PostgresSql(_Catalog):
         exists = self.query("SELECT to_regprocedure(%s)", (f"{schema}.pii_phone(text)",))
         if exists and exists[0][0] is not None:
             return
+        self.destination.ensure_schemas(self.conn, BOOKKEEPING)
         with self.conn.transaction():  # one creator at a time: model tasks run in parallel
             self.conn.execute("SELECT pg_advisory_xact_lock(hashtext('podium.pii'))")
-            self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             for statement in pii.postgres_functions(schema):
                 self.conn.execute(statement)
 

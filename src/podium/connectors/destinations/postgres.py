@@ -22,6 +22,7 @@ from podium.connectors.normalize.names import quote
 from podium.errors import TransientTaskError
 
 _CHUNK = 1 << 20
+SCHEMA_LOCK = zlib.crc32(b"podium:schemas")  # advisory lock around schema creation
 
 
 class PostgresDestination:
@@ -61,13 +62,36 @@ class PostgresDestination:
             ).fetchone()
         return dict(json.loads(row[0])) if row else None
 
+    def _ensure_bookkeeping(self, conn: psycopg.Connection[Any], dataset: str) -> None:
+        naming = Naming(
+            target=lambda schema, table: f"{quote(self.schema(schema))}.{quote(table)}",
+            staged=lambda table: table,
+            type_name=types.to_postgres,
+        )
+        self.ensure_schemas(conn, BOOKKEEPING, dataset)
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            for ddl in bookkeeping_ddl(naming):
+                conn.execute(ddl)
+
     def _bk(self, table: str) -> str:
         return f"{quote(self.schema(BOOKKEEPING))}.{quote(table)}"
 
     # -- the commit ----------------------------------------------------------------------
 
+    def ensure_schemas(self, conn: psycopg.Connection[Any], *schemas: str) -> None:
+        """Creates ``schemas`` (prefixed) in a short transaction of their own, one creator
+        at a time: PostgreSQL's ``CREATE SCHEMA IF NOT EXISTS`` fails with a unique
+        violation when two sessions create the same schema at once (parallel loads)."""
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            for schema in schemas:
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.schema(schema))}")
+
     def commit(self, load: StagedLoad) -> LoadCounts:
         load.staging.before_commit()
+        with self.connect() as conn:
+            self._ensure_bookkeeping(conn, load.dataset)
         with self.connect() as conn, conn.transaction(), conn.cursor() as cursor:
 
             def run(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
