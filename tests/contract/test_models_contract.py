@@ -93,6 +93,27 @@ def test_an_incremental_model_merges_rows_within_its_lookback(project: Project) 
     ]
 
 
+def test_an_incremental_merge_replaces_rows_whose_key_is_null_too(project: Project) -> None:
+    seed(project)
+    sql(project, "UPDATE raw_shop.orders SET status = NULL WHERE id = 3")
+    write(
+        project,
+        {
+            "models/commerce/by_status.sql": (
+                "-- materialized: incremental\n-- unique_key: [status, day]\n"
+                "-- updated_at: updated_at\n"
+                "select status, cast(updated_at as date) as day, max(updated_at) as updated_at,"
+                " sum(total) as total from raw_shop.orders group by 1, 2"
+            )
+        },
+    )
+    assert run_models(project, "commerce.by_status").ok
+    sql(project, "UPDATE raw_shop.orders SET total = 6.25 WHERE id = 3")
+    assert run_models(project, "commerce.by_status").ok
+    rows = sql(project, "SELECT status, total FROM commerce.by_status ORDER BY day")
+    assert rows == [("paid", Decimal("10.00")), ("paid", Decimal("20.50")), (None, Decimal("6.25"))]
+
+
 def test_a_failed_model_stops_only_the_models_reading_it(project: Project) -> None:
     seed(project)
     write(project, MODELS)

@@ -63,6 +63,8 @@ def build(sql: WarehouseSql, model: Model) -> Built:
         written = _merge(sql, model, query, target)
     else:
         written = _table(sql, model, query, target, kind)
+    if sql.dialect == "postgres" and model.materialized is not Materialized.VIEW:
+        sql.execute(f"ANALYZE {target}")  # fresh statistics, or checks plan nested loops
     rows = int(sql.query(f"SELECT count(*) FROM {target}")[0][0])
     seconds = time.monotonic() - started
     return Built(model.name, str(model.materialized), rows, written, seconds)
@@ -112,9 +114,14 @@ def _merge(sql: WarehouseSql, model: Model, query: str, target: str) -> int:
         written = int(sql.query(f"SELECT count(*) FROM {staged}")[0][0])
         new_columns = sql.columns(model.schema, _NEW + model.table)
         stored = {name for name, _ in sql.columns(model.schema, model.table)}
-        keys = " AND ".join(
+        # ``=`` lets the warehouse hash-join the keys (PostgreSQL cannot with IS NOT
+        # DISTINCT FROM: it compares every stored row with every new one); stored rows
+        # with a null in their key are matched by a second, small statement.
+        keys = " AND ".join(f"n.{quote(k)} = t.{quote(k)}" for k in model.unique_key)
+        null_keys = " AND ".join(
             f"n.{quote(k)} IS NOT DISTINCT FROM t.{quote(k)}" for k in model.unique_key
         )
+        any_null = " OR ".join(f"t.{quote(k)} IS NULL" for k in model.unique_key)
         names = ", ".join(quote(name) for name, _ in new_columns)
         with sql.transaction():
             for name, kind in new_columns:
@@ -122,6 +129,10 @@ def _merge(sql: WarehouseSql, model: Model, query: str, target: str) -> int:
                     sql.execute(f"ALTER TABLE {target} ADD COLUMN {quote(name)} {kind}")
             sql.execute(
                 f"DELETE FROM {target} t WHERE EXISTS (SELECT 1 FROM {staged} n WHERE {keys})"
+            )
+            sql.execute(
+                f"DELETE FROM {target} t WHERE ({any_null})"
+                f" AND EXISTS (SELECT 1 FROM {staged} n WHERE {null_keys})"
             )
             sql.execute(f"INSERT INTO {target} ({names}) SELECT {names} FROM {staged}")
     finally:
