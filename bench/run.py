@@ -12,9 +12,13 @@
 5. Loading (bench/loading.py): --orders Shopify-like orders from a local REST API through
    `podium extract` into DuckDB (merge, append) and PostgreSQL (merge), beside DuckDB's own
    read_json of the same pages; with --peers, dlt too. Its own table follows the summary.
+6. Models (bench/commerce_models.py): the commerce template's models rebuilt on a year of
+   generated raw data (--model-orders orders across Shopify, Amazon and NetSuite, with
+   customers, Klaviyo events, sell-through and ad spend) on DuckDB and on PostgreSQL, then
+   run again with nothing changed; seconds per model. Its own table follows the summary.
 
-Figures 1-3 are the median of --repeat runs measured in this one invocation; loading runs
-each podium case once (see bench/loading.py).
+Figures 1-3 are the median of --repeat runs measured in this one invocation; loading and
+models run each case once (see bench/loading.py, bench/commerce_models.py).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import commerce_models
 import connectors
 import loading
 
@@ -237,13 +242,17 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["overhead", "events", "scale", "connectors", "loading"],
+        choices=["overhead", "events", "scale", "connectors", "loading", "models"],
         default=None,
     )
     parser.add_argument(
         "--skip-loading", action="store_true", help="leave out the loading benchmark"
     )
+    parser.add_argument(
+        "--skip-models", action="store_true", help="leave out the commerce models benchmark"
+    )
     loading.add_arguments(parser)
+    commerce_models.add_arguments(parser, prefix="model-")
     args = parser.parse_args()
 
     rows: list[tuple[str, str]] = []
@@ -291,15 +300,23 @@ def main() -> int:
         loads = loading.run_loading(loading.options_from(args))
         rows.extend(loading.target_rows(loads.results))
         rows.extend(("load: FAILED", failure.splitlines()[0]) for failure in loads.failures)
+    models = None
+    if args.only in (None, "models") and not args.skip_models:
+        models = commerce_models.run_benchmark(commerce_models.options_from(args, prefix="model-"))
+        rows.extend(commerce_models.summary_rows(models))
     width = max(len(name) for name, _ in rows)
     print(f"\n{'benchmark':<{width}}  result")
     print(f"{'-' * width}  {'-' * 40}")
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+    failed = False
     if loads:
         loading.print_report(loads, targets=False)
-        return 1 if loads.failures else 0
-    return 0
+        failed = bool(loads.failures)
+    if models:
+        commerce_models.print_report(models)
+        failed = failed or not models.ok
+    return 1 if failed else 0
 
 
 def peer_rows(tasks: int, repeat: int, overhead: dict[str, float]) -> list[tuple[str, str]]:

@@ -103,3 +103,17 @@ def test_a_model_reading_a_table_never_loaded_says_what_to_run(tmp_path: Path) -
     [task] = json.loads(done.out)["tasks"]
     assert "reads raw_shop.orders, which does not exist yet" in task["error"]
     assert "podium extract" in task["error"]
+
+
+def test_models_run_builds_what_a_models_checks_read_first(tmp_path: Path) -> None:
+    (tmp_path / "podium.yaml").write_text("warehouse:\n  type: duckdb\n")
+    (tmp_path / "models/shop").mkdir(parents=True)
+    # a_lines reads no model, but its check reads z_orders: z_orders must exist first
+    (tmp_path / "models/shop/a_lines.sql").write_text("select range as order_id from range(3)")
+    (tmp_path / "models/shop/z_orders.sql").write_text("select range as id from range(5)")
+    (tmp_path / "models/shop/a_lines.yaml").write_text(
+        "checks:\n  - {kind: relationships, column: order_id, to: shop.z_orders, field: id}\n"
+    )
+    done = podium_cli(tmp_path, "models", "run")
+    assert done.code == 0, done
+    assert done.out.index("shop.z_orders:") < done.out.index("shop.a_lines:")

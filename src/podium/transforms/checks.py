@@ -41,7 +41,7 @@ from typing import Any
 from podium.core.durations import parse_duration
 from podium.errors import Problem, ProjectError
 from podium.project.yaml_lines import LineDict, LineList, load_yaml
-from podium.transforms.models import MODELS_DIR
+from podium.transforms.models import MODELS_DIR, ModelSet
 
 CHECKS_DIR = "checks"
 SAMPLE_ROWS = 5
@@ -465,6 +465,32 @@ def check_reads(check: Check) -> set[str]:
                 found |= tables_read(sqlglot.parse_one(text, read="duckdb"))
             except sqlglot.errors.ParseError:
                 continue
+    return found
+
+
+def check_dependencies(models: ModelSet, checks: Sequence[Check]) -> dict[str, list[str]]:
+    """Model → the other models its checks read (a relationship's target, a query's
+    tables), which must be built before the checks run; an edge that would close a cycle
+    (the other model reads this one) is left out."""
+    found: dict[str, list[str]] = {}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            name = todo.pop()
+            if name == goal:
+                return True
+            if name not in seen:
+                seen.add(name)
+                todo.extend([*models.upstream(name), *found.get(name, ())])
+        return False
+
+    for check in checks:
+        if check.model is None or check.model not in models.models:
+            continue
+        for other in sorted(check_reads(check) & set(models.models) - {check.model}):
+            if not reaches(other, check.model):
+                found.setdefault(check.model, []).append(other)
     return found
 
 

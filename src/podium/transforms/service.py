@@ -13,7 +13,13 @@ from pathlib import Path
 
 from podium.core.workflow import Project
 from podium.errors import PodiumError
-from podium.transforms.checks import CheckResult, checks_for, load_checks, run_check
+from podium.transforms.checks import (
+    CheckResult,
+    check_dependencies,
+    checks_for,
+    load_checks,
+    run_check,
+)
 from podium.transforms.materialize import Built, build
 from podium.transforms.models import ModelSet, load_models
 from podium.transforms.warehouse_sql import open_warehouse_sql
@@ -43,7 +49,7 @@ def run_models(
     root = Path(project.root)
     models = models or load_models(root)
     checks = load_checks(root)
-    chosen = models.select(selector)
+    chosen = _in_order(models, models.select(selector), check_dependencies(models, checks))
     result = TransformResult()
     with open_warehouse_sql(project.warehouse, root) as sql:
         for name in chosen:
@@ -78,6 +84,24 @@ def run_models(
             if on_failed is not None:
                 on_failed(name, result.failed[name])
     return result
+
+
+def _in_order(models: ModelSet, chosen: list[str], extra: dict[str, list[str]]) -> list[str]:
+    """``chosen`` in build order, counting the models a model's checks read as upstream."""
+    wanted, done, ordered = set(chosen), set(), []
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        done.add(name)
+        for up in [*models.upstream(name), *extra.get(name, ())]:
+            if up in wanted:
+                visit(up)
+        ordered.append(name)
+
+    for name in chosen:
+        visit(name)
+    return ordered
 
 
 def _first_line(exc: BaseException) -> str:

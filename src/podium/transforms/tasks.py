@@ -27,7 +27,7 @@ from dataclasses import replace
 from typing import Any
 
 from podium.core.workflow import Task, Workflow
-from podium.transforms.checks import Check, check_reads
+from podium.transforms.checks import Check, check_dependencies
 from podium.transforms.models import ModelSet
 
 MODEL_KIND = "model"
@@ -58,7 +58,7 @@ def expand_transforms(
         chosen = models.select(task.target)
         ids = {name: f"{task.id}.{name}" for name in chosen}
         replaced[task.id] = tuple(ids.values())
-        checked = _checked_models(models, checks)
+        checked = check_dependencies(models, checks)
         for name in chosen:
             upstream = [
                 ids[p] for p in [*models.upstream(name), *checked.get(name, ())] if p in ids
@@ -82,32 +82,6 @@ def expand_transforms(
         for t in tasks
     ]
     return replace(workflow, tasks=tuple(tasks))
-
-
-def _checked_models(models: ModelSet, checks: Sequence[Check]) -> dict[str, list[str]]:
-    """Model → the other models its checks read (a relationship's target, a query's
-    tables), which must be built before the checks run; an edge that would close a cycle
-    (the other model reads this one) is left out."""
-    found: dict[str, list[str]] = {}
-
-    def reaches(start: str, goal: str) -> bool:
-        seen, todo = set(), [start]
-        while todo:
-            name = todo.pop()
-            if name == goal:
-                return True
-            if name not in seen:
-                seen.add(name)
-                todo.extend([*models.upstream(name), *found.get(name, ())])
-        return False
-
-    for check in checks:
-        if check.model is None or check.model not in models.models:
-            continue
-        for other in sorted(check_reads(check) & set(models.models) - {check.model}):
-            if not reaches(other, check.model):
-                found.setdefault(check.model, []).append(other)
-    return found
 
 
 def _expanded(
