@@ -982,9 +982,12 @@ def test_a_task_process_exiting_does_not_take_the_engine_down(make_project: Make
     run = json.loads(result.out)
     tasks = {t["id"]: t for t in run["tasks"]}
     assert tasks["die"]["status"] == "failed"
-    assert tasks["die"]["error"] == (
-        "the task's process exited with status 3 before reporting a result"
-    )
+    # 3 as the task exited; CPython's forkserver reports 255 when it could not read a
+    # child's status (seen once in ~10 loaded full runs): the engine's behaviour is the same
+    assert re.fullmatch(
+        r"the task's process exited with status (3|255) before reporting a result",
+        tasks["die"]["error"],
+    ), tasks["die"]["error"]
     assert tasks["one"]["status"] == tasks["two"]["status"] == "succeeded"
     assert tasks["after_die"]["status"] == "upstream_failed"
     assert "Traceback" not in result.err
