@@ -474,22 +474,14 @@ def check_dependencies(models: ModelSet, checks: Sequence[Check]) -> dict[str, l
     (the other model reads this one) is left out."""
     found: dict[str, list[str]] = {}
 
-    def reaches(start: str, goal: str) -> bool:
-        seen, todo = set(), [start]
-        while todo:
-            name = todo.pop()
-            if name == goal:
-                return True
-            if name not in seen:
-                seen.add(name)
-                todo.extend([*models.upstream(name), *found.get(name, ())])
-        return False
+    def reads(name: str) -> list[str]:
+        return [*models.upstream(name), *found.get(name, ())]
 
     for check in checks:
         if check.model is None or check.model not in models.models:
             continue
         for other in sorted(check_reads(check) & set(models.models) - {check.model}):
-            if not reaches(other, check.model):
+            if check.model not in models.reachable({other}, reads):
                 found.setdefault(check.model, []).append(other)
     return found
 

@@ -19,7 +19,7 @@ input (a raw table an extract task loads). Common table expressions are not tabl
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -85,9 +85,15 @@ class ModelSet:
     def downstream(self, name: str) -> list[str]:
         return sorted(m for m, model in self.models.items() if name in model.reads)
 
-    def order(self, names: Iterable[str] | None = None) -> list[str]:
-        """``names`` (default: all) with every model after the models it reads."""
+    def order(
+        self,
+        names: Iterable[str] | None = None,
+        after: Mapping[str, Iterable[str]] | None = None,
+    ) -> list[str]:
+        """``names`` (default: all) with every model after the models it reads, and after
+        the models ``after`` names for it (those its checks read)."""
         wanted = set(self.models if names is None else names)
+        extra = after or {}
         done: list[str] = []
         seen: set[str] = set()
 
@@ -95,7 +101,7 @@ class ModelSet:
             if name in seen:
                 return
             seen.add(name)
-            for parent in self.upstream(name):
+            for parent in [*self.upstream(name), *extra.get(name, ())]:
                 visit(parent)
             if name in wanted:
                 done.append(name)
@@ -118,9 +124,9 @@ class ModelSet:
             return self.order()
         chosen = self._match(text, selector)
         if up:
-            chosen |= self._closure(chosen, self.upstream)
+            chosen |= self.reachable(chosen, self.upstream)
         if down:
-            chosen |= self._closure(chosen, self.downstream)
+            chosen |= self.reachable(chosen, self.downstream)
         return self.order(chosen)
 
     def _match(self, text: str, selector: str) -> set[str]:
@@ -145,7 +151,10 @@ class ModelSet:
         known = ", ".join(sorted(self.models)) or "none (add .sql files under models/)"
         raise UsageError(f"no model or folder matches {selector!r}; models: {known}")
 
-    def _closure(self, start: set[str], step: Any) -> set[str]:
+    @staticmethod
+    def reachable(start: Iterable[str], step: Callable[[str], Iterable[str]]) -> set[str]:
+        """Every name reached from ``start`` by repeating ``step`` (``start`` itself only
+        if a step leads back to it)."""
         found, pending = set(), list(start)
         while pending:
             for other in step(pending.pop()):

@@ -49,7 +49,7 @@ def run_models(
     root = Path(project.root)
     models = models or load_models(root)
     checks = load_checks(root)
-    chosen = _in_order(models, models.select(selector), check_dependencies(models, checks))
+    chosen = models.order(models.select(selector), after=check_dependencies(models, checks))
     result = TransformResult()
     with open_warehouse_sql(project.warehouse, root) as sql:
         for name in chosen:
@@ -84,24 +84,6 @@ def run_models(
             if on_failed is not None:
                 on_failed(name, result.failed[name])
     return result
-
-
-def _in_order(models: ModelSet, chosen: list[str], extra: dict[str, list[str]]) -> list[str]:
-    """``chosen`` in build order, counting the models a model's checks read as upstream."""
-    wanted, done, ordered = set(chosen), set(), []
-
-    def visit(name: str) -> None:
-        if name in done:
-            return
-        done.add(name)
-        for up in [*models.upstream(name), *extra.get(name, ())]:
-            if up in wanted:
-                visit(up)
-        ordered.append(name)
-
-    for name in chosen:
-        visit(name)
-    return ordered
 
 
 def _first_line(exc: BaseException) -> str:

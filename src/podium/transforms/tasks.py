@@ -49,6 +49,7 @@ def expand_transforms(
             dataset = dataset_for(task.target, connections[task.target])
             datasets.setdefault(dataset, set()).add(task.id)
     extracts = {tid for ids in datasets.values() for tid in ids}
+    checked = check_dependencies(models, checks)
     replaced: dict[str, tuple[str, ...]] = {}  # transform task id → its model task ids
     tasks: list[Task] = []
     for task in workflow.tasks:
@@ -58,7 +59,6 @@ def expand_transforms(
         chosen = models.select(task.target)
         ids = {name: f"{task.id}.{name}" for name in chosen}
         replaced[task.id] = tuple(ids.values())
-        checked = check_dependencies(models, checks)
         for name in chosen:
             upstream = [
                 ids[p] for p in [*models.upstream(name), *checked.get(name, ())] if p in ids
