@@ -438,9 +438,10 @@ def _after_attempt(j: Journal, o: Outcome, graphs: Graphs, draw: Callable[[], fl
     )
     j.add(ev.TaskFinished(o.run_id, o.task_id, status))
     if ok:
-        for asset, stats in _assets_of(task, o.output).items():
+        reported = _reported(task, o.output)
+        for asset, stats in _assets_of(task, reported).items():
             j.add(ev.AssetUpdated(asset, o.run_id, o.task_id, bool(incomplete), stats))
-        for result in _checks_of(task, o.output):
+        for result in _checks_of(task, reported):
             j.add(ev.CheckEvaluated(run_id=o.run_id, task_id=o.task_id, **result))
     if released:  # its catch-up starts when the run ends (``_finish_run``)
         _close_tasks(j, o.run_id, 1, graphs)
@@ -694,29 +695,34 @@ def retry_run(j: Journal, run_id: str, *, failed_only: bool, graphs: Graphs) -> 
     return sorted(again)
 
 
-def _checks_of(task: Task, output: str | None) -> list[dict[str, Any]]:
-    """The check results a successful ``model`` or ``check`` attempt reported."""
-    if task.kind not in ("model", "check") or not output:
-        return []
+def _reported(task: Task, output: str | None) -> dict[str, Any]:
+    """What a successful attempt of a kind that reports assets or checks (extract, model,
+    check) returned; other kinds' outputs are the user's and are not read."""
+    if task.kind not in ("extract", "model", "check") or not output:
+        return {}
     data = json.loads(output)
-    results = data.get("checks") if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def _checks_of(task: Task, reported: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The check results a ``model`` or ``check`` attempt reported."""
+    if task.kind not in ("model", "check"):
+        return []
     keys = ("passed", "severity", "failing", "message")
     return [
         {"check": str(r.get("name")), **{k: r[k] for k in keys if k in r}}
-        for r in results or []
+        for r in reported.get("checks") or []
         if isinstance(r, dict)
     ]
 
 
-def _assets_of(task: Task, output: str | None) -> dict[str, dict[str, Any]]:
+def _assets_of(task: Task, reported: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The assets a successful attempt updated: its ``produces``, and for an extract (the
     tables it loaded) or a model (its relation) what changed in each."""
-    data = json.loads(output) if output and task.kind in ("extract", "model") else {}
-    if task.kind == "model" and isinstance(data, dict) and data.get("built") is False:
+    if task.kind == "model" and reported.get("built") is False:
         return {}  # waiting for a late source: nothing was built
     found: dict[str, dict[str, Any]] = {asset: {} for asset in task.produces}
-    if isinstance(data, dict):
-        loaded = data.get("assets")
-        if isinstance(loaded, dict):
-            found.update({str(k): dict(v) for k, v in loaded.items() if isinstance(v, dict)})
+    loaded = reported.get("assets") if task.kind in ("extract", "model") else None
+    if isinstance(loaded, dict):
+        found.update({str(k): dict(v) for k, v in loaded.items() if isinstance(v, dict)})
     return found
