@@ -51,8 +51,12 @@ class Built:
 
 def build(sql: WarehouseSql, model: Model) -> Built:
     started = time.monotonic()
-    if not sql.has_pii_key and uses_pii(model):
-        raise UsageError(f"model {model.name} ({model.path}) hashes personal data: {MISSING_KEY}")
+    if uses_pii(model):
+        if not sql.has_pii_key:
+            raise UsageError(
+                f"model {model.name} ({model.path}) hashes personal data: {MISSING_KEY}"
+            )
+        sql.use_pii()
     query = compile_model(model, sql.dialect, schema_prefix=sql.schema_prefix)
     target = qualified(sql, model.schema, model.table)
     sql.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(sql.schema_prefix + model.schema)}")

@@ -28,6 +28,8 @@ class WarehouseSql(Protocol):
     schema_prefix: str
     has_pii_key: bool
 
+    def use_pii(self) -> None: ...
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
@@ -105,7 +107,10 @@ class DuckDBSql(_Catalog):
         self.has_pii_key = pii_key is not None
         db.execute("SET TimeZone = 'UTC'")
         db.execute("SET enable_progress_bar = false")
-        pii.register_duckdb(db, pii_key)
+        pii.register_duckdb(db, pii_key)  # temporary macros: nothing is written
+
+    def use_pii(self) -> None:
+        """The macros were added when the connection opened."""
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.db.execute(sql, list(params)).fetchall()]
@@ -139,13 +144,21 @@ class PostgresSql(_Catalog):
         self.destination = destination
         self.schema_prefix = destination.prefix
         self.has_pii_key = pii_key is not None
+        self._pii_key, self._pii_ready = pii_key, False
         self.conn = destination.connect()
         self.conn.execute("SET TIME ZONE 'UTC'")
-        if pii_key is not None:
-            inner, outer = pii.pads(pii_key)  # bound parameters: never in the query text
-            self.conn.execute("SELECT set_config('podium.pii_ipad', %s, false)", (inner,))
-            self.conn.execute("SELECT set_config('podium.pii_opad', %s, false)", (outer,))
+
+    def use_pii(self) -> None:
+        """Readies ``pii_email``/``pii_phone`` on this connection, once: the key's pads as
+        session settings, and the functions (created if the warehouse lacks them). Only a
+        model that hashes asks, so no other use of the warehouse writes to its catalog."""
+        if self._pii_ready or self._pii_key is None:
+            return
+        inner, outer = pii.pads(self._pii_key)  # bound parameters: never in the query text
+        self.conn.execute("SELECT set_config('podium.pii_ipad', %s, false)", (inner,))
+        self.conn.execute("SELECT set_config('podium.pii_opad', %s, false)", (outer,))
         self._create_pii_functions()
+        self._pii_ready = True
 
     def _create_pii_functions(self) -> None:
         schema = quote(self.schema_prefix + BOOKKEEPING)
