@@ -23,33 +23,14 @@ them is refused before it runs, saying how to set it.
 from __future__ import annotations
 
 import hashlib
-import hmac
-import re
 from typing import Any
 
 FUNCTIONS = ("pii_email", "pii_phone")
 _BLOCK = 64  # SHA-256's block size, for the HMAC pads
-_NOT_DIGIT = re.compile(r"[^0-9]")
 MISSING_KEY = (
     "pii_email()/pii_phone() need a key: set warehouse.pii_key in podium.yaml, "
     "e.g. pii_key: ${PODIUM_PII_KEY}, and export PODIUM_PII_KEY"
 )
-
-
-def normalise_email(value: str) -> str | None:
-    text = value.strip().lower()
-    return text or None
-
-
-def normalise_phone(value: str) -> str | None:
-    digits = _NOT_DIGIT.sub("", value)
-    if len(digits) == 10:
-        digits = "1" + digits
-    return digits or None
-
-
-def digest(key: str, text: str) -> str:
-    return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
 def pads(key: str) -> tuple[str, str]:
