@@ -62,54 +62,43 @@ class PostgresDestination:
             ).fetchone()
         return dict(json.loads(row[0])) if row else None
 
-    def _ensure_bookkeeping(self, conn: psycopg.Connection[Any], dataset: str) -> None:
-        naming = Naming(
-            target=lambda schema, table: f"{quote(self.schema(schema))}.{quote(table)}",
-            staged=lambda table: table,
-            type_name=types.to_postgres,
-        )
-        self.ensure_schemas(conn, BOOKKEEPING, dataset)
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            for ddl in bookkeeping_ddl(naming):
-                conn.execute(ddl)
-
     def _bk(self, table: str) -> str:
         return f"{quote(self.schema(BOOKKEEPING))}.{quote(table)}"
 
     # -- the commit ----------------------------------------------------------------------
 
-    def ensure_schemas(self, conn: psycopg.Connection[Any], *schemas: str) -> None:
-        """Creates ``schemas`` (prefixed) in a short transaction of their own, one creator
-        at a time: PostgreSQL's ``CREATE SCHEMA IF NOT EXISTS`` fails with a unique
-        violation when two sessions create the same schema at once (parallel loads)."""
+    def ensure_schemas(
+        self, conn: psycopg.Connection[Any], *schemas: str, ddl: Sequence[str] = ()
+    ) -> None:
+        """Creates ``schemas`` (prefixed), then runs ``ddl``, in a short transaction of
+        their own, one creator at a time: PostgreSQL's ``CREATE SCHEMA``/``CREATE TABLE IF
+        NOT EXISTS`` fail with a unique violation when two sessions create the same thing
+        at once (parallel loads)."""
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             for schema in schemas:
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.schema(schema))}")
+            for statement in ddl:
+                conn.execute(statement)
 
     def commit(self, load: StagedLoad) -> LoadCounts:
         load.staging.before_commit()
-        with self.connect() as conn:
-            self._ensure_bookkeeping(conn, load.dataset)
+        naming = Naming(
+            target=lambda schema, table: f"{quote(self.schema(schema))}.{quote(table)}",
+            staged=lambda table: f"pg_temp.{quote('_s_' + table)}",
+            type_name=types.to_postgres,
+        )
+        with self.connect() as conn:  # created before, and apart from, the load's commit
+            self.ensure_schemas(conn, BOOKKEEPING, load.dataset, ddl=bookkeeping_ddl(naming))
         with self.connect() as conn, conn.transaction(), conn.cursor() as cursor:
 
             def run(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
                 cursor.execute(sql.replace("?", "%s"), tuple(params))
                 return cursor.fetchall() if cursor.description else []
 
-            naming = Naming(
-                target=lambda schema, table: f"{quote(self.schema(schema))}.{quote(table)}",
-                staged=lambda table: f"pg_temp.{quote('_s_' + table)}",
-                type_name=types.to_postgres,
-            )
             root = load.staging.root_name
             lock_name = f"{load.dataset}.{root}"
             run("SELECT pg_advisory_xact_lock(?)", (zlib.crc32(lock_name.encode()),))
-            for schema in (BOOKKEEPING, load.dataset):
-                run(f"CREATE SCHEMA IF NOT EXISTS {quote(self.schema(schema))}", ())
-            for ddl in bookkeeping_ddl(naming):
-                run(ddl, ())
             for table in [*load.staging.tables, "_podium_quarantine", "_podium_deleted"]:
                 self._copy_staged(load, cursor, table)
             rows = run(
