@@ -355,6 +355,6 @@ def _row_count(wh: Any, asset: str) -> int | None:
     schema, _, table = asset.partition(".")
     if not table or wh.relation_kind(schema, table) is None:
         return None
-    from podium.transforms.warehouse_sql import qualified
+    from podium.transforms.warehouse_sql import count_rows
 
-    return int(wh.query(f"SELECT count(*) FROM {qualified(wh, schema, table)}")[0][0])
+    return count_rows(wh, schema, table)

@@ -114,7 +114,7 @@ def summarise(
 
 def _source(sql: Any, name: str, settings: Mapping[str, Any]) -> Source:
     from podium.connectors.registry import dataset_for
-    from podium.transforms.warehouse_sql import qualified
+    from podium.transforms.warehouse_sql import count_rows
 
     dataset = dataset_for(name, settings)
     tables = sql.query(
@@ -122,10 +122,7 @@ def _source(sql: Any, name: str, settings: Mapping[str, Any]) -> Source:
         " AND table_type <> 'VIEW' ORDER BY table_name",
         (sql.schema_prefix + dataset,),
     )
-    counts = [
-        (str(t), int(sql.query(f"SELECT count(*) FROM {qualified(sql, dataset, str(t))}")[0][0]))
-        for (t,) in tables
-    ]
+    counts = [(str(t), count_rows(sql, dataset, str(t))) for (t,) in tables]
     return Source(name, dataset, counts)
 
 

@@ -49,6 +49,10 @@ def qualified(sql: WarehouseSql, schema: str, table: str) -> str:
     return f"{quote(sql.schema_prefix + schema)}.{quote(table)}"
 
 
+def count_rows(sql: WarehouseSql, schema: str, table: str) -> int:
+    return int(sql.query(f"SELECT count(*) FROM {qualified(sql, schema, table)}")[0][0])
+
+
 @contextmanager
 def open_warehouse_sql(settings: Mapping[str, Any], root: Path) -> Iterator[WarehouseSql]:
     """The warehouse ``podium.yaml`` names, open for the block (the loader's destination
