@@ -67,7 +67,7 @@ def finish(db: Database, claim_: state.Claim, owner: str | None, now: float = NO
 def test_migrations_are_versioned_and_idempotent(store_url: str) -> None:
     first = open_database(store_url)
     second = open_database(store_url)
-    assert first.schema_version == second.schema_version == 1
+    assert first.schema_version == second.schema_version == 2
     first.close()
     second.close()
 

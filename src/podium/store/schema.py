@@ -109,6 +109,63 @@ MIGRATIONS: list[list[str]] = [
             heartbeat_at {float} NOT NULL
         )""",
     ],
+    [
+        # the webhook inbox: a verified delivery is stored here before it is acknowledged
+        """CREATE TABLE webhook_inbox (
+            id {serial},
+            connection TEXT NOT NULL,
+            delivery_id TEXT NOT NULL,
+            topic TEXT,
+            received_at {float} NOT NULL,
+            headers TEXT NOT NULL,
+            body TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at {float},
+            processed_at {float},
+            last_error TEXT,
+            UNIQUE (connection, delivery_id)
+        )""",
+        "CREATE INDEX webhook_inbox_due ON webhook_inbox (status, next_attempt_at)",
+        # access control: users, API tokens and UI sessions, secrets kept only as hashes
+        """CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL,
+            created_at {float} NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE api_tokens (
+            id TEXT PRIMARY KEY,
+            user_name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            description TEXT NOT NULL DEFAULT '',
+            created_at {float} NOT NULL,
+            last_used_at {float},
+            revoked_at {float}
+        )""",
+        """CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,
+            user_name TEXT NOT NULL,
+            csrf TEXT NOT NULL,
+            created_at {float} NOT NULL,
+            expires_at {float} NOT NULL
+        )""",
+        # subscribers to events (notifiers, outgoing webhooks): how far each has read
+        """CREATE TABLE event_cursors (
+            consumer TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL
+        )""",
+        # one alert per (run, task, state) and notifier; also outgoing webhook deliveries
+        """CREATE TABLE notifications_sent (
+            key TEXT PRIMARY KEY,
+            notifier TEXT NOT NULL,
+            at {float} NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT
+        )""",
+    ],
 ]
 
 
