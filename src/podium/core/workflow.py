@@ -173,6 +173,8 @@ class Project:
     connections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     notifications: tuple[Mapping[str, Any], ...] = ()
     warehouse: Mapping[str, Any] = field(default_factory=dict)
+    server: Mapping[str, Any] = field(default_factory=dict)  # the UI's url, access control
+    outgoing_webhooks: tuple[Mapping[str, Any], ...] = ()
 
     def workflow(self, name: str) -> Workflow:
         return self.workflows[name]

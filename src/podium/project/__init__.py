@@ -137,6 +137,8 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
         connections=settings.connections,
         warehouse=settings.warehouse,
         notifications=settings.notifications,
+        server=settings.server,
+        outgoing_webhooks=settings.outgoing_webhooks,
     )
 
 

@@ -20,7 +20,16 @@ from podium.project.yaml_lines import Fields, LineDict, LineList, Problems, load
 CONFIG_FILE = "podium.yaml"
 DEFAULT_STORE = "sqlite:///.podium/state.db"
 STORE_ENV = "PODIUM_STORE_URL"
-TOP_KEYS = ("store", "pools", "engine", "connections", "notifications", "warehouse")
+TOP_KEYS = (
+    "store",
+    "pools",
+    "engine",
+    "connections",
+    "notifications",
+    "warehouse",
+    "server",
+    "outgoing_webhooks",
+)
 ENGINE_KEYS = ("lease_timeout", "executor", "workers", "poll_interval")
 EXECUTORS = ("threads", "processes")
 _STORE_HINT = "use sqlite:///PATH (relative to the project) or postgresql://USER@HOST:5432/DB"
@@ -37,6 +46,8 @@ class Settings:
     notifications: tuple[Mapping[str, Any], ...]
     secrets: frozenset[str]
     warehouse: Mapping[str, Any]
+    server: Mapping[str, Any]
+    outgoing_webhooks: tuple[Mapping[str, Any], ...]
 
 
 def read_settings(
@@ -72,6 +83,8 @@ def read_settings(
         notifications=_notifications(fields),
         secrets=frozenset(secrets),
         warehouse=warehouse,
+        server=_server(fields),
+        outgoing_webhooks=_outgoing_webhooks(fields),
     )
 
 
@@ -187,4 +200,27 @@ def _notifications(fields: Fields) -> tuple[dict[str, Any], ...]:
             result.append(to_plain(item))
         else:
             fields.problems.add(items.line_at(index), "each notification must be a mapping")
+    return tuple(result)
+
+
+def _server(fields: Fields) -> dict[str, Any]:
+    """``server:`` (the UI's public ``url``, access control); checked by podium.server."""
+    section = fields.mapping_of("server")
+    return dict(to_plain(section)) if section is not None else {}
+
+
+def _outgoing_webhooks(fields: Fields) -> tuple[dict[str, Any], ...]:
+    """``outgoing_webhooks:``, a list of mappings; each is checked by podium.notify."""
+    items = fields.mapping.get("outgoing_webhooks")
+    if items is None:
+        return ()
+    if not isinstance(items, LineList):
+        fields.problem("outgoing_webhooks", "outgoing_webhooks must be a list of mappings")
+        return ()
+    result = []
+    for index, item in enumerate(items):
+        if isinstance(item, Mapping):
+            result.append(to_plain(item))
+        else:
+            fields.problems.add(items.line_at(index), "each outgoing webhook must be a mapping")
     return tuple(result)

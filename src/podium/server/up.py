@@ -21,6 +21,8 @@ import uvicorn
 from podium.core.workflow import Project
 from podium.engine.loop import Engine
 from podium.errors import UsageError
+from podium.notify.runner import Subscribers
+from podium.notify.setup import subscribers_for
 from podium.server.api import create_app
 from podium.store.database import Database
 
@@ -30,6 +32,8 @@ def serve(project: Project, db: Database, *, host: str, port: int) -> int:
     _require_free_port(host, port)
     engine = Engine(project, db)
     engine.start(what=f"podium up on {host}:{port}")
+    subscribers = Subscribers(db, subscribers_for(project, db), poll=0.5)
+    subscribers.start()
     stop = threading.Event()
     failure: list[BaseException] = []
 
@@ -56,6 +60,7 @@ def serve(project: Project, db: Database, *, host: str, port: int) -> int:
         server.run()
     finally:
         _drain(engine, stop, thread, project.engine.lease_timeout)
+        subscribers.stop()
     if failure:
         raise failure[0]
     print("podium up: stopped", flush=True)

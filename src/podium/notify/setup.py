@@ -1,0 +1,12 @@
+"""The subscribers a project's ``podium up`` runs: its notifiers and outgoing webhooks."""
+
+from __future__ import annotations
+
+from podium.core.workflow import Project
+from podium.notify.runner import Subscriber
+from podium.store.database import Database
+
+
+def subscribers_for(project: Project, db: Database) -> list[Subscriber]:
+    found: list[Subscriber] = []
+    return found
