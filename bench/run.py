@@ -16,8 +16,12 @@
    generated raw data (--model-orders orders across Shopify, Amazon and NetSuite, with
    customers, Klaviyo events, sell-through and ad spend) on DuckDB and on PostgreSQL, then
    run again with nothing changed; seconds per model. Its own table follows the summary.
+7. Webhooks (bench/webhooks.py): `podium up` takes --webhook-deliveries concurrent signed
+   Shopify-style deliveries (without and with a triggered workflow); acknowledgement latency
+   p50/p90/p99/max, then a SIGKILL right after the last 2xx and every acknowledged delivery
+   looked up in the inbox.
 
-Figures 1-3 are the median of --repeat runs measured in this one invocation; loading and
+Figures 1-3 and 7 are the median of --repeat runs measured in this one invocation; loading and
 models run each case once (see bench/loading.py, bench/commerce_models.py).
 """
 
@@ -40,6 +44,7 @@ from typing import Any
 import commerce_models
 import connectors
 import loading
+import webhooks
 
 HERE = Path(__file__).resolve().parent
 PODIUM = [sys.executable, "-m", "podium.cli.main"]
@@ -242,7 +247,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["overhead", "events", "scale", "connectors", "loading", "models"],
+        choices=["overhead", "events", "scale", "connectors", "loading", "models", "webhooks"],
         default=None,
     )
     parser.add_argument(
@@ -251,6 +256,10 @@ def main() -> int:
     parser.add_argument(
         "--skip-models", action="store_true", help="leave out the commerce models benchmark"
     )
+    parser.add_argument(
+        "--skip-webhooks", action="store_true", help="leave out the webhook receiver benchmark"
+    )
+    parser.add_argument("--webhook-deliveries", type=int, default=200)
     loading.add_arguments(parser)
     commerce_models.add_arguments(parser, prefix="model-")
     args = parser.parse_args()
@@ -280,6 +289,12 @@ def main() -> int:
                 f"p50 {e['p50_ms']:.1f} ms, p99 {e['p99_ms']:.1f} ms, max {e['max_ms']:.1f} ms",
             )
         )
+    webhook_lost = 0
+    if args.only in (None, "webhooks") and not args.skip_webhooks:
+        for trigger in (False, True):
+            w = webhooks.bench_webhooks(args.webhook_deliveries, args.repeat, trigger=trigger)
+            rows.extend(webhooks.rows(w))
+            webhook_lost += w["lost"]
     if args.only in (None, "scale"):
         s = bench_scale(args.scale)
         rows.append(
@@ -309,10 +324,10 @@ def main() -> int:
     print(f"{'-' * width}  {'-' * 40}")
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
-    failed = False
+    failed = webhook_lost > 0  # an acknowledged webhook missing after a SIGKILL
     if loads:
         loading.print_report(loads, targets=False)
-        failed = bool(loads.failures)
+        failed = failed or bool(loads.failures)
     if models:
         commerce_models.print_report(models)
         failed = failed or not models.ok

@@ -13,6 +13,7 @@ from podium.api import (
     after_workflow,
     on_asset,
     on_event,
+    on_webhook,
     schedule,
 )
 from podium.core.context import Context
@@ -47,5 +48,6 @@ __all__ = [
     "load_project",
     "on_asset",
     "on_event",
+    "on_webhook",
     "schedule",
 ]

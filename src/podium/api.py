@@ -99,6 +99,32 @@ def on_asset(*assets: str, all_of: bool = False, deadline: Duration | None = Non
     return _trigger({"asset": spec})
 
 
+def on_webhook(
+    connection: str,
+    where: Mapping[str, Any] | None = None,
+    /,
+    *,
+    topic: str | Iterable[str] | None = None,
+    params: Mapping[str, str] | None = None,
+    **fields: Any,
+) -> TriggerSpec:
+    """Runs on each verified webhook delivery to ``connection`` (one with ``webhooks:`` in
+    podium.yaml) whose topic matches ``topic`` (globs such as ``orders/*``) and whose JSON
+    payload has every given field equal; dotted paths go in ``where``:
+    ``on_webhook("shopify", {"customer.tags": "vip"}, topic="orders/create")``.
+    ``params`` maps workflow params to payload paths: ``params={"order_id": "id"}``.
+    """
+    spec: dict[str, Any] = {"webhook": connection}
+    if topic is not None:
+        spec["topic"] = topic if isinstance(topic, str) else list(topic)
+    filters = {**(where or {}), **fields}
+    if filters:
+        spec["filters"] = filters
+    if params:
+        spec["params"] = dict(params)
+    return _trigger(spec)
+
+
 def after_workflow(workflow: str, *, status: str = "success") -> TriggerSpec:
     """Runs when ``workflow`` finishes with ``status``: success, failed or any."""
     return _trigger({"workflow": workflow, "status": status})
@@ -130,6 +156,8 @@ class Workflow:
         defaults: TaskOptions | Mapping[str, Any] | None = None,
         max_active_runs: int | None = None,
         description: str | None = None,
+        deadline: str | Mapping[str, str] | None = None,
+        notify: Iterable[Mapping[str, Any]] | None = None,
     ) -> None:
         self.name = name
         self.file, self.line = _caller(2)
@@ -138,6 +166,8 @@ class Workflow:
             "defaults": defaults,
             "max_active_runs": max_active_runs,
             "description": description,
+            "deadline": deadline,  # "07:00" or {"at": "07:00", "timezone": "…"}
+            "notify": list(notify) if notify is not None else None,  # [{"on": […], "to": …}]
         }
         self.settings: dict[str, Any] = {"name": name}
         self.settings.update({key: value for key, value in given.items() if value is not None})

@@ -5,6 +5,7 @@
 - ``InlineExecutor``: runs each attempt at once in the calling thread.
 - ``memory_database()``: an in-memory SQLite store with the real schema.
 - ``project_of(...)``: a Project built from workflows, without files.
+- ``RecordingDestination``: a notification destination that keeps what it is sent.
 """
 
 from __future__ import annotations
@@ -116,6 +117,24 @@ def project_of(
         workflows={wf.name: wf for wf in workflows},
         secrets=secrets,
     )
+
+
+class RecordingDestination:
+    """A notifier's Destination that keeps each message in ``sent``; while ``refuse`` is
+    above zero, each send is refused (and ``refuse`` counts down)."""
+
+    def __init__(self, style: str = "text", refuse: int = 0) -> None:
+        self.style, self.refuse = style, refuse
+        self.sent: list[Any] = []  # podium.notify.delivery.Message
+        self.tries = 0
+
+    def send(self, message: Any) -> str | None:
+        self.tries += 1
+        if self.refuse > 0:
+            self.refuse -= 1
+            return "refused by the test destination"
+        self.sent.append(message)
+        return None
 
 
 class MemorySource:

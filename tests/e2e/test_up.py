@@ -136,7 +136,7 @@ def test_health_docs_openapi_and_workflows(make_project: MakeProject) -> None:
     project = api_project(make_project)
     up = project.up()
     assert up.proc.out.startswith("podium up: engine ")
-    assert f"API on http://127.0.0.1:{up.port} (docs at /docs)" in up.proc.out
+    assert f"UI on http://127.0.0.1:{up.port}/ (API docs at /docs)" in up.proc.out
 
     assert up.http.get("/api/health").json() == {"status": "ok", "store": "sqlite", "workflows": 4}
     docs = up.http.get("/docs")
@@ -433,7 +433,7 @@ def test_up_on_a_port_in_use_fails_with_a_clear_message(make_project: MakeProjec
         result = project.podium("up", "--port", str(port), timeout=30)
     assert result.code == 2, result
     assert result.err.startswith("podium: ") and str(port) in result.err, result
-    assert "API on" not in result.out, result  # it never served anything
+    assert "UI on" not in result.out, result  # it never served anything
     assert "Traceback" not in result.err
 
 

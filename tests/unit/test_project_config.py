@@ -145,7 +145,7 @@ def test_connections_and_notifications_are_kept(tmp_path: Path) -> None:
         connections:
           drops: {type: files, path: inbox, streams: {sales: {pattern: "*.csv"}}}
         notifications:
-          - {on: [failed], to: slack}
+          - {on: [failed], to: "json://127.0.0.1:9/hook"}
         warehouse: {type: duckdb}
         """,
     )
@@ -153,7 +153,13 @@ def test_connections_and_notifications_are_kept(tmp_path: Path) -> None:
         "drops": {"type": "files", "path": "inbox", "streams": {"sales": {"pattern": "*.csv"}}}
     }
     assert loaded.warehouse == {"type": "duckdb"}
-    assert loaded.notifications == ({"on": ["failed"], "to": "slack"},)
+    (rule,) = loaded.notifications  # checked and named (podium.project.notifications)
+    assert (rule.name, rule.on, rule.to, rule.workflows) == (
+        "webhook",
+        ("failed",),
+        "json://127.0.0.1:9/hook",
+        None,
+    )
 
 
 def test_connection_and_warehouse_problems_name_their_line(tmp_path: Path) -> None:
@@ -183,7 +189,8 @@ def test_connections_must_be_mappings_of_mappings(tmp_path: Path) -> None:
     found = problems(tmp_path, "connections:\n  shopify: yes\nnotifications: {a: 1}\n")
     assert found == [
         "podium.yaml:2: connections: 'shopify' must be a mapping of settings (type:, token: …)",
-        "podium.yaml:3: notifications must be a list of mappings",
+        "podium.yaml:3: notifications must be a list of rules, e.g."
+        " - {on: [failed, recovered], to: ${SLACK_WEBHOOK_URL}}",
     ]
 
 

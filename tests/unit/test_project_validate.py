@@ -208,5 +208,5 @@ def test_every_task_kind_is_registered_once() -> None:
         "run", "shell", "workflow", "extract", "transform", "check", "sync", "http"
     ]  # fmt: skip
     assert [k for k, spec in TASK_KINDS.items() if spec.available] == [
-        "run", "shell", "workflow", "extract", "transform", "check"
+        "run", "shell", "workflow", "extract", "transform", "check", "http"
     ]  # fmt: skip

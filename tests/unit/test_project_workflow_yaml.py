@@ -359,7 +359,7 @@ def test_task_without_a_kind_lists_the_kinds(tmp_path: Path) -> None:
         "run (module:function), shell (a shell command), workflow (a workflow name), "
         "extract (a connection in podium.yaml), "
         "transform (a model selector: a folder, a model, +model), "
-        "check (a check, checks/<file>.yaml or a model selector)"
+        "check (a check, checks/<file>.yaml or a model selector), http (a URL)"
     ]
 
 
@@ -370,7 +370,7 @@ def test_task_with_two_kinds(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("kind", ["sync", "http"])
+@pytest.mark.parametrize("kind", ["sync"])
 def test_later_task_kinds_are_not_available_yet(tmp_path: Path, kind: str) -> None:
     found = problems(tmp_path, f"tasks:\n  - id: a\n    {kind}: something\n")
     assert found == [
@@ -437,17 +437,17 @@ def test_unknown_trigger_kind_lists_the_kinds(tmp_path: Path) -> None:
         tmp_path,
         """
         triggers:
-          - webhook: shopify
+          - sensor: shopify
           - cron: "0 5 * * *"
           - "0 5 * * *"
         tasks: [{id: a, shell: x}]
         """,
     )
     assert found == [
-        "workflows/daily.yaml:2: unknown trigger kind 'webhook'; webhook triggers are not "
-        "available in this version of podium (kinds: schedule, event, workflow, asset)",
+        "workflows/daily.yaml:2: unknown trigger kind 'sensor' (kinds: schedule, event, "
+        "workflow, asset, webhook)",
         "workflows/daily.yaml:3: unknown trigger kind 'cron' (kinds: schedule, event, workflow, "
-        "asset)",
+        "asset, webhook)",
         'workflows/daily.yaml:4: each trigger must be a mapping such as {schedule: "0 5 * * *"}',
     ]
 

@@ -193,14 +193,12 @@ def _next_steps(folder: Path, run_id: str, marker: DemoMarker) -> None:
         ("podium models list", "the SQL models, in build order"),
         ("podium assets", "every table: rows, last update, complete or not"),
         (f"podium show {run_id}", "a run, task by task; podium runs lists them"),
+        ("podium up", "the web UI on http://127.0.0.1:8642/: graphs, runs, logs, retry"),
         ("podium sandbox stop", "when you are done"),
     )
     _say("Keep working in it:")
     for command, note in steps:
         _say(f"  {command:<50}  # {note}" if note else f"  {command}")
-    _say(
-        "The web UI arrives with `podium up`'s web pages (not built yet); for now, `podium show RUN`."
-    )
 
 
 def _say(text: str) -> None:

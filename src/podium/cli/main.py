@@ -132,6 +132,31 @@ def build_parser() -> argparse.ArgumentParser:
         "write a commerce demo project pointed at local simulators and run its daily workflow",
     )
     demo.add_arguments(p)
+
+    from podium.cli import webhooks
+
+    p = command(
+        "webhooks", webhooks.cmd_webhooks, "list the webhook inbox, show or replay a delivery"
+    )
+    webhooks.add_arguments(p)
+
+    from podium.cli import access, remote
+
+    p = command("users", access.cmd_users, "add, list, change or remove who may log in")
+    access.add_users_arguments(p)
+    p = command("tokens", access.cmd_tokens, "create, list or revoke API tokens")
+    access.add_tokens_arguments(p)
+    remotes = {
+        "run": remote.cmd_run,
+        "runs": remote.cmd_runs,
+        "show": remote.cmd_show,
+        "logs": remote.cmd_logs,
+        "retry": remote.cmd_retry,
+        "cancel": remote.cmd_cancel,
+        "emit": remote.cmd_emit,
+    }
+    for name, remote_command in remotes.items():  # --server/$PODIUM_SERVER: use its API
+        remote.enable(sub.choices[name], remote_command)
     return parser
 
 

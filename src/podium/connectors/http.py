@@ -10,7 +10,7 @@ until it succeeds, fails for good, or runs out of attempts:
                                       capped at ``HttpRetry.max_retry_after``)
     any other status (401, 403, 404)  ``TerminalTaskError`` at once, naming the connection,
                                       the status, the URL, the server's message and what
-                                      to check
+                                      to check; a status in ``accept`` is returned instead
     attempts exhausted                ``TransientTaskError`` naming the attempts and the last
                                       failure (the engine's task retry may try later)
 
@@ -144,8 +144,10 @@ class HttpClient:
         clock: Callable[[], float] = time.time,
         transport: httpx.BaseTransport | None = None,
         auth: httpx.Auth | None = None,
+        accept: Iterable[int] = (),
     ) -> None:
         headers = dict(headers or {})
+        self.accept = frozenset(accept)  # statuses returned as answers, besides 2xx
         auth_values = [v for k, v in headers.items() if _is_auth_header(k)]
         self.name, self.retry, self.limiter = name, retry or HttpRetry(), limiter
         self.mask = Masker([*secrets, *auth_values])
@@ -247,7 +249,7 @@ class HttpClient:
         )
         if self.limiter is not None:
             self.limiter.observe(response)
-        if 200 <= response.status < 300:
+        if 200 <= response.status < 300 or response.status in self.accept:
             return self._parsed(response) if parse_json else response
         if response.status in RETRYABLE or response.status >= 500:
             return _Failure(self._status_text(response), self._retry_after(response))

@@ -21,7 +21,7 @@ from podium.connectors.normalize.names import identifier
 from podium.connectors.source import Source
 from podium.errors import UsageError
 
-COMMON_KEYS = ("dataset", "concurrency")
+COMMON_KEYS = ("dataset", "concurrency", "webhooks")  # webhooks: see podium.webhooks.settings
 
 
 @dataclass(frozen=True)

@@ -141,3 +141,43 @@ class CatchupStarted(Event):
     source_run_id: str
     late_task: str
     tasks: list[str]
+
+
+@dataclass(frozen=True)
+class SlaMissed(Event):
+    """A workflow's ``deadline`` passed and no run of it had succeeded that local ``date``
+    (ISO, in the deadline's time zone) since midnight; ``deadline_at`` is the UTC instant.
+    Recorded once per workflow and day."""
+
+    type: ClassVar[str] = "SlaMissed"
+    dispatch: ClassVar[bool] = True
+    workflow: str
+    deadline_at: str
+    date: str
+
+
+@dataclass(frozen=True)
+class WebhookReceived(Event):
+    """A verified delivery in the webhook inbox was processed: it started ``runs`` (the
+    run ids, maybe none). A replayed delivery is processed, and recorded, again."""
+
+    type: ClassVar[str] = "WebhookReceived"
+    connection: str
+    delivery_id: str
+    inbox_id: int
+    topic: str | None
+    runs: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WebhookFailed(Event):
+    """Processing an inbox entry failed; it is tried again after a backoff, or, with
+    ``dead``, no more (``podium webhooks replay ID`` tries it again)."""
+
+    type: ClassVar[str] = "WebhookFailed"
+    connection: str
+    delivery_id: str
+    inbox_id: int
+    attempts: int
+    error: str
+    dead: bool = False

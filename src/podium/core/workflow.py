@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from podium.core.alerts import NotifyRule
+from podium.core.deadline import Deadline
 from podium.core.status import Catchup, OnLate, TriggerRule
 
 
@@ -128,7 +130,21 @@ class AssetTrigger:
         return "asset:" + ",".join(self.assets)
 
 
-Trigger = ScheduleTrigger | EventTrigger | WorkflowTrigger | AssetTrigger
+@dataclass(frozen=True)
+class WebhookTrigger:
+    """Starts on each verified delivery to ``connection`` whose topic matches one of
+    ``topics`` (globs such as ``orders/*``; none: any topic) and whose JSON payload has
+    every ``filters`` path (dotted, ``customer.tags``) equal to its value. ``params`` maps
+    workflow params to payload paths. Matching lives in ``podium.webhooks.match``."""
+
+    connection: str
+    topics: tuple[str, ...] = ()
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+    location: Location | None = None
+
+
+Trigger = ScheduleTrigger | EventTrigger | WorkflowTrigger | AssetTrigger | WebhookTrigger
 
 
 @dataclass(frozen=True)
@@ -139,6 +155,8 @@ class Workflow:
     params: Mapping[str, Any] = field(default_factory=dict)
     max_active_runs: int | None = None
     location: Location | None = None
+    deadline: Deadline | None = None  # succeeded by then each day, or SlaMissed
+    notify: tuple[NotifyRule, ...] = ()  # ``notify:`` in the workflow file: this one only
 
     def task(self, task_id: str) -> Task:
         return self._by_id[task_id]
@@ -171,7 +189,7 @@ class Project:
     workflows: Mapping[str, Workflow]
     secrets: frozenset[str] = frozenset()
     connections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    notifications: tuple[Mapping[str, Any], ...] = ()
+    notifications: tuple[NotifyRule, ...] = ()
     warehouse: Mapping[str, Any] = field(default_factory=dict)
     server: Mapping[str, Any] = field(default_factory=dict)  # the UI's url, access control
     outgoing_webhooks: tuple[Mapping[str, Any], ...] = ()

@@ -172,7 +172,10 @@ class Engine:
         self.stats.steps += 1
         results = self._take_results()
         logs = self._take_logs()
-        housekeeping = self._poked or now - self._last_housekeeping >= self.settings.poll_interval
+        tick_due = self.triggers.next_tick is not None and now >= self.triggers.next_tick
+        housekeeping = (
+            self._poked or tick_due or now - self._last_housekeeping >= self.settings.poll_interval
+        )
         self._poked = False
         jobs: list[Job] = []
         with self.db.transaction() as tx:

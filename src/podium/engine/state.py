@@ -443,6 +443,9 @@ def _after_attempt(j: Journal, o: Outcome, graphs: Graphs, draw: Callable[[], fl
             j.add(ev.AssetUpdated(asset, o.run_id, o.task_id, bool(incomplete), stats))
         for result in _checks_of(task, reported):
             j.add(ev.CheckEvaluated(run_id=o.run_id, task_id=o.task_id, **result))
+    elif status is TaskStatus.FAILED:  # failed error-severity checks report their results too
+        for result in _checks_of(task, _reported(task, o.output)):
+            j.add(ev.CheckEvaluated(run_id=o.run_id, task_id=o.task_id, **result))
     if released:  # its catch-up starts when the run ends (``_finish_run``)
         _close_tasks(j, o.run_id, 1, graphs)
         return

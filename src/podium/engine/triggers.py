@@ -26,7 +26,9 @@ from podium.core.workflow import (
 )
 from podium.engine import state
 from podium.engine.journal import Journal
+from podium.engine.sla import SlaWatch
 from podium.engine.state import Graphs
+from podium.webhooks.process import WebhookProcessor
 
 #: a schedule tick older than this when the engine sees it counts as missed (catchup)
 MISSED_AFTER = 60.0
@@ -50,12 +52,18 @@ class Triggers:
         self.next_tick: float | None = None
         self._crons: dict[tuple[str, str], Cron] = {}
         self._due: dict[tuple[str, str], float] = {}
+        self.sla = SlaWatch(project)
+        self.webhooks = WebhookProcessor(project)
 
     def dispatch(self, j: Journal) -> None:
         self._dispatch_events(j)
+        self.webhooks.process(j)
         self._asset_deadlines(j)
         if self.fire_schedules:
             self._fire_schedules(j)
+            deadline = self.sla.check(j)  # wakes the engine at the next deadline too
+            if deadline is not None:
+                self.next_tick = min(self.next_tick or deadline, deadline)
 
     # -- events --------------------------------------------------------------------
     def _dispatch_events(self, j: Journal) -> None:

@@ -61,6 +61,9 @@ def invoke(job: Job, sink: LogSink, cancelled: threading.Event) -> JobResult:
     try:
         value = _KINDS[job.kind](job, sink, cancelled)
         output = _to_json(value)
+    except ChecksFailed as exc:  # the results go with the failure: CheckEvaluated events
+        failed = _failure(job.key, exc, sink, retryable=False)
+        return JobResult(job.key, False, _to_json(exc.output), failed.error, retryable=False)
     except TerminalTaskError as exc:
         return _failure(job.key, exc, sink, retryable=False)
     except BaseException as exc:  # noqa: BLE001 - user code: any failure is the task's
@@ -343,14 +346,29 @@ def _run_checks(sql: Any, checks: Any, log: logging.Logger) -> list[Any]:
     return results
 
 
+class ChecksFailed(TerminalTaskError):
+    """Error-severity checks failed; ``output`` still holds every check's result."""
+
+    def __init__(self, message: str, output: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.output = output
+
+
 def _checked(output: dict[str, Any], results: list[Any]) -> dict[str, Any]:
     output = {**output, "checks": [r.to_json() for r in results]}
     failed = [r for r in results if not r.passed and r.severity == "error"]
     if failed:
-        raise TerminalTaskError(
-            f"{len(failed)} check(s) failed: " + "; ".join(r.message for r in failed[:5])
+        raise ChecksFailed(
+            f"{len(failed)} check(s) failed: " + "; ".join(r.message for r in failed[:5]),
+            output,
         )
     return output
+
+
+def _run_http(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
+    from podium.outgoing.http_task import run_http_task
+
+    return run_http_task(job, TaskContext(job, sink, cancelled).log, cancelled)
 
 
 _KINDS: dict[str, Callable[[Job, LogSink, threading.Event], Any]] = {
@@ -359,6 +377,7 @@ _KINDS: dict[str, Callable[[Job, LogSink, threading.Event], Any]] = {
     "extract": _run_extract,
     "model": _run_model,
     "check": _run_check_task,
+    "http": _run_http,
 }
 
 

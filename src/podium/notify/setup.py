@@ -9,4 +9,10 @@ from podium.store.database import Database
 
 def subscribers_for(project: Project, db: Database) -> list[Subscriber]:
     found: list[Subscriber] = []
+    from podium.notify.notifier import notifiers_for
+
+    found.extend(notifiers_for(project, db))
+    from podium.outgoing.webhooks import outgoing_subscribers
+
+    found.extend(outgoing_subscribers(project, db))
     return found

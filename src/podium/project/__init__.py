@@ -26,6 +26,7 @@ from podium.errors import Problem, ProjectError, UsageError
 from podium.project.config import CONFIG_FILE, read_settings
 from podium.project.connection_pools import connection_pools, with_connection_pools
 from podium.project.imports import activate_root
+from podium.project.notifications import all_rules, rule_problems, rule_secrets
 from podium.project.python_files import read_python_file
 from podium.project.secrets import Interpolator
 from podium.project.validate import ParsedWorkflow, ProjectView, check_project
@@ -118,7 +119,9 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
     checks = _read_checks(root, found)
     view = ProjectView(root, pools, workflows, settings.connections, models=models)
     found.extend(check_project(view, parsed))
+    found.extend(rule_problems(settings.notifications, workflows))
     secrets = settings.secrets | interpolator.secrets
+    secrets |= rule_secrets(all_rules((), workflows))
     if found:  # a secret put where it does not belong must not show in the message
         mask = Masker(secrets)
         raise ProjectError([Problem(p.file, p.line, mask(p.message)) for p in found])

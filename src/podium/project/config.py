@@ -13,9 +13,12 @@ from typing import Any
 
 from podium.connectors.registry import connection_problems, is_source
 from podium.connectors.warehouse import warehouse_problems
+from podium.core.alerts import NotifyRule
 from podium.core.workflow import EngineSettings
+from podium.project.notifications import read_rules, rule_secrets
 from podium.project.secrets import Interpolator, connection_secrets, url_secrets
 from podium.project.yaml_lines import Fields, LineDict, LineList, Problems, load_yaml, to_plain
+from podium.webhooks.settings import webhook_config_problems
 
 CONFIG_FILE = "podium.yaml"
 DEFAULT_STORE = "sqlite:///.podium/state.db"
@@ -43,7 +46,7 @@ class Settings:
     pools: Mapping[str, int]
     engine: EngineSettings
     connections: Mapping[str, Mapping[str, Any]]
-    notifications: tuple[Mapping[str, Any], ...]
+    notifications: tuple[NotifyRule, ...]
     secrets: frozenset[str]
     warehouse: Mapping[str, Any]
     server: Mapping[str, Any]
@@ -72,6 +75,8 @@ def read_settings(
     connections = _connections(fields)
     warehouse = _warehouse(fields)
     secrets = interpolator.secrets | connection_secrets(connections) | url_secrets(store_url)
+    notifications = _notifications(fields)
+    secrets |= rule_secrets(notifications)
     secrets |= connection_secrets({"warehouse": warehouse}) | url_secrets(
         str(warehouse.get("url", ""))
     )
@@ -80,8 +85,8 @@ def read_settings(
         pools=_pools(fields),
         engine=_engine(fields),
         connections=connections,
-        notifications=_notifications(fields),
-        secrets=frozenset(secrets),
+        notifications=notifications,
+        secrets=frozenset(secrets | _outgoing_secrets(fields)),
         warehouse=warehouse,
         server=_server(fields),
         outgoing_webhooks=_outgoing_webhooks(fields),
@@ -155,6 +160,8 @@ def _connections(fields: Fields) -> dict[str, dict[str, Any]]:
     for name, settings in connections.items():
         if isinstance(settings, Mapping):
             result[name] = to_plain(settings)
+            for problem in webhook_config_problems(result[name]):
+                fields.problems.add(_line_of(settings, problem), f"connections: {name}.{problem}")
             if not is_source(result[name]):
                 continue  # a connection for something else (a sync, notifications) than extract
             for problem in connection_problems(result[name]):
@@ -187,20 +194,12 @@ def _warehouse(fields: Fields) -> dict[str, Any]:
     return dict(settings)
 
 
-def _notifications(fields: Fields) -> tuple[dict[str, Any], ...]:
+def _notifications(fields: Fields) -> tuple[NotifyRule, ...]:
+    """``notifications:``, checked by podium.project.notifications."""
     if fields.mapping.get("notifications") is None:
         return ()
-    items = fields.mapping["notifications"]
-    if not isinstance(items, LineList):
-        fields.problem("notifications", "notifications must be a list of mappings")
-        return ()
-    result = []
-    for index, item in enumerate(items):
-        if isinstance(item, Mapping):
-            result.append(to_plain(item))
-        else:
-            fields.problems.add(items.line_at(index), "each notification must be a mapping")
-    return tuple(result)
+    value, line = fields.mapping["notifications"], fields.line("notifications")
+    return read_rules(value, line, fields.problems, section="notifications")
 
 
 def _server(fields: Fields) -> dict[str, Any]:
@@ -210,7 +209,7 @@ def _server(fields: Fields) -> dict[str, Any]:
 
 
 def _outgoing_webhooks(fields: Fields) -> tuple[dict[str, Any], ...]:
-    """``outgoing_webhooks:``, a list of mappings; each is checked by podium.notify."""
+    """``outgoing_webhooks:``, a list of mappings; checked by podium.outgoing.hooks_config."""
     items = fields.mapping.get("outgoing_webhooks")
     if items is None:
         return ()
@@ -223,4 +222,13 @@ def _outgoing_webhooks(fields: Fields) -> tuple[dict[str, Any], ...]:
             result.append(to_plain(item))
         else:
             fields.problems.add(items.line_at(index), "each outgoing webhook must be a mapping")
+    from podium.outgoing.hooks_config import check_outgoing_webhooks
+
+    check_outgoing_webhooks(items, fields.problems)
     return tuple(result)
+
+
+def _outgoing_secrets(fields: Fields) -> set[str]:
+    from podium.outgoing.hooks_config import outgoing_secrets
+
+    return outgoing_secrets(fields.mapping.get("outgoing_webhooks"))

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from podium.core.graph import find_cycle
-from podium.core.workflow import Task, Workflow, WorkflowTrigger
+from podium.core.workflow import Task, WebhookTrigger, Workflow, WorkflowTrigger
 from podium.errors import Problem, UsageError
 from podium.project.imports import resolve_callable, target_problem
 from podium.project.yaml_lines import LineDict, did_you_mean
+from podium.webhooks.grammar import webhook_trigger_problem
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,18 @@ def _not_blank(target: str) -> str | None:
     return None if target.strip() else "the command is empty"
 
 
+def _http_url(target: str) -> str | None:
+    from podium.outgoing.http_options import url_problem
+
+    return url_problem(target)
+
+
+def _http_task(task: Task, workflow: Workflow, view: ProjectView) -> str | None:
+    from podium.outgoing.http_options import task_problem
+
+    return task_problem(task)
+
+
 TASK_KINDS: dict[str, KindSpec] = {
     spec.name: spec
     for spec in (
@@ -171,7 +184,7 @@ TASK_KINDS: dict[str, KindSpec] = {
             check_in_project=_check_target,
         ),
         KindSpec("sync", "a sync in podium.yaml", available=False),
-        KindSpec("http", "a URL", available=False),
+        KindSpec("http", "a URL", check_target=_http_url, check_in_project=_http_task),
     )
 }
 
@@ -224,6 +237,12 @@ def _check_workflow_triggers(view: ProjectView, item: ParsedWorkflow, found: lis
             file, line = (location.file, location.line) if location else (item.file, 1)
             message = f"workflow trigger: unknown workflow {trigger.workflow!r}{hint}"
             found.append(Problem(file, line, message))
+        elif isinstance(trigger, WebhookTrigger):
+            problem = webhook_trigger_problem(trigger, item.workflow, view.connections)
+            location = trigger.location or item.workflow.location
+            if problem:
+                file, line = (location.file, location.line) if location else (item.file, 1)
+                found.append(Problem(file, line, problem))
 
 
 def _check_workflow_loops(

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from podium.core.alerts import NotifyRule
 from podium.core.cron import Cron, CronError
 from podium.core.graph import find_cycle
 from podium.core.status import Catchup, OnLate, TriggerRule
@@ -28,6 +29,7 @@ from podium.core.workflow import (
     Workflow,
     WorkflowTrigger,
 )
+from podium.project.notifications import read_deadline, read_rules
 from podium.project.secrets import Interpolator
 from podium.project.validate import TASK_KINDS, ParsedWorkflow, available_kinds
 from podium.project.yaml_lines import (
@@ -39,9 +41,11 @@ from podium.project.yaml_lines import (
     load_yaml,
     located,
 )
+from podium.webhooks.grammar import read_webhook_trigger
 
 WORKFLOW_KEYS = frozenset(
     ("name", "description", "params", "max_active_runs", "triggers", "defaults", "tasks")
+    + ("deadline", "notify")
 )
 TASK_OPTIONS = frozenset(
     (
@@ -59,14 +63,17 @@ TASK_OPTIONS = frozenset(
     )
 )
 #: options that belong to one task kind (``streams:`` only means something to ``extract``)
-KIND_OPTIONS: dict[str, tuple[str, ...]] = {"extract": ("streams", "full_refresh")}
+KIND_OPTIONS: dict[str, tuple[str, ...]] = {
+    "extract": ("streams", "full_refresh"),
+    "http": ("method", "headers", "body", "for_each", "expect"),  # podium.outgoing.http_options
+}
 TASK_KEYS = frozenset(
     ("id", "depends_on", "produces", *TASK_OPTIONS, *TASK_KINDS)
     + tuple(key for keys in KIND_OPTIONS.values() for key in keys)
 )
 _SHOWN_TASK_KEYS = TASK_KEYS - {k for k, spec in TASK_KINDS.items() if not spec.available}
-TRIGGER_KINDS = ("schedule", "event", "workflow", "asset")
-LATER_TRIGGER_KINDS = ("webhook",)
+TRIGGER_KINDS = ("schedule", "event", "workflow", "asset", "webhook")
+LATER_TRIGGER_KINDS: tuple[str, ...] = ()
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _ON_LATE = frozenset(v.value for v in OnLate)
 _HINTED_DEPENDENCIES = 20  # did-you-mean for this many unknown depends_on, then plain
@@ -107,15 +114,26 @@ def build_workflow(
     read.text("description")
     defaults = _defaults(read)
     tasks, docs = _tasks(read, defaults, funcs or {})
+    triggers = _triggers(read)
     workflow = Workflow(
         name=name,
         tasks=tasks,
-        triggers=_triggers(read),
+        triggers=triggers,
         params=read.json_mapping("params"),
         max_active_runs=read.integer("max_active_runs", None, minimum=1),
         location=Location(document.file or file, document.line_of("name")),
+        deadline=read_deadline(read, triggers),
+        notify=_notify(read, name),
     )
     return ParsedWorkflow(workflow, file, docs)
+
+
+def _notify(read: Fields, workflow: str) -> tuple[NotifyRule, ...]:
+    """``notify:``: rules for this workflow only (see podium.project.notifications)."""
+    if read.mapping.get("notify") is None:
+        return ()
+    value, line = read.mapping["notify"], read.line("notify")
+    return read_rules(value, line, read.problems, section="notify", workflow=workflow)
 
 
 def _bad_name(what: str, name: str) -> str:
@@ -228,6 +246,7 @@ _TRIGGER_READERS: dict[str, Callable[[Fields, Location], Trigger]] = {
     "event": _event,
     "workflow": _workflow,
     "asset": _asset,
+    "webhook": read_webhook_trigger,
 }
 
 
@@ -354,6 +373,10 @@ def _kind_options(read: Fields, kind: str) -> dict[str, Any]:
                 read.problem(key, f"{key!r} applies only to {owner} tasks")
             elif key == "streams":
                 options[key] = list(read.names(key))
+            elif owner == "http":
+                from podium.outgoing.http_options import read_http_option
+
+                options[key] = read_http_option(read, key)
             else:
                 value = read.mapping[key]
                 if not isinstance(value, bool):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Body, FastAPI, Query, Request
+from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -17,6 +17,10 @@ from podium.core.masking import Masker
 from podium.core.workflow import Project, ScheduleTrigger
 from podium.engine import queries, services
 from podium.errors import NotFoundError, PodiumError, UsageError
+from podium.server import auth
+from podium.server.login import login_router
+from podium.server.ui import ui_router
+from podium.server.webhooks import add_webhook_routes
 from podium.store.database import Database
 
 
@@ -48,6 +52,11 @@ def create_app(project: Project, db: Database, wake: Callable[[], None]) -> Fast
         default_response_class=MaskedJSONResponse,
         description="Start runs, post events, retry and cancel; see runs and logs.",
     )
+    auth.install(app, project.server, db)
+    app.include_router(login_router())
+    add_webhook_routes(app, project, db, wake)
+    viewer = [Depends(auth.require("viewer"))]
+    operator = [Depends(auth.require("operator"))]
 
     @app.exception_handler(PodiumError)
     async def podium_error(request: Request, exc: PodiumError) -> JSONResponse:
@@ -71,7 +80,7 @@ def create_app(project: Project, db: Database, wake: Callable[[], None]) -> Fast
     def health() -> dict[str, Any]:
         return {"status": "ok", "store": db.dialect, "workflows": len(project.workflows)}
 
-    @app.get("/api/workflows")
+    @app.get("/api/workflows", dependencies=viewer)
     def list_workflows() -> list[dict[str, Any]]:
         out = []
         for wf in project.workflows.values():
@@ -87,13 +96,13 @@ def create_app(project: Project, db: Database, wake: Callable[[], None]) -> Fast
             )
         return out
 
-    @app.post("/api/workflows/{name}/runs", status_code=201)
+    @app.post("/api/workflows/{name}/runs", status_code=201, dependencies=operator)
     def start_run(name: str, body: RunIn = Body(default_factory=RunIn)) -> dict[str, Any]:
         run_id = services.start_run(db, project, name, body.params, trigger={"type": "api"})
         wake()
         return queries.show_run(db, run_id)
 
-    @app.get("/api/runs")
+    @app.get("/api/runs", dependencies=viewer)
     def list_runs(
         workflow: str | None = None,
         status: str | None = None,
@@ -102,44 +111,45 @@ def create_app(project: Project, db: Database, wake: Callable[[], None]) -> Fast
     ) -> list[dict[str, Any]]:
         return queries.list_runs(db, workflow=workflow, status=status, limit=limit, offset=offset)
 
-    @app.get("/api/runs/{run_id}")
+    @app.get("/api/runs/{run_id}", dependencies=viewer)
     def show_run(run_id: str) -> dict[str, Any]:
         return queries.show_run(db, run_id)
 
-    @app.get("/api/runs/{run_id}/attempts")
+    @app.get("/api/runs/{run_id}/attempts", dependencies=viewer)
     def attempts(run_id: str) -> list[dict[str, Any]]:
         queries.show_run(db, run_id)
         return queries.attempts_of(db, run_id)
 
-    @app.get("/api/runs/{run_id}/logs")
+    @app.get("/api/runs/{run_id}/logs", dependencies=viewer)
     def logs(run_id: str, task: str | None = None) -> list[dict[str, Any]]:
         return [{**line, "line": mask(line["line"])} for line in queries.logs_of(db, run_id, task)]
 
-    @app.post("/api/runs/{run_id}/retry")
+    @app.post("/api/runs/{run_id}/retry", dependencies=operator)
     def retry(run_id: str, body: RetryIn = Body(default_factory=RetryIn)) -> dict[str, Any]:
         tasks = services.retry_run(db, project, run_id, failed_only=body.failed_only)
         wake()
         return {"run_id": run_id, "tasks": tasks}
 
-    @app.post("/api/runs/{run_id}/cancel")
+    @app.post("/api/runs/{run_id}/cancel", dependencies=operator)
     def cancel(run_id: str) -> dict[str, Any]:
         changed = services.cancel_run(db, project, run_id)
         wake()
         return {"run_id": run_id, "cancelling": changed}
 
-    @app.post("/api/events", status_code=202)
+    @app.post("/api/events", status_code=202, dependencies=operator)
     def post_event(event: EventIn) -> dict[str, Any]:
         """Stores the event (answered once it is durable) and wakes the engine at once."""
         seq = services.emit_event(db, event.name, event.payload)
         wake()
         return {"seq": seq, "name": event.name}
 
-    @app.get("/api/events")
+    @app.get("/api/events", dependencies=viewer)
     def list_events(
         run_id: str | None = None, limit: int = Query(200, ge=1, le=5000)
     ) -> list[dict[str, Any]]:
         return queries.events_of(db, run_id, limit)
 
+    app.include_router(ui_router(project, db, wake))  # the web UI: HTML pages beside the API
     return app
 
 

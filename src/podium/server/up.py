@@ -7,6 +7,7 @@ engine when its lease expires. SIGKILL loses nothing: see the crash-recovery gua
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import signal
 import socket
@@ -23,17 +24,19 @@ from podium.engine.loop import Engine
 from podium.errors import UsageError
 from podium.notify.runner import Subscribers
 from podium.notify.setup import subscribers_for
+from podium.server import access, auth
 from podium.server.api import create_app
 from podium.store.database import Database
 
 
 def serve(project: Project, db: Database, *, host: str, port: int) -> int:
-    _require_loopback(host)
+    public = _require_loopback(host, project, db)
     _require_free_port(host, port)
     engine = Engine(project, db)
     engine.start(what=f"podium up on {host}:{port}")
     subscribers = Subscribers(db, subscribers_for(project, db), poll=0.5)
     subscribers.start()
+    engine.on_events = lambda _events: subscribers.wake()  # alerts go out at once
     stop = threading.Event()
     failure: list[BaseException] = []
 
@@ -45,17 +48,21 @@ def serve(project: Project, db: Database, *, host: str, port: int) -> int:
             server.should_exit = True
 
     app = create_app(project, db, engine.poke)
+    if public:
+        auth.enforce(app)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     server = _Server(config)
+    gc.freeze()  # what startup made lives as long as the server: no GC pass walks it again
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: setattr(server, "should_exit", True))
     thread = threading.Thread(target=loop, name="podium-engine", daemon=True)
     thread.start()
     print(
         f"podium up: engine {engine.owner} serving {len(project.workflows)} workflows;"
-        f" API on http://{host}:{port} (docs at /docs)",
+        f" UI on http://{host}:{port}/ (API docs at /docs)",
         flush=True,
     )
+    print(f"podium up: {auth.describe(project.server, db)}", flush=True)
     try:
         server.run()
     finally:
@@ -104,14 +111,25 @@ def _require_free_port(host: str, port: int) -> None:
             ) from None
 
 
-def _require_loopback(host: str) -> None:
+def _require_loopback(host: str, project: Project, db: Database) -> bool:
+    """Whether ``host`` reaches beyond this machine; refused then without access control."""
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = False
-    if not loopback:
+    if loopback:
+        return False
+    if auth.auth_mode(project.server) == "off":
+        raise UsageError(
+            f"--host {host} would expose podium beyond this machine, but podium.yaml sets"
+            " server: {auth: off}; remove that setting (users then have to log in), or bind"
+            " to 127.0.0.1 (the default)"
+        )
+    if not access.has_users(db):
         raise UsageError(
             f"--host {host} would expose podium beyond this machine, and access control is"
-            " not available yet; bind to 127.0.0.1 (the default) and put a reverse proxy with"
-            " authentication in front if others need it"
+            " not configured (no users); create an admin first: `podium users add alice"
+            f" --role admin`, then `podium up --host {host}`; or bind to 127.0.0.1 (the"
+            " default)"
         )
+    return True

@@ -124,9 +124,12 @@ MIGRATIONS: list[list[str]] = [
             next_attempt_at {float},
             processed_at {float},
             last_error TEXT,
+            replays INTEGER NOT NULL DEFAULT 0,
             UNIQUE (connection, delivery_id)
         )""",
         "CREATE INDEX webhook_inbox_due ON webhook_inbox (status, next_attempt_at)",
+        # the UI's unfiltered run list, newest first
+        "CREATE INDEX runs_by_created ON runs (created_at)",
         # access control: users, API tokens and UI sessions, secrets kept only as hashes
         """CREATE TABLE users (
             name TEXT PRIMARY KEY,

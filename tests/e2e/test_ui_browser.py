@@ -1,0 +1,280 @@
+"""The web UI in headless Chromium (Debian's ``/usr/bin/chromium``) against a real
+``podium up``: open it, start a run with a param from the "Run now" form and watch it
+finish without reloading, open a task's logs, retry a run's failed tasks with the button,
+and see a late task marked on the run page and on the graph.
+
+Screenshots of every step go to ``$PODIUM_TEST_ARTIFACTS/ui/`` (default
+``tests/artifacts/ui/``, which git ignores).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import Project, Up, podium_env
+
+CHROMIUM = "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    pytest.skip(
+        f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package")
+expect = sync_api.expect
+
+ARTIFACTS = (
+    Path(
+        os.environ.get("PODIUM_TEST_ARTIFACTS") or Path(__file__).resolve().parents[1] / "artifacts"
+    )
+    / "ui"
+)
+TOKEN = "shpat_browser_secret_4242"
+LIVE = 20_000  # ms to wait for a state the page must reach on its own
+
+TASKS_PY = """
+import os
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def hello(ctx):
+    ctx.log.info("hello %s for %s days", ctx.params["who"], ctx.params["days"])
+    time.sleep(1.5)  # long enough for the page to show the run before it ends
+    return {"days": ctx.params["days"], "who": ctx.params["who"]}
+
+
+def extract(ctx):
+    return {"rows": 42}
+
+
+def load(ctx):
+    token = os.environ["SHOP_TOKEN"]
+    ctx.log.info("posting to the warehouse with %s", token)
+    if not (ROOT / "marks" / "warehouse-fixed").exists():
+        raise RuntimeError(f"the warehouse refused token {token}: fix it, then retry")
+    return {"loaded": ctx.upstream["extract"]["rows"]}
+
+
+def slow(ctx):
+    time.sleep(2.5)
+    return {"landed": True}
+
+
+def report(ctx):
+    return {"late": list(ctx.late_upstreams)}
+"""
+
+FILES = {
+    "podium.yaml": "store: sqlite:///.podium/state.db\n"
+    'connections:\n  shop:\n    token: "${SHOP_TOKEN}"\n',
+    "pipeline/__init__.py": "",
+    "pipeline/tasks.py": TASKS_PY,
+    "workflows/hello.yaml": """
+        name: hello
+        params: {days: 1, who: world}
+        triggers:
+          - schedule: "0 5 * * *"
+            timezone: America/New_York
+        tasks:
+          - id: greet
+            run: pipeline.tasks:hello
+          - id: shout
+            shell: "echo shout"
+            depends_on: [greet]
+    """,
+    "workflows/flaky.yaml": """
+        name: flaky
+        tasks:
+          - id: extract
+            run: pipeline.tasks:extract
+          - id: load
+            run: pipeline.tasks:load
+            depends_on: [extract]
+          - id: publish
+            shell: "echo published"
+            depends_on: [load]
+    """,
+    "workflows/late.yaml": """
+        name: late
+        tasks:
+          - id: slow
+            run: pipeline.tasks:slow
+            late_after: 1s
+            on_late: continue
+          - id: fast
+            run: pipeline.tasks:extract
+          - id: report
+            run: pipeline.tasks:report
+            depends_on: [slow, fast]
+    """,
+}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Project, Up]]:
+    project = Project(tmp_path_factory.mktemp("ui"), podium_env({"SHOP_TOKEN": TOKEN}))
+    project.write(FILES)
+    up = project.up()
+    yield project, up
+    project.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page; any console error (a script failing, a CSP violation) fails the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield tab
+    context.close()
+    assert errors == [], errors
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def stays_put(page: Any) -> None:
+    """Marks the loaded document: ``not_reloaded`` later proves no navigation happened."""
+    page.evaluate("window.__podiumSamePage = 'yes'")
+
+
+def not_reloaded(page: Any) -> bool:
+    return bool(page.evaluate("window.__podiumSamePage === 'yes'"))
+
+
+def run_now(page: Any, up: Up, workflow: str, **params: str) -> str:
+    """Starts ``workflow`` from its page's "Run now" form; returns the new run's id."""
+    page.goto(f"{up.url}/workflows/{workflow}")
+    for name, value in params.items():
+        page.fill(f'input[name="param.{name}"]', value)
+    page.click("form.run-now button[type=submit]")
+    page.wait_for_url(re.compile(r"/runs/\w+\?notice=started$"))
+    return str(page.url.split("/runs/")[1].split("?")[0])
+
+
+def test_open_the_ui(served: tuple[Project, Up], page: Any) -> None:
+    _, up = served
+    page.goto(up.url + "/")
+    expect(page.locator("h1")).to_have_text("Workflows")
+    for name in ("hello", "flaky", "late"):
+        expect(page.locator(f'tr[data-workflow="{name}"]')).to_be_visible()
+    hello = page.locator('tr[data-workflow="hello"]')
+    expect(hello).to_contain_text("schedule 0 5 * * * (America/New_York")
+    expect(hello).to_contain_text(re.compile(r"\d{4}-\d\d-\d\d 05:00 America/New_York"))
+    shot(page, "01-workflows")
+
+
+def test_start_a_run_with_a_param_and_watch_it_finish_live(
+    served: tuple[Project, Up], page: Any
+) -> None:
+    _, up = served
+    page.goto(f"{up.url}/workflows/hello")
+    expect(page.locator('input[name="param.days"]')).to_have_value("1")
+    shot(page, "02-run-now-form")
+    run_id = run_now(page, up, "hello", days="5")
+    stays_put(page)
+    status = page.locator("#run-status")
+    assert status.get_attribute("data-state") in ("queued", "running")
+    expect(page.locator(".notice")).to_have_text("Run started.")
+    expect(page.locator("dl.facts")).to_contain_text('"days": 5')
+    shot(page, "03-run-in-progress")
+    expect(status).to_have_attribute("data-state", "succeeded", timeout=LIVE)
+    expect(page.locator('tr[data-task="shout"]')).to_have_attribute("data-state", "succeeded")
+    expect(page.locator("svg.gantt rect.bar.st-succeeded")).to_have_count(2)
+    assert not_reloaded(page), "the page was reloaded instead of updated in place"
+    assert up.run(run_id)["params"] == {"days": 5, "who": "world"}
+    shot(page, "04-run-finished-live")
+
+
+def test_open_a_tasks_logs(served: tuple[Project, Up], page: Any) -> None:
+    _, up = served
+    (run,) = up.runs(workflow="hello", status="succeeded")
+    page.goto(f"{up.url}/runs/{run['run_id']}")
+    page.click('tr[data-task="greet"] a')
+    page.wait_for_url(re.compile(r"/runs/\w+/tasks/greet$"))
+    expect(page.locator("#logs")).to_contain_text("INFO hello world for 5 days")
+    expect(page.locator("#task-status")).to_have_attribute("data-state", "succeeded")
+    expect(page.locator("pre.json")).to_contain_text('"who": "world"')
+    shot(page, "05-task-logs")
+
+
+def test_retry_the_failed_tasks_of_a_run(served: tuple[Project, Up], page: Any) -> None:
+    project, up = served
+    run_id = run_now(page, up, "flaky")
+    stays_put(page)
+    expect(page.locator("#run-status")).to_have_attribute("data-state", "failed", timeout=LIVE)
+    expect(page.locator('tr[data-task="load"]')).to_contain_text(
+        "the warehouse refused token ***: fix it, then retry"
+    )
+    expect(page.locator('tr[data-task="publish"]')).to_have_attribute(
+        "data-state", "upstream_failed"
+    )
+    retry = page.locator("#retry-failed")
+    expect(retry).to_have_text("Retry failed only (2)")
+    assert not_reloaded(page)
+    assert TOKEN not in page.content()
+    shot(page, "06-run-failed")
+
+    (project.root / "marks").mkdir(exist_ok=True)
+    (project.root / "marks" / "warehouse-fixed").write_text("yes\n")
+    retry.click()
+    page.wait_for_url(re.compile(rf"/runs/{run_id}\?notice=retried$"))
+    expect(page.locator("#run-status")).to_have_attribute("data-state", "succeeded", timeout=LIVE)
+    expect(page.locator('tr[data-task="load"] td:nth-child(3)')).to_have_text("2")
+    expect(page.locator('tr[data-task="extract"] td:nth-child(3)')).to_have_text("1")
+    expect(page.locator("svg.gantt rect.bar.st-failed")).to_have_count(1)
+    shot(page, "07-retried-and-succeeded")
+
+    page.goto(f"{up.url}/runs/{run_id}/tasks/load?attempt=1")
+    expect(page.locator("#logs")).to_contain_text("posting to the warehouse with ***")
+    assert TOKEN not in page.content()
+    shot(page, "08-failed-attempt-logs-masked")
+
+
+def test_see_a_late_task_marked(served: tuple[Project, Up], page: Any) -> None:
+    _, up = served
+    run_id = run_now(page, up, "late")
+    stays_put(page)
+    slow_row = page.locator('tr[data-task="slow"]')
+    # marked late while it is still running, by the live refresh
+    expect(slow_row.locator(".mark-late")).to_contain_text(
+        "late (after 1.0s, on_late: continue)", timeout=LIVE
+    )
+    expect(page.locator('svg.dag g.node.is-late[data-task="slow"]')).to_be_visible()
+    expect(page.locator('tr[data-task="report"] .mark-incomplete')).to_contain_text(
+        "incomplete: without fresh slow", timeout=LIVE
+    )
+    expect(page.locator("#run-status")).to_have_attribute("data-state", "succeeded", timeout=LIVE)
+    expect(page.locator("svg.gantt line.late-line")).to_have_count(1)
+    assert not_reloaded(page)
+    shot(page, "09-late-task-on-run-page")
+    expect(page.locator("dl.facts")).to_contain_text("Catch-up runs", timeout=LIVE)
+
+    page.goto(f"{up.url}/workflows/late?run={run_id}")
+    node = page.locator('svg.dag g.node[data-task="slow"]')
+    expect(node).to_have_class(re.compile(r"\bis-late\b"))
+    expect(node.locator("text.sub")).to_contain_text("LATE")
+    expect(page.locator('svg.dag g.node[data-task="report"]')).to_have_class(
+        re.compile(r"\bis-incomplete\b")
+    )
+    shot(page, "10-late-task-on-graph")
