@@ -91,3 +91,26 @@ def test_acknowledged_deliveries_survive_a_sigkill_and_run_once(make_project: Ma
     assert len({k for (k,) in keys}) == len(runs) == DELIVERIES  # one run per delivery
     done = [again.wait_run(r["run_id"]) for r in runs]
     assert sorted(r["tasks"][0]["output"] for r in done) == list(range(DELIVERIES))
+
+
+def test_podium_up_answers_every_kind_of_delivery_the_same_as_the_app(
+    make_project: MakeProject,
+) -> None:
+    """Through a real ``podium up``: stored, duplicate, tampered, unknown connection, a
+    path below a connection; only the verified delivery is in the inbox."""
+    project = make_project(FILES)
+    up = project.up()
+    body, headers = signed(7)
+    with httpx.Client(timeout=10) as client:
+        post = lambda path, **kw: client.post(f"{up.url}{path}", **kw)  # noqa: E731
+        assert post("/webhooks/shop", content=body, headers=headers).json()["status"] == "stored"
+        assert post("/webhooks/shop", content=body, headers=headers).json()["status"] == (
+            "duplicate"
+        )
+        tampered = post("/webhooks/shop", content=body + b" ", headers=headers)
+        assert tampered.status_code == 401
+        assert post("/webhooks/nowhere", content=body, headers=headers).status_code == 404
+        assert post("/webhooks/shop/extra", content=body, headers=headers).status_code == 404
+        assert client.get(f"{up.url}/webhooks/shop").status_code in (404, 405)
+        assert client.get(f"{up.url}/api/health").status_code == 200
+    assert project.query("SELECT COUNT(*) FROM webhook_inbox")[0][0] == 1

@@ -301,12 +301,13 @@ def test_a_hanging_receiver_holds_up_neither_events_nor_other_hooks(
             assert time.monotonic() - started < 3
             assert [json.loads(g.body)["workflow"] for g in got] == ["daily", "other"]
             assert slow.requests == []  # still hanging on the first delivery
+            release.set()
+            assert len(slow.wait_for(2)) == 2  # then the slow hook gets both, in turn
         finally:
             release.set()
             runner.stop()
             for sub in runner.subscribers:
                 getattr(sub, "close", lambda: None)()
-        assert len(slow.wait_for(2)) == 2
 
 
 # -- podium chains on podium ----------------------------------------------------------------------
