@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,8 +23,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
+from integration.live_app import serve
 from podium.core.deadline import Deadline
 from podium.core.status import OnLate
 from podium.core.workflow import (
@@ -94,27 +93,6 @@ class Site:
         match = re.search(r'name="csrf_token" value="([^"]+)"', html)
         assert match, "the page has no form with a CSRF field"
         return match.group(1)
-
-
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """``app`` on a free loopback port in a thread, until the block ends."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 @contextmanager
