@@ -1,14 +1,7 @@
-"""The webhook inbox page (``/webhooks``) and its replay button.
-
-The inbox lives in ``podium.webhooks.inbox`` (``list_deliveries`` and ``replay``); it is
-imported when the page is asked for, so the rest of the UI works without it and the page
-says plainly when it is not available.
-"""
+"""The webhook inbox page (``/webhooks``), one delivery's page, and its replay button,
+over the service functions of ``podium.webhooks.inbox``."""
 
 from __future__ import annotations
-
-from types import ModuleType
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -17,16 +10,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from podium.server.ui.context import Operator, PageNumber, Ui, Viewer
 from podium.server.ui.render import query
 from podium.server.ui.views import PAGE_SIZE, Page, offset_of
+from podium.webhooks import inbox
 
 NOTICES = {"replayed": "Replay queued: the delivery will be processed again."}
-
-
-def inbox_module() -> ModuleType | None:
-    try:
-        from podium.webhooks import inbox
-    except ImportError:
-        return None
-    return inbox
 
 
 def add_inbox(router: APIRouter, ui: Ui) -> None:
@@ -39,49 +25,31 @@ def add_inbox(router: APIRouter, ui: Ui) -> None:
         page: PageNumber = 1,
         notice: str = "",
     ) -> HTMLResponse:
-        inbox = inbox_module()
-        found = (
-            _deliveries(ui, inbox, connection.strip(), status.strip(), page)
-            if inbox is not None
-            else None
-        )
         context = {
             "principal": who,
             "nav": "webhooks",
-            "available": inbox is not None,
-            "page": found,
+            "page": _deliveries(ui, connection.strip(), status.strip(), page),
             "connection": connection,
             "status": status,
-            "statuses": list(getattr(inbox, "STATUSES", ())),
-            "replayable": list(getattr(inbox, "REPLAYABLE", ())),
+            "statuses": list(inbox.STATUSES),
+            "replayable": list(inbox.REPLAYABLE),
             "notice": NOTICES.get(notice, ""),
         }
         return ui.pages.respond("webhooks.html", request, context)
 
     @router.get("/webhooks/inbox/{delivery_id}", response_class=HTMLResponse)
     def delivery(request: Request, delivery_id: int, who: Viewer, notice: str = "") -> HTMLResponse:
-        inbox = inbox_module()
-        entry = inbox.show_delivery(ui.db, delivery_id) if inbox is not None else None
         context = {
             "principal": who,
             "nav": "webhooks",
-            "available": inbox is not None,
-            "entry": entry,
+            "entry": inbox.show_delivery(ui.db, delivery_id),
             "notice": NOTICES.get(notice, ""),
-            "replayable": list(getattr(inbox, "REPLAYABLE", ())),
+            "replayable": list(inbox.REPLAYABLE),
         }
         return ui.pages.respond("delivery.html", request, context)
 
     @router.post("/webhooks/inbox/{delivery_id}/replay")
     async def replay(request: Request, delivery_id: int, who: Operator) -> Response:
-        inbox = inbox_module()
-        if inbox is None:
-            return ui.pages.respond(
-                "error.html",
-                request,
-                {"status": 501, "message": "the webhook inbox is not available in this build"},
-                status=501,
-            )
         await run_in_threadpool(inbox.replay, ui.db, delivery_id)
         ui.wake()
         return RedirectResponse(
@@ -89,7 +57,7 @@ def add_inbox(router: APIRouter, ui: Ui) -> None:
         )
 
 
-def _deliveries(ui: Ui, inbox: Any, connection: str, status: str, number: int) -> Page:
+def _deliveries(ui: Ui, connection: str, status: str, number: int) -> Page:
     rows = inbox.list_deliveries(
         ui.db,
         connection=connection or None,
@@ -98,7 +66,5 @@ def _deliveries(ui: Ui, inbox: Any, connection: str, status: str, number: int) -
         offset=offset_of(number, PAGE_SIZE),
     )
     items = [dict(r) for r in rows]
-    total = None
-    if hasattr(inbox, "count_deliveries"):
-        total = inbox.count_deliveries(ui.db, connection=connection or None, status=status or None)
+    total = inbox.count_deliveries(ui.db, connection=connection or None, status=status or None)
     return Page(items[:PAGE_SIZE], number, PAGE_SIZE, total, len(items) > PAGE_SIZE)
