@@ -14,13 +14,12 @@ passed already): adding a deadline does not raise an alert about the past.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from typing import Any
 
 from podium.core.deadline import Deadline
 from podium.core.events import SlaMissed
 from podium.core.workflow import Project, Workflow
+from podium.engine import trigger_state
 from podium.engine.journal import Journal
 
 STATE_KEY = "sla"
@@ -49,14 +48,14 @@ class SlaWatch:
         now = datetime.fromtimestamp(j.now, UTC)
         day = deadline.latest_passed(now)
         j.tx.lock(f"podium.deadline.{wf.name}")
-        saved = _load(j, wf.name)
+        saved = trigger_state.load(j, wf.name, STATE_KEY)
         first_sight = saved is None and day < deadline.local_day(now)
         if not first_sight and (saved is None or str(saved.get("date")) < day.isoformat()):
             start, at = deadline.day_start(day), deadline.on(day)
             if not _succeeded(j, wf.name, start.timestamp(), at.timestamp()):
                 j.add(SlaMissed(wf.name, at.isoformat(), day.isoformat()))
         if saved is None or str(saved.get("date")) < day.isoformat():
-            _save(j, wf.name, {"date": day.isoformat()})
+            trigger_state.save(j, wf.name, STATE_KEY, {"date": day.isoformat()})
         return deadline.next_after(now).timestamp()
 
 
@@ -67,21 +66,3 @@ def _succeeded(j: Journal, workflow: str, start: float, end: float) -> bool:
         (workflow, start, end),
     )
     return row is not None
-
-
-def _load(j: Journal, workflow: str) -> dict[str, Any] | None:
-    row = j.tx.fetchone(
-        "SELECT value FROM trigger_state WHERE workflow = ? AND trigger_key = ?",
-        (workflow, STATE_KEY),
-    )
-    return json.loads(row[0]) if row else None
-
-
-def _save(j: Journal, workflow: str, value: dict[str, Any]) -> None:
-    j.tx.execute(
-        "DELETE FROM trigger_state WHERE workflow = ? AND trigger_key = ?", (workflow, STATE_KEY)
-    )
-    j.tx.execute(
-        "INSERT INTO trigger_state (workflow, trigger_key, value) VALUES (?, ?, ?)",
-        (workflow, STATE_KEY, json.dumps(value)),
-    )

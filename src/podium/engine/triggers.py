@@ -24,7 +24,7 @@ from podium.core.workflow import (
     Workflow,
     WorkflowTrigger,
 )
-from podium.engine import state
+from podium.engine import state, trigger_state
 from podium.engine.journal import Journal
 from podium.engine.sla import SlaWatch
 from podium.engine.state import Graphs
@@ -116,14 +116,14 @@ class Triggers:
             self._start(j, wf, info, dict(wf.params), f"event:{seq}:{wf.name}:{index}")
             return
         key = f"{index}:{trig.key}"
-        seen = self._load(j, wf.name, key) or {"first_at": j.now, "seen": {}}
+        seen = trigger_state.load(j, wf.name, key) or {"first_at": j.now, "seen": {}}
         seen["seen"][asset] = seq
         if set(trig.assets) <= set(seen["seen"]):
             info = {"type": "asset", "assets": sorted(seen["seen"]), "missing_assets": []}
             self._start(j, wf, info, dict(wf.params), f"assets:{wf.name}:{index}:{seq}")
-            self._save(j, wf.name, key, None)
+            trigger_state.save(j, wf.name, key, None)
         else:
-            self._save(j, wf.name, key, seen)
+            trigger_state.save(j, wf.name, key, seen)
 
     def _asset_deadlines(self, j: Journal) -> None:
         for wf in self.project.workflows.values():
@@ -131,7 +131,7 @@ class Triggers:
                 if not (isinstance(trig, AssetTrigger) and trig.all_of and trig.deadline):
                     continue
                 key = f"{index}:{trig.key}"
-                seen = self._load(j, wf.name, key)
+                seen = trigger_state.load(j, wf.name, key)
                 if seen and j.now >= seen["first_at"] + trig.deadline:
                     missing = sorted(set(trig.assets) - set(seen["seen"]))
                     info = {
@@ -142,7 +142,7 @@ class Triggers:
                     }
                     dedupe = f"assets:{wf.name}:{index}:deadline:{seen['first_at']}"
                     self._start(j, wf, info, dict(wf.params), dedupe)
-                    self._save(j, wf.name, key, None)
+                    trigger_state.save(j, wf.name, key, None)
 
     # -- schedules -----------------------------------------------------------------
     def _fire_schedules(self, j: Journal) -> None:
@@ -166,14 +166,16 @@ class Triggers:
     def _fire_schedule(self, j: Journal, wf: Workflow, trig: ScheduleTrigger) -> float:
         cron, now = self.cron(trig), datetime.fromtimestamp(j.now, UTC)
         j.tx.lock(f"podium.schedule.{wf.name}.{trig.key}")
-        saved = self._load(j, wf.name, trig.key)
+        saved = trigger_state.load(j, wf.name, trig.key)
         last = datetime.fromisoformat(saved["last_tick"]) if saved else now
         due = cron.ticks_between(last, now, limit=100_000)
         if due:
             for tick in self._select(due, trig.catchup, now):
                 self.start_tick(j, wf, trig, tick, kind="schedule")
         if due or not saved:
-            self._save(j, wf.name, trig.key, {"last_tick": (due[-1] if due else now).isoformat()})
+            trigger_state.save(
+                j, wf.name, trig.key, {"last_tick": (due[-1] if due else now).isoformat()}
+            )
         return cron.next_after(max(last, due[-1]) if due else max(last, now)).timestamp()
 
     @staticmethod
@@ -202,23 +204,3 @@ class Triggers:
             logical_time=tick.isoformat(),
             dedupe_key=f"schedule:{wf.name}:{trig.key}:{tick.isoformat()}",
         )
-
-    # -- trigger_state rows --------------------------------------------------------
-    @staticmethod
-    def _load(j: Journal, workflow: str, key: str) -> dict[str, Any] | None:
-        row = j.tx.fetchone(
-            "SELECT value FROM trigger_state WHERE workflow = ? AND trigger_key = ?",
-            (workflow, key),
-        )
-        return json.loads(row[0]) if row else None
-
-    @staticmethod
-    def _save(j: Journal, workflow: str, key: str, value: dict[str, Any] | None) -> None:
-        j.tx.execute(
-            "DELETE FROM trigger_state WHERE workflow = ? AND trigger_key = ?", (workflow, key)
-        )
-        if value is not None:
-            j.tx.execute(
-                "INSERT INTO trigger_state (workflow, trigger_key, value) VALUES (?, ?, ?)",
-                (workflow, key, json.dumps(value)),
-            )
