@@ -8,6 +8,7 @@ so consumers make their own effects idempotent (``notifications_sent`` keys).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,50 @@ class StoredEvent:
     run_id: str | None
     task_id: str | None
     payload: dict[str, Any]
+
+
+_COLUMNS = "seq, type, at, run_id, task_id, payload"
+
+
+def _stored(row: Any) -> StoredEvent:
+    return StoredEvent(int(row[0]), row[1], float(row[2]), row[3], row[4], json.loads(row[5]))
+
+
+def event_at(db: Database, seq: int) -> StoredEvent | None:
+    """The stored event numbered ``seq``, if it is still there."""
+    row = db.read().fetchone(f"SELECT {_COLUMNS} FROM events WHERE seq = ?", (seq,))
+    return _stored(row) if row else None
+
+
+class RunWorkflows:
+    """Which workflow a run belongs to, looked up once per run (a bounded cache)."""
+
+    LIMIT = 10_000
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._known: dict[str, str | None] = {}
+
+    def __call__(self, run_id: str | None) -> str | None:
+        if run_id is None:
+            return None
+        if run_id not in self._known:
+            if len(self._known) >= self.LIMIT:
+                self._known.clear()
+            row = self.db.read().fetchone("SELECT workflow FROM runs WHERE id = ?", (run_id,))
+            self._known[run_id] = str(row[0]) if row else None
+        return self._known[run_id]
+
+
+def record_pending(db: Database, notifier: str, due: Sequence[tuple[str, float]]) -> None:
+    """A ``pending`` row of ``notifications_sent`` per (key, when due) not recorded yet:
+    what a subscriber will deliver, once, whatever replays its events."""
+    with db.transaction() as tx:
+        tx.executemany(
+            "INSERT INTO notifications_sent (key, notifier, at, status, attempts)"
+            " VALUES (?, ?, ?, 'pending', 0) ON CONFLICT (key) DO NOTHING",
+            [(key, notifier, at) for key, at in due],
+        )
 
 
 class EventFeed:
@@ -51,13 +96,9 @@ class EventFeed:
     def next_batch(self, limit: int = 500) -> list[StoredEvent]:
         after = self.position() or 0
         rows = self.db.read().fetchall(
-            "SELECT seq, type, at, run_id, task_id, payload FROM events WHERE seq > ?"
-            " ORDER BY seq LIMIT ?",
-            (after, limit),
+            f"SELECT {_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
         )
-        return [
-            StoredEvent(int(r[0]), r[1], float(r[2]), r[3], r[4], json.loads(r[5])) for r in rows
-        ]
+        return [_stored(r) for r in rows]
 
     def advance(self, seq: int) -> None:
         with self.db.transaction() as tx:

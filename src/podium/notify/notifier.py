@@ -12,7 +12,6 @@ is not sent again: an alert goes out at most once.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -21,9 +20,10 @@ from podium.core.masking import Masker
 from podium.core.workflow import Project
 from podium.notify.delivery import Destination, Message, redact
 from podium.notify.facts import load_facts, previous_failure
-from podium.notify.feed import StoredEvent
+from podium.notify.feed import RunWorkflows, StoredEvent, record_pending
 from podium.notify.messages import compose
 from podium.notify.rules import AlertRef, classify, parse_key, run_prefix
+from podium.notify.runner import BackgroundPass
 from podium.store.database import Database
 
 log = logging.getLogger("podium.notify")
@@ -51,12 +51,12 @@ class Notifier:
         self.rule, self.project, self.db = rule, project, db
         self.destination, self.clock = destination, clock
         self.background = background  # deliver in a thread of its own (podium up)
-        self._worker: threading.Thread | None = None
-        self._guard = threading.Lock()
         self.mask = mask or Masker(project.secrets)
         self.name = f"notify.{rule.name}"  # the feed cursor's name
         self.owner = f"notify:{rule.name}"  # notifications_sent.notifier
-        self._workflows: dict[str, str | None] = {}
+        self._workflow_of = RunWorkflows(db)
+        self._asked = 0.0  # the latest ``now`` a delivery pass was asked for
+        self._pass = BackgroundPass(lambda: self.deliver_due(self._asked), f"podium-{self.name}")
 
     # -- Subscriber ----------------------------------------------------------------------------
     def handle(self, events: Sequence[StoredEvent]) -> None:
@@ -64,12 +64,8 @@ class Notifier:
         if not alerts:
             return
         now = self.clock()
-        with self.db.transaction() as tx:  # a microsecond apart: sent in the events' order
-            tx.executemany(
-                "INSERT INTO notifications_sent (key, notifier, at, status, attempts)"
-                " VALUES (?, ?, ?, 'pending', 0) ON CONFLICT (key) DO NOTHING",
-                [(ref.key, self.owner, now + i * 1e-6) for i, ref in enumerate(alerts)],
-            )
+        # a microsecond apart: delivered in the events' order
+        record_pending(self.db, self.owner, [(r.key, now + i * 1e-6) for i, r in enumerate(alerts)])
         self.tick(now + len(alerts) * 1e-6)
 
     def tick(self, now: float) -> None:
@@ -78,13 +74,8 @@ class Notifier:
         if not self.background:
             self.deliver_due(now)
             return
-        with self._guard:
-            if self._worker is not None and self._worker.is_alive():
-                return  # the running pass picks up what is due when it looks next time
-            self._worker = threading.Thread(
-                target=self.deliver_due, args=(now,), name=f"podium-{self.name}", daemon=True
-            )
-            self._worker.start()
+        self._asked = max(self._asked, now)
+        self._pass.kick()
 
     def deliver_due(self, now: float) -> None:
         rows = self.db.read().fetchall(
@@ -110,16 +101,6 @@ class Notifier:
             return None
         round_ = self._round(run_id, found.seq)
         return AlertRef(self.rule.name, found.state, run_id, found.task_id, round_, workflow)
-
-    def _workflow_of(self, run_id: str | None) -> str | None:
-        if run_id is None:
-            return None
-        if run_id not in self._workflows:
-            if len(self._workflows) > 10_000:
-                self._workflows.clear()
-            row = self.db.read().fetchone("SELECT workflow FROM runs WHERE id = ?", (run_id,))
-            self._workflows[run_id] = str(row[0]) if row else None
-        return self._workflows[run_id]
 
     def _round(self, run_id: str, seq: int) -> int:
         """How many times the run was retried before event ``seq``."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from podium.notify.feed import EventFeed, StoredEvent
@@ -89,3 +89,39 @@ class Subscribers:
             self._wake.clear()
             self.step(time.time())
             self._wake.wait(self.poll)
+
+
+class BackgroundPass:
+    """Runs ``work`` in a thread of its own when kicked; a kick while it runs makes it run
+    once more when it ends, so nothing kicked for is left waiting for the next poll."""
+
+    def __init__(self, work: Callable[[], None], name: str) -> None:
+        self.work, self.name = work, name
+        self._guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._again = False
+
+    def kick(self) -> None:
+        with self._guard:
+            if self._thread is not None:
+                self._again = True
+                return
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.work()
+            except Exception:  # noqa: BLE001 - the next kick tries again
+                log.exception("%s: a background pass failed", self.name)
+            with self._guard:
+                if not self._again:
+                    self._thread = None
+                    return
+                self._again = False

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -32,7 +31,8 @@ import httpx
 from podium import __version__
 from podium.core.masking import Masker
 from podium.core.workflow import Project
-from podium.notify.feed import StoredEvent
+from podium.notify.feed import RunWorkflows, StoredEvent, event_at, record_pending
+from podium.notify.runner import BackgroundPass
 from podium.outgoing import signing
 from podium.outgoing.hooks_config import OutgoingWebhook, outgoing_webhooks
 from podium.project.secrets import url_secrets
@@ -68,10 +68,8 @@ class OutgoingWebhookSubscriber:
         self.mask = Masker([*secrets, hook.secret, *url_secrets(hook.url)])
         self.background = background
         self._client = httpx.Client(timeout=hook.timeout, follow_redirects=False)
-        self._workflows: dict[str, str | None] = {}
-        self._guard = threading.Lock()
-        self._worker: threading.Thread | None = None
-        self._again = False
+        self._run_workflow = RunWorkflows(db)
+        self._pass = BackgroundPass(self._work, self.name)
         self._next_due: float | None = 0.0  # look once at start: deliveries left pending
 
     # -- the Subscriber protocol -----------------------------------------------------------
@@ -80,13 +78,7 @@ class OutgoingWebhookSubscriber:
         now = self.clock()
         keys = [self.key(e.seq) for e in events if self.matches(e)]
         if keys:
-            with self.db.transaction() as tx:
-                for key in keys:
-                    tx.execute(
-                        "INSERT INTO notifications_sent (key, notifier, at, status, attempts)"
-                        " VALUES (?, ?, ?, 'pending', 0) ON CONFLICT (key) DO NOTHING",
-                        (key, self.name, now),
-                    )
+            record_pending(self.db, self.name, [(key, now) for key in keys])
             self._start_pass()
 
     def tick(self, now: float) -> None:
@@ -95,21 +87,14 @@ class OutgoingWebhookSubscriber:
             self._start_pass()
 
     def _start_pass(self) -> None:
-        if not self.background:
+        if self.background:
+            self._pass.kick()
+        else:
             self.deliver_due()
-            return
-        with self._guard:
-            if self._worker is not None:
-                self._again = True
-                return
-            self._worker = threading.Thread(target=self._work, name=self.name, daemon=True)
-            self._worker.start()
 
     def close(self) -> None:
         """Waits for a pass in progress, then closes the HTTP client."""
-        worker = self._worker
-        if worker is not None:
-            worker.join(self.hook.timeout + 5)
+        self._pass.join(self.hook.timeout + 5)
         self._client.close()
 
     # -- matching ---------------------------------------------------------------------------
@@ -125,28 +110,15 @@ class OutgoingWebhookSubscriber:
         named = event.payload.get("workflow")
         if isinstance(named, str):
             return named
-        if event.run_id is None:
-            return None
-        if event.run_id not in self._workflows:
-            row = self.db.read().fetchone("SELECT workflow FROM runs WHERE id = ?", (event.run_id,))
-            if len(self._workflows) > 10_000:
-                self._workflows.clear()
-            self._workflows[event.run_id] = str(row[0]) if row else None
-        return self._workflows[event.run_id]
+        return self._run_workflow(event.run_id)
 
     # -- delivering -------------------------------------------------------------------------
     def _work(self) -> None:
-        while True:
-            try:
-                self.deliver_due()
-            except Exception:  # noqa: BLE001 - a broken pass must not end the subscriber
-                log.exception("outgoing webhook %s: a delivery pass failed", self.hook.name)
-                self._next_due = self.clock() + self.hook.retry_delay
-            with self._guard:
-                if not self._again:
-                    self._worker = None
-                    return
-                self._again = False
+        try:
+            self.deliver_due()
+        except Exception:  # noqa: BLE001 - a broken pass must not end the subscriber
+            log.exception("outgoing webhook %s: a delivery pass failed", self.hook.name)
+            self._next_due = self.clock() + self.hook.retry_delay
 
     def deliver_due(self) -> int:
         """Makes every delivery that is due now; the number of tries made."""
@@ -186,7 +158,7 @@ class OutgoingWebhookSubscriber:
             )
         if claimed != 1:
             return False
-        event = self._event(seq)
+        event = event_at(self.db, seq)
         error = self._post(event, number) if event else f"event {seq} is no longer stored"
         self._record(key, number, error)
         return True
@@ -211,14 +183,6 @@ class OutgoingWebhookSubscriber:
                 " WHERE key = ? AND attempts <= ?",
                 (status, error, number, key, number),
             )
-
-    def _event(self, seq: int) -> StoredEvent | None:
-        row = self.db.read().fetchone(
-            "SELECT seq, type, at, run_id, task_id, payload FROM events WHERE seq = ?", (seq,)
-        )
-        if row is None:
-            return None
-        return StoredEvent(int(row[0]), row[1], float(row[2]), row[3], row[4], json.loads(row[5]))
 
     def _post(self, event: StoredEvent, number: int) -> str | None:
         """Sends one try; None when the receiver answered 2xx, else why not (masked)."""
