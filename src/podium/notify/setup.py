@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from podium.core.workflow import Project
+from podium.notify.notifier import notifiers_for
 from podium.notify.runner import Subscriber
+from podium.outgoing.webhooks import outgoing_subscribers
 from podium.store.database import Database
 
 
 def subscribers_for(project: Project, db: Database) -> list[Subscriber]:
-    found: list[Subscriber] = []
-    from podium.notify.notifier import notifiers_for
-
-    found.extend(notifiers_for(project, db))
-    from podium.outgoing.webhooks import outgoing_subscribers
-
-    found.extend(outgoing_subscribers(project, db))
-    return found
+    return [*notifiers_for(project, db), *outgoing_subscribers(project, db)]
