@@ -14,7 +14,7 @@ import pytest
 
 from podium.connectors.registry import connection_problems
 from podium.connectors.registry import open_source as open_registered
-from podium.connectors.source import JsonPage, StreamState, WriteMode
+from podium.connectors.source import JsonBody, JsonPage, StreamState, WriteMode
 from podium.connectors.sources.rest import (
     RestSource,
     open_rest_source,
@@ -94,7 +94,9 @@ def open_source(config: dict[str, Any], sleep: Callable[[float], None] | None = 
 def read_all(source: RestSource, cursor: Any = None, *, full_refresh: bool = False) -> list[Any]:
     stream = source.streams()[0]
     pages = source.read(stream, StreamState(cursor=cursor), full_refresh=full_refresh)
-    return [record for page in pages if isinstance(page, JsonPage) for record in page.records]
+    return [
+        record for page in pages if isinstance(page, JsonPage | JsonBody) for record in page.records
+    ]
 
 
 def server_for(style: str, faults: Faults | None = None, **kwargs: Any) -> PageServer:
@@ -219,8 +221,9 @@ def test_pages_are_yielded_one_response_at_a_time() -> None:
         pages = source.read(source.streams()[0], StreamState(), full_refresh=False)
         first = next(pages)
         assert server.requests == 1
-        assert isinstance(first, JsonPage)
-        assert len(first.records) == 40
+        assert isinstance(first, JsonBody)  # link paging does not read the body: bytes
+        assert first.path == ("orders",) and first.count is None
+        assert len(first.records) == 40 and first.count == 40  # parsed when asked
         assert first.location.startswith(f"GET {server.url}/orders.json?")
         assert "api_key=***" in first.location and SECRET not in first.location
 
@@ -294,7 +297,7 @@ def test_the_registry_opens_a_rest_connection(tmp_path: Path) -> None:
         records = [
             r
             for page in source.read(source.streams()[0], StreamState(), full_refresh=False)
-            if isinstance(page, JsonPage)
+            if isinstance(page, JsonPage | JsonBody)
             for r in page.records
         ]
         source.close()

@@ -32,9 +32,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+import msgspec
 import orjson
 
 from podium.connectors.ratelimit import RateLimiter
@@ -42,6 +43,8 @@ from podium.core.masking import Masker
 from podium.errors import TerminalTaskError, TransientTaskError
 
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
+JsonCheck = bool | Literal["check"]
+_JSON_CHECK = msgspec.json.Decoder(msgspec.Raw)  # walks the whole body, keeps nothing
 _AUTH_WORDS = ("auth", "token", "key", "secret", "signature", "cookie")
 _MESSAGE_KEYS = ("errors", "error", "message", "detail", "error_description", "title")
 
@@ -109,14 +112,26 @@ class HttpResponse:
             try:
                 self._parsed = (orjson.loads(self.content),)
             except orjson.JSONDecodeError as exc:
-                start = self.content[:80].decode("utf-8", "replace")
-                raise UnparsableBodyError(
-                    self._mask(
-                        f"{self.url}: the body is not valid JSON ({exc}); "
-                        f"{len(self.content)} bytes starting {start!r}"
-                    )
-                ) from None
+                raise self._unparsable(exc) from None
         return self._parsed[0]
+
+    def check_json(self) -> None:
+        """``UnparsableBodyError`` (retryable) when the body is not well-formed JSON; checked
+        without building Python values (about a quarter of the time ``json`` takes)."""
+        if self._parsed is None:
+            try:
+                _JSON_CHECK.decode(self.content)
+            except msgspec.DecodeError as exc:
+                raise self._unparsable(exc) from None
+
+    def _unparsable(self, exc: Exception) -> UnparsableBodyError:
+        start = self.content[:80].decode("utf-8", "replace")
+        return UnparsableBodyError(
+            self._mask(
+                f"{self.url}: the body is not valid JSON ({exc}); "
+                f"{len(self.content)} bytes starting {start!r}"
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -189,9 +204,11 @@ class HttpClient:
         request: HttpRequest,
         *,
         headers: Mapping[str, str] | None = None,
-        parse_json: bool = False,
+        parse_json: JsonCheck = False,
     ) -> HttpResponse:
-        """The response to ``request``, retried as the module docstring describes."""
+        """The response to ``request``, retried as the module docstring describes.
+        ``parse_json``: the body must parse (True), or only be well-formed JSON
+        (``"check"``: for a caller that may never need its values in Python)."""
         attempts = max(1, self.retry.attempts)
         failure = _Failure("no attempt made")
         for attempt in range(1, attempts + 1):
@@ -220,7 +237,7 @@ class HttpClient:
 
     # -- one attempt ---------------------------------------------------------------------
     def _attempt(
-        self, request: HttpRequest, headers: Mapping[str, str] | None, parse_json: bool
+        self, request: HttpRequest, headers: Mapping[str, str] | None, parse_json: JsonCheck
     ) -> HttpResponse | _Failure:
         if self.limiter is not None:
             self.limiter.acquire()
@@ -250,7 +267,7 @@ class HttpClient:
         if self.limiter is not None:
             self.limiter.observe(response)
         if 200 <= response.status < 300 or response.status in self.accept:
-            return self._parsed(response) if parse_json else response
+            return self._parsed(response, parse_json) if parse_json else response
         if response.status in RETRYABLE or response.status >= 500:
             return _Failure(self._status_text(response), self._retry_after(response))
         raise self._terminal(request, response)
@@ -267,9 +284,12 @@ class HttpClient:
             headers=headers,
         )
 
-    def _parsed(self, response: HttpResponse) -> HttpResponse | _Failure:
+    def _parsed(self, response: HttpResponse, how: JsonCheck) -> HttpResponse | _Failure:
         try:
-            response.json()
+            if how == "check":
+                response.check_json()
+            else:
+                response.json()
         except UnparsableBodyError as exc:
             return _Failure(str(exc))
         return response

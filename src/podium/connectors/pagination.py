@@ -36,6 +36,9 @@ class Fetched:
 
 
 class Paginator(Protocol):
+    # whether ``next`` reads ``Fetched.body``; if not, a source may leave the body unparsed
+    reads_body: bool
+
     def first(self, request: HttpRequest) -> HttpRequest:
         """The first request, given the stream's own (adds e.g. ``offset=0``)."""
 
@@ -79,6 +82,8 @@ def _params(request: HttpRequest) -> dict[str, str]:
 
 
 class LinkHeaderPaginator:
+    reads_body = False
+
     def __init__(self, rel: str = "next") -> None:
         self.rel = rel
 
@@ -97,6 +102,8 @@ class BodyCursorPaginator:
     """The token at ``next_path`` in the body goes back as ``param``; with
     ``keep_params=False`` it is the only parameter (SP-API ``getReports``)."""
 
+    reads_body = True
+
     def __init__(self, next_path: str, param: str, *, keep_params: bool = True) -> None:
         self.next_path, self.param, self.keep_params = next_path, param, keep_params
 
@@ -114,6 +121,8 @@ class BodyCursorPaginator:
 
 class NextUrlPaginator:
     """Follows the URL at ``next_path`` in the body (relative URLs resolve against the page)."""
+
+    reads_body = True
 
     def __init__(self, next_path: str) -> None:
         self.next_path = next_path
@@ -145,6 +154,7 @@ class OffsetPaginator:
     ) -> None:
         self.offset_param, self.limit_param = offset_param, limit_param
         self.page_size, self.has_more_path = page_size, has_more_path
+        self.reads_body = has_more_path is not None
 
     def first(self, request: HttpRequest) -> HttpRequest:
         params = _params(request)

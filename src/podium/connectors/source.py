@@ -8,7 +8,7 @@ anywhere itself, so a killed extract can never leave a cursor ahead of its data.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -94,6 +94,38 @@ class JsonPage:
     deleted: Sequence[Mapping[str, Any]] = ()
 
 
+class JsonBody:
+    """One response's records, still as the body's bytes: the records are the list at
+    ``path`` (object keys, outermost first; empty when the body is the list).
+
+    The loader may read the records straight from ``content`` (``Staging.spool``) and then
+    sets ``count``; ``records`` parses the body, with ``parse`` (which raises the source's
+    own error when the records are not there), only if something asks for them.
+    """
+
+    def __init__(
+        self,
+        content: bytes,
+        path: Sequence[str],
+        location: str,
+        parse: Callable[[], Sequence[Any]],
+    ) -> None:
+        self.content, self.path, self.location = content, tuple(path), location
+        self._parse = parse
+        self._records: Sequence[Any] | None = None
+        self.count: int | None = None  # how many records, once someone has read them
+
+    @property
+    def records(self) -> Sequence[Any]:
+        if self._records is None:
+            self._records = self._parse()
+            self.count = len(self._records)
+        return self._records
+
+    def record_count(self) -> int:
+        return self.count if self.count is not None else len(self.records)
+
+
 @dataclass(frozen=True)
 class FilePage:
     """A whole file of records: ``format`` is ``csv``, ``jsonl``, ``json`` or ``parquet``."""
@@ -112,7 +144,7 @@ class UnreadablePage:
     content: str = ""  # the first bytes, for whoever investigates
 
 
-Page = JsonPage | FilePage | UnreadablePage
+Page = JsonPage | JsonBody | FilePage | UnreadablePage
 
 
 class Source(Protocol):

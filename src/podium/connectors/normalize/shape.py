@@ -122,6 +122,11 @@ class Observer:
         for record in records:
             _observe_object(shape, record, changes)
 
+    @property
+    def version(self) -> int:
+        """Grows whenever something new is seen."""
+        return self._changes[0]
+
     def snapshot(self) -> Shape | None:
         """A copy of the shape if it changed since the last snapshot; else None."""
         if self._changes[0] == self._given:

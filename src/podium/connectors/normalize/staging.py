@@ -20,12 +20,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
 import orjson
 
 from podium.connectors.normalize import names, types
+from podium.connectors.normalize.conform import Conformer
 from podium.connectors.normalize.flatten import RootKeys, TablePlan, plan_tables
 from podium.connectors.normalize.names import quote
 from podium.connectors.normalize.shape import (
@@ -36,6 +37,7 @@ from podium.connectors.normalize.shape import (
 )
 from podium.connectors.source import (
     FilePage,
+    JsonBody,
     JsonPage,
     Page,
     Stream,
@@ -48,7 +50,7 @@ BATCH_BYTES = 48 * 1024 * 1024
 # DuckDB's detection for a batch the recorded shape cannot read: every record of every
 # file (it would otherwise look at 32 files only and drop fields first seen after them)
 _JSON_OPTIONS = (
-    "format='array', filename='_podium_file', sample_size=-1, maximum_sample_files=-1, "
+    "format='newline_delimited', sample_size=-1, maximum_sample_files=-1, "
     "map_inference_threshold=-1, field_appearance_threshold=0"
 )
 _READERS = {
@@ -83,6 +85,50 @@ class SpooledPage:
     rejects: list[tuple[str, str]]
     spooled_at: datetime
     shape: Shape | None = None  # the load's shape so far, when it changed with this page
+    objects: int = 0  # records written to ``path`` (the object records)
+    ends_batch: bool = False  # ``path`` is complete and holds a batch: stage it now
+
+
+@dataclass(frozen=True)
+class OtherPage:
+    """A page that is not JSON records (a file, an unreadable body), as ``Staging.spool``
+    passes it on."""
+
+    page: FilePage | UnreadablePage
+
+
+class SpoolFiles:
+    """The spool: JSON lines files of records, one per batch, written by the reading
+    thread. ``write`` appends to the open file (beginning one when none is open);
+    ``rotate_after`` closes it once it holds ``size`` bytes."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._numbers = itertools.count()
+        self._file: BinaryIO | None = None
+        self._path: Path | None = None
+        self._size = 0
+
+    def write(self, lines: bytes) -> Path:
+        if self._file is None or self._path is None:
+            self._path = self.folder / f"{next(self._numbers):05d}.jsonl"
+            self._file = self._path.open("wb")
+            self._size = 0
+        self._file.write(lines)
+        self._size += len(lines)
+        return self._path
+
+    def rotate_after(self, size: int) -> bool:
+        """Closes the open file if it holds ``size`` bytes or more; True if it did."""
+        if self._file is None or self._size < size:
+            return False
+        self.close()
+        return True
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 @dataclass
@@ -124,29 +170,38 @@ class Staging:
         self.db.execute("SET checkpoint_threshold = '1TB'")
         self.db.execute("SET enable_progress_bar = false")  # it would print on the terminal
         self.db.execute(
-            "CREATE TABLE _podium_pages (file VARCHAR, location VARCHAR);"
+            "CREATE TABLE _podium_pages (first_seq BIGINT, last_seq BIGINT, location VARCHAR);"
             "CREATE TABLE _podium_quarantine (location VARCHAR, reason VARCHAR, record VARCHAR);"
             "CREATE TABLE _podium_deleted (_key VARCHAR)"
         )
         self.tables: dict[str, StagedTable] = {}
         self.counts = StageCounts()
-        self._pending: list[tuple[str, str]] = []  # (file, location)
-        self._pending_bytes = 0
+        self._pending: list[tuple[str, str, int]] = []  # (spool file, location, records)
+        self._spool = SpoolFiles(workdir / "pages")
         # every JSON record spooled so far, seen by the reading thread (``spool``); the
         # latest snapshot of it, taken after the newest pending page, covers every batch
         self._observer = Observer()
+        self._conformer = Conformer(self._observer)
         self._shape: Shape | None = None
-        self._page_numbers = itertools.count()
         self._offset = 0
         self._batch_time = now()
 
     # -- pages in ------------------------------------------------------------------------
 
-    def spool(self, page: Page) -> Page | SpooledPage:
-        """A JSON page's records written to a file, ready for ``add``; other pages as they
-        are. Touches no database, so a reading thread can spool while a batch is staged."""
+    def spool(self, page: Page) -> SpooledPage | OtherPage:
+        """A JSON page's records appended to the current spool file, ready for ``add``;
+        other pages wrapped as they are. Touches no database, so a reading thread can spool
+        while a batch is staged. The spool file is closed (and the next one begun) once it
+        holds a batch, and before any page that is not JSON, so every file ``add`` reads
+        is complete."""
+        if isinstance(page, JsonBody):
+            conforming = self._conformer.decode(page.content, page.path)
+            if conforming is not None:
+                return self._spool_conforming(page, conforming)
+            page = JsonPage(page.records, page.location)  # parsed, and observed below
         if not isinstance(page, JsonPage):
-            return page
+            self._spool.close()
+            return OtherPage(page)
         records, rejects = page.records, []
         if not all(type(r) is dict for r in records):
             for index, record in enumerate(records):
@@ -158,23 +213,37 @@ class Staging:
             None, len(page.records), 0, page.location, page.deleted, rejects, self._now()
         )
         if records:
-            spooled.path = self.workdir / "pages" / f"{next(self._page_numbers):07d}.json"
-            body = orjson.dumps(records)
-            spooled.path.write_bytes(body)
-            spooled.size = len(body)
+            lines = b"".join([orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in records])
+            spooled.path, spooled.size = self._spool.write(lines), len(lines)
+            spooled.objects = len(records)
             self._observer.observe(records)
             spooled.shape = self._observer.snapshot()
+            spooled.ends_batch = self._spool.rotate_after(self._batch_bytes)
         return spooled
 
-    def add(self, page: Page | SpooledPage) -> None:
-        if isinstance(page, JsonPage):
-            page = self.spool(page)
+    def _spool_conforming(self, page: JsonBody, records: list[Any]) -> SpooledPage:
+        """A page whose records add nothing to the shape: written as the conformer read it."""
+        page.count = len(records)
+        spooled = SpooledPage(None, len(records), 0, page.location, (), [], self._now())
+        if records:
+            lines = self._conformer.encode_lines(records)
+            spooled.path, spooled.size = self._spool.write(lines), len(lines)
+            spooled.objects = len(records)
+            spooled.ends_batch = self._spool.rotate_after(self._batch_bytes)
+        return spooled
+
+    def add(self, page: Page | SpooledPage | OtherPage) -> None:
+        if isinstance(page, JsonPage | JsonBody | FilePage | UnreadablePage):
+            page = self.spool(page)  # no reading thread: spool here
         if isinstance(page, SpooledPage):
             self._add_spooled(page)
-        elif isinstance(page, FilePage):
+            return
+        page = page.page
+        if isinstance(page, FilePage):
             self.flush()
             self._read_batch(_READERS[page.format], [str(page.path)], page.location)
         elif isinstance(page, UnreadablePage):
+            self.counts.received += 1  # the whole page, as one record
             self._quarantine_whole(page.location, page.reason, page.content)
 
     def _add_spooled(self, page: SpooledPage) -> None:
@@ -187,11 +256,10 @@ class Staging:
             return
         if not self._pending:
             self._batch_time = page.spooled_at
-        self._pending.append((str(page.path), page.location))
-        self._pending_bytes += page.size
+        self._pending.append((str(page.path), page.location, page.objects))
         if page.shape is not None:
             self._shape = page.shape
-        if self._pending_bytes >= self._batch_bytes:
+        if page.ends_batch:
             self.flush()
 
     def _add_deleted(self, deleted: Sequence[Mapping[str, Any]]) -> None:
@@ -206,26 +274,39 @@ class Staging:
         self.counts.quarantined += 1
 
     def flush(self) -> None:
+        """Stages the pending JSON pages. Called only when their spool files are complete
+        (closed by the reading thread, or by ``finish``): the spool's open file belongs to
+        the reading thread, which may be writing to it now."""
         if not self._pending:
             return
         pending, shape = self._pending, self._shape
-        self._pending, self._pending_bytes = [], 0
-        files = [file for file, _ in pending]
-        self.db.execute(
-            "INSERT INTO _podium_pages SELECT unnest(?), unnest(?)",
-            [files, [location for _, location in pending]],
-        )
+        self._pending = []
+        files = list(dict.fromkeys(file for file, _, _ in pending))
+        self._note_pages([(location, objects) for _, location, objects in pending])
         if shape is None or not self._read_shaped(files, shape):
             self._read_batch("read_json({files}, " + _JSON_OPTIONS + ")", files, None)
         for name in files:
             Path(name).unlink(missing_ok=True)
+
+    def _note_pages(self, pages: Sequence[tuple[str, int]]) -> None:
+        """Where each record of the next batch came from: pages hold consecutive ``_seq``s."""
+        starts, ends, locations, first = [], [], [], self._offset
+        for location, objects in pages:
+            starts.append(first)
+            ends.append(first + objects - 1)
+            locations.append(location)
+            first += objects
+        self.db.execute(
+            "INSERT INTO _podium_pages SELECT unnest(?), unnest(?), unnest(?)",
+            [starts, ends, locations],
+        )
 
     def _read_shaped(self, files: list[str], shape: Shape) -> bool:
         """Reads a batch with the columns its pages' shape gives; False if DuckDB cannot
         (an integer beyond 64 bits, keys differing only in case…): then DuckDB's detection
         reads it, sampling every file."""
         source = (
-            f"read_json({_files(files)}, format='array', filename='_podium_file', "
+            f"read_json({_files(files)}, format='newline_delimited', "
             f"auto_detect=false, columns={duckdb_columns(shape)})"
         )
         try:
@@ -244,10 +325,11 @@ class Staging:
         except duckdb.Error as exc:
             if file_location is None:
                 raise
+            self.counts.received += 1  # the whole file, as one record
             self._quarantine_whole(file_location, f"cannot be read: {_first_line(exc)}", "")
             return
         if file_location is not None:
-            self.db.execute("INSERT INTO _podium_pages VALUES (?, ?)", [files[0], file_location])
+            self._note_pages([(file_location, int(self._one("SELECT count(*) FROM _batch")))])
         rows = self._flatten_batch(None)
         if file_location is not None:
             self.counts.received += rows
@@ -268,7 +350,9 @@ class Staging:
     # -- the end ---------------------------------------------------------------------------
 
     def finish(self) -> None:
-        """Flushes the last batch and keeps one version per key, as the write mode says."""
+        """Flushes the last batch and keeps one version per key, as the write mode says.
+        Called once the pages have ended (no reading thread writes to the spool any more)."""
+        self._spool.close()
         self.flush()
         root = self.root
         if root is None or not self.stream.primary_key:
@@ -323,6 +407,7 @@ class Staging:
         self.db.execute("RESET checkpoint_threshold")
 
     def close(self) -> None:
+        self._spool.close()
         self.db.close()
 
 
@@ -497,7 +582,8 @@ class _BatchFlattener:
             f"{self._record_json()} FROM _batch l "
             f"JOIN (SELECT _seq, min(reason) AS reason FROM _bad GROUP BY _seq) b "
             f"ON b._seq = l.rowid + {self.offset} "
-            "LEFT JOIN _podium_pages p ON p.file = l._podium_file"
+            f"LEFT JOIN _podium_pages p ON l.rowid + {self.offset} "
+            "BETWEEN p.first_seq AND p.last_seq"
         )
         self.s.counts.quarantined += int(found)
 

@@ -46,7 +46,8 @@ Pagination styles:
 ``requests_per_second``, default 2); ``amazon`` follows ``x-amzn-RateLimit-Limit``. Every
 task using the connection in one process shares its limiter.
 
-``read`` yields one ``JsonPage`` per response (never holding more than one page), located
+``read`` yields one page per response (a ``JsonBody`` the loader reads from the bytes, or a
+``JsonPage`` when paging reads the body) (never holding more than one page), located
 ``GET <masked URL>``. With a saved cursor (and no full refresh) the first request carries
 ``cursor_param = cursor - lookback`` (``rewind_cursor``). A missing or non-list records
 path, a page that repeats the previous one, or a next request equal to the last is a
@@ -64,7 +65,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from podium.connectors.http import HttpClient, HttpRequest, HttpRetry
+from podium.connectors.http import HttpClient, HttpRequest, HttpResponse, HttpRetry
 from podium.connectors.pagination import (
     BodyCursorPaginator,
     Fetched,
@@ -81,7 +82,14 @@ from podium.connectors.ratelimit import (
     TokenBucket,
     shared_limiter,
 )
-from podium.connectors.source import JsonPage, Page, Stream, StreamState, misconfigured
+from podium.connectors.source import (
+    JsonBody,
+    JsonPage,
+    Page,
+    Stream,
+    StreamState,
+    misconfigured,
+)
 from podium.connectors.sources.rest_config import (
     PaginationConfig,
     RateLimitConfig,
@@ -165,22 +173,38 @@ class RestSource:
         paginator = _paginator(spec)
         first = HttpRequest("GET", spec.path, self._first_params(spec, stream, state, full_refresh))
         request: HttpRequest | None = paginator.first(first)
+        path = spec.records.split(".") if spec.records else []
+        # Unless paging reads the body, the loader gets the body as bytes and parses it only
+        # if its records hold something new (``JsonBody``); a path with a list index is
+        # always parsed here.
+        raw = not paginator.reads_body and not any(part.isdigit() for part in path)
         previous: int | None = None
         while request is not None:
-            response = self.client.send(request, parse_json=True)
-            body = response.json()
-            records = read_path(body, spec.records, _MISSING)
-            if not isinstance(records, list):
-                raise self._no_records(stream, response.url, spec, records is _MISSING)
+            response = self.client.send(request, parse_json="check" if raw else True)
+            location = f"{request.method} {response.url}"
+            parse = partial(self._records, stream, spec, response)
+            page: JsonPage | JsonBody = (
+                JsonBody(response.content, path, location, parse)
+                if raw
+                else JsonPage(parse(), location)
+            )
+            yield page
+            count = page.record_count() if isinstance(page, JsonBody) else len(page.records)
             digest = hash(response.content)
-            if records and digest == previous:
+            if count and digest == previous:  # the load fails: nothing of it is committed
                 raise self._stuck(stream, response.url, "is the previous page again")
             previous = digest
-            yield JsonPage(records, f"{request.method} {response.url}")
-            following = paginator.next(Fetched(request, response, body, len(records)))
+            body = response.json() if paginator.reads_body else None
+            following = paginator.next(Fetched(request, response, body, count))
             if following == request:
                 raise self._stuck(stream, response.url, "links to itself")
             request = following
+
+    def _records(self, stream: Stream, spec: StreamConfig, response: HttpResponse) -> list[Any]:
+        records = read_path(response.json(), spec.records, _MISSING)
+        if not isinstance(records, list):
+            raise self._no_records(stream, response.url, spec, records is _MISSING)
+        return records
 
     def _spec(self, stream: Stream) -> StreamConfig:
         spec = self._specs.get(stream.name)
@@ -236,6 +260,8 @@ def _paginator(spec: StreamConfig) -> Paginator:
 
 
 class _SinglePage:
+    reads_body = False
+
     def first(self, request: HttpRequest) -> HttpRequest:
         return request
 

@@ -1,0 +1,92 @@
+"""Staging's spool: JSON pages are appended to one JSON lines file per batch by the reading
+thread, and every staged record still knows the page it came from."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from podium.connectors.normalize.staging import Staging
+from podium.connectors.prefetch import Prefetcher
+from podium.connectors.source import JsonPage, Page, Stream, UnreadablePage
+
+
+def _pages() -> list[Page]:
+    pages: list[Page] = []
+    for number in range(6):
+        records: list[object] = [{"id": number * 10 + i, "qty": i} for i in range(3)]
+        if number == 4:
+            records.append({"qty": 1})  # no primary key: quarantined with page 4's location
+        if number == 2:
+            records.append({"id": 999, "qty": "x"})  # a type the declared column refuses
+        pages.append(JsonPage(records, f"page {number}"))
+        if number == 3:
+            pages.append(UnreadablePage("page 3b", "the body is not JSON", "<html>"))
+    return pages
+
+
+def _staging(tmp_path: Path) -> Staging:
+    stream = Stream("orders", primary_key=("id",), columns={"qty": "bigint"})
+    now = lambda: datetime(2026, 1, 1, tzinfo=UTC)  # noqa: E731
+    # a batch of about two pages: the spool rotates files while staging reads earlier ones
+    return Staging(tmp_path / "load", stream, "L1", now=now, batch_bytes=60)
+
+
+def _check(staging: Staging) -> None:
+    staging.finish()
+    assert staging.row_count("orders") == 18
+    rows = staging.db.execute(
+        "SELECT location, reason FROM _podium_quarantine ORDER BY location"
+    ).fetchall()
+    assert rows == [
+        ("page 2", "field qty: x is not a bigint"),
+        ("page 3b", "the body is not JSON"),
+        ("page 4", "primary key field id is missing"),
+    ]
+    seqs = staging.db.execute("SELECT min(_seq), max(_seq) FROM orders").fetchone()
+    assert seqs == (0, 19)  # one number per object record, in page order
+    assert staging.counts.received == 6 * 3 + 2 + 1  # the unreadable page counts as one
+
+
+def test_pages_added_directly_keep_their_locations(tmp_path: Path) -> None:
+    staging = _staging(tmp_path)
+    try:
+        for page in _pages():
+            staging.add(page)
+        _check(staging)
+    finally:
+        staging.close()
+
+
+@pytest.mark.parametrize("depth", [1, 256])
+def test_pages_spooled_by_a_reading_thread_keep_their_locations(tmp_path: Path, depth: int) -> None:
+    staging = _staging(tmp_path)
+    try:
+        with Prefetcher(_pages(), staging.spool, depth=depth) as ahead:
+            for page in ahead:
+                staging.add(page)
+        _check(staging)
+        assert not list((tmp_path / "load" / "pages").iterdir())  # staged files are removed
+    finally:
+        staging.close()
+
+
+def test_staging_batches_while_the_reading_thread_writes_the_next_file(tmp_path: Path) -> None:
+    stream = Stream("orders", primary_key=("id",))
+    now = lambda: datetime(2026, 1, 1, tzinfo=UTC)  # noqa: E731
+    staging = Staging(tmp_path / "load", stream, "L1", now=now, batch_bytes=2_000)
+    pages = [
+        JsonPage([{"id": n * 50 + i, "note": "x" * 20} for i in range(50)], f"page {n}")
+        for n in range(300)
+    ]
+    try:
+        with Prefetcher(pages, staging.spool, depth=256) as ahead:
+            for page in ahead:
+                staging.add(page)
+        staging.finish()
+        assert staging.row_count("orders") == 15_000
+        assert staging.db.execute("SELECT count(DISTINCT _seq) FROM orders").fetchone() == (15_000,)
+    finally:
+        staging.close()
