@@ -21,8 +21,9 @@
    dlt's seconds are extract + normalize + load, after imports.
 
 Every load is checked against the generator's counts (orders, and line items where the
-table exists); a wrong count raises. podium cases run once each; orders/s = top-level
-orders per second, total rows = orders + line items read back from the warehouse.
+table exists); a wrong count raises. Each podium case runs --podium-repeat times (median
+seconds, largest peak RSS); orders/s = top-level orders per second, total rows = orders +
+line items read back from the warehouse.
 
 Command line (from the repository root)::
 
@@ -206,18 +207,33 @@ def podium_extract(root: Path, case: str) -> Measured:
     return done
 
 
-def bench_podium_duckdb(url: str, write_mode: str, expected: Mapping[str, int]) -> list[LoadResult]:
+def bench_podium_duckdb(
+    url: str, write_mode: str, expected: Mapping[str, int], repeat: int = 1
+) -> list[LoadResult]:
     case = f"podium duckdb {write_mode}"
-    with tempfile.TemporaryDirectory(prefix="podium-bench-load-") as tmp:
-        root = Path(tmp)
-        warehouse = {"type": "duckdb", "path": ".podium/warehouse.duckdb"}
-        (root / "podium.yaml").write_text(extract_project_yaml(url, warehouse, write_mode))
-        done = podium_extract(root, case)
-        counts = duckdb_counts(root / warehouse["path"])
-    check_counts(case, counts, expected)
-    return [
-        LoadResult(case, counts["orders"], sum(counts.values()), done.seconds, done.peak_rss_kib)
-    ]
+
+    def once() -> tuple[dict[str, int], Measured]:
+        with tempfile.TemporaryDirectory(prefix="podium-bench-load-") as tmp:
+            root = Path(tmp)
+            warehouse = {"type": "duckdb", "path": ".podium/warehouse.duckdb"}
+            (root / "podium.yaml").write_text(extract_project_yaml(url, warehouse, write_mode))
+            done = podium_extract(root, case)
+            return duckdb_counts(root / warehouse["path"]), done
+
+    return [_median_of(case, [once() for _ in range(repeat)], expected)]
+
+
+def _median_of(
+    case: str, runs: Sequence[tuple[dict[str, int], Measured]], expected: Mapping[str, int]
+) -> LoadResult:
+    """One result for ``runs`` of a case: the median seconds, the largest peak RSS."""
+    for counts, _ in runs:
+        check_counts(case, counts, expected)
+    counts = runs[0][0]
+    seconds = statistics.median(done.seconds for _, done in runs)
+    peak = max(done.peak_rss_kib for _, done in runs)
+    note = f"median of {len(runs)}" if len(runs) > 1 else ""
+    return LoadResult(case, counts["orders"], sum(counts.values()), seconds, peak, note)
 
 
 def duckdb_counts(path: Path) -> dict[str, int]:
@@ -231,23 +247,23 @@ def duckdb_counts(path: Path) -> dict[str, int]:
 
 
 def bench_podium_postgres(
-    url: str, postgres_url: str, expected: Mapping[str, int]
+    url: str, postgres_url: str, expected: Mapping[str, int], repeat: int = 1
 ) -> list[LoadResult]:
     case = "podium postgres merge"
-    prefix = f"bench_{secrets.token_hex(4)}_"
-    warehouse = {"type": "postgres", "url": postgres_url, "schema_prefix": prefix}
-    try:
-        with tempfile.TemporaryDirectory(prefix="podium-bench-load-") as tmp:
-            root = Path(tmp)
-            (root / "podium.yaml").write_text(extract_project_yaml(url, warehouse, "merge"))
-            done = podium_extract(root, case)
-        counts = postgres_counts(postgres_url, prefix + RAW_SCHEMA)
-    finally:
-        drop_schemas(postgres_url, prefix)
-    check_counts(case, counts, expected)
-    return [
-        LoadResult(case, counts["orders"], sum(counts.values()), done.seconds, done.peak_rss_kib)
-    ]
+
+    def once() -> tuple[dict[str, int], Measured]:
+        prefix = f"bench_{secrets.token_hex(4)}_"
+        warehouse = {"type": "postgres", "url": postgres_url, "schema_prefix": prefix}
+        try:
+            with tempfile.TemporaryDirectory(prefix="podium-bench-load-") as tmp:
+                root = Path(tmp)
+                (root / "podium.yaml").write_text(extract_project_yaml(url, warehouse, "merge"))
+                done = podium_extract(root, case)
+            return postgres_counts(postgres_url, prefix + RAW_SCHEMA), done
+        finally:
+            drop_schemas(postgres_url, prefix)
+
+    return [_median_of(case, [once() for _ in range(repeat)], expected)]
 
 
 def postgres_counts(postgres_url: str, schema: str) -> dict[str, int]:
@@ -416,6 +432,7 @@ class LoadingOptions:
     peer_slow_orders: int = 100_000
     baseline_repeat: int = 3
     postgres_url: str = POSTGRES_URL
+    podium_repeat: int = 3
 
 
 @dataclass
@@ -444,10 +461,12 @@ def run_loading(options: LoadingOptions) -> LoadingReport:
     with serving(options.orders, report.notes) as (url, folder, marker):
         expected = expected_counts(marker)
         for mode in ("merge", "append"):
-            load = partial(bench_podium_duckdb, url, mode, expected)
+            load = partial(bench_podium_duckdb, url, mode, expected, options.podium_repeat)
             report.attempt(f"podium duckdb {mode}", load)
         if postgres_url:
-            load = partial(bench_podium_postgres, url, postgres_url, expected)
+            load = partial(
+                bench_podium_postgres, url, postgres_url, expected, options.podium_repeat
+            )
             report.attempt("podium postgres merge", load)
         pages, repeat = int(marker["pages"]), options.baseline_repeat
         report.attempt(
@@ -560,8 +579,8 @@ def format_table(results: Sequence[LoadResult]) -> str:
 
 
 def print_report(report: LoadingReport, *, targets: bool = True) -> None:
-    print("\nloading: podium cases run once each; seconds are the whole command for podium,")
-    print("the SQL for read_json, extract+normalize+load for dlt; peak RSS from wait4\n")
+    print("\nloading: seconds are the whole command for podium (median of --podium-repeat runs),")
+    print("the SQL for read_json, extract+normalize+load for dlt; peak RSS from wait4 (largest)\n")
     print(format_table(report.results))
     for what, value in target_rows(report.results) if targets else []:
         print(f"{what}: {value}")
@@ -583,6 +602,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="at most this many orders for dlt's default DuckDB path (insert_values)",
     )
     parser.add_argument("--baseline-repeat", type=int, default=3, help="read_json runs")
+    parser.add_argument(
+        "--podium-repeat", type=int, default=3, help="runs of each podium case (median)"
+    )
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
 
 
@@ -594,6 +616,7 @@ def options_from(args: argparse.Namespace) -> LoadingOptions:
         peer_slow_orders=args.peer_slow_orders,
         baseline_repeat=args.baseline_repeat,
         postgres_url=args.postgres_url,
+        podium_repeat=args.podium_repeat,
     )
 
 

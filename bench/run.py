@@ -21,8 +21,9 @@
    p50/p90/p99/max, then a SIGKILL right after the last 2xx and every acknowledged delivery
    looked up in the inbox.
 
-Figures 1-3 and 7 are the median of --repeat runs measured in this one invocation; loading and
-models run each case once (see bench/loading.py, bench/commerce_models.py).
+Figures 1-3 and 7 are the median of --repeat runs measured in this one invocation; loading
+runs each podium case --podium-repeat times, models each case once (see bench/loading.py,
+bench/commerce_models.py).
 """
 
 from __future__ import annotations

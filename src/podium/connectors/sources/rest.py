@@ -178,7 +178,7 @@ class RestSource:
         # if its records hold something new (``JsonBody``); a path with a list index is
         # always parsed here.
         raw = not paginator.reads_body and not any(part.isdigit() for part in path)
-        previous: int | None = None
+        previous = b""  # the previous body: compared, not hashed (a hash reads every byte)
         while request is not None:
             response = self.client.send(request, parse_json="check" if raw else True)
             location = f"{request.method} {response.url}"
@@ -190,10 +190,9 @@ class RestSource:
             )
             yield page
             count = page.record_count() if isinstance(page, JsonBody) else len(page.records)
-            digest = hash(response.content)
-            if count and digest == previous:  # the load fails: nothing of it is committed
+            if count and response.content == previous:  # the load fails: nothing committed
                 raise self._stuck(stream, response.url, "is the previous page again")
-            previous = digest
+            previous = response.content
             body = response.json() if paginator.reads_body else None
             following = paginator.next(Fetched(request, response, body, count))
             if following == request:
