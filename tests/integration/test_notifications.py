@@ -369,6 +369,48 @@ def test_late_and_failed_checks_from_real_tasks(tmp_path: Path, hooks: HookSink)
     assert "is still running after 300ms" in late and "marked incomplete" in late
 
 
+def test_a_failure_says_the_revenue_of_the_model_it_leaves_stale(
+    tmp_path: Path, hooks: HookSink
+) -> None:
+    files = dict(CHECKED_PROJECT)
+    files["inbox/shop/orders1.csv"] = "id,total\n1,10.50\n2,20.00\n"
+    files["models/commerce/orders.yaml"] = """
+        revenue: total
+        checks:
+          - {kind: not_null, column: total}
+    """
+    write_project(
+        tmp_path,
+        {
+            "podium.yaml": f"""
+                warehouse: {{type: duckdb}}
+                connections:
+                  shop:
+                    type: files
+                    path: inbox/shop
+                    streams:
+                      orders: {{pattern: "orders*.csv", primary_key: id}}
+                notifications:
+                  - {{on: failed, to: "{hooks.url()}"}}
+            """,
+            **files,
+        },
+    )
+    project = load_project(tmp_path, environ={})
+    with serving(project) as (_, db):
+        good = services.start_run(db, project, "daily")
+        wait_until(lambda: finished(db, good), 60, message="the good run to end")
+        (tmp_path / "inbox/shop/orders2.csv").write_text("id,total\n3,\n")  # fails not_null
+        bad = services.start_run(db, project, "daily")
+        wait_until(lambda: finished(db, bad), 60, message="the failing run to end")
+        wait_until(lambda: len(hooks.posts) >= 1, 15, message="the alert")
+        time.sleep(0.3)
+    assert hooks.titles() == ["[podium] daily failed: models.commerce.orders"]
+    body = hooks.posts[0][2]["message"]
+    # the model's last good build summed total to 30.50: what this failure leaves stale
+    assert "Revenue: commerce.orders: 30.50 (as of " in body
+
+
 def test_a_missed_deadline_is_mailed(tmp_path: Path, smtp: SmtpSink) -> None:
     now = datetime.now(UTC)
     if now.hour == 23 and now.minute == 59:

@@ -52,7 +52,7 @@ def test_settings_come_from_the_leading_comments_or_a_yaml_file_beside(tmp_path:
                     "-- updated_at: updated_at\n-- lookback: 3d\nselect 1 as id"
                 ),
                 "models/c/days.sql": "-- materialized: view\nselect 1 as d",
-                "models/c/days.yaml": "materialized: table\n",
+                "models/c/days.yaml": "materialized: table\nrevenue: sum_of * 1.0\n",
             },
         )
     )
@@ -61,6 +61,7 @@ def test_settings_come_from_the_leading_comments_or_a_yaml_file_beside(tmp_path:
     assert orders.unique_key == ("id", "source")
     assert (orders.updated_at, orders.lookback) == ("updated_at", 3 * 86400)
     assert models.models["c.days"].materialized is Materialized.TABLE
+    assert (models.models["c.days"].revenue, orders.revenue) == ("sum_of * 1.0", "")
 
 
 def test_every_problem_is_reported_with_its_file_and_line(tmp_path: Path) -> None:
@@ -72,6 +73,7 @@ def test_every_problem_is_reported_with_its_file_and_line(tmp_path: Path) -> Non
             "models/c/two.sql": "select 1; select 2",
             "models/c/kind.sql": "-- materialized: snapshot\nselect 1",
             "models/c/inc.sql": "-- materialized: incremental\nselect 1",
+            "models/c/rev.sql": "-- revenue: total; drop table x\nselect 1 as total",
             "models/c/a.sql": "select * from c.b",
             "models/c/b.sql": "select * from c.a",
         },
@@ -84,6 +86,7 @@ def test_every_problem_is_reported_with_its_file_and_line(tmp_path: Path) -> Non
     assert "models/c/two.sql: a model is exactly one SELECT" in text
     assert "models/c/kind.sql:1: materialized: expected view, table or incremental" in text
     assert "models/c/inc.sql: unique_key: an incremental model needs" in text
+    assert "models/c/rev.sql:1: revenue: expected a column or SQL expression to sum" in text
     assert "cycle: c.a → c.b → c.a" in text or "cycle: c.b → c.a → c.b" in text
 
 

@@ -67,6 +67,7 @@ def failed_facts(error: str) -> Facts:
         not_run=["models.commerce.orders", "vip_audience"],
         rows=["raw_shop.orders: 1,200 inserted"],
         rows_note="last good update, 2026-03-01 05:12 UTC by run xyz",
+        revenue=["commerce.orders: 48,210.50 (as of 2026-03-01 05:14 UTC)"],
         error=error,
         attempts=3,
     )
@@ -85,6 +86,7 @@ def test_an_email_is_plain_text_with_the_subject_podium_sends() -> None:
         "Did not run (upstream failed): models.commerce.orders, vip_audience\n"
         "Data (last good update, 2026-03-01 05:12 UTC by run xyz): raw_shop.orders: 1,200"
         " inserted\n"
+        "Revenue: commerce.orders: 48,210.50 (as of 2026-03-01 05:14 UTC)\n"
         "\n"
         "Error:\n"
         "    HTTP 401 from Shopify\n"

@@ -252,13 +252,37 @@ def _run_model(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
         if through:
             log.warning("%s is incomplete: %s", built.model, _describe_late(through))
         results = _run_checks(sql, checks_for(load_checks(root), [model.name]), log)
+        revenue = _revenue(sql, model, log)
     stats: dict[str, Any] = {"rows": built.rows}
+    if revenue is not None:
+        stats["revenue"] = revenue
     if through:
         stats["late_sources"] = through
     output = {**built.to_json(), "assets": {built.model: stats}}
     if through:
         output["late_sources"] = through
     return _checked(output, results)
+
+
+def _revenue(sql: Any, model: Any, log: logging.Logger) -> float | None:
+    """``sum(revenue)`` over the model's rows, for alerts (``revenue:`` in its settings);
+    None without the setting, and with a warning when the expression does not run."""
+    if not model.revenue:
+        return None
+    try:
+        rows = sql.query(f"SELECT sum({model.revenue}) FROM {model.name}")
+        value = rows[0][0] if rows else None
+        return None if value is None else round(float(value), 2)
+    except Exception as exc:  # noqa: BLE001 - the model is built; only its figure is missing
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        log.warning(
+            "%s: revenue: sum(%s) does not run over the model (%s); alerts leave its revenue"
+            " out until the setting is corrected",
+            model.name,
+            model.revenue,
+            first,
+        )
+        return None
 
 
 def _missing_inputs(sql: Any, reads: frozenset[str]) -> list[str]:

@@ -1,5 +1,6 @@
 """What an alert is about, read from the store: the run, the task, what it produces, what
-did not run because of it, rows loaded, failing checks, the error and the run's link.
+did not run because of it, rows loaded, revenue where a model declares it (``revenue:``),
+failing checks, the error and the run's link.
 
 Read when the alert is sent (and again on each retry), so a message says how things stand
 then. Nothing here is masked yet: ``messages`` masks the finished text.
@@ -36,6 +37,7 @@ class Facts:
     not_run: list[str] = field(default_factory=list)
     rows: list[str] = field(default_factory=list)  # "raw_shop.orders: 120 inserted"
     rows_note: str = ""  # says whose rows they are (this run, or the last good update)
+    revenue: list[str] = field(default_factory=list)  # "commerce.daily: 45,678.90 (…)"
     error: str | None = None
     attempts: int = 0
     checks: list[dict[str, Any]] = field(default_factory=list)  # the failing ones
@@ -103,6 +105,7 @@ def _task_facts(tx: Tx, project: Project, wf: Workflow | None, facts: Facts, tas
         _definition(project, wf, task, facts)
         facts.not_run = _not_run(tx, wf, facts)
     facts.rows, facts.rows_note = _rows(tx, facts)
+    facts.revenue = _revenue(tx, facts)
     if facts.state == "check_failed":
         facts.checks = _failing_checks(tx, str(facts.run_id), task_id)
 
@@ -155,6 +158,26 @@ def _rows(tx: Tx, facts: Facts) -> tuple[list[str], str]:
             (run_id, facts.task_id),
         )
     return [_describe_asset(json.loads(r[2])) for r in found], note
+
+
+def _revenue(tx: Tx, facts: Facts) -> list[str]:
+    """The revenue of what the task builds and of what did not run because of it, as the
+    latest update of each that knew it (models with ``revenue:``) left it."""
+    found = []
+    for task_id in [facts.task_id, *facts.not_run]:
+        rows = tx.fetchall(
+            "SELECT e.payload, e.at, e.run_id FROM events e JOIN runs r ON r.id = e.run_id"
+            " WHERE e.type = 'AssetUpdated' AND e.task_id = ? AND r.workflow = ?"
+            " ORDER BY e.seq DESC LIMIT 1",
+            (task_id, facts.workflow),
+        )
+        for payload, at, run_id in rows:
+            data = json.loads(payload)
+            value = (data.get("stats") or {}).get("revenue")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                when = "this run" if run_id == facts.run_id else f"as of {_when(float(at))}"
+                found.append(f"{data.get('asset')}: {value:,.2f} ({when})")
+    return found
 
 
 def _describe_asset(data: dict[str, Any]) -> str:

@@ -177,6 +177,8 @@ def _task_lines(facts: Facts) -> list[Line]:
         lines.append(("Did not run (upstream failed)", _listed(facts.not_run)))
     if facts.rows:
         lines.append((f"Data ({facts.rows_note})", _listed(facts.rows)))
+    if facts.revenue:
+        lines.append(("Revenue", _listed(facts.revenue)))
     return lines
 
 

@@ -9,6 +9,7 @@ same name (``orders.yaml``); the YAML wins where both set a key::
     -- unique_key: order_id           # incremental: one column or [a, b]
     -- updated_at: updated_at         # incremental: rows newer than the stored max …
     -- lookback: 3d                   # … minus this window are merged again
+    -- revenue: net_sales             # optional: alerts show sum(net_sales) of its rows
     select …
 
 Dependencies are the tables a query reads, found by parsing it (sqlglot, DuckDB dialect):
@@ -35,7 +36,7 @@ if TYPE_CHECKING:  # sqlglot is imported when models are parsed, not by every pr
 MODELS_DIR = "models"
 DIALECT = "duckdb"
 _SETTING = re.compile(r"^--\s*([a-z_]+)\s*:\s*(.*?)\s*$")
-_KEYS = ("materialized", "unique_key", "updated_at", "lookback", "description")
+_KEYS = ("materialized", "unique_key", "updated_at", "lookback", "description", "revenue")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -57,6 +58,7 @@ class Model:
     updated_at: str | None = None
     lookback: float = 0.0  # seconds
     description: str = ""
+    revenue: str = ""  # a SQL expression summed over the model's rows for alerts ("" none)
     reads: frozenset[str] = frozenset()  # schema.table, lower case, models or inputs
 
     @property
@@ -295,6 +297,12 @@ def _with_settings(
             return None
     if settings.get("description"):
         values["description"] = str(settings["description"])
+    revenue = settings.get("revenue")
+    if revenue is not None:
+        if not isinstance(revenue, str) or not revenue.strip() or ";" in revenue:
+            problem("revenue", "expected a column or SQL expression to sum, e.g. net_sales")
+            return None
+        values["revenue"] = revenue.strip()
     from dataclasses import replace
 
     return replace(model, **values)
