@@ -325,24 +325,24 @@ CHECKED_PROJECT = {
 }
 
 
+def checked_project_yaml(on: str, to: str) -> str:
+    """podium.yaml for ``CHECKED_PROJECT``: orders from CSV files, alerts ``on`` to ``to``."""
+    return f"""
+        warehouse: {{type: duckdb}}
+        connections:
+          shop:
+            type: files
+            path: inbox/shop
+            streams:
+              orders: {{pattern: "orders*.csv", primary_key: id}}
+        notifications:
+          - {{on: {on}, to: "{to}"}}
+    """
+
+
 def test_late_and_failed_checks_from_real_tasks(tmp_path: Path, hooks: HookSink) -> None:
-    write_project(
-        tmp_path,
-        {
-            "podium.yaml": f"""
-                warehouse: {{type: duckdb}}
-                connections:
-                  shop:
-                    type: files
-                    path: inbox/shop
-                    streams:
-                      orders: {{pattern: "orders*.csv", primary_key: id}}
-                notifications:
-                  - {{on: [failed, late, check_failed], to: "{hooks.url()}"}}
-            """,
-            **CHECKED_PROJECT,
-        },
-    )
+    podium_yaml = checked_project_yaml("[failed, late, check_failed]", hooks.url())
+    write_project(tmp_path, {"podium.yaml": podium_yaml, **CHECKED_PROJECT})
     project = load_project(tmp_path, environ={})
     with serving(project) as (_, db):
         run = services.start_run(db, project, "daily")
@@ -379,23 +379,7 @@ def test_a_failure_says_the_revenue_of_the_model_it_leaves_stale(
         checks:
           - {kind: not_null, column: total}
     """
-    write_project(
-        tmp_path,
-        {
-            "podium.yaml": f"""
-                warehouse: {{type: duckdb}}
-                connections:
-                  shop:
-                    type: files
-                    path: inbox/shop
-                    streams:
-                      orders: {{pattern: "orders*.csv", primary_key: id}}
-                notifications:
-                  - {{on: failed, to: "{hooks.url()}"}}
-            """,
-            **files,
-        },
-    )
+    write_project(tmp_path, {"podium.yaml": checked_project_yaml("failed", hooks.url()), **files})
     project = load_project(tmp_path, environ={})
     with serving(project) as (_, db):
         good = services.start_run(db, project, "daily")
