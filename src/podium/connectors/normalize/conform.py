@@ -105,7 +105,11 @@ def _struct(shape: Shape, names: Any) -> Any:
         kind = _type(inner, names)
         fields.append((_field(index), Union[kind, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
         rename[_field(index)] = name
-    return msgspec.defstruct(next(names), fields, rename=rename, forbid_unknown_fields=True)
+    # gc=False: decoded JSON holds no cycles, and untracked structs decode ~35% faster
+    # (no garbage-collector bookkeeping for the millions a load creates)
+    return msgspec.defstruct(
+        next(names), fields, rename=rename, forbid_unknown_fields=True, gc=False
+    )
 
 
 def _type(shape: Shape, names: Any) -> Any:
