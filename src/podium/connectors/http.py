@@ -32,10 +32,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import Any
 
+import httpcore
 import httpx
-import msgspec
 import orjson
 
 from podium.connectors.ratelimit import RateLimiter
@@ -43,8 +43,11 @@ from podium.core.masking import Masker
 from podium.errors import TerminalTaskError, TransientTaskError
 
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
-JsonCheck = bool | Literal["check"]
-_JSON_CHECK = msgspec.json.Decoder(msgspec.Raw)  # walks the whole body, keeps nothing
+# httpcore reads a response 64 KiB at a time, and each read costs a copy of everything not
+# yet taken from its buffer: a page of JSON of a megabyte took ~2.9 ms of CPU instead of
+# ~2.2 ms with 1 MiB reads (measured on 250-order pages). It is a plain class attribute,
+# meant to be tuned; every client in the process gets the larger reads.
+httpcore.HTTP11Connection.READ_NUM_BYTES = 1024 * 1024
 _AUTH_WORDS = ("auth", "token", "key", "secret", "signature", "cookie")
 _MESSAGE_KEYS = ("errors", "error", "message", "detail", "error_description", "title")
 
@@ -114,15 +117,6 @@ class HttpResponse:
             except orjson.JSONDecodeError as exc:
                 raise self._unparsable(exc) from None
         return self._parsed[0]
-
-    def check_json(self) -> None:
-        """``UnparsableBodyError`` (retryable) when the body is not well-formed JSON; checked
-        without building Python values (about a quarter of the time ``json`` takes)."""
-        if self._parsed is None:
-            try:
-                _JSON_CHECK.decode(self.content)
-            except msgspec.DecodeError as exc:
-                raise self._unparsable(exc) from None
 
     def _unparsable(self, exc: Exception) -> UnparsableBodyError:
         start = self.content[:80].decode("utf-8", "replace")
@@ -204,11 +198,10 @@ class HttpClient:
         request: HttpRequest,
         *,
         headers: Mapping[str, str] | None = None,
-        parse_json: JsonCheck = False,
+        parse_json: bool = False,
     ) -> HttpResponse:
-        """The response to ``request``, retried as the module docstring describes.
-        ``parse_json``: the body must parse (True), or only be well-formed JSON
-        (``"check"``: for a caller that may never need its values in Python)."""
+        """The response to ``request``, retried as the module docstring describes;
+        with ``parse_json`` its body must parse."""
         attempts = max(1, self.retry.attempts)
         failure = _Failure("no attempt made")
         for attempt in range(1, attempts + 1):
@@ -237,7 +230,7 @@ class HttpClient:
 
     # -- one attempt ---------------------------------------------------------------------
     def _attempt(
-        self, request: HttpRequest, headers: Mapping[str, str] | None, parse_json: JsonCheck
+        self, request: HttpRequest, headers: Mapping[str, str] | None, parse_json: bool
     ) -> HttpResponse | _Failure:
         if self.limiter is not None:
             self.limiter.acquire()
@@ -267,7 +260,7 @@ class HttpClient:
         if self.limiter is not None:
             self.limiter.observe(response)
         if 200 <= response.status < 300 or response.status in self.accept:
-            return self._parsed(response, parse_json) if parse_json else response
+            return self._parsed(response) if parse_json else response
         if response.status in RETRYABLE or response.status >= 500:
             return _Failure(self._status_text(response), self._retry_after(response))
         raise self._terminal(request, response)
@@ -284,12 +277,9 @@ class HttpClient:
             headers=headers,
         )
 
-    def _parsed(self, response: HttpResponse, how: JsonCheck) -> HttpResponse | _Failure:
+    def _parsed(self, response: HttpResponse) -> HttpResponse | _Failure:
         try:
-            if how == "check":
-                response.check_json()
-            else:
-                response.json()
+            response.json()
         except UnparsableBodyError as exc:
             return _Failure(str(exc))
         return response

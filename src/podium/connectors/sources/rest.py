@@ -65,7 +65,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from podium.connectors.http import HttpClient, HttpRequest, HttpResponse, HttpRetry
+from podium.connectors.http import (
+    HttpClient,
+    HttpRequest,
+    HttpResponse,
+    HttpRetry,
+    UnparsableBodyError,
+)
 from podium.connectors.pagination import (
     BodyCursorPaginator,
     Fetched,
@@ -176,13 +182,15 @@ class RestSource:
         path = spec.records.split(".") if spec.records else []
         # Unless paging reads the body, the loader gets the body as bytes and parses it only
         # if its records hold something new (``JsonBody``); a path with a list index is
-        # always parsed here.
+        # always parsed here. Such a body is not checked here either: the loader's reading
+        # of it checks it, and a body that turns out truncated or garbled is fetched again
+        # when its records are asked for (``_records``).
         raw = not paginator.reads_body and not any(part.isdigit() for part in path)
         previous = b""  # the previous body: compared, not hashed (a hash reads every byte)
         while request is not None:
-            response = self.client.send(request, parse_json="check" if raw else True)
+            response = self.client.send(request, parse_json=not raw)
             location = f"{request.method} {response.url}"
-            parse = partial(self._records, stream, spec, response)
+            parse = partial(self._records, stream, spec, request, response)
             page: JsonPage | JsonBody = (
                 JsonBody(response.content, path, location, parse)
                 if raw
@@ -199,8 +207,14 @@ class RestSource:
                 raise self._stuck(stream, response.url, "links to itself")
             request = following
 
-    def _records(self, stream: Stream, spec: StreamConfig, response: HttpResponse) -> list[Any]:
-        records = read_path(response.json(), spec.records, _MISSING)
+    def _records(
+        self, stream: Stream, spec: StreamConfig, request: HttpRequest, response: HttpResponse
+    ) -> list[Any]:
+        try:
+            body = response.json()
+        except UnparsableBodyError:  # a raw body, unchecked: fetched again, with retries
+            body = self.client.send(request, parse_json=True).json()
+        records = read_path(body, spec.records, _MISSING)
         if not isinstance(records, list):
             raise self._no_records(stream, response.url, spec, records is _MISSING)
         return records
