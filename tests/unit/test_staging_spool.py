@@ -1,4 +1,4 @@
-"""Staging's spool: JSON pages are appended to one JSON lines file per batch by the reading
+"""Staging's spool: JSON pages are appended to one JSON array file per batch by the reading
 thread, and every staged record still knows the page it came from."""
 
 from __future__ import annotations

@@ -5,22 +5,23 @@ records out again for DuckDB costs the reading thread most of a load's time, yet
 first pages of a stream nearly every page is like the ones before it. ``Conformer`` turns
 the load's shape so far into a msgspec type that accepts exactly the values the shape
 already describes: objects with no field it has not seen (``forbid_unknown_fields``), each
-field one of the kinds seen there, lists whose elements are. A page that decodes with that
-type adds nothing to the shape, so it goes to the spool at once, written back as JSON lines
-with the same fields and values: a field absent in the source stays absent (``UNSET``), an
-explicit ``null`` stays ``null``. A page that does not (a new field, a new type, a
-malformed body) is parsed and observed as before, and the type is rebuilt from the grown
-shape.
+field one of the kinds seen there, lists whose elements are. A page whose records decode
+with that type adds nothing to the shape, so its records go to the spool at once, as the
+very bytes the body holds them in (``Conforming.elements``: the records array without its
+brackets, found by a first pass that keeps the array as ``msgspec.Raw``); nothing is
+encoded again. A page that does not (a new field, a new type, a malformed body) is parsed
+and observed as before, and the type is rebuilt from the grown shape.
 
 Two liberties, neither of which changes what DuckDB is told: a ``null`` is accepted where
 only other kinds were seen (a null adds no column type), and a JSON integer where only
-numbers with a fraction were seen (both are ``DOUBLE``; the value is written as a float).
+numbers with a fraction were seen (both are ``DOUBLE``).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Union
 
 import msgspec
@@ -36,65 +37,90 @@ _EMPTY_LIST = Annotated[list[Any], msgspec.Meta(max_length=0)]
 _SCALARS: dict[type, Any] = {bool: bool, int: int, float: float, str: str}
 
 
+@dataclass(frozen=True)
+class Conforming:
+    """A page's records that fit the shape: how many, and their bytes as the body has them
+    (JSON values separated by commas: the records array without its brackets)."""
+
+    count: int
+    elements: memoryview
+
+
 class Conformer:
-    """Decodes pages whose records conform to ``observer``'s shape; kept by the reading
+    """Reads pages whose records conform to ``observer``'s shape; kept by the reading
     thread beside the observer."""
 
     def __init__(self, observer: Observer) -> None:
         self.observer = observer
         self._built_for: tuple[int, tuple[str, ...]] | None = None
         self._decoder: msgspec.json.Decoder[Any] | None = None
-        self._encoder = msgspec.json.Encoder()
+        self._arrays: dict[tuple[str, ...], msgspec.json.Decoder[Any]] = {}
         self.taken = 0
         self.missed = 0
         self._skip = 0
 
-    def decode(self, content: bytes, path: Sequence[str]) -> list[Any] | None:
+    def read(self, content: bytes, path: Sequence[str]) -> Conforming | None:
         """The records at ``path`` in ``content`` if every one of them fits the shape;
         None when one does not, or the body is not what the shape expects."""
         if self._skip:
             self._skip -= 1
             return None
-        decoder = self._decoder_for(tuple(path))
+        path = tuple(path)
+        decoder = self._decoder_for(path)
         if decoder is None:
             return None
         try:
-            records = decoder.decode(content)
+            array = self._array(content, path)
+            count = len(decoder.decode(array))
         except (msgspec.ValidationError, msgspec.DecodeError):
             self.missed += 1
             if self.missed > _TRY_AT_LEAST and self.missed > self.taken:
                 self._skip = _SKIP
             return None
-        for _ in path:
-            records = getattr(records, _field(0))  # each envelope has that one field
         self.taken += 1
-        return list(records)
+        return Conforming(count, memoryview(array)[1:-1])
 
-    def encode_lines(self, records: list[Any]) -> bytes:
-        """The records as JSON lines (each line ends with a newline)."""
-        return self._encoder.encode_lines(records)
+    def _array(self, content: bytes, path: tuple[str, ...]) -> Any:
+        """The bytes of the list at ``path``, brackets included (``DecodeError`` when the
+        body is not JSON or has no list there)."""
+        if not path:
+            array = content.strip()
+        else:
+            if path not in self._arrays:
+                self._arrays[path] = msgspec.json.Decoder(_envelope(msgspec.Raw, path))
+            envelope = self._arrays[path].decode(content)
+            for _ in path:
+                envelope = getattr(envelope, _field(0))
+            array = envelope
+        if bytes(memoryview(array)[:1]) != b"[":
+            raise msgspec.ValidationError("the records are not a list")
+        return array
 
     def _decoder_for(self, path: tuple[str, ...]) -> msgspec.json.Decoder[Any] | None:
         version = (self.observer.version, path)
         if self._built_for != version:
             self._built_for = version
-            self._decoder = _build(self.observer.shape, path)
+            self._decoder = _build(self.observer.shape)
         return self._decoder
 
 
-def _build(shape: Shape, path: tuple[str, ...]) -> msgspec.json.Decoder[Any] | None:
-    """A decoder for ``{path: [record, …]}`` whose records fit ``shape``, or None when the
-    shape has no fields yet or msgspec cannot express it."""
+def _envelope(records: Any, path: tuple[str, ...]) -> Any:
+    """``{path: records}``: each level an object whose other fields are ignored."""
+    body = records
+    names = (f"Envelope{n}" for n in itertools.count())
+    for key in reversed(path):
+        body = msgspec.defstruct(next(names), [(_field(0), body)], rename={_field(0): key})
+    return body
+
+
+def _build(shape: Shape) -> msgspec.json.Decoder[Any] | None:
+    """A decoder for a list of records that fit ``shape``, or None when the shape has no
+    fields yet or msgspec cannot express it."""
     if not shape.fields:
         return None
     names = (f"Record{n}" for n in itertools.count())
     try:
-        record = _struct(shape, names)
-        body: Any = list[record]  # type: ignore[valid-type]
-        for key in reversed(path):
-            # the envelope: other fields are ignored, the records must be there
-            body = msgspec.defstruct(next(names), [(_field(0), body)], rename={_field(0): key})
-        return msgspec.json.Decoder(body)
+        return msgspec.json.Decoder(list[_struct(shape, names)])  # type: ignore[misc]
     except (TypeError, ValueError):
         return None
 

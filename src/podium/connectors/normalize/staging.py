@@ -26,7 +26,7 @@ import duckdb
 import orjson
 
 from podium.connectors.normalize import names, types
-from podium.connectors.normalize.conform import Conformer
+from podium.connectors.normalize.conform import Conformer, Conforming
 from podium.connectors.normalize.flatten import RootKeys, TablePlan, plan_tables
 from podium.connectors.normalize.names import quote
 from podium.connectors.normalize.shape import (
@@ -50,7 +50,7 @@ BATCH_BYTES = 48 * 1024 * 1024
 # DuckDB's detection for a batch the recorded shape cannot read: every record of every
 # file (it would otherwise look at 32 files only and drop fields first seen after them)
 _JSON_OPTIONS = (
-    "format='newline_delimited', sample_size=-1, maximum_sample_files=-1, "
+    "format='array', sample_size=-1, maximum_sample_files=-1, "
     "map_inference_threshold=-1, field_appearance_threshold=0"
 )
 _READERS = {
@@ -98,8 +98,10 @@ class OtherPage:
 
 
 class SpoolFiles:
-    """The spool: JSON lines files of records, one per batch, written by the reading
-    thread. ``write`` appends to the open file (beginning one when none is open);
+    """The spool: files of records, one per batch, written by the reading thread; each
+    holds one JSON array (DuckDB reads a batch of records from an array as fast as from
+    JSON lines, and a page's records can then be copied as the body holds them).
+    ``write`` appends records to the open file (beginning one when none is open);
     ``rotate_after`` closes it once it holds ``size`` bytes."""
 
     def __init__(self, folder: Path) -> None:
@@ -109,13 +111,17 @@ class SpoolFiles:
         self._path: Path | None = None
         self._size = 0
 
-    def write(self, lines: bytes) -> Path:
+    def write(self, elements: bytes | memoryview) -> Path:
+        """Appends ``elements``: one or more JSON values separated by commas."""
         if self._file is None or self._path is None:
-            self._path = self.folder / f"{next(self._numbers):05d}.jsonl"
+            self._path = self.folder / f"{next(self._numbers):05d}.json"
             self._file = self._path.open("wb")
+            self._file.write(b"[")
             self._size = 0
-        self._file.write(lines)
-        self._size += len(lines)
+        elif self._size:
+            self._file.write(b",")
+        self._file.write(elements)
+        self._size += len(elements) + 1
         return self._path
 
     def rotate_after(self, size: int) -> bool:
@@ -127,6 +133,7 @@ class SpoolFiles:
 
     def close(self) -> None:
         if self._file is not None:
+            self._file.write(b"]")
             self._file.close()
             self._file = None
 
@@ -195,7 +202,7 @@ class Staging:
         holds a batch, and before any page that is not JSON, so every file ``add`` reads
         is complete."""
         if isinstance(page, JsonBody):
-            conforming = self._conformer.decode(page.content, page.path)
+            conforming = self._conformer.read(page.content, page.path)
             if conforming is not None:
                 return self._spool_conforming(page, conforming)
             page = JsonPage(page.records, page.location)  # parsed, and observed below
@@ -213,22 +220,22 @@ class Staging:
             None, len(page.records), 0, page.location, page.deleted, rejects, self._now()
         )
         if records:
-            lines = b"".join([orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in records])
-            spooled.path, spooled.size = self._spool.write(lines), len(lines)
+            elements = b",".join([orjson.dumps(r) for r in records])
+            spooled.path, spooled.size = self._spool.write(elements), len(elements)
             spooled.objects = len(records)
             self._observer.observe(records)
             spooled.shape = self._observer.snapshot()
             spooled.ends_batch = self._spool.rotate_after(self._batch_bytes)
         return spooled
 
-    def _spool_conforming(self, page: JsonBody, records: list[Any]) -> SpooledPage:
-        """A page whose records add nothing to the shape: written as the conformer read it."""
-        page.count = len(records)
-        spooled = SpooledPage(None, len(records), 0, page.location, (), [], self._now())
-        if records:
-            lines = self._conformer.encode_lines(records)
-            spooled.path, spooled.size = self._spool.write(lines), len(lines)
-            spooled.objects = len(records)
+    def _spool_conforming(self, page: JsonBody, records: Conforming) -> SpooledPage:
+        """A page whose records add nothing to the shape: copied as the body holds them."""
+        page.count = records.count
+        spooled = SpooledPage(None, records.count, 0, page.location, (), [], self._now())
+        if records.count:
+            spooled.path = self._spool.write(records.elements)
+            spooled.size = len(records.elements)
+            spooled.objects = records.count
             spooled.ends_batch = self._spool.rotate_after(self._batch_bytes)
         return spooled
 
@@ -306,7 +313,7 @@ class Staging:
         (an integer beyond 64 bits, keys differing only in case…): then DuckDB's detection
         reads it, sampling every file."""
         source = (
-            f"read_json({_files(files)}, format='newline_delimited', "
+            f"read_json({_files(files)}, format='array', "
             f"auto_detect=false, columns={duckdb_columns(shape)})"
         )
         try:
