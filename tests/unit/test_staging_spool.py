@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 
 from podium.connectors.normalize.staging import Staging
 from podium.connectors.prefetch import Prefetcher
-from podium.connectors.source import JsonPage, Page, Stream, UnreadablePage
+from podium.connectors.source import JsonBody, JsonPage, Page, Stream, UnreadablePage
 
 
 def _pages() -> list[Page]:
@@ -88,5 +89,44 @@ def test_staging_batches_while_the_reading_thread_writes_the_next_file(tmp_path:
         staging.finish()
         assert staging.row_count("orders") == 15_000
         assert staging.db.execute("SELECT count(DISTINCT _seq) FROM orders").fetchone() == (15_000,)
+    finally:
+        staging.close()
+
+
+def _body(records: list[dict[str, object]], location: str) -> JsonBody:
+    content = orjson.dumps({"orders": records})
+    return JsonBody(content, ["orders"], location, lambda: records)
+
+
+def test_a_batch_that_does_not_read_with_the_shape_is_read_again_by_detection(
+    tmp_path: Path,
+) -> None:
+    # "at" looks like a time on the first pages, so batches are read with a TIMESTAMPTZ
+    # column; a later page's text still fits the pages' shape (a string) but not that
+    # column: the batch read ahead fails, and the main thread reads it with detection
+    stream = Stream("orders", primary_key=("id",))
+    now = lambda: datetime(2026, 1, 1, tzinfo=UTC)  # noqa: E731
+    staging = Staging(tmp_path / "load", stream, "L1", now=now, batch_bytes=1_000)
+    pages = [
+        _body(
+            [
+                {"id": n * 20 + i, "at": "soon" if (n, i) == (30, 7) else "2026-01-02T03:04:05Z"}
+                for i in range(20)
+            ],
+            f"page {n}",
+        )
+        for n in range(40)
+    ]
+    try:
+        with Prefetcher(pages, staging.spool, depth=256) as ahead:
+            for page in ahead:
+                staging.add(page)
+        staging.finish()
+        assert staging.row_count("orders") == 800
+        assert staging.db.execute("SELECT \"at\" FROM orders WHERE id = 607").fetchone() == ("soon",)
+        batches = staging.db.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '\\_batch%' ESCAPE '\\'"
+        ).fetchone()
+        assert batches == (0,)  # every batch read ahead was staged and dropped
     finally:
         staging.close()

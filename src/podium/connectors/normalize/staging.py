@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import shutil
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -87,6 +88,9 @@ class SpooledPage:
     shape: Shape | None = None  # the load's shape so far, when it changed with this page
     objects: int = 0  # records written to ``path`` (the object records)
     ends_batch: bool = False  # ``path`` is complete and holds a batch: stage it now
+    # with ``ends_batch``: ``path`` being read into a table (its name; None if DuckDB could
+    # not read it with the shape), by the batch reader's thread
+    read_ahead: Future[str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,8 @@ class Staging:
         # latest snapshot of it, taken after the newest pending page, covers every batch
         self._observer = Observer()
         self._conformer = Conformer(self._observer)
+        self._reading_shape: Shape | None = None  # the reading thread's latest snapshot
+        self._reader = _BatchReader(self.db)
         self._shape: Shape | None = None
         self._offset = 0
         self._batch_time = now()
@@ -224,8 +230,8 @@ class Staging:
             spooled.path, spooled.size = self._spool.write(elements), len(elements)
             spooled.objects = len(records)
             self._observer.observe(records)
-            spooled.shape = self._observer.snapshot()
-            spooled.ends_batch = self._spool.rotate_after(self._batch_bytes)
+            spooled.shape = self._reading_shape = self._observer.snapshot()
+            self._end_batch(spooled)
         return spooled
 
     def _spool_conforming(self, page: JsonBody, records: Conforming) -> SpooledPage:
@@ -236,8 +242,16 @@ class Staging:
             spooled.path = self._spool.write(records.elements)
             spooled.size = len(records.elements)
             spooled.objects = records.count
-            spooled.ends_batch = self._spool.rotate_after(self._batch_bytes)
+            self._end_batch(spooled)
         return spooled
+
+    def _end_batch(self, spooled: SpooledPage) -> None:
+        """Closes the spool file once it holds a batch, and has the batch reader start
+        reading it into a table while this thread reads on and the main thread stages the
+        batch before."""
+        spooled.ends_batch = self._spool.rotate_after(self._batch_bytes)
+        if spooled.ends_batch and spooled.path is not None and self._reading_shape is not None:
+            spooled.read_ahead = self._reader.read(spooled.path, self._reading_shape)
 
     def add(self, page: Page | SpooledPage | OtherPage) -> None:
         if isinstance(page, JsonPage | JsonBody | FilePage | UnreadablePage):
@@ -267,7 +281,7 @@ class Staging:
         if page.shape is not None:
             self._shape = page.shape
         if page.ends_batch:
-            self.flush()
+            self.flush(page.read_ahead)
 
     def _add_deleted(self, deleted: Sequence[Mapping[str, Any]]) -> None:
         keys = [(record_key(d, self.stream.primary_key),) for d in deleted]
@@ -280,18 +294,25 @@ class Staging:
         )
         self.counts.quarantined += 1
 
-    def flush(self) -> None:
+    def flush(self, read_ahead: Future[str | None] | None = None) -> None:
         """Stages the pending JSON pages. Called only when their spool files are complete
         (closed by the reading thread, or by ``finish``): the spool's open file belongs to
-        the reading thread, which may be writing to it now."""
+        the reading thread, which may be writing to it now. ``read_ahead``: the last of
+        those files, being read into a table by the batch reader."""
+        ready = read_ahead.result() if read_ahead is not None else None
         if not self._pending:
             return
         pending, shape = self._pending, self._shape
         self._pending = []
         files = list(dict.fromkeys(file for file, _, _ in pending))
         self._note_pages([(location, objects) for _, location, objects in pending])
-        if shape is None or not self._read_shaped(files, shape):
-            self._read_batch("read_json({files}, " + _JSON_OPTIONS + ")", files, None)
+        if ready is not None and len(files) == 1 and shape is not None:
+            self._flatten_batch(shape, ready)  # the usual case: one file, read ahead
+        else:
+            if ready is not None:  # it holds only some of the pending records
+                self.db.execute(f"DROP TABLE {ready}")
+            if shape is None or not self._read_shaped(files, shape):
+                self._read_batch("read_json({files}, " + _JSON_OPTIONS + ")", files, None)
         for name in files:
             Path(name).unlink(missing_ok=True)
 
@@ -312,12 +333,10 @@ class Staging:
         """Reads a batch with the columns its pages' shape gives; False if DuckDB cannot
         (an integer beyond 64 bits, keys differing only in case…): then DuckDB's detection
         reads it, sampling every file."""
-        source = (
-            f"read_json({_files(files)}, format='array', "
-            f"auto_detect=false, columns={duckdb_columns(shape)})"
-        )
         try:
-            self.db.execute(f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT * FROM {source}")
+            self.db.execute(
+                f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT * FROM {_shaped(files, shape)}"
+            )
         except duckdb.Error:
             return False
         self._flatten_batch(shape)
@@ -341,13 +360,14 @@ class Staging:
         if file_location is not None:
             self.counts.received += rows
 
-    def _flatten_batch(self, shape: Shape | None) -> int:
-        """Flattens ``_batch`` into the staged tables; returns its row count."""
-        rows = int(self._one("SELECT count(*) FROM _batch"))
+    def _flatten_batch(self, shape: Shape | None, batch: str = "_batch") -> int:
+        """Flattens the table ``batch`` into the staged tables and drops it; returns its
+        row count."""
+        rows = int(self._one(f"SELECT count(*) FROM {batch}"))
         if rows:
-            _BatchFlattener(self, self._offset, shape).run()
+            _BatchFlattener(self, self._offset, shape, batch).run()
         self._offset += rows
-        self.db.execute("DROP TABLE IF EXISTS _batch")
+        self.db.execute(f"DROP TABLE IF EXISTS {batch}")
         return rows
 
     def _one(self, sql: str, params: list[Any] | None = None) -> Any:
@@ -415,6 +435,7 @@ class Staging:
 
     def close(self) -> None:
         self._spool.close()
+        self._reader.close()
         self.db.close()
 
 
@@ -440,6 +461,43 @@ def _key_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _shaped(files: list[str], shape: Shape) -> str:
+    """A ``read_json`` of spool files with the columns ``shape`` gives, no detection."""
+    return (
+        f"read_json({_files(files)}, format='array', "
+        f"auto_detect=false, columns={duckdb_columns(shape)})"
+    )
+
+
+class _BatchReader:
+    """Reads complete spool files into tables, one at a time, in a thread of its own: with
+    the reading thread fetching pages and the main thread staging, DuckDB's parse of the
+    next batch (the largest single cost of staging) no longer waits for either."""
+
+    def __init__(self, db: duckdb.DuckDBPyConnection) -> None:
+        self._db = db.cursor()  # the same database; its own connection
+        self._db.execute("USE stage")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-batch")
+        self._numbers = itertools.count()
+
+    def read(self, path: Path, shape: Shape) -> Future[str | None]:
+        return self._executor.submit(self._read, str(path), shape, next(self._numbers))
+
+    def _read(self, path: str, shape: Shape, number: int) -> str | None:
+        """The table now holding the file's records; None if they do not read with
+        ``shape`` (the main thread then reads the file itself, as it would have)."""
+        table = f"_batch_{number}"
+        try:
+            self._db.execute(f"CREATE TABLE {table} AS SELECT * FROM {_shaped([path], shape)}")
+        except duckdb.Error:
+            return None
+        return table
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._db.close()
+
+
 def _files(files: list[str]) -> str:
     return "[" + ", ".join(_literal(f) for f in files) + "]"
 
@@ -453,16 +511,16 @@ def _first_line(exc: BaseException) -> str:
 
 
 class _BatchFlattener:
-    """Flattens the batch in ``_batch`` and appends it to the staging tables."""
+    """Flattens the batch in the table ``batch`` and appends it to the staging tables."""
 
-    def __init__(self, staging: Staging, offset: int, shape: Shape | None) -> None:
+    def __init__(self, staging: Staging, offset: int, shape: Shape | None, batch: str) -> None:
         self.s, self.db, self.stream = staging, staging.db, staging.stream
-        self.offset, self.shape = offset, shape
+        self.offset, self.shape, self.batch = offset, shape, batch
         self.bad: list[tuple[str, str, str]] = []  # (seq SQL source, reason SQL, where)
 
     def run(self) -> None:
-        described = self.db.execute("SELECT * FROM _batch LIMIT 0")
-        relation = self.db.sql("SELECT * FROM _batch")
+        described = self.db.execute(f"SELECT * FROM {self.batch} LIMIT 0")
+        relation = self.db.sql(f"SELECT * FROM {self.batch}")
         fields = [
             (name, kind)
             for name, kind in zip(relation.columns, relation.dtypes, strict=True)
@@ -471,7 +529,7 @@ class _BatchFlattener:
         del described
         plan, keys = plan_tables(
             names.identifier(self.stream.table_name),
-            "_batch",
+            self.batch,
             fields,
             keys=self._root_keys,
             is_json_object=self._is_json_object,
@@ -516,12 +574,12 @@ class _BatchFlattener:
         for name in self.stream.primary_key:
             column = by_name.get(field_column(name))
             if column is None:
-                self.bad.append(("_batch", f"'primary key field {name} is missing'", "true"))
+                self.bad.append((self.batch, f"'primary key field {name} is missing'", "true"))
                 parts.append("NULL")
                 continue
             parts.append(f"CAST({column.expr} AS VARCHAR)")
             missing = f"'primary key field {name} is missing'"
-            self.bad.append(("_batch", missing, f"{column.expr} IS NULL"))
+            self.bad.append((self.batch, missing, f"{column.expr} IS NULL"))
         key = parts[0] if len(parts) == 1 else f"concat_ws(chr(31), {', '.join(parts)})"
         return RootKeys(seq, key)
 
@@ -556,7 +614,8 @@ class _BatchFlattener:
         return extra
 
     def _record_json(self) -> str:
-        fields = [c for c in self.db.sql("SELECT * FROM _batch").columns if c != "_podium_file"]
+        batch = self.db.sql(f"SELECT * FROM {self.batch}")
+        fields = [c for c in batch.columns if c != "_podium_file"]
         packed = ", ".join(f"{quote(f)} := l.{quote(f)}" for f in fields)
         return f"to_json(struct_pack({packed}))"
 
@@ -579,14 +638,14 @@ class _BatchFlattener:
     def _quarantine_bad(self) -> None:
         self.db.execute("CREATE OR REPLACE TEMP TABLE _bad (_seq BIGINT, reason VARCHAR)")
         for level, reason, where in self.bad:
-            seq = f"(l.rowid + {self.offset})" if level == "_batch" else "l._seq"
+            seq = f"(l.rowid + {self.offset})" if level == self.batch else "l._seq"
             self.db.execute(f"INSERT INTO _bad SELECT {seq}, {reason} FROM {level} l WHERE {where}")
         found = self.s._one("SELECT count(DISTINCT _seq) FROM _bad")
         if not found:
             return
         self.db.execute(
             "INSERT INTO _podium_quarantine SELECT p.location, b.reason, "
-            f"{self._record_json()} FROM _batch l "
+            f"{self._record_json()} FROM {self.batch} l "
             f"JOIN (SELECT _seq, min(reason) AS reason FROM _bad GROUP BY _seq) b "
             f"ON b._seq = l.rowid + {self.offset} "
             f"LEFT JOIN _podium_pages p ON l.rowid + {self.offset} "
