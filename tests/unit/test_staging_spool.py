@@ -123,7 +123,7 @@ def test_a_batch_that_does_not_read_with_the_shape_is_read_again_by_detection(
                 staging.add(page)
         staging.finish()
         assert staging.row_count("orders") == 800
-        assert staging.db.execute("SELECT \"at\" FROM orders WHERE id = 607").fetchone() == ("soon",)
+        assert staging.db.execute('SELECT "at" FROM orders WHERE id = 607').fetchone() == ("soon",)
         batches = staging.db.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '\\_batch%' ESCAPE '\\'"
         ).fetchone()
