@@ -74,19 +74,30 @@ def test_pages_spooled_by_a_reading_thread_keep_their_locations(tmp_path: Path, 
         staging.close()
 
 
-def test_staging_batches_while_the_reading_thread_writes_the_next_file(tmp_path: Path) -> None:
+def _stage_through_a_reading_thread(tmp_path: Path, pages: list[Page], batch: int) -> Staging:
+    """A finished staging of ``pages`` spooled by a reading thread, in batches of about
+    ``batch`` bytes; the caller closes it."""
     stream = Stream("orders", primary_key=("id",))
     now = lambda: datetime(2026, 1, 1, tzinfo=UTC)  # noqa: E731
-    staging = Staging(tmp_path / "load", stream, "L1", now=now, batch_bytes=2_000)
-    pages = [
-        JsonPage([{"id": n * 50 + i, "note": "x" * 20} for i in range(50)], f"page {n}")
-        for n in range(300)
-    ]
+    staging = Staging(tmp_path / "load", stream, "L1", now=now, batch_bytes=batch)
     try:
         with Prefetcher(pages, staging.spool, depth=256) as ahead:
             for page in ahead:
                 staging.add(page)
         staging.finish()
+    except BaseException:
+        staging.close()
+        raise
+    return staging
+
+
+def test_staging_batches_while_the_reading_thread_writes_the_next_file(tmp_path: Path) -> None:
+    pages: list[Page] = [
+        JsonPage([{"id": n * 50 + i, "note": "x" * 20} for i in range(50)], f"page {n}")
+        for n in range(300)
+    ]
+    staging = _stage_through_a_reading_thread(tmp_path, pages, 2_000)
+    try:
         assert staging.row_count("orders") == 15_000
         assert staging.db.execute("SELECT count(DISTINCT _seq) FROM orders").fetchone() == (15_000,)
     finally:
@@ -104,10 +115,7 @@ def test_a_batch_that_does_not_read_with_the_shape_is_read_again_by_detection(
     # "at" looks like a time on the first pages, so batches are read with a TIMESTAMPTZ
     # column; a later page's text still fits the pages' shape (a string) but not that
     # column: the batch read ahead fails, and the main thread reads it with detection
-    stream = Stream("orders", primary_key=("id",))
-    now = lambda: datetime(2026, 1, 1, tzinfo=UTC)  # noqa: E731
-    staging = Staging(tmp_path / "load", stream, "L1", now=now, batch_bytes=1_000)
-    pages = [
+    pages: list[Page] = [
         _body(
             [
                 {"id": n * 20 + i, "at": "soon" if (n, i) == (30, 7) else "2026-01-02T03:04:05Z"}
@@ -117,11 +125,8 @@ def test_a_batch_that_does_not_read_with_the_shape_is_read_again_by_detection(
         )
         for n in range(40)
     ]
+    staging = _stage_through_a_reading_thread(tmp_path, pages, 1_000)
     try:
-        with Prefetcher(pages, staging.spool, depth=256) as ahead:
-            for page in ahead:
-                staging.add(page)
-        staging.finish()
         assert staging.row_count("orders") == 800
         assert staging.db.execute('SELECT "at" FROM orders WHERE id = 607').fetchone() == ("soon",)
         batches = staging.db.execute(
