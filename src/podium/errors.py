@@ -80,3 +80,9 @@ class TransientTaskError(TaskError):
 
 class TerminalTaskError(TaskError):
     """A failure retrying cannot fix (a 401, a missing file): no retry."""
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of ``exc``'s message (its type's name when it has none), cut at
+    ``limit`` characters: for messages that quote another library's error."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from podium.errors import TerminalTaskError, UsageError
+from podium.errors import TerminalTaskError, UsageError, first_line
 from podium.execution.base import Job, JobResult, Key, LogSink
 
 _current = threading.local()
@@ -274,7 +274,7 @@ def _revenue(sql: Any, model: Any, log: logging.Logger) -> float | None:
         value = rows[0][0] if rows else None
         return None if value is None else round(float(value), 2)
     except Exception as exc:  # noqa: BLE001 - the model is built; only its figure is missing
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         log.warning(
             "%s: revenue: sum(%s) does not run over the model (%s); alerts leave its revenue"
             " out until the setting is corrected",

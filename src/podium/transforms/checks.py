@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from podium.core.durations import parse_duration
-from podium.errors import Problem, ProjectError
+from podium.errors import Problem, ProjectError, first_line
 from podium.project.yaml_lines import LineDict, LineList, load_yaml
 from podium.transforms.models import MODELS_DIR, ModelSet
 
@@ -218,7 +218,7 @@ def run_check(sql: Any, check: Check, *, now: datetime | None = None) -> CheckRe
     try:
         result = _RUNNERS[check.kind](sql, check, now or datetime.now(UTC))
     except Exception as exc:  # noqa: BLE001 - a broken check must be reported, not crash
-        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        text = first_line(exc)
         result = CheckResult(
             check.name,
             check.kind,

@@ -13,7 +13,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError, UnsupportedError
 
 from podium.connectors.destinations.base import BOOKKEEPING
-from podium.errors import UsageError
+from podium.errors import UsageError, first_line
 from podium.transforms import pii
 from podium.transforms.models import DIALECT, Model
 
@@ -44,11 +44,11 @@ def compile_model(model: Model, dialect: str = DIALECT, *, schema_prefix: str = 
     except UnsupportedError as exc:
         raise CompileError(
             f"model {model.name} ({model.path}) cannot be written for {dialect}: "
-            f"{_first_line(exc)}; rewrite that part with SQL both warehouses share"
+            f"{first_line(exc)}; rewrite that part with SQL both warehouses share"
         ) from None
     except SqlglotError as exc:
         raise CompileError(
-            f"model {model.name} ({model.path}) cannot be compiled: {_first_line(exc)}"
+            f"model {model.name} ({model.path}) cannot be compiled: {first_line(exc)}"
         ) from None
 
 
@@ -85,7 +85,3 @@ def postgres_gap(tree: exp.Expr) -> str | None:
         if "ASOF" in join.sql(dialect="duckdb").upper().split(" JOIN")[0]:
             return "an ASOF join"
     return None
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from podium.core.durations import parse_duration
-from podium.errors import Problem, ProjectError, UsageError
+from podium.errors import Problem, ProjectError, UsageError, first_line
 from podium.project.yaml_lines import load_yaml
 
 if TYPE_CHECKING:  # sqlglot is imported when models are parsed, not by every project load
@@ -324,7 +324,7 @@ def _reads(text: str, where: str, problems: list[Problem]) -> set[str] | None:
     except sqlglot.errors.ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         line = int(first.get("line") or 0)
-        problems.append(Problem(where, line, f"SQL does not parse: {_first_line(exc)}"))
+        problems.append(Problem(where, line, f"SQL does not parse: {first_line(exc)}"))
         return None
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         problems.append(Problem(where, 0, "a model is exactly one SELECT (or WITH … SELECT)"))
@@ -373,10 +373,6 @@ def _cycles(found: ModelSet) -> list[Problem]:
         if name not in state:
             visit(name, [name])
     return problems
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def describe(models: Sequence[Model]) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from podium.core.workflow import Project
-from podium.errors import PodiumError
+from podium.errors import PodiumError, first_line
 from podium.transforms.checks import (
     CheckResult,
     check_dependencies,
@@ -87,5 +87,5 @@ def run_models(
 
 
 def _first_line(exc: BaseException) -> str:
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:400]
+    text = first_line(exc, 400)
     return f"{type(exc).__name__}: {text}"

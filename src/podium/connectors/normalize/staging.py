@@ -45,6 +45,7 @@ from podium.connectors.source import (
     UnreadablePage,
     WriteMode,
 )
+from podium.errors import first_line
 
 KEY_SEPARATOR = "\x1f"
 BATCH_BYTES = 48 * 1024 * 1024
@@ -352,7 +353,7 @@ class Staging:
             if file_location is None:
                 raise
             self.counts.received += 1  # the whole file, as one record
-            self._quarantine_whole(file_location, f"cannot be read: {_first_line(exc)}", "")
+            self._quarantine_whole(file_location, f"cannot be read: {first_line(exc)}", "")
             return
         if file_location is not None:
             self._note_pages([(file_location, int(self._one("SELECT count(*) FROM _batch")))])
@@ -504,10 +505,6 @@ def _files(files: list[str]) -> str:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 class _BatchFlattener:
