@@ -206,15 +206,16 @@ class Staging:
         """A JSON page's records appended to the current spool file, ready for ``add``;
         other pages wrapped as they are. Touches no database, so a reading thread can spool
         while a batch is staged. The spool file is closed (and the next one begun) once it
-        holds a batch, and before any page that is not JSON, so every file ``add`` reads
-        is complete."""
+        holds a batch, and before a file page (``add`` stages the pending records first),
+        so every file ``add`` reads is complete and a batch is one file."""
         if isinstance(page, JsonBody):
             conforming = self._conformer.read(page.content, page.path)
             if conforming is not None:
                 return self._spool_conforming(page, conforming)
             page = JsonPage(page.records, page.location)  # parsed, and observed below
         if not isinstance(page, JsonPage):
-            self._spool.close()
+            if isinstance(page, FilePage):
+                self._spool.close()
             return OtherPage(page)
         records, rejects = page.records, []
         if not all(type(r) is dict for r in records):
@@ -252,7 +253,7 @@ class Staging:
         batch before."""
         spooled.ends_batch = self._spool.rotate_after(self._batch_bytes)
         if spooled.ends_batch and spooled.path is not None and self._reading_shape is not None:
-            spooled.read_ahead = self._reader.read(spooled.path, self._reading_shape)
+            spooled.read_ahead = self._reader.read([str(spooled.path)], self._reading_shape)
 
     def add(self, page: Page | SpooledPage | OtherPage) -> None:
         if isinstance(page, JsonPage | JsonBody | FilePage | UnreadablePage):
@@ -296,24 +297,23 @@ class Staging:
         self.counts.quarantined += 1
 
     def flush(self, read_ahead: Future[str | None] | None = None) -> None:
-        """Stages the pending JSON pages. Called only when their spool files are complete
+        """Stages the pending JSON pages. Called only when their spool file is complete
         (closed by the reading thread, or by ``finish``): the spool's open file belongs to
-        the reading thread, which may be writing to it now. ``read_ahead``: the last of
-        those files, being read into a table by the batch reader."""
-        ready = read_ahead.result() if read_ahead is not None else None
+        the reading thread, which may be writing to it now. ``read_ahead``: that file,
+        already being read into a table by the batch reader."""
         if not self._pending:
             return
         pending, shape = self._pending, self._shape
         self._pending = []
         files = list(dict.fromkeys(file for file, _, _ in pending))
         self._note_pages([(location, objects) for _, location, objects in pending])
-        if ready is not None and len(files) == 1 and shape is not None:
-            self._flatten_batch(shape, ready)  # the usual case: one file, read ahead
-        else:
-            if ready is not None:  # it holds only some of the pending records
-                self.db.execute(f"DROP TABLE {ready}")
-            if shape is None or not self._read_shaped(files, shape):
-                self._read_batch("read_json({files}, " + _JSON_OPTIONS + ")", files, None)
+        if read_ahead is None and shape is not None:
+            read_ahead = self._reader.read(files, shape)
+        table = read_ahead.result() if read_ahead is not None else None
+        if table is not None:
+            self._flatten_batch(shape, table)
+        else:  # no shape yet, or the batch does not read with it
+            self._read_batch("read_json({files}, " + _JSON_OPTIONS + ")", files, None)
         for name in files:
             Path(name).unlink(missing_ok=True)
 
@@ -329,19 +329,6 @@ class Staging:
             "INSERT INTO _podium_pages SELECT unnest(?), unnest(?), unnest(?)",
             [starts, ends, locations],
         )
-
-    def _read_shaped(self, files: list[str], shape: Shape) -> bool:
-        """Reads a batch with the columns its pages' shape gives; False if DuckDB cannot
-        (an integer beyond 64 bits, keys differing only in case…): then DuckDB's detection
-        reads it, sampling every file."""
-        try:
-            self.db.execute(
-                f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT * FROM {_shaped(files, shape)}"
-            )
-        except duckdb.Error:
-            return False
-        self._flatten_batch(shape)
-        return True
 
     # -- one batch -------------------------------------------------------------------------
 
@@ -462,18 +449,13 @@ def _key_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _shaped(files: list[str], shape: Shape) -> str:
-    """A ``read_json`` of spool files with the columns ``shape`` gives, no detection."""
-    return (
-        f"read_json({_files(files)}, format='array', "
-        f"auto_detect=false, columns={duckdb_columns(shape)})"
-    )
-
-
 class _BatchReader:
-    """Reads complete spool files into tables, one at a time, in a thread of its own: with
-    the reading thread fetching pages and the main thread staging, DuckDB's parse of the
-    next batch (the largest single cost of staging) no longer waits for either."""
+    """Reads complete spool files into tables, one batch at a time, in a thread of its own:
+    with the reading thread fetching pages and the main thread staging, DuckDB's parse of
+    the next batch (the largest single cost of staging) no longer waits for either. The
+    columns are the pages' shape, without detection: a batch that does not read so (an
+    integer beyond 64 bits, keys differing only in case, a text that is not the time its
+    first values were…) gives None, and the main thread reads it with detection."""
 
     def __init__(self, db: duckdb.DuckDBPyConnection) -> None:
         self._db = db.cursor()  # the same database; its own connection
@@ -481,15 +463,19 @@ class _BatchReader:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-batch")
         self._numbers = itertools.count()
 
-    def read(self, path: Path, shape: Shape) -> Future[str | None]:
-        return self._executor.submit(self._read, str(path), shape, next(self._numbers))
+    def read(self, files: list[str], shape: Shape) -> Future[str | None]:
+        return self._executor.submit(self._read, files, shape, next(self._numbers))
 
-    def _read(self, path: str, shape: Shape, number: int) -> str | None:
-        """The table now holding the file's records; None if they do not read with
-        ``shape`` (the main thread then reads the file itself, as it would have)."""
+    def _read(self, files: list[str], shape: Shape, number: int) -> str | None:
+        """The table now holding the files' records; None if they do not read with
+        ``shape``."""
         table = f"_batch_{number}"
+        source = (
+            f"read_json({_files(files)}, format='array', "
+            f"auto_detect=false, columns={duckdb_columns(shape)})"
+        )
         try:
-            self._db.execute(f"CREATE TABLE {table} AS SELECT * FROM {_shaped([path], shape)}")
+            self._db.execute(f"CREATE TABLE {table} AS SELECT * FROM {source}")
         except duckdb.Error:
             return None
         return table
