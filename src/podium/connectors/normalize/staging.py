@@ -417,9 +417,14 @@ class Staging:
         return int(self._one(f"SELECT count(*) FROM {quote(table)}"))
 
     def before_commit(self) -> None:
-        """Back to DuckDB's defaults for the commit, which writes the warehouse's files."""
+        """Back to DuckDB's defaults for the commit, which writes the warehouse's files, but
+        without keeping the staged rows' order: an insert that keeps it compresses the rows
+        on one thread (13 s for 1,000,000 orders, against 7 s on two threads). A warehouse
+        table has no order a reader may rely on, the staged tables hold one row per key by
+        now, and nothing in the commit depends on the order of its inserts."""
         self.db.execute("RESET threads")
         self.db.execute("RESET checkpoint_threshold")
+        self.db.execute("SET preserve_insertion_order = false")
 
     def close(self) -> None:
         self._spool.close()
