@@ -20,7 +20,7 @@ import duckdb
 from podium.connectors.destinations.base import BOOKKEEPING, LoadCounts, StagedLoad
 from podium.connectors.destinations.sql import Committer, Naming, bookkeeping_ddl
 from podium.connectors.normalize import types
-from podium.connectors.normalize.names import quote
+from podium.connectors.normalize.names import literal, quote
 from podium.errors import TransientTaskError
 
 _locks: dict[str, threading.Lock] = {}
@@ -81,7 +81,7 @@ class DuckDBDestination:
         db = load.staging.db
         load.staging.before_commit()
         with _process_lock(str(self.path)):
-            self._retry_locked(lambda: db.execute(f"ATTACH {_literal(str(self.path))} AS wh"))
+            self._retry_locked(lambda: db.execute(f"ATTACH {literal(str(self.path))} AS wh"))
             try:
                 db.execute("BEGIN")
                 try:
@@ -148,7 +148,3 @@ class DuckDBDestination:
 
     def close(self) -> None:
         pass
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

@@ -42,3 +42,8 @@ def shorten(name: str) -> str:
 def quote(name: str) -> str:
     """A quoted SQL identifier (both DuckDB and PostgreSQL)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    """``text`` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"

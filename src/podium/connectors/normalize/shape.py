@@ -24,6 +24,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from podium.connectors.normalize.names import literal
+
 # The text DuckDB's detection would type, as patterns both Python's re and DuckDB's RE2 read.
 TEMPORAL_PATTERNS = {
     "date": r"\d{4}-\d{2}-\d{2}",
@@ -218,7 +220,7 @@ def _classify(text: str) -> str:
 def duckdb_columns(shape: Shape) -> str:
     """``read_json``'s ``columns`` argument for records of this shape."""
     pairs = ", ".join(
-        f"{_literal(name)}: {_literal(field.duckdb_type())}" for name, field in shape.fields.items()
+        f"{literal(name)}: {literal(field.duckdb_type())}" for name, field in shape.fields.items()
     )
     return "{" + pairs + "}"
 
@@ -234,7 +236,3 @@ _LIST_OR_NULL = {list, type(None)}
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

@@ -14,28 +14,28 @@ child ``_seq`` (its root record's), ``_root_key``, ``_parent_key``, ``_pos``,
 
 from __future__ import annotations
 
-import itertools
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import duckdb
 import orjson
 
 from podium.connectors.normalize import names, types
+from podium.connectors.normalize.batches import BatchReader, sql_files
 from podium.connectors.normalize.conform import Conformer, Conforming
 from podium.connectors.normalize.flatten import RootKeys, TablePlan, plan_tables
-from podium.connectors.normalize.names import quote
+from podium.connectors.normalize.names import literal, quote
 from podium.connectors.normalize.shape import (
     TEMPORAL_PATTERNS,
     Observer,
     Shape,
-    duckdb_columns,
 )
+from podium.connectors.normalize.spool import OtherPage, SpooledPage, SpoolFiles
 from podium.connectors.source import (
     FilePage,
     JsonBody,
@@ -72,75 +72,6 @@ class StagedTable:
     name: str
     is_root: bool
     columns: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class SpooledPage:
-    """A JSON page as ``Staging.spool`` left it: its object records in ``path`` (None when it
-    had none), the rest to quarantine (reason, JSON text), its deletions, and when."""
-
-    path: Path | None
-    records: int  # every record the page held, objects or not
-    size: int
-    location: str
-    deleted: Sequence[Mapping[str, Any]]
-    rejects: list[tuple[str, str]]
-    spooled_at: datetime
-    shape: Shape | None = None  # the load's shape so far, when it changed with this page
-    objects: int = 0  # records written to ``path`` (the object records)
-    ends_batch: bool = False  # ``path`` is complete and holds a batch: stage it now
-    # with ``ends_batch``: ``path`` being read into a table (its name; None if DuckDB could
-    # not read it with the shape), by the batch reader's thread
-    read_ahead: Future[str | None] | None = None
-
-
-@dataclass(frozen=True)
-class OtherPage:
-    """A page that is not JSON records (a file, an unreadable body), as ``Staging.spool``
-    passes it on."""
-
-    page: FilePage | UnreadablePage
-
-
-class SpoolFiles:
-    """The spool: files of records, one per batch, written by the reading thread; each
-    holds one JSON array (DuckDB reads a batch of records from an array as fast as from
-    JSON lines, and a page's records can then be copied as the body holds them).
-    ``write`` appends records to the open file (beginning one when none is open);
-    ``rotate_after`` closes it once it holds ``size`` bytes."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._numbers = itertools.count()
-        self._file: BinaryIO | None = None
-        self._path: Path | None = None
-        self._size = 0
-
-    def write(self, elements: bytes | memoryview) -> Path:
-        """Appends ``elements``: one or more JSON values separated by commas."""
-        if self._file is None or self._path is None:
-            self._path = self.folder / f"{next(self._numbers):05d}.json"
-            self._file = self._path.open("wb")
-            self._file.write(b"[")
-            self._size = 0
-        elif self._size:
-            self._file.write(b",")
-        self._file.write(elements)
-        self._size += len(elements) + 1
-        return self._path
-
-    def rotate_after(self, size: int) -> bool:
-        """Closes the open file if it holds ``size`` bytes or more; True if it did."""
-        if self._file is None or self._size < size:
-            return False
-        self.close()
-        return True
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.write(b"]")
-            self._file.close()
-            self._file = None
 
 
 @dataclass
@@ -195,7 +126,7 @@ class Staging:
         self._observer = Observer()
         self._conformer = Conformer(self._observer)
         self._reading_shape: Shape | None = None  # the reading thread's latest snapshot
-        self._reader = _BatchReader(self.db)
+        self._reader = BatchReader(self.db)
         self._shape: Shape | None = None
         self._offset = 0
         self._batch_time = now()
@@ -333,7 +264,7 @@ class Staging:
     # -- one batch -------------------------------------------------------------------------
 
     def _read_batch(self, reader: str, files: list[str], file_location: str | None) -> None:
-        source = reader.format(files=_files(files))
+        source = reader.format(files=sql_files(files))
         try:
             self.db.execute(f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT * FROM {source}")
         except duckdb.Error as exc:
@@ -454,50 +385,6 @@ def _key_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-class _BatchReader:
-    """Reads complete spool files into tables, one batch at a time, in a thread of its own:
-    with the reading thread fetching pages and the main thread staging, DuckDB's parse of
-    the next batch (the largest single cost of staging) no longer waits for either. The
-    columns are the pages' shape, without detection: a batch that does not read so (an
-    integer beyond 64 bits, keys differing only in case, a text that is not the time its
-    first values were…) gives None, and the main thread reads it with detection."""
-
-    def __init__(self, db: duckdb.DuckDBPyConnection) -> None:
-        self._db = db.cursor()  # the same database; its own connection
-        self._db.execute("USE stage")
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-batch")
-        self._numbers = itertools.count()
-
-    def read(self, files: list[str], shape: Shape) -> Future[str | None]:
-        return self._executor.submit(self._read, files, shape, next(self._numbers))
-
-    def _read(self, files: list[str], shape: Shape, number: int) -> str | None:
-        """The table now holding the files' records; None if they do not read with
-        ``shape``."""
-        table = f"_batch_{number}"
-        source = (
-            f"read_json({_files(files)}, format='array', "
-            f"auto_detect=false, columns={duckdb_columns(shape)})"
-        )
-        try:
-            self._db.execute(f"CREATE TABLE {table} AS SELECT * FROM {source}")
-        except duckdb.Error:
-            return None
-        return table
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
-        self._db.close()
-
-
-def _files(files: list[str]) -> str:
-    return "[" + ", ".join(_literal(f) for f in files) + "]"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 class _BatchFlattener:
     """Flattens the batch in the table ``batch`` and appends it to the staging tables."""
 
@@ -507,14 +394,12 @@ class _BatchFlattener:
         self.bad: list[tuple[str, str, str]] = []  # (seq SQL source, reason SQL, where)
 
     def run(self) -> None:
-        described = self.db.execute(f"SELECT * FROM {self.batch} LIMIT 0")
         relation = self.db.sql(f"SELECT * FROM {self.batch}")
         fields = [
             (name, kind)
             for name, kind in zip(relation.columns, relation.dtypes, strict=True)
             if name != "_podium_file"
         ]
-        del described
         plan, keys = plan_tables(
             names.identifier(self.stream.table_name),
             self.batch,
@@ -540,7 +425,7 @@ class _BatchFlattener:
         guess = found.temporal if found is not None else None
         if not guess:
             return types.TEXT, expr
-        pattern = _literal(TEMPORAL_PATTERNS[guess])
+        pattern = literal(TEMPORAL_PATTERNS[guess])
         sql = f"SELECT bool_and(regexp_full_match({expr}, {pattern})) FROM {level} l"
         if self.s._one(sql) is False:
             return types.TEXT, expr
