@@ -283,10 +283,10 @@ def _unique(sql: Any, check: Check, now: datetime) -> CheckResult:
 
 
 def _accepted(sql: Any, check: Check, now: datetime) -> CheckResult:
-    from podium.connectors.normalize.names import quote
+    from podium.connectors.normalize.names import literal, quote
 
     column = quote(str(check.settings["column"]))
-    values = ", ".join(_literal(v) for v in check.settings["values"])
+    values = ", ".join(literal(str(v)) for v in check.settings["values"])
     text = (
         f"SELECT {column}, count(*) AS n FROM {_table(sql, check.model or '')} "
         f"WHERE {column} IS NOT NULL AND CAST({column} AS VARCHAR) NOT IN ({values}) "
@@ -435,10 +435,6 @@ _RUNNERS = {
 
 def _listed(check: Check) -> str:
     return ", ".join(str(c) for c in check.settings["columns"])
-
-
-def _literal(value: Any) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _plain(value: Any) -> Any:

@@ -117,14 +117,10 @@ class PostgresDestination:
         temp = quote("_s_" + table)
         cursor.execute(f"CREATE TEMP TABLE {temp} ({spec}) ON COMMIT DROP")
         path = load.staging.workdir / f"{table}.csv"
-        # Row order does not matter to a COPY into a temporary table; not preserving it lets
-        # DuckDB stream a large table to the file instead of buffering it (out of memory
-        # under the staging memory limit at a million orders).
-        db.execute("SET preserve_insertion_order = false")
-        try:
-            db.execute(f"COPY {quote(table)} TO '{path}' (FORMAT csv, HEADER false)")
-        finally:
-            db.execute("RESET preserve_insertion_order")
+        # staging.before_commit turned off preserve_insertion_order, so DuckDB streams a
+        # large table to the file instead of buffering it (which ran out of memory under
+        # the staging memory limit at a million orders)
+        db.execute(f"COPY {quote(table)} TO '{path}' (FORMAT csv, HEADER false)")
         names = ", ".join(quote(name) for name, _ in columns)
         with (
             path.open("rb") as handle,
