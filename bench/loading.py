@@ -253,10 +253,10 @@ def bench_merge_beside_read_json(
         expected["orders"],
         seconds,
         max(done.peak_rss_kib for _, done in baseline),
-        f"median of {repeat}, SQL only, alternating with merge",
+        ", ".join([*_median_note(repeat), "SQL only", "alternating with merge"]),
     )
     merge = _median_of("podium duckdb merge", podium, expected)
-    merge = replace(merge, note=merge.note + ", alternating with read_json")
+    merge = replace(merge, note=", ".join([*_median_note(repeat), "alternating with read_json"]))
     return [merge, limit]
 
 
@@ -269,8 +269,12 @@ def _median_of(
     counts = runs[0][0]
     seconds = statistics.median(done.seconds for _, done in runs)
     peak = max(done.peak_rss_kib for _, done in runs)
-    note = f"median of {len(runs)}" if len(runs) > 1 else ""
+    note = ", ".join(_median_note(len(runs)))
     return LoadResult(case, counts["orders"], sum(counts.values()), seconds, peak, note)
+
+
+def _median_note(runs: int) -> list[str]:
+    return [f"median of {runs}"] if runs > 1 else []
 
 
 def duckdb_counts(path: Path) -> dict[str, int]:
@@ -365,7 +369,7 @@ def bench_read_json(
         counts, done = runs[0]
         seconds = statistics.median(s.seconds for _, s in runs)
         peak = max(s.peak_rss_kib for _, s in runs)
-        note = f"median of {repeat}, SQL only" if repeat > 1 else "SQL only"
+        note = ", ".join([*_median_note(repeat), "SQL only"])
         results.append(
             LoadResult(case, expected["orders"], sum(counts.values()), seconds, peak, note)
         )
