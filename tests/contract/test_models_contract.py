@@ -138,3 +138,43 @@ def test_a_model_can_change_from_view_to_table(project: Project) -> None:
     write(project, {"models/commerce/n.sql": "-- materialized: table\nselect 1 as n"})
     assert run_models(project, "n").ok
     assert sql(project, "SELECT n FROM commerce.n") == [(1,)]
+
+
+def test_tasks_running_at_once_create_one_schema_without_failing(project: Project) -> None:
+    """Two models of one schema built in parallel both create the schema; on PostgreSQL
+    two sessions' CREATE SCHEMA IF NOT EXISTS at once fail with a unique violation, which
+    failed a model of the commerce e2e test now and then. (A DuckDB file has one user at a
+    time: there the tasks take turns.)"""
+    import threading
+
+    from podium.transforms.warehouse_sql import open_warehouse_sql
+
+    together = project.warehouse["type"] == "postgres"
+    errors: list[BaseException] = []
+
+    def create(start: threading.Barrier) -> None:
+        try:
+            if not together:
+                start.wait(timeout=30)
+            with open_warehouse_sql(project.warehouse, Path(project.root)) as wh:
+                if together:
+                    start.wait(timeout=30)
+                wh.ensure_schema("commerce")
+        except BaseException as exc:  # reported below, with the others
+            errors.append(exc)
+
+    for _ in range(5):
+        sql(project, "DROP SCHEMA IF EXISTS commerce CASCADE")
+        start = threading.Barrier(6)
+        threads = [threading.Thread(target=create, args=(start,)) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    with open_warehouse_sql(project.warehouse, Path(project.root)) as wh:
+        found = wh.query(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?",
+            (wh.schema_prefix + "commerce",),
+        )
+    assert found == [(1,)]

@@ -18,8 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from podium.connectors.destinations.base import BOOKKEEPING
-from podium.connectors.normalize.names import quote
-from podium.transforms.warehouse_sql import PostgresSql, WarehouseSql, qualified
+from podium.transforms.warehouse_sql import WarehouseSql, qualified
 
 TABLE = "http_sent"
 _CHUNK = 200  # rows per INSERT statement
@@ -76,12 +75,7 @@ def _ensure_table(sql: WarehouseSql) -> None:
         " run_id TEXT NOT NULL, status INTEGER NOT NULL, sent_at TIMESTAMPTZ NOT NULL,"
         " PRIMARY KEY (workflow, task, row_key))"
     )
-    if isinstance(sql, PostgresSql):
-        # one creator at a time: parallel http tasks may create it together
-        sql.destination.ensure_schemas(sql.conn, BOOKKEEPING, ddl=[ddl])
-        return
-    sql.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(sql.schema_prefix + BOOKKEEPING)}")
-    sql.execute(ddl)
+    sql.ensure_schema(BOOKKEEPING, ddl=[ddl])  # parallel http tasks may create it together
 
 
 class SentBook:

@@ -59,7 +59,7 @@ def build(sql: WarehouseSql, model: Model) -> Built:
         sql.use_pii()
     query = compile_model(model, sql.dialect, schema_prefix=sql.schema_prefix)
     target = qualified(sql, model.schema, model.table)
-    sql.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(sql.schema_prefix + model.schema)}")
+    sql.ensure_schema(model.schema)
     kind = sql.relation_kind(model.schema, model.table)
     if model.materialized is Materialized.VIEW:
         written = _view(sql, model, query, target, kind)

@@ -34,6 +34,11 @@ class WarehouseSql(Protocol):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
 
+    def ensure_schema(self, schema: str, ddl: Sequence[str] = ()) -> None:
+        """Creates ``schema`` (prefixed) if missing, then runs ``ddl``; safe when tasks
+        running in parallel create the same schema at once."""
+        ...
+
     def described(self, sql: str) -> tuple[list[tuple[Any, ...]], list[str]]: ...
 
     def transaction(self) -> Any: ...
@@ -122,6 +127,12 @@ class DuckDBSql(_Catalog):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.db.execute(sql, list(params))
 
+    def ensure_schema(self, schema: str, ddl: Sequence[str] = ()) -> None:
+        """One writer holds the file, so nobody else can be creating it."""
+        self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+        for statement in ddl:
+            self.db.execute(statement)
+
     def described(self, sql: str) -> tuple[list[tuple[Any, ...]], list[str]]:
         """Rows and column names."""
         cursor = self.db.execute(sql)
@@ -182,6 +193,11 @@ class PostgresSql(_Catalog):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.query(sql, params)
+
+    def ensure_schema(self, schema: str, ddl: Sequence[str] = ()) -> None:
+        """Under the loader's schema lock: two sessions' ``CREATE SCHEMA IF NOT EXISTS``
+        at once fail with a unique violation (two models of one schema, run in parallel)."""
+        self.destination.ensure_schemas(self.conn, schema, ddl=ddl)
 
     def described(self, sql: str) -> tuple[list[tuple[Any, ...]], list[str]]:
         """Rows and column names."""
