@@ -118,11 +118,19 @@ def die(ctx):
 
 
 def slow(ctx):
-    time.sleep(3)
+    # lands late, and only after the task its lateness let go (report) has run: a fixed
+    # sleep raced with how fast a loaded machine starts that task
+    ran = ROOT / "report.ran"
+    deadline = time.monotonic() + 60
+    while not ran.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1)  # time for report's end to be recorded first
     return {"v": "slow"}
 
 
 def report(ctx):
+    if ctx.task_id == "report":
+        (ROOT / "report.ran").touch()
     ctx.log.info("late upstreams: %s", list(ctx.late_upstreams))
     return {"late": list(ctx.late_upstreams), "upstream": sorted(ctx.upstream)}
 '''

@@ -27,16 +27,22 @@ class ThreadExecutor:
         self._guard = threading.Lock()
         self._size = workers
         self._started = 0
-        self._idle = 0
+        self._idle = 0  # workers waiting for a job, or just handed one
+        self._waiting = 0  # jobs submitted that no worker has taken yet
         capture_prints()
 
     def submit(self, job: Job, done: Done) -> None:
         cancelled = threading.Event()
         with self._guard:
             self._cancel[job.key] = cancelled
-            if self._idle == 0 and self._started < self._size:
+            self._waiting += 1
+            # A worker counts as idle from before it waits until after it has taken a job
+            # (it takes the guard to say so): one idle worker about to take the previous
+            # job must not count as a worker for this one too, or this job waits for the
+            # previous one to end (a late task then held back a task beside it).
+            if self._waiting > self._idle and self._started < self._size:
                 self._spawn()
-        self._jobs.put((job, done, cancelled))
+            self._jobs.put((job, done, cancelled))
 
     def _spawn(self) -> None:
         self._started += 1
@@ -51,6 +57,8 @@ class ThreadExecutor:
             item = self._jobs.get()
             with self._guard:
                 self._idle -= 1
+                if item is not _STOP:
+                    self._waiting -= 1
             if item is _STOP:
                 return
             job, done, cancelled = item
