@@ -180,7 +180,7 @@ class PostgresSql(_Catalog):
         exists = self.query("SELECT to_regprocedure(%s)", (f"{schema}.pii_phone(text)",))
         if exists and exists[0][0] is not None:
             return
-        self.destination.ensure_schemas(self.conn, BOOKKEEPING)
+        self.ensure_schema(BOOKKEEPING)
         with self.conn.transaction():  # one creator at a time: model tasks run in parallel
             self.conn.execute("SELECT pg_advisory_xact_lock(hashtext('podium.pii'))")
             for statement in pii.postgres_functions(schema):

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from podium.connectors.normalize.names import literal
+from podium.connectors.normalize.names import literal, quote
 
 # The text DuckDB's detection would type, as patterns both Python's re and DuckDB's RE2 read.
 TEMPORAL_PATTERNS = {
@@ -81,7 +81,7 @@ class Shape:
             if not self.fields:
                 return "JSON"
             inner = ", ".join(
-                f"{_quote(name)} {shape.duckdb_type()}" for name, shape in self.fields.items()
+                f"{quote(name)} {shape.duckdb_type()}" for name, shape in self.fields.items()
             )
             return f"STRUCT({inner})"
         if kinds == {list}:
@@ -232,7 +232,3 @@ def _through_lists(shape: Shape | None) -> Shape | None:
 
 
 _LIST_OR_NULL = {list, type(None)}
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

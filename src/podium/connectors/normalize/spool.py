@@ -27,7 +27,6 @@ class SpooledPage:
 
     path: Path | None
     records: int  # every record the page held, objects or not
-    size: int
     location: str
     deleted: Sequence[Mapping[str, Any]]
     rejects: list[tuple[str, str]]

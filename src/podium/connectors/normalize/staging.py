@@ -156,11 +156,11 @@ class Staging:
                     rejects.append((reason, orjson.dumps(record).decode()))
             records = [r for r in records if type(r) is dict]
         spooled = SpooledPage(
-            None, len(page.records), 0, page.location, page.deleted, rejects, self._now()
+            None, len(page.records), page.location, page.deleted, rejects, self._now()
         )
         if records:
             elements = b",".join([orjson.dumps(r) for r in records])
-            spooled.path, spooled.size = self._spool.write(elements), len(elements)
+            spooled.path = self._spool.write(elements)
             spooled.objects = len(records)
             self._observer.observe(records)
             spooled.shape = self._reading_shape = self._observer.snapshot()
@@ -170,10 +170,9 @@ class Staging:
     def _spool_conforming(self, page: JsonBody, records: Conforming) -> SpooledPage:
         """A page whose records add nothing to the shape: copied as the body holds them."""
         page.count = records.count
-        spooled = SpooledPage(None, records.count, 0, page.location, (), [], self._now())
+        spooled = SpooledPage(None, records.count, page.location, (), [], self._now())
         if records.count:
             spooled.path = self._spool.write(records.elements)
-            spooled.size = len(records.elements)
             spooled.objects = records.count
             self._end_batch(spooled)
         return spooled
