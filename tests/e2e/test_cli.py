@@ -118,19 +118,27 @@ def die(ctx):
 
 
 def slow(ctx):
-    # lands late, and only after the task its lateness let go (report) has run: a fixed
-    # sleep raced with how fast a loaded machine starts that task
-    ran = ROOT / "report.ran"
+    # lands late, and only once the task its lateness let go (report) has ended in the
+    # store: a fixed sleep raced with how fast a loaded machine starts and ends that task
+    import sqlite3
+
     deadline = time.monotonic() + 60
-    while not ran.exists() and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        db = sqlite3.connect(ROOT / ".podium" / "state.db")
+        try:
+            row = db.execute(
+                "SELECT status FROM task_runs WHERE run_id = ? AND task_id = 'report'",
+                (ctx.run_id,),
+            ).fetchone()
+        finally:
+            db.close()
+        if row == ("succeeded",):
+            break
         time.sleep(0.05)
-    time.sleep(1)  # time for report's end to be recorded first
     return {"v": "slow"}
 
 
 def report(ctx):
-    if ctx.task_id == "report":
-        (ROOT / "report.ran").touch()
     ctx.log.info("late upstreams: %s", list(ctx.late_upstreams))
     return {"late": list(ctx.late_upstreams), "upstream": sorted(ctx.upstream)}
 '''
