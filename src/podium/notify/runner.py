@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from podium.errors import StoreUnavailableError
 from podium.notify.feed import EventFeed, StoredEvent
 from podium.store.database import Database
 
@@ -85,9 +86,16 @@ class Subscribers:
     def _loop(self) -> None:
         import time
 
+        away = False
         while not self._stop.is_set():
             self._wake.clear()
-            self.step(time.time())
+            try:
+                self.step(time.time())
+                away = False
+            except StoreUnavailableError as exc:  # cursors did not move: tried again later
+                if not away:
+                    log.warning("subscribers wait for the store: %s", exc)
+                away = True
             self._wake.wait(self.poll)
 
 

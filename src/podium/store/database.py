@@ -20,7 +20,7 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import ExitStack, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -49,11 +49,14 @@ STATEMENT_TIMEOUT = "30s"
 class Tx:
     """A transaction: run statements written with ``?`` placeholders."""
 
-    def __init__(self, db: Database, conn: Any) -> None:
+    def __init__(self, db: Database, conn: Any, *, autocommit: bool = False) -> None:
         self._db = db
         self._conn = conn
         self.dialect = db.dialect
         self.notify = False
+        # a read's first SELECT may be sent again on a new connection if the one it found
+        # was broken while idle (the server restarted): nothing ran on it
+        self._may_reconnect = autocommit and db.dialect == "postgres"
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.dialect == "postgres" else sql
@@ -81,18 +84,36 @@ class Tx:
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
-            return [tuple(r) for r in self._conn.execute(self._sql(sql), params).fetchall()]
+            rows = self._conn.execute(self._sql(sql), params).fetchall()
         except Exception as exc:
+            if self._reconnected(sql):
+                return self.fetchall(sql, params)
             self._db.raise_if_unavailable(exc, self._conn)
             raise
+        self._may_reconnect = False
+        return [tuple(r) for r in rows]
 
     def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         try:
             row = self._conn.execute(self._sql(sql), params).fetchone()
         except Exception as exc:
+            if self._reconnected(sql):
+                return self.fetchone(sql, params)
             self._db.raise_if_unavailable(exc, self._conn)
             raise
+        self._may_reconnect = False
         return tuple(row) if row is not None else None
+
+    def _reconnected(self, sql: str) -> bool:
+        """Whether this read's first SELECT failed on a connection found broken, and a
+        new one is now in its place (once: the next failure is the store's)."""
+        if not self._may_reconnect:
+            return False
+        self._may_reconnect = False
+        if sql.lstrip()[:6].upper() != "SELECT" or not self._db.is_broken(self._conn):
+            return False
+        self._conn = self._db.replace_broken(self._conn)
+        return True
 
     @property
     def skip_locked(self) -> str:
@@ -180,10 +201,8 @@ class Database:
         try:
             conn = psycopg.connect(_pg_conninfo(self._pg_url), autocommit=True)
         except psycopg.Error as exc:
-            raise StoreUnavailableError(
-                f"cannot connect to the PostgreSQL store at {redact_url(self.url)}: "
-                f"{str(exc).strip()}; check that the server runs and the URL is right"
-            ) from exc
+            reason = "cannot connect; check that the server runs and the URL is right"
+            raise unavailable(exc, redact_url(self.url), reason) from exc
         try:
             conn.execute(
                 "SELECT set_config('statement_timeout', %s, false)", (self._statement_timeout,)
@@ -204,10 +223,19 @@ class Database:
         reason = transient_reason(exc)
         if reason is None:
             return
-        if conn is not None and self.dialect == "postgres" and (conn.closed or conn.broken):
+        if conn is not None and self.is_broken(conn):
             self._drop(conn)
         where = f"at {self.path}" if self.dialect == "sqlite" else redact_url(self.url)
         raise unavailable(exc, where, reason) from exc
+
+    def is_broken(self, conn: Any) -> bool:
+        """Whether ``conn`` is a PostgreSQL connection that can no longer be used."""
+        return self.dialect == "postgres" and bool(conn.closed or conn.broken)
+
+    def replace_broken(self, conn: Any) -> Any:
+        """A new connection for this thread in place of the broken ``conn``."""
+        self._drop(conn)
+        return self._connect()
 
     def _drop(self, conn: Any) -> None:
         if getattr(self._local, "conn", None) is conn:
@@ -222,8 +250,8 @@ class Database:
     def transaction(self) -> Iterator[Tx]:
         """A write transaction; commits on success, rolls back on any exception."""
         conn = self._connect()
-        tx = Tx(self, conn)
         if self.dialect == "sqlite":
+            tx = Tx(self, conn)
             with self._tx_lock if self._shared is not None else _NO_LOCK:
                 tx.execute("BEGIN IMMEDIATE")
                 try:
@@ -235,8 +263,11 @@ class Database:
                             conn.execute("ROLLBACK")
                     raise
         else:
+            conn, begun = self._begin_postgres(conn)
+            tx = Tx(self, conn)
             try:
-                with conn.transaction():
+                with ExitStack() as stack:
+                    stack.push(begun)  # entered already: commits or rolls back on exit
                     yield tx
             except Exception as exc:
                 self.raise_if_unavailable(exc, conn)
@@ -245,9 +276,29 @@ class Database:
             with suppress(StoreUnavailableError):  # committed; the next poll finds it
                 self.notify()
 
+    def _begin_postgres(self, conn: Any) -> tuple[Any, Any]:
+        """BEGIN on ``conn``, or on a new connection if ``conn`` is found broken (the
+        server restarted while it was idle: nothing ran on it). (connection, transaction)."""
+        try:
+            begun = conn.transaction()
+            begun.__enter__()
+            return conn, begun
+        except Exception as exc:
+            if not self.is_broken(conn):
+                self.raise_if_unavailable(exc, conn)
+                raise
+        conn = self.replace_broken(conn)
+        try:
+            begun = conn.transaction()
+            begun.__enter__()
+        except Exception as exc:
+            self.raise_if_unavailable(exc, conn)
+            raise
+        return conn, begun
+
     def read(self) -> Tx:
         """A Tx for reads outside an explicit transaction (autocommit)."""
-        return Tx(self, self._connect())
+        return Tx(self, self._connect(), autocommit=True)
 
     def close(self) -> None:
         with self._guard:

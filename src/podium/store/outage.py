@@ -49,7 +49,8 @@ def unavailable(exc: BaseException, where: str, reason: str) -> StoreUnavailable
     """The error podium raises for a transient driver error ``exc`` at store ``where``."""
     return StoreUnavailableError(
         f"the store {where} is unavailable: {reason} ({type(exc).__name__}: "
-        f"{first_line(exc, 200)}); podium waits and tries again, nothing is lost"
+        f"{first_line(exc, 200)}); nothing is lost: try again once it is back (a running"
+        " podium up waits for it)"
     )
 
 
