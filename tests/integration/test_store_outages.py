@@ -21,6 +21,7 @@ import json
 import os
 import random
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -298,6 +299,16 @@ def test_postgres_restarted_immediately_while_100_tasks_churn_runs_each_once(
     assert_each_task_ran_once(project.root, postgres_attempts(url), task_ids)
     assert finished_lines(up, run_id) == Counter(task_ids)
     stop_up(up)
+
+
+def test_a_store_away_at_start_exits_75_for_the_supervisor(make_project: MakeProject) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # a port nothing serves
+        sock.bind(("127.0.0.1", 0))
+        url = f"postgresql://postgres@127.0.0.1:{sock.getsockname()[1]}/postgres"
+        project: Project = make_project(env={"PODIUM_STORE_URL": url})
+        result = project.podium("up", "--port", "0", timeout=60)
+    assert result.code == 75, str(result)
+    assert "is unavailable: cannot connect" in result.err and "Traceback" not in result.err
 
 
 # -- SQLite ------------------------------------------------------------------------------
