@@ -89,6 +89,7 @@ class _Memory:
     """What a step changes in the engine's memory before its transaction commits."""
 
     inflight: dict[Key, _Tracked]
+    late_marked: list[bool]  # each tracked attempt's flag, in ``inflight``'s order
     last_housekeeping: float
     last_renewal: float
     stats: EngineStats
@@ -265,12 +266,17 @@ class Engine:
         return self._next_delay(now)
 
     def _remember(self) -> _Memory:
-        inflight = {key: replace(tracked) for key, tracked in self._inflight.items()}
-        return _Memory(inflight, self._last_housekeeping, self._last_renewal, replace(self.stats))
+        inflight = dict(self._inflight)  # a step adds and removes entries, and marks late ones
+        marked = [tracked.late_marked for tracked in inflight.values()]
+        return _Memory(
+            inflight, marked, self._last_housekeeping, self._last_renewal, replace(self.stats)
+        )
 
     def _restore(self, memory: _Memory, results: list[JobResult], logs: list[_LogRow]) -> None:
         """The step's transaction rolled back: what it took and changed is as it was."""
         self._inflight = memory.inflight
+        for tracked, marked in zip(memory.inflight.values(), memory.late_marked, strict=True):
+            tracked.late_marked = marked
         self._last_housekeeping, self._last_renewal = memory.last_housekeeping, 0.0
         self.stats = replace(memory.stats, steps=self.stats.steps)
         self._cancels = []
