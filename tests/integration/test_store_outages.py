@@ -36,6 +36,7 @@ import pytest
 
 from e2e.conftest import MakeProject, Project, Up, wait_until
 
+from .conftest import WebhookReceiver
 from .private_postgres import PrivatePostgres, find_binaries
 
 LEASE = 4.0
@@ -74,6 +75,17 @@ def work(ctx):
     print(f"finished {ctx.task_id}", flush=True)
     _line(path, f"END {who}")
     return ctx.task_id
+
+
+def boom(ctx):
+    raise RuntimeError("broken on purpose")
+"""
+
+BROKEN = """
+name: broken
+tasks:
+  - id: boom
+    run: pipeline.outage:boom
 """
 
 ON_ORDER = """
@@ -89,7 +101,12 @@ tasks:
 
 
 def project_files(
-    tasks: int, *, workers: int, store: str, seconds: list[float] | None = None
+    tasks: int,
+    *,
+    workers: int,
+    store: str,
+    seconds: list[float] | None = None,
+    alerts: str | None = None,
 ) -> dict[str, str]:
     lines = ["name: many", "tasks:"]
     for i in range(tasks):
@@ -108,6 +125,8 @@ def project_files(
         "pipeline/outage.py": TASK_PY,
         "workflows/many.yaml": "\n".join(lines) + "\n",
         "workflows/on_order.yaml": ON_ORDER,
+        "workflows/broken.yaml": BROKEN
+        + (f"notify:\n  - {{on: [failed], to: 'json://{alerts}'}}\n" if alerts else ""),
     }
 
 
@@ -166,8 +185,8 @@ def signed_delivery() -> tuple[bytes, dict[str, str]]:
     }
 
 
-def start_run(up: Up) -> str:
-    response = up.http.post("/api/workflows/many/runs", json={})
+def start_run(up: Up, workflow: str = "many") -> str:
+    response = up.http.post(f"/api/workflows/{workflow}/runs", json={})
     assert response.status_code == 201, response.text
     return str(response.json()["run_id"])
 
@@ -217,6 +236,17 @@ def postgres_attempts(url: str) -> list[tuple[str, int, str]]:
     return [(t, int(n), s) for t, n, s in rows]
 
 
+def listeners(url: str) -> int:
+    """Connections LISTENing for podium's wake-ups on the server at ``url``."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE query = 'LISTEN podium_wake'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def sqlite_attempts(path: Path) -> list[tuple[str, int, str]]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
@@ -246,12 +276,15 @@ def test_postgres_stopped_under_50_running_tasks_past_the_lease_then_started(
     make_project: MakeProject, private_postgres: PrivatePostgres
 ) -> None:
     url = private_postgres.url
+    alerts = WebhookReceiver(lambda _headers, _body: True)
     project: Project = make_project(
-        project_files(50, workers=50, store=url), env={"PODIUM_STORE_URL": url}
+        project_files(50, workers=50, store=url, alerts=alerts.url.removeprefix("http://")),
+        env={"PODIUM_STORE_URL": url},
     )
     up = project.up()
     run_id = start_run(up)
     wait_until(lambda: count_marks(project.root, "START") == 50, 60, message="50 tasks running")
+    assert listeners(url) == 1
 
     private_postgres.stop("immediate")
     down_at = time.monotonic()
@@ -274,6 +307,12 @@ def test_postgres_stopped_under_50_running_tasks_past_the_lease_then_started(
     answer = up.http.post("/webhooks/shop", content=body, headers=headers)
     assert answer.status_code == 200 and answer.json()["status"] == "stored", answer.text
     assert "the store is back after" in up.proc.err, up.proc.describe()
+    wait_until(lambda: listeners(url) == 1, 20, message="the engine to LISTEN again")
+    # the subscribers outlived the outage: a failure after it is alerted
+    failed = up.wait_run(start_run(up, "broken"), timeout=30)
+    assert failed["status"] == "failed", failed
+    wait_until(lambda: alerts.deliveries, 30, message="the failure's alert")
+    alerts.__exit__()
     stop_up(up)
 
 
@@ -298,6 +337,7 @@ def test_postgres_restarted_immediately_while_100_tasks_churn_runs_each_once(
     task_ids = [f"t{i:03d}" for i in range(100)]
     assert_each_task_ran_once(project.root, postgres_attempts(url), task_ids)
     assert finished_lines(up, run_id) == Counter(task_ids)
+    wait_until(lambda: listeners(url) == 1, 20, message="the engine to LISTEN again")
     stop_up(up)
 
 
