@@ -35,8 +35,16 @@ import httpx
 import pytest
 
 from e2e.conftest import MakeProject, Project, Up, wait_until
+from podium.errors import StoreUnavailableError
+from podium.store.database import Database
 
-from .conftest import WebhookReceiver
+from .conftest import (
+    POSTGRES_URL,
+    SKIP_POSTGRES,
+    WebhookReceiver,
+    drop_postgres_schema,
+    postgres_schema_url,
+)
 from .private_postgres import PrivatePostgres, find_binaries
 
 LEASE = 4.0
@@ -339,6 +347,32 @@ def test_postgres_restarted_immediately_while_100_tasks_churn_runs_each_once(
     assert finished_lines(up, run_id) == Counter(task_ids)
     wait_until(lambda: listeners(url) == 1, 20, message="the engine to LISTEN again")
     stop_up(up)
+
+
+def test_postgres_connections_carry_timeouts_and_keepalives() -> None:
+    """Against the shared server: the defaults (connect timeout, keepalives, a 30 s statement
+    timeout) and the URL's own ``statement_timeout``; a statement past it is an outage."""
+    if not POSTGRES_URL:
+        pytest.skip(SKIP_POSTGRES)
+    url, schema = postgres_schema_url()
+    db = Database(f"{url}&statement_timeout=200ms")
+    try:
+        tx = db.read()
+        assert tx.fetchone("SHOW statement_timeout") == ("200ms",)
+        params = tx._conn.info.get_parameters()
+        assert params["connect_timeout"] == "5" and params["keepalives_idle"] == "10"
+        with pytest.raises(StoreUnavailableError, match="statement timeout|canceling"):
+            db.read().fetchone("SELECT pg_sleep(2)")
+        assert db.read().fetchone("SELECT 1") == (1,)  # and the store is usable after it
+    finally:
+        db.close()
+        drop_postgres_schema(schema)
+    default = Database(url)
+    try:
+        assert default.read().fetchone("SHOW statement_timeout") == ("30s",)
+    finally:
+        default.close()
+        drop_postgres_schema(schema)
 
 
 def test_a_store_away_at_start_exits_75_for_the_supervisor(make_project: MakeProject) -> None:
