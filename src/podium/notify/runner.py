@@ -92,9 +92,9 @@ class Subscribers:
             try:
                 self.step(time.time())
                 away = False
-            except StoreUnavailableError as exc:  # cursors did not move: tried again later
+            except StoreUnavailableError:  # cursors did not move: tried again later
                 if not away:
-                    log.warning("subscribers wait for the store: %s", exc)
+                    log.warning("notifications and outgoing webhooks wait for the store")
                 away = True
             self._wake.wait(self.poll)
 
