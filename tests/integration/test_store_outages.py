@@ -349,6 +349,36 @@ def test_postgres_restarted_immediately_while_100_tasks_churn_runs_each_once(
     stop_up(up)
 
 
+def test_podium_up_stopped_while_postgres_is_away_leaves_its_tasks_to_the_next(
+    make_project: MakeProject, private_postgres: PrivatePostgres
+) -> None:
+    """What it does not survive: stopped during an outage, podium up cannot record its
+    running attempts; it exits 0 after the drain, and the next podium up runs them again."""
+    url = private_postgres.url
+    project: Project = make_project(
+        project_files(5, workers=5, store=url), env={"PODIUM_STORE_URL": url}
+    )
+    up = project.up()
+    run_id = start_run(up)
+    wait_until(lambda: count_marks(project.root, "START") == 5, 30, message="5 tasks running")
+    private_postgres.stop("immediate")
+    wait_until(lambda: engine_unready(up), 20, message="/api/ready: the engine waits")
+    stop_up(up)  # drains for the lease timeout, then exits 0
+    assert "5 attempts still running; the next engine takes them over" in up.proc.err
+
+    private_postgres.start()
+    (project.root / "go").touch()
+    again = project.up()
+    run = again.wait_run(run_id, timeout=LEASE + 30)
+    assert run["status"] == "succeeded", run
+    attempts = postgres_attempts(url)
+    assert sorted(attempts) == sorted(
+        [(f"t{i:03d}", 1, "lost") for i in range(5)]
+        + [(f"t{i:03d}", 2, "succeeded") for i in range(5)]
+    )
+    stop_up(again)
+
+
 def test_postgres_connections_carry_timeouts_and_keepalives() -> None:
     """Against the shared server: the defaults (connect timeout, keepalives, a 30 s statement
     timeout) and the URL's own ``statement_timeout``; a statement past it is an outage."""
