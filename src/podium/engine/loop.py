@@ -199,8 +199,10 @@ class Engine:
         """Steps until ``until()`` is true or ``stop`` is set; waits out store outages."""
         backoff = Backoff(draw=self._rng.random)
         pause = stop or threading.Event()
-        while not until() and not pause.is_set():
+        while not pause.is_set():
             try:
+                if until():  # may read the store too
+                    return
                 delay = self.step()
             except StoreUnavailableError as exc:
                 self._store_away(str(exc))
