@@ -139,6 +139,38 @@ def test_a_step_cut_off_after_its_commit_gives_up_the_claim_it_did_not_see(
         made.close()
 
 
+def test_an_end_recorded_by_a_cut_off_commit_is_not_recorded_twice(tmp_path: Path) -> None:
+    """The step is tried again with the ends it took; the compare-and-set on the attempt
+    refuses the second write: one AttemptFinished, one TaskFinished, b claimed once."""
+    made = Setup(tmp_path, CutOffDatabase)
+    try:
+        assert isinstance(made.db, CutOffDatabase)
+        made.engine.step()
+        made.ex.succeed("a", "A")
+        made.db.cut_next = True
+        with pytest.raises(StoreUnavailableError):
+            made.engine.step()  # a's end and b's claim are committed, unheard of
+        made.engine.step()
+        assert made.engine.stats.stale_refused == 1  # a's end, written again: refused
+        finished = made.db.read().fetchall(
+            "SELECT task_id, payload FROM events WHERE type = 'AttemptFinished' ORDER BY seq"
+        )
+        assert [task for task, _ in finished] == ["a", "b"]  # b: its lost claim
+        tasks_finished = made.db.read().fetchall(
+            "SELECT task_id FROM events WHERE type = 'TaskFinished'"
+        )
+        assert tasks_finished == [("a",)]
+        assert made.attempts() == [
+            ("a", 1, "succeeded"),
+            ("b", 1, "lost"),
+            ("b", 2, "running"),
+            ("c", 1, "running"),
+        ]
+        assert [job.key[1:] for job in made.ex.submitted] == [("a", 1), ("c", 1), ("b", 2)]
+    finally:
+        made.close()
+
+
 def test_run_waits_out_the_outage_and_says_when_it_began_and_ended(setup: Setup) -> None:
     reported: list[str | None] = []
     away = threading.Event()
