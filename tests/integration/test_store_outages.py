@@ -50,7 +50,9 @@ from .private_postgres import PrivatePostgres, find_binaries
 
 LEASE = 4.0
 SECRET = "outage-webhook-secret-0123"
-LOCK_SECONDS = float(os.environ.get("PODIUM_TEST_SQLITE_LOCK_SECONDS", "60"))
+#: how long the other process holds SQLite's lock (the issue asks for 60 s); at least 40 s,
+#: so that a write waiting the 30 s busy timeout is still refused while it is held
+LOCK_SECONDS = max(40.0, float(os.environ.get("PODIUM_TEST_SQLITE_LOCK_SECONDS", "60")))
 
 TASK_PY = """
 import os
