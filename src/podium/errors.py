@@ -6,7 +6,9 @@
     ├── UsageError                   bad CLI flags or API input (bad param, bad date)
     │   └── NotFoundError            no such run, workflow or task
     ├── StoreError                   the store cannot be opened or migrated
-    │   └── EngineLockedError        another engine holds this SQLite store
+    │   ├── EngineLockedError        another engine holds this SQLite store
+    │   └── StoreUnavailableError    transient: the store is away (restarting, locked,
+    │                                disk full); the engine waits, the API answers 503
     ├── StaleLeaseError              a write was refused: the attempt's lease moved on
     └── TaskError                    raised inside a task; decides retry
         ├── TransientTaskError       retried while retries remain (the default)
@@ -64,6 +66,15 @@ class EngineLockedError(StoreError):
     def __init__(self, message: str, holder: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.holder = holder or {}
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be reached or written right now: the connection was lost, the
+    server is restarting, another process holds the lock too long, the disk is full.
+
+    Transient: nothing was committed by the failed statement's transaction, and the same
+    work may be tried again once the store is back (the engine does; the API answers 503
+    with a ``Retry-After``)."""
 
 
 class StaleLeaseError(PodiumError):

@@ -148,6 +148,7 @@ def _login_page_for(actor: Actor) -> int:
 ROUTES: dict[tuple[str, str], Rule] = {
     # public
     ("GET", "/api/health"): Rule(None, 200),
+    ("GET", "/api/ready"): Rule(None, 200),  # a readiness probe holds no token
     ("GET", "/docs"): Rule(None, 200),
     ("GET", "/docs/oauth2-redirect"): Rule(None, 200),
     ("GET", "/redoc"): Rule(None, 200),

@@ -113,6 +113,7 @@ def execute_tree(project: Project, db: Database, root_id: str, progress: Progres
                 waiting = True
             time.sleep(0.2)
     engine.on_events = progress.on_events
+    engine.on_outage = lambda reason: progress.note(reason or "the store is back; carrying on")
     told = False
 
     def done() -> bool:

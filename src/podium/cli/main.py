@@ -1,7 +1,8 @@
 """``podium``: the command line. Thin adapters over the service functions the API uses.
 
 Exit codes: 0 done / succeeded, 1 a run failed (or podium itself failed), 2 bad input
-(an invalid project, an unknown run, a bad flag). Errors are printed as one clear message;
+(an invalid project, an unknown run, a bad flag), 75 the store is unavailable (cannot be
+reached, locked, disk full: try again later; EX_TEMPFAIL, what a supervisor restarts on). Errors are printed as one clear message;
 set PODIUM_DEBUG=1 to also see a traceback for an unexpected one.
 """
 
@@ -13,7 +14,16 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from podium.errors import PodiumError, ProjectError, StoreError, UsageError
+from podium.errors import (
+    PodiumError,
+    ProjectError,
+    StoreError,
+    StoreUnavailableError,
+    UsageError,
+)
+
+#: exit code for a store that is away (sysexits.h EX_TEMPFAIL): trying again later may work
+EXIT_STORE_UNAVAILABLE = 75
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,6 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         count = len(exc.problems)
         print(f"{count} problem{'s' if count != 1 else ''} found", file=sys.stderr)
         code = 2
+    except StoreUnavailableError as exc:
+        print(f"podium: {exc}", file=sys.stderr)
+        code = EXIT_STORE_UNAVAILABLE
     except (UsageError, StoreError) as exc:
         print(f"podium: {exc}", file=sys.stderr)
         code = 2

@@ -8,6 +8,12 @@ that transaction commits, so nothing runs that the store does not know about.
 The loop sleeps until the earliest of: an attempt ending, a wake-up from another process
 (a UNIX datagram for SQLite, LISTEN/NOTIFY for PostgreSQL), a retry coming due, a deadline,
 a schedule tick, or the poll interval. Nothing waits on a fixed sensor interval.
+
+When the store is away (``StoreUnavailableError``: a restarting server, a lock held too long,
+a full disk), the step's transaction rolled back, so the engine puts back what it took for
+it (finished attempts, log lines) and what it changed in memory, waits (backing off up to
+5 s) and steps again; attempts already running go on meanwhile. The first step after an
+outage renews every lease first and gives up the leases of claims it never saw commit.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from podium import clock
@@ -32,9 +38,11 @@ from podium.engine import state
 from podium.engine.journal import Journal
 from podium.engine.state import Claim, Graphs, Outcome
 from podium.engine.triggers import Triggers
+from podium.errors import StoreUnavailableError
 from podium.execution.base import Executor, Job, JobResult, Key, make_executor
 from podium.store.database import Database, Tx
 from podium.store.lock import EngineLock
+from podium.store.outage import Backoff
 
 Clock = Callable[[], float]
 _LogRow = tuple[str, str, int, float, str, str]  # run, task, attempt, at, stream, line
@@ -65,6 +73,26 @@ class EngineStats:
     attempts_started: int = 0
     stale_refused: int = 0
     recovered: int = 0
+    store_failures: int = 0  # steps the store was unavailable for
+
+
+@dataclass(frozen=True)
+class Outage:
+    """The store has been unavailable to this engine since ``since`` (its clock)."""
+
+    since: float
+    reason: str
+
+
+@dataclass
+class _Memory:
+    """What a step changes in the engine's memory before its transaction commits."""
+
+    inflight: dict[Key, _Tracked]
+    late_marked: list[bool]  # each tracked attempt's flag, in ``inflight``'s order
+    last_housekeeping: float
+    last_renewal: float
+    stats: EngineStats
 
 
 class Engine:
@@ -105,6 +133,13 @@ class Engine:
         self._draining = False
         self._lock: EngineLock | None = None
         self._unlisten: Callable[[], None] | None = None
+        self._cancels: list[Key] = []  # attempts to stop once the step commits
+        self._after_outage = False
+        #: the store is away (None while it answers); when the last step committed
+        self.outage: Outage | None = None
+        self.last_step_at: float | None = None
+        #: called with the reason when the store goes away, with None when it is back
+        self.on_outage: Callable[[str | None], None] | None = None
         self.executor = executor or make_executor(
             self.settings.executor, self.settings.workers, self._on_log
         )
@@ -138,8 +173,11 @@ class Engine:
         if self._unlisten:
             self._unlisten()
         self.executor.shutdown(wait=False)
-        with self.db.transaction() as tx:
-            tx.execute("DELETE FROM engines WHERE owner = ?", (self.owner,))
+        try:
+            with self.db.transaction() as tx:
+                tx.execute("DELETE FROM engines WHERE owner = ?", (self.owner,))
+        except StoreUnavailableError:
+            pass  # a stale row of a stopped engine; its leases expire as any dead one's
         if self._lock:
             self._lock.release()
 
@@ -158,12 +196,37 @@ class Engine:
         return bool(self._inflight)
 
     def run(self, until: Callable[[], bool], stop: threading.Event | None = None) -> None:
-        """Steps until ``until()`` is true or ``stop`` is set."""
-        while not until() and not (stop and stop.is_set()):
-            delay = self.step()
+        """Steps until ``until()`` is true or ``stop`` is set; waits out store outages."""
+        backoff = Backoff(draw=self._rng.random)
+        pause = stop or threading.Event()
+        while not pause.is_set():
+            try:
+                if until():  # may read the store too
+                    return
+                delay = self.step()
+            except StoreUnavailableError as exc:
+                self._store_away(str(exc))
+                pause.wait(backoff.next())
+                continue
+            if self.outage is not None:
+                self._store_back()
+                backoff.reset()
             if delay > 0 and self._done.empty():
                 self._wake.wait(delay)
             self._wake.clear()
+
+    def _store_away(self, reason: str) -> None:
+        self.stats.store_failures += 1
+        self._after_outage = True
+        if self.outage is None:
+            self.outage = Outage(self.clock(), reason)
+            if self.on_outage is not None:
+                self.on_outage(reason)
+
+    def _store_back(self) -> None:
+        self.outage = None
+        if self.on_outage is not None:
+            self.on_outage(None)
 
     # -- one step --------------------------------------------------------------------
     def step(self) -> float:
@@ -178,22 +241,54 @@ class Engine:
         )
         self._poked = False
         jobs: list[Job] = []
-        with self.db.transaction() as tx:
-            j = Journal(tx, now)
-            self._write_logs(tx, logs)
-            self._finish(j, results)
-            if housekeeping:
-                self._housekeep(j)
-            self._watch_inflight(j)
-            if not self._draining:
-                jobs = self._claim(j)
-            j.flush()
+        memory = self._remember()
+        try:
+            with self.db.transaction() as tx:
+                j = Journal(tx, now)
+                self._write_logs(tx, logs)
+                self._finish(j, results)
+                if housekeeping or self._after_outage:
+                    self._housekeep(j)
+                self._watch_inflight(j)
+                if not self._draining:
+                    jobs = self._claim(j)
+                j.flush()
+        except StoreUnavailableError:
+            self._restore(memory, results, logs)
+            raise
+        self.last_step_at = now
+        for key in self._cancels:
+            self.executor.cancel(key)
+        self._cancels = []
         self._forget_ended(j.emitted)
         if self.on_events is not None and j.emitted:
             self.on_events(j.emitted)
         for job in jobs:
             self.executor.submit(job, self._report)
         return self._next_delay(now)
+
+    def _remember(self) -> _Memory:
+        inflight = dict(self._inflight)  # a step adds and removes entries, and marks late ones
+        marked = [tracked.late_marked for tracked in inflight.values()]
+        return _Memory(
+            inflight, marked, self._last_housekeeping, self._last_renewal, replace(self.stats)
+        )
+
+    def _restore(self, memory: _Memory, results: list[JobResult], logs: list[_LogRow]) -> None:
+        """The step's transaction rolled back: what it took and changed is as it was."""
+        self._inflight = memory.inflight
+        for tracked, marked in zip(memory.inflight.values(), memory.late_marked, strict=True):
+            tracked.late_marked = marked
+        self._last_housekeeping, self._last_renewal = memory.last_housekeeping, 0.0
+        self.stats = replace(memory.stats, steps=self.stats.steps)
+        self._cancels = []
+        for result in results:
+            self._done.put(result)
+        with self._logs_guard:
+            self._logs[:0] = logs
+        self.triggers.forget()
+        self._poked = True
+        self._after_outage = True  # the commit may have happened all the same
 
     def _report(self, result: JobResult) -> None:
         self._done.put(result)
@@ -249,6 +344,10 @@ class Engine:
             state.renew_leases(j, self.owner, now + self.settings.lease_timeout)
             j.tx.execute("UPDATE engines SET heartbeat_at = ? WHERE owner = ?", (now, self.owner))
             self._last_renewal = now
+        if self._after_outage:
+            # A claim whose commit was cut off may have committed: it never started here.
+            state.give_up_leases(j, self.owner, keep=set(self._inflight))
+            self._after_outage = False
         lost = state.expired_attempts(j, self.scope_root)
         if lost:
             self.stats.recovered += len(lost)
@@ -286,7 +385,7 @@ class Engine:
             key = (run_id, task_id, int(number))
             tracked = self._inflight.pop(key, None)
             if tracked and not tracked.child_run:
-                self.executor.cancel(key)
+                self._cancels.append(key)
             outcomes.append(
                 Outcome(run_id, task_id, int(number), AttemptStatus.CANCELLED, error="cancelled")
             )
@@ -314,7 +413,7 @@ class Engine:
             if tracked.child_run:
                 children.append(key)
             else:
-                self.executor.cancel(key)
+                self._cancels.append(key)
         self._end(j, outcomes, owner=self.owner)
         for run_id, task_id, _ in children:
             for child in state.active_child_runs(j, run_id, task_id):

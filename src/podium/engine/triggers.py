@@ -55,6 +55,13 @@ class Triggers:
         self.sla = SlaWatch(project)
         self.webhooks = WebhookProcessor(project)
 
+    def forget(self) -> None:
+        """A transaction that dispatched rolled back: every schedule and deadline is read
+        again from the store at the next dispatch (its stored state is the truth)."""
+        self._due.clear()
+        self.sla.forget()
+        self.next_tick = None
+
     def dispatch(self, j: Journal) -> None:
         self._dispatch_events(j)
         self.webhooks.process(j)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from podium import clock
+from podium.errors import StoreUnavailableError
 from podium.notify.feed import EventFeed, StoredEvent
 from podium.store.database import Database
 
@@ -85,9 +86,16 @@ class Subscribers:
 
     def _loop(self) -> None:
 
+        away = False
         while not self._stop.is_set():
             self._wake.clear()
-            self.step(clock.time())
+            try:
+                self.step(clock.time())
+                away = False
+            except StoreUnavailableError:  # cursors did not move: tried again later
+                if not away:
+                    log.warning("notifications and outgoing webhooks wait for the store")
+                away = True
             self._wake.wait(self.poll)
 
 

@@ -1,6 +1,7 @@
 """The HTTP API: the same service functions as the CLI, as JSON over HTTP.
 
-Errors are translated once here: UsageError → 400/404 with ``{"error": …}``.
+Errors are translated once here: UsageError → 400/404 with ``{"error": …}``; a store that is
+away (StoreUnavailableError) → 503 with a ``Retry-After`` (``podium.server.unavailable``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from podium.engine import queries, services
 from podium.errors import NotFoundError, PodiumError, UsageError
 from podium.server import auth
 from podium.server.login import login_router
+from podium.server.readiness import EngineProbe, add_readiness_route
 from podium.server.ui import ui_router
+from podium.server.unavailable import install_unavailable
 from podium.server.webhooks import add_webhook_routes
 from podium.store.database import Database
 
@@ -37,7 +40,14 @@ class RetryIn(BaseModel):
     failed_only: bool = True
 
 
-def create_app(project: Project, db: Database, wake: Callable[[], None]) -> FastAPI:
+def create_app(
+    project: Project,
+    db: Database,
+    wake: Callable[[], None],
+    *,
+    engine_probe: EngineProbe | None = None,
+) -> FastAPI:
+    """The API and UI over ``db``; ``engine_probe`` makes ``/api/ready`` watch an engine."""
     mask = Masker(project.secrets)
 
     class MaskedJSONResponse(JSONResponse):
@@ -68,6 +78,8 @@ def create_app(project: Project, db: Database, wake: Callable[[], None]) -> Fast
             status = 500
         return MaskedJSONResponse({"error": mask(str(exc))}, status_code=status)
 
+    install_unavailable(app, mask)
+
     @app.exception_handler(RequestValidationError)
     async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
@@ -79,6 +91,8 @@ def create_app(project: Project, db: Database, wake: Callable[[], None]) -> Fast
     @app.get("/api/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", "store": db.dialect, "workflows": len(project.workflows)}
+
+    add_readiness_route(app, db, mask, engine_probe)
 
     @app.get("/api/workflows", dependencies=viewer)
     def list_workflows() -> list[dict[str, Any]]:

@@ -3,6 +3,10 @@
 SIGTERM or Ctrl-C drains: the engine stops claiming, waits for running attempts (up to the
 lease timeout) and records them; what is still running then is taken over by the next
 engine when its lease expires. SIGKILL loses nothing: see the crash-recovery guarantee.
+
+A store that goes away does not stop it: the engine waits and steps again, the API answers
+503, and a line on stderr says when the store went away and when it came back (see
+docs/operations.md).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import uvicorn
@@ -26,6 +30,7 @@ from podium.notify.runner import Subscribers
 from podium.notify.setup import subscribers_for
 from podium.server import access, auth
 from podium.server.api import create_app
+from podium.server.readiness import engine_probe
 from podium.store.database import Database
 
 
@@ -37,6 +42,7 @@ def serve(project: Project, db: Database, *, host: str, port: int) -> int:
     subscribers = Subscribers(db, subscribers_for(project, db), poll=0.5)
     subscribers.start()
     engine.on_events = lambda _events: subscribers.wake()  # alerts go out at once
+    engine.on_outage = _OutageReport(engine.clock)
     stop = threading.Event()
     failure: list[BaseException] = []
 
@@ -47,7 +53,7 @@ def serve(project: Project, db: Database, *, host: str, port: int) -> int:
             failure.append(exc)
             server.should_exit = True
 
-    app = create_app(project, db, engine.poke)
+    app = create_app(project, db, engine.poke, engine_probe=engine_probe(engine))
     if public:
         auth.enforce(app)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
@@ -72,6 +78,32 @@ def serve(project: Project, db: Database, *, host: str, port: int) -> int:
         raise failure[0]
     print("podium up: stopped", flush=True)
     return 0
+
+
+class _OutageReport:
+    """Tells the operator (stderr) when the store went away and when it came back."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.since: float | None = None
+
+    def __call__(self, reason: str | None) -> None:
+        now = self.clock()
+        if reason is not None:
+            self.since = now
+            print(
+                f"podium up: {reason}. Running tasks go on; the API answers 503 until the"
+                " store is back",
+                file=sys.stderr,
+                flush=True,
+            )
+        elif self.since is not None:
+            print(
+                f"podium up: the store is back after {now - self.since:.1f}s; carrying on",
+                file=sys.stderr,
+                flush=True,
+            )
+            self.since = None
 
 
 class _Server(uvicorn.Server):
