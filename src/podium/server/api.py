@@ -39,6 +39,7 @@ class RetryIn(BaseModel):
 
 def create_app(project: Project, db: Database, wake: Callable[[], None]) -> FastAPI:
     mask = Masker(project.secrets)
+    db.mask.add(*project.secrets)  # runs started here are stored masked
 
     class MaskedJSONResponse(JSONResponse):
         """Every answer passes the project's secret mask, whatever route built it."""

@@ -14,12 +14,13 @@ import socket
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
+from podium.core.masking import Masker
 from podium.errors import StoreError
 from podium.store.schema import MIGRATIONS, render
 
@@ -35,6 +36,7 @@ class Tx:
         self._db = db
         self._conn = conn
         self.dialect = db.dialect
+        self.mask = db.mask
         self.notify = False
 
     def _sql(self, sql: str) -> str:
@@ -80,10 +82,16 @@ class Tx:
 
 
 class Database:
-    """Connections (one per thread), transactions and wake-ups for one store URL."""
+    """Connections (one per thread), transactions and wake-ups for one store URL.
 
-    def __init__(self, url: str) -> None:
+    ``mask`` hides the project's secrets in what is written: params, outputs, errors, log
+    lines and event payloads pass it before they reach a table (``Journal.stored``), so a
+    secret is never at rest, even after it is rotated.
+    """
+
+    def __init__(self, url: str, secrets: Iterable[str] = ()) -> None:
         self.url = url
+        self.mask = Masker(secrets)
         self.dialect = "postgres" if url.startswith(("postgres://", "postgresql://")) else "sqlite"
         self._local = threading.local()
         self._conns: list[Any] = []
@@ -118,16 +126,16 @@ class Database:
         return conn
 
     def _open_sqlite(self) -> sqlite3.Connection:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
+            if self.path != ":memory:":
+                _make_private(Path(self.path))
             conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the SQLite store at {self.path}: {exc}") from exc
         return conn
 
@@ -265,8 +273,25 @@ class Database:
                     on_wake()
 
 
-def open_database(url: str) -> Database:
-    return Database(url)
+def open_database(url: str, secrets: Iterable[str] = ()) -> Database:
+    """The store at ``url``; ``secrets`` (a project's) are masked in all it writes."""
+    return Database(url, secrets)
+
+
+def _make_private(path: Path) -> None:
+    """The store file, its WAL files and the ``.podium/`` folder holding it readable by
+    their owner only (0600 / 0700): they keep runs, params and the webhook inbox."""
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+    elif folder.name == ".podium":
+        folder.chmod(0o700)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with suppress(FileNotFoundError):
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
 
 
 def wake_socket_path(db_path: str) -> str:
