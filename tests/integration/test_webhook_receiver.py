@@ -409,13 +409,17 @@ def test_failing_processing_is_retried_then_dead_without_blocking_others(podium:
 
 def test_replay_through_the_api_starts_the_workflow_again(podium: Podium) -> None:
     body = order(77)
-    inbox_id = podium.post("shop", body, shopify(body)).json()["id"]
+    headers = {**shopify(body), "X-Partner-Api-Key": "partner-key-0001", "X-Note": "kept"}
+    inbox_id = podium.post("shop", body, headers).json()["id"]
     podium.finished("paid", 1)
     wait_until(lambda: podium.entry(inbox_id)["status"] == "processed", 10)
     listed = podium.http.get("/api/webhooks", params={"connection": "shop", "status": "processed"})
     assert [e["id"] for e in listed.json()] == [inbox_id] and "body" not in listed.json()[0]
     shown = podium.http.get(f"/api/webhooks/{inbox_id}").json()
     assert shown["payload"]["id"] == 77 and shown["headers"]["x-shopify-hmac-sha256"] == "***"
+    assert shown["headers"]["x-partner-api-key"] == "***" and shown["headers"]["x-note"] == "kept"
+    raw = podium.db.read().fetchone("SELECT headers FROM webhook_inbox WHERE id = ?", (inbox_id,))
+    assert raw is not None and "partner-key-0001" not in raw[0]  # not at rest either
     replayed = podium.http.post(f"/api/webhooks/{inbox_id}/replay")
     assert replayed.status_code == 200 and replayed.json()["status"] == "pending"
     runs = podium.finished("paid", 2)

@@ -26,7 +26,8 @@ and the connection's ``replay_window``: the inbox takes no body twice within it,
 the delivery id says (``podium.webhooks.inbox``).
 
 Every delivery must be JSON. The stored headers leave out credentials (Authorization,
-Cookie) and the signature's value.
+Cookie), and keep the signature and any header named like a credential (``X-Api-Key``,
+``X-Auth-Token``) with its value redacted.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ SIGNATURE_HEADERS = {
     "klaviyo": "klaviyo-signature",
 }
 DROPPED_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie"))
+#: a kept header whose name holds one of these is kept with its value redacted
+CREDENTIAL_WORDS = ("token", "secret", "key", "password", "credential", "signature", "auth")
 REDACTED = "***"
 
 
@@ -308,10 +311,11 @@ def _hmac_identity(
 
 
 def kept_headers(settings: WebhookSettings, headers: Mapping[str, str]) -> dict[str, str]:
-    """The headers the inbox keeps: no credentials, and the signature redacted."""
+    """The headers the inbox keeps: no credentials; the signature and credential-named
+    headers redacted."""
     signature = SIGNATURE_HEADERS.get(settings.scheme, settings.header.lower())
     return {
-        k: (REDACTED if k == signature else v)
+        k: (REDACTED if k == signature or any(w in k for w in CREDENTIAL_WORDS) else v)
         for k, v in headers.items()
         if k not in DROPPED_HEADERS
     }
