@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ import pytest
 import uvicorn
 
 from integration.conftest import wait_until
+from podium import clock
 from podium.core.workflow import Project
 from podium.engine import queries
 from podium.engine.loop import Engine
@@ -315,7 +316,7 @@ def test_a_replayed_body_under_fresh_delivery_ids_is_taken_once(podium: Podium) 
     body = order(2001)
     first = podium.post("shop", body, shopify(body, webhook_id="wh-genuine"))
     assert first.json()["status"] == "stored"
-    now = datetime.now(UTC)
+    now = clock.now()
     replays = [podium.post("shop", body, shopify(body, triggered_at=now)) for _ in range(3)]
     with ThreadPoolExecutor(20) as pool:
         replays += list(pool.map(lambda _: podium.post("shop", body, shopify(body)), range(20)))
@@ -338,7 +339,7 @@ def test_identical_bodies_raced_under_distinct_ids_store_one_row(podium: Podium)
 
 
 def test_a_stale_shopify_triggered_at_is_refused(podium: Podium) -> None:
-    now = datetime.now(UTC)
+    now = clock.now()
     stale = order(2003)
     answer = podium.post("shop", stale, shopify(stale, triggered_at=now - timedelta(hours=49)))
     assert answer.status_code == 401, answer.text

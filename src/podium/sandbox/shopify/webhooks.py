@@ -11,7 +11,7 @@ made since the simulator's previous delivery (or its creation), oldest first:
 Each carries ``X-Shopify-Hmac-SHA256`` = base64(HMAC-SHA256(client secret, raw body)),
 ``X-Shopify-Topic``, ``-Shop-Domain``, ``-API-Version``, ``-Webhook-Id``, ``-Event-Id``
 and ``-Triggered-At``, as Shopify's delivery structure documents. Triggered-At is the
-moment of sending on the wall clock (``triggered_at`` sets it), not the simulated time of
+moment of sending on podium's clock (``triggered_at`` sets it), not the simulated time of
 the change: a receiver compares it with its own clock to refuse stale deliveries.
 """
 
@@ -23,12 +23,13 @@ import hmac
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
 
+from podium import clock
 from podium.sandbox.brand import Channel, Order, OrderView, Refund
 from podium.sandbox.shopify.render import gid, iso
 
@@ -65,7 +66,7 @@ def deliver_webhooks(
     triggered_at: datetime | None = None,
 ) -> list[Delivery]:
     since, now = sim.webhooks_since, sim.clock.now()
-    sent = triggered_at or datetime.now(UTC)
+    sent = triggered_at or clock.now()
     events = sorted(_events(sim, since, now), key=lambda e: e[0])
     deliveries = []
     with httpx.Client(timeout=httpx.Timeout(5.0, connect=1.0)) as client:
