@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from podium.core.status import AttemptStatus
 from podium.core.workflow import Task, Workflow
 from podium.engine import state
 from podium.engine.journal import Journal
 from podium.engine.state import Graphs, Outcome
 from podium.store.database import Database, open_database
+from podium.store.schema import MIGRATIONS
 
 WF = Workflow(
     "wf",
@@ -67,9 +70,32 @@ def finish(db: Database, claim_: state.Claim, owner: str | None, now: float = NO
 def test_migrations_are_versioned_and_idempotent(store_url: str) -> None:
     first = open_database(store_url)
     second = open_database(store_url)
-    assert first.schema_version == second.schema_version == 2
+    assert first.schema_version == second.schema_version == len(MIGRATIONS)
     first.close()
     second.close()
+
+
+def test_a_version_2_store_with_deliveries_migrates_to_body_digests(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 3 (webhook body digests, the log pages' index) on a store holding data."""
+    import podium.store.database as database
+
+    monkeypatch.setattr(database, "MIGRATIONS", MIGRATIONS[:2])
+    old = open_database(store_url)
+    with old.transaction() as tx:
+        tx.execute(
+            "INSERT INTO webhook_inbox (connection, delivery_id, received_at, headers, body,"
+            " status) VALUES ('shop', 'd-1', 1.0, '{}', '{}', 'processed')"
+        )
+    assert old.schema_version == 2
+    old.close()
+    monkeypatch.setattr(database, "MIGRATIONS", MIGRATIONS)
+    new = open_database(store_url)
+    assert new.schema_version == len(MIGRATIONS) >= 3
+    row = new.read().fetchone("SELECT delivery_id, body_digest FROM webhook_inbox")
+    assert row == ("d-1", None)
+    new.close()
 
 
 def test_a_dedupe_key_creates_one_run(database: Database) -> None:

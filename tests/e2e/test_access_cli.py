@@ -20,7 +20,7 @@ WORKFLOW = {
         params: {days: 1}
         tasks:
           - id: greet
-            shell: "echo hello from greet"
+            shell: "echo hello from greet; seq 1 2500"
           - id: shout
             shell: "echo LOUD"
             depends_on: [greet]
@@ -192,6 +192,8 @@ def test_the_cli_drives_a_remote_podium_up_with_a_token(
     assert shown.code == 0 and "greet" in shown.out and "succeeded" in shown.out
     logs = remote("logs", run_id)
     assert logs.code == 0 and "hello from greet" in logs.out and "== greet" in logs.out
+    numbers = [line for line in logs.out.splitlines() if line.isdigit()]
+    assert numbers == [str(n) for n in range(1, 2501)]  # three pages of the log API, in order
     assert "LOUD" in remote("logs", run_id, "shout").out
 
     failed = remote("run", "broken")

@@ -342,3 +342,25 @@ def test_session_ids_are_not_stored(start: Serve) -> None:
     assert cookie not in repr(rows)
     assert credentials.digest(cookie) in repr(rows)
     http.close()
+
+
+def test_concurrent_guesses_for_one_user_get_only_the_lock_out_limit_of_checks(
+    start: Serve,
+) -> None:
+    """40 guesses sent at once: each is checked against the lock-out and counted in one
+    step, so only the limit's 5 reach a password check (401); the rest are refused (429)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, _db, _ = start({"ada": "admin"})
+    with client(url) as http:
+        token = form_csrf(http.get("/login").text)
+        cookies = dict(http.cookies)
+
+    def guess(number: int) -> int:
+        data = {"username": "ada", "password": f"guess {number}", "csrf_token": token}
+        with client(url, cookies=cookies) as own:
+            return own.post("/login", data=data).status_code
+
+    with ThreadPoolExecutor(40) as pool:
+        answers = list(pool.map(guess, range(40)))
+    assert sorted(answers) == [401] * 5 + [429] * 35

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ import pytest
 import uvicorn
 
 from integration.conftest import wait_until
+from podium import clock
 from podium.core.workflow import Project
 from podium.engine import queries
 from podium.engine.loop import Engine
@@ -219,14 +220,18 @@ def shopify(
     secret: str = SECRET,
     topic: str = "orders/create",
     webhook_id: str | None = None,
+    triggered_at: datetime | None = None,
 ) -> dict[str, str]:
     mac = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-    return {
+    headers = {
         "Content-Type": "application/json",
         "X-Shopify-Hmac-Sha256": mac,
         "X-Shopify-Topic": topic,
         "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
     }
+    if triggered_at is not None:
+        headers["X-Shopify-Triggered-At"] = triggered_at.isoformat()
+    return headers
 
 
 def order(order_id: int = 1001, status: str = "paid", tags: list[str] | None = None) -> bytes:
@@ -249,8 +254,9 @@ def test_bad_signatures_are_refused_and_store_nothing(podium: Podium) -> None:
 
 
 def test_old_and_new_secret_are_both_accepted_during_a_rotation(podium: Podium) -> None:
-    for secret in (SECRET, OLD_SECRET):
-        answer = podium.post("shop", order(), shopify(order(), secret=secret))
+    for number, secret in enumerate((SECRET, OLD_SECRET)):
+        body = order(1001 + number)
+        answer = podium.post("shop", body, shopify(body, secret=secret))
         assert answer.status_code == 200 and answer.json()["status"] == "stored"
     assert len(podium.inbox()) == 2
 
@@ -302,6 +308,47 @@ def test_redeliveries_of_one_id_store_one_row_and_start_one_run(podium: Podium) 
     (entry,) = podium.inbox()
     assert (entry["status"], entry["attempts"]) == ("processed", 1)
     assert len(podium.finished("paid", 1)) == 1
+
+
+def test_a_replayed_body_under_fresh_delivery_ids_is_taken_once(podium: Podium) -> None:
+    """Shopify signs the body only: a captured delivery sent again with new ids (and a
+    forged fresh X-Shopify-Triggered-At) is answered 200 "replay" and changes nothing."""
+    body = order(2001)
+    first = podium.post("shop", body, shopify(body, webhook_id="wh-genuine"))
+    assert first.json()["status"] == "stored"
+    now = clock.now()
+    replays = [podium.post("shop", body, shopify(body, triggered_at=now)) for _ in range(3)]
+    with ThreadPoolExecutor(20) as pool:
+        replays += list(pool.map(lambda _: podium.post("shop", body, shopify(body)), range(20)))
+    assert [(a.status_code, a.json()["status"]) for a in replays] == [(200, "replay")] * 23
+    assert {a.json()["id"] for a in replays} == {first.json()["id"]}
+    (run,) = podium.finished("paid", 1)
+    assert run["status"] == "succeeded"
+    assert [e["delivery_id"] for e in podium.inbox()] == ["wh-genuine"]
+    redelivered = podium.post("shop", body, shopify(body, webhook_id="wh-genuine"))
+    assert redelivered.json()["status"] == "duplicate"  # the same id: a plain redelivery
+
+
+def test_identical_bodies_raced_under_distinct_ids_store_one_row(podium: Podium) -> None:
+    body = order(2002)
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda _: podium.post("shop", body, shopify(body)), range(30)))
+    assert [a.status_code for a in answers] == [200] * 30
+    assert sorted(a.json()["status"] for a in answers) == ["replay"] * 29 + ["stored"]
+    assert len(podium.inbox()) == 1
+
+
+def test_a_stale_shopify_triggered_at_is_refused(podium: Podium) -> None:
+    now = clock.now()
+    stale = order(2003)
+    answer = podium.post("shop", stale, shopify(stale, triggered_at=now - timedelta(hours=49)))
+    assert answer.status_code == 401, answer.text
+    assert "X-Shopify-Triggered-At is" in answer.json()["error"]
+    assert "beyond the 172800s tolerance" in answer.json()["error"]
+    late = order(2004)  # a Shopify retry a day later is still within its 48 h
+    answer = podium.post("shop", late, shopify(late, triggered_at=now - timedelta(hours=24)))
+    assert answer.json()["status"] == "stored"
+    assert [e["delivery_id"] for e in podium.inbox()] != [] and len(podium.inbox()) == 1
 
 
 def test_topics_and_filters_decide_which_workflows_start(podium: Podium) -> None:
@@ -363,13 +410,17 @@ def test_failing_processing_is_retried_then_dead_without_blocking_others(podium:
 
 def test_replay_through_the_api_starts_the_workflow_again(podium: Podium) -> None:
     body = order(77)
-    inbox_id = podium.post("shop", body, shopify(body)).json()["id"]
+    headers = {**shopify(body), "X-Partner-Api-Key": "partner-key-0001", "X-Note": "kept"}
+    inbox_id = podium.post("shop", body, headers).json()["id"]
     podium.finished("paid", 1)
     wait_until(lambda: podium.entry(inbox_id)["status"] == "processed", 10)
     listed = podium.http.get("/api/webhooks", params={"connection": "shop", "status": "processed"})
     assert [e["id"] for e in listed.json()] == [inbox_id] and "body" not in listed.json()[0]
     shown = podium.http.get(f"/api/webhooks/{inbox_id}").json()
     assert shown["payload"]["id"] == 77 and shown["headers"]["x-shopify-hmac-sha256"] == "***"
+    assert shown["headers"]["x-partner-api-key"] == "***" and shown["headers"]["x-note"] == "kept"
+    raw = podium.db.read().fetchone("SELECT headers FROM webhook_inbox WHERE id = ?", (inbox_id,))
+    assert raw is not None and "partner-key-0001" not in raw[0]  # not at rest either
     replayed = podium.http.post(f"/api/webhooks/{inbox_id}/replay")
     assert replayed.status_code == 200 and replayed.json()["status"] == "pending"
     runs = podium.finished("paid", 2)

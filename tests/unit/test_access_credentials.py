@@ -218,3 +218,21 @@ def test_old_failures_leave_the_window_and_success_clears_them() -> None:
     assert throttle.wait_for("k") == 30
     throttle.succeeded("k")
     assert throttle.wait_for("k") == 0
+
+
+def test_the_guard_counts_a_try_when_it_admits_it_and_forgives_a_success() -> None:
+    from starlette.requests import Request
+
+    from podium.server.login import LoginGuard
+
+    clock = FakeClock(1000.0)
+    guard = LoginGuard(
+        users=Throttle(limit=3, window=600, lock=60, clock=clock),
+        addresses=Throttle(limit=4, window=600, lock=60, clock=clock),
+    )
+    request = Request({"type": "http", "client": ("10.0.0.9", 5000), "headers": []})
+    assert [guard.admit(request, "ada") for _ in range(4)] == [0, 0, 0, 60]  # in flight count
+    guard.succeeded(request, "ada")  # one of them was right: ada's failures are cleared
+    assert guard.admit(request, "ada") == 0  # ada starts afresh; the address forgave one
+    assert guard.admit(request, "bob") == 0  # the address's 4th counted try
+    assert guard.admit(request, "carol") == 60  # the address has had its 4

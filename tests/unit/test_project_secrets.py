@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +14,12 @@ from podium.core.masking import Masker
 from podium.core.workflow import Project
 from podium.errors import ProjectError
 from podium.project import load_project
-from podium.project.secrets import connection_secrets, is_secret_name, url_secrets
+from podium.project.secrets import (
+    connection_secrets,
+    is_secret_name,
+    read_secret_file,
+    url_secrets,
+)
 
 
 def project(root: Path, files: Mapping[str, str], environ: Mapping[str, str]) -> Project:
@@ -73,7 +80,8 @@ def test_variables_inside_longer_text_and_escapes(tmp_path: Path) -> None:
 def test_malformed_reference_is_a_problem(tmp_path: Path) -> None:
     found = problems(tmp_path, {"podium.yaml": "connections: {c: {a: '${1X}'}}\n"}, {})
     assert found == [
-        "podium.yaml:1: malformed reference '${1X}'; write ${NAME} or ${NAME:-default}"
+        "podium.yaml:1: malformed reference '${1X}'; write ${NAME}, ${NAME:-default} "
+        "or ${file:PATH}"
     ]
 
 
@@ -172,3 +180,80 @@ def test_column_settings_named_like_keys_are_not_secrets() -> None:
     connections = {"retail": {"streams": {"sales": {"primary_key": ["store", "day"]}}}}
     assert connection_secrets(connections) == set()
     assert connection_secrets({"shop": {"api_key": "k-123"}}) == {"k-123"}
+
+
+# -- ${file:PATH}: secrets mounted as files -----------------------------------------------------
+
+FILE_CONFIG = """
+connections:
+  shopify:
+    shop: brand
+    token: ${file:%s}
+"""
+
+
+def test_a_secret_is_read_from_a_file_and_masked_like_one(tmp_path: Path) -> None:
+    mounted = tmp_path / "run" / "shopify_token"
+    mounted.parent.mkdir()
+    mounted.write_text("shpat_from_a_file_42\n")  # as `echo > file` leaves it
+    loaded = project(tmp_path, {"podium.yaml": FILE_CONFIG % mounted}, {})
+    assert loaded.connections["shopify"]["token"] == "shpat_from_a_file_42"
+    assert "shpat_from_a_file_42" in loaded.secrets
+    assert Masker(loaded.secrets)("sent shpat_from_a_file_42") == "sent ***"
+
+
+def test_a_relative_secret_file_is_under_the_project_folder(tmp_path: Path) -> None:
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "ns").write_text("line one\nline two\r\n")
+    files = {"podium.yaml": "connections: {ns: {note: '${file:secrets/ns}'}}\n"}
+    loaded = project(tmp_path, files, {})
+    assert loaded.connections["ns"]["note"] == "line one\nline two"  # one line break dropped
+    assert "line one\nline two" in loaded.secrets  # secret whatever its key is called
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda p: None, "does not exist; create it or fix the path"),
+        (lambda p: p.mkdir(), "is a folder; name the file that holds the secret"),
+        (lambda p: p.write_text(""), "is empty; write the secret into it"),
+        (lambda p: p.write_bytes(b"\xff\xfe\x00"), "is not UTF-8 text"),
+        (lambda p: p.write_bytes(b"x" * 70_000), "holds 70000 bytes, more than a secret"),
+    ],
+    ids=["missing", "folder", "empty", "binary", "huge"],
+)
+def test_a_bad_secret_file_is_a_problem_at_its_line(
+    tmp_path: Path, make: Any, problem: str
+) -> None:
+    target = tmp_path / "token"
+    make(target)
+    (found,) = problems(tmp_path, {"podium.yaml": FILE_CONFIG % target}, {})
+    assert found.startswith(f"podium.yaml:4: secret file '{target}' {problem}"), found
+
+
+def test_an_unreadable_secret_file_is_a_problem(tmp_path: Path) -> None:
+    """Root reads any file whatever its mode, so as root the check runs in a child that
+    has become ``nobody`` first."""
+    target = tmp_path / "token"
+    target.write_text("shpat_unreadable")
+    target.chmod(0)
+    if os.geteuid() != 0:
+        (found,) = problems(tmp_path, {"podium.yaml": FILE_CONFIG % target}, {})
+        assert "cannot be read (permission denied)" in found and "shpat" not in found
+        return
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        os.setgid(65534)
+        os.setuid(65534)
+        os.write(writer, read_secret_file(tmp_path, "token")[1].encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    with os.fdopen(reader) as said:
+        assert said.read().startswith("cannot be read (permission denied)")
+
+
+def test_a_file_reference_without_a_path_is_a_problem(tmp_path: Path) -> None:
+    (found,) = problems(tmp_path, {"podium.yaml": "connections: {c: {t: '${file:}'}}\n"}, {})
+    assert found == "podium.yaml:1: secret file '' has no path; write ${file:/run/secrets/NAME}"

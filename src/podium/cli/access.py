@@ -167,7 +167,8 @@ def _store(args: argparse.Namespace) -> Database:
     root = Path(args.project).resolve()
     if not root.is_dir():
         raise UsageError(f"--project {args.project}: no such folder")
-    return open_database(load_project(root).store_url)
+    project = load_project(root)
+    return open_database(project.store_url, project.secrets)
 
 
 def _action(actions: argparse._SubParsersAction, name: str, help_: str) -> argparse.ArgumentParser:

@@ -30,7 +30,7 @@ def _project(args: argparse.Namespace) -> Project:
 
 
 def _open(project: Project) -> Database:
-    return open_database(project.store_url)
+    return open_database(project.store_url, project.secrets)
 
 
 def _print_json(value: Any, mask: Masker | None = None) -> None:

@@ -146,7 +146,7 @@ def _run(folder: Path) -> tuple[str, bool]:
 
     project = load_project(folder)
     width = max(len(task.id) for task in project.workflows[WORKFLOW].tasks)
-    db = open_database(project.store_url)
+    db = open_database(project.store_url, project.secrets)
     try:
         progress = Progress(enabled=True, stream=sys.stdout, width=width)
         run_id = services.start_run(db, project, WORKFLOW, {})
@@ -165,7 +165,7 @@ def _report(folder: Path, run_id: str, marker: DemoMarker, ok: bool, took: float
     from podium.store.database import open_database
 
     project = load_project(folder)
-    db = open_database(project.store_url)
+    db = open_database(project.store_url, project.secrets)
     try:
         run = queries.show_run(db, run_id)
         catchups = [queries.show_run(db, c) for c in run["catchup_runs"]]

@@ -75,6 +75,21 @@ class Client:
         self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout)
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._send(method, path, **kwargs).json()
+
+    def pages(self, path: str, params: dict[str, Any]) -> list[Any]:
+        """Every item of a paged GET, following its ``X-Next-Cursor`` header."""
+        items: list[Any] = []
+        cursor: str | None = None
+        while True:
+            query = {**params, "cursor": cursor} if cursor else params
+            response = self._send("GET", path, params=query)
+            items.extend(response.json())
+            cursor = response.headers.get("X-Next-Cursor")
+            if not cursor:
+                return items
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
@@ -84,7 +99,7 @@ class Client:
             ) from None
         if response.status_code >= 400:
             raise self._refusal(response)
-        return response.json()
+        return response
 
     def _refusal(self, response: httpx.Response) -> PodiumError:
         status, said = response.status_code, _without(_message(response), self._token)
@@ -134,7 +149,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     params = {"task": args.task} if args.task else {}
-    lines = _call(args, "GET", f"/api/runs/{_seg(args.run)}/logs", params=params)
+    client = client_for(args)
+    try:
+        lines = client.pages(f"/api/runs/{_seg(args.run)}/logs", params)
+    finally:
+        client.close()
     current: tuple[str, int] | None = None
     for line in lines:
         if (line["task_id"], line["attempt"]) != current and not args.task:

@@ -18,6 +18,13 @@ Every message and log line passes through a ``Masker`` holding the connection's 
 (and the values of auth-looking headers), so no secret reaches an error, a log or a page
 location. Time, randomness and sleeping are injectable: tests never wait.
 
+Redirects are followed (at most ``MAX_REDIRECTS``) by this client, not by httpx, which
+keeps every header but ``Authorization`` on a hop to another host. A redirect to another
+origin (scheme, host, port) goes without credentials: no ``auth`` flow, and none of the
+headers an auth flow added, whose name looks like a credential, or whose value holds a
+secret (``X-Shopify-Access-Token``, ``x-amz-access-token``, a custom ``X-Api-Key``). One
+that would re-send a request body there (307/308) is refused: a body may hold a secret.
+
 ``auth`` (an ``httpx.Auth``) runs on every attempt, so a per-request signature (OAuth 1.0a)
 is made anew for each retry and a token fetched from a token endpoint can be refreshed when
 it expires. Such a flow must pass what it fetches to ``HttpClient.mask.add`` if it can
@@ -43,6 +50,7 @@ from podium.core.masking import Masker
 from podium.errors import TerminalTaskError, TransientTaskError
 
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
+MAX_REDIRECTS = 10
 # httpcore reads a response 64 KiB at a time, and each read costs a copy of everything not
 # yet taken from its buffer: a page of JSON of a megabyte took ~2.9 ms of CPU instead of
 # ~2.2 ms with 1 MiB reads (measured on 250-order pages). It is a plain class attribute,
@@ -166,7 +174,7 @@ class HttpClient:
             base_url=base_url,
             headers=headers,
             timeout=httpx.Timeout(timeout),
-            follow_redirects=True,
+            follow_redirects=False,  # followed by _follow, without credentials elsewhere
             transport=transport,
             auth=auth,
         )
@@ -235,7 +243,9 @@ class HttpClient:
         if self.limiter is not None:
             self.limiter.acquire()
         try:
-            raw = self._client.send(self._build(request, headers))
+            built = self._build(request, headers)
+            own = frozenset(built.headers.keys())  # before an auth flow adds its own
+            raw = self._follow(self._client.send(built), own)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise TerminalTaskError(
                 self.mask(
@@ -264,6 +274,39 @@ class HttpClient:
         if response.status in RETRYABLE or response.status >= 500:
             return _Failure(self._status_text(response), self._retry_after(response))
         raise self._terminal(request, response)
+
+    def _follow(self, raw: httpx.Response, own: frozenset[str]) -> httpx.Response:
+        """Follows ``raw``'s redirects; to another origin without any credential."""
+        origin = _origin(raw.request.url)
+        for _ in range(MAX_REDIRECTS):
+            hop = raw.next_request
+            if hop is None:
+                return raw
+            if _origin(hop.url) == origin:
+                raw = self._client.send(hop)
+                continue
+            if hop.method not in ("GET", "HEAD"):
+                raise TerminalTaskError(
+                    self.mask(
+                        f"connection {self.name!r}: {raw.request.method} {raw.request.url} "
+                        f"was redirected ({raw.status_code}) to another origin, "
+                        f"{_origin(hop.url)}, with its body; refused, as the body may hold "
+                        "a secret. Point the connection at the final URL"
+                    )
+                )
+            for name in list(hop.headers.keys()):
+                if self._is_credential(name, hop.headers[name], own):
+                    del hop.headers[name]
+            raw = self._client.send(hop, auth=None)
+        raise TerminalTaskError(
+            self.mask(
+                f"connection {self.name!r}: more than {MAX_REDIRECTS} redirects from "
+                f"{raw.request.url}; check the connection's base_url"
+            )
+        )
+
+    def _is_credential(self, name: str, value: str, own: frozenset[str]) -> bool:
+        return name.lower() not in own or _is_auth_header(name) or self.mask(value) != value
 
     def _build(self, request: HttpRequest, headers: Mapping[str, str] | None) -> httpx.Request:
         params = dict(request.params) if request.params else None
@@ -330,6 +373,11 @@ class HttpClient:
                 f"{self._status_text(response)}; {_hint(response.status, self.name)}"
             )
         )
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host, url.port or default
 
 
 def _is_auth_header(name: str) -> bool:

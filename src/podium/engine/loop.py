@@ -31,11 +31,10 @@ from typing import Any
 
 from podium import clock
 from podium.core.events import AttemptFinished, Event
-from podium.core.masking import Masker
 from podium.core.status import AttemptStatus
 from podium.core.workflow import Project, Task
 from podium.engine import state
-from podium.engine.journal import Journal
+from podium.engine.journal import Journal, unmasked
 from podium.engine.state import Claim, Graphs, Outcome
 from podium.engine.triggers import Triggers
 from podium.errors import StoreUnavailableError
@@ -117,7 +116,7 @@ class Engine:
         self.graphs = Graphs(project.workflows)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.scope_root = scope_root
-        self.mask = Masker(project.secrets)
+        db.mask.add(*project.secrets)  # what the store writes is masked (Journal.stored)
         self.settings = project.engine
         self.stats = EngineStats()
         self._rng = rng or random.Random()
@@ -312,8 +311,8 @@ class Engine:
         return logs
 
     def _write_logs(self, tx: Tx, logs: list[_LogRow]) -> None:
-        if self.mask:
-            logs = [(r, t, a, at, s, self.mask(line)) for r, t, a, at, s, line in logs]
+        if tx.mask:
+            logs = [(r, t, a, at, s, tx.mask(line)) for r, t, a, at, s, line in logs]
         tx.executemany(
             "INSERT INTO logs (run_id, task_id, attempt, at, stream, line)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -327,8 +326,7 @@ class Engine:
                 self.stats.stale_refused += 1  # timed out or cancelled already: ignored
                 continue
             status = AttemptStatus.SUCCEEDED if r.ok else AttemptStatus.FAILED
-            error = self.mask(r.error) if r.error else None
-            outcomes.append(Outcome(*r.key, status, r.output, error, r.retryable))
+            outcomes.append(Outcome(*r.key, status, r.output, r.error, r.retryable))
         self._end(j, outcomes, owner=self.owner)
 
     def _end(self, j: Journal, outcomes: list[Outcome], owner: str | None) -> None:
@@ -458,13 +456,19 @@ class Engine:
             kind=task.kind,
             target=task.target,
             project_root=self.project.root,
-            params={**info.params, **task.params},
+            params={**self._params(c.workflow, info.params), **task.params},
             logical_time=info.logical_time,
             upstream=self._upstream(tx, c.run_id, info, task),
             late_upstreams=c.late_upstreams,
             trigger=info.trigger,
             options=task.options,
         )
+
+    def _params(self, workflow: str, stored: dict[str, Any]) -> dict[str, Any]:
+        """The run's params, masked secrets among its declared defaults read again."""
+        if not self.db.mask:
+            return stored
+        return unmasked(stored, self.graphs.workflow(workflow).params, self.db.mask)
 
     def _run_info(self, tx: Tx, run_id: str) -> _RunInfo:
         info = self._runs.get(run_id)

@@ -11,7 +11,7 @@ from podium.errors import NotFoundError
 from podium.store.database import Database
 
 
-def _iso(ts: float | None) -> str | None:
+def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
 
 
@@ -52,9 +52,9 @@ def _run(row: tuple[Any, ...]) -> dict[str, Any]:
         "trigger": json.loads(trigger),
         "params": json.loads(params),
         "logical_time": logical,
-        "created_at": _iso(created),
-        "started_at": _iso(started),
-        "finished_at": _iso(finished),
+        "created_at": iso(created),
+        "started_at": iso(started),
+        "finished_at": iso(finished),
         "parent_run_id": parent,
     }
 
@@ -80,8 +80,8 @@ def show_run(db: Database, run_id: str) -> dict[str, Any]:
             "id": t[0],
             "status": t[1],
             "attempts": t[2],
-            "started_at": _iso(t[3]),
-            "finished_at": _iso(t[4]),
+            "started_at": iso(t[3]),
+            "finished_at": iso(t[4]),
             "late": bool(t[5]),
             "error": t[6],
             "incomplete": bool(t[7]),
@@ -112,8 +112,8 @@ def attempts_of(db: Database, run_id: str) -> list[dict[str, Any]]:
             "attempt": r[1],
             "status": r[2],
             "owner": r[3],
-            "started_at": _iso(r[4]),
-            "finished_at": _iso(r[5]),
+            "started_at": iso(r[4]),
+            "finished_at": iso(r[5]),
             "error": r[6],
         }
         for r in rows
@@ -121,6 +121,21 @@ def attempts_of(db: Database, run_id: str) -> list[dict[str, Any]]:
 
 
 def logs_of(db: Database, run_id: str, task_id: str | None = None) -> list[dict[str, Any]]:
+    require_task(db, run_id, task_id)
+    clause, args = (" AND task_id = ?", (run_id, task_id)) if task_id else ("", (run_id,))
+    rows = db.read().fetchall(
+        "SELECT task_id, attempt, at, stream, line FROM logs WHERE run_id = ?"
+        f"{clause} ORDER BY task_id, attempt, at",
+        args,
+    )
+    return [
+        {"task_id": r[0], "attempt": r[1], "at": iso(r[2]), "stream": r[3], "line": r[4]}
+        for r in rows
+    ]
+
+
+def require_task(db: Database, run_id: str, task_id: str | None) -> None:
+    """NotFoundError unless the run (and, when given, its task) exists."""
     tx = db.read()
     if tx.fetchone("SELECT 1 FROM runs WHERE id = ?", (run_id,)) is None:
         raise NotFoundError(f"no run {run_id!r}; list runs with `podium runs`")
@@ -132,16 +147,6 @@ def logs_of(db: Database, run_id: str, task_id: str | None = None) -> list[dict[
         is None
     ):
         raise NotFoundError(f"run {run_id} has no task {task_id!r}; see `podium show {run_id}`")
-    clause, args = (" AND task_id = ?", (run_id, task_id)) if task_id else ("", (run_id,))
-    rows = tx.fetchall(
-        "SELECT task_id, attempt, at, stream, line FROM logs WHERE run_id = ?"
-        f"{clause} ORDER BY task_id, attempt, at",
-        args,
-    )
-    return [
-        {"task_id": r[0], "attempt": r[1], "at": _iso(r[2]), "stream": r[3], "line": r[4]}
-        for r in rows
-    ]
 
 
 def events_of(db: Database, run_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
@@ -155,7 +160,7 @@ def events_of(db: Database, run_id: str | None = None, limit: int = 200) -> list
         {
             "seq": r[0],
             "type": r[1],
-            "at": _iso(r[2]),
+            "at": iso(r[2]),
             "run_id": r[3],
             "task_id": r[4],
             "payload": json.loads(r[5]),
@@ -215,7 +220,7 @@ def assets(db: Database, *, now: float | None = None) -> list[dict[str, Any]]:
         found.append(
             {
                 "asset": data.get("asset"),
-                "updated_at": _iso(at),
+                "updated_at": iso(at),
                 "age_seconds": round(current - at, 1),
                 "run_id": run_id,
                 "task_id": task_id,

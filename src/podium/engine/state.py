@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from podium.core import events as ev
@@ -123,8 +123,8 @@ def create_run(
             wf.name,
             status,
             kind,
-            json.dumps(dict(trigger), default=str),
-            json.dumps(dict(params), default=str),
+            j.stored(dict(trigger)),
+            j.stored(dict(params)),
             logical_time,
             dedupe_key,
             parent_run_id,
@@ -397,6 +397,7 @@ def finish_attempts(
     """Records how attempts ended; returns the outcomes refused as stale."""
     stale = []
     for o in outcomes:
+        o = replace(o, output=j.stored_json(o.output), error=j.text(o.error))
         if not _end_attempt(j, o, owner):
             stale.append(o)
             continue

@@ -104,7 +104,7 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
         message = f"no podium.yaml in {root}; run `podium init` to create one"
         raise ProjectError([Problem(CONFIG_FILE, 0, message)])
     found: list[Problem] = []
-    interpolator = Interpolator(environ)
+    interpolator = Interpolator(environ, root)
     config = Problems(CONFIG_FILE, found)
     text = _read_text(root / CONFIG_FILE, config)
     settings = read_settings(root, text or "", environ, interpolator, config)

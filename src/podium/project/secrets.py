@@ -1,25 +1,34 @@
-"""``${VAR}`` interpolation from the environment, and which values are secret.
+"""``${VAR}`` and ``${file:PATH}`` interpolation, and which values are secret.
 
 Any string value in podium.yaml or a workflow YAML may hold ``${NAME}`` (the variable must
 be set) or ``${NAME:-default}`` (the default when it is unset or empty). ``$${`` writes a
 literal ``${`` (for a shell command that should expand the variable itself).
 
+``${file:PATH}`` is the content of a file, as Docker and Kubernetes mount secrets
+(``${file:/run/secrets/shopify_token}``); a relative PATH is under the project folder. One
+trailing line break is dropped. The file must exist, be readable, be UTF-8 text, not be
+empty and hold at most ``MAX_SECRET_FILE`` bytes; otherwise the line that names it is a
+problem that says which. Its value is always secret.
+
 Secret values, collected so that ``Masker(project.secrets)`` can hide them everywhere:
-values read from a variable whose name contains one of ``SECRET_WORDS``; every string under a
-``connections`` key that contains one; and the password in any URL under ``connections``
-and in the store URL.
+values read from a variable whose name contains one of ``SECRET_WORDS``; every value read
+from a file; every string under a ``connections`` key that contains one; and the password
+in any URL under ``connections`` and in the store URL.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from podium.project.yaml_lines import LineDict, LineList, Problems
 
 SECRET_WORDS = ("token", "secret", "password", "key", "credential")
+FILE_PREFIX = "file:"
+MAX_SECRET_FILE = 64 * 1024
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{(?P<body>[^}]*)(?P<close>\}?)")
 _BODY = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>.*))?", re.S)
@@ -44,8 +53,9 @@ class Interpolator:
     secret values read anywhere.
     """
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, environ: Mapping[str, str], root: Path | None = None) -> None:
         self.environ = environ
+        self.root = root or Path(".")
         self.secrets: set[str] = set()
 
     def document(self, value: Any, problems: Problems) -> None:
@@ -70,11 +80,14 @@ class Interpolator:
     def _replace(self, match: re.Match[str], line: int, problems: Problems) -> str:
         if match.group(0) == "$${":
             return "${"
+        if match.group("body").startswith(FILE_PREFIX) and match.group("close"):
+            return self._file(match.group("body")[len(FILE_PREFIX) :], line, problems)
         body = _BODY.fullmatch(match.group("body"))
         if body is None or not match.group("close"):
             problems.add(
                 line,
-                f"malformed reference {match.group(0)!r}; write ${{NAME}} or ${{NAME:-default}}",
+                f"malformed reference {match.group(0)!r}; write ${{NAME}}, ${{NAME:-default}} "
+                "or ${file:PATH}",
             )
             return match.group(0)
         name, default = body.group("name"), body.group("default")
@@ -91,6 +104,43 @@ class Interpolator:
         if is_secret_name(name) and value:
             self.secrets.add(value)
         return value
+
+    def _file(self, name: str, line: int, problems: Problems) -> str:
+        value, problem = read_secret_file(self.root, name)
+        if problem:
+            problems.add(line, f"secret file {name!r} {problem}")
+            return ""
+        self.secrets.add(value)
+        return value
+
+
+def read_secret_file(root: Path, name: str) -> tuple[str, str]:
+    """(the value, "") or ("", what is wrong with the file); the value never in a message."""
+    if not name.strip():
+        return "", "has no path; write ${file:/run/secrets/NAME}"
+    path = root / name.strip()
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            return "", "is a folder; name the file that holds the secret"
+        if size > MAX_SECRET_FILE:
+            return "", f"holds {size} bytes, more than a secret ({MAX_SECRET_FILE}); check the path"
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return (
+            "",
+            "does not exist; create it or fix the path (relative paths start at the project folder)",
+        )
+    except PermissionError:
+        return "", "cannot be read (permission denied); let the user running podium read it"
+    except UnicodeDecodeError:
+        return "", "is not UTF-8 text"
+    except OSError as exc:
+        return "", f"cannot be read ({exc.strerror or type(exc).__name__})"
+    value = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
+    if not value:
+        return "", "is empty; write the secret into it"
+    return value, ""
 
 
 def url_secrets(text: str) -> set[str]:

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Body, Depends, FastAPI, Query, Request
+from fastapi import Body, Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from podium.core.masking import Masker
 from podium.core.workflow import Project, ScheduleTrigger
-from podium.engine import queries, services
+from podium.engine import log_pages, queries, services
 from podium.errors import NotFoundError, PodiumError, UsageError
 from podium.server import auth
 from podium.server.login import login_router
@@ -49,6 +49,7 @@ def create_app(
 ) -> FastAPI:
     """The API and UI over ``db``; ``engine_probe`` makes ``/api/ready`` watch an engine."""
     mask = Masker(project.secrets)
+    db.mask.add(*project.secrets)  # runs started here are stored masked
 
     class MaskedJSONResponse(JSONResponse):
         """Every answer passes the project's secret mask, whatever route built it."""
@@ -135,8 +136,22 @@ def create_app(
         return queries.attempts_of(db, run_id)
 
     @app.get("/api/runs/{run_id}/logs", dependencies=viewer)
-    def logs(run_id: str, task: str | None = None) -> list[dict[str, Any]]:
-        return [{**line, "line": mask(line["line"])} for line in queries.logs_of(db, run_id, task)]
+    def logs(
+        run_id: str,
+        request: Request,
+        response: Response,
+        task: str | None = None,
+        cursor: str | None = None,
+        limit: int = Query(log_pages.PAGE_LINES, ge=1, le=log_pages.MAX_PAGE_LINES),
+    ) -> list[dict[str, Any]]:
+        """One page of log lines (at most ``limit``, about 1 MiB); when more remain, the
+        ``X-Next-Cursor`` header (and a ``Link: rel="next"``) says where to read on."""
+        page = log_pages.log_page(db, run_id, task, cursor=cursor, limit=limit)
+        if page.next_cursor:
+            following = request.url.include_query_params(cursor=page.next_cursor)
+            response.headers["X-Next-Cursor"] = page.next_cursor
+            response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+        return [{**line, "line": mask(line["line"])} for line in page.lines]
 
     @app.post("/api/runs/{run_id}/retry", dependencies=operator)
     def retry(run_id: str, body: RetryIn = Body(default_factory=RetryIn)) -> dict[str, Any]:

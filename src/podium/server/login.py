@@ -2,11 +2,16 @@
 
 The log-in form is protected by a double-submit cookie (no log-in CSRF); failed log-ins are
 slowed down and, after a few in a row, refused for a while per user name and per address.
+A try is checked against the lock-out and counted as a failure in one step, before its
+password is checked (``LoginGuard.admit``): forty guesses sent at once for one user get
+five password checks, not forty. A success takes its count back. The counts live in the
+process: each ``podium up`` serving one store keeps its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +51,11 @@ class Throttle:
     def failed(self, key: str) -> None:
         self._failures[key] = [*self._recent(key), self.clock()][-self.limit :]
 
+    def forgive(self, key: str) -> None:
+        """Takes back one counted failure (a try admitted, then successful)."""
+        recent = self._recent(key)
+        self._failures[key] = recent[:-1]
+
     def succeeded(self, key: str) -> None:
         self._failures.pop(key, None)
 
@@ -58,6 +68,7 @@ class Throttle:
 class LoginGuard:
     users: Throttle = field(default_factory=lambda: Throttle(limit=5))
     addresses: Throttle = field(default_factory=lambda: Throttle(limit=20))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def keys(self, request: Request, name: str) -> tuple[str, str]:
         address = request.client.host if request.client else "?"
@@ -67,13 +78,22 @@ class LoginGuard:
         user_key, address_key = self.keys(request, name)
         return max(self.users.wait_for(user_key), self.addresses.wait_for(address_key))
 
-    def record(self, request: Request, name: str, ok: bool) -> None:
+    def admit(self, request: Request, name: str) -> float:
+        """0 and the try counted as a failure, at once; else the seconds to wait."""
         user_key, address_key = self.keys(request, name)
-        if ok:
+        with self._lock:
+            wait = max(self.users.wait_for(user_key), self.addresses.wait_for(address_key))
+            if wait == 0:
+                self.users.failed(user_key)
+                self.addresses.failed(address_key)
+            return wait
+
+    def succeeded(self, request: Request, name: str) -> None:
+        """An admitted try was right: its user's failures are cleared, its count taken back."""
+        user_key, address_key = self.keys(request, name)
+        with self._lock:
             self.users.succeeded(user_key)
-        else:
-            self.users.failed(user_key)
-            self.addresses.failed(address_key)
+            self.addresses.forgive(address_key)
 
 
 def login_router(guard: LoginGuard | None = None) -> APIRouter:
@@ -101,15 +121,15 @@ def login_router(guard: LoginGuard | None = None) -> APIRouter:
             return RedirectResponse(target, status_code=303)
         if not cred.same(_text(form.get(auth.CSRF_FIELD)), auth.login_csrf(request)):
             return refusal_response(_stale_form())
-        wait = guard.wait_for(request, name)
+        wait = guard.admit(request, name)  # checked and counted in one step
         if wait > 0:
             return refusal_response(_throttled(wait))
         user = await run_in_threadpool(access.check_password, control.db, name, password)
-        guard.record(request, name, user is not None)
         if user is None:
             await asyncio.sleep(FAILURE_DELAY)
             error = "Wrong user name or password."
             return _page(request, enabled=True, next=target, error=error, username=name, status=401)
+        guard.succeeded(request, name)
         session_id, _csrf = await run_in_threadpool(
             access.create_session, control.db, user.name, now=control.clock()
         )

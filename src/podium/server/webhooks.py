@@ -5,6 +5,10 @@ token, so it takes no ``require`` dependency; the signature on the raw body, che
 the connection's secret, is its authentication. Its answers:
 
     200  stored (or a redelivery of a stored id: nothing changes)  {"status", "id"}
+    200  {"status": "replay"}: a body-signed delivery (Shopify, hmac) whose body arrived
+         within the connection's replay_window under another id; nothing is stored. A 2xx,
+         not a refusal: a sender retries any non-2xx (Shopify for 48 hours, then drops
+         the subscription), and a replay must be a no-op, not a loop of retries
     400  not JSON, or no delivery id where the scheme needs one
     401  missing or bad signature, or a timestamp outside the tolerance; nothing stored
     404  no such connection, or it receives no webhooks
@@ -99,7 +103,8 @@ class WebhookReceiver:
         except Exception as exc:  # noqa: BLE001 - the sender must retry; say why
             message = f"the inbox could not store the delivery ({type(exc).__name__}: {exc})"
             return 503, {"error": self.mask(message) + "; send it again later"}
-        return 200, {"status": "duplicate" if stored.duplicate else "stored", "id": stored.inbox_id}
+        status = "replay" if stored.replay else "duplicate" if stored.duplicate else "stored"
+        return 200, {"status": status, "id": stored.inbox_id}
 
 
 async def read_body(receive: Receive, declared: str, limit: int) -> bytes:

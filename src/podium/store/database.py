@@ -19,12 +19,13 @@ import socket
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
+from podium.core.masking import Masker
 from podium.errors import StoreError, StoreUnavailableError
 from podium.store.outage import Backoff, transient_reason, unavailable
 from podium.store.schema import MIGRATIONS, render
@@ -53,6 +54,7 @@ class Tx:
         self._db = db
         self._conn = conn
         self.dialect = db.dialect
+        self.mask = db.mask
         self.notify = False
         # a read's first SELECT may be sent again on a new connection if the one it found
         # was broken while idle (the server restarted): nothing ran on it
@@ -136,11 +138,17 @@ class Tx:
 class Database:
     """Connections (one per thread), transactions and wake-ups for one store URL.
 
-    ``busy_timeout``: how long a SQLite write waits for another process's lock before the
-    store counts as unavailable."""
+    ``mask`` hides the project's secrets in what is written: params, outputs, errors, log
+    lines and event payloads pass it before they reach a table (``Journal.stored``), so a
+    secret is never at rest, even after it is rotated. ``busy_timeout``: how long a SQLite
+    write waits for another process's lock before the store counts as unavailable.
+    """
 
-    def __init__(self, url: str, *, busy_timeout: float = 30.0) -> None:
+    def __init__(
+        self, url: str, secrets: Iterable[str] = (), *, busy_timeout: float = 30.0
+    ) -> None:
         self.url = url
+        self.mask = Masker(secrets)
         self.busy_timeout = busy_timeout
         self.dialect = "postgres" if url.startswith(("postgres://", "postgresql://")) else "sqlite"
         self._local = threading.local()
@@ -176,9 +184,9 @@ class Database:
         return conn
 
     def _open_sqlite(self) -> sqlite3.Connection:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
+            if self.path != ":memory:":
+                _make_private(Path(self.path))
             conn = sqlite3.connect(
                 self.path,
                 isolation_level=None,
@@ -188,7 +196,7 @@ class Database:
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             reason = transient_reason(exc)
             if reason is not None:
                 raise unavailable(exc, f"at {self.path}", reason) from exc
@@ -404,8 +412,25 @@ class Database:
                 stop.wait(backoff.next())
 
 
-def open_database(url: str) -> Database:
-    return Database(url)
+def open_database(url: str, secrets: Iterable[str] = ()) -> Database:
+    """The store at ``url``; ``secrets`` (a project's) are masked in all it writes."""
+    return Database(url, secrets)
+
+
+def _make_private(path: Path) -> None:
+    """The store file, its WAL files and the ``.podium/`` folder holding it readable by
+    their owner only (0600 / 0700): they keep runs, params and the webhook inbox."""
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+    elif folder.name == ".podium":
+        folder.chmod(0o700)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with suppress(FileNotFoundError):
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
 
 
 def wake_socket_path(db_path: str) -> str:

@@ -169,6 +169,13 @@ MIGRATIONS: list[list[str]] = [
             error TEXT
         )""",
     ],
+    [
+        # a body-signed delivery's digest: the same body under a fresh id is a replay
+        "ALTER TABLE webhook_inbox ADD COLUMN body_digest TEXT",
+        "CREATE INDEX webhook_inbox_by_body ON webhook_inbox (connection, body_digest)",
+        # the log API's pages: keyset on (task, attempt, time)
+        "CREATE INDEX logs_by_time ON logs (run_id, task_id, attempt, at)",
+    ],
 ]
 
 

@@ -1,6 +1,8 @@
 """The webhook inbox: verified deliveries, kept durably before they are acknowledged.
 
-One row per (connection, delivery id); a redelivery changes nothing. The engine processes
+One row per (connection, delivery id); a redelivery changes nothing. A body-signed
+delivery (Shopify, hmac) whose body the connection received within its ``replay_window``
+changes nothing either, whatever its id: it is a ``replay`` (the id is not signed). The engine processes
 each ``pending`` row once (``podium.webhooks.process``); a processing failure makes it
 ``failed`` until its next attempt, and after the connection's ``max_attempts`` ``dead``.
 ``replay`` puts a processed or dead row back to ``pending``: a deliberate new processing
@@ -36,6 +38,7 @@ class Stored:
 
     inbox_id: int
     duplicate: bool
+    replay: bool = False  # the same body arrived under another delivery id
 
 
 def store_deliveries(db: Database, deliveries: Sequence[Delivery], now: float) -> list[Stored]:
@@ -45,11 +48,20 @@ def store_deliveries(db: Database, deliveries: Sequence[Delivery], now: float) -
 
 
 def _store(tx: Tx, d: Delivery, now: float) -> Stored:
+    if d.body_digest and d.replay_window > 0:
+        tx.lock(f"podium.webhook.{d.connection}.{d.body_digest}")
+        seen = tx.fetchone(
+            "SELECT id, delivery_id FROM webhook_inbox WHERE connection = ? AND body_digest = ?"
+            " AND received_at >= ? ORDER BY id LIMIT 1",
+            (d.connection, d.body_digest, now - d.replay_window),
+        )
+        if seen is not None:
+            return Stored(int(seen[0]), duplicate=True, replay=seen[1] != d.delivery_id)
     row = tx.fetchone(
         "INSERT INTO webhook_inbox (connection, delivery_id, topic, received_at, headers, body,"
-        " status) VALUES (?, ?, ?, ?, ?, ?, 'pending')"
+        " status, body_digest) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)"
         " ON CONFLICT (connection, delivery_id) DO NOTHING RETURNING id",
-        (d.connection, d.delivery_id, d.topic, now, json.dumps(d.headers), d.body),
+        (d.connection, d.delivery_id, d.topic, now, json.dumps(d.headers), d.body, d.body_digest),
     )
     if row is not None:
         return Stored(int(row[0]), duplicate=False)

@@ -11,6 +11,8 @@
           secret: ${SHOPIFY_WEBHOOK_SECRET}
           previous_secret: ${SHOPIFY_OLD_SECRET}   # also accepted during a rotation
           max_body: 1MB                  # larger bodies are refused with 413 (1MB = 1 MiB)
+          tolerance: 48h                 # an older X-Shopify-Triggered-At is refused (401)
+          replay_window: 7d              # a body seen this recently is not taken again
       stripe:
         type: webhook                    # a connection that only receives webhooks
         webhooks: {verify: stripe, secret: ${STRIPE_WHSEC}, tolerance: 300s}
@@ -25,10 +27,19 @@
           secret: ${ERP_WEBHOOK_SECRET}
           id_header: X-Delivery-Id       # or id_field: a dotted path in the JSON body
           topic_header: X-Event          # or topic_field
+          timestamp_header: X-Sent-At    # optional: refused when older than tolerance (300s)
 
 Every key may also be given on any connection: ``max_attempts`` (default 5) and
 ``retry_delay`` (default 30s, doubled after each failed processing, at most 1h) decide
 when an inbox entry whose processing keeps failing becomes ``dead``.
+
+Replays. Shopify and ``hmac`` sign the body only: the delivery id and any timestamp travel
+in headers nobody signs, so a captured delivery could be sent again under a fresh id. For
+these two schemes a body already received on the connection within ``replay_window``
+(default 7d) is not taken again, whatever its id (answered 200 ``{"status": "replay"}``,
+see ``podium.server.webhooks``), and a sent time (Shopify's ``X-Shopify-Triggered-At``,
+an ``hmac`` connection's ``timestamp_header``) older than ``tolerance`` is refused.
+Stripe and Klaviyo sign their timestamp, so their ``tolerance`` already bounds replays.
 
 Problems start with their key path (``webhooks.secret: …``) so that ``podium validate``
 reports them at that key's line. Messages never quote a secret.
@@ -52,12 +63,17 @@ ALGORITHMS = ("sha1", "sha256", "sha512")
 ENCODINGS = ("hex", "base64")
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_TOLERANCE = 300.0
+#: Shopify retries a delivery for up to 48 hours (with its first X-Shopify-Triggered-At)
+SHOPIFY_TOLERANCE = 48 * 3600.0
+DEFAULT_REPLAY_WINDOW = 7 * 24 * 3600.0
+#: schemes whose signature covers the body only: their bodies are deduplicated too
+BODY_SIGNED = ("shopify", "hmac")
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_RETRY_DELAY = 30.0
 COMMON_KEYS = ("verify", "secret", "previous_secret", "secrets", "max_body")
 RETRY_KEYS = ("max_attempts", "retry_delay")
 SCHEME_KEYS: dict[str, tuple[str, ...]] = {
-    "shopify": (),
+    "shopify": ("tolerance", "replay_window"),
     "stripe": ("tolerance",),
     "klaviyo": ("tolerance",),
     "hmac": (
@@ -69,6 +85,9 @@ SCHEME_KEYS: dict[str, tuple[str, ...]] = {
         "id_field",
         "topic_header",
         "topic_field",
+        "timestamp_header",
+        "tolerance",
+        "replay_window",
     ),
 }
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib)?", re.IGNORECASE)
@@ -84,7 +103,9 @@ class WebhookSettings:
     scheme: str
     secrets: tuple[str, ...]
     max_body: int = DEFAULT_MAX_BODY
-    tolerance: float | None = None  # stripe: default 300s; klaviyo: only when set
+    tolerance: float | None = None  # stripe: 300s; shopify: 48h; klaviyo, hmac: when set
+    replay_window: float = 0.0  # shopify, hmac: a body seen this recently is a replay
+    timestamp_header: str | None = None  # hmac: an unsigned sent time, checked vs tolerance
     header: str = ""  # hmac: the signature header
     algorithm: str = "sha256"
     encoding: str = "hex"
@@ -274,16 +295,19 @@ def _scheme_settings(raw: Mapping[str, Any], scheme: str, problems: list[str]) -
         return {"tolerance": _duration(raw, "tolerance", DEFAULT_TOLERANCE, problems)}
     if scheme == "klaviyo":
         return {"tolerance": _duration(raw, "tolerance", None, problems)}
-    if scheme != "hmac":
-        return {}
+    window = _duration(raw, "replay_window", DEFAULT_REPLAY_WINDOW, problems)
+    if scheme == "shopify":
+        tolerance = _duration(raw, "tolerance", SHOPIFY_TOLERANCE, problems)
+        return {"tolerance": tolerance, "replay_window": window}
     header = _header(raw, "header", problems, required=True)
     own: dict[str, Any] = {
         "header": header or "",
         "algorithm": _choice(raw, "algorithm", ALGORITHMS, "sha256", problems),
         "encoding": _choice(raw, "encoding", ENCODINGS, "hex", problems),
         "prefix": _text(raw, "prefix", problems) or "",
+        "replay_window": window,
     }
-    for key in ("id_header", "topic_header"):
+    for key in ("id_header", "topic_header", "timestamp_header"):
         own[key] = _header(raw, key, problems)
     for key in ("id_field", "topic_field"):
         own[key] = _text(raw, key, problems)
@@ -291,6 +315,9 @@ def _scheme_settings(raw: Mapping[str, Any], scheme: str, problems: list[str]) -
         problems.append("webhooks.id_field: give id_header or id_field, not both")
     if own["topic_header"] and own["topic_field"]:
         problems.append("webhooks.topic_field: give topic_header or topic_field, not both")
+    own["tolerance"] = _duration(raw, "tolerance", DEFAULT_TOLERANCE, problems)
+    if "tolerance" in raw and not own["timestamp_header"]:
+        problems.append("webhooks.tolerance: applies with timestamp_header, the sent time")
     return own
 
 

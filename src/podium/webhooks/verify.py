@@ -5,6 +5,8 @@ Pure: the clock is the ``now`` argument. Signatures are compared in constant tim
 
     shopify   X-Shopify-Hmac-Sha256 = base64 HMAC-SHA256(secret, body)
               id: X-Shopify-Webhook-Id (else X-Shopify-Event-Id); topic: X-Shopify-Topic
+              X-Shopify-Triggered-At (ISO-8601, unsigned), when sent: within ``tolerance``
+              (default 48h, Shopify's retry period) of now
     stripe    Stripe-Signature: t=…,v1=…[,v1=…] = hex HMAC-SHA256(secret, f"{t}.{body}");
               t within ``tolerance`` (default 300 s) of now, past or future
               id: the event's ``id``; topic: its ``type``
@@ -16,10 +18,16 @@ Pure: the clock is the ``now`` argument. Signatures are compared in constant tim
               batch is the same delivery. topic: the batch's topics, comma-joined
     hmac      ``header`` = hex|base64 HMAC-sha1|sha256|sha512(secret, body), after an
               optional ``prefix`` (``sha256=``); id: ``id_header`` or ``id_field``, else a
-              digest of the body; topic: ``topic_header`` or ``topic_field``
+              digest of the body; topic: ``topic_header`` or ``topic_field``;
+              ``timestamp_header`` (unsigned), when configured: within ``tolerance``
+
+Shopify and hmac sign the body only, so a ``Delivery`` of theirs carries the body's digest
+and the connection's ``replay_window``: the inbox takes no body twice within it, whatever
+the delivery id says (``podium.webhooks.inbox``).
 
 Every delivery must be JSON. The stored headers leave out credentials (Authorization,
-Cookie) and the signature's value.
+Cookie), and keep the signature and any header named like a credential (``X-Api-Key``,
+``X-Auth-Token``) with its value redacted.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ import orjson
 
 from podium.errors import PodiumError
 from podium.webhooks.match import lookup
-from podium.webhooks.settings import WebhookSettings
+from podium.webhooks.settings import BODY_SIGNED, WebhookSettings
 
 SIGNATURE_HEADERS = {
     "shopify": "x-shopify-hmac-sha256",
@@ -44,6 +52,8 @@ SIGNATURE_HEADERS = {
     "klaviyo": "klaviyo-signature",
 }
 DROPPED_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie"))
+#: a kept header whose name holds one of these is kept with its value redacted
+CREDENTIAL_WORDS = ("token", "secret", "key", "password", "credential", "signature", "auth")
 REDACTED = "***"
 
 
@@ -74,6 +84,8 @@ class Delivery:
     topic: str | None
     headers: dict[str, str]
     body: str
+    body_digest: str | None = None  # body-signed schemes: the inbox refuses a replayed body
+    replay_window: float = 0.0
 
 
 def verify_delivery(
@@ -84,8 +96,15 @@ def verify_delivery(
     check_signature(settings, lowered, body, now)
     payload = parse_json(body)
     delivery_id, topic = identify(settings, lowered, body, payload)
+    digest = hashlib.sha256(body).hexdigest() if settings.scheme in BODY_SIGNED else None
     return Delivery(
-        settings.connection, delivery_id, topic, kept_headers(settings, lowered), body.decode()
+        settings.connection,
+        delivery_id,
+        topic,
+        kept_headers(settings, lowered),
+        body.decode(),
+        digest,
+        settings.replay_window,
     )
 
 
@@ -98,6 +117,7 @@ def check_signature(
         header = _required(headers, "x-shopify-hmac-sha256", "X-Shopify-Hmac-Sha256")
         expected = [_b64(_mac(s, body, "sha256")) for s in settings.secrets]
         _compare(expected, [header])
+        _check_sent_time(settings, headers, "X-Shopify-Triggered-At", now)
     elif scheme == "stripe":
         check_stripe(
             settings, _required(headers, "stripe-signature", "Stripe-Signature"), body, now
@@ -105,7 +125,7 @@ def check_signature(
     elif scheme == "klaviyo":
         check_klaviyo(settings, headers, body, now)
     else:
-        check_hmac(settings, headers, body)
+        check_hmac(settings, headers, body, now)
 
 
 def check_stripe(settings: WebhookSettings, header: str, body: bytes, now: float) -> None:
@@ -139,10 +159,13 @@ def check_klaviyo(
     signed = body + stamp.encode()
     _compare([_mac(s, signed, "sha256").hex() for s in settings.secrets], [signature.lower()])
     if settings.tolerance is not None:
-        _check_age(_klaviyo_time(stamp), now, settings.tolerance, "Klaviyo-Timestamp")
+        _check_age(
+            _sent_time(stamp, "Klaviyo-Timestamp"), now, settings.tolerance, "Klaviyo-Timestamp"
+        )
 
 
-def _klaviyo_time(stamp: str) -> float:
+def _sent_time(stamp: str, name: str) -> float:
+    """Seconds since the epoch in an ISO-8601 or epoch (seconds or milliseconds) header."""
     text = stamp.strip()
     try:
         if text.isdigit():
@@ -150,12 +173,12 @@ def _klaviyo_time(stamp: str) -> float:
             return value / 1000 if value > 1e11 else value
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
-        raise BadSignature(
-            "the Klaviyo-Timestamp header is neither ISO-8601 nor epoch seconds"
-        ) from None
+        raise BadSignature(f"the {name} header is neither ISO-8601 nor epoch seconds") from None
 
 
-def check_hmac(settings: WebhookSettings, headers: Mapping[str, str], body: bytes) -> None:
+def check_hmac(
+    settings: WebhookSettings, headers: Mapping[str, str], body: bytes, now: float
+) -> None:
     header = _required(headers, settings.header.lower(), settings.header)
     if settings.prefix:
         if not header.startswith(settings.prefix):
@@ -164,6 +187,19 @@ def check_hmac(settings: WebhookSettings, headers: Mapping[str, str], body: byte
     digests = [_mac(s, body, settings.algorithm) for s in settings.secrets]
     encode = _b64 if settings.encoding == "base64" else bytes.hex
     _compare([encode(d) for d in digests], [header.strip()])
+    if settings.timestamp_header:
+        _required(headers, settings.timestamp_header.lower(), settings.timestamp_header)
+        _check_sent_time(settings, headers, settings.timestamp_header, now)
+
+
+def _check_sent_time(
+    settings: WebhookSettings, headers: Mapping[str, str], name: str, now: float
+) -> None:
+    """An unsigned sent time, when the sender gave one: refused when stale. It stops a
+    delivery replayed as captured; a forged fresh time is caught by the body window."""
+    stamp = headers.get(name.lower(), "").strip()
+    if stamp:
+        _check_age(_sent_time(stamp, name), now, settings.tolerance, name)
 
 
 def _check_age(stamp: float, now: float, tolerance: float | None, what: str) -> None:
@@ -275,10 +311,11 @@ def _hmac_identity(
 
 
 def kept_headers(settings: WebhookSettings, headers: Mapping[str, str]) -> dict[str, str]:
-    """The headers the inbox keeps: no credentials, and the signature redacted."""
+    """The headers the inbox keeps: no credentials; the signature and credential-named
+    headers redacted."""
     signature = SIGNATURE_HEADERS.get(settings.scheme, settings.header.lower())
     return {
-        k: (REDACTED if k == signature else v)
+        k: (REDACTED if k == signature or any(w in k for w in CREDENTIAL_WORDS) else v)
         for k, v in headers.items()
         if k not in DROPPED_HEADERS
     }

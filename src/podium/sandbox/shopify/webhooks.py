@@ -10,7 +10,9 @@ made since the simulator's previous delivery (or its creation), oldest first:
 
 Each carries ``X-Shopify-Hmac-SHA256`` = base64(HMAC-SHA256(client secret, raw body)),
 ``X-Shopify-Topic``, ``-Shop-Domain``, ``-API-Version``, ``-Webhook-Id``, ``-Event-Id``
-and ``-Triggered-At``, as Shopify's delivery structure documents.
+and ``-Triggered-At``, as Shopify's delivery structure documents. Triggered-At is the
+moment of sending on podium's clock (``triggered_at`` sets it), not the simulated time of
+the change: a receiver compares it with its own clock to refuse stale deliveries.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import orjson
 
+from podium import clock
 from podium.sandbox.brand import Channel, Order, OrderView, Refund
 from podium.sandbox.shopify.render import gid, iso
 
@@ -56,15 +59,20 @@ def is_valid(secret: str, body: bytes, header: str) -> bool:
 
 
 def deliver_webhooks(
-    sim: ShopifySimulator, url: str, secret: str, topics: Sequence[str] = TOPICS
+    sim: ShopifySimulator,
+    url: str,
+    secret: str,
+    topics: Sequence[str] = TOPICS,
+    triggered_at: datetime | None = None,
 ) -> list[Delivery]:
     since, now = sim.webhooks_since, sim.clock.now()
+    sent = triggered_at or clock.now()
     events = sorted(_events(sim, since, now), key=lambda e: e[0])
     deliveries = []
     with httpx.Client(timeout=httpx.Timeout(5.0, connect=1.0)) as client:
-        for at, topic, payload in events:
+        for _at, topic, payload in events:
             if topic in topics:
-                deliveries.append(_post(client, url, secret, sim.shop, topic, at, payload))
+                deliveries.append(_post(client, url, secret, sim.shop, topic, sent, payload))
     sim.webhooks_since = now
     return deliveries
 

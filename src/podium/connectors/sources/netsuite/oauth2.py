@@ -20,7 +20,6 @@ the ``HttpClient`` as that request's answer, so it is retried like any other.
 
 from __future__ import annotations
 
-import base64
 import threading
 import time
 import uuid
@@ -28,10 +27,11 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 import httpx
+import jwt
 import orjson
 
 from podium.connectors.sources.netsuite.answers import check_answer
-from podium.connectors.sources.netsuite.rsa import RsaKey, sign_ps256
+from podium.connectors.sources.netsuite.rsa import RsaKey
 from podium.errors import TerminalTaskError
 
 TOKEN_PATH = "/services/rest/auth/oauth2/v1/token"
@@ -39,15 +39,10 @@ CREDENTIALS = "auth.client_id / auth.certificate_id / auth.private_key"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
 def make_assertion(
     key: RsaKey, client_id: str, certificate_id: str, audience: str, now: float
 ) -> str:
-    """A PS256-signed JWT for NetSuite's client-credentials token request."""
-    header = {"alg": "PS256", "typ": "JWT", "kid": certificate_id}
+    """A PS256-signed JWT for NetSuite's client-credentials token request (PyJWT)."""
     claims = {
         "iss": client_id,
         "scope": ["rest_webservices"],
@@ -56,8 +51,7 @@ def make_assertion(
         "exp": int(now) + 3600,
         "jti": uuid.uuid4().hex,
     }
-    signing_input = f"{_b64(orjson.dumps(header))}.{_b64(orjson.dumps(claims))}"
-    return f"{signing_input}.{_b64(sign_ps256(key, signing_input.encode()))}"
+    return jwt.encode(claims, key, algorithm="PS256", headers={"kid": certificate_id, "typ": "JWT"})
 
 
 @dataclass(frozen=True)
