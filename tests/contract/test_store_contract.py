@@ -10,6 +10,7 @@ from podium.engine import state
 from podium.engine.journal import Journal
 from podium.engine.state import Graphs, Outcome
 from podium.store.database import Database, open_database
+from podium.store.schema import MIGRATIONS
 
 WF = Workflow(
     "wf",
@@ -67,7 +68,7 @@ def finish(db: Database, claim_: state.Claim, owner: str | None, now: float = NO
 def test_migrations_are_versioned_and_idempotent(store_url: str) -> None:
     first = open_database(store_url)
     second = open_database(store_url)
-    assert first.schema_version == second.schema_version == 2
+    assert first.schema_version == second.schema_version == len(MIGRATIONS)
     first.close()
     second.close()
 

@@ -32,6 +32,10 @@ class SlaWatch:
         self.project = project
         self._due: dict[str, float] = {}  # workflow -> when to look next
 
+    def forget(self) -> None:
+        """The step that checked rolled back: check every deadline again next time."""
+        self._due.clear()
+
     def check(self, j: Journal) -> float | None:
         """Checks the deadlines that passed; returns the next one (epoch seconds)."""
         soonest: float | None = None

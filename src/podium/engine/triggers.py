@@ -24,7 +24,7 @@ from podium.core.workflow import (
     Workflow,
     WorkflowTrigger,
 )
-from podium.engine import state, trigger_state
+from podium.engine import crashpoints, state, trigger_state
 from podium.engine.journal import Journal
 from podium.engine.sla import SlaWatch
 from podium.engine.state import Graphs
@@ -157,6 +157,14 @@ class Triggers:
                     next_tick = tick if next_tick is None else min(next_tick, tick)
         self.next_tick = next_tick
 
+    def forget(self) -> None:
+        """Drops what was worked out in a step whose transaction did not commit: the next
+        step reads each schedule's last tick and each deadline's day from the store again
+        (a tick remembered as fired but rolled back would otherwise be skipped)."""
+        self._due.clear()
+        self.sla.forget()
+        self.next_tick = None
+
     def cron(self, trig: ScheduleTrigger) -> Cron:
         key = (trig.cron, trig.timezone)
         if key not in self._crons:
@@ -170,8 +178,10 @@ class Triggers:
         last = datetime.fromisoformat(saved["last_tick"]) if saved else now
         due = cron.ticks_between(last, now, limit=100_000)
         if due:
+            crashpoints.reached("tick_claimed")
             for tick in self._select(due, trig.catchup, now):
-                self.start_tick(j, wf, trig, tick, kind="schedule")
+                if self.start_tick(j, wf, trig, tick, kind="schedule"):
+                    crashpoints.reached("run_created")
         if due or not saved:
             trigger_state.save(
                 j, wf.name, trig.key, {"last_tick": (due[-1] if due else now).isoformat()}

@@ -169,6 +169,11 @@ MIGRATIONS: list[list[str]] = [
             error TEXT
         )""",
     ],
+    [
+        # the token of each engine's last committed step: after an error at or after COMMIT
+        # the engine reads it back to learn whether its step landed (see Engine.step)
+        "ALTER TABLE engines ADD COLUMN last_step TEXT",
+    ],
 ]
 
 
