@@ -123,6 +123,7 @@ class FaultyDatabase(Database):
     def __init__(self, url: str, *, seed: int = 0) -> None:
         self.rate = 0.0
         self.fail_reads = 0
+        self.transactions = 0  # opened, faulty or not
         self.injected: Counter[str] = Counter()
         self._planned: list[str | None] = []
         self._draws = random.Random(seed)
@@ -143,6 +144,7 @@ class FaultyDatabase(Database):
 
     def _fault(self) -> str | None:
         with self._draw_guard:
+            self.transactions += 1
             if self._planned:
                 where = self._planned.pop(0)
                 if where:
