@@ -302,10 +302,10 @@ class Engine:
             crashpoints.reached("state_committed")
         if s.jobs:
             crashpoints.reached("task_claimed")
+        for job in s.jobs:  # first: a failing on_events must not strand claimed attempts
+            self.executor.submit(job, self._report)
         if self.on_events is not None and s.emitted:
             self.on_events(s.emitted)
-        for job in s.jobs:
-            self.executor.submit(job, self._report)
 
     def _report(self, result: JobResult) -> None:
         self._done.put(result)
