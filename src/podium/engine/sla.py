@@ -33,7 +33,7 @@ class SlaWatch:
         self._due: dict[str, float] = {}  # workflow -> when to look next
 
     def forget(self) -> None:
-        """The step that checked rolled back: check every deadline again next time."""
+        """Look at every deadline again at the next check (a transaction rolled back)."""
         self._due.clear()
 
     def check(self, j: Journal) -> float | None:

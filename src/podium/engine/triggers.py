@@ -55,6 +55,13 @@ class Triggers:
         self.sla = SlaWatch(project)
         self.webhooks = WebhookProcessor(project)
 
+    def forget(self) -> None:
+        """A transaction that dispatched rolled back: every schedule and deadline is read
+        again from the store at the next dispatch (its stored state is the truth)."""
+        self._due.clear()
+        self.sla.forget()
+        self.next_tick = None
+
     def dispatch(self, j: Journal) -> None:
         self._dispatch_events(j)
         self.webhooks.process(j)
@@ -156,14 +163,6 @@ class Triggers:
                         self._due[(wf.name, trig.key)] = tick
                     next_tick = tick if next_tick is None else min(next_tick, tick)
         self.next_tick = next_tick
-
-    def forget(self) -> None:
-        """Drops what was worked out in a step whose transaction did not commit: the next
-        step reads each schedule's last tick and each deadline's day from the store again
-        (a tick remembered as fired but rolled back would otherwise be skipped)."""
-        self._due.clear()
-        self.sla.forget()
-        self.next_tick = None
 
     def cron(self, trig: ScheduleTrigger) -> Cron:
         key = (trig.cron, trig.timezone)

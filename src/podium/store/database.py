@@ -159,7 +159,7 @@ class Database:
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
-                _commit_sqlite(conn)
+                conn.execute("COMMIT")
         else:
             with conn.transaction():
                 yield tx
@@ -263,18 +263,6 @@ class Database:
             while not stop.is_set():
                 for _ in conn.notifies(timeout=0.2):
                     on_wake()
-
-
-def _commit_sqlite(conn: sqlite3.Connection) -> None:
-    """COMMIT; if it fails (a busy or full disk), roll back so that the connection is not
-    left inside the transaction, where every later BEGIN would fail."""
-    try:
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            with suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-        raise
 
 
 def open_database(url: str) -> Database:
