@@ -181,6 +181,12 @@ class Engine:
         self._draining = True
         self._wake.set()
 
+    def wait(self, delay: float) -> None:
+        """Sleeps up to ``delay`` seconds, less if an attempt ends or something pokes us."""
+        if delay > 0 and self._done.empty():
+            self._wake.wait(delay)
+        self._wake.clear()
+
     @property
     def busy(self) -> bool:
         return bool(self._inflight)
@@ -192,12 +198,6 @@ class Engine:
             if delay > 0 and self._done.empty():
                 self._wake.wait(delay)
             self._wake.clear()
-
-    def wait(self, delay: float) -> None:
-        """Sleeps up to ``delay`` seconds, less if an attempt ends or something pokes us."""
-        if delay > 0 and self._done.empty():
-            self._wake.wait(delay)
-        self._wake.clear()
 
     # -- one step --------------------------------------------------------------------
     def step(self) -> float:
