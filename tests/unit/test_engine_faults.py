@@ -174,3 +174,14 @@ def test_a_cancel_rolled_back_is_not_sent_to_the_executor(setup: Any) -> None:
     s.engine.step()
     assert s.ex.cancelled == [(run, "a", 1)]
     assert [p["status"] for _, p in s.events("AttemptFinished")] == ["timed_out"]
+
+
+def test_an_engine_whose_row_was_removed_registers_again_and_still_settles(setup: Any) -> None:
+    s = setup(PIPELINE)
+    run = create_run(s.db, s.project, s.clock, "wf")
+    with s.db.transaction() as tx:
+        tx.execute("DELETE FROM engines")
+    s.db.fail_next("after_commit")
+    s.engine.step()
+    assert [job.key for job in s.ex.submitted] == [(run, "a", 1)]
+    assert s.count("SELECT COUNT(*) FROM engines WHERE owner = ?", s.engine.owner) == 1
