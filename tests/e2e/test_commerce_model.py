@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.calendar_clock import a_year_ahead, set_podium_clock
 from tests.postgres_schemas import POSTGRES_URL, SKIP_POSTGRES
 
 from podium.demo.project import set_late_after
@@ -29,7 +30,7 @@ from podium.sandbox.service import Sandbox, start_sandbox
 
 from .conftest import PODIUM, podium_cli, podium_env, wait_until
 
-BRAND = BrandConfig(days=40)
+BRAND = {"days": 40}  # anchored to podium's clock when the sandbox starts
 SELL_THROUGH = (
     "retailer,store_id,sku,week,units_sold,sales_amount,on_hand\n"
     "Northwind Outfitters,101,EVETEE-M,2026-09-07,12,300.00,40\n"
@@ -45,7 +46,16 @@ MART = "marts.daily_sales_by_channel"
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with start_sandbox(config=BRAND, fast=True) as running:
+    with start_sandbox(config=BrandConfig(**BRAND), fast=True) as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox_a_year_ahead(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """The sandbox, and podium's clock in this process and its subprocesses, a year ahead
+    at 23:30 UTC: the brand's days and its API's days end half an hour later."""
+    set_podium_clock(monkeypatch, a_year_ahead(23))
+    with start_sandbox(config=BrandConfig(**BRAND), fast=True) as running:
         yield running
 
 
@@ -125,6 +135,19 @@ def expected_sales(
 
 
 def test_daily_sales_equal_the_ground_truth_to_the_cent(
+    tmp_path: Path, sandbox: Sandbox, warehouse: dict[str, Any]
+) -> None:
+    assert_daily_sales_equal_the_truth(tmp_path, sandbox, warehouse)
+
+
+def test_a_year_ahead_at_23h30_daily_sales_still_equal_the_truth(
+    tmp_path: Path, sandbox_a_year_ahead: Sandbox
+) -> None:
+    assert sandbox_a_year_ahead.clock.now().year > datetime.now().year  # noqa: DTZ005
+    assert_daily_sales_equal_the_truth(tmp_path, sandbox_a_year_ahead, {"type": "duckdb"})
+
+
+def assert_daily_sales_equal_the_truth(
     tmp_path: Path, sandbox: Sandbox, warehouse: dict[str, Any]
 ) -> None:
     root = commerce_project(tmp_path, sandbox, warehouse)

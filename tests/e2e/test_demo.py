@@ -8,7 +8,11 @@ import re
 import socket
 from pathlib import Path
 
-from .conftest import Result, free_port, podium_cli
+from tests.calendar_clock import a_year_ahead
+
+from podium import clock
+
+from .conftest import Result, free_port, podium_cli, podium_env
 
 DEMO_BUDGET_S = 120  # the promise: under two minutes on a 2-core machine
 
@@ -65,13 +69,21 @@ def test_the_demo_runs_late_amazon_restates_and_leaves_a_working_project(tmp_pat
     mart = assets["marts.daily_sales_by_channel"]
     assert mart["complete"] and mart["rows"] > 0  # restated: complete again
 
-    # a second demo replaces the first; a taken port makes it pick a free one
+    # a second demo replaces the first; a taken port makes it pick a free one. It runs a
+    # year ahead at 00:30 UTC (podium's clock, not the machine's): its first morning is the
+    # day before, its brand ends days after; every date must still line up.
+    later = a_year_ahead(0)
+    shifted = podium_env({clock.OFFSET_VARIABLE: repr(clock.shifted_to(later))})
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", port))
         again = podium_cli(
-            tmp_path, "demo", "--port", str(port), "--days", "10", timeout=DEMO_BUDGET_S
+            tmp_path,
+            *("demo", "--port", str(port), "--days", "10"),
+            timeout=DEMO_BUDGET_S,
+            env=shifted,
         )
     assert again.code == 0, again
+    assert f"2. Today, {later.date().isoformat()} 00:" in again.out, again
     assert "it replaces the previous demo" in again.out, again
     used = re.search(r"at http://127\.0\.0\.1:(\d+)", again.out)
     assert used and int(used.group(1)) != port, again

@@ -42,3 +42,15 @@ def test_the_sandbox_starts_in_the_background_serves_every_api_and_stops(tmp_pat
     assert not (tmp_path / ".podium" / "sandbox.json").exists()
     after = podium_cli(tmp_path, "sandbox", "status")
     assert after.code == 1 and "not running" in after.out
+
+
+def test_a_fixed_start_serves_the_same_brand_on_any_date(tmp_path: Path) -> None:
+    started = podium_cli(tmp_path, "sandbox", "start", "--days", "8", "--start", "2026-09-01")
+    assert started.code == 0, started
+    try:
+        state = json.loads((tmp_path / ".podium" / "sandbox.json").read_text())
+        assert state["now"] == "2026-09-07T00:00:00+00:00"  # two days (a quarter) before its end
+    finally:
+        assert podium_cli(tmp_path, "sandbox", "stop").code == 0
+    wrong = podium_cli(tmp_path, "sandbox", "start", "--start", "1 Sept")
+    assert wrong.code == 2 and "expected a date like 2026-09-01, got '1 Sept'" in wrong.err, wrong

@@ -33,7 +33,10 @@ def test_the_project_points_at_the_simulators_and_keeps_the_rest(
     demo = tmp_path / "demo"
     marker = write_project(demo, sandbox)
     assert marker.port == sandbox.server.port and is_demo(demo)
-    assert marker.serve_again == f"podium sandbox start --port {marker.port} --fast --days 12"
+    start = sandbox.brand.config.first_day.isoformat()
+    assert marker.serve_again == (
+        f"podium sandbox start --port {marker.port} --fast --days 12 --start {start}"
+    )
 
     project = load_project(demo, environ={})  # nothing to export
     original = yaml.safe_load((template / "podium.yaml").read_text())["connections"]

@@ -32,7 +32,7 @@ from podium.connectors.sources.klaviyo import (
     verify_klaviyo_webhook,
 )
 from podium.errors import TerminalTaskError
-from podium.sandbox.brand import Brand, BrandConfig, Channel
+from podium.sandbox.brand import EXAMPLE_START, Brand, BrandConfig, Channel
 from podium.sandbox.clock import SimClock
 from podium.sandbox.faults import Faults, When
 from podium.sandbox.klaviyo import (
@@ -51,7 +51,7 @@ _names = itertools.count()
 
 @pytest.fixture(scope="module")
 def brand() -> Brand:
-    return Brand(BrandConfig(days=24, customers=320, dtc_orders_per_day=14))
+    return Brand(BrandConfig(start=EXAMPLE_START, days=24, customers=320, dtc_orders_per_day=14))
 
 
 @pytest.fixture

@@ -31,14 +31,14 @@ from podium.connectors.source import JsonPage, StreamState
 from podium.connectors.sources.netsuite import NetSuiteSource, open_netsuite_source
 from podium.errors import TerminalTaskError
 from podium.sandbox import Faults, When
-from podium.sandbox.brand import Brand, BrandConfig, Channel, truth
+from podium.sandbox.brand import EXAMPLE_START, Brand, BrandConfig, Channel, truth
 from podium.sandbox.clock import SimClock
 from podium.sandbox.netsuite import NetSuiteSimulator, demo_connection, netsuite_truth
 from podium.sandbox.server import SandboxServer
 
 CEILING = 100  # the simulator's row ceiling here: slicing happens in every test
 _names = itertools.count()
-BRAND = Brand(BrandConfig(days=60, seed=7))
+BRAND = Brand(BrandConfig(start=EXAMPLE_START, days=60, seed=7))
 
 
 @pytest.fixture

@@ -212,7 +212,11 @@ def test_a_link_is_followed_as_given_not_rebuilt() -> None:
     with server_for("link") as server:
         records = read_all(open_source(settings(server.url, params={"status": "any"})))
     assert records == RECORDS
-    assert all("status" not in path for _, path, _ in server.log[1:])  # Shopify would 400
+    paths = [path for _, path, _ in server.log]
+    followed = [path for path in paths if "page_info" in path]
+    assert followed and all("status" not in path for path in followed)  # Shopify would 400
+    # the first page may be asked for again (200 ms timeouts on a busy machine): as built
+    assert {path for path in paths if path not in followed} == {paths[0]}
 
 
 def test_pages_are_yielded_one_response_at_a_time() -> None:

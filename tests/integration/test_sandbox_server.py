@@ -11,7 +11,7 @@ import orjson
 
 from integration.conftest import WebhookReceiver
 from podium.sandbox import Faults, When
-from podium.sandbox.brand import Brand, BrandConfig, Channel, truth
+from podium.sandbox.brand import EXAMPLE_START, Brand, BrandConfig, Channel, truth
 from podium.sandbox.clock import SimClock
 from podium.sandbox.control import SandboxControl
 from podium.sandbox.faults import Answer
@@ -58,7 +58,7 @@ def test_faults_hit_one_app_and_early_retries_count_as_violations() -> None:
 
 
 def test_the_control_moves_the_clock_and_serves_the_truth() -> None:
-    brand = Brand(BrandConfig(days=20))
+    brand = Brand(BrandConfig(start=EXAMPLE_START, days=20))
     clock = SimClock(brand.config.start_at + timedelta(days=5))
     truths: dict[str, Any] = {"fake": lambda b, now: {"now": now, "orders": 3}}
     control = SandboxControl(brand, clock, truths, lambda: {"fake": 0})

@@ -29,7 +29,7 @@ from podium.connectors.source import JsonPage, StreamState
 from podium.connectors.sources.shopify import ShopifySource, open_shopify_source
 from podium.errors import TerminalTaskError, TransientTaskError
 from podium.sandbox import Faults, When
-from podium.sandbox.brand import Brand, BrandConfig, Channel, truth
+from podium.sandbox.brand import EXAMPLE_START, Brand, BrandConfig, Channel, truth
 from podium.sandbox.clock import SimClock
 from podium.sandbox.server import SandboxServer
 from podium.sandbox.shopify import (
@@ -40,7 +40,7 @@ from podium.sandbox.shopify import (
     shopify_truth,
 )
 
-BRAND = Brand(BrandConfig(days=16, customers=300, dtc_orders_per_day=30))
+BRAND = Brand(BrandConfig(start=EXAMPLE_START, days=16, customers=300, dtc_orders_per_day=30))
 FIRST_SYNC = BRAND.config.start_at + timedelta(days=6, hours=5)  # the Beanie goes on day 8
 LATER = timedelta(days=4, hours=3)
 TOKEN = DEMO_CREDENTIALS["access_token"]

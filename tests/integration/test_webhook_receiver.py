@@ -37,7 +37,7 @@ from podium.core.workflow import Project
 from podium.engine import queries
 from podium.engine.loop import Engine
 from podium.project import load_project
-from podium.sandbox.brand import Brand, BrandConfig
+from podium.sandbox.brand import EXAMPLE_START, Brand, BrandConfig
 from podium.sandbox.clock import SimClock
 from podium.sandbox.klaviyo import KlaviyoSimulator
 from podium.sandbox.shopify import ShopifySimulator
@@ -399,7 +399,7 @@ def test_the_cli_lists_and_replays_deliveries(podium: Podium) -> None:
 
 
 def test_shopify_simulator_deliveries_are_accepted_once(podium: Podium) -> None:
-    brand = Brand(BrandConfig(days=4, customers=40, dtc_orders_per_day=6))
+    brand = Brand(BrandConfig(start=EXAMPLE_START, days=4, customers=40, dtc_orders_per_day=6))
     clock = SimClock(brand.config.start_at + timedelta(days=1))
     sim = ShopifySimulator(brand, clock)
     clock.advance(timedelta(days=2))
@@ -420,7 +420,7 @@ def test_shopify_simulator_deliveries_are_accepted_once(podium: Podium) -> None:
 
 
 def test_klaviyo_simulator_deliveries_are_accepted_and_start_runs(podium: Podium) -> None:
-    brand = Brand(BrandConfig(days=4, customers=40, dtc_orders_per_day=6))
+    brand = Brand(BrandConfig(start=EXAMPLE_START, days=4, customers=40, dtc_orders_per_day=6))
     clock = SimClock(brand.config.start_at + timedelta(days=1))
     sim = KlaviyoSimulator(brand, clock)
     clock.advance(timedelta(hours=12))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,7 +14,9 @@ from podium.sandbox.brand import Brand, BrandConfig
 from podium.sandbox.clock import SimClock
 from podium.sandbox.paging import Request
 
-BRAND = Brand(BrandConfig(days=6, dtc_orders_per_day=1, marketplace_orders_per_day=20))
+BRAND = Brand(
+    BrandConfig(start=date(2026, 9, 1), days=6, dtc_orders_per_day=1, marketplace_orders_per_day=20)
+)
 BASE = "http://sim/amazon"
 
 

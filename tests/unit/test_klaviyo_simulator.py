@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from podium.sandbox.brand import Brand, BrandConfig
+from podium.sandbox.brand import EXAMPLE_START, Brand, BrandConfig
 from podium.sandbox.clock import SimClock
 from podium.sandbox.klaviyo import DEMO_API_KEY, KlaviyoSimulator, Tier, klaviyo_truth
 from podium.sandbox.paging import Request
@@ -18,7 +18,7 @@ HEADERS = {"authorization": f"Klaviyo-API-Key {DEMO_API_KEY}", "revision": "2025
 
 @pytest.fixture(scope="module")
 def sim() -> KlaviyoSimulator:
-    brand = Brand(BrandConfig(days=10, customers=120, dtc_orders_per_day=8))
+    brand = Brand(BrandConfig(start=EXAMPLE_START, days=10, customers=120, dtc_orders_per_day=8))
     fast = {name: Tier(100, 1000) for name in ("campaign-values-reports", "flow-values-reports")}
     return KlaviyoSimulator(brand, SimClock(brand.config.start_at + timedelta(days=9)), tiers=fast)
 

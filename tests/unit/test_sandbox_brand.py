@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from podium.sandbox.brand import Brand, BrandConfig, Channel, money, truth
+from podium.sandbox.brand import EXAMPLE_START, Brand, BrandConfig, Channel, money, truth
 
-CONFIG = BrandConfig(seed=3, days=40)
+CONFIG = BrandConfig(start=EXAMPLE_START, seed=3, days=40)
 
 
 def test_the_same_seed_gives_the_same_brand_and_another_seed_does_not() -> None:
-    first, again, other = Brand(CONFIG), Brand(CONFIG), Brand(BrandConfig(seed=4, days=40))
+    first, again, other = (
+        Brand(CONFIG),
+        Brand(CONFIG),
+        Brand(BrandConfig(start=EXAMPLE_START, seed=4, days=40)),
+    )
     assert first.orders(Channel.DTC) == again.orders(Channel.DTC)
     assert first.orders(Channel.DTC) != other.orders(Channel.DTC)
 
@@ -25,7 +29,7 @@ def test_skus_are_shared_by_every_channel() -> None:
 
 
 def test_orders_follow_the_week_and_promotions_lift_them() -> None:
-    brand = Brand(BrandConfig(seed=3, days=84, dtc_orders_per_day=200))
+    brand = Brand(BrandConfig(start=EXAMPLE_START, seed=3, days=84, dtc_orders_per_day=200))
     per_weekday = [0] * 7
     for order in brand.orders(Channel.DTC):
         per_weekday[order.created_at.weekday()] += 1

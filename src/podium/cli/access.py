@@ -8,10 +8,10 @@ import argparse
 import getpass
 import json
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from podium import clock
 from podium.errors import UsageError
 from podium.server import access
 from podium.store.database import Database, open_database
@@ -62,7 +62,7 @@ def cmd_users(args: argparse.Namespace) -> int:
         access.set_password(db, args.name, _read_password(args.password_stdin))
         print(f"password of {args.name} changed; their UI sessions ended")
     else:
-        revoked = access.remove_user(db, args.name, now=time.time())
+        revoked = access.remove_user(db, args.name, now=clock.time())
         print(f"user {args.name} removed; {revoked} token(s) revoked, sessions ended")
     return 0
 
@@ -70,7 +70,7 @@ def cmd_users(args: argparse.Namespace) -> int:
 def cmd_tokens(args: argparse.Namespace) -> int:
     db = _store(args)
     if args.action == "create":
-        token_id, token = access.create_token(db, args.user, args.description, now=time.time())
+        token_id, token = access.create_token(db, args.user, args.description, now=clock.time())
         print(
             f"token {token_id} for {args.user} created; it is shown only now, keep it secret:",
             file=sys.stderr,
@@ -83,7 +83,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
         )
     elif args.action == "list":
         _list_tokens(db, args.all, args.json)
-    elif access.revoke_token(db, args.id, now=time.time()):
+    elif access.revoke_token(db, args.id, now=clock.time()):
         print(f"token {args.id} revoked")
     else:
         print(f"token {args.id} was revoked already")
@@ -93,7 +93,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
 def _add_user(db: Database, args: argparse.Namespace) -> int:
     first = not access.has_users(db)
     password = _read_password(args.password_stdin)
-    access.add_user(db, args.name, password, args.role, now=time.time())
+    access.add_user(db, args.name, password, args.role, now=clock.time())
     print(f"user {args.name} added ({args.role})")
     if first:
         print(

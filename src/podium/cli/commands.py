@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from podium import clock
 from podium.cli.progress import Progress, follow
 from podium.cli.render import render_graph, render_run, render_runs
 from podium.core.masking import Masker
@@ -308,7 +309,7 @@ def _record_assets(project: Project, result: Any) -> None:
     db = _open(project)
     try:
         with db.transaction() as tx:
-            journal = Journal(tx, time.time())
+            journal = Journal(tx, clock.time())
             for asset, stats in result.assets.items():
                 journal.add(AssetUpdated(asset, None, "extract", False, stats))  # type: ignore[arg-type]
             journal.flush()

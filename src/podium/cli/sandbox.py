@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=0, help="port to listen on (default: any free)")
     p.add_argument("--seed", type=int, default=None, help="the generated brand's seed")
     p.add_argument("--days", type=int, default=None, help="days of orders to generate")
+    p.add_argument(
+        "--start",
+        type=_day,
+        default=None,
+        help="the brand's first day, YYYY-MM-DD (default: its history ends two weeks after "
+        "today on podium's clock)",
+    )
     p.add_argument("--foreground", action="store_true", help="serve here until Ctrl-C")
     p.add_argument(
         "--fast",
@@ -61,6 +69,7 @@ def _start(args: argparse.Namespace, state_file: Path) -> int:
     cmd = [sys.executable, "-m", "podium.sandbox.serve", "--port", str(args.port)]
     cmd += ["--seed", str(args.seed)] if args.seed is not None else []
     cmd += ["--days", str(args.days)] if args.days is not None else []
+    cmd += ["--start", args.start.isoformat()] if args.start is not None else []
     cmd += ["--fast"] if args.fast else []
     if args.foreground:
         return subprocess.call(cmd)
@@ -137,3 +146,10 @@ def _print_state(state: dict[str, Any]) -> None:
     for api, url in state["apis"].items():
         print(f"  {api:<9} {url}")
     print(f"  control   {state['control']}  (clock, clock/advance, truth, violations)")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-09-01, got {text!r}") from None

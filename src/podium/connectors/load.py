@@ -25,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from podium import clock
 from podium.connectors.destinations.base import Destination, LoadCounts, StagedLoad
 from podium.connectors.normalize.contract import apply_contract
 from podium.connectors.normalize.staging import Staging
@@ -105,7 +106,7 @@ class LoadJob:
     workdir: Path
     full_refresh: bool = False
     on_progress: Callable[[Progress], None] | None = None
-    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    now: Callable[[], datetime] = clock.now
 
 
 def load_stream(job: LoadJob) -> StreamResult:
@@ -167,7 +168,7 @@ def load_stream(job: LoadJob) -> StreamResult:
 
 def new_load_id() -> str:
     """Sortable by time: ``20261125T101500Z-1a2b3c4d``."""
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+    return clock.now().strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
 
 
 def cursor_json(value: Any) -> Any:

@@ -75,8 +75,11 @@ def write_inbox(root: Path, brand: Brand, now: datetime) -> list[Path]:
 
 
 def _weeks(brand: Brand, now: datetime) -> list[date]:
-    """The Mondays of the weeks with orders that are over by ``now``."""
-    first = brand.config.start - timedelta(days=brand.config.start.weekday())
+    """The Mondays of the weeks that are over by ``now``, from the week before the brand's
+    first day (retailers sell stock bought earlier); so a brand of any start date has a
+    week's report from its first day on."""
+    before = brand.config.first_day - timedelta(days=7)
+    first = before - timedelta(days=before.weekday())
     weeks = []
     while first + timedelta(days=7) <= now.date():
         weeks.append(first)
@@ -85,7 +88,7 @@ def _weeks(brand: Brand, now: datetime) -> list[date]:
 
 
 def _days(brand: Brand, now: datetime) -> list[date]:
-    start = brand.config.start
+    start = brand.config.first_day
     return [start + timedelta(days=n) for n in range((now.date() - start).days)]
 
 

@@ -45,12 +45,16 @@ class DemoMarker:
     port: int
     seed: int
     days: int
+    start: str  # the brand's first day (ISO): a restart on a later date serves the same brand
 
     @property
     def serve_again(self) -> str:
         """The command that serves them again, as the demo left them (same brand, and the
         clock where the demo's last run left it)."""
-        return f"podium sandbox start --port {self.port} --fast --days {self.days}"
+        return (
+            f"podium sandbox start --port {self.port} --fast --days {self.days} "
+            f"--start {self.start}"
+        )
 
 
 def prepare_folder(folder: Path) -> bool:
@@ -79,7 +83,12 @@ def write_project(folder: Path, sandbox: Sandbox) -> DemoMarker:
     """Writes the demo project into the empty ``folder`` (see the module docstring). The
     marker goes first, so that a demo stopped half-way is replaced by the next one."""
     config = sandbox.brand.config
-    marker = DemoMarker(port=sandbox.server.port, seed=config.seed, days=config.days)
+    marker = DemoMarker(
+        port=sandbox.server.port,
+        seed=config.seed,
+        days=config.days,
+        start=config.first_day.isoformat(),
+    )
     path = folder / MARKER
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(

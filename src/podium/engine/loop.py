@@ -18,12 +18,12 @@ import queue
 import random
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from podium import clock
 from podium.core.events import AttemptFinished, Event
 from podium.core.masking import Masker
 from podium.core.status import AttemptStatus
@@ -104,7 +104,7 @@ class Engine:
         db: Database,
         *,
         executor: Executor | None = None,
-        clock: Clock = time.time,
+        clock: Clock = clock.time,
         rng: random.Random | None = None,
         scope_root: str | None = None,
         owner: str | None = None,
@@ -321,7 +321,7 @@ class Engine:
 
     def _on_log(self, key: Key, stream: str, line: str) -> None:
         with self._logs_guard:
-            self._logs.append((key[0], key[1], key[2], time.time(), stream, line))
+            self._logs.append((key[0], key[1], key[2], self.clock(), stream, line))
 
     def _take_logs(self) -> list[_LogRow]:
         with self._logs_guard:

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from podium import clock
 from podium.errors import NotFoundError
 from podium.store.database import Database
 
@@ -195,7 +196,6 @@ def assets(db: Database, *, now: float | None = None) -> list[dict[str, Any]]:
     """Every asset ever updated, with its latest update: when, by which run and task,
     whether it was built from late (incomplete) inputs — which late task, and until when
     its data was complete — and what changed."""
-    import time
 
     asset = (
         "json_extract(payload, '$.asset')"
@@ -208,7 +208,7 @@ def assets(db: Database, *, now: float | None = None) -> list[dict[str, Any]]:
         ") latest ON latest.seq = e.seq ORDER BY e.seq",
         (),
     )
-    current = time.time() if now is None else now
+    current = clock.time() if now is None else now
     found = []
     for at, run_id, task_id, payload in rows:
         data = json.loads(payload)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import difflib
 import json
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from podium import clock
 from podium.core.events import CustomEvent
 from podium.core.workflow import Project, ScheduleTrigger, Workflow
 from podium.engine import state
@@ -70,7 +70,7 @@ def start_run(
 ) -> str:
     wf = workflow_named(project, workflow)
     merged = check_params(wf, params or {})
-    now = time.time()
+    now = clock.time()
     when = logical_time or datetime.fromtimestamp(now, UTC)
     with db.transaction() as tx:
         j = Journal(tx, now)
@@ -94,7 +94,7 @@ def emit_event(db: Database, name: str, payload: Mapping[str, Any] | None = None
     if not isinstance(payload, Mapping | None):
         raise UsageError('an event\'s payload must be a JSON object, e.g. \'{"store": "us"}\'')
     with db.transaction() as tx:
-        j = Journal(tx, time.time())
+        j = Journal(tx, clock.time())
         j.add(CustomEvent(name, dict(payload or {})))
         j.flush()
         row = tx.fetchone("SELECT MAX(seq) FROM events WHERE type = ?", (name,))
@@ -105,7 +105,7 @@ def cancel_run(db: Database, project: Project, run_id: str) -> bool:
     """Cancels a run that has not finished; False if it had finished already."""
     _require_run(db, run_id)
     with db.transaction() as tx:
-        j = Journal(tx, time.time())
+        j = Journal(tx, clock.time())
         changed = state.request_cancel(j, run_id, Graphs(project.workflows))
         j.flush()
     return changed
@@ -121,7 +121,7 @@ def retry_run(db: Database, project: Project, run_id: str, *, failed_only: bool)
         )
     workflow_named(project, row[0])
     with db.transaction() as tx:
-        j = Journal(tx, time.time())
+        j = Journal(tx, clock.time())
         tasks = state.retry_run(
             j, run_id, failed_only=failed_only, graphs=Graphs(project.workflows)
         )
@@ -152,7 +152,7 @@ def backfill(
     created: list[str] = []
     skipped = 0
     with db.transaction() as tx:
-        j = Journal(tx, time.time())
+        j = Journal(tx, clock.time())
         for trig in schedules:
             for tick in triggers.cron(trig).ticks_between(start - timedelta(microseconds=1), end):
                 run_id = triggers.start_tick(j, wf, trig, tick, kind="backfill")

@@ -12,9 +12,9 @@ is not sent again: an alert goes out at most once.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 
+from podium import clock
 from podium.core.alerts import NotifyRule
 from podium.core.masking import Masker
 from podium.core.workflow import Project
@@ -44,7 +44,7 @@ class Notifier:
         db: Database,
         destination: Destination,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = clock.time,
         mask: Masker | None = None,
         background: bool = False,
     ) -> None:

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from podium import clock
 from podium.notify.feed import EventFeed, StoredEvent
 from podium.store.database import Database
 
@@ -83,11 +84,10 @@ class Subscribers:
         return handled
 
     def _loop(self) -> None:
-        import time
 
         while not self._stop.is_set():
             self._wake.clear()
-            self.step(time.time())
+            self.step(clock.time())
             self._wake.wait(self.poll)
 
 

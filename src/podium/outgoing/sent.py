@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from podium import clock
 from podium.connectors.destinations.base import BOOKKEEPING
 from podium.transforms.warehouse_sql import WarehouseSql, qualified
 
@@ -51,7 +52,7 @@ def record_sent(sql: WarehouseSql, rows: Sequence[SentRow], now: datetime | None
     if not rows:
         return
     _ensure_table(sql)
-    at = now or datetime.now(UTC)
+    at = now or clock.now()
     table = qualified(sql, BOOKKEEPING, TABLE)
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]

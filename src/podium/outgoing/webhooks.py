@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from podium import __version__
+from podium import __version__, clock
 from podium.core.masking import Masker
 from podium.core.workflow import Project
 from podium.notify.feed import RunWorkflows, StoredEvent, event_at, record_pending
@@ -60,7 +59,7 @@ class OutgoingWebhookSubscriber:
         hook: OutgoingWebhook,
         secrets: frozenset[str] = frozenset(),
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = clock.time,
         background: bool = True,
     ) -> None:
         self.db, self.hook, self.clock = db, hook, clock

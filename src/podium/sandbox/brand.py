@@ -17,6 +17,12 @@ Everything has a time; a simulator shows the brand *as of* its ``SimClock``'s no
 moving the clock makes new orders appear, statuses change and refunds land. ``truth``
 gives the exact expected figures per day and channel as of a time, to the cent.
 
+A ``BrandConfig`` without ``start`` is anchored to podium's clock (``podium.clock``): its
+history ends ``lead`` (two weeks, at most a quarter of its days) after today, so the sandbox
+serves a live brand on any date, and ``PODIUM_CLOCK_OFFSET`` moves it with podium's "now".
+An explicit ``start`` (``EXAMPLE_START`` in tests of fixed figures) gives the same brand on
+every date.
+
 Money is ``Decimal`` with two places; times are aware UTC datetimes.
 """
 
@@ -30,6 +36,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from functools import cached_property
 
+from podium import clock
+
 CENT = Decimal("0.01")
 TAX_RATE = Decimal("0.08")
 FREE_SHIPPING_OVER = Decimal("75.00")
@@ -38,6 +46,8 @@ WHOLESALE_SHARE = Decimal("0.50")  # wholesale price = half of retail
 WEEKDAY_FACTOR = (0.9, 0.95, 1.0, 1.0, 1.1, 1.3, 1.2)  # Monday … Sunday
 PROMO_EVERY_DAYS, PROMO_LENGTH_DAYS = 14, 2
 PROMO_CODE, PROMO_DISCOUNT, PROMO_LIFT = "FALL20", Decimal("0.20"), 1.5
+DEFAULT_LEAD = timedelta(days=14)  # an anchored brand's history goes on this long after now
+EXAMPLE_START = date(2026, 9, 1)  # a fixed start: the same brand on every date
 
 _FIRST = ("Ada", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lia")
 _LAST = ("Moss", "Nash", "Ortiz", "Park", "Quinn", "Reyes", "Sato", "Tran", "Udall", "Vega")
@@ -228,17 +238,37 @@ class OrderView:
 @dataclass(frozen=True)
 class BrandConfig:
     seed: int = 42
-    start: date = date(2026, 9, 1)
+    start: date | None = None  # None: anchored to podium's clock (see the module docstring)
     days: int = 120  # orders exist from ``start`` for this many days
     dtc_orders_per_day: float = 40
     marketplace_orders_per_day: float = 20
     wholesale_orders_per_day: float = 1.5
     customers: int = 1500
     wholesale_accounts: int = 8
+    # When the brand was anchored to podium's clock: the moment it was anchored at.
+    anchored_at: datetime | None = field(default=None, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.start is None:
+            now = clock.now()
+            end = (now + self.lead).date() + timedelta(days=1)
+            object.__setattr__(self, "start", end - timedelta(days=self.days))
+            object.__setattr__(self, "anchored_at", now)
+
+    @property
+    def lead(self) -> timedelta:
+        """How far the brand's history goes past where a sandbox's clock starts."""
+        return min(DEFAULT_LEAD, timedelta(days=self.days / 4))
 
     @property
     def start_at(self) -> datetime:
+        if self.start is None:  # never: __post_init__ sets it
+            raise ValueError("BrandConfig.start is not set")
         return datetime.combine(self.start, time(0), UTC)
+
+    @property
+    def first_day(self) -> date:
+        return self.start_at.date()
 
     @property
     def end_at(self) -> datetime:

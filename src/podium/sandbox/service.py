@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from podium.sandbox.brand import Brand, BrandConfig
@@ -28,9 +28,6 @@ _SIMULATORS = {
     "netsuite": "NetSuiteSimulator",
     "klaviyo": "KlaviyoSimulator",
 }
-# By default the clock starts two weeks (at most a quarter of the brand's days) before its
-# last day, so there is history to sync and future for ``advance`` to reveal.
-DEFAULT_LEAD = timedelta(days=14)
 # ``fast=True`` multiplies Amazon's published rates (0.5 getOrderItems a second makes a
 # first sync of a few thousand orders take over an hour); the other APIs' budgets already
 # let a demo-sized brand sync in seconds.
@@ -106,9 +103,11 @@ def start_sandbox(
 
 
 def starting_now(config: BrandConfig) -> datetime:
-    """Where the clock starts unless told: ``DEFAULT_LEAD`` (at most a quarter of the
-    brand's days) before its last day."""
-    return config.end_at - min(DEFAULT_LEAD, timedelta(days=config.days / 4))
+    """Where the clock starts unless told: for a brand anchored to podium's clock, the
+    moment it was anchored (podium's now, so connectors and simulators agree on the date
+    and hour); for one with a fixed ``start``, ``config.lead`` before its last day. Either
+    way there is history to sync and future for ``advance`` to reveal."""
+    return config.anchored_at or config.end_at - config.lead
 
 
 def _deliverer(app: Any) -> Callable[[str, str], int]:

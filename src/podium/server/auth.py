@@ -27,7 +27,6 @@ means "required once a user exists"):
 from __future__ import annotations
 
 import ipaddress
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +36,7 @@ from fastapi import FastAPI, Request
 from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 
+from podium import clock
 from podium.errors import UsageError
 from podium.server import access
 from podium.server import credentials as cred
@@ -75,7 +75,7 @@ class AccessControl:
         mode: str = "auto",
         *,
         https: bool = False,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = clock.time,
     ) -> None:
         self.db, self.mode, self.https, self.clock = db, mode, https, clock
         self.local_csrf = cred.new_secret()

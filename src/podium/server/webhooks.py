@@ -19,13 +19,13 @@ A 200 is sent only after the delivery is committed to the inbox (``InboxWriter``
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, cast
 
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Query
 
+from podium import clock
 from podium.core.masking import Masker
 from podium.core.workflow import Project
 from podium.server import auth
@@ -91,7 +91,7 @@ class WebhookReceiver:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         try:
             body = await read_body(receive, headers.get("content-length", ""), found.max_body)
-            delivery = verify_delivery(found, headers, body, now=time.time())
+            delivery = verify_delivery(found, headers, body, now=clock.time())
         except WebhookRejected as exc:
             return exc.status, {"error": self.mask(str(exc))}
         try:

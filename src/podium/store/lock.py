@@ -10,9 +10,9 @@ import fcntl
 import json
 import os
 import socket
-import time
 from pathlib import Path
 
+from podium import clock
 from podium.errors import EngineLockedError
 
 
@@ -38,7 +38,7 @@ class EngineLock:
                 "engines",
                 info,
             ) from None
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "what": what, "at": time.time()}
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "what": what, "at": clock.time()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self._fd = fd

@@ -38,6 +38,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from podium import clock
 from podium.core.durations import parse_duration
 from podium.errors import Problem, ProjectError, first_line
 from podium.project.yaml_lines import LineDict, LineList, load_yaml
@@ -216,7 +217,7 @@ def run_check(sql: Any, check: Check, *, now: datetime | None = None) -> CheckRe
     """Runs one check on a ``WarehouseSql``; a query that fails is a failed check."""
     started = time.monotonic()
     try:
-        result = _RUNNERS[check.kind](sql, check, now or datetime.now(UTC))
+        result = _RUNNERS[check.kind](sql, check, now or clock.now())
     except Exception as exc:  # noqa: BLE001 - a broken check must be reported, not crash
         text = first_line(exc)
         result = CheckResult(

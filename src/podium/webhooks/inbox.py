@@ -12,12 +12,12 @@ The CLI (``podium webhooks``), the API (``/api/webhooks``) and the UI call these
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from podium import clock
 from podium.errors import NotFoundError, UsageError
 from podium.store.database import Database, Tx
 from podium.webhooks.verify import REDACTED, SIGNATURE_HEADERS, Delivery
@@ -145,7 +145,7 @@ def replay(db: Database, delivery_id: int) -> dict[str, Any]:
         row = tx.fetchone(f"SELECT {_LISTED} FROM webhook_inbox WHERE id = ?", (delivery_id,))
         tx.notify = True
     assert row is not None  # noqa: S101 - updated just now
-    return _entry(row) | {"replayed_at": _iso(time.time())}
+    return _entry(row) | {"replayed_at": _iso(clock.time())}
 
 
 def _entry(row: Sequence[Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from podium import clock
 from podium.store.database import Database
 from podium.webhooks.inbox import Stored, store_deliveries
 from podium.webhooks.verify import Delivery
@@ -52,7 +53,7 @@ class InboxWriter:
         db: Database,
         on_commit: Callable[[], None],
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = clock.time,
     ) -> None:
         self.db, self.on_commit, self.clock = db, on_commit, clock
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()

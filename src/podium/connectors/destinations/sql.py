@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from podium import clock
 from podium.connectors.destinations.base import BOOKKEEPING, LoadCounts, StagedLoad
 from podium.connectors.normalize.names import quote
 from podium.connectors.normalize.staging import StagedTable
@@ -64,7 +64,7 @@ class Committer:
         root = load.staging.root_name
         self.has_root = root in tables
         self.existing_children = [t for t in tables if t != root]
-        self.now = datetime.now(UTC)
+        self.now = clock.now()
 
     def target(self, table: str) -> str:
         return self.naming.target(self.load.dataset, table)

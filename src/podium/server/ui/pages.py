@@ -5,13 +5,12 @@ live part, which ``live.js`` swaps into the page every second or two."""
 from __future__ import annotations
 
 import json
-import time
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from podium import clock
 from podium.core import events as ev
 from podium.core.workflow import Workflow
 from podium.engine import queries, services
@@ -30,7 +29,7 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
     def workflows(
         request: Request, who: Viewer, name: str = "", page: PageNumber = 1, fragment: bool = False
     ) -> HTMLResponse:
-        found = workflows_page(ui.db, ui.project, name=name, number=page, now=datetime.now(UTC))
+        found = workflows_page(ui.db, ui.project, name=name, number=page, now=clock.now())
         context = {"principal": who, "nav": "workflows", "page": found, "name": name}
         template = "_workflows_live.html" if fragment else "workflows.html"
         return ui.pages.respond(template, request, context, fragment=fragment)
@@ -58,7 +57,7 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
             "drawing": run_drawing(wf, chosen),
             "too_big": len(wf.tasks) > dag.MAX_DRAWN,
             "triggers": [describe_trigger(t) for t in wf.triggers],
-            "next": next_ticks(wf, datetime.now(UTC)),
+            "next": next_ticks(wf, clock.now()),
             "params": param_fields(wf),
             "fixed_run": bool(run),
         }
@@ -67,7 +66,7 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
 
     @router.get("/assets", response_class=HTMLResponse)
     def assets(request: Request, who: Viewer, name: str = "", page: PageNumber = 1) -> HTMLResponse:
-        found = assets_page(ui.db, name=name, number=page, now=time.time())
+        found = assets_page(ui.db, name=name, number=page, now=clock.time())
         context = {"principal": who, "nav": "assets", "page": found, "name": name}
         return ui.pages.respond("assets.html", request, context)
 

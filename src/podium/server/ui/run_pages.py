@@ -4,12 +4,12 @@ logs (``/runs/{id}/tasks/{task}``)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from podium import clock
 from podium.core.status import RETRYABLE, RunStatus
 from podium.engine import queries
 from podium.errors import NotFoundError
@@ -47,7 +47,7 @@ def add_run_pages(router: APIRouter, ui: Ui) -> None:
             "status": status,
             "statuses": STATUSES,
             "workflows": sorted(ui.project.workflows),
-            "now": time.time(),
+            "now": clock.time(),
         }
         template = "_runs_live.html" if fragment else "runs.html"
         return ui.pages.respond(template, request, context, fragment=fragment)
@@ -79,7 +79,7 @@ def run_context(ui: Ui, run_id: str) -> dict[str, Any]:
     run = queries.show_run(ui.db, run_id)
     wf = ui.project.workflows.get(run["workflow"])
     attempts = queries.attempts_of(ui.db, run_id)
-    now = time.time()
+    now = clock.time()
     definitions = {t.id: t for t in wf.tasks} if wf else {}
     late_after: dict[str, float] = {}
     for t in wf.tasks if wf else ():
@@ -133,5 +133,5 @@ def task_context(ui: Ui, run_id: str, task_id: str, attempt: int) -> dict[str, A
         "lines": lines,
         "cut": cut,
         "live": task["status"] in ("queued", "running"),
-        "now": time.time(),
+        "now": clock.time(),
     }

@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from podium import clock
 from podium.connectors.http import HttpClient, HttpRetry
 from podium.connectors.source import misconfigured
 from podium.connectors.sources.amazon.api import OperationLimiter, SpApi
@@ -40,7 +41,7 @@ def open_amazon_source(
     logger: logging.Logger | None = None,
     root: Path | None = None,
     sleep: Callable[[float], None] = time.sleep,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Callable[[], datetime] = clock.now,
 ) -> AmazonSource:
     """An ``AmazonSource`` for connection ``name``; ``TerminalTaskError`` if misconfigured.
 
