@@ -20,10 +20,13 @@
    Shopify-style deliveries (without and with a triggered workflow); acknowledgement latency
    p50/p90/p99/max, then a SIGKILL right after the last 2xx and every acknowledged delivery
    looked up in the inbox.
+8. Load (bench/load.py): --load-runs runs of a 10-task workflow arriving at once, then a
+   chain of 40 tasks, through `podium up` on SQLite and on PostgreSQL: tasks/s and
+   schedule-to-start p50/p95, and a check that nothing was lost or doubled.
 
 Figures 1-3 and 7 are the median of --repeat runs measured in this one invocation; loading
-runs each podium case --podium-repeat times, models each case once (see bench/loading.py,
-bench/commerce_models.py).
+runs each podium case --podium-repeat times, models and load each case once (see
+bench/loading.py, bench/commerce_models.py, bench/load.py).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from typing import Any
 
 import commerce_models
 import connectors
+import load
 import loading
 import webhooks
 
@@ -248,7 +252,16 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["overhead", "events", "scale", "connectors", "loading", "models", "webhooks"],
+        choices=[
+            "overhead",
+            "events",
+            "scale",
+            "connectors",
+            "loading",
+            "models",
+            "webhooks",
+            "load",
+        ],
         default=None,
     )
     parser.add_argument(
@@ -261,6 +274,8 @@ def main() -> int:
         "--skip-webhooks", action="store_true", help="leave out the webhook receiver benchmark"
     )
     parser.add_argument("--webhook-deliveries", type=int, default=200)
+    parser.add_argument("--skip-load", action="store_true", help="leave out the load benchmark")
+    load.add_arguments(parser)
     loading.add_arguments(parser)
     commerce_models.add_arguments(parser, prefix="model-")
     args = parser.parse_args()
@@ -307,6 +322,10 @@ def main() -> int:
                 f"{s['run_s']:.2f} s, {s['status']}, peak RSS {s['peak_rss_mib']:.0f} MiB",
             )
         )
+    load_ok = True
+    if args.only in (None, "load") and not args.skip_load:
+        load_rows, load_ok = load.run_stores(args.load_stores.split(","), args.load_runs)
+        rows.extend(load_rows)
     if args.only in (None, "connectors"):
         connector_rows, connector_failures = connectors.run_connectors()
         rows.extend(connector_rows)
@@ -326,6 +345,7 @@ def main() -> int:
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
     failed = webhook_lost > 0  # an acknowledged webhook missing after a SIGKILL
+    failed = failed or not load_ok  # a run lost or doubled under load
     if loads:
         loading.print_report(loads, targets=False)
         failed = failed or bool(loads.failures)

@@ -4,6 +4,8 @@
 - ``ManualExecutor``: holds every submitted attempt until the test ends it.
 - ``InlineExecutor``: runs each attempt at once in the calling thread.
 - ``memory_database()``: an in-memory SQLite store with the real schema.
+- ``FaultyDatabase``: a real store whose transactions fail now and then, before or after
+  COMMIT.
 - ``project_of(...)``: a Project built from workflows, without files.
 - ``RecordingDestination``: a notification destination that keeps what it is sent.
 """
@@ -11,14 +13,18 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from podium.core.workflow import EngineSettings, Project, Workflow
+from podium.errors import StoreError
 from podium.execution.base import Done, Job, JobResult, Key
 from podium.execution.invoke import invoke
-from podium.store.database import Database, open_database
+from podium.store.database import Database, Tx, open_database
 
 
 class FakeClock:
@@ -100,6 +106,65 @@ class InlineExecutor:
 
 def memory_database() -> Database:
     return open_database("sqlite:///:memory:")
+
+
+class FaultyDatabase(Database):
+    """A real store (SQLite or PostgreSQL) whose write transactions fail at random.
+
+    While ``rate`` is above zero, that share of ``transaction()`` blocks raise
+    ``StoreError``: half of them at the end of the block, before COMMIT (nothing is
+    written), half after COMMIT (everything is written, yet the caller sees the error, as
+    when a connection drops while the server commits). ``injected`` counts each kind. The
+    migrations run fault-free; set ``rate`` once the store is opened. ``fail_next(where)``
+    plans the next transaction's fault, and ``fail_reads`` makes reads outside a
+    transaction raise too (the store cannot say what happened).
+    """
+
+    def __init__(self, url: str, *, seed: int = 0) -> None:
+        self.rate = 0.0
+        self.fail_reads = 0
+        self.transactions = 0  # opened, faulty or not
+        self.injected: Counter[str] = Counter()
+        self._planned: list[str | None] = []
+        self._draws = random.Random(seed)
+        self._draw_guard = threading.Lock()
+        super().__init__(url)
+
+    def fail_next(self, where: str | None) -> None:
+        """The next transaction fails ``before_commit`` or ``after_commit`` (None: not)."""
+        assert where in ("before_commit", "after_commit", None), where
+        self._planned.append(where)
+
+    def read(self) -> Tx:
+        if self.fail_reads > 0:
+            self.fail_reads -= 1
+            self.injected["read"] += 1
+            raise StoreError("injected fault on a read (podium.testing.FaultyDatabase)")
+        return super().read()
+
+    def _fault(self) -> str | None:
+        with self._draw_guard:
+            self.transactions += 1
+            if self._planned:
+                where = self._planned.pop(0)
+                if where:
+                    self.injected[where] += 1
+                return where
+            if self._draws.random() >= self.rate:
+                return None
+            where = self._draws.choice(("before_commit", "after_commit"))
+            self.injected[where] += 1
+            return where
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        fault = self._fault()
+        with super().transaction() as tx:
+            yield tx
+            if fault == "before_commit":
+                raise StoreError("injected fault before COMMIT (podium.testing.FaultyDatabase)")
+        if fault == "after_commit":
+            raise StoreError("injected fault after COMMIT (podium.testing.FaultyDatabase)")
 
 
 def project_of(

@@ -26,14 +26,14 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from podium import clock
 from podium.core.events import AttemptFinished, Event
 from podium.core.status import AttemptStatus
 from podium.core.workflow import Project, Task
-from podium.engine import state
+from podium.engine import crashpoints, state
 from podium.engine.journal import Journal, unmasked
 from podium.engine.state import Claim, Graphs, Outcome
 from podium.engine.triggers import Triggers
@@ -84,14 +84,28 @@ class Outage:
 
 
 @dataclass
-class _Memory:
-    """What a step changes in the engine's memory before its transaction commits."""
+class _Memo:
+    """The engine's memory before a step: what a rolled-back step goes back to."""
 
     inflight: dict[Key, _Tracked]
-    late_marked: list[bool]  # each tracked attempt's flag, in ``inflight``'s order
-    last_housekeeping: float
-    last_renewal: float
     stats: EngineStats
+    housekeeping: float
+    renewal: float
+    now: float
+
+
+@dataclass
+class _Step:
+    """One step: what it took in, and what to do once its transaction has committed."""
+
+    token: str
+    memo: _Memo
+    results: list[JobResult]
+    logs: list[_LogRow]
+    emitted: list[Event] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
+    cancels: list[Key] = field(default_factory=list)  # executor.cancel, after the commit
+    sealed: bool = False  # the body ran to its end: an error now may follow a landed COMMIT
 
 
 class Engine:
@@ -130,6 +144,8 @@ class Engine:
         self._last_housekeeping = 0.0
         self._last_renewal = 0.0
         self._draining = False
+        self._retry: list[JobResult] = []  # attempt ends a rolled-back step took in
+        self._doubt: _Step | None = None  # a step that failed at COMMIT: did it land?
         self._lock: EngineLock | None = None
         self._unlisten: Callable[[], None] | None = None
         self._cancels: list[Key] = []  # attempts to stop once the step commits
@@ -149,6 +165,7 @@ class Engine:
     # -- life cycle ----------------------------------------------------------------
     def start(self, what: str = "engine") -> None:
         """Takes the store (SQLite: exclusively) and recovers what a dead engine left."""
+        crashpoints.arm()
         if self.db.dialect == "sqlite" and self.db.path != ":memory:":
             self._lock = EngineLock(self.db.path)
             self._lock.acquire(what)
@@ -190,6 +207,12 @@ class Engine:
         self._draining = True
         self._wake.set()
 
+    def wait(self, delay: float) -> None:
+        """Sleeps up to ``delay`` seconds, less if an attempt ends or something pokes us."""
+        if delay > 0 and self._done.empty():
+            self._wake.wait(delay)
+        self._wake.clear()
+
     @property
     def busy(self) -> bool:
         return bool(self._inflight)
@@ -229,72 +252,121 @@ class Engine:
 
     # -- one step --------------------------------------------------------------------
     def step(self) -> float:
-        """One transaction's worth of work; returns seconds until the next is needed."""
+        """One transaction's worth of work; returns seconds until the next is needed.
+
+        Safe to call again after it raised: a step whose transaction rolled back leaves the
+        engine as it was before (the attempt ends and logs it took are taken again), and
+        one whose COMMIT landed but reported an error is recognised by its token in
+        ``engines.last_step`` and finished (its attempts handed to the executor). While the
+        store cannot say which, the next step asks again before doing anything else.
+        """
         now = self.clock()
         self.stats.steps += 1
-        results = self._take_results()
-        logs = self._take_logs()
+        if self._doubt is not None:
+            self._settle(self._doubt)  # raises while the store cannot answer
+        s = _Step(uuid.uuid4().hex, self._memo(now), self._take_results(), self._take_logs())
         tick_due = self.triggers.next_tick is not None and now >= self.triggers.next_tick
         housekeeping = (
             self._poked or tick_due or now - self._last_housekeeping >= self.settings.poll_interval
         )
         self._poked = False
-        jobs: list[Job] = []
-        memory = self._remember()
+        self._cancels = s.cancels
         try:
             with self.db.transaction() as tx:
                 j = Journal(tx, now)
-                self._write_logs(tx, logs)
-                self._finish(j, results)
+                self._write_logs(tx, s.logs)
+                self._finish(j, s.results)
                 if housekeeping or self._after_outage:
                     self._housekeep(j)
                 self._watch_inflight(j)
                 if not self._draining:
-                    jobs = self._claim(j)
+                    s.jobs = self._claim(j)
                 j.flush()
-        except StoreUnavailableError:
-            self._restore(memory, results, logs)
-            raise
-        self.last_step_at = now
-        for key in self._cancels:
-            self.executor.cancel(key)
-        self._cancels = []
-        self._forget_ended(j.emitted)
-        if self.on_events is not None and j.emitted:
-            self.on_events(j.emitted)
-        for job in jobs:
-            self.executor.submit(job, self._report)
+                s.emitted = j.emitted
+                self._seal(tx, s.token)
+                s.sealed = True
+        except BaseException:
+            if not self._landed_anyway(s):
+                raise
+        else:
+            self._after_commit(s)
         return self._next_delay(now)
 
-    def _remember(self) -> _Memory:
-        inflight = dict(self._inflight)  # a step adds and removes entries, and marks late ones
-        marked = [tracked.late_marked for tracked in inflight.values()]
-        return _Memory(
-            inflight, marked, self._last_housekeeping, self._last_renewal, replace(self.stats)
+    def _memo(self, now: float) -> _Memo:
+        return _Memo(
+            {key: replace(t) for key, t in self._inflight.items()},
+            replace(self.stats),
+            self._last_housekeeping,
+            self._last_renewal,
+            now,
         )
 
-    def _restore(self, memory: _Memory, results: list[JobResult], logs: list[_LogRow]) -> None:
-        """The step's transaction rolled back: what it took and changed is as it was."""
-        self._inflight = memory.inflight
-        for tracked, marked in zip(memory.inflight.values(), memory.late_marked, strict=True):
-            tracked.late_marked = marked
-        self._last_housekeeping, self._last_renewal = memory.last_housekeeping, 0.0
-        self.stats = replace(memory.stats, steps=self.stats.steps)
-        self._cancels = []
-        for result in results:
-            self._done.put(result)
-        with self._logs_guard:
-            self._logs[:0] = logs
-        self.triggers.forget()
+    def _seal(self, tx: Tx, token: str) -> None:
+        """Writes the step's token: read back after an error, it says the COMMIT landed."""
+        if tx.execute("UPDATE engines SET last_step = ? WHERE owner = ?", (token, self.owner)):
+            return
+        now = self.clock()  # our row is gone (never started, or removed): register again
+        tx.execute(
+            "INSERT INTO engines (owner, pid, host, started_at, heartbeat_at, last_step)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (self.owner, os.getpid(), socket.gethostname(), now, now, token),
+        )
+
+    def _landed_anyway(self, s: _Step) -> bool:
+        """The step raised: undo it in memory, unless its COMMIT landed all the same."""
+        if not s.sealed:  # it failed before COMMIT: rolled back
+            self._roll_back(s)
+            return False
+        self._doubt = s
+        try:
+            return self._settle(s)
+        except Exception:  # noqa: BLE001 - the store cannot say yet: the next step asks
+            return False
+
+    def _settle(self, s: _Step) -> bool:
+        """Asks the store whether step ``s`` committed, and finishes or undoes it."""
+        row = self.db.read().fetchone(
+            "SELECT last_step FROM engines WHERE owner = ?", (self.owner,)
+        )
+        self._doubt = None
+        if row is not None and row[0] == s.token:
+            self._after_commit(s)
+            return True
+        self._roll_back(s)
+        return False
+
+    def _roll_back(self, s: _Step) -> None:
+        """Back to the memory of before step ``s``, whose transaction did not commit."""
+        self._inflight = s.memo.inflight
+        self.stats = replace(s.memo.stats, steps=self.stats.steps)
+        # leases are renewed first thing after a failed step (an outage may have been long)
+        self._last_housekeeping, self._last_renewal = s.memo.housekeeping, 0.0
         self._poked = True
-        self._after_outage = True  # the commit may have happened all the same
+        self.triggers.forget()
+        self._retry = s.results + self._retry
+        with self._logs_guard:
+            self._logs = s.logs + self._logs
+
+    def _after_commit(self, s: _Step) -> None:
+        self.last_step_at = s.memo.now
+        for key in s.cancels:
+            self.executor.cancel(key)
+        self._forget_ended(s.emitted)
+        if any(isinstance(e, AttemptFinished) for e in s.emitted):
+            crashpoints.reached("state_committed")
+        if s.jobs:
+            crashpoints.reached("task_claimed")
+        for job in s.jobs:  # first: a failing on_events must not strand claimed attempts
+            self.executor.submit(job, self._report)
+        if self.on_events is not None and s.emitted:
+            self.on_events(s.emitted)
 
     def _report(self, result: JobResult) -> None:
         self._done.put(result)
         self._wake.set()
 
     def _take_results(self) -> list[JobResult]:
-        results = []
+        results, self._retry = self._retry, []
         while True:
             try:
                 results.append(self._done.get_nowait())

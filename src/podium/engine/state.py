@@ -110,7 +110,7 @@ def create_run(
         )
         if found:
             return None
-    tx.lock(f"podium.runs.{wf.name}")
+    _lock_admission(j, wf)
     running = _may_start(j, wf)  # admitted: its first tasks may be claimed now
     status = RunStatus.QUEUED  # running once an engine claims its first task
     tx.execute(
@@ -170,6 +170,14 @@ def create_run(
     return run_id
 
 
+def _lock_admission(j: Journal, wf: Workflow) -> None:
+    """Runs of a workflow with ``max_active_runs`` are admitted one transaction at a time
+    (PostgreSQL). Without a limit there is nothing to count, and no lock: two engines
+    taking the locks of two workflows in opposite orders would deadlock."""
+    if wf.max_active_runs is not None:
+        j.tx.lock(f"podium.runs.{wf.name}")
+
+
 def _may_start(j: Journal, wf: Workflow) -> bool:
     if wf.max_active_runs is None:
         return True
@@ -184,7 +192,7 @@ def _may_start(j: Journal, wf: Workflow) -> bool:
 def _start_queued_run(j: Journal, wf: Workflow) -> None:
     """After a run of ``wf`` ended, starts its oldest queued run if the limit allows."""
     tx = j.tx
-    tx.lock(f"podium.runs.{wf.name}")
+    _lock_admission(j, wf)
     if not _may_start(j, wf):
         return
     row = tx.fetchone(
@@ -394,9 +402,12 @@ def finish_attempts(
     graphs: Graphs,
     draw: Callable[[], float],
 ) -> list[Outcome]:
-    """Records how attempts ended; returns the outcomes refused as stale."""
+    """Records how attempts ended; returns the outcomes refused as stale.
+
+    Taken in (run, task, attempt) order, so that two engines ending attempts of the same
+    runs lock their rows in the same order (PostgreSQL would otherwise find deadlocks)."""
     stale = []
-    for o in outcomes:
+    for o in sorted(outcomes, key=lambda o: (o.run_id, o.task_id, o.attempt)):
         o = replace(o, output=j.stored_json(o.output), error=j.text(o.error))
         if not _end_attempt(j, o, owner):
             stale.append(o)

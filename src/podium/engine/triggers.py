@@ -24,7 +24,7 @@ from podium.core.workflow import (
     Workflow,
     WorkflowTrigger,
 )
-from podium.engine import state, trigger_state
+from podium.engine import crashpoints, state, trigger_state
 from podium.engine.journal import Journal
 from podium.engine.sla import SlaWatch
 from podium.engine.state import Graphs
@@ -177,8 +177,10 @@ class Triggers:
         last = datetime.fromisoformat(saved["last_tick"]) if saved else now
         due = cron.ticks_between(last, now, limit=100_000)
         if due:
+            crashpoints.reached("tick_claimed")
             for tick in self._select(due, trig.catchup, now):
-                self.start_tick(j, wf, trig, tick, kind="schedule")
+                if self.start_tick(j, wf, trig, tick, kind="schedule"):
+                    crashpoints.reached("run_created")
         if due or not saved:
             trigger_state.save(
                 j, wf.name, trig.key, {"last_tick": (due[-1] if due else now).isoformat()}

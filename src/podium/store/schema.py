@@ -176,6 +176,11 @@ MIGRATIONS: list[list[str]] = [
         # the log API's pages: keyset on (task, attempt, time)
         "CREATE INDEX logs_by_time ON logs (run_id, task_id, attempt, at)",
     ],
+    [
+        # the token of each engine's last committed step: after an error at or after COMMIT
+        # the engine reads it back to learn whether its step landed (see Engine.step)
+        "ALTER TABLE engines ADD COLUMN last_step TEXT",
+    ],
 ]
 
 
