@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, cast
+from enum import StrEnum
+from typing import Annotated, Any, cast
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Path, Query
 
 from podium.core.masking import Masker
 from podium.core.workflow import Project
 from podium.server import auth
+from podium.server.openapi import MAX_ID, MAX_OFFSET, guarded
 from podium.store.database import Database
 from podium.webhooks import inbox
 from podium.webhooks.settings import WebhookSettings, all_webhook_settings
@@ -39,6 +41,19 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+
+class DeliveryStatus(StrEnum):
+    """An inbox entry's status (``podium.webhooks.inbox.STATUSES``)."""
+
+    PENDING = "pending"
+    PROCESSED = "processed"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+#: an inbox entry's id in a path
+InboxId = Annotated[int, Path(ge=1, le=MAX_ID, description="the inbox entry's id")]
 
 
 class ClientGone(Exception):
@@ -125,27 +140,30 @@ def _inbox_api(db: Database, wake: Callable[[], None]) -> APIRouter:
     router = APIRouter(tags=["webhooks"])
     viewer = [Depends(auth.require("viewer"))]
 
-    @router.get("/api/webhooks", dependencies=viewer)
+    @router.get("/api/webhooks", dependencies=viewer, responses=guarded())
     def list_deliveries(
         connection: str | None = None,
-        status: str | None = None,
+        status: DeliveryStatus | None = None,
         limit: int = Query(50, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> list[dict[str, Any]]:
         """Inbox entries, newest first (without bodies)."""
+        chosen = status.value if status else None
         return inbox.list_deliveries(
-            db, connection=connection, status=status, limit=limit, offset=offset
+            db, connection=connection, status=chosen, limit=limit, offset=offset
         )
 
-    @router.get("/api/webhooks/{inbox_id}", dependencies=viewer)
-    def show_delivery(inbox_id: int) -> dict[str, Any]:
+    @router.get("/api/webhooks/{inbox_id}", dependencies=viewer, responses=guarded(404))
+    def show_delivery(inbox_id: InboxId) -> dict[str, Any]:
         """One entry with its headers (signatures redacted) and body."""
         return inbox.show_delivery(db, inbox_id)
 
     @router.post(
-        "/api/webhooks/{inbox_id}/replay", dependencies=[Depends(auth.require("operator"))]
+        "/api/webhooks/{inbox_id}/replay",
+        dependencies=[Depends(auth.require("operator"))],
+        responses=guarded(404, 409),
     )
-    def replay(inbox_id: int) -> dict[str, Any]:
+    def replay(inbox_id: InboxId) -> dict[str, Any]:
         """Processes a processed, failed or dead entry again: its workflows start again."""
         entry = inbox.replay(db, inbox_id)
         wake()
