@@ -29,18 +29,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from postgres_schemas import POSTGRES_URL, SKIP_POSTGRES, drop_schema, postgres_url_with_schema
+
 from .conftest import PODIUM, Project, Up, podium_env
 
 SECRET = "fuzz-webhook-secret-0123"
 PASSWORD = "correct horse battery"
+CONFIG = f"""
+    store: {{store}}
+    connections:
+      shop:
+        type: webhook
+        webhooks: {{{{verify: shopify, secret: {SECRET}}}}}
+"""
 FILES = {
-    "podium.yaml": f"""
-        store: sqlite:///.podium/state.db
-        connections:
-          shop:
-            type: webhook
-            webhooks: {{verify: shopify, secret: {SECRET}}}
-    """,
     "workflows/hello.yaml": """
         name: hello
         params: {days: 1, store: us}
@@ -74,10 +76,20 @@ class Live:
         )
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    """The fuzzed server on each store (PostgreSQL refuses what SQLite takes, e.g. NUL)."""
+    schema = ""
+    if request.param == "postgresql":
+        if not POSTGRES_URL:
+            pytest.skip(SKIP_POSTGRES)
+        store, schema = postgres_url_with_schema("podium_fuzz")
+    else:
+        store = "sqlite:///.podium/state.db"
     project = Project(tmp_path_factory.mktemp("fuzz"), podium_env())
-    project.write(FILES)
+    project.write({**FILES, "podium.yaml": CONFIG.format(store=store)})
     _cli(project, "users", "add", "admin", "--role", "admin", "--password-stdin", stdin=PASSWORD)
     token = _cli(project, "tokens", "create", "--user", "admin").strip()
     assert re.fullmatch(r"pdm_[A-Za-z0-9_-]{43}", token), token
@@ -90,6 +102,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     yield live
     live.http.close()
     project.close()
+    if schema:
+        drop_schema(schema)
 
 
 def _cli(project: Project, *args: str, stdin: str = "", ok_codes: tuple[int, ...] = (0,)) -> str:
@@ -155,7 +169,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(
         str(report),
     ]
     started = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=tmp_path)
     seconds = time.monotonic() - started
     output = (done.stdout + done.stderr).replace(live.token, "pdm_***")
     assert done.returncode == 0, output[-6000:]
