@@ -160,6 +160,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(
         "none",
         "--workers",
         "1",
+        "--continue-on-failure",
         "--request-timeout",
         "10",
         "--no-color",

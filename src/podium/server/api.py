@@ -25,6 +25,17 @@ from podium.server import auth
 from podium.server.login import login_router
 from podium.server.openapi import MAX_OFFSET, errors, guarded, install_schema
 from podium.server.refusals import problems_of
+from podium.server.shapes import (
+    AttemptOut,
+    CancelledOut,
+    EventOut,
+    EventPostedOut,
+    RetriedOut,
+    RunDetailOut,
+    RunOut,
+    WorkflowOut,
+    answers,
+)
 from podium.server.ui import ui_router
 from podium.server.webhooks import add_webhook_routes
 from podium.store.database import Database
@@ -98,7 +109,12 @@ def create_app(project: Project, db: Database, wake: Callable[[], None]) -> Fast
     def health() -> dict[str, Any]:
         return {"status": "ok", "store": db.dialect, "workflows": len(project.workflows)}
 
-    @app.get("/api/workflows", dependencies=viewer, responses=guarded())
+    @app.get(
+        "/api/workflows",
+        dependencies=viewer,
+        response_model=None,
+        responses={**answers(list[WorkflowOut]), **guarded()},
+    )
     def list_workflows() -> list[dict[str, Any]]:
         out = []
         for wf in project.workflows.values():
@@ -118,14 +134,20 @@ def create_app(project: Project, db: Database, wake: Callable[[], None]) -> Fast
         "/api/workflows/{name}/runs",
         status_code=201,
         dependencies=operator,
-        responses=guarded(404),
+        response_model=None,
+        responses={**answers(RunDetailOut, 201), **guarded(404)},
     )
     def start_run(name: str, body: RunIn = Body(default_factory=RunIn)) -> dict[str, Any]:
         run_id = services.start_run(db, project, name, body.params, trigger={"type": "api"})
         wake()
         return queries.show_run(db, run_id)
 
-    @app.get("/api/runs", dependencies=viewer, responses=guarded())
+    @app.get(
+        "/api/runs",
+        dependencies=viewer,
+        response_model=None,
+        responses={**answers(list[RunOut]), **guarded()},
+    )
     def list_runs(
         workflow: str | None = None,
         status: RunStatus | None = None,
@@ -135,11 +157,21 @@ def create_app(project: Project, db: Database, wake: Callable[[], None]) -> Fast
         chosen = status.value if status else None
         return queries.list_runs(db, workflow=workflow, status=chosen, limit=limit, offset=offset)
 
-    @app.get("/api/runs/{run_id}", dependencies=viewer, responses=guarded(404))
+    @app.get(
+        "/api/runs/{run_id}",
+        dependencies=viewer,
+        response_model=None,
+        responses={**answers(RunDetailOut), **guarded(404)},
+    )
     def show_run(run_id: str) -> dict[str, Any]:
         return queries.show_run(db, run_id)
 
-    @app.get("/api/runs/{run_id}/attempts", dependencies=viewer, responses=guarded(404))
+    @app.get(
+        "/api/runs/{run_id}/attempts",
+        dependencies=viewer,
+        response_model=None,
+        responses={**answers(list[AttemptOut]), **guarded(404)},
+    )
     def attempts(run_id: str) -> list[dict[str, Any]]:
         queries.show_run(db, run_id)
         return queries.attempts_of(db, run_id)
@@ -148,26 +180,47 @@ def create_app(project: Project, db: Database, wake: Callable[[], None]) -> Fast
     def logs(run_id: str, task: str | None = None) -> list[dict[str, Any]]:
         return [{**line, "line": mask(line["line"])} for line in queries.logs_of(db, run_id, task)]
 
-    @app.post("/api/runs/{run_id}/retry", dependencies=operator, responses=guarded(404, 409))
+    @app.post(
+        "/api/runs/{run_id}/retry",
+        dependencies=operator,
+        response_model=None,
+        responses={**answers(RetriedOut), **guarded(404, 409)},
+    )
     def retry(run_id: str, body: RetryIn = Body(default_factory=RetryIn)) -> dict[str, Any]:
         tasks = services.retry_run(db, project, run_id, failed_only=body.failed_only)
         wake()
         return {"run_id": run_id, "tasks": tasks}
 
-    @app.post("/api/runs/{run_id}/cancel", dependencies=operator, responses=guarded(404))
+    @app.post(
+        "/api/runs/{run_id}/cancel",
+        dependencies=operator,
+        response_model=None,
+        responses={**answers(CancelledOut), **guarded(404)},
+    )
     def cancel(run_id: str) -> dict[str, Any]:
         changed = services.cancel_run(db, project, run_id)
         wake()
         return {"run_id": run_id, "cancelling": changed}
 
-    @app.post("/api/events", status_code=202, dependencies=operator, responses=guarded())
+    @app.post(
+        "/api/events",
+        status_code=202,
+        dependencies=operator,
+        response_model=None,
+        responses={**answers(EventPostedOut, 202), **guarded()},
+    )
     def post_event(event: EventIn) -> dict[str, Any]:
         """Stores the event (answered once it is durable) and wakes the engine at once."""
         seq = services.emit_event(db, event.name, event.payload)
         wake()
         return {"seq": seq, "name": event.name}
 
-    @app.get("/api/events", dependencies=viewer, responses=guarded())
+    @app.get(
+        "/api/events",
+        dependencies=viewer,
+        response_model=None,
+        responses={**answers(list[EventOut]), **guarded()},
+    )
     def list_events(
         run_id: str | None = None, limit: int = Query(200, ge=1, le=5000)
     ) -> list[dict[str, Any]]:

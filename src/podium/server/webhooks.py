@@ -31,6 +31,7 @@ from podium.core.masking import Masker
 from podium.core.workflow import Project
 from podium.server import auth
 from podium.server.openapi import MAX_ID, MAX_OFFSET, guarded
+from podium.server.shapes import DeliveryDetailOut, DeliveryOut, ReplayedOut, answers
 from podium.store.database import Database
 from podium.webhooks import inbox
 from podium.webhooks.settings import WebhookSettings, all_webhook_settings
@@ -140,7 +141,12 @@ def _inbox_api(db: Database, wake: Callable[[], None]) -> APIRouter:
     router = APIRouter(tags=["webhooks"])
     viewer = [Depends(auth.require("viewer"))]
 
-    @router.get("/api/webhooks", dependencies=viewer, responses=guarded())
+    @router.get(
+        "/api/webhooks",
+        dependencies=viewer,
+        response_model=None,
+        responses={**answers(list[DeliveryOut]), **guarded()},
+    )
     def list_deliveries(
         connection: str | None = None,
         status: DeliveryStatus | None = None,
@@ -153,7 +159,12 @@ def _inbox_api(db: Database, wake: Callable[[], None]) -> APIRouter:
             db, connection=connection, status=chosen, limit=limit, offset=offset
         )
 
-    @router.get("/api/webhooks/{inbox_id}", dependencies=viewer, responses=guarded(404))
+    @router.get(
+        "/api/webhooks/{inbox_id}",
+        dependencies=viewer,
+        response_model=None,
+        responses={**answers(DeliveryDetailOut), **guarded(404)},
+    )
     def show_delivery(inbox_id: InboxId) -> dict[str, Any]:
         """One entry with its headers (signatures redacted) and body."""
         return inbox.show_delivery(db, inbox_id)
@@ -161,7 +172,8 @@ def _inbox_api(db: Database, wake: Callable[[], None]) -> APIRouter:
     @router.post(
         "/api/webhooks/{inbox_id}/replay",
         dependencies=[Depends(auth.require("operator"))],
-        responses=guarded(404, 409),
+        response_model=None,
+        responses={**answers(ReplayedOut), **guarded(404, 409)},
     )
     def replay(inbox_id: InboxId) -> dict[str, Any]:
         """Processes a processed, failed or dead entry again: its workflows start again."""
