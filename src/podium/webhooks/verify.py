@@ -84,6 +84,8 @@ def verify_delivery(
     check_signature(settings, lowered, body, now)
     payload = parse_json(body)
     delivery_id, topic = identify(settings, lowered, body, payload)
+    if "\x00" in delivery_id or "\x00" in (topic or ""):
+        raise MalformedDelivery("the delivery's id or topic has a NUL character (\\u0000)")
     return Delivery(
         settings.connection, delivery_id, topic, kept_headers(settings, lowered), body.decode()
     )
