@@ -323,3 +323,41 @@ def test_webhook_receiver_answers_signed_deliveries_with_200_or_a_clear_400(
         assert set(answer) == {"error"} and answer["error"], answer
     else:
         assert answer["status"] in ("stored", "duplicate") and isinstance(answer["id"], int)
+
+
+# -- Hypothesis: the log-in form ------------------------------------------------------------
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    username=st.one_of(text, st.just("admin"), st.just("ad\x00min")),
+    password=text,
+    next_path=text,
+    with_csrf=st.booleans(),
+)
+def test_the_log_in_form_answers_a_page_a_redirect_or_a_clear_4xx(
+    live: Live, username: str, password: str, next_path: str, with_csrf: bool
+) -> None:
+    with httpx.Client(base_url=live.up.url, timeout=10) as browser:
+        page = browser.get("/login", params={"next": next_path})
+        if "\x00" in next_path:  # no URL may hold a NUL
+            assert page.status_code == 400 and "NUL character" in page.text
+            return
+        assert page.status_code == 200, page.text[:300]
+        csrf = re.search(r'name="csrf_token" value="([^"]*)"', page.text)
+        assert csrf is not None
+        form = {"username": username, "password": password, "next": next_path}
+        if with_csrf:
+            form["csrf_token"] = csrf.group(1)
+        answer = browser.post("/login", data=form)
+    assert answer.status_code in (303, 401, 403, 429), (form, answer.text[:300])
+    if answer.status_code == 303:
+        assert answer.headers["location"].startswith("/")  # never off-site
+    else:
+        assert "text/html" in answer.headers["content-type"] and "Traceback" not in answer.text
