@@ -7,6 +7,7 @@ spelled out, that the fuzzers found.)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ class Api:
     project: Project
     http: httpx.Client
     schema: dict[str, Any]
+    guarded: set[tuple[str, str]]  # (path, method) of each route behind access control
 
 
 def contract_project(root: Path) -> Project:
@@ -56,9 +58,22 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     with serve(create_app(project, db, lambda: None)) as url:
         http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
         schema = http.get("/openapi.json").json()
-        yield Api(url, db, project, http, schema)
+        yield Api(url, db, project, http, schema, guarded_routes(url, schema))
         http.close()
     db.close()
+
+
+def guarded_routes(url: str, schema: dict[str, Any]) -> set[tuple[str, str]]:
+    """The documented operations that refuse a caller without credentials (401)."""
+    found = set()
+    with httpx.Client(base_url=url, timeout=10) as anonymous:
+        for path, method, _ in operations(schema):
+            if not path.startswith("/api/"):
+                continue  # the webhook receiver's 401 is a bad signature, not a log-in
+            concrete = re.sub(r"\{[^}]+\}", "1", path)
+            if anonymous.request(method.upper(), concrete, json={}).status_code == 401:
+                found.add((path, method))
+    return found
 
 
 def operations(schema: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -71,10 +86,13 @@ def operations(schema: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any
 
 
 def test_every_api_route_documents_its_errors_with_the_error_body(api: Api) -> None:
+    assert len(api.guarded) >= 14, api.guarded
+    guarded = api.guarded
     for path, method, operation in operations(api.schema):
         codes = set(operation["responses"])
         assert "422" not in codes, (path, method)  # podium answers 400, and documents it
-        if not path.startswith("/api/") or path == "/api/health":
+        if (path, method) not in guarded:
+            assert "security" not in operation, (path, method)
             continue
         assert {"400", "401", "403", "503"} <= codes, (path, method, codes)
         assert operation["security"] == [{"bearer": []}], (path, method)
@@ -176,6 +194,8 @@ def test_not_now_is_409_and_wrong_method_lists_every_allowed_one(api: Api) -> No
     assert busy.status_code == 409 and "still queued" in busy.json()["error"], busy.text
     wrong = api.http.delete("/api/events")
     assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, POST"
+    inbox_wrong = api.http.put("/api/webhooks/1")  # a route of an included router
+    assert inbox_wrong.status_code == 405 and inbox_wrong.headers["allow"] == "GET"
     assert wrong.json()["error"].startswith("Method Not Allowed")
     unknown = api.http.get("/api/nothing-here")
     assert unknown.status_code == 404 and "see /docs" in unknown.json()["error"]

@@ -68,6 +68,7 @@ def install_refusals(app: FastAPI) -> None:
     app.add_middleware(SecurityHeaders)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 _HTTP_HINTS = {
     404: "no such route; see /docs for the API's routes",
     405: "this route does not take that method",
@@ -91,13 +92,14 @@ def http_refusal(request: Request, exc: HTTPException) -> Refused:
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route of the app takes at this path (one route per method is
     usual, so the route that refused knows only its own)."""
-    found: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        methods = getattr(route, "methods", None)
-        if match != Match.NONE and methods:
-            found.update(methods)
-    return sorted(found)
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
 
 
 _WHERE = {"query": "query parameter", "path": "path parameter", "header": "header"}
