@@ -173,6 +173,21 @@ def test_bodies_with_unknown_or_loose_fields_are_refused(
     assert response.json()["error"].startswith(f"bad request: {field}: "), response.text
 
 
+def test_deeply_nested_json_is_refused_before_it_is_stored(api: Api) -> None:
+    # a 900-level payload was stored, and from then on every listing of events answered 500
+    deep: Any = 1
+    for _ in range(900):
+        deep = {"a": deep}
+    for path, body in (
+        ("/api/events", {"name": "deep", "payload": deep}),
+        ("/api/workflows/hello/runs", {"params": {"days": deep}}),
+    ):
+        response = api.http.post(path, json=body)
+        assert response.status_code == 400, response.text
+        assert "nests more than 32 levels deep" in response.json()["error"]
+    assert api.http.get("/api/events").status_code == 200
+
+
 def test_a_nul_in_the_url_is_refused_with_400_not_a_store_error(api: Api) -> None:
     for path in ("/api/runs/a%00b", "/api/runs?workflow=%00", "/api/events?run_id=x%00"):
         response = api.http.get(path)

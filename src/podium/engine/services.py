@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from podium.core.events import CustomEvent, Event
+from podium.core.nesting import MAX_DEPTH, is_too_deep
 from podium.core.workflow import Project, ScheduleTrigger, Workflow
 from podium.engine import state
 from podium.engine.journal import Journal
@@ -43,6 +44,12 @@ def check_params(wf: Workflow, given: Mapping[str, Any]) -> dict[str, Any]:
         raise UsageError(
             f"workflow {wf.name!r} has no param {unknown[0]!r}{hint} (declared: {declared}); "
             "declare it under params: in the workflow"
+        )
+    deep = next((k for k, v in given.items() if is_too_deep(v, MAX_DEPTH - 1)), None)
+    if deep is not None:
+        raise UsageError(
+            f"param {deep!r} of workflow {wf.name!r} nests more than {MAX_DEPTH} levels deep;"
+            " flatten it"
         )
     return {**wf.params, **given}
 
@@ -100,6 +107,8 @@ def emit_event(db: Database, name: str, payload: Mapping[str, Any] | None = None
         raise UsageError(f"event name {name!r} has a control character; remove it")
     if not isinstance(payload, Mapping | None):
         raise UsageError('an event\'s payload must be a JSON object, e.g. \'{"store": "us"}\'')
+    if is_too_deep(dict(payload or {})):
+        raise UsageError(f"the event's payload nests more than {MAX_DEPTH} levels deep; flatten it")
     with db.transaction() as tx:
         j = Journal(tx, time.time())
         j.add(CustomEvent(name, dict(payload or {})))
