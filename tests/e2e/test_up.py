@@ -145,7 +145,8 @@ def test_health_docs_openapi_and_workflows(make_project: MakeProject) -> None:
     for path in (
         "/api/health",
         "/api/workflows",
-        "/api/workflows/{name}/runs",
+        "/api/workflows/hello/runs",  # one path per workflow, with its declared params
+        "/api/workflows/etl/runs",
         "/api/runs",
         "/api/runs/{run_id}",
         "/api/runs/{run_id}/logs",
