@@ -4,7 +4,9 @@
     ├── ProjectError                 a project (podium.yaml, workflows) is invalid
     │                                carries every Problem found, each with file:line
     ├── UsageError                   bad CLI flags or API input (bad param, bad date)
-    │   └── NotFoundError            no such run, workflow or task
+    │   ├── NotFoundError            no such run, workflow or task
+    │   └── ConflictError            not now: the run's state does not allow it (still
+    │                                running, nothing failed to retry)
     ├── StoreError                   the store cannot be opened or migrated
     │   ├── EngineLockedError        another engine holds this SQLite store
     │   └── StoreUnavailableError    transient: the store is away (restarting, locked,
@@ -54,6 +56,10 @@ class UsageError(PodiumError):
 
 class NotFoundError(UsageError):
     """The caller named a run, workflow or task that does not exist."""
+
+
+class ConflictError(UsageError):
+    """The request is well formed but the current state refuses it (the API answers 409)."""
 
 
 class StoreError(PodiumError):

@@ -145,7 +145,8 @@ def test_health_docs_openapi_and_workflows(make_project: MakeProject) -> None:
     for path in (
         "/api/health",
         "/api/workflows",
-        "/api/workflows/{name}/runs",
+        "/api/workflows/hello/runs",  # one path per workflow, with its declared params
+        "/api/workflows/etl/runs",
         "/api/runs",
         "/api/runs/{run_id}",
         "/api/runs/{run_id}/logs",
@@ -354,7 +355,7 @@ def test_retry_and_cancel_through_the_api(make_project: MakeProject) -> None:
         "upstream": {"extract": tasks["extract"]["output"]},
     }
     nothing = up.http.post(f"/api/runs/{run_id}/retry", json={"failed_only": True})
-    assert nothing.status_code == 400 and "no failed tasks" in nothing.json()["error"]
+    assert nothing.status_code == 409 and "no failed tasks" in nothing.json()["error"]
 
     long = start_run(up, "long")
     wait_until(
@@ -363,7 +364,7 @@ def test_retry_and_cancel_through_the_api(make_project: MakeProject) -> None:
         message="the long task to start",
     )
     busy = up.http.post(f"/api/runs/{long['run_id']}/retry", json={})
-    assert busy.status_code == 400 and "is still running" in busy.json()["error"]
+    assert busy.status_code == 409 and "is still running" in busy.json()["error"]
     cancelling = up.http.post(f"/api/runs/{long['run_id']}/cancel")
     assert cancelling.status_code == 200
     assert cancelling.json() == {"run_id": long["run_id"], "cancelling": True}

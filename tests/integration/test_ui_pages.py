@@ -490,7 +490,7 @@ def test_retry_failed_only_and_cancel_buttons(site: Site) -> None:
     refused = site.http.post(
         f"/runs/{other}/retry", data={"csrf_token": site.csrf(again), "failed_only": "1"}
     )
-    assert refused.status_code == 400 and "wait for it to finish or cancel it" in refused.text
+    assert refused.status_code == 409 and "wait for it to finish or cancel it" in refused.text
 
 
 def test_a_viewer_sees_the_pages_without_their_action_buttons(site: Site) -> None:

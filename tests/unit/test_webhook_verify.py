@@ -127,6 +127,22 @@ def test_a_genuine_stripe_event_is_named_by_its_id_and_type() -> None:
     assert (d.delivery_id, d.topic) == ("evt_1", "charge.succeeded")
 
 
+def test_an_event_id_or_type_with_a_nul_is_malformed_not_a_store_error() -> None:
+    # PostgreSQL refuses text holding NUL: the inbox could never store it (503 forever)
+    for event in ({"id": "evt\u00001", "type": "x"}, {"id": "evt_2", "type": "a\u0000b"}):
+        body = json.dumps(event).encode()
+        header = {"Stripe-Signature": stripe_header(body=body)}
+        with pytest.raises(MalformedDelivery, match="NUL character"):
+            verify_delivery(STRIPE, header, body, now=NOW)
+
+
+def test_a_body_nested_too_deep_is_malformed() -> None:
+    body = ('{"id": "evt_3", "type": "x", "data": ' + "[" * 40 + "]" * 40 + "}").encode()
+    header = {"Stripe-Signature": stripe_header(body=body)}
+    with pytest.raises(MalformedDelivery, match="nests more than 32 levels"):
+        verify_delivery(STRIPE, header, body, now=NOW)
+
+
 def test_stripe_accepts_any_of_several_v1_signatures() -> None:
     header = stripe_header(secrets=("not-the-secret", SECRET))
     assert verify_delivery(STRIPE, {"Stripe-Signature": header}, BODY, now=NOW)

@@ -14,13 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from podium import clock
-from podium.core.events import CustomEvent
+from podium.core.events import CustomEvent, Event
+from podium.core.nesting import MAX_DEPTH, is_too_deep
 from podium.core.workflow import Project, ScheduleTrigger, Workflow
 from podium.engine import state
 from podium.engine.journal import Journal
 from podium.engine.state import Graphs
 from podium.engine.triggers import Triggers, iso
-from podium.errors import NotFoundError, UsageError
+from podium.errors import ConflictError, NotFoundError, UsageError
 from podium.store.database import Database
 
 
@@ -43,6 +44,12 @@ def check_params(wf: Workflow, given: Mapping[str, Any]) -> dict[str, Any]:
         raise UsageError(
             f"workflow {wf.name!r} has no param {unknown[0]!r}{hint} (declared: {declared}); "
             "declare it under params: in the workflow"
+        )
+    deep = next((k for k, v in given.items() if is_too_deep(v, MAX_DEPTH - 1)), None)
+    if deep is not None:
+        raise UsageError(
+            f"param {deep!r} of workflow {wf.name!r} nests more than {MAX_DEPTH} levels deep;"
+            " flatten it"
         )
     return {**wf.params, **given}
 
@@ -91,14 +98,34 @@ def emit_event(db: Database, name: str, payload: Mapping[str, Any] | None = None
     """Stores a named event; it starts the workflows whose event triggers match."""
     if not name or not isinstance(name, str):
         raise UsageError("an event needs a name, e.g. podium emit orders_dropped")
+    if name in own_event_types():
+        raise UsageError(
+            f"{name!r} is one of podium's own event types, which only podium records;"
+            " give your event another name, e.g. orders_dropped"
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise UsageError(f"event name {name!r} has a control character; remove it")
     if not isinstance(payload, Mapping | None):
         raise UsageError('an event\'s payload must be a JSON object, e.g. \'{"store": "us"}\'')
+    if is_too_deep(dict(payload or {})):
+        raise UsageError(f"the event's payload nests more than {MAX_DEPTH} levels deep; flatten it")
     with db.transaction() as tx:
         j = Journal(tx, clock.time())
         j.add(CustomEvent(name, dict(payload or {})))
         j.flush()
         row = tx.fetchone("SELECT MAX(seq) FROM events WHERE type = ?", (name,))
     return int(row[0]) if row and row[0] is not None else 0
+
+
+def own_event_types() -> frozenset[str]:
+    """The names of podium's own event types (a custom event may not take one)."""
+    found: set[str] = set()
+    stack: list[type[Event]] = [Event]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        found.add(cls.type)
+    return frozenset(found - {CustomEvent.type})
 
 
 def cancel_run(db: Database, project: Project, run_id: str) -> bool:
@@ -115,7 +142,7 @@ def retry_run(db: Database, project: Project, run_id: str, *, failed_only: bool)
     """Re-runs a finished run's failed tasks (or all of them); returns the task ids."""
     row = _require_run(db, run_id)
     if row[1] not in ("succeeded", "failed", "cancelled"):
-        raise UsageError(
+        raise ConflictError(
             f"run {run_id} is still {row[1]}; wait for it to finish or cancel it "
             f"(podium cancel {run_id}) before retrying"
         )
@@ -127,8 +154,9 @@ def retry_run(db: Database, project: Project, run_id: str, *, failed_only: bool)
         )
         j.flush()
     if not tasks:
-        raise UsageError(
-            f"run {run_id} has no failed tasks to retry (use retry without --failed-only to re-run all)"
+        raise ConflictError(
+            f"run {run_id} has no failed tasks to retry; to re-run all its tasks, retry"
+            " without --failed-only (API: failed_only false)"
         )
     return tasks
 

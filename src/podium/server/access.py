@@ -118,7 +118,7 @@ def remove_user(db: Database, name: str, *, now: float) -> int:
 def check_password(db: Database, name: str, password: str) -> User | None:
     """The user ``name`` if ``password`` is theirs. An unknown name costs the same time as a
     wrong password, so answers do not tell which names exist."""
-    row = _user_row(db.read(), name)
+    row = _user_row(db.read(), name) if _NAME.fullmatch(name) else None
     if row is None:
         cred.burn_password_check(password)
         return None

@@ -1,7 +1,11 @@
 """The HTTP API: the same service functions as the CLI, as JSON over HTTP.
 
-Errors are translated once here: UsageError → 400/404 with ``{"error": …}``; a store that is
-away (StoreUnavailableError) → 503 with a ``Retry-After`` (``podium.server.unavailable``).
+Errors are translated once here into ``{"error": …}``: a request that does not fit (a bad
+parameter, an unknown body field) → 400 naming the field, NotFoundError → 404,
+ConflictError → 409, any other UsageError → 400; a store that is away
+(StoreUnavailableError) → 503 with a ``Retry-After`` (``podium.server.unavailable``).
+``podium.server.openapi`` documents each route's answers, errors included, in
+``/openapi.json``.
 """
 
 from __future__ import annotations
@@ -12,15 +16,29 @@ from typing import Any
 from fastapi import Body, Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from podium.core.masking import Masker
+from podium.core.status import RunStatus
 from podium.core.workflow import Project, ScheduleTrigger
 from podium.engine import log_pages, queries, services
-from podium.errors import NotFoundError, PodiumError, UsageError
+from podium.errors import ConflictError, NotFoundError, PodiumError, UsageError
 from podium.server import auth
 from podium.server.login import login_router
+from podium.server.openapi import MAX_OFFSET, errors, guarded, install_schema
 from podium.server.readiness import EngineProbe, add_readiness_route
+from podium.server.refusals import problems_of
+from podium.server.shapes import (
+    AttemptOut,
+    CancelledOut,
+    EventOut,
+    EventPostedOut,
+    RetriedOut,
+    RunDetailOut,
+    RunOut,
+    WorkflowOut,
+    answers,
+)
 from podium.server.ui import ui_router
 from podium.server.unavailable import install_unavailable
 from podium.server.webhooks import add_webhook_routes
@@ -28,16 +46,29 @@ from podium.store.database import Database
 
 
 class EventIn(BaseModel):
-    name: str = Field(min_length=1, description="the event's name, e.g. orders_dropped")
-    payload: dict[str, Any] = Field(default_factory=dict)
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="the event's name, e.g. orders_dropped (not one of podium's own event types)",
+    )
+    payload: dict[str, Any] = Field(default_factory=dict, description="any JSON object")
 
 
 class RunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     params: dict[str, Any] = Field(default_factory=dict)
 
 
 class RetryIn(BaseModel):
-    failed_only: bool = True
+    model_config = ConfigDict(extra="forbid")
+
+    failed_only: bool = Field(
+        default=True, strict=True, description="re-run only the failed tasks (false: all)"
+    )
 
 
 def create_app(
@@ -73,6 +104,8 @@ def create_app(
     async def podium_error(request: Request, exc: PodiumError) -> JSONResponse:
         if isinstance(exc, NotFoundError):
             status = 404
+        elif isinstance(exc, ConflictError):
+            status = 409
         elif isinstance(exc, UsageError):
             status = 400
         else:
@@ -83,19 +116,21 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
-            for e in exc.errors()
-        )
-        return MaskedJSONResponse({"error": f"bad request: {problems}"}, status_code=400)
+        message = f"bad request: {problems_of(exc)}; see /docs for what this route takes"
+        return MaskedJSONResponse({"error": mask(message)}, status_code=400)
 
-    @app.get("/api/health")
+    @app.get("/api/health", responses=errors(503))
     def health() -> dict[str, Any]:
         return {"status": "ok", "store": db.dialect, "workflows": len(project.workflows)}
 
     add_readiness_route(app, db, mask, engine_probe)
 
-    @app.get("/api/workflows", dependencies=viewer)
+    @app.get(
+        "/api/workflows",
+        dependencies=viewer,
+        response_model=None,
+        responses={**answers(list[WorkflowOut]), **guarded()},
+    )
     def list_workflows() -> list[dict[str, Any]]:
         out = []
         for wf in project.workflows.values():
@@ -111,31 +146,53 @@ def create_app(
             )
         return out
 
-    @app.post("/api/workflows/{name}/runs", status_code=201, dependencies=operator)
+    @app.post(
+        "/api/workflows/{name}/runs",
+        status_code=201,
+        dependencies=operator,
+        response_model=None,
+        responses={**answers(RunDetailOut, 201), **guarded(404)},
+    )
     def start_run(name: str, body: RunIn = Body(default_factory=RunIn)) -> dict[str, Any]:
         run_id = services.start_run(db, project, name, body.params, trigger={"type": "api"})
         wake()
         return queries.show_run(db, run_id)
 
-    @app.get("/api/runs", dependencies=viewer)
+    @app.get(
+        "/api/runs",
+        dependencies=viewer,
+        response_model=None,
+        responses={**answers(list[RunOut]), **guarded()},
+    )
     def list_runs(
         workflow: str | None = None,
-        status: str | None = None,
+        status: RunStatus | None = None,
         limit: int = Query(50, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> list[dict[str, Any]]:
-        return queries.list_runs(db, workflow=workflow, status=status, limit=limit, offset=offset)
+        chosen = status.value if status else None
+        return queries.list_runs(db, workflow=workflow, status=chosen, limit=limit, offset=offset)
 
-    @app.get("/api/runs/{run_id}", dependencies=viewer)
+    @app.get(
+        "/api/runs/{run_id}",
+        dependencies=viewer,
+        response_model=None,
+        responses={**answers(RunDetailOut), **guarded(404)},
+    )
     def show_run(run_id: str) -> dict[str, Any]:
         return queries.show_run(db, run_id)
 
-    @app.get("/api/runs/{run_id}/attempts", dependencies=viewer)
+    @app.get(
+        "/api/runs/{run_id}/attempts",
+        dependencies=viewer,
+        response_model=None,
+        responses={**answers(list[AttemptOut]), **guarded(404)},
+    )
     def attempts(run_id: str) -> list[dict[str, Any]]:
         queries.show_run(db, run_id)
         return queries.attempts_of(db, run_id)
 
-    @app.get("/api/runs/{run_id}/logs", dependencies=viewer)
+    @app.get("/api/runs/{run_id}/logs", dependencies=viewer, responses=guarded(404))
     def logs(
         run_id: str,
         request: Request,
@@ -153,32 +210,54 @@ def create_app(
             response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
         return [{**line, "line": mask(line["line"])} for line in page.lines]
 
-    @app.post("/api/runs/{run_id}/retry", dependencies=operator)
+    @app.post(
+        "/api/runs/{run_id}/retry",
+        dependencies=operator,
+        response_model=None,
+        responses={**answers(RetriedOut), **guarded(404, 409)},
+    )
     def retry(run_id: str, body: RetryIn = Body(default_factory=RetryIn)) -> dict[str, Any]:
         tasks = services.retry_run(db, project, run_id, failed_only=body.failed_only)
         wake()
         return {"run_id": run_id, "tasks": tasks}
 
-    @app.post("/api/runs/{run_id}/cancel", dependencies=operator)
+    @app.post(
+        "/api/runs/{run_id}/cancel",
+        dependencies=operator,
+        response_model=None,
+        responses={**answers(CancelledOut), **guarded(404)},
+    )
     def cancel(run_id: str) -> dict[str, Any]:
         changed = services.cancel_run(db, project, run_id)
         wake()
         return {"run_id": run_id, "cancelling": changed}
 
-    @app.post("/api/events", status_code=202, dependencies=operator)
+    @app.post(
+        "/api/events",
+        status_code=202,
+        dependencies=operator,
+        response_model=None,
+        responses={**answers(EventPostedOut, 202), **guarded()},
+    )
     def post_event(event: EventIn) -> dict[str, Any]:
         """Stores the event (answered once it is durable) and wakes the engine at once."""
         seq = services.emit_event(db, event.name, event.payload)
         wake()
         return {"seq": seq, "name": event.name}
 
-    @app.get("/api/events", dependencies=viewer)
+    @app.get(
+        "/api/events",
+        dependencies=viewer,
+        response_model=None,
+        responses={**answers(list[EventOut]), **guarded()},
+    )
     def list_events(
         run_id: str | None = None, limit: int = Query(200, ge=1, le=5000)
     ) -> list[dict[str, Any]]:
         return queries.events_of(db, run_id, limit)
 
     app.include_router(ui_router(project, db, wake))  # the web UI: HTML pages beside the API
+    install_schema(app, project)
     return app
 
 

@@ -24,15 +24,18 @@ A 200 is sent only after the delivery is committed to the inbox (``InboxWriter``
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, cast
+from enum import StrEnum
+from typing import Annotated, Any, cast
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Path, Query
 
 from podium import clock
 from podium.core.masking import Masker
 from podium.core.workflow import Project
 from podium.server import auth
+from podium.server.openapi import MAX_ID, MAX_OFFSET, guarded
+from podium.server.shapes import DeliveryDetailOut, DeliveryOut, ReplayedOut, answers
 from podium.store.database import Database
 from podium.webhooks import inbox
 from podium.webhooks.settings import WebhookSettings, all_webhook_settings
@@ -43,6 +46,19 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+
+class DeliveryStatus(StrEnum):
+    """An inbox entry's status (``podium.webhooks.inbox.STATUSES``)."""
+
+    PENDING = "pending"
+    PROCESSED = "processed"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+#: an inbox entry's id in a path
+InboxId = Annotated[int, Path(ge=1, le=MAX_ID, description="the inbox entry's id")]
 
 
 class ClientGone(Exception):
@@ -130,27 +146,41 @@ def _inbox_api(db: Database, wake: Callable[[], None]) -> APIRouter:
     router = APIRouter(tags=["webhooks"])
     viewer = [Depends(auth.require("viewer"))]
 
-    @router.get("/api/webhooks", dependencies=viewer)
+    @router.get(
+        "/api/webhooks",
+        dependencies=viewer,
+        response_model=None,
+        responses={**answers(list[DeliveryOut]), **guarded()},
+    )
     def list_deliveries(
         connection: str | None = None,
-        status: str | None = None,
+        status: DeliveryStatus | None = None,
         limit: int = Query(50, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> list[dict[str, Any]]:
         """Inbox entries, newest first (without bodies)."""
+        chosen = status.value if status else None
         return inbox.list_deliveries(
-            db, connection=connection, status=status, limit=limit, offset=offset
+            db, connection=connection, status=chosen, limit=limit, offset=offset
         )
 
-    @router.get("/api/webhooks/{inbox_id}", dependencies=viewer)
-    def show_delivery(inbox_id: int) -> dict[str, Any]:
+    @router.get(
+        "/api/webhooks/{inbox_id}",
+        dependencies=viewer,
+        response_model=None,
+        responses={**answers(DeliveryDetailOut), **guarded(404)},
+    )
+    def show_delivery(inbox_id: InboxId) -> dict[str, Any]:
         """One entry with its headers (signatures redacted) and body."""
         return inbox.show_delivery(db, inbox_id)
 
     @router.post(
-        "/api/webhooks/{inbox_id}/replay", dependencies=[Depends(auth.require("operator"))]
+        "/api/webhooks/{inbox_id}/replay",
+        dependencies=[Depends(auth.require("operator"))],
+        response_model=None,
+        responses={**answers(ReplayedOut), **guarded(404, 409)},
     )
-    def replay(inbox_id: int) -> dict[str, Any]:
+    def replay(inbox_id: InboxId) -> dict[str, Any]:
         """Processes a processed, failed or dead entry again: its workflows start again."""
         entry = inbox.replay(db, inbox_id)
         wake()

@@ -40,6 +40,8 @@ def transient_reason(exc: BaseException) -> str | None:
         import psycopg
     except ImportError:  # pragma: no cover - psycopg is a dependency
         return None
+    if isinstance(exc, psycopg.Error) and (exc.sqlstate or "").startswith("40"):
+        return "the server rolled the transaction back (deadlock or serialization failure)"
     if isinstance(exc, psycopg.OperationalError):
         return "the server cannot be reached or is restarting"
     return None

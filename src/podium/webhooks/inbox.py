@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from podium import clock
-from podium.errors import NotFoundError, UsageError
+from podium.errors import ConflictError, NotFoundError, UsageError
 from podium.store.database import Database, Tx
 from podium.webhooks.verify import REDACTED, SIGNATURE_HEADERS, Delivery
 
@@ -145,7 +145,7 @@ def replay(db: Database, delivery_id: int) -> dict[str, Any]:
                 f"no webhook delivery {delivery_id} in the inbox; see podium webhooks list"
             )
         if row[0] not in REPLAYABLE:
-            raise UsageError(
+            raise ConflictError(
                 f"webhook delivery {delivery_id} is {row[0]}: it will be processed soon; "
                 "replay it once it is processed or dead"
             )

@@ -42,6 +42,7 @@ from typing import Any
 
 import orjson
 
+from podium.core.nesting import MAX_DEPTH, is_too_deep
 from podium.errors import PodiumError
 from podium.webhooks.match import lookup
 from podium.webhooks.settings import BODY_SIGNED, WebhookSettings
@@ -95,7 +96,11 @@ def verify_delivery(
     lowered = {k.lower(): v for k, v in headers.items()}
     check_signature(settings, lowered, body, now)
     payload = parse_json(body)
+    if is_too_deep(payload):
+        raise MalformedDelivery(f"the body nests more than {MAX_DEPTH} levels deep")
     delivery_id, topic = identify(settings, lowered, body, payload)
+    if "\x00" in delivery_id or "\x00" in (topic or ""):
+        raise MalformedDelivery("the delivery's id or topic has a NUL character (\\u0000)")
     digest = hashlib.sha256(body).hexdigest() if settings.scheme in BODY_SIGNED else None
     return Delivery(
         settings.connection,

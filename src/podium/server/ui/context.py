@@ -7,13 +7,15 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from podium.core.workflow import Project
-from podium.errors import NotFoundError, PodiumError, UsageError
+from podium.errors import ConflictError, NotFoundError, PodiumError, UsageError
 from podium.server.auth import Principal, require
+from podium.server.openapi import MAX_ID
+from podium.server.refusals import problems_of
 from podium.server.ui.render import Pages
 from podium.store.database import Database
 
@@ -29,6 +31,8 @@ class Ui:
 def error_status(exc: PodiumError) -> int:
     if isinstance(exc, NotFoundError):
         return 404
+    if isinstance(exc, ConflictError):
+        return 409
     return 400 if isinstance(exc, UsageError) else 500
 
 
@@ -46,11 +50,7 @@ def html_errors(pages: Pages) -> type[APIRoute]:
                 except PodiumError as exc:
                     return _page(request, error_status(exc), str(exc))
                 except RequestValidationError as exc:
-                    problems = "; ".join(
-                        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
-                        for e in exc.errors()
-                    )
-                    return _page(request, 400, f"bad request: {problems}")
+                    return _page(request, 400, f"bad request: {problems_of(exc)}")
 
             return handle
 
@@ -67,3 +67,7 @@ Viewer = Annotated[Principal, Depends(require("viewer"))]
 Operator = Annotated[Principal, Depends(require("operator"))]
 #: a page number from the query string
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
+#: an attempt number from the query string (0: the latest)
+AttemptNumber = Annotated[int, Query(ge=0, le=1_000_000)]
+#: a webhook inbox entry's id in a path
+DeliveryId = Annotated[int, Path(ge=1, le=MAX_ID)]

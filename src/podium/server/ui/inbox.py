@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from podium.server.ui.context import Operator, PageNumber, Ui, Viewer
+from podium.server.ui.context import DeliveryId, Operator, PageNumber, Ui, Viewer
 from podium.server.ui.render import query
 from podium.server.ui.views import PAGE_SIZE, Page, offset_of
 from podium.webhooks import inbox
@@ -38,7 +38,9 @@ def add_inbox(router: APIRouter, ui: Ui) -> None:
         return ui.pages.respond("webhooks.html", request, context)
 
     @router.get("/webhooks/inbox/{delivery_id}", response_class=HTMLResponse)
-    def delivery(request: Request, delivery_id: int, who: Viewer, notice: str = "") -> HTMLResponse:
+    def delivery(
+        request: Request, delivery_id: DeliveryId, who: Viewer, notice: str = ""
+    ) -> HTMLResponse:
         context = {
             "principal": who,
             "nav": "webhooks",
@@ -49,7 +51,7 @@ def add_inbox(router: APIRouter, ui: Ui) -> None:
         return ui.pages.respond("delivery.html", request, context)
 
     @router.post("/webhooks/inbox/{delivery_id}/replay")
-    async def replay(request: Request, delivery_id: int, who: Operator) -> Response:
+    async def replay(request: Request, delivery_id: DeliveryId, who: Operator) -> Response:
         await run_in_threadpool(inbox.replay, ui.db, delivery_id)
         ui.wake()
         return RedirectResponse(

@@ -14,7 +14,7 @@ from podium.core.status import RETRYABLE, RunStatus
 from podium.engine import queries
 from podium.errors import NotFoundError
 from podium.server.ui import gantt
-from podium.server.ui.context import PageNumber, Ui, Viewer
+from podium.server.ui.context import AttemptNumber, PageNumber, Ui, Viewer
 from podium.server.ui.pages import run_drawing
 from podium.server.ui.views import attempt_logs, checks_of, parent_of, runs_page
 
@@ -67,7 +67,7 @@ def add_run_pages(router: APIRouter, ui: Ui) -> None:
         run_id: str,
         task_id: str,
         who: Viewer,
-        attempt: int = 0,
+        attempt: AttemptNumber = 0,
         fragment: bool = False,
     ) -> HTMLResponse:
         context = {"principal": who, "nav": "runs", **task_context(ui, run_id, task_id, attempt)}
