@@ -241,18 +241,22 @@ FORMS = st.tuples(
 )
 
 
+# Hypothesis runs of this file: a fixed sequence of examples, no example database, a live
+# server shared by the examples, no per-example deadline (the machine is busy).
+BOUNDED: dict[str, Any] = {
+    "deadline": None,
+    "derandomize": True,
+    "database": None,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture],
+}
+
+
 def _safe(path: str) -> str:
     """``path`` with each segment percent-encoded (a generated ``?`` stays in its segment)."""
     return "/".join(quote(segment, safe="") for segment in path.split("/"))
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@settings(max_examples=150, **BOUNDED)
 @given(page=PAGES)
 def test_ui_pages_answer_every_query_with_a_page_or_a_clear_4xx(
     live: Live, page: tuple[str, dict[str, str]]
@@ -265,13 +269,7 @@ def test_ui_pages_answer_every_query_with_a_page_or_a_clear_4xx(
         assert "Traceback" not in response.text
 
 
-@settings(
-    max_examples=120,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@settings(max_examples=120, **BOUNDED)
 @given(form=FORMS)
 def test_ui_forms_answer_a_redirect_or_a_clear_4xx(
     live: Live, form: tuple[str, dict[str, str]]
@@ -293,16 +291,10 @@ JSON = st.recursive(
 )
 HEADER_VALUE = st.text(
     st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=0, max_size=30
-)
+).filter(lambda value: value == value.strip())  # HTTP clients refuse edge whitespace
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@settings(max_examples=150, **BOUNDED)
 @given(
     body=st.one_of(JSON.map(lambda v: json.dumps(v).encode()), st.binary(max_size=60)),
     delivery_id=st.none() | HEADER_VALUE,
@@ -322,19 +314,15 @@ def test_webhook_receiver_answers_signed_deliveries_with_200_or_a_clear_400(
     if response.status_code == 400:
         assert set(answer) == {"error"} and answer["error"], answer
     else:
-        assert answer["status"] in ("stored", "duplicate") and isinstance(answer["id"], int)
+        # "replay": the same body under another id within the replay window, not stored
+        assert answer["status"] in ("stored", "duplicate", "replay"), answer
+        assert isinstance(answer["id"], int), answer
 
 
 # -- Hypothesis: the log-in form ------------------------------------------------------------
 
 
-@settings(
-    max_examples=30,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@settings(max_examples=30, **BOUNDED)
 @given(
     username=st.one_of(text, st.just("admin"), st.just("ad\x00min")),
     password=text,

@@ -107,6 +107,6 @@ def test_bad_cursors_and_limits_are_refused_clearly(
 ) -> None:
     http, _db, run_id = site
     bad = http.get(f"/api/runs/{run_id}/logs", params={"cursor": "not-a-cursor"})
-    assert bad.status_code == 400 and "is not one this server gave" in bad.json()["error"]
+    assert bad.status_code == 400 and "cursor" in bad.json()["error"], bad.text
     assert http.get(f"/api/runs/{run_id}/logs", params={"limit": 5001}).status_code in (400, 422)
     assert http.get("/api/runs/nope/logs").status_code == 404

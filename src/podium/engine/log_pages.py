@@ -2,17 +2,16 @@
 
 Lines come in (task, attempt, time) order. A page holds at most ``limit`` lines and about
 ``max_bytes`` of line text (always at least one line); a line longer than ``LINE_BYTES`` is
-cut, saying how much was left out. ``next_cursor`` is an opaque text naming the last line
-given: pass it back to read on; None when nothing is left. A page never splits lines that
+cut, saying how much was left out. ``next_cursor`` names the last line given (its task id in
+hex, attempt and time: ``CURSOR_PATTERN``): pass it back to read on; None when nothing is
+left. Any text of that pattern is a position, so the API's schema says exactly what it takes. A page never splits lines that
 share a time stamp (they go whole to the next page, or all come along when they would
 fill a page alone), so the cursor is exact without a line number.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +23,7 @@ PAGE_LINES = 1000
 MAX_PAGE_LINES = 5000
 PAGE_BYTES = 1024 * 1024
 LINE_BYTES = 64 * 1024
+CURSOR_PATTERN = r"^(?:[0-9a-f]{2}){1,400}-[0-9]{1,9}-[0-9]{1,12}(?:\.[0-9]{1,17})?$"
 
 _Key = tuple[str, int, float]
 
@@ -112,15 +112,15 @@ def _key(row: Row) -> _Key:
 
 
 def _encode(key: _Key) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+    task, attempt, at = key
+    return f"{task.encode().hex()}-{attempt}-{at!r}"
 
 
 def _decode(cursor: str) -> _Key:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        task, attempt, at = json.loads(raw)
-        return str(task), int(attempt), float(at)
-    except (ValueError, TypeError, binascii.Error):
+    if not re.fullmatch(CURSOR_PATTERN, cursor):
         raise UsageError(
             f"cursor {cursor[:40]!r} is not one this server gave; start again without it"
-        ) from None
+        )
+    task, attempt, at = cursor.split("-")
+    name = bytes.fromhex(task).decode("utf-8", "replace").replace("\x00", "\ufffd")
+    return name, int(attempt), float(at)

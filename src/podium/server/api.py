@@ -198,7 +198,7 @@ def create_app(
         request: Request,
         response: Response,
         task: str | None = None,
-        cursor: str | None = None,
+        cursor: str | None = Query(None, pattern=log_pages.CURSOR_PATTERN),
         limit: int = Query(log_pages.PAGE_LINES, ge=1, le=log_pages.MAX_PAGE_LINES),
     ) -> list[dict[str, Any]]:
         """One page of log lines (at most ``limit``, about 1 MiB); when more remain, the

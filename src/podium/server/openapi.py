@@ -178,7 +178,7 @@ def _receiver(settings: WebhookSettings) -> dict[str, Any]:
     delivered = {
         "type": "object",
         "properties": {
-            "status": {"type": "string", "enum": ["stored", "duplicate"]},
+            "status": {"type": "string", "enum": ["stored", "duplicate", "replay"]},
             "id": {"type": "integer"},
         },
         "required": ["status", "id"],
@@ -186,7 +186,8 @@ def _receiver(settings: WebhookSettings) -> dict[str, Any]:
     error = {"$ref": "#/components/schemas/ErrorOut"}
     answers: dict[str, Any] = {
         "200": {
-            "description": "Stored (or a redelivery of a stored id: nothing changes)",
+            "description": "Stored; or a redelivery of a stored id, or the same body under "
+            "another id within the replay window (a replay): nothing changes",
             "content": {"application/json": {"schema": delivered}},
         }
     }
