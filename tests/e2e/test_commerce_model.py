@@ -159,7 +159,7 @@ def assert_daily_sales_equal_the_truth(
 
     # Three days later: new orders, statuses moved on, refunds landed on old orders; the
     # incremental sync and the incremental orders model must still agree to the cent.
-    sandbox.clock.advance(timedelta(days=3))
+    sandbox.advance(timedelta(days=3))
     run_daily(root)
     later = expected_sales(sandbox.clock.now(), sandbox)
     assert later != expected and sum(v[4] for v in later.values()) > 0
@@ -205,7 +205,7 @@ def test_a_late_amazon_is_restated_when_it_lands(tmp_path: Path, sandbox: Sandbo
     root = commerce_project(tmp_path, sandbox, {"type": "duckdb"})
     run_daily(root)  # yesterday: every source on time
     yesterday = sandbox.clock.now()
-    sandbox.clock.advance(timedelta(days=1))
+    sandbox.advance(timedelta(days=1))
     set_late_after(root, "2s")
     sandbox.server.set_faults("amazon", Faults(slow=ALWAYS, slow_seconds=0.5))
     earlier = run_ids(root)

@@ -122,7 +122,7 @@ def _demo(folder: Path, sandbox: Sandbox, replaced: bool, started: float) -> int
     _say(f"1. Yesterday, {_when(sandbox.clock.now())} (simulated): the first run loads history.")
     run_id, ok = _run(folder)
     if ok:
-        sandbox.clock.advance(timedelta(days=1))
+        sandbox.advance(timedelta(days=1))
         files = write_inbox(folder, sandbox.brand, sandbox.clock.now())
         slow_amazon_report(sandbox, SLOW_REPORT_S)
         set_late_after(folder, f"{LATE_AFTER_S}s")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from podium.sandbox.brand import Brand, BrandConfig
@@ -58,6 +58,12 @@ class Sandbox:
         settings: dict[str, Any] = _module(api).demo_connection(self.url_for(api))
         return settings
 
+    def advance(self, delta: timedelta) -> datetime:
+        """Moves the clock ``delta`` on, to the first quiet moment from there (see
+        ``quiet_now``), so that a sync right after sees exactly the brand as of the clock."""
+        self.clock.set(quiet_now(self.brand, self.clock.now() + delta, self.apis))
+        return self.clock.now()
+
     def stop(self) -> None:
         self.server.stop()
 
@@ -83,7 +89,7 @@ def start_sandbox(
     if unknown:
         raise ValueError(f"unknown API {unknown[0]!r}; the sandbox has {', '.join(APIS)}")
     brand = Brand(config or BrandConfig())
-    clock = SimClock(now or starting_now(brand.config))
+    clock = SimClock(now or quiet_now(brand, starting_now(brand.config), apis))
     options = {**(fast_options() if fast else {}), **(options or {})}
     apps: dict[str, SimApp] = {
         api: getattr(_module(api), _SIMULATORS[api])(brand, clock, **options.get(api, {}))
@@ -108,6 +114,18 @@ def starting_now(config: BrandConfig) -> datetime:
     and hour); for one with a fixed ``start``, ``config.lead`` before its last day. Either
     way there is history to sync and future for ``advance`` to reveal."""
     return config.anchored_at or config.end_at - config.lead
+
+
+def quiet_now(brand: Brand, at: datetime, apis: Sequence[str]) -> datetime:
+    """``at``, or the first moment after it at which a sync sees exactly the brand as of
+    that moment: Amazon's getOrders hides the last two minutes' changes, so with Amazon
+    served it is the first moment with no marketplace change in the five minutes before
+    (``quiet_after``; minutes later, not hours). A clock anchored at any hour of the day
+    then still gives syncs that equal the truth."""
+    if "amazon" not in apis:
+        return at
+    quiet: datetime = _module("amazon").quiet_after(brand, at)
+    return quiet
 
 
 def _deliverer(app: Any) -> Callable[[str, str], int]:
