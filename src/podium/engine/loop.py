@@ -414,10 +414,7 @@ class Engine:
             state.renew_leases(j, self.owner, now + self.settings.lease_timeout)
             j.tx.execute("UPDATE engines SET heartbeat_at = ? WHERE owner = ?", (now, self.owner))
             self._last_renewal = now
-        if self._after_outage:
-            # A claim whose commit was cut off may have committed: it never started here.
-            state.give_up_leases(j, self.owner, keep=set(self._inflight))
-            self._after_outage = False
+        self._after_outage = False
         lost = state.expired_attempts(j, self.scope_root)
         if lost:
             self.stats.recovered += len(lost)

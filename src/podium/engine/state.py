@@ -374,23 +374,6 @@ def renew_leases(j: Journal, owner: str, lease_until: float) -> None:
     )
 
 
-def give_up_leases(j: Journal, owner: str, keep: set[tuple[str, str, int]]) -> int:
-    """Expires the leases ``owner`` holds on running attempts other than ``keep`` (those it
-    runs): a claim whose commit was cut off by a lost connection may have committed without
-    the engine knowing; its attempt never started and is taken as lost. Returns how many."""
-    rows = j.tx.fetchall(
-        "SELECT run_id, task_id, number FROM attempts WHERE owner = ? AND status = 'running'",
-        (owner,),
-    )
-    unknown = [(r, t, int(n)) for r, t, n in rows if (r, t, int(n)) not in keep]
-    j.tx.executemany(
-        "UPDATE attempts SET lease_expires_at = 0 WHERE run_id = ? AND task_id = ?"
-        " AND number = ? AND owner = ? AND status = 'running'",
-        [(*key, owner) for key in unknown],
-    )
-    return len(unknown)
-
-
 # -- attempts ending ------------------------------------------------------------------
 
 
