@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tests.mark_lines import APPEND_LINE_PY
 from tests.postgres_schemas import (
     POSTGRES_URL,
     SKIP_POSTGRES,
@@ -42,27 +43,25 @@ POINTS = ("tick_claimed", "run_created", "task_claimed", "state_committed")
 TASKS = ("load", "report")
 SCHEDULE_KEY = "schedule:* * * * *@UTC"
 
-TASKS_PY = """
+TASKS_PY = (
+    """
 import os
 from pathlib import Path
 
 MARKS = Path(__file__).resolve().parent.parent / "marks.txt"
 
-
-def _line(text):
-    fd = os.open(MARKS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (text + "\\n").encode())
-    finally:
-        os.close(fd)
+"""
+    + APPEND_LINE_PY
+    + """
 
 
 def step(ctx):
     who = f"{ctx.run_id} {ctx.task_id} {ctx.attempt}"
-    _line(f"START {who}")
-    _line(f"END {who}")
+    append_line(MARKS, f"START {who}")
+    append_line(MARKS, f"END {who}")
     return {"tick": ctx.logical_time.isoformat()}
 """
+)
 
 FILES = {
     "podium.yaml": """

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.mark_lines import APPEND_LINE_PY
 
 from .conftest import (
     POSTGRES_URL,
@@ -37,31 +38,29 @@ from .conftest import (
 KILLS = 4
 LEASE = "2s"
 
-TASK_PY = """
+TASK_PY = (
+    """
 import os
 import time
 from pathlib import Path
 
 MARKS = Path(__file__).resolve().parent.parent / "marks"
 
-
-def _line(path, text):
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (text + "\\n").encode())
-    finally:
-        os.close(fd)
+"""
+    + APPEND_LINE_PY
+    + """
 
 
 def work(ctx):
     MARKS.mkdir(exist_ok=True)
     path = MARKS / f"{ctx.task_id}.log"
     who = f"{ctx.task_id} {ctx.attempt} {os.getpid()}"
-    _line(path, f"START {who} {time.time():.6f}")
+    append_line(path, f"START {who} {time.time():.6f}")
     time.sleep(float(ctx.params["seconds"]))
-    _line(path, f"END {who} {time.time():.6f}")
+    append_line(path, f"END {who} {time.time():.6f}")
     return {"task": ctx.task_id, "attempt": ctx.attempt, "upstream": sorted(ctx.upstream)}
 """
+)
 
 
 def workflow_yaml(rng: random.Random) -> tuple[str, list[str]]:

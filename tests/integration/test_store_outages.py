@@ -34,6 +34,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.mark_lines import APPEND_LINE_PY
 
 from e2e.conftest import MakeProject, Project, Up, wait_until
 from podium.errors import StoreUnavailableError
@@ -54,20 +55,17 @@ SECRET = "outage-webhook-secret-0123"
 #: so that a write waiting the 30 s busy timeout is still refused while it is held
 LOCK_SECONDS = max(40.0, float(os.environ.get("PODIUM_TEST_SQLITE_LOCK_SECONDS", "60")))
 
-TASK_PY = """
+TASK_PY = (
+    """
 import os
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def _line(path, text):
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (text + "\\n").encode())
-    finally:
-        os.close(fd)
+"""
+    + APPEND_LINE_PY
+    + """
 
 
 def work(ctx):
@@ -75,7 +73,7 @@ def work(ctx):
     marks.mkdir(exist_ok=True)
     path = marks / f"{ctx.task_id}.log"
     who = f"{ctx.task_id} {ctx.attempt} {os.getpid()}"
-    _line(path, f"START {who}")
+    append_line(path, f"START {who}")
     seconds = float(ctx.params.get("seconds", 0))
     if seconds:
         time.sleep(seconds)
@@ -84,13 +82,14 @@ def work(ctx):
         while not (ROOT / "go").exists() and time.monotonic() < deadline:
             time.sleep(0.02)
     print(f"finished {ctx.task_id}", flush=True)
-    _line(path, f"END {who}")
+    append_line(path, f"END {who}")
     return ctx.task_id
 
 
 def boom(ctx):
     raise RuntimeError("broken on purpose")
 """
+)
 
 BROKEN = """
 name: broken
