@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import orjson
 import pytest
 from klaviyo_api import KlaviyoAPI
 from openapi_client.models import CampaignValuesRequestDTO, FlowValuesRequestDTO
@@ -93,7 +94,7 @@ def test_a_full_sync_asks_and_gets_only_what_the_spec_declares(
     events = [request.params for request, _ in exchanges if request.path == "/api/events/"]
     assert all(("page[size]" in p) == (revision >= "2026-01-15") for p in events)
     assert paths["/api/events/"] > 1 and server.violations(PREFIX) == 0
-    print(f"\n{revision}: {len(exchanges)} requests and answers validated against the spec")
+    print(f"\n{revision}: {summary(exchanges)}")
 
 
 def test_the_connector_gets_clean_errors_in_the_specs_shape(
@@ -107,6 +108,15 @@ def test_the_connector_gets_clean_errors_in_the_specs_shape(
         sync(source, tmp_path, name)
     [(request, answer)] = recorder.exchanges
     assert answer.status == 401 and problems_with(recorder.exchanges) == []
+
+
+def summary(exchanges: list[tuple[Request, Answer]]) -> str:
+    resources = sum(
+        len(data) if isinstance(data := orjson.loads(answer.body).get("data"), list) else 1
+        for _, answer in exchanges
+        if answer.status == 200
+    )
+    return f"{len(exchanges)} requests and answers ({resources} resources) validated"
 
 
 def every_page(call: Callable[..., Any], **kwargs: Any) -> list[Any]:
@@ -156,4 +166,4 @@ def test_klaviyos_own_sdk_reads_the_simulator(
         for message, statistics in by_message.items():
             assert statistics["recipients"] == truth[f"{kind}_values"][message]["recipients"]
     assert problems_with(recorder.exchanges) == []
-    print(f"\nSDK: {len(recorder.exchanges)} requests and answers validated against the spec")
+    print(f"\nSDK: {summary(recorder.exchanges)}")

@@ -97,7 +97,17 @@ def test_a_parameter_is_refused_before_the_revision_that_added_it(
     [error] = orjson.loads(answer)["errors"]
     assert error["code"] == "invalid" and error["source"] == {"parameter": name}
     assert taken_in in error["detail"] and refused_in in error["detail"]
-    assert call(sim, "GET", path, params, taken_in)[0] == 200
+    status, answer = call(sim, "GET", path, params, taken_in)
+    assert status == 200 and check_response("GET", path, status, answer) == []
+
+
+def test_a_throttled_answer_is_in_the_specs_error_shape() -> None:
+    brand = Brand(BrandConfig(start=EXAMPLE_START, days=3, customers=10, dtc_orders_per_day=2))
+    sim = KlaviyoSimulator(brand, SimClock(brand.config.start_at + timedelta(days=2)),
+                           tiers={"flows": Tier(1, 60)})  # fmt: skip
+    answers = [call(sim, "GET", "/api/flows/", {}, REVISIONS[-1]) for _ in range(2)]
+    assert [status for status, _ in answers] == [200, 429]
+    assert all(check_response("GET", "/api/flows/", *answer) == [] for answer in answers)
 
 
 def test_the_simulators_parameters_per_revision_are_the_specs() -> None:
