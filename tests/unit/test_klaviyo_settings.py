@@ -29,8 +29,11 @@ def test_only_the_key_is_required_and_the_rest_defaults_to_the_real_api() -> Non
     [
         ({}, "api_key: is required", "pk_"),
         ({"api_key": 12}, "api_key: expected a string", "int"),
-        ({"api_key": KEY, "revision": "2025-13-01"}, "revision: expected a date", "2025-13-01"),
-        ({"api_key": KEY, "revision": 2025}, "revision: expected a date", "2025"),
+        ({"api_key": KEY, "revision": "2025-13-01"}, "revision: expected one of", "2025-13-01"),
+        ({"api_key": KEY, "revision": 2025}, "revision: expected one of", "2025"),
+        ({"api_key": KEY, "revision": "2024-10-15"}, "revision: expected one of", "2026-07-15"),
+        ({"api_key": KEY, "revision": "2026-10-15"}, "revision: expected one of", "2026-10-15"),
+        ({"api_key": KEY, "revision": "2026-07-15.pre"}, "revision: expected one of", ".pre"),
         ({"api_key": KEY, "base_url": "a.klaviyo.com"}, "base_url: expected an http", "a.klaviyo"),
         ({"api_key": KEY, "streams": ["events", "orders"]}, "streams: unknown orders", "profiles"),
         ({"api_key": KEY, "streams": "events"}, "streams: expected a list", "'events'"),

@@ -43,30 +43,34 @@ def error(sim: KlaviyoSimulator, *args: Any, **kw: Any) -> dict[str, Any]:
     return dict(item)
 
 
+NEWEST = {**HEADERS, "revision": "2026-07-15"}
+
+
 @pytest.mark.parametrize(
     ("path", "params", "detail"),
     [
         ("/api/campaigns/", {}, "channel filter is required"),
         ("/api/profiles/", {"page[size]": "101"}, "between 1 and 100"),
-        ("/api/events/", {"page[size]": "1000"}, "between 1 and 200"),
+        ("/api/events/", {"page[size]": "1001"}, "between 1 and 1000"),
         ("/api/metrics/", {"page[size]": "5"}, "not a valid parameter"),
         ("/api/profiles/", {"filter": "greater-or-equal(updated,2026-09-01T00:00:00Z)"},
          "not allowed"),
         ("/api/events/", {"filter": "greater-than(datetime,yesterday)"}, "Invalid date"),
-        ("/api/events/", {"sort": "-datetime"}, "not a valid sort"),
+        ("/api/events/", {"sort": "-datetime"}, "not simulated"),
         ("/api/events/", {"filter": "greater-than(email,'x')"}, "not a filterable field"),
+        ("/api/events/", {"fields[event]": "datetime"}, "does not simulate it"),
     ],
 )  # fmt: skip
 def test_requests_klaviyo_refuses_are_400s(
     sim: KlaviyoSimulator, path: str, params: dict[str, str], detail: str
 ) -> None:
-    item = error(sim, path, params)
+    item = error(sim, path, params, headers=NEWEST)
     assert item["status"] == 400 and detail in item["detail"]
 
 
-def test_events_take_pages_of_1000_from_revision_2026_07_15(sim: KlaviyoSimulator) -> None:
+def test_events_take_pages_of_1000_from_revision_2026_01_15(sim: KlaviyoSimulator) -> None:
     status, body = call(sim, "/api/events/", {"page[size]": "1000"},
-                        headers={**HEADERS, "revision": "2026-07-15"})  # fmt: skip
+                        headers={**HEADERS, "revision": "2026-01-15"})  # fmt: skip
     assert status == 200 and len(body["data"]) == min(1000, sim.model.count_until(sim.clock.now()))
 
 
@@ -77,16 +81,19 @@ def test_auth_and_revision_are_checked(sim: KlaviyoSimulator) -> None:
     bearer = {**HEADERS, "authorization": f"Bearer {DEMO_API_KEY}"}
     assert error(sim, "/api/metrics/", headers=bearer)["status"] == 401
     missing = error(sim, "/api/metrics/", headers={"authorization": HEADERS["authorization"]})
-    assert missing["status"] == 400 and missing["source"] == {"header": "revision"}
+    assert missing["status"] == 400 and missing["source"] == {"parameter": "revision"}
+    for unserved in ("2024-10-15", "2026-10-15", "2026-07-15.pre"):
+        refused = error(sim, "/api/metrics/", headers={**HEADERS, "revision": unserved})
+        assert refused["status"] == 400 and "not served" in refused["detail"]
 
 
 def test_paging_follows_links_next_through_every_event_once(sim: KlaviyoSimulator) -> None:
     params: dict[str, str] | None = {"page[size]": "200", "sort": "datetime"}
     seen: list[str] = []
     while params is not None:
-        status, body = call(sim, "/api/events/", params)
+        status, body = call(sim, "/api/events/", params, headers=NEWEST)
         seen += [e["id"] for e in body["data"]]
-        following = body["links"]["next"]
+        following = body["links"].get("next")
         params = None
         if following:
             from urllib.parse import parse_qsl, urlsplit

@@ -7,16 +7,19 @@ Every request is checked as Klaviyo checks it, in this order:
                                            ``authentication_failed``
     rate limit of the endpoint            → 429 ``throttled`` + ``Retry-After`` (limits.py);
                                            each such request counts in ``violations``
-    revision: YYYY-MM-DD                   missing, malformed or older than
-                                           ``oldest_revision`` → 400 ``invalid``
+    revision: YYYY-MM-DD                   missing, malformed or not one of the
+                                           revisions served (revisions.py) → 400
+    query parameters                       each must be one the operation declares in
+                                           that revision (revisions.py) → 400
 
 Errors have Klaviyo's JSON:API shape ``{"errors": [{"id", "status", "code", "title",
 "detail", "source"}]}``.
 
 Lists (``GET /api/{profiles,events,metrics,lists,campaigns,flows}/``) page with
 ``links.next`` carrying every parameter plus ``page[cursor]`` (a keyset position, so
-records arriving between pages never shift one); ``page[size]`` within each endpoint's
-maximum; ``sort=<field>`` and ``filter=op(field,value),…`` only where Klaviyo takes them.
+records arriving between pages never shift one), left out on the last page (the spec's
+``next`` is a URI, not nullable); ``page[size]`` within each endpoint's maximum;
+``sort=<field>`` and ``filter=op(field,value),…`` only where Klaviyo takes them.
 Campaigns need ``equals(messages.channel,'email')``; archived campaigns and flows are
 listed only with ``equals(archived,true)``. Reports: ``POST /api/campaign-values-reports/``
 and ``/api/flow-values-reports/`` (see ``reports.py`` and ``report_api.py``).
@@ -26,9 +29,8 @@ from __future__ import annotations
 
 import base64
 import bisect
-import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -43,14 +45,12 @@ from podium.sandbox.klaviyo.limits import FixedWindows, Tier, tiers_for
 from podium.sandbox.klaviyo.model import KlaviyoModel
 from podium.sandbox.klaviyo.report_api import answer_report
 from podium.sandbox.klaviyo.resources import Listing, Renderer, Rows, listings
+from podium.sandbox.klaviyo.revisions import check_parameters, revision_of
 from podium.sandbox.klaviyo.webhooks import WebhookSender
 from podium.sandbox.paging import Request
 
 DEMO_API_KEY = "pk_demo_5f1e2d3c4b5a69788796a5b4c3d2e1f0"
 DEMO_CREDENTIALS = {"api_key": DEMO_API_KEY}
-OLDEST_REVISION = "2024-10-15"  # revisions are retired about two years after release
-BIG_PAGES_FROM = "2026-07-15"  # events take page[size] up to 1000 from this revision
-_REVISION = re.compile(r"^(\d{4}-\d{2}-\d{2})(\.pre)?$")
 _MAX_KEY = "\U0010ffff"
 
 
@@ -65,13 +65,11 @@ class KlaviyoSimulator:
         api_keys: tuple[str, ...] = (DEMO_API_KEY,),
         tiers: Mapping[str, Tier] | None = None,
         windows: tuple[float, float] = (1.0, 60.0),
-        oldest_revision: str = OLDEST_REVISION,
     ) -> None:
         self.brand, self.clock = brand, clock
         self.model = KlaviyoModel(brand)
         self.api_keys, self.revoked = set(api_keys), set[str]()
         self.limits = FixedWindows(tiers_for(tiers), windows)
-        self.oldest_revision = oldest_revision
         self.violations = 0
         self._base = "https://a.klaviyo.com"
         renderer = Renderer(self.model, lambda: self._base)
@@ -108,7 +106,8 @@ class KlaviyoSimulator:
                 f"Request was throttled. Expected available in {verdict.retry_after:.0f} "
                 "seconds.", retry_after=verdict.retry_after,
             )  # fmt: skip
-        revision = self._revision(request)
+        revision = revision_of(request.headers)
+        check_parameters(resource, request.params, revision)
         headers = {
             "RateLimit-Limit": str(verdict.limit),
             "RateLimit-Remaining": str(verdict.remaining),
@@ -119,34 +118,18 @@ class KlaviyoSimulator:
             if request.method != "POST":
                 raise ApiError(405, "method_not_allowed", "Method not allowed.",
                                f"{request.method} is not allowed on {request.path}.")  # fmt: skip
-            body = answer_report(self.model, resource, request.body, now)
+            body = answer_report(self.model, resource, request, now)
         else:
             if request.method != "GET":
                 raise ApiError(405, "method_not_allowed", "Method not allowed.",
                                f"{request.method} is not allowed on {request.path}.")  # fmt: skip
-            body = self._list(self.listings[resource], request, revision, now)
+            body = self._list(self.listings[resource], request, now)
         return Answer(200, orjson.dumps(body), headers, "application/vnd.api+json")
 
-    def _revision(self, request: Request) -> str:
-        value = request.headers.get("revision", "")
-        match = _REVISION.match(value)
-        valid = match is not None and _is_date(match.group(1))
-        if not valid:
-            raise ApiError(400, "invalid", "Invalid input.",
-                           "Missing or invalid revision header. Send `revision: YYYY-MM-DD`, "
-                           f"e.g. {self.oldest_revision}.", {"header": "revision"})  # fmt: skip
-        if value[:10] < self.oldest_revision:
-            raise ApiError(400, "invalid", "Invalid input.",
-                           f"Revision {value} is retired; use {self.oldest_revision} or later.",
-                           {"header": "revision"})  # fmt: skip
-        return value[:10]
-
     # -- listing ---------------------------------------------------------------------
-    def _list(
-        self, listing: Listing, request: Request, revision: str, now: datetime
-    ) -> dict[str, Any]:
+    def _list(self, listing: Listing, request: Request, now: datetime) -> dict[str, Any]:
         params = request.params
-        size = _page_size(listing, params, revision)
+        size = _page_size(listing, params)
         conditions = parse_filter(params.get("filter", ""), listing)
         archived = any(c.field == "archived" and c.value is True for c in conditions)
         _check_sort(listing, params.get("sort"))
@@ -160,7 +143,7 @@ class KlaviyoSimulator:
         end = max(start, end)
         chosen = range(start, min(end, start + size))
         data = [rows.render(rows.items[i]) for i in chosen]
-        links: dict[str, Any] = {"self": f"{request.base}{request.path}", "next": None}
+        links: dict[str, Any] = {"self": f"{request.base}{request.path}"}
         if start + size < end:
             query = urlencode({**params, "page[cursor]": _token(rows.keys[chosen[-1]])})
             links["next"] = f"{request.base}{request.path}?{query}"
@@ -184,28 +167,14 @@ def _resource(path: str) -> str:
     return parts[1] if len(parts) == 2 and parts[0] == "api" else ""
 
 
-def _is_date(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _page_size(listing: Listing, params: Mapping[str, str], revision: str) -> int:
+def _page_size(listing: Listing, params: Mapping[str, str]) -> int:
+    """``page[size]`` (already known to be a parameter of the request's revision)."""
     raw = params.get("page[size]")
     if raw is None:
         return listing.page_default
-    maximum = listing.page_max
-    if maximum is not None and revision >= BIG_PAGES_FROM:
-        maximum = int(listing.extra.get("page_max_from_2026_07_15", maximum))
-    if maximum is None:
+    if not raw.isdigit() or not 1 <= int(raw) <= listing.page_max:
         raise ApiError(400, "invalid", "Invalid input.",
-                       f"'page[size]' is not a valid parameter for {listing.name}.",
-                       {"parameter": "page[size]"})  # fmt: skip
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise ApiError(400, "invalid", "Invalid input.",
-                       f"page[size] must be an integer between 1 and {maximum}.",
+                       f"page[size] must be an integer between 1 and {listing.page_max}.",
                        {"parameter": "page[size]"})  # fmt: skip
     return int(raw)
 
@@ -214,8 +183,8 @@ def _check_sort(listing: Listing, sort: str | None) -> None:
     if sort is not None and sort != listing.sort:
         allowed = listing.sort or "nothing"
         raise ApiError(400, "invalid", "Invalid input.",
-                       f"'{sort}' is not a valid sort for {listing.name}; it sorts by {allowed}.",
-                       {"parameter": "sort"})  # fmt: skip
+                       f"sort '{sort}' is not simulated for {listing.name}: the simulator "
+                       f"sorts it by {allowed} only.", {"parameter": "sort"})  # fmt: skip
 
 
 def _bounds(rows: Rows, listing: Listing, conditions: list[Condition]) -> tuple[int, int]:

@@ -1,8 +1,12 @@
 """Klaviyo's rate limits: fixed windows per endpoint, a burst (1 s) and a steady (1 min) one.
 
-Tiers (requests per burst window / per steady window), from Klaviyo's rate-limit guide:
+Each endpoint's limits are those its operation declares in Klaviyo's OpenAPI
+(``x-klaviyo-ratelimit`` of revision 2026-07-15; a test compares them), which fall in
+Klaviyo's tiers (requests per burst window / per steady window):
 
-    XS 1/15   S 3/60   M 10/150   L 75/700   XL 350/3500
+    XS 1/15   S 3/60   M 10/150   L 75/750   XL 350/3500
+
+    profiles L   events XL   metrics M   lists L   campaigns M   flows S
 
 The reporting endpoints (campaign/flow values reports) allow 1/s, 2/min and 225/day.
 Limits are per account *and per endpoint*; a request over any window gets a 429 with
@@ -34,19 +38,19 @@ TIERS: dict[str, Tier] = {
     "XS": Tier(1, 15),
     "S": Tier(3, 60),
     "M": Tier(10, 150),
-    "L": Tier(75, 700),
+    "L": Tier(75, 750),
     "XL": Tier(350, 3500),
     "REPORTS": Tier(1, 2, 225),
 }
 
 # Which tier each simulated endpoint has (its name is the resource path segment).
 ENDPOINT_TIERS: dict[str, str] = {
-    "profiles": "M",
+    "profiles": "L",
     "events": "XL",
     "metrics": "M",
     "lists": "L",
     "campaigns": "M",
-    "flows": "M",
+    "flows": "S",
     "campaign-values-reports": "REPORTS",
     "flow-values-reports": "REPORTS",
 }

@@ -58,6 +58,7 @@ METRICS = (
     ("Clicked Email", KLAVIYO),
 )
 EMAIL_METRICS = ("Received Email", "Opened Email", "Clicked Email")
+LIST_TRIGGER = "Added to List"
 
 
 def hashed_id(kind: str, key: object, length: int, alphabet: str = _BASE62) -> str:
@@ -122,10 +123,15 @@ class Campaign:
 class Flow:
     id: str
     name: str
-    trigger: str
+    trigger: str  # "Added to List", or the name of the metric whose events trigger it
     created: datetime
     messages: tuple[Message, ...] = ()
     archived: bool = False
+
+    @property
+    def trigger_type(self) -> str:
+        """Klaviyo's ``trigger_type``: ``Added to List``, or ``Metric`` for a metric's events."""
+        return self.trigger if self.trigger == LIST_TRIGGER else "Metric"
 
 
 @dataclass
@@ -159,7 +165,7 @@ class KlaviyoModel:
             return Flow(fid, name, trigger, self.epoch, messages, archived)
 
         return (
-            flow("Welcome Series", "Added to List", ("Welcome to the brand",), False),
+            flow("Welcome Series", LIST_TRIGGER, ("Welcome to the brand",), False),
             flow("Abandoned Cart", "Started Checkout", ("You left something behind",), False),
             flow("Browse Abandonment", "Viewed Product", ("Still looking?",), True),
         )

@@ -9,9 +9,11 @@ Request body::
         "conversion_metric_id": "<the Placed Order metric id>"}}}
 
 A timeframe longer than one year, an unknown statistic or metric, or a missing field is a
-400. The answer has one result per message: ``{"groupings": {"send_channel": "email",
-"campaign_id"|"flow_id": …, "campaign_message_id"|"flow_message_id": …}, "statistics":
-{…}}``; rates are fractions between 0 and 1.
+400. The answer is ``{"data": {"type", "attributes": {"results": […]}}, "links": {"self"}}``,
+only the fields the OpenAPI declares (no ``id``: a report is not a stored resource), with
+one result per message: ``{"groupings": {"send_channel": "email", "campaign_id"|"flow_id":
+…, "campaign_message_id"|"flow_message_id": …}, "statistics": {…}}``; rates are fractions
+between 0 and 1.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from podium.sandbox.klaviyo.errors import ApiError
 from podium.sandbox.klaviyo.filters import parse_time
 from podium.sandbox.klaviyo.model import KlaviyoModel
 from podium.sandbox.klaviyo.reports import STATISTICS, values_report
+from podium.sandbox.paging import Request
 
 YEAR = timedelta(days=365)
 KEYS = {
@@ -36,9 +39,9 @@ KEYS = {
 }
 
 
-def answer_report(model: KlaviyoModel, resource: str, body: bytes, now: datetime) -> Any:
+def answer_report(model: KlaviyoModel, resource: str, request: Request, now: datetime) -> Any:
     kind = resource.removesuffix("-values-reports")  # campaign | flow
-    attributes = _attributes(body, f"{kind}-values-report")
+    attributes = _attributes(request.body, f"{kind}-values-report")
     statistics = attributes.get("statistics")
     if not isinstance(statistics, list) or not statistics:
         _invalid("statistics is required: a list of statistic names.", "statistics")
@@ -60,13 +63,8 @@ def answer_report(model: KlaviyoModel, resource: str, body: bytes, now: datetime
         for row in rows
     ]
     return {
-        "data": {
-            "type": f"{kind}-values-report",
-            "id": f"{kind}-values-report",
-            "attributes": {"results": results},
-            "relationships": {},
-        },
-        "links": {"self": f"/api/{resource}/"},
+        "data": {"type": f"{kind}-values-report", "attributes": {"results": results}},
+        "links": {"self": f"{request.base}{request.path}"},
     }
 
 

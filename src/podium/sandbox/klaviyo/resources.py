@@ -1,7 +1,9 @@
 """Klaviyo's JSON:API resources as the simulator renders them, and how each is listed.
 
-Each ``Listing`` says how ``GET /api/<name>/`` behaves: the page sizes it takes, the field
-it sorts on, the filter operators each field accepts (others are a 400, as in Klaviyo),
+Each ``Listing`` says how ``GET /api/<name>/`` behaves: its default and largest page (the
+``page[size]`` default and maximum of revision 2026-07-15's OpenAPI; whether a revision
+takes ``page[size]`` at all is ``revisions.py``'s to say), the field it sorts on, the
+filter operators each field accepts (others are a 400, as in Klaviyo),
 and ``rows(now, archived)``: the resources existing at ``now``, with their sort keys, in
 sorted order. Resources are rendered lazily (``render``) so a page of events costs a page.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -48,11 +50,10 @@ class Listing:
     sort: str | None  # the one sort field accepted (ascending); None: no sort parameter
     filters: dict[str, frozenset[str]]  # field -> accepted operators
     page_default: int
-    page_max: int | None  # None: page[size] is not accepted
+    page_max: int
     rows: Callable[[datetime, bool], Rows]
     archivable: bool = False
     requires_channel: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def listings(r: Renderer) -> dict[str, Listing]:
@@ -66,22 +67,14 @@ def listings(r: Renderer) -> dict[str, Listing]:
             100,
             r.profiles,
         ),  # fmt: skip
-        "events": Listing(
-            "events",
-            "datetime",
-            {"datetime": TIME_OPS | {"equals"}},
-            200,
-            200,
-            r.events,
-            extra={"page_max_from_2026_07_15": 1000},
-        ),
-        "metrics": Listing("metrics", None, {}, 200, None, r.metrics),
-        "lists": Listing("lists", None, {}, 10, None, r.lists),
+        "events": Listing("events", "datetime", {"datetime": TIME_OPS}, 200, 1000, r.events),
+        "metrics": Listing("metrics", None, {}, 200, 200, r.metrics),
+        "lists": Listing("lists", None, {}, 10, 10, r.lists),
         "campaigns": Listing(
             "campaigns",
             "updated_at",
             {"updated_at": TIME_OPS},
-            10,
+            100,
             100,
             r.campaigns,
             archivable=True,
@@ -214,6 +207,7 @@ class Renderer:
             "status": "Sent" if sent else "Scheduled",
             "archived": _is_archived(c, now),
             "audiences": {"included": [newsletter], "excluded": []},
+            "send_options": {"use_smart_sending": True},
             "send_strategy": {"method": "static", "datetime": iso(c.send_time)},
             "created_at": iso(c.created),
             "scheduled_at": iso(c.created),
@@ -237,7 +231,7 @@ class Renderer:
             "archived": f.archived,
             "created": iso(f.created),
             "updated": iso(f.created),
-            "trigger_type": f.trigger,
+            "trigger_type": f.trigger_type,
         }
         actions = [{"type": "flow-action", "id": m.id} for m in f.messages]
         return {"type": "flow", "id": f.id, "attributes": attributes,

@@ -6,7 +6,8 @@
       klaviyo:
         type: klaviyo
         api_key: "${KLAVIYO_API_KEY}"   # a private key, pk_…, with read scopes (secret)
-        revision: "2025-10-15"          # the API revision sent with every request
+        revision: "2025-10-15"          # the API revision sent with every request: one of
+                                        # REVISIONS, whose differences podium knows
         base_url: https://a.klaviyo.com # default; tests point it at the simulator
         streams: [profiles, events]     # default: every stream
         timeout: 30s
@@ -15,11 +16,15 @@
           events: {burst: 350, steady: 3500}   # per second, per minute
 
 Messages never quote the key: they say what is wrong with it, not what it is.
+
+``REVISIONS`` are the revisions podium has been checked against (Klaviyo's OpenAPI of
+2026-07-15 and, for the older ones, which parameters each operation lacked then): any
+other, including a beta ``….pre``, is refused here rather than sent to Klaviyo, which
+would answer a retired revision with a 400 and might change shapes in a newer one.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -35,8 +40,8 @@ from podium.connectors.sources.klaviyo.endpoints import ENDPOINTS, STREAM_NAMES,
 
 DEFAULT_BASE_URL = "https://a.klaviyo.com"
 DEFAULT_REVISION = "2025-10-15"
+REVISIONS = ("2025-10-15", "2026-01-15", "2026-04-15", "2026-07-15")
 KEYS = ("api_key", "revision", "base_url", "streams", "timeout", "retries", "rate_limits")
-_REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.pre)?$")
 
 
 @dataclass(frozen=True)
@@ -88,19 +93,15 @@ def _api_key(value: Any, problems: list[str]) -> str:
 
 
 def _revision(value: Any, problems: list[str]) -> str:
-    text = str(value) if isinstance(value, str | date) else ""
-    if not _REVISION.match(text) or not _is_date(text[:10]):
-        problems.append(f"revision: expected a date like {DEFAULT_REVISION}, got {value!r}")
+    text = value.isoformat() if isinstance(value, date) else value
+    if text not in REVISIONS:
+        problems.append(
+            f"revision: expected one of the Klaviyo API revisions podium supports "
+            f"({', '.join(REVISIONS)}), got {value!r}; podium has not been checked against "
+            "other revisions (older ones are retired or unchecked, beta .pre ones change)"
+        )
         return DEFAULT_REVISION
-    return text
-
-
-def _is_date(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
+    return str(text)
 
 
 def _base_url(value: Any, problems: list[str]) -> str:

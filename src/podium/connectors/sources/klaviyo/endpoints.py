@@ -1,26 +1,31 @@
 """The streams a ``klaviyo`` connection offers, the endpoint behind each, and its limits.
 
     stream          endpoint (GET unless noted)          how it is read
-    profiles        /api/profiles/          M            merge on id; greater-than(updated, cursor − 1 h),
+    profiles        /api/profiles/          L            merge on id; greater-than(updated, cursor − 1 h),
                                                          sort=updated, 100 a page
     events          /api/events/            XL           append on id (events never change);
                                                          greater-or-equal(datetime, cursor − 10 min),
-                                                         sort=datetime, 200 a page (1000 from
-                                                         revision 2026-07-15)
+                                                         sort=datetime, 1000 a page from revision
+                                                         2026-01-15 (before it no page[size]: 200)
     metrics         /api/metrics/           M            replaced each load
     lists           /api/lists/             L            replaced each load
     campaigns       /api/campaigns/         M            merge on id; one pass per channel
                                                          (Klaviyo requires the channel filter)
                                                          and per archived true/false;
                                                          greater-or-equal(updated_at, cursor − 1 h)
-    flows           /api/flows/             M            merge on id; archived false and true;
-                                                         greater-or-equal(updated, cursor − 1 h)
+    flows           /api/flows/             S            merge on id; archived false and true;
+                                                         greater-or-equal(updated, cursor − 1 h),
+                                                         50 a page
     campaign_values POST /api/campaign-values-reports/   replaced each load: the last 365 days
     flow_values     POST /api/flow-values-reports/       per message, conversions on Placed Order
 
-Tiers (burst per second / steady per minute): S 3/60, M 10/150, L 75/700, XL 350/3500;
-the reports 1/s and 2/min (and 225/day, which pacing does not track). Each endpoint has
-its own budget, as Klaviyo counts them per endpoint.
+Limits are each operation's ``x-klaviyo-ratelimit`` in Klaviyo's OpenAPI (a test compares
+them), in Klaviyo's tiers (burst per second / steady per minute): S 3/60, M 10/150,
+L 75/750, XL 350/3500; the reports 1/s and 2/min (and 225/day, which pacing does not
+track). Each endpoint has its own budget, as Klaviyo counts them per endpoint.
+
+``page[size]`` is sent only under a revision that has it (``page_size``): campaigns and
+lists never send it, as their default page is already their largest.
 """
 
 from __future__ import annotations
@@ -31,7 +36,6 @@ from dataclasses import dataclass, field
 from podium.connectors.source import Stream, WriteMode
 
 HOUR = 3600.0
-BIG_PAGES_FROM = "2026-07-15"
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class Limit:
     steady: int  # requests per minute
 
 
-TIERS = {"S": Limit(3, 60), "M": Limit(10, 150), "L": Limit(75, 700), "XL": Limit(350, 3500)}
+TIERS = {"S": Limit(3, 60), "M": Limit(10, 150), "L": Limit(75, 750), "XL": Limit(350, 3500)}
 REPORTS = Limit(1, 2)
 
 
@@ -49,7 +53,8 @@ class Endpoint:
     stream: Stream
     path: str
     limit: Limit
-    page_size: int | None = None  # None: the endpoint takes no page[size]
+    page_size: int | None = None  # None: page[size] is never sent
+    page_size_from: str = ""  # the first revision whose operation takes page[size]
     sort: str | None = None  # the cursor field, sent as sort= and filtered on
     cursor_op: str = "greater-or-equal"
     channels: tuple[str, ...] = ()  # one pass per channel (campaigns)
@@ -72,12 +77,12 @@ _REPORT_COLUMNS = {"conversion_value": "decimal(18,2)"}
 ENDPOINTS: dict[str, Endpoint] = {
     "profiles": Endpoint(
         _stream("profiles", WriteMode.MERGE, "updated", HOUR, _TIMES),
-        "/api/profiles/", TIERS["M"], 100, "updated", "greater-than",
+        "/api/profiles/", TIERS["L"], 100, sort="updated", cursor_op="greater-than",
     ),
     "events": Endpoint(
         _stream("events", WriteMode.APPEND, "datetime", 600.0,
                 {"datetime": "timestamp", "value": "decimal(18,2)"}),
-        "/api/events/", TIERS["XL"], 200, "datetime",
+        "/api/events/", TIERS["XL"], 1000, "2026-01-15", "datetime",
     ),
     "metrics": Endpoint(_stream("metrics", WriteMode.REPLACE, columns=_TIMES), "/api/metrics/",
                         TIERS["M"]),
@@ -85,12 +90,12 @@ ENDPOINTS: dict[str, Endpoint] = {
                       TIERS["L"]),
     "campaigns": Endpoint(
         _stream("campaigns", WriteMode.MERGE, "updated_at", HOUR, _CAMPAIGN_TIMES),
-        "/api/campaigns/", TIERS["M"], 100, "updated_at", channels=("email", "sms"),
+        "/api/campaigns/", TIERS["M"], sort="updated_at", channels=("email", "sms"),
         archivable=True,
     ),
     "flows": Endpoint(
         _stream("flows", WriteMode.MERGE, "updated", HOUR, _TIMES),
-        "/api/flows/", TIERS["M"], 50, "updated", archivable=True,
+        "/api/flows/", TIERS["S"], 50, sort="updated", archivable=True,
     ),
     "campaign_values": Endpoint(
         _stream("campaign_values", WriteMode.REPLACE, columns=_REPORT_COLUMNS,
@@ -107,10 +112,9 @@ STREAM_NAMES = tuple(ENDPOINTS)
 
 
 def page_size(endpoint: Endpoint, revision: str) -> int | None:
-    """The largest page the endpoint gives under ``revision`` (events grew in 2026-07-15)."""
-    if endpoint.stream.name == "events" and revision[:10] >= BIG_PAGES_FROM:
-        return 1000
-    return endpoint.page_size
+    """The ``page[size]`` to send under ``revision``; None where that revision has none
+    (events took it from 2026-01-15)."""
+    return endpoint.page_size if revision >= endpoint.page_size_from else None
 
 
 def pacing(limit: Limit, windows: tuple[float, float] = (1.0, 60.0)) -> tuple[float, float]:
