@@ -545,7 +545,7 @@ FROM range(52);
 
 CREATE TEMP TABLE flows(f, id, name, trigger_type, message_id, subject) AS VALUES
     (0, 'xpir8w', 'Welcome Series', 'Added to List', '2hEAMY', 'Welcome to the brand'),
-    (1, 'Pi9m5j', 'Abandoned Cart', 'Started Checkout', 'ypTWae', 'You left something behind'),
+    (1, 'Pi9m5j', 'Abandoned Cart', 'Metric', 'ypTWae', 'You left something behind'),
     (2, 'Qp4Rs7', 'Post-Purchase', 'Metric', 'Tm8Vw2', 'How is your order?'),
     (3, 'Wb6Kx1', 'Winback', 'Metric', 'Zc3Nd9', 'We miss you');
 
