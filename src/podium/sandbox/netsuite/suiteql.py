@@ -112,25 +112,34 @@ def matching(rows: Iterable[Row], query: Query) -> list[Row]:
     return [r for r in rows if all(f(r) for f in query.filters)]
 
 
-def page_answer(request: Request, matched: list[Row], query: Query, ceiling: int) -> Answer:
-    """The page of ``matched`` rows that ``limit``/``offset`` ask for."""
-    try:
-        limit = int(request.params.get("limit", "1000"))
-        offset = int(request.params.get("offset", "0"))
-    except ValueError:
-        return _invalid("The limit and offset parameters must be integers.")
-    if not 1 <= limit <= 1000 or offset < 0:
-        return _invalid("The limit must be between 1 and 1000 and the offset at least 0.")
-    if offset >= ceiling:
+def page_answer(
+    request: Request, matched: list[Row], query: Query, ceiling: int, max_pages: int = 1000
+) -> Answer:
+    """The page of ``matched`` rows that ``limit``/``offset`` ask for, or NetSuite's 400."""
+    limit_text = request.params.get("limit", "1000")
+    offset_text = request.params.get("offset", "0")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
+        return _invalid(f"The limit must be an integer from 1 to 1000, got {limit_text!r}.",
+                        "limit")  # fmt: skip
+    limit = int(limit_text)
+    if not offset_text.isdigit() or int(offset_text) % limit:
         return _invalid(
-            f"Invalid search query. The offset {offset} is past the {ceiling} results a "
-            "query can return; narrow the query."
+            f"The offset must be a non-negative multiple of the limit {limit}, "
+            f"got {offset_text!r}.",
+            "offset",
+        )
+    offset = int(offset_text)
+    if offset >= ceiling or offset // limit >= max_pages:
+        return _invalid(
+            f"Invalid search query. The offset {offset} is past the results a query can "
+            f"return ({ceiling} rows, {max_pages} pages of {limit}); narrow the query.",
+            "offset",
         )
     page = matched[offset : offset + limit]
     more = offset + len(page) < len(matched)
     items = [_item(row, query.columns) for row in page]
     body = {
-        "links": _links(request, limit, offset, more),
+        "links": _links(request, limit, offset, more, len(matched)),
         "count": len(items),
         "hasMore": more,
         "items": items,
@@ -146,14 +155,25 @@ def _item(row: Row, columns: list[str]) -> dict[str, Any]:
     return item
 
 
-def _links(request: Request, limit: int, offset: int, more: bool) -> list[dict[str, str]]:
+def _links(
+    request: Request, limit: int, offset: int, more: bool, total: int
+) -> list[dict[str, str]]:
+    """Oracle's example of a first page lists ``next``, ``last``, ``self``; a later page
+    also starts with ``first`` and ``previous``. Every href carries limit and offset."""
     url = request.base + request.path
-    links = [{"rel": "self", "href": f"{url}?{urlencode({'limit': limit, 'offset': offset})}"}]
+
+    def link(rel: str, at: int) -> dict[str, str]:
+        return {"rel": rel, "href": f"{url}?{urlencode({'limit': limit, 'offset': at})}"}
+
+    links = []
+    if offset > 0:
+        links += [link("first", 0), link("previous", max(0, offset - limit))]
     if more:
-        query = urlencode({"limit": limit, "offset": offset + limit})
-        links.append({"rel": "next", "href": f"{url}?{query}"})
-    return links
+        links.append(link("next", offset + limit))
+    if total:
+        links.append(link("last", (total - 1) // limit * limit))
+    return [*links, link("self", offset)]
 
 
-def _invalid(detail: str) -> Answer:
-    return ns_error(400, "Bad Request", "INVALID_PARAMETER", detail)
+def _invalid(detail: str, parameter: str) -> Answer:
+    return ns_error(400, "Bad Request", "INVALID_PARAMETER", detail, error_query_param=parameter)
