@@ -19,6 +19,9 @@ It behaves as NetSuite does where a connector can tell:
 - pages with ``links`` (``first``, ``previous``, ``next``, ``last``, ``self``, each href
   carrying ``limit`` and ``offset``), ``count``, ``hasMore``, ``offset``,
   ``totalResults``; each row has ``"links": []``, null columns are left out
+- dates in rows as the user's Date Format preference shows them (``date_format``:
+  ``M/D/YYYY`` by default, or ``D/M/YYYY``), in the account's time zone, to the minute;
+  ``TO_CHAR(col, 'YYYY-MM-DD HH24:MI:SS') AS col`` gives the same instant as ISO text
 - ``Prefer: transient``: Oracle's example sends it, but no refusal without it is
   documented, so such a request is answered and counted in ``missing_prefer``
 - errors in the documented shape (``type``, ``title``, ``status``, ``o:errorDetails``
@@ -44,7 +47,7 @@ from podium.sandbox.clock import SimClock
 from podium.sandbox.faults import Answer
 from podium.sandbox.netsuite.auth import Credentials, ns_error
 from podium.sandbox.netsuite.demo import DEMO_CREDENTIALS, DEMO_TIMEZONE
-from podium.sandbox.netsuite.records import Row, Tables
+from podium.sandbox.netsuite.records import DATE_FORMATS, Row, Tables
 from podium.sandbox.netsuite.suiteql import QueryError, matching, page_answer, parse
 from podium.sandbox.paging import Request
 
@@ -64,6 +67,7 @@ class NetSuiteSimulator:
         concurrency_limit: int = 15,
         row_ceiling: int = 100_000,
         max_pages: int = 1000,
+        date_format: str = "M/D/YYYY",
         latency: float = 0.0,
         credentials: Mapping[str, str] = DEMO_CREDENTIALS,
         skew: float = 300.0,
@@ -75,6 +79,9 @@ class NetSuiteSimulator:
             latency,
         )
         self.max_pages = max_pages
+        if date_format not in DATE_FORMATS:
+            raise ValueError(f"date_format: expected one of {DATE_FORMATS}, got {date_format!r}")
+        self.date_format = date_format
         self.credentials = Credentials(credentials, skew=skew)
         self.violations = 0
         self.missing_prefer = 0  # SuiteQL requests that came without Prefer: transient
@@ -93,7 +100,7 @@ class NetSuiteSimulator:
         now = self.clock.now()
         with self._lock:
             if self._tables is None or self._tables[0] != now:
-                self._tables = (now, Tables(self.brand, now, self.zone))
+                self._tables = (now, Tables(self.brand, now, self.zone, self.date_format))
                 self._matches = {}
             return self._tables[1]
 

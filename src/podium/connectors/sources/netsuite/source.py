@@ -176,7 +176,7 @@ class NetSuiteSource:
             offset: int | None = 0
             while offset is not None:
                 body, url = self._page(spec, query, offset)
-                rows = [spec.record(row, self.config.timezone) for row in body["items"]]
+                rows = self._records(spec, body["items"])
                 yield JsonPage(rows, f"POST {url} ({query})")
                 if rows:
                     last = self._slice_value(spec, rows[-1])
@@ -188,6 +188,16 @@ class NetSuiteSource:
             if lower is not None and last is not None and last <= lower:
                 raise self._stuck(spec, query, reachable)
             lower = last
+
+    def _records(self, spec: StreamSpec, items: list[Any]) -> list[dict[str, Any]]:
+        try:
+            return [spec.record(row, self.config.timezone) for row in items]
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise TerminalTaskError(
+                f"connection {self.name!r}, stream {spec.stream.name!r}: a row could not be "
+                f"read ({exc}); the source asks for dates as ISO text (TO_CHAR), so check that "
+                "base_url is the account's SuiteTalk REST host, and report this with the message"
+            ) from None
 
     def _next_offset(
         self, spec: StreamSpec, body: Mapping[str, Any], offset: int, size: int
