@@ -34,12 +34,14 @@ from podium.connectors.sources.netsuite.tba import TbaCredentials, authorization
 from podium.errors import TerminalTaskError
 from podium.sandbox.brand import EXAMPLE_START, Brand, BrandConfig
 from podium.sandbox.clock import SimClock
+from podium.sandbox.faults import Answer
 from podium.sandbox.netsuite import (
     DEMO_CREDENTIALS,
     NetSuiteSimulator,
     demo_connection,
     netsuite_truth,
 )
+from podium.sandbox.paging import Request
 from podium.sandbox.server import SandboxServer
 
 SPEC = Path(__file__).parents[1] / "specs" / "netsuite" / "suiteql.schema.json"
@@ -423,3 +425,26 @@ def test_a_refused_query_names_the_stream_the_code_and_what_to_do(server: Sandbo
     assert "stream 'transaction_lines'" in message
     assert "INVALID_PARAMETER" in message and "offset" in message
     assert "max_rows_per_query" in message  # what to do
+
+
+class NoNextLink:
+    """An answer that says ``hasMore`` but links no next page (not NetSuite's shape)."""
+
+    def answer(self, request: Request) -> Answer:
+        body = {"links": [], "count": 1, "hasMore": True, "offset": 0, "totalResults": 9,
+                "items": [{"links": [], "id": "1", "entityid": "A", "companyname": "A",
+                           "email": "a@example.com",
+                           "datecreated": "2026-01-02 03:04:05",
+                           "lastmodifieddate": "2026-01-02 03:04:05"}]}  # fmt: skip
+        return Answer(200, json.dumps(body).encode())
+
+
+def test_has_more_without_a_next_link_is_a_clear_error(tmp_path: Path) -> None:
+    with SandboxServer({"netsuite": NoNextLink()}) as running:
+        source = open_source(running)
+        stream = next(s for s in source.streams() if s.name == "customers")
+        with pytest.raises(TerminalTaskError) as caught:
+            list(source.read(stream, StreamState()))
+        source.close()
+    message = str(caught.value)
+    assert "stream 'customers'" in message and "no usable next link" in message
