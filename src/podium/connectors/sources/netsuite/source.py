@@ -173,8 +173,8 @@ class NetSuiteSource:
         while True:
             query = spec.query(None if lower is None else spec.literal(lower, self.config.timezone))
             last: Any = None
-            offset: int | None = 0
-            while offset is not None:
+            offset = 0
+            while True:
                 body, url = self._page(spec, query, offset)
                 rows = self._records(spec, body["items"])
                 yield JsonPage(rows, f"POST {url} ({query})")
@@ -192,7 +192,7 @@ class NetSuiteSource:
     def _records(self, spec: StreamSpec, items: list[Any]) -> list[dict[str, Any]]:
         try:
             return [spec.record(row, self.config.timezone) for row in items]
-        except (ValueError, TypeError, AttributeError) as exc:
+        except (ValueError, ArithmeticError, TypeError, AttributeError) as exc:
             raise TerminalTaskError(
                 f"connection {self.name!r}, stream {spec.stream.name!r}: a row could not be "
                 f"read ({exc}); the source asks for dates as ISO text (TO_CHAR), so check that "
