@@ -284,3 +284,20 @@ def test_the_registry_validates_and_opens_a_netsuite_connection(
         "transactions", "transaction_lines", "customers", "items", "inventory"
     ]  # fmt: skip
     source.close()
+
+
+def test_an_account_showing_dates_day_first_still_equals_the_truth(
+    clock: SimClock, tmp_path: Path
+) -> None:
+    """SuiteQL shows dates as the user's Date Format preference says (Oracle, "Using
+    Datetime Fields"): ``5/2/2026`` is 5 February for a D/M/YYYY user. The source asks
+    for ISO text (``TO_CHAR``), so the preference cannot shift a date or a cursor."""
+    sim = NetSuiteSimulator(BRAND, clock, row_ceiling=CEILING, date_format="D/M/YYYY")
+    with SandboxServer({"netsuite": sim}) as running:
+        source = open_source(running)
+        sync(source, tmp_path)
+        check_against_truth(tmp_path, clock)
+        clock.advance(timedelta(days=15))
+        sync(source, tmp_path)
+        check_against_truth(tmp_path, clock)
+        source.close()

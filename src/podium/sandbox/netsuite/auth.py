@@ -8,7 +8,10 @@ checks a PS256 JWT assertion (``kid``, ``iss``, ``aud``, ``scope``, ``exp``) aga
 demo key's public half and issues hour-long Bearer tokens.
 
 Any failure is NetSuite's 401 ``INVALID_LOGIN`` (the token endpoint answers the OAuth
-``invalid_client``/``invalid_grant`` body), and never says which part was wrong.
+``invalid_client``/``invalid_grant`` body), and never says which part was wrong; a refused
+Bearer token also carries Oracle's documented ``WWW-Authenticate: Bearer realm="<account>",
+error="invalid_token", error_description="Invalid login attempt."``. ``ns_error`` writes
+every error in the documented REST shape (``tests/specs/netsuite/README.md``).
 """
 
 from __future__ import annotations
@@ -39,20 +42,48 @@ _LOGIN = (
 )
 
 
-def ns_error(status: int, title: str, code: str, detail: str) -> Answer:
-    """NetSuite's REST error body."""
-    body = {
-        "type": f"https://www.rfc-editor.org/rfc/rfc9110.html#section-15.{status // 100}."
-        f"{status % 100 + 1}",
-        "title": title,
-        "status": status,
-        "o:errorDetails": [{"detail": detail, "o:errorCode": code}],
-    }
-    return Answer(status, orjson.dumps(body))
+def problem_type(status: int) -> str:
+    """The ``type`` link of an error: the status's section of RFC 9110 (15.5.1 is 400,
+    15.5.2 is 401, 15.6.1 is 500), or RFC 6585 for 429, which RFC 9110 does not define."""
+    if status == 429:
+        return "https://www.rfc-editor.org/rfc/rfc6585.html#section-4"
+    return (
+        f"https://www.rfc-editor.org/rfc/rfc9110.html#section-15.{status // 100 + 1}."
+        f"{status % 100 + 1}"
+    )
 
 
-def invalid_login() -> Answer:
-    return ns_error(401, "Unauthorized", "INVALID_LOGIN", _LOGIN)
+def ns_error(
+    status: int,
+    title: str,
+    code: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **where: str,
+) -> Answer:
+    """NetSuite's REST error body; ``where`` adds the documented pointers to the culprit
+    (``error_query_param="limit"`` → ``o:errorQueryParam``, also ``error_header``,
+    ``error_path``, ``url_path``)."""
+    error: dict[str, str] = {"detail": detail, "o:errorCode": code}
+    for key, value in where.items():
+        head, *rest = key.split("_")
+        error["o:" + head + "".join(part.title() for part in rest)] = value
+    body = {"type": problem_type(status), "title": title, "status": status,
+            "o:errorDetails": [error]}  # fmt: skip
+    return Answer(status, orjson.dumps(body), dict(headers or {}))
+
+
+def invalid_login(realm: str = "", *, bearer: bool = False) -> Answer:
+    """401 ``INVALID_LOGIN``; a refused Bearer token also gets the documented
+    ``WWW-Authenticate: Bearer realm=…, error="invalid_token"`` header."""
+    headers = {}
+    if bearer:
+        headers["WWW-Authenticate"] = (
+            f'Bearer realm="{realm}", error="invalid_token", '
+            'error_description="Invalid login attempt."'
+        )
+    return ns_error(401, "Unauthorized", "INVALID_LOGIN", _LOGIN, headers=headers)
 
 
 def _enc(text: str) -> str:
@@ -100,7 +131,9 @@ class Credentials:
         if header.startswith("Bearer "):
             with self._lock:
                 expires = self._tokens.get(header[7:].strip())
-            return None if expires and expires > self._clock() else invalid_login()
+            if expires and expires > self._clock():
+                return None
+            return invalid_login(self.realm, bearer=True)
         if header.startswith("OAuth ") and self._tba_ok(request, header):
             return None
         return invalid_login()

@@ -13,14 +13,16 @@
                      available = on hand less units on orders not yet billed
 
 Each row is a ``Row``: the real modification instant and sort key (for filtering and
-ordering; SuiteQL shows ``lastmodifieddate`` only to the minute) and the fields as SuiteQL
-renders them in the account's format: ``5/1/2025``, ``5/2/2025 9:14 am``, numbers as text.
+ordering; SuiteQL shows ``lastmodifieddate`` only to the minute), the fields as SuiteQL
+renders them in the user's Date Format preference (``M/D/YYYY``: ``5/1/2025``,
+``5/2/2025 9:14 am``; or ``D/M/YYYY``), numbers as text, and the instant behind each date
+field (for ``TO_CHAR``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -32,23 +34,28 @@ INVOICE_OFFSET, CREDIT_OFFSET, ITEM_OFFSET = 1_000_000, 2_000_000, 500
 LOCATIONS = (1, 2)  # 1: the main warehouse (ships everything), 2: a reserve store
 
 
+DATE_FORMATS = ("M/D/YYYY", "D/M/YYYY")  # the user's Date Format preference, two of many
+
+
 @dataclass(frozen=True)
 class Row:
     modified: datetime | None  # the real instant behind lastmodifieddate (None: none)
     key: tuple[Any, ...]  # the ORDER BY key
     fields: dict[str, str]
+    instants: dict[str, datetime] = field(default_factory=dict)  # behind each date field
 
 
-def show_date(moment: datetime, zone: ZoneInfo) -> str:
+def show_date(moment: datetime, zone: ZoneInfo, style: str = "M/D/YYYY") -> str:
     local = moment.astimezone(zone)
-    return f"{local.month}/{local.day}/{local.year}"
+    first, second = (local.month, local.day) if style == "M/D/YYYY" else (local.day, local.month)
+    return f"{first}/{second}/{local.year}"
 
 
-def show_datetime(moment: datetime, zone: ZoneInfo) -> str:
+def show_datetime(moment: datetime, zone: ZoneInfo, style: str = "M/D/YYYY") -> str:
     local = moment.astimezone(zone)
     hour = local.hour % 12 or 12
     half = "am" if local.hour < 12 else "pm"
-    return f"{local.month}/{local.day}/{local.year} {hour}:{local.minute:02d} {half}"
+    return f"{show_date(moment, zone, style)} {hour}:{local.minute:02d} {half}"
 
 
 def item_id(brand: Brand, sku: str) -> int:
@@ -58,8 +65,10 @@ def item_id(brand: Brand, sku: str) -> int:
 class Tables:
     """Every table as of ``now``; built once per moment (see ``NetSuiteSimulator``)."""
 
-    def __init__(self, brand: Brand, now: datetime, zone: ZoneInfo) -> None:
-        self.brand, self.now, self.zone = brand, now, zone
+    def __init__(
+        self, brand: Brand, now: datetime, zone: ZoneInfo, date_format: str = "M/D/YYYY"
+    ) -> None:
+        self.brand, self.now, self.zone, self.style = brand, now, zone, date_format
         self._items = {v.sku: ITEM_OFFSET + i for i, v in enumerate(brand.variants)}
         views = brand.orders_as_of(Channel.WHOLESALE, now)
         self.transaction: list[Row] = []
@@ -108,15 +117,24 @@ class Tables:
             "tranid": number,
             "type": kind,
             "entity": str(order.customer_id),
-            "trandate": show_date(created, self.zone),
-            "createddate": show_datetime(created, self.zone),
-            "lastmodifieddate": show_datetime(modified, self.zone),
             "status": status,
             "foreigntotal": str(total),
         }
         if parent is not None:
             fields["createdfrom"] = str(parent)
-        return Row(modified, (modified, id_), fields)
+        dates = {"trandate": created, "createddate": created, "lastmodifieddate": modified}
+        return self._row(modified, (modified, id_), fields, dates)
+
+    def _row(
+        self, modified: datetime | None, key: tuple[Any, ...], fields: dict[str, str],
+        instants: dict[str, datetime],
+    ) -> Row:  # fmt: skip
+        """A row whose date fields show as the account's Date Format preference says
+        (``trandate`` is a date, the others date-times to the minute)."""
+        for name, moment in instants.items():
+            show = show_date if name == "trandate" else show_datetime
+            fields[name] = show(moment, self.zone, self.style)
+        return Row(modified, key, fields, instants)
 
     def _lines(self, order: Order, modified: datetime, id_: int | None = None) -> list[Row]:
         parent = id_ or order.id
@@ -157,9 +175,8 @@ class Tables:
             "netamount": str(amount),
             "mainline": "F",
             "type": kind,
-            "lastmodifieddate": show_datetime(modified, self.zone),
         }
-        return Row(modified, (modified, parent, n), fields)
+        return self._row(modified, (modified, parent, n), fields, {"lastmodifieddate": modified})
 
     # -- entities ------------------------------------------------------------------------
     def _customer(self, account: Any) -> Row:
@@ -169,10 +186,8 @@ class Tables:
             "entityid": account.name,
             "companyname": account.name,
             "email": account.email,
-            "datecreated": show_datetime(at, self.zone),
-            "lastmodifieddate": show_datetime(at, self.zone),
         }
-        return Row(at, (at, account.id), fields)
+        return self._row(at, (at, account.id), fields, {"datecreated": at, "lastmodifieddate": at})
 
     def _item_rows(self) -> Iterator[Row]:
         for product in self.brand.products:
@@ -188,9 +203,8 @@ class Tables:
                     "itemtype": "InvtPart",
                     "baseprice": str(variant.price),
                     "isinactive": "T" if gone else "F",
-                    "lastmodifieddate": show_datetime(modified, self.zone),
                 }
-                yield Row(modified, (modified, id_), fields)
+                yield self._row(modified, (modified, id_), fields, {"lastmodifieddate": modified})
 
     def _inventory(self, views: list[OrderView]) -> Iterator[Row]:
         shipped: dict[str, int] = {}

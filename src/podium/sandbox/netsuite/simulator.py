@@ -11,10 +11,22 @@ It behaves as NetSuite does where a connector can tell:
   base allowance); one more is answered 429 "Too Many Requests" at once, in NetSuite's
   error shape and without ``Retry-After``, and counted in ``violations``. ``latency``
   seconds of work per request make requests overlap as they would
-- the row ceiling: an ``offset`` at or past ``row_ceiling`` (100,000) is a 400; tests set it
-  small to exercise slicing
-- pages of at most 1000 rows with ``links``, ``count``, ``hasMore``, ``offset``,
-  ``totalResults``; null columns left out of ``items``
+- the row ceiling: an ``offset`` at or past ``row_ceiling`` (100,000) or on a page past
+  ``max_pages`` (1000: at ``limit=5`` only 5,000 rows are reachable) is a 400
+  ``INVALID_PARAMETER`` naming ``offset`` in ``o:errorQueryParam``; tests set the ceiling
+  small to exercise slicing. A ``limit`` outside 1..1000, or an ``offset`` that is not a
+  page start (a multiple of ``limit``), is refused the same way
+- pages with ``links`` (``first``, ``previous``, ``next``, ``last``, ``self``, each href
+  carrying ``limit`` and ``offset``), ``count``, ``hasMore``, ``offset``,
+  ``totalResults``; each row has ``"links": []``, null columns are left out
+- dates in rows as the user's Date Format preference shows them (``date_format``:
+  ``M/D/YYYY`` by default, or ``D/M/YYYY``), in the account's time zone, to the minute;
+  ``TO_CHAR(col, 'YYYY-MM-DD HH24:MI:SS') AS col`` gives the same instant as ISO text
+- ``Prefer: transient``: Oracle's example sends it, but no refusal without it is
+  documented, so such a request is answered and counted in ``missing_prefer``
+- errors in the documented shape (``type``, ``title``, ``status``, ``o:errorDetails``
+  with ``detail``, ``o:errorCode`` and, where known, ``o:errorQueryParam``/``o:errorPath``);
+  ``tests/specs/netsuite/README.md`` lists what is documented and what is assumed
 - only the query shapes the connector sends are understood (``suiteql.py``)
 
 Generic faults (5xx bursts, resets, truncation, slow pages) come from the SandboxServer.
@@ -35,7 +47,7 @@ from podium.sandbox.clock import SimClock
 from podium.sandbox.faults import Answer
 from podium.sandbox.netsuite.auth import Credentials, ns_error
 from podium.sandbox.netsuite.demo import DEMO_CREDENTIALS, DEMO_TIMEZONE
-from podium.sandbox.netsuite.records import Row, Tables
+from podium.sandbox.netsuite.records import DATE_FORMATS, Row, Tables
 from podium.sandbox.netsuite.suiteql import QueryError, matching, page_answer, parse
 from podium.sandbox.paging import Request
 
@@ -54,6 +66,8 @@ class NetSuiteSimulator:
         timezone: str = DEMO_TIMEZONE,
         concurrency_limit: int = 15,
         row_ceiling: int = 100_000,
+        max_pages: int = 1000,
+        date_format: str = "M/D/YYYY",
         latency: float = 0.0,
         credentials: Mapping[str, str] = DEMO_CREDENTIALS,
         skew: float = 300.0,
@@ -64,8 +78,13 @@ class NetSuiteSimulator:
             row_ceiling,
             latency,
         )
+        self.max_pages = max_pages
+        if date_format not in DATE_FORMATS:
+            raise ValueError(f"date_format: expected one of {DATE_FORMATS}, got {date_format!r}")
+        self.date_format = date_format
         self.credentials = Credentials(credentials, skew=skew)
         self.violations = 0
+        self.missing_prefer = 0  # SuiteQL requests that came without Prefer: transient
         self.max_in_flight = 0
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -81,7 +100,7 @@ class NetSuiteSimulator:
         now = self.clock.now()
         with self._lock:
             if self._tables is None or self._tables[0] != now:
-                self._tables = (now, Tables(self.brand, now, self.zone))
+                self._tables = (now, Tables(self.brand, now, self.zone, self.date_format))
                 self._matches = {}
             return self._tables[1]
 
@@ -114,8 +133,8 @@ class NetSuiteSimulator:
         if request.method != "POST":
             return ns_error(405, "Method Not Allowed", "INVALID_METHOD", "Use POST for SuiteQL.")
         if request.headers.get("prefer", "").lower() != "transient":
-            return ns_error(400, "Bad Request", "INVALID_HEADER",
-                            "SuiteQL requests need the header Prefer: transient.")  # fmt: skip
+            with self._lock:
+                self.missing_prefer += 1  # documented in the example, no refusal documented
         return self._suiteql(request)
 
     def _suiteql(self, request: Request) -> Answer:
@@ -127,7 +146,7 @@ class NetSuiteSimulator:
             query = parse(text, self.zone)
         except (orjson.JSONDecodeError, KeyError, QueryError) as exc:
             detail = str(exc) if isinstance(exc, QueryError) else 'The body must be {"q": "…"}.'
-            return ns_error(400, "Bad Request", "INVALID_PARAMETER", detail)
+            return ns_error(400, "Bad Request", "INVALID_PARAMETER", detail, error_path="q")
         tables = self.tables()
         with self._lock:
             matched = self._matches.get(text)
@@ -138,4 +157,4 @@ class NetSuiteSimulator:
                     if len(self._matches) >= 16:
                         self._matches.clear()
                     self._matches[text] = matched
-        return page_answer(request, matched, query, self.row_ceiling)
+        return page_answer(request, matched, query, self.row_ceiling, self.max_pages)

@@ -5,6 +5,10 @@ This is not a SQL interpreter. A query must look like what the ``netsuite`` sour
     SELECT a.col, … FROM <table> <alias> [INNER JOIN transaction t ON t.id = tl.transaction]
         [WHERE cond AND cond …] ORDER BY <the table's unique order>
 
+where a column may be ``TO_CHAR(a.col, 'YYYY-MM-DD[ HH24:MI:SS]') AS col`` (a date field
+rendered in the account's time zone, to the second, whatever the Date Format preference;
+untouched, a date field shows as the preference says, to the minute),
+
 with conditions among ``t.type IN ('SalesOrd', …)``, ``tl.mainline = 'F'``,
 ``<alias>.lastmodifieddate >= TO_TIMESTAMP('2026-09-01 00:00:00', 'YYYY-MM-DD HH24:MI:SS')``
 (local time of the account) and ``b.item >= 512``. Anything else (another table, column,
@@ -41,6 +45,13 @@ _TIMESTAMP = re.compile(
 )
 _TYPES = re.compile(r"t\.type IN \(((?:'\w+'(?:, )?)+)\)")
 _ITEM = re.compile(r"b\.item >= (\d+)")
+_COLUMN = re.compile(
+    r"\s*(?:TO_CHAR\((?P<of>\w+\.\w+), '(?P<format>[^']*)'\) AS (?P<alias>\w+)|(?P<plain>\w+\.\w+))"
+    r"\s*(?:,|$)",
+    re.IGNORECASE,
+)
+# TO_CHAR formats understood, as Python strftime; the account's local time
+FORMATS = {"YYYY-MM-DD": "%Y-%m-%d", "YYYY-MM-DD HH24:MI:SS": "%Y-%m-%d %H:%M:%S"}
 ORDERS = {
     "transaction": "t.lastmodifieddate, t.id",
     "transactionline": "t.lastmodifieddate, tl.transaction, tl.id",
@@ -64,10 +75,19 @@ class QueryError(ValueError):
     """A query the simulator does not accept; the message is NetSuite's ``detail``."""
 
 
+@dataclass(frozen=True)
+class Column:
+    """A selected column: its name in the answer, and a TO_CHAR format if it has one."""
+
+    name: str
+    format: str | None = None
+
+
 @dataclass
 class Query:
     table: str
-    columns: list[str]
+    columns: list[Column]
+    zone: ZoneInfo
     filters: list[Callable[[Row], bool]] = field(default_factory=list)
 
 
@@ -80,16 +100,37 @@ def parse(text: str, zone: ZoneInfo) -> Query:
         raise QueryError(f"Invalid search query. Unknown or unsupported table {table!r}")
     if match["order"].strip() != ORDERS[table]:
         raise QueryError(f"Invalid search query. ORDER BY must be {ORDERS[table]} (unique)")
-    columns = [c.strip().split(".")[-1] for c in match["columns"].split(",")]
-    unknown = [c for c in columns if c not in COLUMNS[table]]
+    columns = _columns(match["columns"])
+    unknown = [c.name for c in columns if c.name not in COLUMNS[table]]
     if unknown:
         raise QueryError(f"Invalid search query. Unknown identifier '{unknown[0]}'")
-    query = Query(table, columns)
+    query = Query(table, columns, zone)
     for condition in (match["where"] or "").split(" AND ") if match["where"] else []:
         query.filters.append(_condition(condition.strip(), zone))
     if table == "transactionline" and "tl.mainline = 'F'" not in (match["where"] or ""):
         raise QueryError("Invalid search query. transactionline needs tl.mainline = 'F' here")
     return query
+
+
+def _columns(text: str) -> list[Column]:
+    """``t.id, TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, …`` → the columns."""
+    columns, at = [], 0
+    while at < len(text):
+        match = _COLUMN.match(text, at)
+        if match is None:
+            raise QueryError(f"Invalid search query. Unsupported column at {text[at : at + 60]!r}")
+        at = match.end()
+        if match["plain"]:
+            columns.append(Column(match["plain"].split(".")[-1].lower()))
+            continue
+        name = match["of"].split(".")[-1].lower()
+        if match["alias"].lower() != name or match["format"] not in FORMATS:
+            raise QueryError(
+                f"Invalid search query. Unsupported TO_CHAR({match['of']}, "
+                f"'{match['format']}') AS {match['alias']}"
+            )
+        columns.append(Column(name, match["format"]))
+    return columns
 
 
 def _condition(text: str, zone: ZoneInfo) -> Callable[[Row], bool]:
@@ -112,25 +153,34 @@ def matching(rows: Iterable[Row], query: Query) -> list[Row]:
     return [r for r in rows if all(f(r) for f in query.filters)]
 
 
-def page_answer(request: Request, matched: list[Row], query: Query, ceiling: int) -> Answer:
-    """The page of ``matched`` rows that ``limit``/``offset`` ask for."""
-    try:
-        limit = int(request.params.get("limit", "1000"))
-        offset = int(request.params.get("offset", "0"))
-    except ValueError:
-        return _invalid("The limit and offset parameters must be integers.")
-    if not 1 <= limit <= 1000 or offset < 0:
-        return _invalid("The limit must be between 1 and 1000 and the offset at least 0.")
-    if offset >= ceiling:
+def page_answer(
+    request: Request, matched: list[Row], query: Query, ceiling: int, max_pages: int = 1000
+) -> Answer:
+    """The page of ``matched`` rows that ``limit``/``offset`` ask for, or NetSuite's 400."""
+    limit_text = request.params.get("limit", "1000")
+    offset_text = request.params.get("offset", "0")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
+        return _invalid(f"The limit must be an integer from 1 to 1000, got {limit_text!r}.",
+                        "limit")  # fmt: skip
+    limit = int(limit_text)
+    if not offset_text.isdigit() or int(offset_text) % limit:
         return _invalid(
-            f"Invalid search query. The offset {offset} is past the {ceiling} results a "
-            "query can return; narrow the query."
+            f"The offset must be a non-negative multiple of the limit {limit}, "
+            f"got {offset_text!r}.",
+            "offset",
+        )
+    offset = int(offset_text)
+    if offset >= ceiling or offset // limit >= max_pages:
+        return _invalid(
+            f"Invalid search query. The offset {offset} is past the results a query can "
+            f"return ({ceiling} rows, {max_pages} pages of {limit}); narrow the query.",
+            "offset",
         )
     page = matched[offset : offset + limit]
     more = offset + len(page) < len(matched)
-    items = [_item(row, query.columns) for row in page]
+    items = [_item(row, query) for row in page]
     body = {
-        "links": _links(request, limit, offset, more),
+        "links": _links(request, limit, offset, more, len(matched)),
         "count": len(items),
         "hasMore": more,
         "items": items,
@@ -140,20 +190,36 @@ def page_answer(request: Request, matched: list[Row], query: Query, ceiling: int
     return Answer(200, orjson.dumps(body))
 
 
-def _item(row: Row, columns: list[str]) -> dict[str, Any]:
+def _item(row: Row, query: Query) -> dict[str, Any]:
     item: dict[str, Any] = {"links": []}
-    item.update((c, row.fields[c]) for c in columns if c in row.fields)  # nulls are left out
+    for column in query.columns:
+        if column.format is not None and column.name in row.instants:
+            local = row.instants[column.name].astimezone(query.zone)
+            item[column.name] = local.strftime(FORMATS[column.format])
+        elif column.name in row.fields:  # nulls are left out
+            item[column.name] = row.fields[column.name]
     return item
 
 
-def _links(request: Request, limit: int, offset: int, more: bool) -> list[dict[str, str]]:
+def _links(
+    request: Request, limit: int, offset: int, more: bool, total: int
+) -> list[dict[str, str]]:
+    """Oracle's example of a first page lists ``next``, ``last``, ``self``; a later page
+    also starts with ``first`` and ``previous``. Every href carries limit and offset."""
     url = request.base + request.path
-    links = [{"rel": "self", "href": f"{url}?{urlencode({'limit': limit, 'offset': offset})}"}]
+
+    def link(rel: str, at: int) -> dict[str, str]:
+        return {"rel": rel, "href": f"{url}?{urlencode({'limit': limit, 'offset': at})}"}
+
+    links = []
+    if offset > 0:
+        links += [link("first", 0), link("previous", max(0, offset - limit))]
     if more:
-        query = urlencode({"limit": limit, "offset": offset + limit})
-        links.append({"rel": "next", "href": f"{url}?{query}"})
-    return links
+        links.append(link("next", offset + limit))
+    if total:
+        links.append(link("last", (total - 1) // limit * limit))
+    return [*links, link("self", offset)]
 
 
-def _invalid(detail: str) -> Answer:
-    return ns_error(400, "Bad Request", "INVALID_PARAMETER", detail)
+def _invalid(detail: str, parameter: str) -> Answer:
+    return ns_error(400, "Bad Request", "INVALID_PARAMETER", detail, error_query_param=parameter)

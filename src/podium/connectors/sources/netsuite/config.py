@@ -18,7 +18,8 @@
         timezone: America/Los_Angeles      # the account's Time Zone preference
         max_concurrent_requests: 4         # SuiteQL requests in flight, per connection
         # (the shared "concurrency:" key is something else: extract tasks at once)
-        page_size: 1000                    # SuiteQL rows per page (at most 1000)
+        page_size: 1000                    # SuiteQL rows per page (at most 1000; NetSuite
+                                           # serves at most 1000 pages, so 5 reaches 5,000)
         max_rows_per_query: 100000         # SuiteQL's ceiling; queries are sliced under it
         lookback: 10m                      # re-read before the saved cursor
         start_date: "2020-01-01"           # optional: nothing modified before is read

@@ -1,15 +1,19 @@
-"""NetSuite's dates, read and written in the account's own format and time zone.
+"""NetSuite's dates, read and written in the account's time zone.
 
-SuiteQL returns dates in the account's date-format preference, without a zone:
-``"5/1/2025"`` (a date) and ``"5/2/2025 9:14 am"`` (a date-time, minute precision). The
-time is the *account's* time zone (the ``timezone`` setting, default
+SuiteQL shows a date field as the user's Date Format preference says, without a zone and
+to the minute: ``"5/1/2025"`` and ``"5/2/2025 9:14 am"`` for M/D/YYYY, but ``5/2/2025``
+is 5 February for a D/M/YYYY user (Oracle, "Using Datetime Fields": REST records use ISO
+8601 in UTC, the N/query module under SuiteQL "a different date format"). So the source
+asks for every date column as ``TO_CHAR(col, 'YYYY-MM-DD HH24:MI:SS')`` (``DATE_SQL``
+for dates, ``SQL_FORMAT`` for date-times): ISO text to the second, whatever the
+preference. The time is the *account's* time zone (the ``timezone`` setting, default
 ``America/Los_Angeles``, an assumption: set it to the company's Time Zone preference).
 ``parse_datetime`` turns such a value into UTC ISO text; ``suiteql_timestamp`` writes a UTC
 instant back as the local ``TO_TIMESTAMP`` literal a SuiteQL filter compares with.
 
-Only the US ``M/D/YYYY`` preference and ISO ``YYYY-MM-DD`` are read. In the hour the clocks
-go back a local time is ambiguous; the earlier instant is taken (``fold=0``), which can
-only move a cursor back, never skip a record.
+The US ``M/D/YYYY [h:mm am]`` form is still read (a date not asked for with TO_CHAR). In
+the hour the clocks go back a local time is ambiguous; the earlier instant is taken
+(``fold=0``), which can only move a cursor back, never skip a record.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ _US = re.compile(
 )
 _ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
 SQL_FORMAT = "YYYY-MM-DD HH24:MI:SS"
+DATE_SQL = "YYYY-MM-DD"
 
 
 def _parts(text: str) -> tuple[date, int, int, int] | None:

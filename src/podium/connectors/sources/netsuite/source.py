@@ -2,13 +2,17 @@
 
 Each page is ``POST /services/rest/query/v1/suiteql?limit=1000&offset=N`` with
 ``Prefer: transient`` and ``{"q": "SELECT …"}``; the answer carries ``items``, ``hasMore``,
-``offset``, ``count``, ``totalResults`` and ``links``. A SuiteQL query reaches at most
-100,000 rows (``max_rows_per_query``; an offset past it is an error), so a read is a chain
-of *slices*: when the next page would pass the ceiling (a slice whose ``totalResults`` is
-over it always does), the slice is cut and the next one starts at the last value read of
+``offset``, ``count``, ``totalResults`` and ``links``; the next page is the one the
+``next`` link names (Oracle, "Collection Paging"). A SuiteQL query reaches at most
+100,000 rows (``max_rows_per_query``) and at most 1000 pages, so at ``page_size`` 5 only
+5,000 rows; an offset past either is an error. A read is therefore a chain of *slices*:
+when the next page would pass that reach (a slice whose ``totalResults`` is over it
+always does), the slice is cut and the next one starts at the last value read of
 the slice column (``lastmodifieddate >= that``, inclusive; ``item >= that`` for inventory).
 Rows at that value are read twice and merged on their key. A slice that cannot move on
-(more rows than the ceiling share one value) is a ``TerminalTaskError``.
+(more rows than the reach share one value) is a ``TerminalTaskError``. A 4xx NetSuite
+will repeat is one too, naming the stream, NetSuite's ``o:errorCode`` and what to do
+(``answers.py``).
 
 Concurrency, not rate, is what NetSuite limits (15 requests in flight per account by
 default; over it REST answers 429). Every request holds a slot of a ``ConcurrencyCap``
@@ -28,12 +32,14 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from podium.connectors.http import HttpClient, HttpRetry
 from podium.connectors.ratelimit import Observed, shared_limiter
 from podium.connectors.source import JsonPage, Page, Stream, StreamState, misconfigured
+from podium.connectors.sources.netsuite.answers import NetSuiteRefusal
 from podium.connectors.sources.netsuite.config import NetSuiteConfig, parse_netsuite_settings
 from podium.connectors.sources.netsuite.dates import parse_instant, rewind
 from podium.connectors.sources.netsuite.oauth2 import TOKEN_PATH, OAuth2Auth, OAuth2Credentials
@@ -43,6 +49,7 @@ from podium.connectors.sources.netsuite.tba import TbaAuth, TbaCredentials
 from podium.errors import TerminalTaskError
 
 SUITEQL_PATH = "/services/rest/query/v1/suiteql"
+MAX_PAGES = 1000  # Collection Paging: at most 1000 pages of results, whatever the limit
 
 
 class ConcurrencyCap:
@@ -161,41 +168,76 @@ class NetSuiteSource:
 
     def _slices(self, spec: StreamSpec, lower: Any) -> Iterator[JsonPage]:
         """Slice after slice until a page says there is no more (module docstring)."""
+        size = self.config.page_size
+        reachable = min(self.config.max_rows, MAX_PAGES * size)
         while True:
             query = spec.query(None if lower is None else spec.literal(lower, self.config.timezone))
             last: Any = None
-            offset, size = 0, self.config.page_size
+            offset = 0
             while True:
-                body, url = self._page(query, offset)
-                rows = [spec.record(row, self.config.timezone) for row in body.get("items", [])]
+                body, url = self._page(spec, query, offset)
+                rows = self._records(spec, body["items"])
                 yield JsonPage(rows, f"POST {url} ({query})")
                 if rows:
                     last = self._slice_value(spec, rows[-1])
                 if not body.get("hasMore") or not rows:
                     return
-                offset += len(rows)
-                if offset + size > self.config.max_rows:
+                offset = self._next_offset(spec, body, offset, size)
+                if offset + size > reachable:
                     break
             if lower is not None and last is not None and last <= lower:
-                raise self._stuck(spec, query)
+                raise self._stuck(spec, query, reachable)
             lower = last
 
-    def _page(self, query: str, offset: int) -> tuple[dict[str, Any], str]:
-        params = {"limit": str(self.config.page_size), "offset": str(offset)}
-        with self.cap.slot():
-            response = self.client.request(
-                "POST",
-                SUITEQL_PATH,
-                params=params,
-                json={"q": query},
-                headers={"Prefer": "transient"},
-                parse_json=True,
+    def _records(self, spec: StreamSpec, items: list[Any]) -> list[dict[str, Any]]:
+        try:
+            return [spec.record(row, self.config.timezone) for row in items]
+        except (ValueError, ArithmeticError, TypeError, AttributeError) as exc:
+            raise TerminalTaskError(
+                f"connection {self.name!r}, stream {spec.stream.name!r}: a row could not be "
+                f"read ({exc}); the source asks for dates as ISO text (TO_CHAR), so check that "
+                "base_url is the account's SuiteTalk REST host, and report this with the message"
+            ) from None
+
+    def _next_offset(
+        self, spec: StreamSpec, body: Mapping[str, Any], offset: int, size: int
+    ) -> int:
+        """The offset of the page the ``next`` link points at (Collection Paging)."""
+        links = body.get("links")
+        hrefs = [
+            link.get("href") for link in links if isinstance(link, dict) and link.get("rel") == "next"
+        ] if isinstance(links, list) else []  # fmt: skip
+        params = dict(parse_qsl(urlsplit(str(hrefs[0])).query)) if hrefs else {}
+        following = params.get("offset", "")
+        if not following.isdigit() or int(following) <= offset or params.get("limit") != str(size):
+            raise TerminalTaskError(
+                f"connection {self.name!r}, stream {spec.stream.name!r}: NetSuite said "
+                f"hasMore at offset {offset} but gave no usable next link ({hrefs or links!r}); "
+                "check base_url (it must be the account's SuiteTalk REST host) and report "
+                "this with the message"
             )
+        return int(following)
+
+    def _page(self, spec: StreamSpec, query: str, offset: int) -> tuple[dict[str, Any], str]:
+        params = {"limit": str(self.config.page_size), "offset": str(offset)}
+        try:
+            with self.cap.slot():
+                response = self.client.request(
+                    "POST",
+                    SUITEQL_PATH,
+                    params=params,
+                    json={"q": query},
+                    headers={"Prefer": "transient"},
+                    parse_json=True,
+                )
+        except NetSuiteRefusal as refusal:
+            raise refusal.for_stream(spec.stream.name, self.config.max_rows) from None
         body = response.json()
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):
             raise TerminalTaskError(
-                f"connection {self.name!r}: {response.url} answered without an items list; "
-                "check base_url (it must be the account's SuiteTalk REST host)"
+                f"connection {self.name!r}, stream {spec.stream.name!r}: {response.url} "
+                "answered without an items list; check base_url (it must be the account's "
+                "SuiteTalk REST host)"
             )
         return body, response.url
 
@@ -204,10 +246,10 @@ class NetSuiteSource:
         value = row.get(spec.slice_field)
         return parse_instant(str(value)) if spec.is_dated() else int(str(value))
 
-    def _stuck(self, spec: StreamSpec, query: str) -> TerminalTaskError:
+    def _stuck(self, spec: StreamSpec, query: str, reachable: int) -> TerminalTaskError:
         return TerminalTaskError(
             f"connection {self.name!r}, stream {spec.stream.name!r}: more than "
-            f"{self.config.max_rows} rows share one {spec.slice_column} value, so SuiteQL's "
+            f"{reachable} rows share one {spec.slice_column} value, so SuiteQL's "
             f"row ceiling cannot be sliced under ({query}); raise max_rows_per_query only if "
             "the account has a higher ceiling, or report this with the message"
         )

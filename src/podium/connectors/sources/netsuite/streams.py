@@ -13,7 +13,9 @@ Every query orders by a unique key (the slice column first, then ids), or rows w
 skipped or repeated between pages. The slice column is what a slice starts from
 (``>=``, inclusive) when a query would pass SuiteQL's row ceiling (see ``source.py``).
 
-Rows are kept as NetSuite names them, with dates turned into UTC ISO text, money left as
+Date columns are asked for as ISO text (``TO_CHAR``, see ``dates.py``), so the user's
+Date Format preference cannot shift them. Rows are kept as NetSuite names them, with
+dates turned into UTC ISO text, money left as
 decimal text and ``links`` dropped. NetSuite stores outbound line quantities (and amounts)
 negative; ``transaction_lines`` gives ``quantity`` and ``amount`` as the units and money
 sold or credited (positive), keeping the raw ``netamount``.
@@ -29,7 +31,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from podium.connectors.source import Stream, WriteMode
-from podium.connectors.sources.netsuite.dates import parse_date, parse_datetime, suiteql_timestamp
+from podium.connectors.sources.netsuite.dates import (
+    DATE_SQL,
+    SQL_FORMAT,
+    parse_date,
+    parse_datetime,
+    suiteql_timestamp,
+)
 
 TRANSACTION_TYPES = ("SalesOrd", "CustInvc", "CashSale", "CustCred")
 _TYPES_SQL = "(" + ", ".join(f"'{t}'" for t in TRANSACTION_TYPES) + ")"
@@ -58,9 +66,19 @@ class StreamSpec:
             conditions.append(f"{self.slice_column} >= {lower}")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         return (
-            f"SELECT {', '.join(self.columns)} FROM {self.source}{where} "
+            f"SELECT {', '.join(map(self._select, self.columns))} FROM {self.source}{where} "
             f"ORDER BY {', '.join(self.order)}"
         )
+
+    def _select(self, column: str) -> str:
+        """A date column as ISO text (``TO_CHAR``), whatever the user's Date Format
+        preference: ``5/2/2025`` and ``2/5/2025`` cannot be told apart."""
+        name = column.split(".")[-1]
+        if name in self.dates:
+            return f"TO_CHAR({column}, '{DATE_SQL}') AS {name}"
+        if name in self.datetimes:
+            return f"TO_CHAR({column}, '{SQL_FORMAT}') AS {name}"
+        return column
 
     def is_dated(self) -> bool:
         return self.slice_field in self.datetimes
@@ -73,12 +91,14 @@ class StreamSpec:
 
     def record(self, row: Mapping[str, Any], zone: ZoneInfo) -> dict[str, Any]:
         out = {k: v for k, v in row.items() if k != "links"}
-        for name in self.dates:
-            if out.get(name):
-                out[name] = parse_date(str(out[name]))
-        for name in self.datetimes:
-            if out.get(name):
-                out[name] = parse_datetime(str(out[name]), zone)
+        for name in (*self.dates, *self.datetimes):
+            if not out.get(name):
+                continue
+            try:
+                text = str(out[name])
+                out[name] = parse_date(text) if name in self.dates else parse_datetime(text, zone)
+            except ValueError as exc:
+                raise ValueError(f"field {name!r}: {exc}") from None
         self.shape(out)
         return out
 
