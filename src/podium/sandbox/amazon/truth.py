@@ -47,6 +47,8 @@ def _finance(brand: Brand, start: datetime, end: datetime) -> dict[str, Any]:
     rows, sums = 0, {"Charge": ZERO, "Fee": ZERO, "Promotion": ZERO}
     principal = ZERO
     for event in finance_events(brand, start, end):
+        if event.posted >= end:
+            continue  # PostedBefore (now - 2 min by default) is exclusive
         body = render_event(event)
         for item in body.get("ShipmentItemList", body.get("ShipmentItemAdjustmentList", [])):
             for kind, lists in _LISTS.items():

@@ -7,7 +7,8 @@
                        prices yet: they change when they leave Pending and are read again
     financial_events   listFinancialEvents by PostedAfter (cursor PostedDate − 48 h, as
                        events arrive late), one record per charge/fee/promotion
-                       (``records.FINANCE_KEY``), windows of at most 180 days
+                       (``records.FINANCE_KEY``), windows of at most 180 days (longer
+                       ones answer empty)
     fee_transactions   the GET_DATE_RANGE_FINANCIAL_TRANSACTION_DATA report (``reports``):
                        per order line and event, sales, selling and FBA fees, total
 
@@ -33,6 +34,7 @@ from podium.errors import TerminalTaskError
 
 REPORT_TYPE = "GET_DATE_RANGE_FINANCIAL_TRANSACTION_DATA"
 FINANCE_WINDOW = timedelta(days=180)
+CLOCK_MARGIN = timedelta(hours=1)  # how far Amazon's clock may run ahead of ours
 _MONEY = "decimal(18,2)"
 _TIME = "timestamp"
 
@@ -153,9 +155,7 @@ class AmazonSource:
             "LastUpdatedAfter": after,
             "MaxResultsPerPage": "100",
         }
-        for answered, payload in self.api.pages(
-            "getOrders", "/orders/v0/orders", params, ("MarketplaceIds",)
-        ):
+        for answered, payload in self.api.pages("getOrders", "/orders/v0/orders", params):
             orders = payload.get("Orders") or []
             yield answered.url, [o for o in orders if isinstance(o, dict)]
 
@@ -190,25 +190,25 @@ class AmazonSource:
             params = {"PostedAfter": after, "MaxResultsPerPage": "100"}
             if before is not None:
                 params["PostedBefore"] = before
-            pages = self.api.pages(
-                "listFinancialEvents",
-                "/finances/v0/financialEvents",
-                params,
-                ("MaxResultsPerPage",),
-            )
+            pages = self.api.pages("listFinancialEvents", "/finances/v0/financialEvents", params)
             for answered, payload in pages:
                 yield JsonPage(
                     finance_records(payload.get("FinancialEvents")), f"GET {answered.url}"
                 )
 
     def _finance_windows(self, after: str) -> Iterator[tuple[str, str | None]]:
-        """``[after, before]`` windows of at most 180 days; the last one leaves ``before``
-        to Amazon (now − 2 min), so a clock that differs from Amazon's cannot break it."""
+        """``[after, before)`` windows of at most 180 days (the model: "If PostedAfter and
+        PostedBefore are more than 180 days apart, the response is empty", so a longer one
+        would lose events without a word). The last window leaves ``before`` to Amazon
+        (now − 2 min) only when it starts late enough to stay within 180 days even if
+        Amazon's clock is up to ``CLOCK_MARGIN`` ahead of ours; earlier windows end at
+        least ``CLOCK_MARGIN`` before our now, so Amazon never finds them in the future."""
         start = datetime.fromisoformat(after.replace("Z", "+00:00"))
-        latest = self._now() - timedelta(minutes=10)
-        while start + FINANCE_WINDOW < latest:
-            yield iso(start), iso(start + FINANCE_WINDOW)
-            start += FINANCE_WINDOW
+        now = self._now()
+        while start < now - FINANCE_WINDOW + CLOCK_MARGIN:
+            end = min(start + FINANCE_WINDOW, now - CLOCK_MARGIN)
+            yield iso(start), iso(end)
+            start = end
         yield iso(start), None
 
     # -- the fee report ----------------------------------------------------------------------
