@@ -194,18 +194,30 @@ class SpecCheck:
             for message in self.schema_problems(op.model, param["schema"], document)
         ]
 
-    def response_problems(self, op: Operation, status: int, body: bytes) -> list[str]:
+    def response_problems(
+        self, op: Operation, status: int, body: bytes, headers: dict[str, str] | None = None
+    ) -> list[str]:
+        """What is wrong with an answer; ``headers`` (when given) must hold every header the
+        model declares for the status (``x-amzn-RateLimit-Limit``, ``x-amzn-RequestId``)."""
         responses = op.spec.get("responses", {})
         declared = responses.get(str(status)) or responses.get("default")
         if declared is None:
             return [f"{op.operation_id}: status {status} is not in the model"]
+        problems = []
+        if headers is not None:
+            have = {name.lower() for name in headers}
+            problems = [
+                f"{op.operation_id} {status}: no {name} header"
+                for name in declared.get("headers", {})
+                if name.lower() not in have
+            ]
         if "schema" not in declared:
-            return []
+            return problems
         try:
             document = json.loads(body)
         except ValueError:
             return [f"{op.operation_id}: {status} body is not JSON"]
-        return [
+        return problems + [
             f"{op.operation_id} {status}: {message}"
             for message in self.schema_problems(op.model, declared["schema"], document)
         ]
@@ -262,5 +274,7 @@ class Recorder:
                 check.request_problems(op, args, dict(request.params), request.body)
             )
             judged.responses += 1
-            judged.problems.extend(check.response_problems(op, answer.status, answer.body))
+            judged.problems.extend(
+                check.response_problems(op, answer.status, answer.body, answer.headers)
+            )
         return judged

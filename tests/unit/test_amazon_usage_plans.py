@@ -72,3 +72,6 @@ def test_the_judge_catches_answers_the_models_refuse() -> None:
     missing = {"payload": {"AmazonOrderId": "x", "OrderItems": [{"ASIN": "B0"}]}}
     assert check.response_problems(op, 200, orjson.dumps(missing))
     assert check.response_problems(op, 418, b"{}")  # a status the model does not list
+    assert check.response_problems(op, 200, orjson.dumps(good), {"x-amzn-RequestId": "1"})
+    headers = {"x-amzn-RequestId": "1", "x-amzn-RateLimit-Limit": "0.5"}
+    assert check.response_problems(op, 200, orjson.dumps(good), headers) == []

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import re
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -149,6 +150,11 @@ class AmazonSimulator:
         operation, args = self._route(request.method, path)
         if operation is None:
             return sp_error(404, "NotFound", f"Resource {path} is not found.")
+        answer = self._answer(operation, args, request)
+        answer.headers["x-amzn-RequestId"] = str(uuid.uuid4())  # on every answer, as declared
+        return answer
+
+    def _answer(self, operation: str, args: str, request: Request) -> Answer:
         refused = self.lwa.refuse(request.headers.get("x-amz-access-token"))
         if refused is None:
             refused = self.limits.take(operation)
