@@ -4,7 +4,8 @@
     GET  /orders/v0/orders                       getOrders
     GET  /orders/v0/orders/{id}/orderItems       getOrderItems
     GET  /finances/v0/financialEvents            listFinancialEvents
-    POST /reports/2021-06-30/reports             createReport
+    GET  /reports/2021-06-30/reports             getReports (settlement reports)
+    POST /reports/2021-06-30/reports             createReport (refuses what Amazon refuses)
     GET  /reports/2021-06-30/reports/{id}        getReport
     GET  /reports/2021-06-30/documents/{id}      getReportDocument
     GET  /documents/{id}?X-Amz-Signature=…       the presigned download (no token needed)
@@ -106,7 +107,8 @@ def _untoken(text: str) -> Any:
 class AmazonSimulator:
     """See the module docstring. Options: ``rate_limits`` ({operation: (rps, burst)}),
     ``credentials`` (default ``DEMO_CREDENTIALS``), ``report_polls``, ``compress_reports``,
-    ``empty_finance_pages``. Faults: ``revoke_token()``, ``expire_tokens()``,
+    ``empty_finance_pages``. ``disburse()`` closes a settlement period now. Faults:
+    ``revoke_token()``, ``expire_tokens()``,
     ``reports.sabotage_next(...)``, ``reports.expire_next_url()``."""
 
     def __init__(
@@ -137,6 +139,10 @@ class AmazonSimulator:
 
     def expire_tokens(self) -> None:
         self.lwa.expire_tokens()
+
+    def disburse(self) -> None:
+        """A payout initiated now: Amazon closes the settlement period and makes its report."""
+        self.reports.disburse()
 
     # -- routing ---------------------------------------------------------------------------
     def answer(self, request: Request) -> Answer:
@@ -175,6 +181,8 @@ class AmazonSimulator:
             return "listFinancialEvents", ""
         if method == "POST" and path == "/reports/2021-06-30/reports":
             return "createReport", ""
+        if method == "GET" and path == "/reports/2021-06-30/reports":
+            return "getReports", ""
         for pattern, operation in (
             (_ITEMS, "getOrderItems"),
             (_REPORT, "getReport"),
@@ -193,7 +201,9 @@ class AmazonSimulator:
         if operation == "listFinancialEvents":
             return self._finances(request.params)
         if operation == "createReport":
-            return self.reports.create(request.body, parse_time)
+            return self.reports.create(request.body)
+        if operation == "getReports":
+            return self.reports.list(request.params, parse_time)
         if operation == "getReport":
             return self.reports.get(arg)
         return self.reports.document(arg, request.base)
