@@ -1,10 +1,11 @@
 """Amazon SP-API connector benchmark: a full sync of every stream from the simulator into DuckDB.
 
 The simulator runs at its DEFAULT rate limits, Amazon's published ones (getOrders 0.0167
-rps burst 20, getOrderItems 0.5/30, listFinancialEvents 0.5/30, createReport 0.0167/15,
+rps burst 20, getOrderItems 0.5/30, listFinancialEvents 0.5/30, getReports 0.0222/10,
 getReport 2/15, getReportDocument 0.0167/15), over a real socket on 127.0.0.1. The source
 runs at its defaults except that it polls the report every 0.2 s (the simulator finishes a
-report after three polls, not after minutes). Every stream is loaded with
+report after three polls, not after minutes). The clock stands 15 days after the brand's
+start, so one settlement period has closed and its report is read. Every stream is loaded with
 ``LoadJob``/``load_stream`` into a fresh DuckDB file and its row count checked against
 ``amazon_truth``.
 
@@ -60,7 +61,7 @@ def min_seconds(calls: dict[str, int]) -> float:
 
 def measure() -> dict[str, Any]:
     brand = Brand(CONFIG)
-    clock = SimClock(quiet_after(brand, CONFIG.end_at + timedelta(days=2)))
+    clock = SimClock(quiet_after(brand, CONFIG.start_at + timedelta(days=15)))
     sim = AmazonSimulator(brand, clock)
     expected = amazon_truth(brand, clock.now())
     with SandboxServer({"amazon": sim}) as server, tempfile.TemporaryDirectory() as tmp:

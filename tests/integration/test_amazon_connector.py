@@ -132,7 +132,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 def assert_matches_truth(world: World) -> None:
     now = world.clock.now()
-    expected = amazon_truth(BRAND, now)
+    expected = amazon_truth(BRAND, now, disbursed=world.sim.reports.disbursed)
     orders = world.sql(
         "SELECT count(*), count(order_total__amount), sum(order_total__amount) FROM raw_amazon.orders"
     )[0]
@@ -156,7 +156,10 @@ def assert_matches_truth(world: World) -> None:
     assert finance["Fee"] == expected["finance_fees"] < 0
     assert finance.get("Promotion", 0) == expected["finance_promotions"]
     fees = world.sql(
-        "SELECT count(*), sum(total), sum(selling_fees), sum(fba_fees) FROM raw_amazon.fee_transactions"
+        """SELECT count(*), sum(amount),
+                  sum(amount) FILTER (WHERE amount_description = 'Commission'),
+                  sum(amount) FILTER (WHERE amount_description = 'FBAPerUnitFulfillmentFee')
+           FROM raw_amazon.fee_transactions"""
     )[0]
     assert fees == (
         expected["fee_transactions"],
@@ -214,7 +217,7 @@ def test_full_then_incremental_sync_equals_the_truth(world: World) -> None:
     assert second["orders"].counts.updated > 0  # pending orders got their prices
     assert world.server.violations("amazon") == 0
     assert world.sim.lwa.token_requests == 2  # one exchange per sync (per source opened)
-    assert world.sim.reports.created == 2
+    assert "createReport" not in world.sim.calls  # settlement reports are only listed
 
 
 def test_a_client_ignoring_the_limits_gets_quota_exceeded(world: World) -> None:
@@ -297,32 +300,27 @@ def test_a_revoked_refresh_token_stops_the_sync_cleanly(world: World) -> None:
     assert world.state("orders") == cursor
 
 
-def test_a_report_stuck_then_cancelled_is_requested_again(world: World) -> None:
-    world.sim.reports.sabotage_next("CANCELLED", after_polls=6)
+def test_a_settlement_report_still_processing_is_waited_for(world: World) -> None:
+    world.sim.reports.sabotage_next("DONE", after_polls=6)
     world.sync()
-    assert world.sim.reports.created == 2
+    assert world.sim.calls["getReport"] >= 6
     assert_matches_truth(world)
 
 
-def test_a_report_cancelled_twice_loads_nothing_and_keeps_the_cursor(world: World) -> None:
-    world.load("fee_transactions")
-    saved = world.state("fee_transactions")
-    world.clock.advance(timedelta(days=1))
-    world.sim.reports.sabotage_next("CANCELLED", after_polls=2)
+def test_a_cancelled_settlement_report_loads_nothing(world: World) -> None:
     world.sim.reports.sabotage_next("CANCELLED", after_polls=2)
     result = world.load("fee_transactions")
-    assert result.received == 0
-    assert world.state("fee_transactions") == saved
+    assert result.received == 0 and result.cursor is None
+    assert world.sim.calls["getReport"] >= 2
 
 
-def test_a_fatal_report_is_a_terminal_error_and_keeps_the_cursor(world: World) -> None:
-    world.load("fee_transactions")
-    saved = world.state("fee_transactions")
+def test_a_fatal_settlement_report_is_a_terminal_error_and_keeps_the_cursor(
+    world: World,
+) -> None:
     world.sim.reports.sabotage_next("FATAL", after_polls=1)
-    world.sim.reports.sabotage_next("FATAL", after_polls=1)
-    with pytest.raises(TerminalTaskError, match="ended FATAL twice"):
+    with pytest.raises(TerminalTaskError, match="ended FATAL; it cannot be requested again"):
         world.load("fee_transactions")
-    assert world.state("fee_transactions") == saved
+    assert world.state("fee_transactions") is None
 
 
 def test_an_expired_document_url_is_fetched_again(world: World) -> None:
@@ -332,21 +330,37 @@ def test_an_expired_document_url_is_fetched_again(world: World) -> None:
     assert_matches_truth(world)
 
 
-def test_a_pending_report_is_resumed_after_a_restart(world: World) -> None:
+def test_a_payout_makes_a_settlement_report_at_once(world: World) -> None:
+    """Amazon: a disbursement initiated in Seller Central "automatically schedules a report
+    and restarts the disbursement cycle"; the next run reads that report too."""
+    first = world.load("fee_transactions")
+    world.clock.advance(timedelta(days=1))
+    world.sim.disburse()
+    second = world.load("fee_transactions")
+    assert second.received > 0 and second.cursor is not None and second.cursor > first.cursor
+    assert world.one("SELECT count(DISTINCT settlement_id) FROM raw_amazon.fee_transactions") == 2
+    expected = amazon_truth(BRAND, world.clock.now(), disbursed=world.sim.reports.disbursed)
+    assert (
+        world.one("SELECT count(*) FROM raw_amazon.fee_transactions")
+        == expected["fee_transactions"]
+    )
+
+
+def test_a_report_still_processing_when_the_wait_ends_is_read_by_the_next_run(
+    world: World,
+) -> None:
     world.sim.reports.polls_to_done = 50
     first = world.load("fee_transactions", world.source(report_wait=0))
     assert first.received == 0 and first.cursor is None
-    pending = (world.state("fee_transactions") or {})["extra"]["pending_report"]
     world.sim.reports.polls_to_done = 3
     second = world.load("fee_transactions", world.source())  # a new process, same warehouse
-    assert second.received > 0
-    assert world.sim.reports.created == 1
-    assert "pending_report" not in (world.state("fee_transactions") or {})["extra"]
-    assert pending["reportId"] == "50001"
+    assert second.received > 0 and second.cursor is not None
+    assert "createReport" not in world.sim.calls
 
 
 def test_uncompressed_reports_and_empty_finance_pages(tmp_path: Path) -> None:
-    clock = SimClock(quiet_after(BRAND, BRAND.config.start_at + timedelta(days=10)))
+    # 15 days in: one settlement period has closed, so there is a report to read
+    clock = SimClock(quiet_after(BRAND, BRAND.config.start_at + timedelta(days=15)))
     sim = AmazonSimulator(
         BRAND, clock, rate_limits=FAST, compress_reports=False, empty_finance_pages=2
     )

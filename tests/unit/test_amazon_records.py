@@ -5,8 +5,9 @@ from __future__ import annotations
 from podium.connectors.sources.amazon.records import (
     FINANCE_KEY,
     finance_records,
-    report_records,
-    report_time,
+    local_number,
+    settlement_records,
+    settlement_time,
 )
 
 
@@ -76,31 +77,41 @@ def test_empty_or_odd_pages_give_no_records() -> None:
     assert finance_records(None) == []
 
 
-def test_report_rows_skip_the_preamble_and_clean_numbers() -> None:
+HEADER = (
+    "settlement-id\tsettlement-start-date\tsettlement-end-date\tdeposit-date\ttotal-amount\t"
+    "currency\ttransaction-type\torder-id\tamount-type\tamount-description\tamount\t"
+    "posted-date-time\tsku\tquantity-purchased"
+)
+
+
+def test_settlement_rows_take_the_summary_dates_and_clean_numbers() -> None:
     text = (
-        "Includes Amazon Marketplace transactions\n"
-        "All amounts in USD, unless specified\n\n"
-        "date/time\tsettlement id\ttype\torder id\tsku\tquantity\tproduct sales\ttotal\n"
-        "Oct 1, 2026 9:05:00 PM PDT\t77\tOrder\t113-1\tTEE-M\t2\t1,250.00\t1,100.50\n"
+        f"{HEADER}\n"
+        "77\t2026-09-01 00:00:00 UTC\t2026-09-15 00:00:00 UTC\t2026-09-18 00:00:00 UTC\t"
+        "1,100.50\tUSD\t\t\t\t\t\t\t\t\n"
+        "77\t\t\t\t\t\tOrder\t113-1\tItemPrice\tPrincipal\t1,250.00\t"
+        "2026-09-02 21:05:00 UTC\tTEE-M\t2\n"
         "\n"
-        "Oct 2, 2026 12:00:00 AM UTC\t77\tRefund\t113-1\tTEE-M\t1\t-25.00\t-21.25\n"
+        "77\t\t\t\t\t\tRefund\t113-1\tItemFees\tCommission\t3,75\t"
+        "2026-09-03 00:00:00 UTC\tTEE-M\t\n"
     )
-    pages = list(report_records(text, page_size=1))
-    assert len(pages) == 2
+    pages = list(settlement_records(text, page_size=1))
+    assert len(pages) == 2  # the summary row is not a record
     first, second = pages[0][0], pages[1][0]
-    assert first["date_time"] == "2026-10-02T04:05:00Z"
-    assert (first["product_sales"], first["total"], first["quantity"]) == (
-        "1250.00",
-        "1100.50",
-        "2",
-    )
-    assert second["date_time"] == "2026-10-02T00:00:00Z" and second["type"] == "Refund"
+    assert first["posted_date_time"] == "2026-09-02T21:05:00Z"
+    assert (first["amount"], first["quantity_purchased"]) == ("1250.00", "2")
+    assert first["settlement_end_date"] == "2026-09-15T00:00:00Z" and first["currency"] == "USD"
+    assert second["transaction_type"] == "Refund" and second["amount"] == "3.75"
+    assert second["quantity_purchased"] is None
+    assert second["deposit_date"] == "2026-09-18T00:00:00Z"
 
 
-def test_a_report_without_a_header_has_no_records() -> None:
-    assert list(report_records("nothing to see\n")) == []
+def test_a_report_without_a_settlement_header_has_no_records() -> None:
+    assert list(settlement_records("nothing to see\n")) == []
 
 
-def test_report_times_in_other_shapes_are_kept() -> None:
-    assert report_time("2026-10-01T00:00:00Z") == "2026-10-01T00:00:00Z"
-    assert report_time("Oct 1, 2026 12:30:00 PM UTC") == "2026-10-01T12:30:00Z"
+def test_local_numbers_and_times() -> None:
+    assert local_number("1.234,56") == "1234.56" and local_number("-95,00") == "-95.00"
+    assert local_number("-1,234.5") == "-1234.5" and local_number(" ") is None
+    assert settlement_time("2026-10-01 12:30:00 UTC") == "2026-10-01T12:30:00Z"
+    assert settlement_time("01.10.2026 12:30:00 MEZ") == "01.10.2026 12:30:00 MEZ"  # kept

@@ -9,7 +9,12 @@ from urllib.parse import urlencode
 import orjson
 import pytest
 
-from podium.sandbox.amazon import DEMO_CREDENTIALS, AmazonSimulator, amazon_truth
+from podium.sandbox.amazon import (
+    DEMO_CREDENTIALS,
+    SETTLEMENT_REPORT_TYPE,
+    AmazonSimulator,
+    amazon_truth,
+)
 from podium.sandbox.brand import Brand, BrandConfig
 from podium.sandbox.clock import SimClock
 from podium.sandbox.paging import Request
@@ -97,7 +102,7 @@ def test_lwa_refuses_a_revoked_token_and_bad_clients(sim: AmazonSimulator) -> No
         ),
         (
             {"LastUpdatedAfter": "2026-09-01T00:00:00Z", "NextToken": "abc"},
-            "NextToken cannot be combined",
+            "Invalid NextToken",
         ),
     ],
 )
@@ -119,7 +124,7 @@ def test_orders_page_by_next_token_and_match_the_truth(sim: AmazonSimulator) -> 
         seen.extend(body["payload"]["Orders"])
         if "NextToken" not in body["payload"]:
             break
-        params = {"NextToken": body["payload"]["NextToken"]}
+        params = {**params, "NextToken": body["payload"]["NextToken"]}  # same filters
     expected = amazon_truth(BRAND, sim.clock.now())
     assert len(seen) == len({o["AmazonOrderId"] for o in seen}) == expected["orders"]
     priced = [o for o in seen if "OrderTotal" in o]
@@ -127,19 +132,41 @@ def test_orders_page_by_next_token_and_match_the_truth(sim: AmazonSimulator) -> 
     assert len(priced) == expected["orders"] - expected["pending_orders"]
 
 
-def test_a_report_goes_through_its_states(sim: AmazonSimulator) -> None:
-    tok = token(sim)
-    status, created = call(
-        sim, "/reports/2021-06-30/reports", tok, "POST",
-        {"reportType": "GET_DATE_RANGE_FINANCIAL_TRANSACTION_DATA", "dataStartTime": "2026-09-01T00:00:00Z"},
-    )  # fmt: skip
-    assert status == 202
-    path = f"/reports/2021-06-30/reports/{created['reportId']}"
+def test_settlement_reports_are_listed_and_go_through_their_states() -> None:
+    clock = SimClock(BRAND.config.start_at + timedelta(days=29))  # two periods closed
+    fast = {"getReports": (100.0, 10), "getReport": (100.0, 15), "createReport": (100.0, 15)}
+    sim = AmazonSimulator(BRAND, clock, rate_limits=fast, report_polls=3)
+    tok, reports = token(sim), "/reports/2021-06-30/reports"
+    status, body = call(sim, reports, tok, reportTypes=SETTLEMENT_REPORT_TYPE, pageSize="1")
+    assert status == 200 and len(body["reports"]) == 1 and body["nextToken"]
+    newest = body["reports"][0]
+    assert newest["processingStatus"] == "IN_QUEUE" and "reportDocumentId" not in newest
+    # the model: nextToken is "the only parameter"; with others the request fails
+    status, _ = call(sim, reports, tok, nextToken=body["nextToken"], pageSize="1")
+    assert status == 400
+    status, rest = call(sim, reports, tok, nextToken=body["nextToken"])
+    assert status == 200 and len(rest["reports"]) == 1 and "nextToken" not in rest
+    assert rest["reports"][0]["createdTime"] < newest["createdTime"]  # newest first
+    path = f"{reports}/{newest['reportId']}"
     states = [call(sim, path, tok)[1]["processingStatus"] for _ in range(3)]
     assert states == ["IN_QUEUE", "IN_PROGRESS", "DONE"]
-    settlement = {"reportType": "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE"}
-    status, body = call(sim, "/reports/2021-06-30/reports", tok, "POST", settlement)
-    assert status == 400 and "cannot be requested" in body["errors"][0]["message"]
+    status, _ = call(sim, reports, tok)
+    assert status == 400  # either reportTypes or nextToken is required
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2", "cannot be requested"),
+        ("GET_DATE_RANGE_FINANCIAL_TRANSACTION_DATA", "is not allowed at this time"),
+    ],
+)
+def test_create_report_refuses_what_amazon_refuses(
+    sim: AmazonSimulator, kind: str, message: str
+) -> None:
+    body = {"reportType": kind, "marketplaceIds": ["ATVPDKIKX0DER"]}
+    status, answer = call(sim, "/reports/2021-06-30/reports", token(sim), "POST", body)
+    assert status == 400 and message in answer["errors"][0]["message"]
 
 
 def test_every_answer_carries_the_rate_limit(sim: AmazonSimulator) -> None:

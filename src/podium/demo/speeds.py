@@ -31,9 +31,12 @@ def simulator_options() -> dict[str, dict[str, Any]]:
 
 
 def slow_amazon_report(sandbox: Any, seconds: int) -> None:
-    """From now on, Amazon's reports take about ``seconds`` to be ready (one poll a
-    ``REPORT_POLL_INTERVAL_S``), as they often do."""
-    sandbox.simulator("amazon").reports.polls_to_done = max(1, seconds // REPORT_POLL_INTERVAL_S)
+    """A payout today: Amazon makes a settlement report now, and from now on its reports
+    take about ``seconds`` to be ready (one poll a ``REPORT_POLL_INTERVAL_S``), as they
+    often do."""
+    amazon = sandbox.simulator("amazon")
+    amazon.reports.polls_to_done = max(1, seconds // REPORT_POLL_INTERVAL_S)
+    amazon.disburse()
 
 
 def connection_settings(api: str) -> Mapping[str, Any]:

@@ -29,6 +29,7 @@ RATE_LIMITS: dict[str, tuple[float, float]] = {
     "getOrders": (0.0167, 20),
     "getOrderItems": (0.5, 30),
     "createReport": (0.0167, 15),
+    "getReports": (0.0222, 10),
     "getReport": (2.0, 15),
     "getReportDocument": (0.0167, 15),
     "listFinancialEvents": (0.5, 30),

@@ -4,7 +4,8 @@
     GET  /orders/v0/orders                       getOrders
     GET  /orders/v0/orders/{id}/orderItems       getOrderItems
     GET  /finances/v0/financialEvents            listFinancialEvents
-    POST /reports/2021-06-30/reports             createReport
+    GET  /reports/2021-06-30/reports             getReports (settlement reports)
+    POST /reports/2021-06-30/reports             createReport (refuses what Amazon refuses)
     GET  /reports/2021-06-30/reports/{id}        getReport
     GET  /reports/2021-06-30/documents/{id}      getReportDocument
     GET  /documents/{id}?X-Amz-Signature=…       the presigned download (no token needed)
@@ -13,17 +14,22 @@ Every API call needs a live ``x-amz-access-token`` (403 ``Unauthorized`` otherwi
 passes its operation's rate limit (``access.OperationLimits``); every answer carries
 ``x-amzn-RateLimit-Limit``. Orders are the brand's marketplace orders as of the clock.
 
-Like the real API it is strict: ``*Before`` must be at least two minutes in the past, times
-must be UTC, ``NextToken`` requests carry nothing else but ``MarketplaceIds`` (orders) or
-``MaxResultsPerPage`` (finances), and page sizes are 1–100. Finance pages may come back
-empty yet carry a ``NextToken`` (``empty_finance_pages=k``: the first page and every k-th
-after it are empty).
+It answers as the published models (``tests/specs/amazon-sp-api``) say: ``*Before`` must be
+at least two minutes in the past, times must be UTC, page sizes are 1–100. A ``NextToken``
+only moves the page: getOrders applies the filters sent with it ("NextToken doesn't affect
+any filters that you include in your request"), and listFinancialEvents wants the same
+arguments as the call that produced the token (other arguments are a 400, an assumption:
+the model does not say what Amazon answers). ``PostedBefore`` is exclusive, and a finance
+range of more than 180 days answers an empty page, not an error. Finance pages may come
+back empty yet carry a ``NextToken`` (``empty_finance_pages=k``: the first page and every
+k-th after it are empty).
 """
 
 from __future__ import annotations
 
 import base64
 import re
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -101,7 +107,8 @@ def _untoken(text: str) -> Any:
 class AmazonSimulator:
     """See the module docstring. Options: ``rate_limits`` ({operation: (rps, burst)}),
     ``credentials`` (default ``DEMO_CREDENTIALS``), ``report_polls``, ``compress_reports``,
-    ``empty_finance_pages``. Faults: ``revoke_token()``, ``expire_tokens()``,
+    ``empty_finance_pages``. ``disburse()`` closes a settlement period now. Faults:
+    ``revoke_token()``, ``expire_tokens()``,
     ``reports.sabotage_next(...)``, ``reports.expire_next_url()``."""
 
     def __init__(
@@ -133,6 +140,10 @@ class AmazonSimulator:
     def expire_tokens(self) -> None:
         self.lwa.expire_tokens()
 
+    def disburse(self) -> None:
+        """A payout initiated now: Amazon closes the settlement period and makes its report."""
+        self.reports.disburse()
+
     # -- routing ---------------------------------------------------------------------------
     def answer(self, request: Request) -> Answer:
         path = request.path
@@ -145,6 +156,11 @@ class AmazonSimulator:
         operation, args = self._route(request.method, path)
         if operation is None:
             return sp_error(404, "NotFound", f"Resource {path} is not found.")
+        answer = self._answer(operation, args, request)
+        answer.headers["x-amzn-RequestId"] = str(uuid.uuid4())  # on every answer, as declared
+        return answer
+
+    def _answer(self, operation: str, args: str, request: Request) -> Answer:
         refused = self.lwa.refuse(request.headers.get("x-amz-access-token"))
         if refused is None:
             refused = self.limits.take(operation)
@@ -165,6 +181,8 @@ class AmazonSimulator:
             return "listFinancialEvents", ""
         if method == "POST" and path == "/reports/2021-06-30/reports":
             return "createReport", ""
+        if method == "GET" and path == "/reports/2021-06-30/reports":
+            return "getReports", ""
         for pattern, operation in (
             (_ITEMS, "getOrderItems"),
             (_REPORT, "getReport"),
@@ -183,7 +201,9 @@ class AmazonSimulator:
         if operation == "listFinancialEvents":
             return self._finances(request.params)
         if operation == "createReport":
-            return self.reports.create(request.body, parse_time)
+            return self.reports.create(request.body)
+        if operation == "getReports":
+            return self.reports.list(request.params, parse_time)
         if operation == "getReport":
             return self.reports.get(arg)
         return self.reports.document(arg, request.base)
@@ -193,20 +213,16 @@ class AmazonSimulator:
         ids = [m for m in params.get("MarketplaceIds", "").split(",") if m]
         if not ids:
             raise InvalidInput("MarketplaceIds is required")
+        query = self._orders_query(params)  # a NextToken does not change the filters
         if MARKETPLACE_ID not in ids:
             return Answer(200, orjson.dumps({"payload": {"Orders": []}}))
-        if "NextToken" in params:
-            _only(params, ("NextToken", "MarketplaceIds"))
-            query = _untoken(params["NextToken"])
-        else:
-            query = self._orders_query(params)
+        last = tuple(_untoken(params["NextToken"])) if "NextToken" in params else None
         now = self.clock.now()
         field, after, before = (
             query["field"],
             parse_time(query["after"]),
             parse_time(query["before"]),
         )
-        last = tuple(query["last"]) if query.get("last") else None
         matching = []
         for order in self.brand.orders(Channel.MARKETPLACE):
             view = order.as_of(now)
@@ -222,7 +238,7 @@ class AmazonSimulator:
         page = matching[: query["size"]]
         payload: dict[str, Any] = {"Orders": [render_order(view) for _, view in page]}
         if len(matching) > len(page):
-            payload["NextToken"] = _token({**query, "last": list(page[-1][0])})
+            payload["NextToken"] = _token(list(page[-1][0]))
         return Answer(200, orjson.dumps({"payload": payload}))
 
     def _orders_query(self, params: Mapping[str, str]) -> dict[str, Any]:
@@ -272,13 +288,22 @@ class AmazonSimulator:
 
     # -- finances --------------------------------------------------------------------------
     def _finances(self, params: Mapping[str, str]) -> Answer:
+        arguments = {k: v for k, v in params.items() if k != "NextToken"}
         if "NextToken" in params:
-            _only(params, ("NextToken", "MaxResultsPerPage"))
             query = _untoken(params["NextToken"])
+            if not isinstance(query, dict) or query.get("arguments") != arguments:
+                raise InvalidInput(
+                    "Invalid NextToken: send it with the same arguments as the call that "
+                    "produced it"
+                )
         else:
-            query = self._finance_query(params)
+            query = {**self._finance_query(params), "arguments": arguments}
         after, before = parse_time(query["after"]), parse_time(query["before"])
-        events = finance_events(self.brand, after, before)
+        if before - after > MAX_FINANCE_RANGE:
+            # the model: "If PostedAfter and PostedBefore are more than 180 days apart, the
+            # response is empty."
+            return Answer(200, orjson.dumps({"payload": {"FinancialEvents": {}}}))
+        events = [e for e in finance_events(self.brand, after, before) if e.posted < before]
         page_no, offset, size = query["page"], query["offset"], query["size"]
         empty = self.empty_finance_pages > 0 and (page_no - 1) % self.empty_finance_pages == 0
         chosen: list[FinanceEvent] = [] if empty else events[offset : offset + size]
@@ -296,13 +321,15 @@ class AmazonSimulator:
 
     def _finance_query(self, params: Mapping[str, str]) -> dict[str, Any]:
         if "PostedAfter" not in params:
+            # the model only says PostedBefore needs PostedAfter; with neither, what Amazon
+            # answers is not documented: refused here
             raise InvalidInput("PostedAfter is required")
         after = parse_time(params["PostedAfter"])
+        if after > self.clock.now() - MIN_AGE:
+            raise InvalidInput("PostedAfter must be more than two minutes before the request")
         before = self._before(params.get("PostedBefore"), "PostedBefore")
         if after >= before:
-            raise InvalidInput("PostedAfter must be before PostedBefore")
-        if before - after > MAX_FINANCE_RANGE:
-            raise InvalidInput("PostedAfter and PostedBefore must be at most 180 days apart")
+            raise InvalidInput("PostedBefore must be later than PostedAfter")
         return {
             "after": iso(after),
             "before": iso(before),
@@ -310,12 +337,6 @@ class AmazonSimulator:
             "page": 1,
             "offset": 0,
         }
-
-
-def _only(params: Mapping[str, str], allowed: tuple[str, ...]) -> None:
-    extra = sorted(set(params) - set(allowed))
-    if extra:
-        raise InvalidInput(f"NextToken cannot be combined with {', '.join(extra)}")
 
 
 def _page_size(params: Mapping[str, str]) -> int:

@@ -18,7 +18,7 @@ A shipment event is posted when the order ships; a refund event when a refund la
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -224,63 +224,118 @@ def _promotion(order: Order, value: Decimal) -> dict[str, Any]:
     }
 
 
-# -- Reports: GET_DATE_RANGE_FINANCIAL_TRANSACTION_DATA -----------------------------------
-REPORT_TYPE = "GET_DATE_RANGE_FINANCIAL_TRANSACTION_DATA"
-REPORT_COLUMNS = (
-    "date/time", "settlement id", "type", "order id", "sku", "description", "quantity",
-    "marketplace", "fulfillment", "product sales", "shipping credits", "promotional rebates",
-    "sales tax collected", "selling fees", "fba fees", "other", "total",
+# -- Reports: GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2 -------------------------------------
+# Amazon makes a settlement report for each settlement period (about every 14 days); it
+# cannot be requested, only listed with getReports. Columns as Amazon's report type values
+# list them; one summary row (settlement totals), then one row per amount: amount-type,
+# amount-description and amount say what each money figure is.
+SETTLEMENT_REPORT_TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
+SETTLEMENT_COLUMNS = (
+    "settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date",
+    "total-amount", "currency", "transaction-type", "order-id", "merchant-order-id",
+    "adjustment-id", "shipment-id", "marketplace-name", "amount-type", "amount-description",
+    "amount", "fulfillment-id", "posted-date", "posted-date-time", "order-item-code",
+    "merchant-order-item-id", "merchant-adjustment-item-id", "sku", "quantity-purchased",
+    "promotion-id",
 )  # fmt: skip
-REPORT_PREAMBLE = (
-    "Includes Amazon Marketplace, Fulfillment by Amazon (FBA), and Amazon Webstore transactions",
-    "All amounts in USD, unless specified",
-    "Definitions:",
-    "Sales tax collected: Includes sales tax collected from buyers for product sales, "
-    "shipping, and gift wrap.",
-    "Selling fees: Includes variable closing fees and referral fees.",
-    "Other: Includes non-order transaction amounts.",
-    "",
-)
 SETTLEMENT_DAYS = 14
+DEPOSIT_DELAY = timedelta(days=3)
 
 
-def report_time(moment: datetime) -> str:
-    """How the report writes a time: ``Oct 1, 2026 9:05:00 PM UTC``."""
-    m = moment.astimezone(UTC)
-    return f"{m:%b} {m.day}, {m.year} {m.hour % 12 or 12}:{m:%M:%S} {m:%p} UTC"
+@dataclass(frozen=True)
+class Settlement:
+    number: int  # the k-th period of the brand
+    start: datetime
+    end: datetime  # exclusive; the report is made at this moment
+
+    @property
+    def settlement_id(self) -> str:
+        return str(1_000_000 + self.number)
 
 
-def report_rows(brand: Brand, start: datetime, end: datetime) -> Iterator[list[str]]:
-    """One row per order line per finance event posted in ``[start, end]``."""
-    for event in finance_events(brand, start, end):
+def settlements(
+    brand: Brand, now: datetime, disbursed: Sequence[datetime] = ()
+) -> list[Settlement]:
+    """The brand's settlement periods that have closed by ``now``, oldest first: every
+    ``SETTLEMENT_DAYS`` from the brand's start, and at each of the ``disbursed`` moments
+    (Amazon: a disbursement "initiated in Seller Central … automatically schedules a report
+    and restarts the disbursement cycle")."""
+    out: list[Settlement] = []
+    start, k = brand.config.start_at, 0
+    while True:
+        end = start + timedelta(days=SETTLEMENT_DAYS)
+        end = min([end, *(d for d in disbursed if start < d < end)])
+        if end > now:
+            return out
+        out.append(Settlement(k, start, end))
+        start, k = end, k + 1
+
+
+def settlement_time(moment: datetime) -> str:
+    """How the V2 flat file writes a time (US marketplace): ``2026-10-01 21:05:00 UTC``."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def settlement_rows(brand: Brand, settlement: Settlement) -> list[list[str]]:
+    """One row per amount of each finance event posted in the period (no summary row)."""
+    rows = []
+    for event in finance_events(brand, settlement.start, settlement.end):
+        if event.posted >= settlement.end:
+            continue
         order = event.order
-        settlement = str(1_000_000 + int((event.posted - brand.config.start_at).days) // 14)
-        fulfilment = "Amazon" if order.fulfillment_channel == "AFN" else "Seller"
-        for line, figures in _report_lines(event):
-            total = sum(figures, ZERO)
-            yield [
-                report_time(event.posted), settlement,
-                "Order" if event.refund is None else "Refund", order.number, line.variant.sku,
-                line.variant.sku, str(line.quantity), "amazon.com", fulfilment,
-                *(f"{v:.2f}" for v in figures), "0.00", f"{total:.2f}",
-            ]  # fmt: skip
+        refund = event.refund
+        for line, amounts in _settlement_amounts(event):
+            for amount_type, description, value in amounts:
+                rows.append(
+                    [
+                        settlement.settlement_id, "", "", "", "", "",
+                        "Order" if refund is None else "Refund", order.number, "",
+                        "" if refund is None else f"{order.id:011d}R{refund.id}",
+                        f"{order.id:011d}S" if refund is None else "", "Amazon.com",
+                        amount_type, description, f"{value:.2f}",
+                        "AFN" if order.fulfillment_channel == "AFN" else "MFN",
+                        f"{event.posted:%Y-%m-%d}", settlement_time(event.posted),
+                        item_id(order, line), "", "", line.variant.sku,
+                        str(line.quantity) if refund is None else "",
+                        (order.promo or "") if amount_type == "Promotion" else "",
+                    ]
+                )  # fmt: skip
+    return rows
 
 
-def _report_lines(event: FinanceEvent) -> Iterator[tuple[Line, tuple[Decimal, ...]]]:
+def _settlement_amounts(
+    event: FinanceEvent,
+) -> Iterator[tuple[Line, list[tuple[str, str, Decimal]]]]:
     order = event.order
     if event.refund is None:
         for line, m in zip(order.lines, line_money(order), strict=True):
-            yield line, (m.principal, m.shipping, m.promotion, m.tax, m.commission, m.fba)
+            figures = [
+                ("ItemPrice", "Principal", m.principal), ("ItemPrice", "Tax", m.tax),
+                ("ItemPrice", "Shipping", m.shipping), ("Promotion", "Principal", m.promotion),
+                ("ItemFees", "Commission", m.commission),
+                ("ItemFees", "FBAPerUnitFulfillmentFee", m.fba),
+            ]  # fmt: skip
+            yield line, [f for f in figures if f[2]]
         return
     lines = {line.number: line for line in order.lines}
     for n, rl in enumerate(event.refund.lines):
         shipping = -event.refund.shipping if n == 0 else ZERO
-        fee = money(rl.amount * REFERRAL_RATE)
-        yield lines[rl.line_number], (-rl.amount, shipping, ZERO, ZERO, fee, ZERO)
+        figures = [
+            ("ItemPrice", "Principal", -rl.amount), ("ItemPrice", "Shipping", shipping),
+            ("ItemFees", "Commission", money(rl.amount * REFERRAL_RATE)),
+        ]  # fmt: skip
+        yield lines[rl.line_number], [f for f in figures if f[2]]
 
 
-def report_document(rows: list[list[str]]) -> bytes:
-    lines = [*REPORT_PREAMBLE, "\t".join(REPORT_COLUMNS), *("\t".join(r) for r in rows)]
+def settlement_document(settlement: Settlement, rows: list[list[str]]) -> bytes:
+    """The tab-separated file: header, the summary row, then ``rows``."""
+    total = sum((Decimal(r[14]) for r in rows), ZERO)
+    summary = [
+        settlement.settlement_id, settlement_time(settlement.start),
+        settlement_time(settlement.end), settlement_time(settlement.end + DEPOSIT_DELAY),
+        f"{total:.2f}", "USD", *[""] * (len(SETTLEMENT_COLUMNS) - 6),
+    ]  # fmt: skip
+    lines = ["\t".join(SETTLEMENT_COLUMNS), "\t".join(summary), *("\t".join(r) for r in rows)]
     return ("\n".join(lines) + "\n").encode()
 
 

@@ -2,12 +2,14 @@
 
 getOrders hides changes of the last two minutes (``*Before`` defaults to now − 2 min),
 so orders count when their latest change is at least that old; their content is as of
-``now``. Pending orders carry no prices. Finance events count up to now − 2 min; the
-fee report (``fee_transactions``) covers ``[start, now]``.
+``now``. Pending orders carry no prices. Finance events count up to now − 2 min (exclusive);
+``fee_transactions`` holds the amount rows of every settlement report made (its period
+closed) since ``start`` and still kept (90 days).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -17,13 +19,21 @@ from podium.sandbox.amazon.render import (
     ZERO,
     finance_events,
     render_event,
-    report_rows,
+    settlement_rows,
+    settlements,
 )
+from podium.sandbox.amazon.reports import RETENTION
 from podium.sandbox.brand import Brand, Channel
 
 
-def amazon_truth(brand: Brand, now: datetime, start: datetime | None = None) -> dict[str, Any]:
-    """Row counts and money sums per stream (``Decimal``, to the cent); see the docstring."""
+def amazon_truth(
+    brand: Brand,
+    now: datetime,
+    start: datetime | None = None,
+    disbursed: Sequence[datetime] = (),
+) -> dict[str, Any]:
+    """Row counts and money sums per stream (``Decimal``, to the cent); see the docstring.
+    ``disbursed``: the simulator's ``reports.disbursed`` (moments that closed a period)."""
     start = start or brand.config.start_at
     visible = [
         v
@@ -39,7 +49,7 @@ def amazon_truth(brand: Brand, now: datetime, start: datetime | None = None) -> 
         "units": sum(v.order.units for v in visible),
         "item_price": sum((v.order.subtotal for v in priced), ZERO),
         **_finance(brand, start, now - MIN_AGE),
-        **_report(brand, start, now),
+        **_report(brand, start, now, disbursed),
     }
 
 
@@ -47,6 +57,8 @@ def _finance(brand: Brand, start: datetime, end: datetime) -> dict[str, Any]:
     rows, sums = 0, {"Charge": ZERO, "Fee": ZERO, "Promotion": ZERO}
     principal = ZERO
     for event in finance_events(brand, start, end):
+        if event.posted >= end:
+            continue  # PostedBefore (now - 2 min by default) is exclusive
         body = render_event(event)
         for item in body.get("ShipmentItemList", body.get("ShipmentItemAdjustmentList", [])):
             for kind, lists in _LISTS.items():
@@ -79,11 +91,22 @@ def _money(entry: dict[str, Any]) -> Decimal:
     raise KeyError("no amount in a finance entry")
 
 
-def _report(brand: Brand, start: datetime, end: datetime) -> dict[str, Any]:
-    rows = list(report_rows(brand, start, end))
+def _report(
+    brand: Brand, start: datetime, now: datetime, disbursed: Sequence[datetime]
+) -> dict[str, Any]:
+    rows = [
+        row
+        for s in settlements(brand, now, disbursed)
+        if s.end >= start and s.end >= now - RETENTION
+        for row in settlement_rows(brand, s)
+    ]
+
+    def total(description: str | None = None) -> Decimal:
+        return sum((Decimal(r[14]) for r in rows if description in (None, r[13])), ZERO)
+
     return {
         "fee_transactions": len(rows),
-        "fee_transactions_total": sum((Decimal(r[-1]) for r in rows), ZERO),
-        "fee_transactions_selling_fees": sum((Decimal(r[13]) for r in rows), ZERO),
-        "fee_transactions_fba_fees": sum((Decimal(r[14]) for r in rows), ZERO),
+        "fee_transactions_total": total(),
+        "fee_transactions_selling_fees": total("Commission"),
+        "fee_transactions_fba_fees": total("FBAPerUnitFulfillmentFee"),
     }

@@ -4,7 +4,7 @@ config.py    settings (``amazon_problems``) and their defaults
 auth.py      Login with Amazon as an ``httpx.Auth`` (token exchange, cache, one retry)
 api.py       per-operation rate limits and ``NextToken`` paging
 records.py   finance events and report rows as records
-reports.py   the createReport → getReport → getReportDocument state machine
+reports.py   settlement reports: getReports → getReport (while processing) → document
 source.py    ``AmazonSource`` and its four streams
 """
 
@@ -27,7 +27,7 @@ from podium.connectors.sources.amazon.config import (
     amazon_problems,
     parse_amazon_settings,
 )
-from podium.connectors.sources.amazon.reports import ReportRunner
+from podium.connectors.sources.amazon.reports import ReportReader
 from podium.connectors.sources.amazon.source import STREAMS, AmazonSource
 
 __all__ = ["STREAMS", "AmazonConfig", "AmazonSource", "amazon_problems", "open_amazon_source"]
@@ -56,7 +56,7 @@ def open_amazon_source(
     limits = OperationLimiter(name)
     api_client, documents = _clients(name, config, known, limits, logger, sleep)
     api = SpApi(api_client, limits, name)
-    runner = ReportRunner(
+    runner = ReportReader(
         api,
         documents,
         name,

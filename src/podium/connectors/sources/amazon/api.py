@@ -26,7 +26,7 @@ from podium.errors import TerminalTaskError
 LIMITS: dict[str, tuple[float, float]] = {
     "getOrders": (0.0167, 20),
     "getOrderItems": (0.5, 30),
-    "createReport": (0.0167, 15),
+    "getReports": (0.0222, 10),
     "getReport": (2.0, 15),
     "getReportDocument": (0.0167, 15),
     "listFinancialEvents": (0.5, 30),
@@ -92,16 +92,15 @@ class SpApi:
         return Answered(response.url, response.json())
 
     def pages(
-        self,
-        operation: str,
-        path: str,
-        params: Mapping[str, str],
-        keep: tuple[str, ...] = (),
+        self, operation: str, path: str, params: Mapping[str, str]
     ) -> Iterator[tuple[Answered, dict[str, Any]]]:
-        """Each page's answer and ``payload``, following ``payload.NextToken``; the next
-        request carries the token and only the ``keep`` parameters. Empty pages that still
-        carry a token are followed; a token that repeats is a ``TerminalTaskError``."""
+        """Each page's answer and ``payload``, following ``payload.NextToken``. The next
+        request carries the token *and the same parameters*, as the Orders and Finances
+        models say ("NextToken doesn't affect any filters"; "include the same arguments as
+        the call that produced the token"). Empty pages that still carry a token are
+        followed; a token that repeats is a ``TerminalTaskError``."""
         seen: set[str] = set()
+        first = dict(params)
         while True:
             answered = self.call(operation, "GET", path, params=params)
             body = answered.body if isinstance(answered.body, dict) else {}
@@ -121,4 +120,4 @@ class SpApi:
                     f"twice ({answered.url}), so paging would never end"
                 )
             seen.add(token)
-            params = {**{k: v for k, v in params.items() if k in keep}, "NextToken": token}
+            params = {**first, "NextToken": token}

@@ -13,8 +13,9 @@
         base_url: https://sellingpartnerapi-na.amazon.com
         token_url: https://api.amazon.com/auth/o2/token
         start_date: 2026-01-01                     # first sync reads from here (default 90 days)
-        report_wait: 15m                           # a run waits this long for a report, then
-                                                   # leaves it pending for the next run
+        report_wait: 15m                           # a run waits this long for a settlement
+                                                   # report still processing, then leaves
+                                                   # it to the next run
         report_poll_interval: 30s
         timeout: 30s
         retries: 5

@@ -5,9 +5,12 @@ becomes one record keyed by what identifies it (``FINANCE_KEY``): the event type
 order, when it was posted, the order item, and the amount's kind and type. Amounts keep
 their sign (fees negative) and become decimal text, never floats.
 
-Flat-file reports (tab separated, possibly after a few lines of preamble) become one
-record per row, columns named like ``product sales`` → ``product_sales``, numbers with
-thousands separators cleaned, and ``date/time`` turned into UTC ISO text.
+Settlement reports (``GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2``, tab separated) become
+one record per amount row, columns named like ``amount-type`` → ``amount_type``. The
+first data row is the settlement's summary (dates, total, no transaction): its dates and
+currency are copied onto every amount row, and it is not a record itself. Amounts in a
+local format (``1,234.56``, ``95,00``) become decimal text; ``2026-10-01 21:05:00 UTC``
+times become UTC ISO text.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -83,36 +85,41 @@ def _decimal_text(value: Any) -> str | None:
         return str(value)
 
 
-# -- flat-file reports -----------------------------------------------------------------------
-_ZONES = {"UTC": 0, "GMT": 0, "PST": -8, "PDT": -7, "MST": -7, "MDT": -6, "CST": -6, "CDT": -5}
-_NUMBER = re.compile(r"^-?[\d,]*\.?\d+$")
-NUMERIC_COLUMNS = frozenset(
-    {
-        "quantity", "product_sales", "shipping_credits", "promotional_rebates",
-        "sales_tax_collected", "selling_fees", "fba_fees", "other", "total",
-    }
-)  # fmt: skip
+# -- settlement reports ----------------------------------------------------------------------
+_THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})*(\.\d+)?$")
+_DECIMAL_COMMA = re.compile(r"^-?\d{1,3}(\.\d{3})*,\d+$")
+_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?: ?(UTC|GMT|Z|\+00:00))?$")
+NUMERIC_COLUMNS = frozenset({"amount", "total_amount", "quantity_purchased"})
+TIME_COLUMNS = frozenset(
+    {"settlement_start_date", "settlement_end_date", "deposit_date", "posted_date_time"}
+)
+_FROM_SUMMARY = ("settlement_start_date", "settlement_end_date", "deposit_date", "currency")
 
 
 def column_name(header: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", header.strip().lower()).strip("_")
 
 
-def report_records(text: str, *, page_size: int = 1000) -> Iterator[list[dict[str, Any]]]:
-    """Pages of records from a tab-separated report; the header is the first line that
-    starts with ``date/time`` (the lines before it are Amazon's preamble)."""
+def settlement_records(text: str, *, page_size: int = 1000) -> Iterator[list[dict[str, Any]]]:
+    """Pages of records from a settlement report (see the module docstring)."""
     lines = io.StringIO(text)
-    for line in lines:
-        if line.split("\t", 1)[0].strip().lower() == "date/time":
-            header = [column_name(h) for h in line.rstrip("\r\n").split("\t")]
-            break
-    else:
+    first = lines.readline()
+    header = [column_name(h) for h in first.rstrip("\r\n").split("\t")]
+    if "settlement_id" not in header:
         return
+    summary: dict[str, Any] = {}
     page: list[dict[str, Any]] = []
     for row in csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE):
         if not any(cell.strip() for cell in row):
             continue
-        page.append(_report_record(dict(zip(header, row, strict=False))))
+        record = _settlement_record(dict(zip(header, row, strict=False)))
+        if not record.get("transaction_type") and not record.get("amount_type"):
+            summary = record
+            continue
+        for name in _FROM_SUMMARY:
+            if not record.get(name):
+                record[name] = summary.get(name)
+        page.append(record)
         if len(page) >= page_size:
             yield page
             page = []
@@ -120,24 +127,31 @@ def report_records(text: str, *, page_size: int = 1000) -> Iterator[list[dict[st
         yield page
 
 
-def _report_record(row: dict[str, str]) -> dict[str, Any]:
+def _settlement_record(row: dict[str, str]) -> dict[str, Any]:
     record: dict[str, Any] = dict(row)
     for name in NUMERIC_COLUMNS & record.keys():
-        value = record[name].strip()
-        record[name] = value.replace(",", "") if _NUMBER.match(value) else (value or None)
-    if "date_time" in record:
-        record["date_time"] = report_time(record["date_time"])
+        record[name] = local_number(record[name])
+    for name in TIME_COLUMNS & record.keys():
+        record[name] = settlement_time(record[name])
     return record
 
 
-def report_time(text: str) -> str:
-    """``Oct 1, 2026 9:05:00 PM PDT`` as UTC ISO text; unknown shapes are kept as they are."""
-    body, _, zone = text.strip().rpartition(" ")
-    if zone not in _ZONES:
-        return text
-    try:
-        local = datetime.strptime(body, "%b %d, %Y %I:%M:%S %p")
-    except ValueError:
-        return text
-    moment = local - timedelta(hours=_ZONES[zone])
-    return moment.replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def local_number(text: str) -> str | None:
+    """``1,234.56`` → ``1234.56``; ``1.234,56`` or ``95,00`` → ``1234.56``/``95.00``."""
+    value = text.strip()
+    if not value:
+        return None
+    if _DECIMAL_COMMA.match(value):
+        return value.replace(".", "").replace(",", ".")
+    if _THOUSANDS.match(value):
+        return value.replace(",", "")
+    return value
+
+
+def settlement_time(text: str) -> str | None:
+    """``2026-10-01 21:05:00 UTC`` as ``2026-10-01T21:05:00Z``; other shapes are kept."""
+    value = text.strip()
+    if not value:
+        return None
+    match = _TIME.match(value)
+    return f"{match.group(1)}T{match.group(2)}Z" if match else value

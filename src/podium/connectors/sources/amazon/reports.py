@@ -1,18 +1,17 @@
-"""The Reports API flow as a resumable state machine.
+"""Reading Amazon's settlement reports: listed, waited for while processing, downloaded.
 
-    createReport ──▶ getReport … IN_QUEUE / IN_PROGRESS … ──▶ DONE ──▶ getReportDocument
-        ──▶ download the presigned URL at once (it lives 5 minutes) ──▶ gunzip ──▶ parse
+    getReports(reportTypes, createdSince, pageSize) … nextToken alone … ──▶ each report,
+        oldest first ──▶ DONE: getReportDocument ──▶ download the presigned URL at once (it
+        lives 5 minutes) ──▶ gunzip ──▶ its content
 
-The report being waited for is kept in ``state.extra["pending_report"]`` (its id and data
-window). A run polls for at most ``wait`` seconds; if the report is still not done it ends
-without rows, the loader commits that state (cursor unchanged), and the next run resumes
-the same report instead of asking for a new one.
-
-``CANCELLED`` (no data in the window, or reports requested too often) or ``FATAL`` is
-followed by one fresh request in the same run; if that one ends the same way, a
-cancelled report yields no rows (a warning; the cursor does not move, so the next run asks
-for the window again) and a fatal one is a ``TerminalTaskError``. A document URL refused
-when downloaded (expired) is fetched again once with ``getReportDocument``.
+Settlement reports are made by Amazon ("cannot be requested or scheduled"), so nothing is
+created. The model says a ``nextToken`` must be sent "as the only parameter". A report
+still ``IN_QUEUE``/``IN_PROGRESS`` is polled with ``getReport`` for at most ``wait``
+seconds (``poll_interval`` apart); if it is still not done the read stops before it, so the
+cursor stays before it and the next run lists it again. A ``CANCELLED`` one has no data
+(skipped, with a warning); a ``FATAL`` one is a ``TerminalTaskError`` naming it (it cannot
+be asked for again). A document URL refused when downloaded (expired) is fetched again
+once with ``getReportDocument``.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import gzip
 import logging
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,20 +28,12 @@ from podium.connectors.http import HttpClient
 from podium.connectors.sources.amazon.api import SpApi
 from podium.errors import TerminalTaskError, TransientTaskError
 
-PENDING = "pending_report"
 _BASE = "/reports/2021-06-30"
 _WAITING = ("IN_QUEUE", "IN_PROGRESS")
 
 
-@dataclass(frozen=True)
-class ReportRequest:
-    report_type: str
-    marketplace_ids: tuple[str, ...]
-    start: str  # ISO UTC; the end is left to Amazon (now)
-
-
 @dataclass
-class ReportRunner:
+class ReportReader:
     api: SpApi
     documents: HttpClient  # no auth, no limiter: the presigned URL is its own credential
     connection: str
@@ -52,57 +43,56 @@ class ReportRunner:
     clock: Callable[[], float] = time.monotonic
     logger: logging.Logger | None = None
 
-    def run(self, request: ReportRequest, extra: dict[str, Any]) -> bytes | None:
-        """The finished report's content, or None (still pending, or cancelled)."""
-        pending = extra.get(PENDING)
-        report_id = pending["reportId"] if isinstance(pending, dict) else None
+    def read(self, report_type: str, since: str) -> Iterator[tuple[dict[str, Any], bytes]]:
+        """Each report of ``report_type`` created since ``since`` (ISO UTC), oldest first,
+        with its content; stops before one still processing after ``wait`` seconds."""
         deadline = self.clock() + self.wait
-        for attempt in (1, 2):
-            if report_id is None:
-                report_id = self._create(request)
-                extra[PENDING] = {
-                    "reportId": report_id,
-                    "reportType": request.report_type,
-                    "start": request.start,
-                }
-            status, document_id = self._poll(report_id, deadline)
+        for report in self._list(report_type, since):
+            report_id = str(report.get("reportId"))
+            status = str(report.get("processingStatus") or "")
+            document_id = report.get("reportDocumentId")
             if status in _WAITING:
-                self._say(f"report {report_id} is still {status}; the next run resumes it")
-                return None
-            extra.pop(PENDING, None)
-            if status == "DONE" and document_id:
-                return self._download(document_id)
-            if attempt == 1:
-                self._say(f"report {report_id} ended {status}; requesting it once more")
-                report_id = None
-                continue
-            if status == "CANCELLED":
-                self._say(
-                    f"report {report_id} was CANCELLED again (no data since {request.start}, "
-                    "or requested too often); nothing loaded, the cursor is unchanged"
+                status, document_id = self._poll(report_id, deadline)
+            if status in _WAITING:
+                self._say(f"report {report_id} is still {status}; the next run reads it")
+                return
+            if status == "DONE" and isinstance(document_id, str):
+                yield report, self._download(document_id)
+            elif status == "CANCELLED":
+                self._say(f"report {report_id} ({report_type}) was CANCELLED: no data in it")
+            else:
+                raise TerminalTaskError(
+                    f"connection {self.connection!r}: Amazon's report {report_id} "
+                    f"({report_type}) ended {status or 'without a status'}; it cannot be "
+                    "requested again: download it from Seller Central, or set start_date "
+                    "after its period"
                 )
-                return None
-            raise TerminalTaskError(
-                f"connection {self.connection!r}: Amazon report {report_id} "
-                f"({request.report_type} from {request.start}) ended {status} twice; "
-                "check start_date (very old ranges fail) and try again later"
-            )
-        return None
 
-    def _create(self, request: ReportRequest) -> str:
-        body = {
-            "reportType": request.report_type,
-            "marketplaceIds": list(request.marketplace_ids),
-            "dataStartTime": request.start,
-        }
-        answered = self.api.call("createReport", "POST", f"{_BASE}/reports", json=body)
-        report_id = answered.body.get("reportId") if isinstance(answered.body, dict) else None
-        if not isinstance(report_id, str) or not report_id:
-            raise TerminalTaskError(
-                f"connection {self.connection!r}: createReport answered without a reportId "
-                f"({answered.url})"
-            )
-        return report_id
+    def _list(self, report_type: str, since: str) -> list[dict[str, Any]]:
+        params = {"reportTypes": report_type, "createdSince": since, "pageSize": "100"}
+        found: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        while True:
+            answered = self.api.call("getReports", "GET", f"{_BASE}/reports", params=params)
+            body = answered.body if isinstance(answered.body, dict) else {}
+            reports = body.get("reports")
+            if not isinstance(reports, list):
+                raise TerminalTaskError(
+                    f"connection {self.connection!r}: getReports answered without a reports "
+                    f"list ({answered.url}); check base_url"
+                )
+            found.extend(r for r in reports if isinstance(r, dict))
+            token = body.get("nextToken")
+            if not token:
+                break
+            if token in seen:
+                raise TerminalTaskError(
+                    f"connection {self.connection!r}: getReports sent the same nextToken "
+                    f"twice ({answered.url}), so paging would never end"
+                )
+            seen.add(token)
+            params = {"nextToken": token}  # the model: "include this token as the only parameter"
+        return sorted(found, key=lambda r: (str(r.get("createdTime")), str(r.get("reportId"))))
 
     def _poll(self, report_id: str, deadline: float) -> tuple[str, str | None]:
         while True:

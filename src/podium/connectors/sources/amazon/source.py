@@ -7,9 +7,12 @@
                        prices yet: they change when they leave Pending and are read again
     financial_events   listFinancialEvents by PostedAfter (cursor PostedDate − 48 h, as
                        events arrive late), one record per charge/fee/promotion
-                       (``records.FINANCE_KEY``), windows of at most 180 days
-    fee_transactions   the GET_DATE_RANGE_FINANCIAL_TRANSACTION_DATA report (``reports``):
-                       per order line and event, sales, selling and FBA fees, total
+                       (``records.FINANCE_KEY``), windows of at most 180 days (longer
+                       ones answer empty)
+    fee_transactions   Amazon's settlement reports (GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2,
+                       listed with getReports; ``reports``), made each settlement period:
+                       one record per amount (amount_type, amount_description, amount)
+                       of each order line and event; cursor settlement_end_date − 48 h
 
 Money is ``decimal(18,2)`` (Amazon's Money amounts are strings, finance amounts numbers;
 both arrive as decimal text), times ``timestamp`` in UTC. Reads with no saved cursor start
@@ -26,13 +29,19 @@ from podium.connectors.http import HttpClient
 from podium.connectors.source import JsonPage, Page, Stream, StreamState, WriteMode
 from podium.connectors.sources.amazon.api import SpApi
 from podium.connectors.sources.amazon.config import AmazonConfig
-from podium.connectors.sources.amazon.records import FINANCE_KEY, finance_records, report_records
-from podium.connectors.sources.amazon.reports import PENDING, ReportRequest, ReportRunner
+from podium.connectors.sources.amazon.records import (
+    FINANCE_KEY,
+    finance_records,
+    settlement_records,
+)
+from podium.connectors.sources.amazon.reports import ReportReader
 from podium.connectors.sources.rest import rewind_cursor
 from podium.errors import TerminalTaskError
 
-REPORT_TYPE = "GET_DATE_RANGE_FINANCIAL_TRANSACTION_DATA"
+REPORT_TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
 FINANCE_WINDOW = timedelta(days=180)
+# how far Amazon's clock may run ahead of ours (a sandbox's is moved days ahead by the demo)
+CLOCK_MARGIN = timedelta(days=7)
 _MONEY = "decimal(18,2)"
 _TIME = "timestamp"
 
@@ -71,26 +80,31 @@ STREAMS = (
     ),
     Stream(
         "fee_transactions",
-        primary_key=("order_id", "sku", "type", "date_time"),
-        cursor="date_time",
+        primary_key=(
+            "settlement_id",
+            "transaction_type",
+            "order_id",
+            "adjustment_id",
+            "order_item_code",
+            "amount_type",
+            "amount_description",
+            "posted_date_time",
+        ),  # fmt: skip
+        cursor="settlement_end_date",
         write_mode=WriteMode.MERGE,
         lookback=48 * 3600.0,
         columns={
-            "date_time": _TIME,
-            "quantity": "bigint",
             **{
-                c: _MONEY
+                c: _TIME
                 for c in (
-                    "product_sales",
-                    "shipping_credits",
-                    "promotional_rebates",
-                    "sales_tax_collected",
-                    "selling_fees",
-                    "fba_fees",
-                    "other",
-                    "total",
+                    "settlement_start_date",
+                    "settlement_end_date",
+                    "deposit_date",
+                    "posted_date_time",
                 )  # fmt: skip
             },
+            "amount": _MONEY,
+            "quantity_purchased": "bigint",
         },
     ),
 )
@@ -108,7 +122,7 @@ class AmazonSource:
         name: str,
         config: AmazonConfig,
         api: SpApi,
-        reports: ReportRunner,
+        reports: ReportReader,
         clients: Sequence[HttpClient],
         now: Callable[[], datetime],
     ) -> None:
@@ -153,9 +167,7 @@ class AmazonSource:
             "LastUpdatedAfter": after,
             "MaxResultsPerPage": "100",
         }
-        for answered, payload in self.api.pages(
-            "getOrders", "/orders/v0/orders", params, ("MarketplaceIds",)
-        ):
+        for answered, payload in self.api.pages("getOrders", "/orders/v0/orders", params):
             orders = payload.get("Orders") or []
             yield answered.url, [o for o in orders if isinstance(o, dict)]
 
@@ -190,41 +202,34 @@ class AmazonSource:
             params = {"PostedAfter": after, "MaxResultsPerPage": "100"}
             if before is not None:
                 params["PostedBefore"] = before
-            pages = self.api.pages(
-                "listFinancialEvents",
-                "/finances/v0/financialEvents",
-                params,
-                ("MaxResultsPerPage",),
-            )
+            pages = self.api.pages("listFinancialEvents", "/finances/v0/financialEvents", params)
             for answered, payload in pages:
                 yield JsonPage(
                     finance_records(payload.get("FinancialEvents")), f"GET {answered.url}"
                 )
 
     def _finance_windows(self, after: str) -> Iterator[tuple[str, str | None]]:
-        """``[after, before]`` windows of at most 180 days; the last one leaves ``before``
-        to Amazon (now − 2 min), so a clock that differs from Amazon's cannot break it."""
+        """``[after, before)`` windows of at most 180 days (the model: "If PostedAfter and
+        PostedBefore are more than 180 days apart, the response is empty", so a longer one
+        would lose events without a word). The last window leaves ``before`` to Amazon
+        (now − 2 min) only when it starts late enough to stay within 180 days even if
+        Amazon's clock is up to ``CLOCK_MARGIN`` ahead of ours; earlier windows end at
+        least ``CLOCK_MARGIN`` before our now, so Amazon never finds them in the future."""
         start = datetime.fromisoformat(after.replace("Z", "+00:00"))
-        latest = self._now() - timedelta(minutes=10)
-        while start + FINANCE_WINDOW < latest:
-            yield iso(start), iso(start + FINANCE_WINDOW)
-            start += FINANCE_WINDOW
+        now = self._now()
+        while start < now - FINANCE_WINDOW + CLOCK_MARGIN:
+            end = min(start + FINANCE_WINDOW, now - CLOCK_MARGIN)
+            yield iso(start), iso(end)
+            start = end
         yield iso(start), None
 
-    # -- the fee report ----------------------------------------------------------------------
+    # -- the settlement reports --------------------------------------------------------------
     def _fee_transactions(
         self, stream: Stream, state: StreamState, full_refresh: bool
     ) -> Iterator[Page]:
-        start = self._start(stream, state, full_refresh)
-        pending = state.extra.get(PENDING)
-        if full_refresh:
-            state.extra.pop(PENDING, None)
-        elif isinstance(pending, dict):
-            start = str(pending.get("start") or start)  # resume the report asked for before
-        request = ReportRequest(REPORT_TYPE, self.config.marketplace_ids, start)
-        content = self.reports.run(request, state.extra)
-        if content is None:
-            return
-        text = content.decode("utf-8", "replace")
-        for records in report_records(text):
-            yield JsonPage(records, f"report {REPORT_TYPE} from {start}")
+        state.extra.pop("pending_report", None)  # left by the date-range report podium used
+        since = self._start(stream, state, full_refresh)
+        for report, content in self.reports.read(REPORT_TYPE, since):
+            text = content.decode("utf-8", "replace")
+            for records in settlement_records(text):
+                yield JsonPage(records, f"report {report.get('reportId')} ({REPORT_TYPE})")
