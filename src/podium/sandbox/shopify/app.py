@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from graphql import GraphQLError, execute
+from graphql import FieldNode, GraphQLError, StringValueNode, execute
 
 from podium.sandbox.brand import Brand
 from podium.sandbox.clock import SimClock
@@ -42,13 +42,14 @@ from podium.sandbox.faults import Answer
 from podium.sandbox.paging import Request
 from podium.sandbox.shopify.bulk import BulkJobs
 from podium.sandbox.shopify.cost import actual_cost, requested_cost
-from podium.sandbox.shopify.executor import Context, admin_schema, prepared
+from podium.sandbox.shopify.executor import Context, admin_schema, bulk_roots, prepared, project
 from podium.sandbox.shopify.render import Entry, Node, Snapshot, iso
 from podium.sandbox.shopify.rules import bulk_problems, shopify_error
 from podium.sandbox.shopify.webhooks import TOPICS, Delivery, deliver_webhooks
 
 DEMO_SHOP = "podium-demo"
 DEMO_TOKEN = "shpat_demo0123456789abcdef0123456789"
+EXPORTABLE = ("orders", "customers", "products", "inventoryItems", "events")
 ORDER_WINDOW = timedelta(days=60)  # what Shopify shows without read_all_orders
 SCOPES = (
     "read_all_orders",
@@ -187,20 +188,20 @@ class ShopifySimulator:
         problems = [f"Invalid bulk query: {e.message}" for e in invalid]
         if document is not None and not invalid:
             problems = bulk_problems(admin_schema(), document)
+            names = [f.name.value for f in bulk_roots(document)]
+            if not problems and (len(names) != 1 or names[0] not in EXPORTABLE):
+                problems = [f"the simulator exports one of {', '.join(EXPORTABLE)}, not {names}"]
         if document is None or problems:
             errors = [{"field": ["query"], "message": m, "code": "INVALID"} for m in problems]
             return {"bulkOperation": None, "userErrors": errors}
         snapshot, oldest = self.snapshot(), self._oldest_order()
 
         def nodes() -> list[Node]:
-            def root(name: str, args: dict[str, Any]) -> Any:
-                entries = _select(_entries_of(snapshot, name, oldest), args.get("query"), name)
-                return {"nodes": [e.node for e in entries], "_cursors": []}
-
-            result = execute(admin_schema(), document, context_value=Context(root, bulk=True))
-            assert not isinstance(result, Awaitable)  # noqa: S101
-            connection = next(iter((result.data or {}).values()))
-            return [edge["node"] for edge in connection["edges"]]
+            (field,) = bulk_roots(document)
+            entries = _entries_of(snapshot, field.name.value, oldest)
+            search = _argument(field, "query")
+            chosen = [e.node for e in _select(entries, search, field.name.value)]
+            return project(admin_schema(), document, chosen)
 
         return self.bulk.start(inner, nodes, now)
 
@@ -287,6 +288,14 @@ class ShopifySimulator:
 
 def _json(status: int, body: Any) -> Answer:
     return Answer(status, orjson.dumps(body))
+
+
+def _argument(field: FieldNode, name: str) -> Any:
+    """A literal argument of ``field`` (a bulk query has no variables)."""
+    for argument in field.arguments or ():
+        if argument.name.value == name and isinstance(argument.value, StringValueNode):
+            return argument.value.value
+    return None
 
 
 def _entries_of(snapshot: Snapshot, root: str, oldest_order: str | None) -> list[Entry]:

@@ -31,6 +31,7 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    FieldNode,
     GraphQLAbstractType,
     GraphQLError,
     GraphQLField,
@@ -39,6 +40,9 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLType,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
     build_ast_schema,
     concat_ast,
     get_named_type,
@@ -191,3 +195,102 @@ def _type_of(value: Any, _info: Any, _kind: Any) -> str | None:
         return str(value["__typename"])
     parts = str(value.get("id", "")).split("/")
     return parts[3] if len(parts) > 4 else None
+
+
+def project(schema: GraphQLSchema, document: DocumentNode, roots: list[Any]) -> list[Any]:
+    """The root nodes of a bulk query, each cut to the query's selection (under its one
+    root connection's ``edges.node``/``nodes``), every nested connection whole.
+
+    The same answer graphql-core's execution gives (a test holds the two together), in a
+    fraction of the time: a bulk export walks every order of the shop. The selection is
+    compiled once into a plan of steps, then applied to every node."""
+    (root,) = bulk_roots(document)
+    plan = [step for part in _node_selections(root.selection_set) for step in _plan(schema, part)]
+    return [_apply(plan, node) for node in roots]
+
+
+# A plan step: (key, field name, typename condition or None, sub-plan or None, spelling)
+# where spelling is "nodes"/"edges" for a connection's own fields, "" otherwise.
+Step = tuple[str, str, str | None, list[Any] | None, list[tuple[str, str, list[Any]]]]
+
+
+def _plan(
+    schema: GraphQLSchema, selection_set: SelectionSetNode, when: str | None = None
+) -> list[Step]:
+    steps: list[Step] = []
+    for s in selection_set.selections:
+        if isinstance(s, InlineFragmentNode):
+            condition = s.type_condition.name.value if s.type_condition else None
+            kind = schema.get_type(condition) if condition else None
+            concrete = (
+                condition
+                if kind is not None and not isinstance(kind, GraphQLAbstractType)
+                else None
+            )
+            steps += _plan(schema, s.selection_set, concrete or when)
+        elif isinstance(s, FieldNode):
+            key = (s.alias or s.name).value
+            if s.selection_set is None:
+                steps.append((key, s.name.value, when, None, []))
+                continue
+            spellings = [
+                ((f.alias or f.name).value, f.name.value, _plan(schema, inner))
+                for f in s.selection_set.selections
+                if isinstance(f, FieldNode) and f.name.value in ("nodes", "edges")
+                for inner in _node_selections(SelectionSetNode(selections=(f,)))
+            ]
+            steps.append((key, s.name.value, when, _plan(schema, s.selection_set), spellings))
+    return steps
+
+
+def _apply(plan: list[Step], value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_apply(plan, item) for item in value]
+    out: dict[str, Any] = {}
+    kind: str | None = None
+    for key, name, when, inner, spellings in plan:
+        if when is not None:
+            kind = kind or _type_of(value, None, None)
+            if kind != when:
+                continue
+        found = value.get(name)
+        if name == "__typename":
+            out[key] = _type_of(value, None, None)
+        elif inner is None:
+            out[key] = found
+        elif isinstance(found, dict) and isinstance(found.get("nodes"), list):
+            out[key] = {
+                spelt: [{"node": _apply(sub, n)} for n in found["nodes"]]
+                if field == "edges"
+                else [_apply(sub, n) for n in found["nodes"]]
+                for spelt, field, sub in spellings
+            }
+        else:
+            out[key] = _apply(inner, found)
+    return out
+
+
+def _node_selections(selection_set: SelectionSetNode | None) -> list[SelectionSetNode]:
+    """What a connection's selection asks of each node (``nodes { … }``, ``edges { node
+    { … } }``)."""
+    found: list[SelectionSetNode] = []
+    for s in selection_set.selections if selection_set else ():
+        if not isinstance(s, FieldNode) or s.selection_set is None:
+            continue
+        if s.name.value == "nodes":
+            found.append(s.selection_set)
+        elif s.name.value == "edges":
+            found += [
+                n.selection_set
+                for n in s.selection_set.selections
+                if isinstance(n, FieldNode) and n.name.value == "node" and n.selection_set
+            ]
+    return found
+
+
+def bulk_roots(document: DocumentNode) -> list[FieldNode]:
+    """The root fields of a (bulk) query."""
+    operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+    return [s for s in operation.selection_set.selections if isinstance(s, FieldNode)]
