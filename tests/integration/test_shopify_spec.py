@@ -21,6 +21,7 @@ import orjson
 import pytest
 from graphql import FieldNode, OperationDefinitionNode, SelectionSetNode, parse
 
+from podium import clock
 from podium.connectors.http import HttpRetry
 from podium.connectors.source import JsonPage, StreamState
 from podium.connectors.sources.shopify import ShopifySource, open_shopify_source
@@ -293,3 +294,18 @@ def test_nested_connections_are_drained_past_their_first_page(shop: Shop) -> Non
         sum(len(r["refund_line_items"]) for r in rows["refunds"]) == expected["refund_line_items"]
     )
     assert any(len(r["line_items"]) > 1 for r in rows["orders"])  # some did need a second page
+
+
+def test_a_cursor_older_than_60_days_is_checked_too(long_shop: Shop) -> None:
+    old = (clock.now() - timedelta(days=70)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    recent = (clock.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    source = long_shop.source(streams=["refunds"])
+    try:
+        stream = source.streams()[0]
+        with pytest.raises(TerminalTaskError, match="read_all_orders"):
+            list(source.read(stream, StreamState(cursor=old)))
+        before = long_shop.server.requests("shopify")
+        list(source.read(stream, StreamState(cursor=recent)))  # within the window: no check
+    finally:
+        source.close()
+    assert long_shop.server.requests("shopify") - before == 1  # the page only

@@ -19,8 +19,9 @@ nested connections (line items, variants, levels …) come a page at a time, the
 inline and the rest through ``node(id:)`` on their parent, only where there are more.
 
 Orders older than 60 days are visible only with the ``read_all_orders`` access scope.
-Before a first or full sync of orders, refunds or transactions the source asks for the
-app's scopes (``currentAppInstallation.accessScopes``); without that scope it stops with
+Before a first or full sync of orders, refunds or transactions, or an incremental one
+whose cursor is older than 60 days (by podium's clock), the source asks for the app's
+scopes (``currentAppInstallation.accessScopes``); without that scope it stops with
 an error naming it, unless ``order_history: last_60_days`` says the last 60 days will do
 (then it warns).
 
@@ -39,10 +40,11 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from podium import clock
 from podium.connectors.http import HttpClient, HttpRetry
 from podium.connectors.ratelimit import shared_limiter
 from podium.connectors.source import JsonPage, Page, Stream, StreamState, misconfigured
@@ -76,6 +78,7 @@ _EVENTS = (
 )
 _SCOPES = "query Scopes { currentAppInstallation { accessScopes { handle } } }"
 ALL_ORDERS = "read_all_orders"
+ORDER_WINDOW = timedelta(days=60)  # what Shopify shows without read_all_orders
 
 
 def shopify_problems(settings: Any) -> list[str]:
@@ -120,6 +123,13 @@ def open_shopify_source(
         logger=logger,
     )
     return ShopifySource(name, config, graphql, bulk, logger)
+
+
+def _beyond_window(since: str) -> bool:
+    """Whether reading from ``since`` reaches orders older than Shopify's 60-day window
+    (by podium's clock; the shop's own may be a little ahead)."""
+    moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+    return moment < clock.now() - ORDER_WINDOW
 
 
 def _rest_size(nested: Nested) -> int:
@@ -169,7 +179,7 @@ class ShopifySource:
         since = None
         if spec.incremental and state.cursor is not None and not full_refresh:
             since = utc_text(rewind_cursor(state.cursor, stream.lookback))
-        if since is None and spec.root == "orders":
+        if spec.root == "orders" and (since is None or _beyond_window(since)):
             self._check_order_history(stream.name)
         if since is None and spec.incremental and self.config.bulk:
             try:
@@ -236,7 +246,8 @@ class ShopifySource:
         raise TerminalTaskError(
             f"connection {self.name!r}, stream {stream!r}: the Shopify app lacks the "
             f"{ALL_ORDERS} access scope, so Shopify returns only orders from the last 60 "
-            f"days and this first (or full) sync would silently miss older ones. Grant "
+            f"days and this sync (first, full, or from a cursor older than 60 days) would "
+            f"silently miss older ones. Grant "
             f"{ALL_ORDERS} to the app (custom app: add the scope and reinstall; public app: "
             "request it in the Partner Dashboard), or set order_history: last_60_days on "
             "the connection to load the last 60 days only"
