@@ -1,20 +1,28 @@
 """ShopifySimulator: the Shopify Admin GraphQL API over the generated brand.
 
-    POST /admin/api/{version}/graphql.json   queries: orders, customers, products,
-                                             inventoryItems, events (first/after/query/
-                                             sortKey, pageInfo); currentBulkOperation;
-                                             mutation bulkOperationRunQuery
+    POST /admin/api/{version}/graphql.json   any query Shopify's Admin schema accepts
+                                             (executor.py); served roots: orders,
+                                             customers, products, inventoryItems, events,
+                                             node, currentAppInstallation,
+                                             currentBulkOperation; mutation
+                                             bulkOperationRunQuery
     GET  /bulk/{token}.jsonl                 a finished bulk job's file (a signed URL:
                                              no token needed; it expires)
 
-Auth is ``X-Shopify-Access-Token``; a wrong or revoked token gets Shopify's 401. Every
-query is charged by calculated cost from a bucket (``bucket_size`` points, restoring
-``restore_rate`` a second; the Standard plan's 1000 and 100 by default): requested cost
-is ``2 + first × (1 + Σ(2 + n))`` over the nested ``first: n`` in the query text, the
-actual cost counts what was returned, and the difference is given back. A query that
-asks for more than is left is answered ``THROTTLED`` (HTTP 200 as Shopify mostly does,
-or ``throttled_status=429``) and counts a violation. ``extensions.cost`` is on every
-answer. The simulator does not parse selection sets: it returns whole nodes (render.py).
+Auth is ``X-Shopify-Access-Token``; a wrong or revoked token gets Shopify's 401. A query
+is validated against Shopify's SDL (an unknown field is refused in Shopify's shape,
+rules.py) and its answer holds exactly its selection set. Every query is charged by
+calculated cost from a bucket (``bucket_size`` points, restoring ``restore_rate`` a
+second; the Standard plan's 1000 and 100 by default): the requested cost by Shopify's
+published rules (cost.py; above 1,000 ``MAX_COST_EXCEEDED``), the actual cost by what was
+returned, and the difference is given back. A query that asks for more than is left is
+answered ``THROTTLED`` (HTTP 200 as Shopify mostly does, or ``throttled_status=429``) and
+counts a violation. ``extensions.cost`` is on every answer.
+
+The app's access ``scopes`` (default: all the connector needs, ``read_all_orders``
+included) are listed by ``currentAppInstallation``; without ``read_all_orders`` orders
+created more than 60 days ago are not shown, as Shopify hides them. A bulk query Shopify
+refuses (a connection inside a list …, rules.py) gets its userError.
 
 Shopify-specific faults, besides the server's generic ones: ``revoke_token()``,
 ``throttle_storm(n)`` (the bucket emptied by another app, not the client's fault),
