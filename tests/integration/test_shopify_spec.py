@@ -267,6 +267,7 @@ def test_a_refused_bulk_query_is_read_page_by_page(shop: Shop) -> None:
         source.close()
     rows = [r for p in pages if isinstance(p, JsonPage) for r in p.records]
     expected = truth_of(BRAND, AT)
+    assert shop.sim.bulk.current is None  # Shopify refused the bulk query: no job ran
     assert len(rows) == expected["refunds"]
     assert sum(len(r["refund_line_items"]) for r in rows) == expected["refund_line_items"]
 
