@@ -5,7 +5,9 @@ restoring 100 points/s; bulk jobs finish after 3 polls), over a real socket on 1
 The source runs at its defaults (bulk on) except that it polls a bulk job every 0.2 s
 (the simulator's jobs take three polls, not minutes). Every stream is loaded with
 ``LoadJob``/``load_stream`` into a fresh DuckDB file; the row counts are checked against
-``shopify_truth``. Five streams go through Bulk Operations, inventory_levels is paged.
+``shopify_truth``. Four streams go through Bulk Operations; refunds are paged (Shopify
+refuses their bulk query: refund line items are a connection inside a list), and so is
+inventory_levels.
 
 ``max_records_per_s``: the fewest seconds the limits allow for this sync, i.e. the
 points the simulator charged beyond the full bucket, at the restore rate,

@@ -219,7 +219,8 @@ def test_throttled_storms_are_waited_out(shop: Shop, status: int) -> None:
 
 def test_the_cost_budget_is_respected_for_real(tmp_path: Path) -> None:
     clock = SimClock(FIRST_SYNC)
-    sim = ShopifySimulator(BRAND, clock, bucket_size=1000, restore_rate=4000.0)
+    # fast enough that a wait for ~300 points stays under the Shop's 50 ms sleep cap
+    sim = ShopifySimulator(BRAND, clock, bucket_size=1000, restore_rate=8000.0)
     with SandboxServer({"shopify": sim}) as server:
         shop = Shop(server, sim, clock, tmp_path, f"shop{next(_names)}")
         started = time.monotonic()

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 
 from podium.connectors.sources.shopify.bulk import assemble
-from podium.connectors.sources.shopify.graphql import GraphqlCostLimit, estimate_cost
+from podium.connectors.sources.shopify.cost import requested_cost
+from podium.connectors.sources.shopify.graphql import GraphqlCostLimit
 from podium.connectors.sources.shopify.source import utc_text
 from podium.connectors.sources.shopify.streams import order_rows, paged_query, stream_specs
 from podium.sandbox.shopify import is_valid, sign
@@ -75,7 +76,8 @@ def test_order_rows_keep_money_as_decimal_text() -> None:
 
 def test_every_paged_query_fits_the_standard_bucket() -> None:
     for spec in stream_specs(600).values():
-        assert estimate_cost(paged_query(spec), spec.page_size) <= 1000, spec.stream.name
+        cost = requested_cost(paged_query(spec), {"first": spec.page_size})
+        assert cost <= 1000, spec.stream.name
 
 
 def test_the_cost_limit_waits_for_the_points_a_query_needs() -> None:
@@ -93,10 +95,15 @@ def test_the_cost_limit_waits_for_the_points_a_query_needs() -> None:
     assert slept == [4.0, 2.0]
 
 
-def test_estimate_follows_the_connection_rule() -> None:
-    assert estimate_cost("orders(first: $first) { lineItems(first: 5) { nodes { id } } }", 10) == (
-        2 + 10 * (1 + 7)
+def test_estimate_follows_shopifys_published_rules() -> None:
+    """An object 1 (a money set is two: the set and its shopMoney), a scalar 0, a
+    connection 2 + first × its node."""
+    query = (
+        "query($first: Int!) { orders(first: $first) { nodes { id totalPriceSet { shopMoney "
+        "{ amount } } lineItems(first: 5) { nodes { id variant { id } } } } } }"
     )
+    assert requested_cost(query, {"first": 10}) == 2 + 10 * (1 + 2 + (2 + 5 * (1 + 1)))
+    assert requested_cost("mutation { x { y } }") == 10
 
 
 def test_webhook_signature_is_base64_hmac_sha256() -> None:

@@ -2,6 +2,9 @@
 cost-based throttling, destroy events, signed webhooks).
 
     app.py       ShopifySimulator: the GraphQL endpoint, costs, faults
+    executor.py  Shopify's Admin SDL (schema/), validated and executed with graphql-core
+    cost.py      Shopify's calculated query cost, by its published rules
+    rules.py     Shopify's error shape and its bulk query rules
     render.py    the brand's orders, customers, products, inventory and events as nodes
     bulk.py      bulk query jobs and their expiring JSONL files
     webhooks.py  signed webhook deliveries of what changed

@@ -1,20 +1,28 @@
 """ShopifySimulator: the Shopify Admin GraphQL API over the generated brand.
 
-    POST /admin/api/{version}/graphql.json   queries: orders, customers, products,
-                                             inventoryItems, events (first/after/query/
-                                             sortKey, pageInfo); currentBulkOperation;
-                                             mutation bulkOperationRunQuery
+    POST /admin/api/{version}/graphql.json   any query Shopify's Admin schema accepts
+                                             (executor.py); served roots: orders,
+                                             customers, products, inventoryItems, events,
+                                             node, currentAppInstallation,
+                                             currentBulkOperation; mutation
+                                             bulkOperationRunQuery
     GET  /bulk/{token}.jsonl                 a finished bulk job's file (a signed URL:
                                              no token needed; it expires)
 
-Auth is ``X-Shopify-Access-Token``; a wrong or revoked token gets Shopify's 401. Every
-query is charged by calculated cost from a bucket (``bucket_size`` points, restoring
-``restore_rate`` a second; the Standard plan's 1000 and 100 by default): requested cost
-is ``2 + first × (1 + Σ(2 + n))`` over the nested ``first: n`` in the query text, the
-actual cost counts what was returned, and the difference is given back. A query that
-asks for more than is left is answered ``THROTTLED`` (HTTP 200 as Shopify mostly does,
-or ``throttled_status=429``) and counts a violation. ``extensions.cost`` is on every
-answer. The simulator does not parse selection sets: it returns whole nodes (render.py).
+Auth is ``X-Shopify-Access-Token``; a wrong or revoked token gets Shopify's 401. A query
+is validated against Shopify's SDL (an unknown field is refused in Shopify's shape,
+rules.py) and its answer holds exactly its selection set. Every query is charged by
+calculated cost from a bucket (``bucket_size`` points, restoring ``restore_rate`` a
+second; the Standard plan's 1000 and 100 by default): the requested cost by Shopify's
+published rules (cost.py; above 1,000 ``MAX_COST_EXCEEDED``), the actual cost by what was
+returned, and the difference is given back. A query that asks for more than is left is
+answered ``THROTTLED`` (HTTP 200 as Shopify mostly does, or ``throttled_status=429``) and
+counts a violation. ``extensions.cost`` is on every answer.
+
+The app's access ``scopes`` (default: all the connector needs, ``read_all_orders``
+included) are listed by ``currentAppInstallation``; without ``read_all_orders`` orders
+created more than 60 days ago are not shown, as Shopify hides them. A bulk query Shopify
+refuses (a connection inside a list …, rules.py) gets its userError.
 
 Shopify-specific faults, besides the server's generic ones: ``revoke_token()``,
 ``throttle_storm(n)`` (the bucket emptied by another app, not the client's fault),
@@ -29,27 +37,37 @@ import bisect
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+from graphql import FieldNode, GraphQLError, StringValueNode, execute
 
 from podium.sandbox.brand import Brand
 from podium.sandbox.clock import SimClock
 from podium.sandbox.faults import Answer
 from podium.sandbox.paging import Request
 from podium.sandbox.shopify.bulk import BulkJobs
+from podium.sandbox.shopify.cost import actual_cost, requested_cost
+from podium.sandbox.shopify.executor import Context, admin_schema, bulk_roots, prepared, project
 from podium.sandbox.shopify.render import Entry, Node, Snapshot, iso
+from podium.sandbox.shopify.rules import bulk_problems, shopify_error
 from podium.sandbox.shopify.webhooks import TOPICS, Delivery, deliver_webhooks
 
 DEMO_SHOP = "podium-demo"
 DEMO_TOKEN = "shpat_demo0123456789abcdef0123456789"
-ROOTS = ("orders", "customers", "products", "inventoryItems", "events")
+EXPORTABLE = ("orders", "customers", "products", "inventoryItems", "events")
+ORDER_WINDOW = timedelta(days=60)  # what Shopify shows without read_all_orders
+SCOPES = (
+    "read_all_orders",
+    "read_customers",
+    "read_inventory",
+    "read_orders",
+    "read_products",
+)
 MAX_PAGE = 250
 _PATH = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$")
-_ROOT = re.compile(r"\{\s*(\w+)")
-_FIRST = re.compile(r"first:\s*(\d+)")
 _TERM = re.compile(r"(\w+):(>=|<=|>|<)?'?([^'\s]+)'?")
 _INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 
@@ -70,8 +88,10 @@ class ShopifySimulator:
         url_ttl: float = 7 * 86_400.0,
         throttled_status: int = 200,
         timer: Callable[[], float] = time.monotonic,
+        scopes: Iterable[str] = SCOPES,
     ) -> None:
         self.brand, self.clock, self.access_token = brand, clock, access_token
+        self.scopes = frozenset(scopes)
         self.shop, self.webhooks_since = shop, clock.now()
         self.bucket_size, self.restore_rate = bucket_size, restore_rate
         self.throttled_status, self._timer = throttled_status, timer
@@ -129,18 +149,11 @@ class ShopifySimulator:
             return self._snapshot
 
     def _graphql(self, query: str, variables: dict[str, Any], base: str) -> Answer:
-        found = _ROOT.search(query)
-        root = found.group(1) if found else ""
-        if root not in (*ROOTS, "currentBulkOperation", "bulkOperationRunQuery"):
-            return self._error(
-                f"Field '{root}' doesn't exist on type 'QueryRoot'", "undefinedField"
-            )
-        first = variables.get("first", 1)
-        if root in ROOTS and (not isinstance(first, int) or not 0 < first <= MAX_PAGE):
-            return self._error(
-                f"first must be between 1 and {MAX_PAGE}, got {first!r}", "BAD_REQUEST"
-            )
-        requested = 10 if root == "bulkOperationRunQuery" else _requested(query, first)
+        document, invalid = prepared(query)
+        if document is None or invalid:
+            return _json(200, {"errors": [shopify_error(e) for e in invalid]})
+        schema = admin_schema()
+        requested = requested_cost(schema, document, variables)
         refused = self._charge(requested)
         if refused is not None:
             return refused
@@ -153,37 +166,61 @@ class ShopifySimulator:
                     requested,
                     locked=True,
                 )
-        data, actual = self._resolve(root, query, variables, base)
-        return self._ok({root: data}, requested, actual)
-
-    def _resolve(
-        self, root: str, query: str, variables: dict[str, Any], base: str
-    ) -> tuple[Any, int]:
         now = iso(self.clock.now())
-        if root == "currentBulkOperation":
-            return self.bulk.poll(base, now), 1
-        if root == "bulkOperationRunQuery":
-            return self._run_bulk(str(variables.get("query") or ""), now), 10
-        entries = _select(self._entries(root), variables.get("query"), root)
-        return _page(entries, variables, root)
+        context = Context(lambda name, args: self._root(name, args, base, now))
+        result = execute(schema, document, variable_values=variables, context_value=context)
+        assert not isinstance(result, Awaitable)  # noqa: S101 - every resolver is sync
+        actual = actual_cost(schema, document, variables, result.data)
+        return self._ok(
+            result.data, requested, actual, [shopify_error(e) for e in result.errors or []]
+        )
+
+    def _root(self, name: str, args: dict[str, Any], base: str, now: str) -> Any:
+        if name == "currentBulkOperation":
+            return self.bulk.poll(base, now)
+        if name == "bulkOperationRunQuery":
+            return self._run_bulk(str(args.get("query") or ""), now)
+        if name == "currentAppInstallation":
+            scopes = [{"handle": s, "description": s} for s in sorted(self.scopes)]
+            return {"id": "gid://shopify/AppInstallation/1", "accessScopes": scopes}
+        if name == "node":
+            return self.snapshot().find(str(args.get("id")), self._oldest_order())
+        first = args.get("first")
+        if not isinstance(first, int) or not 0 < first <= MAX_PAGE:
+            raise GraphQLError(f"first must be between 1 and {MAX_PAGE}, got {first!r}")
+        entries = _select(self._entries(name), args.get("query"), name)
+        return _page(entries, args, name)
 
     def _run_bulk(self, inner: str, now: str) -> dict[str, Any]:
-        found = _ROOT.search(inner)
-        root = found.group(1) if found else ""
-        if root not in ROOTS:
-            message = f"Invalid bulk query: field '{root}' is not a connection this shop can export"
-            return {"bulkOperation": None, "userErrors": [{"field": ["query"], "message": message}]}
-        literal = re.search(r'query:\s*"((?:[^"\\]|\\.)*)"', inner)
-        search = literal.group(1).replace('\\"', '"') if literal else None
-        snapshot = self.snapshot()
+        document, invalid = prepared(inner)
+        problems = [f"Invalid bulk query: {e.message}" for e in invalid]
+        if document is not None and not invalid:
+            problems = bulk_problems(admin_schema(), document)
+            names = [f.name.value for f in bulk_roots(document)]
+            if not problems and (len(names) != 1 or names[0] not in EXPORTABLE):
+                problems = [f"the simulator exports one of {', '.join(EXPORTABLE)}, not {names}"]
+        if document is None or problems:
+            errors = [{"field": ["query"], "message": m, "code": "INVALID"} for m in problems]
+            return {"bulkOperation": None, "userErrors": errors}
+        snapshot, oldest = self.snapshot(), self._oldest_order()
 
         def nodes() -> list[Node]:
-            return [e.node for e in _select(_entries_of(snapshot, root), search, root)]
+            (field,) = bulk_roots(document)
+            entries = _entries_of(snapshot, field.name.value, oldest)
+            search = _argument(field, "query")
+            chosen = [e.node for e in _select(entries, search, field.name.value)]
+            return project(admin_schema(), document, chosen)
 
         return self.bulk.start(inner, nodes, now)
 
+    def _oldest_order(self) -> str | None:
+        """Without ``read_all_orders`` Shopify shows only the last 60 days of orders."""
+        if "read_all_orders" in self.scopes:
+            return None
+        return iso(self.clock.now() - ORDER_WINDOW)
+
     def _entries(self, root: str) -> list[Entry]:
-        return _entries_of(self.snapshot(), root)
+        return _entries_of(self.snapshot(), root, self._oldest_order())
 
     # -- cost ----------------------------------------------------------------------------
     def _charge(self, requested: int) -> Answer | None:
@@ -233,12 +270,17 @@ class ShopifySimulator:
             },
         }
 
-    def _ok(self, data: dict[str, Any], requested: int, actual: int) -> Answer:
+    def _ok(
+        self, data: dict[str, Any] | None, requested: int, actual: int, errors: list[Any]
+    ) -> Answer:
         with self._lock:
             self._available = min(self.bucket_size, self._available + max(0, requested - actual))
             self.spent += actual
             cost = self._cost(requested, actual)
-        return _json(200, {"data": data, "extensions": {"cost": cost}})
+        body: dict[str, Any] = {"data": data, "extensions": {"cost": cost}}
+        if errors:
+            body = {"errors": errors, **body}
+        return _json(200, body)
 
     def _error(
         self, message: str, code: str, requested: int = 0, *, locked: bool = False
@@ -256,28 +298,17 @@ def _json(status: int, body: Any) -> Answer:
     return Answer(status, orjson.dumps(body))
 
 
-def _requested(query: str, first: int) -> int:
-    nested = [int(n) for n in _FIRST.findall(query)]
-    return 2 + first * (1 + sum(2 + n for n in nested))
+def _argument(field: FieldNode, name: str) -> Any:
+    """A literal argument of ``field`` (a bulk query has no variables)."""
+    for argument in field.arguments or ():
+        if argument.name.value == name and isinstance(argument.value, StringValueNode):
+            return argument.value.value
+    return None
 
 
-def _actual(nodes: list[Node]) -> int:
-    return 2 + sum(_node_cost(node) for node in nodes)
-
-
-def _node_cost(node: Any) -> int:
-    if isinstance(node, list):
-        return sum(_node_cost(item) - 1 for item in node if isinstance(item, dict))
-    if not isinstance(node, dict):
-        return 0
-    cost = 1
-    for value in node.values():
-        if isinstance(value, dict) and isinstance(value.get("nodes"), list):
-            cost += 2 + sum(_node_cost(child) for child in value["nodes"])
-    return cost
-
-
-def _entries_of(snapshot: Snapshot, root: str) -> list[Entry]:
+def _entries_of(snapshot: Snapshot, root: str, oldest_order: str | None) -> list[Entry]:
+    if root == "orders" and oldest_order is not None:
+        return [e for e in snapshot.orders if e.created_at >= oldest_order]
     lists: dict[str, Callable[[], list[Entry]]] = {
         "orders": lambda: snapshot.orders,
         "customers": lambda: snapshot.customers,
@@ -315,7 +346,7 @@ def _compare(left: str, op: str, right: str) -> bool:
     }[op]
 
 
-def _page(entries: list[Entry], variables: dict[str, Any], root: str) -> tuple[Node, int]:
+def _page(entries: list[Entry], variables: dict[str, Any], root: str) -> Node:
     """One page after ``after``, in sortKey order (UPDATED_AT, CREATED_AT or ID)."""
     key = _sort_key(
         str(variables.get("sortKey") or ("CREATED_AT" if root == "events" else "UPDATED_AT"))
@@ -333,10 +364,14 @@ def _page(entries: list[Entry], variables: dict[str, Any], root: str) -> tuple[N
     first = int(variables.get("first", 1))
     chosen = ordered[start : start + first]
     more = start + first < len(ordered)
-    end = _cursor(key(chosen[-1])) if chosen else None
-    nodes = [e.node for e in chosen]
-    page = {"nodes": nodes, "pageInfo": {"hasNextPage": more, "endCursor": end}}
-    return page, _actual(nodes)
+    cursors = [_cursor(key(e)) for e in chosen]
+    info = {
+        "hasNextPage": more,
+        "hasPreviousPage": start > 0,
+        "startCursor": cursors[0] if cursors else None,
+        "endCursor": cursors[-1] if cursors else None,
+    }
+    return {"nodes": [e.node for e in chosen], "_cursors": cursors, "pageInfo": info}
 
 
 def _by_updated(e: Entry) -> tuple[Any, ...]:

@@ -2,7 +2,8 @@
 moving ``CREATED → RUNNING → COMPLETED`` (or ``FAILED``) over the polls of
 ``currentBulkOperation``, and a JSONL file at a signed URL that expires.
 
-The JSONL flattens every connection: a node inside ``{"nodes": [...]}`` becomes its own
+The file holds what the query selected (the simulator executes it, app.py) and flattens
+every connection: a node inside ``{"edges": [{"node": …}]}`` becomes its own
 line carrying ``__parentId`` (its parent's id). Children come after their parent but not
 straight after it: each batch of ``BATCH`` parents is written first, then their children,
 the last parent's first, as Shopify's own files mix them.
@@ -164,8 +165,9 @@ def _split(node: Node, parent: str | None, children: list[Node]) -> Node:
     objects inside plain lists keep their place but lose their connections too."""
     own: Node = {}
     for key, value in node.items():
-        if isinstance(value, dict) and isinstance(value.get("nodes"), list):
-            for child in value["nodes"]:
+        members = _members(value)
+        if members is not None:
+            for child in members:
                 children.append({})  # its place: before its own children
                 slot = len(children) - 1
                 children[slot] = _split(child, node["id"], children)
@@ -176,3 +178,14 @@ def _split(node: Node, parent: str | None, children: list[Node]) -> Node:
     if parent is not None:
         own["__parentId"] = parent
     return own
+
+
+def _members(value: Any) -> list[Node] | None:
+    """The nodes of a connection in an answer (``edges { node }`` or ``nodes``), or None."""
+    if not isinstance(value, dict):
+        return None
+    if isinstance(value.get("edges"), list):
+        return [edge["node"] for edge in value["edges"]]
+    if isinstance(value.get("nodes"), list):
+        return list(value["nodes"])
+    return None

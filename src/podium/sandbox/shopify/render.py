@@ -77,6 +77,26 @@ class Snapshot:
         ]
         return _sorted(entries)
 
+    def find(self, node_id: str, oldest_order: str | None = None) -> Node | None:
+        """The node with gid ``node_id`` (``QueryRoot.node``); an order created before
+        ``oldest_order`` (and its refunds) is not found, as without read_all_orders."""
+        found = self.by_id.get(node_id)
+        if found is None or (oldest_order is not None and found[0] < oldest_order):
+            return None
+        return found[1]
+
+    @cached_property
+    def by_id(self) -> dict[str, tuple[str, Node]]:
+        """Every node ``find`` serves, with the creation time of the order it is in."""
+        found: dict[str, tuple[str, Node]] = {}
+        for entry in self.orders:
+            found[entry.node["id"]] = (entry.created_at, entry.node)
+            for refund in entry.node["refunds"]:
+                found[refund["id"]] = (entry.created_at, refund)
+        for entries in (self.customers, self.products, self.inventory_items):
+            found.update((e.node["id"], ("", e.node)) for e in entries)
+        return found
+
     @cached_property
     def customers(self) -> list[Entry]:
         placed: dict[int, list[datetime]] = defaultdict(list)
@@ -171,6 +191,7 @@ class Snapshot:
         for kind, name, number, at, label in found:
             event_id = 5_500_000_000 + number % 100_000_000
             node = {
+                "__typename": "BasicEvent",
                 "id": gid("BasicEvent", event_id),
                 "action": "destroy",
                 "subjectType": kind,
@@ -250,7 +271,10 @@ def line_node(order: Order, line: Line) -> Node:
         [
             {
                 "allocatedAmountSet": money_set(line.discount),
-                "discountApplication": {"code": order.promo},
+                "discountApplication": {
+                    "__typename": "DiscountCodeApplication",
+                    "code": order.promo,
+                },
             }
         ]
         if line.discount

@@ -1,7 +1,8 @@
 """Bulk Operations for full syncs: start a job, poll it, fetch its JSONL, rebuild nodes.
 
     run ─▶ bulkOperationRunQuery ─(OPERATION_IN_PROGRESS: adopt it if it is ours,
-           │                        else wait for it)
+           │                        else wait for it; any other userError ─▶
+           │                        ``BulkRefused``: the source pages instead)
            ▼
     poll currentBulkOperation every ``poll_interval`` ─▶ COMPLETED ─▶ download ─▶ nodes
            │  FAILED / CANCELED / EXPIRED ─▶ ``BulkFailed`` (the source falls back to paging)
@@ -32,7 +33,7 @@ import httpx
 import orjson
 
 from podium.connectors.sources.shopify.graphql import ShopifyGraphql
-from podium.errors import TerminalTaskError, TransientTaskError
+from podium.errors import TransientTaskError
 
 # The connection each child type belongs to (Shopify's JSONL does not name it).
 CHILD_FIELDS = {
@@ -55,6 +56,11 @@ _POLL = (
 
 class BulkFailed(Exception):
     """The job ended without a file (FAILED, CANCELED, EXPIRED)."""
+
+
+class BulkRefused(BulkFailed):
+    """Shopify would not run the query as a bulk operation (a userError such as
+    "a connection field within a list field"); the same query pages fine."""
 
 
 class BulkPending(Exception):
@@ -100,10 +106,7 @@ class BulkRunner:
                 return str(job["id"])
             errors = payload.get("userErrors") or [{}]
             if errors[0].get("code") != "OPERATION_IN_PROGRESS":
-                raise TerminalTaskError(
-                    f"connection {self.graphql.name!r}: Shopify refused the bulk query: "
-                    f"{errors[0].get('message')}"
-                )
+                raise BulkRefused(f"Shopify refused the bulk query: {errors[0].get('message')}")
             current = self.graphql.execute(_POLL)["currentBulkOperation"] or {}
             if current.get("query") == query and current.get("status") not in DONE:
                 return str(current["id"])  # ours, from a run that did not see it finish

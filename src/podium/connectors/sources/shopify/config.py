@@ -16,6 +16,8 @@
         timeout: 30s                     # per request
         retries: 5
         streams: [orders, refunds]       # default: every stream
+        order_history: all               # or last_60_days: accept that an app without
+                                         # read_all_orders sees only the last 60 days
 
 Each problem starts with its key, says what is expected and what was given; the access
 token's value is never quoted.
@@ -56,7 +58,9 @@ KEYS = (
     "timeout",
     "retries",
     "streams",
+    "order_history",
 )
+ORDER_HISTORY = ("all", "last_60_days")
 DEFAULT_VERSION = "2025-10"
 _SHOP = re.compile(r"^[a-z0-9][a-z0-9-]*(\.myshopify\.com)?$")
 _VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
@@ -75,6 +79,7 @@ class ShopifyConfig:
     timeout: float
     retries: int
     streams: tuple[str, ...]
+    order_history: str = "all"
 
     @property
     def graphql_path(self) -> str:
@@ -101,6 +106,7 @@ def parse_shopify_settings(settings: Any) -> tuple[ShopifyConfig | None, list[st
         timeout=durations["timeout"],
         retries=retries_setting(settings, problems),
         streams=stream_selection(settings.get("streams"), STREAM_NAMES, problems),
+        order_history=_order_history(settings, problems),
     )
     return config, problems
 
@@ -147,6 +153,17 @@ def _version(settings: Mapping[str, Any], problems: list[str]) -> str:
         )
         return DEFAULT_VERSION
     return version
+
+
+def _order_history(settings: Mapping[str, Any], problems: list[str]) -> str:
+    value = settings.get("order_history", "all")
+    if value not in ORDER_HISTORY:
+        problems.append(
+            f"order_history: expected all (stop when the app lacks read_all_orders) or "
+            f"last_60_days (read what Shopify shows without it), got {value!r}"
+        )
+        return "all"
+    return str(value)
 
 
 def _flag(settings: Mapping[str, Any], key: str, default: bool, problems: list[str]) -> bool:

@@ -5,7 +5,8 @@ throttleStatus`` says how many points are left and how fast they come back; befo
 query is sent, ``acquire`` waits until the points it will ask for (``expect``) are there,
 and reserves them, so every task sharing the connection's limiter spends one budget.
 (``ratelimit.ShopifyCallLimit`` paces by the REST call bucket and guesses the next cost
-from the last one; a GraphQL client knows the cost of the query it is about to send.)
+from the last one; a GraphQL client knows the cost of the query it is about to send: by
+Shopify's published rules (cost.py) until the server has reported it.)
 
 ``ShopifyGraphql.execute`` sends one query and returns its ``data``:
 
@@ -17,7 +18,6 @@ from the last one; a GraphQL client knows the cost of the query it is about to s
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -25,17 +25,10 @@ from typing import Any
 
 from podium.connectors.http import HttpClient
 from podium.connectors.ratelimit import Observed
+from podium.connectors.sources.shopify.cost import requested_cost
 from podium.errors import TerminalTaskError, TransientTaskError
 
-_FIRST = re.compile(r"first:\s*(\d+)")
 _RETRY_CODES = ("INTERNAL_SERVER_ERROR", "TIMEOUT", "SERVICE_UNAVAILABLE")
-
-
-def estimate_cost(query: str, first: int) -> int:
-    """Shopify's requested-cost rule of thumb: each connection costs 2 plus ``first``
-    times its node (1, plus its own connections)."""
-    nested = sum(2 + int(n) for n in _FIRST.findall(query))
-    return 2 + first * (1 + nested)
 
 
 class GraphqlCostLimit:
@@ -118,7 +111,7 @@ class ShopifyGraphql:
         last = ""
         for attempt in range(1, self.attempts + 1):
             key = (query, int(variables.get("first", 1)))
-            self.limiter.expect(self._costs.get(key, estimate_cost(*key)))
+            self.limiter.expect(self._costs.get(key) or requested_cost(query, variables))
             response = self.client.request(
                 "POST", self.path, json={"query": query, "variables": variables}, parse_json=True
             )

@@ -11,6 +11,19 @@ How a stream is read:
                                          since C (orders, products) as deletions
     inventory_levels                     always paged, whole (Shopify has no updated_at
                                          filter for levels)
+    a bulk query Shopify refuses         paged instead (refunds: a connection inside the
+                                         refunds list is refused in bulk)
+
+Every paged query costs at most 1,000 points by Shopify's published rules (cost.py): the
+nested connections (line items, variants, levels …) come a page at a time, the first
+inline and the rest through ``node(id:)`` on their parent, only where there are more.
+
+Orders older than 60 days are visible only with the ``read_all_orders`` access scope.
+Before a first or full sync of orders, refunds or transactions, or an incremental one
+whose cursor is older than 60 days (by podium's clock), the source asks for the app's
+scopes (``currentAppInstallation.accessScopes``); without that scope it stops with
+an error naming it, unless ``order_history: last_60_days`` says the last 60 days will do
+(then it warns).
 
 A bulk job still running after ``bulk_timeout`` is saved in ``state.extra["bulk"]``
 (the run loads nothing and succeeds); the next run polls that job instead of starting
@@ -27,10 +40,11 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from podium import clock
 from podium.connectors.http import HttpClient, HttpRetry
 from podium.connectors.ratelimit import shared_limiter
 from podium.connectors.source import JsonPage, Page, Stream, StreamState, misconfigured
@@ -43,12 +57,16 @@ from podium.connectors.sources.shopify.bulk import (
     assemble,
 )
 from podium.connectors.sources.shopify.config import ShopifyConfig, parse_shopify_settings
+from podium.connectors.sources.shopify.cost import MAX_COST, requested_cost
 from podium.connectors.sources.shopify.graphql import GraphqlCostLimit, ShopifyGraphql
 from podium.connectors.sources.shopify.streams import (
+    Nested,
+    Node,
     StreamSpec,
     bulk_query,
     number,
     paged_query,
+    rest_query,
     stream_specs,
 )
 from podium.errors import TerminalTaskError
@@ -58,6 +76,9 @@ _EVENTS = (
     "after: $after, query: $query, sortKey: CREATED_AT) { nodes { id ... on BasicEvent { "
     "action subjectType subjectId createdAt } } pageInfo { hasNextPage endCursor } } }"
 )
+_SCOPES = "query Scopes { currentAppInstallation { accessScopes { handle } } }"
+ALL_ORDERS = "read_all_orders"
+ORDER_WINDOW = timedelta(days=60)  # what Shopify shows without read_all_orders
 
 
 def shopify_problems(settings: Any) -> list[str]:
@@ -104,6 +125,19 @@ def open_shopify_source(
     return ShopifySource(name, config, graphql, bulk, logger)
 
 
+def _beyond_window(since: str) -> bool:
+    """Whether reading from ``since`` reaches orders older than Shopify's 60-day window
+    (by podium's clock; the shop's own may be a little ahead)."""
+    moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+    return moment < clock.now() - ORDER_WINDOW
+
+
+def _rest_size(nested: Nested) -> int:
+    """The largest page of ``nested``'s rest query that costs at most ``MAX_COST``."""
+    per_node = requested_cost(rest_query(nested), {"first": 1}) - 3  # node 1, connection 2
+    return max(1, min(250, (MAX_COST - 3) // per_node))
+
+
 def utc_text(moment: str) -> str:
     """An ISO time as UTC text with ``Z`` (a cursor read back from a ``timestamp`` column
     has no zone: it is UTC)."""
@@ -126,6 +160,7 @@ class ShopifySource:
     ) -> None:
         self.name, self.config, self.graphql, self.bulk = name, config, graphql, bulk
         self._logger = logger
+        self._all_orders: bool | None = None  # read_all_orders granted, once asked
         specs = stream_specs(config.lookback)
         self._specs = {n: specs[n] for n in config.streams}
 
@@ -144,6 +179,8 @@ class ShopifySource:
         since = None
         if spec.incremental and state.cursor is not None and not full_refresh:
             since = utc_text(rewind_cursor(state.cursor, stream.lookback))
+        if spec.root == "orders" and (since is None or _beyond_window(since)):
+            self._check_order_history(stream.name)
         if since is None and spec.incremental and self.config.bulk:
             try:
                 yield from self._read_bulk(spec, state)
@@ -165,7 +202,56 @@ class ShopifySource:
     def _read_pages(self, spec: StreamSpec, since: str | None) -> Iterator[JsonPage]:
         variables = {"first": spec.page_size, "query": f"updated_at:>='{since}'" if since else None}
         for nodes, where in self.graphql.pages(spec.root, paged_query(spec), variables):
+            for nested in spec.nested:
+                self._drain(nested, nodes)
             yield JsonPage([row for node in nodes for row in spec.rows(node)], where)
+
+    def _drain(self, nested: Nested, nodes: list[Node]) -> None:
+        """Each parent's ``nested`` connection made whole: the pages after the inline one."""
+        parents = (
+            [p for node in nodes for p in node.get(nested.inside) or []] if nested.inside else nodes
+        )
+        size = _rest_size(nested)
+        for parent in parents:
+            connection = parent.get(nested.name) or {}
+            info = connection.get("pageInfo") or {}
+            while info.get("hasNextPage"):
+                after = info.get("endCursor")
+                variables = {"id": parent["id"], "first": size, "after": after}
+                data = self.graphql.execute(rest_query(nested), variables)
+                more = (data.get("node") or {}).get(nested.name) or {}
+                connection.setdefault("nodes", []).extend(more.get("nodes") or [])
+                info = more.get("pageInfo") or {}
+                if info.get("hasNextPage") and info.get("endCursor") in (None, after):
+                    raise TerminalTaskError(
+                        f"connection {self.name!r}: {nested.name} of {parent['id']} after "
+                        f"{after!r} links to itself, so paging would never end"
+                    )
+
+    def _check_order_history(self, stream: str) -> None:
+        """Stops (or warns) before a first/full sync that would silently miss orders
+        older than 60 days for want of ``read_all_orders`` (module docstring)."""
+        if self._all_orders is None:
+            data = self.graphql.execute(_SCOPES)
+            granted = (data.get("currentAppInstallation") or {}).get("accessScopes") or []
+            self._all_orders = ALL_ORDERS in {s.get("handle") for s in granted}
+        if self._all_orders:
+            return
+        if self.config.order_history == "last_60_days":
+            self._warn(
+                f"stream {stream!r}: the app lacks the {ALL_ORDERS} access scope, so only "
+                "orders from the last 60 days are read (order_history: last_60_days)"
+            )
+            return
+        raise TerminalTaskError(
+            f"connection {self.name!r}, stream {stream!r}: the Shopify app lacks the "
+            f"{ALL_ORDERS} access scope, so Shopify returns only orders from the last 60 "
+            f"days and this sync (first, full, or from a cursor older than 60 days) would "
+            f"silently miss older ones. Grant "
+            f"{ALL_ORDERS} to the app (custom app: add the scope and reinstall; public app: "
+            "request it in the Partner Dashboard), or set order_history: last_60_days on "
+            "the connection to load the last 60 days only"
+        )
 
     def _read_deletions(self, spec: StreamSpec, since: str) -> Iterator[Page]:
         search = f"action:destroy AND subject_type:{spec.deletions} AND created_at:>='{since}'"

@@ -16,7 +16,7 @@ the decimal text Shopify sends (typed ``decimal(18,2)``), times are UTC.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,25 +29,48 @@ TIMES = {"created_at": "timestamp", "updated_at": "timestamp"}
 
 
 @dataclass(frozen=True)
+class Nested:
+    """A connection inside a node (``Order.lineItems``): its first page comes inline
+    (``first``), the rest through ``node(id:)`` on its parent (``parent_type``), as real
+    integrators drain nested connections. ``inside`` names the list it sits in, if any
+    (a refund's ``refundLineItems`` are inside ``Order.refunds``)."""
+
+    name: str
+    parent_type: str
+    first: int
+    fields: str
+    inside: str | None = None
+
+
+@dataclass(frozen=True)
 class StreamSpec:
     """How one stream is read: the root connection, its node fields (paged or bulk
-    spelling), the page size that keeps a query's cost under 1000, the rows a node
-    gives, and the subject type whose destroy events mark rows deleted."""
+    spelling, given its nested connections), the page size that keeps a query's cost
+    under 1000 by Shopify's rules (cost.py), the rows a node gives, and the subject type
+    whose destroy events mark rows deleted."""
 
     stream: Stream
     root: str
-    fields: Callable[[bool], str]
+    fields: Callable[[bool, Mapping[str, Nested]], str]
     page_size: int
     rows: Callable[[Node], list[Record]]
     incremental: bool = True
     deletions: str | None = None
+    nested: tuple[Nested, ...] = ()
+
+    def node_fields(self, bulk: bool) -> str:
+        return self.fields(bulk, {n.name: n for n in self.nested})
 
 
-def connection(name: str, first: int, fields: str, bulk: bool) -> str:
-    """A nested connection: ``nodes`` with ``first`` when paging, ``edges`` in bulk."""
+def connection(nested: Nested, bulk: bool) -> str:
+    """A nested connection: ``nodes`` with ``first`` and ``pageInfo`` when paging,
+    ``edges`` in bulk (where Shopify returns every node)."""
     if bulk:
-        return f"{name} {{ edges {{ node {{ {fields} }} }} }}"
-    return f"{name}(first: {first}) {{ nodes {{ {fields} }} }}"
+        return f"{nested.name} {{ edges {{ node {{ {nested.fields} }} }} }}"
+    return (
+        f"{nested.name}(first: {nested.first}) {{ nodes {{ {nested.fields} }} "
+        "pageInfo { hasNextPage endCursor } }"
+    )
 
 
 def paged_query(spec: StreamSpec) -> str:
@@ -55,14 +78,23 @@ def paged_query(spec: StreamSpec) -> str:
     return (
         f"query Page($first: Int!, $after: String, $query: String, $reverse: Boolean) {{ "
         f"{spec.root}(first: $first, after: $after, query: $query, reverse: $reverse{sort}) "
-        f"{{ nodes {{ {spec.fields(False)} }} "
+        f"{{ nodes {{ {spec.node_fields(False)} }} "
         "pageInfo { hasNextPage endCursor } } }"
+    )
+
+
+def rest_query(nested: Nested) -> str:
+    """The rest of one parent's nested connection, after the page it came with."""
+    return (
+        "query Rest($id: ID!, $first: Int!, $after: String) { node(id: $id) { "
+        f"... on {nested.parent_type} {{ {nested.name}(first: $first, after: $after) {{ "
+        f"nodes {{ {nested.fields} }} pageInfo {{ hasNextPage endCursor }} }} }} }} }}"
     )
 
 
 def bulk_query(spec: StreamSpec, search: str | None) -> str:
     args = f'(query: "{search}")' if search else ""
-    return f"{{ {spec.root}{args} {{ edges {{ node {{ {spec.fields(True)} }} }} }} }}"
+    return f"{{ {spec.root}{args} {{ edges {{ node {{ {spec.node_fields(True)} }} }} }} }}"
 
 
 def number(gid: Any) -> int | None:
@@ -86,19 +118,24 @@ def ref(value: Any) -> int | None:
 
 
 # -- orders --------------------------------------------------------------------------------
-def _order_fields(bulk: bool) -> str:
-    line = (
-        f"id sku title quantity originalUnitPriceSet {MONEY} totalDiscountSet {MONEY} "
-        f"variant {{ id }} product {{ id }} discountAllocations {{ allocatedAmountSet {MONEY} "
-        "discountApplication { ... on DiscountCodeApplication { code } } }"
-    )
-    shipping = f"id title code originalPriceSet {MONEY}"
+LINE_ITEMS = Nested(
+    "lineItems",
+    "Order",
+    10,
+    f"id sku title quantity originalUnitPriceSet {MONEY} totalDiscountSet {MONEY} "
+    f"variant {{ id }} product {{ id }} discountAllocations {{ allocatedAmountSet {MONEY} "
+    "discountApplication { ... on DiscountCodeApplication { code } } }",
+)
+SHIPPING_LINES = Nested("shippingLines", "Order", 3, f"id title code originalPriceSet {MONEY}")
+
+
+def _order_fields(bulk: bool, nested: Mapping[str, Nested]) -> str:
     return (
         "id name createdAt processedAt updatedAt cancelledAt currencyCode "
         "displayFinancialStatus displayFulfillmentStatus customer { id } discountCodes "
         f"subtotalPriceSet {MONEY} totalDiscountsSet {MONEY} totalShippingPriceSet {MONEY} "
         f"totalTaxSet {MONEY} totalPriceSet {MONEY} totalRefundedSet {MONEY} "
-        f"{connection('lineItems', 25, line, bulk)} {connection('shippingLines', 5, shipping, bulk)}"
+        f"{connection(nested['lineItems'], bulk)} {connection(nested['shippingLines'], bulk)}"
     )
 
 
@@ -162,11 +199,21 @@ def _line(line: Node) -> Record:
 
 
 # -- refunds and transactions (ride the order cursor) ----------------------------------------
-def _refund_fields(bulk: bool) -> str:
-    item = f"id quantity subtotalSet {MONEY} lineItem {{ id }}"
+REFUND_LINE_ITEMS = Nested(
+    "refundLineItems",
+    "Refund",
+    10,
+    f"id quantity subtotalSet {MONEY} lineItem {{ id }}",
+    inside="refunds",
+)
+
+
+def _refund_fields(bulk: bool, nested: Mapping[str, Nested]) -> str:
+    """A connection inside the ``refunds`` list: Shopify refuses it in a bulk query, so
+    full syncs of refunds read page by page (source.py falls back)."""
     return (
         "id updatedAt refunds(first: 10) { id createdAt note "
-        f"totalRefundedSet {MONEY} {connection('refundLineItems', 25, item, bulk)} }}"
+        f"totalRefundedSet {MONEY} {connection(nested['refundLineItems'], bulk)} }}"
     )
 
 
@@ -194,7 +241,7 @@ def refund_rows(node: Node) -> list[Record]:
     ]
 
 
-def _transaction_fields(bulk: bool) -> str:
+def _transaction_fields(bulk: bool, nested: Mapping[str, Nested]) -> str:
     return (
         "id updatedAt transactions(first: 10) { id kind status gateway "
         f"amountSet {MONEY} createdAt processedAt parentTransaction {{ id }} }}"
@@ -222,7 +269,7 @@ def transaction_rows(node: Node) -> list[Record]:
 
 
 # -- customers, products, inventory -------------------------------------------------------
-def _customer_fields(bulk: bool) -> str:
+def _customer_fields(bulk: bool, nested: Mapping[str, Nested]) -> str:
     return (
         "id email phone firstName lastName createdAt updatedAt numberOfOrders "
         "emailMarketingConsent { marketingState } defaultAddress { city provinceCode countryCode }"
@@ -249,11 +296,13 @@ def customer_rows(node: Node) -> list[Record]:
     ]
 
 
-def _product_fields(bulk: bool) -> str:
-    variant = "id sku title price barcode inventoryItem { id }"
+VARIANTS = Nested("variants", "Product", 20, "id sku title price barcode inventoryItem { id }")
+
+
+def _product_fields(bulk: bool, nested: Mapping[str, Nested]) -> str:
     return (
         "id title handle productType status createdAt updatedAt "
-        f"{connection('variants', 50, variant, bulk)}"
+        f"{connection(nested['variants'], bulk)}"
     )
 
 
@@ -282,9 +331,16 @@ def product_rows(node: Node) -> list[Record]:
     ]
 
 
-def _inventory_fields(bulk: bool) -> str:
-    level = 'id location { id name } quantities(names: ["available"]) { name quantity } updatedAt'
-    return f"id sku variant {{ id }} {connection('inventoryLevels', 10, level, bulk)}"
+INVENTORY_LEVELS = Nested(
+    "inventoryLevels",
+    "InventoryItem",
+    10,
+    'id location { id name } quantities(names: ["available"]) { name quantity } updatedAt',
+)
+
+
+def _inventory_fields(bulk: bool, nested: Mapping[str, Nested]) -> str:
+    return f"id sku variant {{ id }} {connection(nested['inventoryLevels'], bulk)}"
 
 
 def inventory_rows(node: Node) -> list[Record]:
@@ -324,11 +380,12 @@ def stream_specs(lookback: float) -> dict[str, StreamSpec]:
                        "total_tax", "total_price", "total_refunded", "line_items.price",
                        "line_items.total_discount", "line_items.discount_allocations.amount",
                        "shipping_lines.price")}),
-            "orders", _order_fields, 20, order_rows, deletions="ORDER"),
+            "orders", _order_fields, 7, order_rows, deletions="ORDER",
+            nested=(LINE_ITEMS, SHIPPING_LINES)),
         StreamSpec(
             Stream("refunds", ("id",), "order_updated_at", WriteMode.MERGE, lookback=lookback,
                    columns={**ride, **_money("total_refunded", "refund_line_items.subtotal")}),
-            "orders", _refund_fields, 20, refund_rows),
+            "orders", _refund_fields, 20, refund_rows, nested=(REFUND_LINE_ITEMS,)),
         StreamSpec(
             Stream("transactions", ("id",), "order_updated_at", WriteMode.MERGE,
                    lookback=lookback,
@@ -341,10 +398,12 @@ def stream_specs(lookback: float) -> dict[str, StreamSpec]:
         StreamSpec(
             Stream("products", ("id",), "updated_at", WriteMode.MERGE, lookback=lookback,
                    columns={**TIMES, **_money("variants.price")}),
-            "products", _product_fields, 15, product_rows, deletions="PRODUCT"),
+            "products", _product_fields, 20, product_rows, deletions="PRODUCT",
+            nested=(VARIANTS,)),
         StreamSpec(
             Stream("inventory_levels", ("inventory_item_id", "location_id"), None,
                    WriteMode.REPLACE, columns={"updated_at": "timestamp", "available": "bigint"}),
-            "inventoryItems", _inventory_fields, 50, inventory_rows, incremental=False),
+            "inventoryItems", _inventory_fields, 25, inventory_rows, incremental=False,
+            nested=(INVENTORY_LEVELS,)),
     ]  # fmt: skip
     return {spec.stream.name: spec for spec in specs}
