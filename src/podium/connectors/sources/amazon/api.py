@@ -92,32 +92,34 @@ class SpApi:
         return Answered(response.url, response.json())
 
     def pages(
-        self, operation: str, path: str, params: Mapping[str, str]
+        self, operation: str, path: str, params: Mapping[str, str], *, v0: bool = True
     ) -> Iterator[tuple[Answered, dict[str, Any]]]:
-        """Each page's answer and ``payload``, following ``payload.NextToken``. The next
-        request carries the token *and the same parameters*, as the Orders and Finances
-        models say ("NextToken doesn't affect any filters"; "include the same arguments as
-        the call that produced the token"). Empty pages that still carry a token are
-        followed; a token that repeats is a ``TerminalTaskError``."""
+        """Each page's answer and its body, following the model's token. The v0 models
+        (Orders, Finances) wrap the body in ``payload`` and want ``NextToken`` *with the
+        same parameters* ("NextToken doesn't affect any filters"; "include the same
+        arguments as the call that produced the token"); Reports 2021-06-30 (``v0=False``)
+        answers unwrapped and wants ``nextToken`` "as the only parameter". Empty pages that
+        still carry a token are followed; a token that repeats is a ``TerminalTaskError``."""
         seen: set[str] = set()
         first = dict(params)
+        name = "NextToken" if v0 else "nextToken"
         while True:
             answered = self.call(operation, "GET", path, params=params)
             body = answered.body if isinstance(answered.body, dict) else {}
-            payload = body.get("payload")
+            payload = body.get("payload") if v0 else body
             if not isinstance(payload, dict):
                 raise TerminalTaskError(
                     f"connection {self.connection!r}: {operation} answered without a payload "
                     f"object ({answered.url}); check base_url"
                 )
             yield answered, payload
-            token = payload.get("NextToken")
+            token = payload.get(name)
             if not token:
                 return
             if token in seen:
                 raise TerminalTaskError(
-                    f"connection {self.connection!r}: {operation} sent the same NextToken "
+                    f"connection {self.connection!r}: {operation} sent the same {name} "
                     f"twice ({answered.url}), so paging would never end"
                 )
             seen.add(token)
-            params = {**first, "NextToken": token}
+            params = {**first, name: token} if v0 else {name: token}

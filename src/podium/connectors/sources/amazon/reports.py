@@ -71,10 +71,7 @@ class ReportReader:
     def _list(self, report_type: str, since: str) -> list[dict[str, Any]]:
         params = {"reportTypes": report_type, "createdSince": since, "pageSize": "100"}
         found: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        while True:
-            answered = self.api.call("getReports", "GET", f"{_BASE}/reports", params=params)
-            body = answered.body if isinstance(answered.body, dict) else {}
+        for answered, body in self.api.pages("getReports", f"{_BASE}/reports", params, v0=False):
             reports = body.get("reports")
             if not isinstance(reports, list):
                 raise TerminalTaskError(
@@ -82,16 +79,6 @@ class ReportReader:
                     f"list ({answered.url}); check base_url"
                 )
             found.extend(r for r in reports if isinstance(r, dict))
-            token = body.get("nextToken")
-            if not token:
-                break
-            if token in seen:
-                raise TerminalTaskError(
-                    f"connection {self.connection!r}: getReports sent the same nextToken "
-                    f"twice ({answered.url}), so paging would never end"
-                )
-            seen.add(token)
-            params = {"nextToken": token}  # the model: "include this token as the only parameter"
         return sorted(found, key=lambda r: (str(r.get("createdTime")), str(r.get("reportId"))))
 
     def _poll(self, report_id: str, deadline: float) -> tuple[str, str | None]:
