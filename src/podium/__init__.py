@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from podium.api import (
     TaskOptions,
-    TriggerSpec,
     Workflow,
     after_workflow,
     on_asset,
@@ -27,8 +26,8 @@ from podium.errors import (
     UsageError,
 )
 from podium.project import init_project, load_project
-
-__version__ = "0.1.0"
+from podium.project.specs import TriggerSpec
+from podium.version import __version__
 
 __all__ = [
     "Context",

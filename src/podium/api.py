@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack, overload
+
+from podium.project.python_files import build_from_builder
+from podium.project.specs import TaskSpec, TriggerSpec
 
 if TYPE_CHECKING:
     from podium.core import workflow as model
@@ -50,25 +52,6 @@ class TaskOptions(TypedDict, total=False):
     on_late: str
     produces: str | Sequence[str]
     params: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class TriggerSpec:
-    """A trigger as a YAML item would write it (``{"schedule": …}``), and where it was made."""
-
-    spec: Mapping[str, Any]
-    file: str
-    line: int
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """A task as a YAML item would write it (``{"id": …, "run": …}``), and where it was made."""
-
-    spec: Mapping[str, Any]
-    file: str
-    line: int
-    func: Callable[..., Any] | None = field(default=None, compare=False)
 
 
 def schedule(cron: str, *, timezone: str = "UTC", catchup: str = "latest") -> TriggerSpec:
@@ -146,6 +129,8 @@ class Workflow:
 
     Module-level instances in ``workflows/*.py`` are found when the project loads.
     """
+
+    podium_workflow_builder = True  # how podium.project.specs.is_builder knows it
 
     def __init__(
         self,
@@ -230,9 +215,6 @@ class Workflow:
         Checks what one workflow can show; ``load_project`` also checks pools, other
         workflows and that ``run`` targets import.
         """
-        # imported here: podium.project reads podium.Workflow, so it imports this module
-        from podium.project.python_files import build_from_builder
-
         return build_from_builder(self)
 
     def _add(

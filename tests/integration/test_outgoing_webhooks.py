@@ -19,10 +19,10 @@ from integration.outgoing_support import Received, Receiver, answer, run_workflo
 from podium.core.workflow import Project
 from podium.engine import services
 from podium.notify.runner import Subscribers
-from podium.notify.setup import subscribers_for
 from podium.outgoing.hooks_config import outgoing_webhooks
 from podium.outgoing.webhooks import OutgoingWebhookSubscriber
 from podium.project import load_project
+from podium.server.subscribers import subscribers_for
 from podium.store.database import Database, open_database
 from podium.testing import FakeClock
 

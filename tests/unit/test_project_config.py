@@ -153,7 +153,7 @@ def test_connections_and_notifications_are_kept(tmp_path: Path) -> None:
         "drops": {"type": "files", "path": "inbox", "streams": {"sales": {"pattern": "*.csv"}}}
     }
     assert loaded.warehouse == {"type": "duckdb"}
-    (rule,) = loaded.notifications  # checked and named (podium.project.notifications)
+    (rule,) = loaded.notifications  # checked and named (podium.notify.settings)
     assert (rule.name, rule.on, rule.to, rule.workflows) == (
         "webhook",
         ("failed",),

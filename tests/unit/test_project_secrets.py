@@ -14,7 +14,7 @@ from podium.core.masking import Masker
 from podium.core.workflow import Project
 from podium.errors import ProjectError
 from podium.project import load_project
-from podium.project.secrets import (
+from podium.settings.secrets import (
     connection_secrets,
     is_secret_name,
     read_secret_file,

@@ -11,8 +11,8 @@ import pytest
 
 from podium.core.workflow import Project
 from podium.errors import ProjectError, UsageError
+from podium.kinds.callables import resolve_callable
 from podium.project import load_project
-from podium.project.imports import resolve_callable
 from podium.project.validate import TASK_KINDS
 
 

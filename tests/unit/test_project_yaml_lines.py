@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from podium.errors import Problem
-from podium.project.yaml_lines import Fields, LineDict, LineList, Problems, load_yaml, located
+from podium.settings.yaml_lines import Fields, LineDict, LineList, Problems, load_yaml, located
 
 
 def load(text: str) -> tuple[object, list[Problem]]:

@@ -28,7 +28,7 @@ from podium.engine import crashpoints, state, trigger_state
 from podium.engine.journal import Journal
 from podium.engine.sla import SlaWatch
 from podium.engine.state import Graphs
-from podium.webhooks.process import WebhookProcessor
+from podium.engine.webhook_runs import WebhookProcessor
 
 #: a schedule tick older than this when the engine sees it counts as missed (catchup)
 MISSED_AFTER = 60.0

@@ -112,7 +112,7 @@ def _default(value: Any) -> Any:
 
 
 def _run_callable(job: Job, sink: LogSink, cancelled: threading.Event) -> Any:
-    from podium.project.imports import resolve_callable
+    from podium.kinds.callables import resolve_callable
 
     if job.project_root not in sys.path:
         sys.path.insert(0, job.project_root)

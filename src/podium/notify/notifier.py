@@ -186,7 +186,7 @@ class Notifier:
 def notifiers_for(project: Project, db: Database) -> list[Notifier]:
     """One notifier per rule of the project (podium.yaml's, then each workflow's own)."""
     from podium.notify.delivery import AppriseDestination
-    from podium.project.notifications import all_rules, rule_secrets
+    from podium.notify.settings import all_rules, rule_secrets
 
     rules = all_rules(project.notifications, project.workflows)
     secrets = set(project.secrets) | rule_secrets(rules)

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from podium.project.secrets import url_secrets
-from podium.project.yaml_lines import Fields, LineDict, LineList, Problems, did_you_mean, located
+from podium.settings.secrets import url_secrets
+from podium.settings.yaml_lines import Fields, LineDict, LineList, Problems, did_you_mean, located
 
 KEYS = ("name", "url", "secret", "events", "workflows", "attempts", "retry_delay", "timeout")
 DEFAULT_EVENTS = ("RunFinished", "AssetUpdated")

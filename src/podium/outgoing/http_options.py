@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from podium.outgoing.templates import ROOTS, reference_problem, references
-from podium.project.yaml_lines import Fields, LineDict, to_plain
+from podium.settings.yaml_lines import Fields, LineDict, to_plain
 
 if TYPE_CHECKING:
     from podium.core.workflow import Task

@@ -27,15 +27,16 @@ from typing import Any
 
 import httpx
 
-from podium import __version__, clock
+from podium import clock
 from podium.core.masking import Masker
 from podium.core.workflow import Project
 from podium.notify.feed import RunWorkflows, StoredEvent, event_at, record_pending
 from podium.notify.runner import BackgroundPass
 from podium.outgoing import signing
 from podium.outgoing.hooks_config import OutgoingWebhook, outgoing_webhooks
-from podium.project.secrets import url_secrets
+from podium.settings.secrets import url_secrets
 from podium.store.database import Database
+from podium.version import __version__
 
 log = logging.getLogger("podium.outgoing")
 PREFIX = "outgoing_webhook"

@@ -23,15 +23,15 @@ from pathlib import Path, PurePosixPath
 from podium.core.masking import Masker
 from podium.core.workflow import Project
 from podium.errors import Problem, ProjectError, UsageError
+from podium.kinds.callables import activate_root
+from podium.notify.settings import all_rules, rule_problems, rule_secrets
 from podium.project.config import CONFIG_FILE, read_settings
 from podium.project.connection_pools import connection_pools, with_connection_pools
-from podium.project.imports import activate_root
-from podium.project.notifications import all_rules, rule_problems, rule_secrets
 from podium.project.python_files import read_python_file
-from podium.project.secrets import Interpolator
 from podium.project.validate import ParsedWorkflow, ProjectView, check_project
 from podium.project.workflow_yaml import read_workflow_file
-from podium.project.yaml_lines import Problems
+from podium.settings.secrets import Interpolator
+from podium.settings.yaml_lines import Problems
 from podium.transforms.checks import Check
 from podium.transforms.models import ModelSet
 from podium.transforms.tasks import expand_transforms

@@ -15,9 +15,9 @@ from podium.connectors.registry import connection_problems, is_source
 from podium.connectors.warehouse import warehouse_problems
 from podium.core.alerts import NotifyRule
 from podium.core.workflow import EngineSettings
-from podium.project.notifications import read_rules, rule_secrets
-from podium.project.secrets import Interpolator, connection_secrets, url_secrets
-from podium.project.yaml_lines import Fields, LineDict, LineList, Problems, load_yaml, to_plain
+from podium.notify.settings import read_rules, rule_secrets
+from podium.settings.secrets import Interpolator, connection_secrets, url_secrets
+from podium.settings.yaml_lines import Fields, LineDict, LineList, Problems, load_yaml, to_plain
 from podium.webhooks.settings import webhook_config_problems
 
 CONFIG_FILE = "podium.yaml"
@@ -195,7 +195,7 @@ def _warehouse(fields: Fields) -> dict[str, Any]:
 
 
 def _notifications(fields: Fields) -> tuple[NotifyRule, ...]:
-    """``notifications:``, checked by podium.project.notifications."""
+    """``notifications:``, checked by podium.notify.settings."""
     if fields.mapping.get("notifications") is None:
         return ()
     value, line = fields.mapping["notifications"], fields.line("notifications")

@@ -14,13 +14,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from podium.api import TaskSpec, TriggerSpec, Workflow
 from podium.core import workflow as model
 from podium.errors import Problem, ProjectError
-from podium.project.imports import failure_location
+from podium.kinds.callables import failure_location
+from podium.project.specs import TaskSpec, TriggerSpec, WorkflowBuilder, is_builder
 from podium.project.validate import ParsedWorkflow
 from podium.project.workflow_yaml import build_workflow
-from podium.project.yaml_lines import LineDict, LineList, Problems, located
+from podium.settings.yaml_lines import LineDict, LineList, Problems, located
 
 
 def read_python_file(
@@ -34,7 +34,7 @@ def read_python_file(
     module = _import(root, path, file, problems)
     if module is None:
         return []
-    builders = {id(v): v for v in vars(module).values() if isinstance(v, Workflow)}
+    builders = {id(v): v for v in vars(module).values() if is_builder(v)}
     if not builders:
         problems.add(
             0,
@@ -46,7 +46,9 @@ def read_python_file(
     return [read_builder(builder, root, problems.found) for builder in new]
 
 
-def read_builder(builder: Workflow, root: Path | None, found: list[Problem]) -> ParsedWorkflow:
+def read_builder(
+    builder: WorkflowBuilder, root: Path | None, found: list[Problem]
+) -> ParsedWorkflow:
     """``builder``'s workflow, checked like YAML; file paths relative to ``root``."""
     file = _relative(builder.file, root)
     document = LineDict(builder.settings, builder.line)
@@ -61,7 +63,7 @@ def read_builder(builder: Workflow, root: Path | None, found: list[Problem]) -> 
     return build_workflow(document, file, default_name, Problems(file, found), funcs)
 
 
-def build_from_builder(builder: Workflow) -> model.Workflow:
+def build_from_builder(builder: WorkflowBuilder) -> model.Workflow:
     """``Workflow.build()``: the checked model, or ProjectError with every problem."""
     found: list[Problem] = []
     parsed = read_builder(builder, Path.cwd(), found)
@@ -70,7 +72,7 @@ def build_from_builder(builder: Workflow) -> model.Workflow:
     return parsed.workflow
 
 
-def _triggers(builder: Workflow, root: Path | None) -> LineList:
+def _triggers(builder: WorkflowBuilder, root: Path | None) -> LineList:
     items = LineList()
     for trigger in builder.triggers:
         if isinstance(trigger, TriggerSpec):
@@ -83,7 +85,7 @@ def _triggers(builder: Workflow, root: Path | None) -> LineList:
     return items
 
 
-def _tasks(builder: Workflow, file: str, root: Path | None) -> LineList:
+def _tasks(builder: WorkflowBuilder, file: str, root: Path | None) -> LineList:
     items = LineList()
     for task in builder.tasks:
         items.append(_task_document(task, builder, root))
@@ -91,7 +93,7 @@ def _tasks(builder: Workflow, file: str, root: Path | None) -> LineList:
     return items
 
 
-def _task_document(task: TaskSpec, builder: Workflow, root: Path | None) -> LineDict:
+def _task_document(task: TaskSpec, builder: WorkflowBuilder, root: Path | None) -> LineDict:
     item = LineDict(task.spec, task.line)
     item.file = _other_file(task.file, builder.file, root)
     return item

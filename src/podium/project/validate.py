@@ -20,8 +20,8 @@ from typing import Any
 from podium.core.graph import find_cycle
 from podium.core.workflow import Task, WebhookTrigger, Workflow, WorkflowTrigger
 from podium.errors import Problem, UsageError
-from podium.project.imports import resolve_callable, target_problem
-from podium.project.yaml_lines import LineDict, did_you_mean
+from podium.kinds.callables import resolve_callable, target_problem
+from podium.settings.yaml_lines import LineDict, did_you_mean
 from podium.webhooks.grammar import webhook_trigger_problem
 
 

@@ -29,10 +29,10 @@ from podium.core.workflow import (
     Workflow,
     WorkflowTrigger,
 )
-from podium.project.notifications import read_deadline, read_rules
-from podium.project.secrets import Interpolator
+from podium.notify.settings import read_deadline, read_rules
 from podium.project.validate import TASK_KINDS, ParsedWorkflow, available_kinds
-from podium.project.yaml_lines import (
+from podium.settings.secrets import Interpolator
+from podium.settings.yaml_lines import (
     Fields,
     LineDict,
     LineList,
@@ -129,7 +129,7 @@ def build_workflow(
 
 
 def _notify(read: Fields, workflow: str) -> tuple[NotifyRule, ...]:
-    """``notify:``: rules for this workflow only (see podium.project.notifications)."""
+    """``notify:``: rules for this workflow only (see podium.notify.settings)."""
     if read.mapping.get("notify") is None:
         return ()
     value, line = read.mapping["notify"], read.line("notify")

@@ -27,10 +27,10 @@ from podium.core.workflow import Project
 from podium.engine.loop import Engine
 from podium.errors import UsageError
 from podium.notify.runner import Subscribers
-from podium.notify.setup import subscribers_for
 from podium.server import access, auth
 from podium.server.api import create_app
 from podium.server.readiness import engine_probe
+from podium.server.subscribers import subscribers_for
 from podium.store.database import Database
 
 

@@ -41,7 +41,7 @@ from typing import Any
 from podium import clock
 from podium.core.durations import parse_duration
 from podium.errors import Problem, ProjectError, first_line
-from podium.project.yaml_lines import LineDict, LineList, load_yaml
+from podium.settings.yaml_lines import LineDict, LineList, load_yaml
 from podium.transforms.models import MODELS_DIR, ModelSet
 
 CHECKS_DIR = "checks"

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from podium.core.durations import parse_duration
 from podium.errors import Problem, ProjectError, UsageError, first_line
-from podium.project.yaml_lines import load_yaml
+from podium.settings.yaml_lines import load_yaml
 
 if TYPE_CHECKING:  # sqlglot is imported when models are parsed, not by every project load
     from sqlglot import exp

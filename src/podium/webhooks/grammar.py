@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from podium.core.workflow import Location, WebhookTrigger, Workflow
-from podium.project.yaml_lines import Fields, did_you_mean
+from podium.settings.yaml_lines import Fields, did_you_mean
 from podium.webhooks.settings import has_webhooks
 
 KEYS = ("webhook", "topic", "filters", "filter", "params")

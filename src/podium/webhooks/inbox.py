@@ -3,7 +3,7 @@
 One row per (connection, delivery id); a redelivery changes nothing. A body-signed
 delivery (Shopify, hmac) whose body the connection received within its ``replay_window``
 changes nothing either, whatever its id: it is a ``replay`` (the id is not signed). The engine processes
-each ``pending`` row once (``podium.webhooks.process``); a processing failure makes it
+each ``pending`` row once (``podium.engine.webhook_runs``); a processing failure makes it
 ``failed`` until its next attempt, and after the connection's ``max_attempts`` ``dead``.
 ``replay`` puts a processed or dead row back to ``pending``: a deliberate new processing
 that starts the triggered workflows again.

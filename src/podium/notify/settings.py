@@ -25,8 +25,8 @@ from podium.core.alerts import ALERT_STATES, NotifyRule
 from podium.core.deadline import Deadline, time_problem, zone_problem
 from podium.core.workflow import ScheduleTrigger, Trigger, Workflow
 from podium.errors import Problem
-from podium.project.secrets import url_secrets
-from podium.project.yaml_lines import (
+from podium.settings.secrets import url_secrets
+from podium.settings.yaml_lines import (
     Fields,
     LineDict,
     LineList,

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from podium.project.yaml_lines import LineDict, LineList, Problems
+from podium.settings.yaml_lines import LineDict, LineList, Problems
 
 SECRET_WORDS = ("token", "secret", "password", "key", "credential")
 FILE_PREFIX = "file:"

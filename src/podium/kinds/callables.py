@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from podium.errors import UsageError
-from podium.project.yaml_lines import did_you_mean
+from podium.settings.yaml_lines import did_you_mean
 
 _IDENTIFIERS = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
 _TARGET = re.compile(f"{_IDENTIFIERS}:{_IDENTIFIERS}")

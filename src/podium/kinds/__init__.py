@@ -1,0 +1,1 @@
+"""Task kinds: one module per kind (run, shell, workflow, extract, model, check, http)."""

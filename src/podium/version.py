@@ -1,0 +1,3 @@
+"""The version podium reports (package metadata, User-Agent, outgoing webhook headers)."""
+
+__version__ = "0.1.0"
