@@ -124,8 +124,17 @@ def _caller(depth: int) -> tuple[str, int]:
     return frame.f_code.co_filename, frame.f_lineno
 
 
+_UNSET: Any = object()
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
 class Workflow:
-    """Builds a workflow in code; tasks are added with ``task``, ``run``, ``shell``, ``subworkflow``.
+    """Builds a workflow in code: tasks are added with ``task`` (a decorated function),
+    ``run``, ``shell``, ``subworkflow``, ``extract``, ``transform``, ``check``, ``http``, or
+    ``add`` for any kind (a plugin's).
 
     Module-level instances in ``workflows/*.py`` are found when the project loads.
     """
@@ -208,6 +217,54 @@ class Workflow:
     def subworkflow(self, task_id: str, workflow: str, /, **options: Unpack[TaskOptions]) -> str:
         """Adds a task that starts ``workflow`` and waits for it to finish; returns its id."""
         return self._add(task_id, "workflow", workflow, options, *_caller(2))
+
+    def extract(
+        self,
+        task_id: str,
+        connection: str,
+        /,
+        *,
+        streams: str | Sequence[str] | None = None,
+        full_refresh: bool | None = None,
+        **options: Unpack[TaskOptions],
+    ) -> str:
+        """Adds a task loading ``connection``'s streams (default: all) into the warehouse."""
+        own = _given(streams=streams, full_refresh=full_refresh)
+        return self._add(task_id, "extract", connection, {**options, **own}, *_caller(2))
+
+    def transform(self, task_id: str, selector: str, /, **options: Unpack[TaskOptions]) -> str:
+        """Adds a task building the SQL models ``selector`` names (a folder, a model,
+        ``+model``): one model task each when the project loads."""
+        return self._add(task_id, "transform", selector, options, *_caller(2))
+
+    def check(self, task_id: str, selector: str, /, **options: Unpack[TaskOptions]) -> str:
+        """Adds a task running checks: a check's name, ``checks/<file>.yaml``, a model
+        selector or ``*``."""
+        return self._add(task_id, "check", selector, options, *_caller(2))
+
+    def http(
+        self,
+        task_id: str,
+        url: str,
+        /,
+        *,
+        method: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Any = _UNSET,
+        for_each: Mapping[str, Any] | None = None,
+        expect: int | Sequence[int] | None = None,
+        **options: Unpack[TaskOptions],
+    ) -> str:
+        """Adds a task calling ``url``: once, or once per row (or batch) of ``for_each``."""
+        own = _given(method=method, headers=headers, for_each=for_each, expect=expect)
+        if body is not _UNSET:
+            own["body"] = body
+        return self._add(task_id, "http", url, {**options, **own}, *_caller(2))
+
+    def add(self, kind: str, task_id: str, target: str, /, **options: Any) -> str:
+        """Adds a task of any kind, a plugin's too, with its options as YAML would write
+        them (``wf.add("notebook", "report", "reports/daily.ipynb", timeout="10m")``)."""
+        return self._add(task_id, kind, target, options, *_caller(2))
 
     def build(self) -> model.Workflow:
         """The checked, frozen workflow; raises ProjectError listing every problem.

@@ -99,6 +99,22 @@ class TerminalTaskError(TaskError):
     """A failure retrying cannot fix (a 401, a missing file): no retry."""
 
 
+def is_retryable(exc: BaseException) -> bool:
+    """The one rule for what a failed attempt does next, the same for every task kind.
+
+    Terminal (the attempt fails for good, whatever ``retries`` says):
+        TerminalTaskError        bad credentials, a refused request, checks that failed
+        UsageError, ProjectError bad settings, unknown names: the same try fails the same way
+        StoreError but not StoreUnavailableError
+    Retried while retries remain:
+        TransientTaskError, StoreUnavailableError, and any other exception (a reset
+        connection, a timeout, a bug in user code that may depend on the data)
+    """
+    if isinstance(exc, TransientTaskError | StoreUnavailableError):
+        return True
+    return not isinstance(exc, TerminalTaskError | UsageError | ProjectError | StoreError)
+
+
 def first_line(exc: BaseException, limit: int = 300) -> str:
     """The first line of ``exc``'s message (its type's name when it has none), cut at
     ``limit`` characters: for messages that quote another library's error."""

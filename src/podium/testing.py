@@ -16,7 +16,7 @@ import json
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,6 +24,7 @@ from podium.core.workflow import EngineSettings, Project, Workflow
 from podium.errors import StoreError
 from podium.execution.base import Done, Job, JobResult, Key
 from podium.execution.invoke import invoke
+from podium.kinds.base import AssetChange, CheckOutcome
 from podium.store.database import Database, Tx, open_database
 
 
@@ -66,9 +67,19 @@ class ManualExecutor:
             raise KeyError(f"{task_id!r} is not running once (running: {self.running()})")
         return matches[0]
 
-    def succeed(self, task_id: str, output: Any = None) -> Job:
+    def succeed(
+        self,
+        task_id: str,
+        output: Any = None,
+        *,
+        assets: Mapping[str, Mapping[str, Any]] | None = None,
+        checks: Sequence[CheckOutcome] = (),
+    ) -> Job:
+        """Ends the task's attempt well, with the facts its kind would report: ``assets``
+        (name → what changed) and ``checks``."""
         job, done = self.pending.pop(self.key_of(task_id))
-        done(JobResult(job.key, True, output=json.dumps(output)))
+        changes = tuple(AssetChange(name, stats) for name, stats in (assets or {}).items())
+        done(JobResult(job.key, True, json.dumps(output), assets=changes, checks=tuple(checks)))
         return job
 
     def fail(self, task_id: str, error: str = "boom", retryable: bool = True) -> Job:

@@ -3,8 +3,7 @@ state), recovery, delivery retries, at-most-once sending and masking."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from podium.core.status import OnLate
 from podium.core.workflow import RetryPolicy, Task, Workflow
 from podium.engine import services
 from podium.execution.base import JobResult
+from podium.kinds.base import CheckOutcome
 from podium.notify.feed import EventFeed
 from podium.notify.notifier import BACKOFF, MAX_TRIES, Notifier
 from podium.notify.runner import Subscribers
@@ -28,7 +28,7 @@ def daily(retries: int = 0) -> Workflow:
         "daily",
         (
             Task("shopify", "extract", "shopify", retry=RetryPolicy(retries=retries)),
-            Task("orders", "model", "commerce.orders", ("shopify",)),
+            Task("orders", "model", "commerce.orders", ("shopify",), produces=("commerce.orders",)),
             Task("audience", "run", "tasks:audience", ("orders",)),
         ),
     )
@@ -77,6 +77,8 @@ def alerts(make_harness: Any) -> Any:
         h = make_harness(*(workflows or (daily(),)))
         rule = NotifyRule("team", on, "json://127.0.0.1:9/hook", only)
         dest = RecordingDestination(refuse=refuse)
+        shop = {"shopify": {"type": "shopify", "shop": "demo"}}  # the extract's connection
+        h.project = replace(h.project, connections=shop)
         notifier = Notifier(rule, h.project, h.db, dest, clock=h.clock, mask=mask)
         return Alerts(h, notifier, dest, Subscribers(h.db, [notifier]))
 
@@ -182,7 +184,7 @@ def test_rules_for_other_workflows_or_states_stay_quiet(alerts: Any) -> None:
     a.pump()
     a.h.ex.succeed("shopify", {})
     a.pump()
-    a.h.ex.succeed("orders", {"checks": [{"name": "c", "passed": False, "severity": "warn"}]})
+    a.h.ex.succeed("orders", checks=[CheckOutcome("c", False, "warn")])
     a.pump()
     assert a.titles == []
 
@@ -211,17 +213,15 @@ def test_failed_checks_of_a_warn_and_an_error_severity(alerts: Any) -> None:
     a = alerts(on=("failed", "check_failed"))
     run = a.h.start("daily")
     a.pump()
-    a.h.ex.succeed("shopify", {"assets": {"raw_shop.orders": {"inserted": 120, "updated": 3}}})
+    a.h.ex.succeed("shopify", assets={"raw_shop.orders": {"inserted": 120, "updated": 3}})
     a.pump()
-    output = {
-        "checks": [
-            {"name": "orders_total_not_null", "passed": False, "failing": 3, "message": "3 nulls"},
-            {"name": "orders_rows", "passed": False, "severity": "warn", "message": "few rows"},
-            {"name": "orders_unique", "passed": True},
-        ]
-    }
+    checks = (
+        CheckOutcome("orders_total_not_null", False, "error", 3, "3 nulls"),
+        CheckOutcome("orders_rows", False, "warn", 0, "few rows"),
+        CheckOutcome("orders_unique", True, "error"),
+    )
     job, done = a.h.ex.pending.pop(a.h.ex.key_of("orders"))
-    done(JobResult(job.key, False, json.dumps(output), "1 check(s) failed: 3 nulls", False))
+    done(JobResult(job.key, False, None, "1 check(s) failed: 3 nulls", False, checks=checks))
     a.pump()
     a.pump()
     checks = a.h.events("CheckEvaluated", run)
@@ -243,7 +243,7 @@ def test_rows_of_the_last_good_load_are_in_a_failure(alerts: Any) -> None:
     a = alerts(on=("failed",))
     good = a.h.start("daily")
     a.pump()
-    a.h.ex.succeed("shopify", {"assets": {"raw_shop.orders": {"inserted": 1200, "updated": 3}}})
+    a.h.ex.succeed("shopify", assets={"raw_shop.orders": {"inserted": 1200, "updated": 3}})
     succeed_all(a)
     a.h.start("daily")
     fail_for_good(a, "shopify")

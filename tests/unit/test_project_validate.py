@@ -12,8 +12,8 @@ import pytest
 from podium.core.workflow import Project
 from podium.errors import ProjectError, UsageError
 from podium.kinds.callables import resolve_callable
+from podium.kinds.registry import LATER, all_kinds, written_kinds
 from podium.project import load_project
-from podium.project.validate import TASK_KINDS
 
 
 def project(root: Path, files: Mapping[str, str]) -> Project:
@@ -204,9 +204,10 @@ def test_resolve_callable_rejects_bad_targets() -> None:
 
 
 def test_every_task_kind_is_registered_once() -> None:
-    assert list(TASK_KINDS) == [
-        "run", "shell", "workflow", "extract", "transform", "check", "sync", "http"
+    assert [k.name for k in all_kinds()] == [
+        "run", "shell", "workflow", "extract", "transform", "model", "check", "http"
     ]  # fmt: skip
-    assert [k for k, spec in TASK_KINDS.items() if spec.available] == [
+    assert [k.name for k in written_kinds()] == [
         "run", "shell", "workflow", "extract", "transform", "check", "http"
     ]  # fmt: skip
+    assert list(LATER) == ["sync"]

@@ -6,7 +6,8 @@ Used by the ``extract`` task kind and by ``podium extract``; both get the same r
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,41 @@ def extract(
     if settings is None:
         known = ", ".join(sorted(project.connections)) or "none are declared"
         raise NotFoundError(f"no connection {connection!r} in podium.yaml (connections: {known})")
-    root = Path(project.root)
-    source = open_source(connection, settings, root=root, secrets=project.secrets, logger=logger)
-    destination = open_destination(project.warehouse, root)
+    plan = ExtractPlan(connection, settings, project.warehouse, project.root, project.secrets)
+    return extract_plan(
+        plan,
+        streams=streams,
+        full_refresh=full_refresh,
+        on_progress=on_progress,
+        on_loaded=on_loaded,
+        logger=logger,
+    )
+
+
+@dataclass(frozen=True)
+class ExtractPlan:
+    """What loading one connection needs, resolved from the project once (picklable)."""
+
+    connection: str
+    settings: Mapping[str, Any]
+    warehouse: Mapping[str, Any]
+    root: str
+    secrets: frozenset[str]
+
+
+def extract_plan(
+    plan: ExtractPlan,
+    *,
+    streams: Sequence[str] | None = None,
+    full_refresh: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_loaded: Callable[[StreamResult], None] | None = None,
+    logger: logging.Logger | None = None,
+) -> list[StreamResult]:
+    """``extract`` with the connection's settings at hand (the extract task kind's way)."""
+    connection, settings, root = plan.connection, plan.settings, Path(plan.root)
+    source = open_source(connection, settings, root=root, secrets=plan.secrets, logger=logger)
+    destination = open_destination(plan.warehouse, root)
     try:
         chosen = _choose(connection, source.streams(), streams)
         results = []

@@ -46,6 +46,11 @@ SOURCE_TYPES: dict[str, SourceType] = {
 }
 
 
+def source_type_names() -> list[str]:
+    """The source types a connection's ``type:`` may name."""
+    return list(SOURCE_TYPES)
+
+
 def connection_problems(settings: Mapping[str, Any]) -> list[str]:
     kind = settings.get("type")
     if kind not in SOURCE_TYPES:

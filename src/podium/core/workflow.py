@@ -193,6 +193,8 @@ class Project:
     warehouse: Mapping[str, Any] = field(default_factory=dict)
     server: Mapping[str, Any] = field(default_factory=dict)  # the UI's url, access control
     outgoing_webhooks: tuple[Mapping[str, Any], ...] = ()
+    models: Any = None  # the SQL models under models/ (podium.transforms), read once
+    checks: tuple[Any, ...] = ()  # the checks of checks/ and beside the models
 
     def workflow(self, name: str) -> Workflow:
         return self.workflows[name]

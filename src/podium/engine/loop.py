@@ -37,8 +37,10 @@ from podium.engine import crashpoints, state
 from podium.engine.journal import Journal, unmasked
 from podium.engine.state import Claim, Graphs, Outcome
 from podium.engine.triggers import Triggers
-from podium.errors import StoreUnavailableError
+from podium.errors import StoreUnavailableError, is_retryable
 from podium.execution.base import Executor, Job, JobResult, Key, make_executor
+from podium.kinds.base import StartsWorkflow, Unprepared
+from podium.kinds.registry import kind_of
 from podium.store.database import Database, Tx
 from podium.store.lock import EngineLock
 from podium.store.outage import Backoff
@@ -141,6 +143,7 @@ class Engine:
         self._poked = True  # housekeeping on the first step
         self._inflight: dict[Key, _Tracked] = {}
         self._runs: dict[str, _RunInfo] = {}
+        self._prepared_by_task: dict[tuple[str, str], Any] = {}
         self._last_housekeeping = 0.0
         self._last_renewal = 0.0
         self._draining = False
@@ -398,7 +401,11 @@ class Engine:
                 self.stats.stale_refused += 1  # timed out or cancelled already: ignored
                 continue
             status = AttemptStatus.SUCCEEDED if r.ok else AttemptStatus.FAILED
-            outcomes.append(Outcome(*r.key, status, r.output, r.error, r.retryable))
+            outcomes.append(
+                Outcome(
+                    *r.key, status, r.output, r.error, r.retryable, r.assets, r.checks, r.produced
+                )
+            )
         self._end(j, outcomes, owner=self.owner)
 
     def _end(self, j: Journal, outcomes: list[Outcome], owner: str | None) -> None:
@@ -510,9 +517,10 @@ class Engine:
             )
             self._inflight[key] = tracked
             self.stats.attempts_started += 1
-            if task.kind == "workflow":
+            kind = kind_of(task.kind)
+            if isinstance(kind, StartsWorkflow):
                 tracked.child_run = True
-                self._start_child(j, c, task)
+                self._start_child(j, c, task, kind.child_workflow(task))
             else:
                 jobs.append(self._job(j.tx, c, task))
         return jobs
@@ -531,7 +539,21 @@ class Engine:
             late_upstreams=c.late_upstreams,
             trigger=info.trigger,
             options=task.options,
+            prepared=self._prepared(c.workflow, task),
         )
+
+    def _prepared(self, workflow: str, task: Task) -> Any:
+        """What the task's kind resolved for it, once per task for this engine's project."""
+        key = (workflow, task.id)
+        if key in self._prepared_by_task:
+            return self._prepared_by_task[key]
+        try:
+            kind = kind_of(task.kind)
+            prepared = kind.prepare(task, self.graphs.workflow(workflow), self.project)
+        except Exception as exc:  # noqa: BLE001 - the attempt fails with it, not the engine
+            return Unprepared(f"{type(exc).__name__}: {exc}", is_retryable(exc))
+        self._prepared_by_task[key] = prepared
+        return prepared
 
     def _params(self, workflow: str, stored: dict[str, Any]) -> dict[str, Any]:
         """The run's params, masked secrets among its declared defaults read again."""
@@ -563,14 +585,14 @@ class Engine:
             outputs.update(_outputs(tx, info.parent_run_id, missing))
         return outputs
 
-    def _start_child(self, j: Journal, c: Claim, task: Task) -> None:
+    def _start_child(self, j: Journal, c: Claim, task: Task, target: str) -> None:
         """A ``workflow`` task: start (or re-attach to) a run of the other workflow; the
         attempt ends when that run does."""
         if state.active_child_runs(j, c.run_id, c.task_id):
             return  # an earlier attempt's run goes on; its end ends this attempt
         tx = j.tx
         info = self._run_info(tx, c.run_id)
-        child_wf = self.graphs.workflow(task.target)
+        child_wf = self.graphs.workflow(target)
         state.create_run(
             j,
             child_wf,

@@ -23,6 +23,7 @@ from podium.core.rules import Upstream, decide
 from podium.core.status import AttemptStatus, RunStatus, TaskStatus
 from podium.core.workflow import Task, Workflow
 from podium.engine.journal import Journal
+from podium.kinds.base import AssetChange, CheckOutcome
 
 #: an attempt lost to a dead engine is retried this many times without using a retry
 MAX_LOST = 5
@@ -52,6 +53,9 @@ class Outcome:
     output: str | None = None  # JSON text
     error: str | None = None
     retryable: bool = True
+    assets: tuple[AssetChange, ...] = ()  # the facts the attempt's kind reported
+    checks: tuple[CheckOutcome, ...] = ()
+    produced: bool = True
 
 
 @dataclass
@@ -450,14 +454,11 @@ def _after_attempt(j: Journal, o: Outcome, graphs: Graphs, draw: Callable[[], fl
     )
     j.add(ev.TaskFinished(o.run_id, o.task_id, status))
     if ok:
-        reported = _reported(task, o.output)
-        for asset, stats in _assets_of(task, reported).items():
+        for asset, stats in _assets_of(task, o).items():
             j.add(ev.AssetUpdated(asset, o.run_id, o.task_id, bool(incomplete), stats))
-        for result in _checks_of(task, reported):
-            j.add(ev.CheckEvaluated(run_id=o.run_id, task_id=o.task_id, **result))
-    elif status is TaskStatus.FAILED:  # failed error-severity checks report their results too
-        for result in _checks_of(task, _reported(task, o.output)):
-            j.add(ev.CheckEvaluated(run_id=o.run_id, task_id=o.task_id, **result))
+    if ok or status is TaskStatus.FAILED:  # failed error-severity checks report theirs too
+        for check in o.checks:
+            j.add(ev.CheckEvaluated(run_id=o.run_id, task_id=o.task_id, **check.to_event()))
     if released:  # its catch-up starts when the run ends (``_finish_run``)
         _close_tasks(j, o.run_id, 1, graphs)
         return
@@ -710,34 +711,9 @@ def retry_run(j: Journal, run_id: str, *, failed_only: bool, graphs: Graphs) -> 
     return sorted(again)
 
 
-def _reported(task: Task, output: str | None) -> dict[str, Any]:
-    """What a successful attempt of a kind that reports assets or checks (extract, model,
-    check) returned; other kinds' outputs are the user's and are not read."""
-    if task.kind not in ("extract", "model", "check") or not output:
-        return {}
-    data = json.loads(output)
-    return data if isinstance(data, dict) else {}
-
-
-def _checks_of(task: Task, reported: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The check results a ``model`` or ``check`` attempt reported."""
-    if task.kind not in ("model", "check"):
-        return []
-    keys = ("passed", "severity", "failing", "message")
-    return [
-        {"check": str(r.get("name")), **{k: r[k] for k in keys if k in r}}
-        for r in reported.get("checks") or []
-        if isinstance(r, dict)
-    ]
-
-
-def _assets_of(task: Task, reported: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The assets a successful attempt updated: its ``produces``, and for an extract (the
-    tables it loaded) or a model (its relation) what changed in each."""
-    if task.kind == "model" and reported.get("built") is False:
-        return {}  # waiting for a late source: nothing was built
-    found: dict[str, dict[str, Any]] = {asset: {} for asset in task.produces}
-    loaded = reported.get("assets") if task.kind in ("extract", "model") else None
-    if isinstance(loaded, dict):
-        found.update({str(k): dict(v) for k, v in loaded.items() if isinstance(v, dict)})
+def _assets_of(task: Task, o: Outcome) -> dict[str, dict[str, Any]]:
+    """The assets a successful attempt updated: its ``produces`` (unless its kind says it
+    produced nothing), and those its kind reported with what changed in each."""
+    found: dict[str, dict[str, Any]] = {a: {} for a in task.produces} if o.produced else {}
+    found.update({change.name: dict(change.stats) for change in o.assets})
     return found

@@ -1,46 +1,15 @@
-"""The Executor protocol and what flows through it."""
+"""The Executor protocol. What flows through it (``Job``, ``JobResult``) is defined with
+the task kinds (``podium.kinds.base``): an executor only decides *where* an attempt runs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
-Key = tuple[str, str, int]  # run id, task id, attempt number
+from podium.kinds.base import Job, JobResult, Key, LogSink
 
+__all__ = ["Done", "Executor", "Job", "JobResult", "Key", "LogSink", "make_executor"]
 
-@dataclass(frozen=True)
-class Job:
-    """Everything needed to run one attempt, picklable for another process."""
-
-    key: Key
-    workflow: str
-    kind: str
-    target: str
-    project_root: str
-    params: Mapping[str, Any]
-    logical_time: str
-    upstream: Mapping[str, Any]
-    late_upstreams: tuple[str, ...] = ()
-    trigger: Mapping[str, Any] = field(default_factory=dict)
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def idempotency_key(self) -> str:
-        """The same for every attempt of this task in this run."""
-        return f"{self.key[0]}:{self.key[1]}"
-
-
-@dataclass(frozen=True)
-class JobResult:
-    key: Key
-    ok: bool
-    output: str | None = None  # JSON text of the return value
-    error: str | None = None
-    retryable: bool = True
-
-
-LogSink = Callable[[Key, str, str], None]  # key, stream (log|stdout|stderr), line
 Done = Callable[[JobResult], None]
 
 

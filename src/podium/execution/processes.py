@@ -17,7 +17,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from podium.execution.base import Done, Job, JobResult, Key, LogSink
-from podium.execution.invoke import _die_with_parent, invoke
+from podium.execution.invoke import invoke
+from podium.kinds.shell import die_with_parent
 
 
 class ProcessExecutor:
@@ -96,7 +97,7 @@ def _crashed(key: Key, code: int | None) -> JobResult:
 
 
 def _child_main(job: Job, send: Connection, lifeline: Connection) -> None:
-    _die_with_parent()
+    die_with_parent()
     threading.Thread(target=_exit_when_orphaned, args=(lifeline,), daemon=True).start()
     lock = threading.Lock()
 

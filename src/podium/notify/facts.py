@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from podium.connectors.registry import is_source
 from podium.core.graph import downstream
 from podium.core.workflow import Project, Task, Workflow
 from podium.notify.rules import AlertRef
@@ -113,12 +114,10 @@ def _task_facts(tx: Tx, project: Project, wf: Workflow | None, facts: Facts, tas
 def _definition(project: Project, wf: Workflow, task: Task, facts: Facts) -> None:
     facts.task_kind = task.kind
     facts.late_after, facts.on_late = task.late_after, str(task.on_late)
-    produces = list(task.produces)
-    if task.kind == "model" and task.target not in produces:
-        produces.insert(0, task.target)
-    facts.produces = produces
-    if task.kind == "extract":
-        kind = (project.connections.get(task.target) or {}).get("type")
+    facts.produces = list(task.produces)
+    settings = project.connections.get(task.target)
+    if settings is not None and is_source(settings):  # the task reads this source
+        kind = settings.get("type")
         facts.source = f"{task.target} ({kind})" if kind and kind != task.target else task.target
 
 

@@ -23,18 +23,19 @@ from pathlib import Path, PurePosixPath
 from podium.core.masking import Masker
 from podium.core.workflow import Project
 from podium.errors import Problem, ProjectError, UsageError
+from podium.kinds.base import ProjectView
 from podium.kinds.callables import activate_root
 from podium.notify.settings import all_rules, rule_problems, rule_secrets
 from podium.project.config import CONFIG_FILE, read_settings
 from podium.project.connection_pools import connection_pools, with_connection_pools
+from podium.project.expand import expand_tasks
 from podium.project.python_files import read_python_file
-from podium.project.validate import ParsedWorkflow, ProjectView, check_project
+from podium.project.validate import ParsedWorkflow, check_project
 from podium.project.workflow_yaml import read_workflow_file
 from podium.settings.secrets import Interpolator
 from podium.settings.yaml_lines import Problems
 from podium.transforms.checks import Check
 from podium.transforms.models import ModelSet
-from podium.transforms.tasks import expand_transforms
 
 __all__ = ["load_project", "init_project"]
 
@@ -127,7 +128,7 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
         raise ProjectError([Problem(p.file, p.line, mask(p.message)) for p in found])
     if models is not None:
         workflows = {
-            name: expand_transforms(workflow, models, settings.connections, checks)
+            name: expand_tasks(workflow, models, tuple(checks), settings.connections)
             for name, workflow in workflows.items()
         }
     return Project(
@@ -142,6 +143,8 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
         notifications=settings.notifications,
         server=settings.server,
         outgoing_webhooks=settings.outgoing_webhooks,
+        models=models,
+        checks=tuple(checks),
     )
 
 

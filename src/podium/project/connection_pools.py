@@ -15,7 +15,9 @@ from dataclasses import replace
 from typing import Any
 
 from podium.connectors.registry import is_source
-from podium.core.workflow import Workflow
+from podium.core.workflow import Task, Workflow
+from podium.kinds.base import LoadsConnection
+from podium.kinds.registry import has_kind, kind_of
 
 POOL_PREFIX = "connection:"
 DEFAULT_CONCURRENCY = 1
@@ -37,17 +39,20 @@ def connection_pools(connections: Mapping[str, Mapping[str, Any]]) -> dict[str, 
 
 
 def with_connection_pools(workflow: Workflow, pools: Mapping[str, int]) -> Workflow:
-    """``workflow`` with each pool-less extract task in its connection's pool."""
-    if not any(_takes_connection_pool(task.kind, task.pool) for task in workflow.tasks):
+    """``workflow`` with each pool-less task that loads a connection in that connection's pool."""
+    chosen = {task.id: _connection_pool(task, pools) for task in workflow.tasks}
+    if not any(chosen.values()):
         return workflow
     tasks = tuple(
-        replace(task, pool=pool_name(task.target))
-        if _takes_connection_pool(task.kind, task.pool) and pool_name(task.target) in pools
-        else task
-        for task in workflow.tasks
+        replace(task, pool=chosen[task.id]) if chosen[task.id] else task for task in workflow.tasks
     )
     return replace(workflow, tasks=tasks)
 
 
-def _takes_connection_pool(kind: str, pool: str | None) -> bool:
-    return kind == "extract" and pool is None
+def _connection_pool(task: Task, pools: Mapping[str, int]) -> str | None:
+    if task.pool is not None or not has_kind(task.kind):
+        return None
+    kind = kind_of(task.kind)
+    connection = kind.connection_of(task) if isinstance(kind, LoadsConnection) else None
+    name = pool_name(connection) if connection else None
+    return name if name in pools else None

@@ -10,8 +10,10 @@ wrong is reported and replaced by its default.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from podium.core.alerts import NotifyRule
@@ -29,8 +31,9 @@ from podium.core.workflow import (
     Workflow,
     WorkflowTrigger,
 )
+from podium.kinds.registry import LATER, generation, has_kind, kind_of, written_kinds
 from podium.notify.settings import read_deadline, read_rules
-from podium.project.validate import TASK_KINDS, ParsedWorkflow, available_kinds
+from podium.project.validate import ParsedWorkflow, available_kinds
 from podium.settings.secrets import Interpolator
 from podium.settings.yaml_lines import (
     Fields,
@@ -62,16 +65,39 @@ TASK_OPTIONS = frozenset(
         "params",
     )
 )
-#: options that belong to one task kind (``streams:`` only means something to ``extract``)
-KIND_OPTIONS: dict[str, tuple[str, ...]] = {
-    "extract": ("streams", "full_refresh"),
-    "http": ("method", "headers", "body", "for_each", "expect"),  # podium.outgoing.http_options
-}
-TASK_KEYS = frozenset(
-    ("id", "depends_on", "produces", *TASK_OPTIONS, *TASK_KINDS)
-    + tuple(key for keys in KIND_OPTIONS.values() for key in keys)
-)
-_SHOWN_TASK_KEYS = TASK_KEYS - {k for k, spec in TASK_KINDS.items() if not spec.available}
+BASE_TASK_KEYS = frozenset(("id", "depends_on", "produces", *TASK_OPTIONS))
+
+
+@dataclass(frozen=True)
+class TaskKeys:
+    """The keys a task may have, from the kinds there are (podium's and plugins')."""
+
+    kinds: tuple[str, ...]  # the kind keys a task may be written with, then the later ones
+    allowed: frozenset[str]
+    shown: frozenset[str]  # in did-you-mean hints: not the kinds that are not available yet
+    owners: Mapping[str, tuple[str, ...]]  # a kind's option → the kinds that take it
+
+
+def task_keys() -> TaskKeys:
+    return _task_keys(generation())
+
+
+@functools.lru_cache(maxsize=1)
+def _task_keys(generation: int) -> TaskKeys:
+    kinds = [kind.name for kind in written_kinds()]
+    owners: dict[str, list[str]] = {}
+    for kind in written_kinds():
+        for option in kind.options.names:
+            owners.setdefault(option, []).append(kind.name)
+    allowed = frozenset((*BASE_TASK_KEYS, *kinds, *LATER, *owners))
+    return TaskKeys(
+        (*kinds, *LATER),
+        allowed,
+        allowed - frozenset(LATER),
+        {option: tuple(names) for option, names in owners.items()},
+    )
+
+
 TRIGGER_KINDS = ("schedule", "event", "workflow", "asset", "webhook")
 LATER_TRIGGER_KINDS: tuple[str, ...] = ()
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -287,9 +313,9 @@ def _defaults(read: Fields) -> dict[str, Any]:
         return {}
     inner = Fields(defaults, read.problems, "defaults")
     for key in defaults:
-        if key in TASK_KEYS and key not in TASK_OPTIONS:
+        if key in task_keys().allowed and key not in TASK_OPTIONS:
             inner.problem(key, f"{key!r} cannot be a default; set it on each task")
-    inner.unknown_keys(TASK_KEYS, TASK_OPTIONS)
+    inner.unknown_keys(task_keys().allowed, TASK_OPTIONS)
     return _options(inner)
 
 
@@ -331,10 +357,10 @@ def _task(
     if not isinstance(task_id, str) or not task_id:
         read = Fields(item, problems)
         read.problem("id" if "id" in item else None, _missing_id(task_id))
-        read.unknown_keys(TASK_KEYS, _SHOWN_TASK_KEYS)
+        read.unknown_keys(task_keys().allowed, task_keys().shown)
         return None
     read = Fields(item, problems, f"task {task_id!r}")
-    read.unknown_keys(TASK_KEYS, _SHOWN_TASK_KEYS)
+    read.unknown_keys(task_keys().allowed, task_keys().shown)
     if not _NAME.fullmatch(task_id):
         read.problem("id", _bad_name("task id", task_id))
     kind, target = _kind(read, checked=task_id not in funcs)
@@ -364,25 +390,13 @@ def _task(
 
 def _kind_options(read: Fields, kind: str) -> dict[str, Any]:
     """The options of ``kind`` the task sets; another kind's options are reported."""
-    options: dict[str, Any] = {}
-    for owner, keys in KIND_OPTIONS.items():
-        for key in keys:
-            if key not in read.mapping:
-                continue
-            if owner != kind:
-                read.problem(key, f"{key!r} applies only to {owner} tasks")
-            elif key == "streams":
-                options[key] = list(read.names(key))
-            elif owner == "http":
-                from podium.outgoing.http_options import read_http_option
-
-                options[key] = read_http_option(read, key)
-            else:
-                value = read.mapping[key]
-                if not isinstance(value, bool):
-                    read.problem(key, f"{key} must be true or false")
-                options[key] = value is True
-    return options
+    owners = task_keys().owners
+    present = [key for key in read.mapping if key in owners]
+    own = [key for key in present if kind in owners[key]]
+    for key in present:
+        if kind not in owners[key]:
+            read.problem(key, f"{key!r} applies only to {' and '.join(owners[key])} tasks")
+    return kind_of(kind).options.read(read, own) if own and has_kind(kind) else {}
 
 
 def _missing_id(value: Any) -> str:
@@ -406,7 +420,7 @@ def _kind(read: Fields, checked: bool = True) -> tuple[str, str]:
     ``checked=False`` skips checking the target's form: a function given to the Python
     API names itself, and the project check says whether workers can import it.
     """
-    kinds = [kind for kind in TASK_KINDS if kind in read.mapping]
+    kinds = [kind for kind in task_keys().kinds if kind in read.mapping]
     if not kinds:
         read.problem(None, f"say what the task runs with one of: {', '.join(available_kinds())}")
         return "", ""
@@ -415,12 +429,11 @@ def _kind(read: Fields, checked: bool = True) -> tuple[str, str]:
         read.problem(kinds[1], f"a task runs one thing; it has {' and '.join(kinds)}")
         return "", ""
     kind = kinds[0]
-    spec = TASK_KINDS[kind]
-    if not spec.available:
+    if kind in LATER:
         read.problem(kind, f"task kind {kind!r} is not available in this version of podium")
         return kind, ""
     target = read.text(kind, "") or ""
-    message = spec.check_target(target) if target and checked else None
+    message = kind_of(kind).check_target(target) if target and checked else None
     if message:
         read.problem(kind, message)
         return kind, ""

@@ -24,61 +24,58 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
 
 from podium.core.workflow import Task, Workflow
 from podium.transforms.checks import Check, check_dependencies
 from podium.transforms.models import ModelSet
 
-MODEL_KIND = "model"
-
 
 def expand_transforms(
     workflow: Workflow,
+    *,
+    kind: str,
+    model_kind: str,
     models: ModelSet,
-    connections: Mapping[str, Mapping[str, Any]],
-    checks: Sequence[Check] = (),
+    checks: Sequence[Check],
+    datasets: Mapping[str, frozenset[str]],
 ) -> Workflow:
-    if not any(task.kind == "transform" for task in workflow.tasks):
+    """``workflow`` with each task of ``kind`` replaced by its ``model_kind`` tasks;
+    ``datasets`` maps each warehouse dataset to the tasks that load it."""
+    if not any(task.kind == kind for task in workflow.tasks):
         return workflow
-    from podium.connectors.registry import dataset_for
-
-    datasets: dict[str, set[str]] = {}  # dataset → extract task ids
-    for task in workflow.tasks:
-        if task.kind == "extract" and task.target in connections:
-            dataset = dataset_for(task.target, connections[task.target])
-            datasets.setdefault(dataset, set()).add(task.id)
-    extracts = {tid for ids in datasets.values() for tid in ids}
+    loaders = {tid for ids in datasets.values() for tid in ids}
     checked = check_dependencies(models, checks)
     replaced: dict[str, tuple[str, ...]] = {}  # transform task id → its model task ids
     tasks: list[Task] = []
+    made: set[str] = set()
     for task in workflow.tasks:
-        if task.kind != "transform":
+        if task.kind != kind:
             tasks.append(task)
             continue
         chosen = models.select(task.target)
         ids = {name: f"{task.id}.{name}" for name in chosen}
         replaced[task.id] = tuple(ids.values())
+        made.update(ids.values())
         for name in chosen:
             upstream = [
                 ids[p] for p in [*models.upstream(name), *checked.get(name, ())] if p in ids
             ]
             reads = {i.split(".", 1)[0] for i in models.inputs(name) if "." in i}
             loaded_by = sorted({t for d in reads for t in datasets.get(d, ())})
-            inherited = [d for d in task.depends_on if d not in extracts and not upstream]
+            inherited = [d for d in task.depends_on if d not in loaders and not upstream]
             depends = tuple(dict.fromkeys([*upstream, *loaded_by, *inherited]))
             tasks.append(
                 replace(
                     task,
                     id=ids[name],
-                    kind=MODEL_KIND,
+                    kind=model_kind,
                     target=name,
                     depends_on=depends,
                     produces=(name,),
                 )
             )
     tasks = [
-        replace(t, depends_on=_expanded(t.depends_on, replaced)) if t.kind != MODEL_KIND else t
+        replace(t, depends_on=_expanded(t.depends_on, replaced)) if t.id not in made else t
         for t in tasks
     ]
     return replace(workflow, tasks=tuple(tasks))

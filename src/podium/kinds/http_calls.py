@@ -38,9 +38,9 @@ from urllib.parse import quote
 
 from podium.connectors.http import RETRYABLE, HttpClient, HttpResponse, HttpRetry
 from podium.errors import TerminalTaskError, TransientTaskError
-from podium.execution.base import Job
+from podium.kinds.base import Job
+from podium.kinds.http_options import default_method, mode_of
 from podium.outgoing import rows as row_source
-from podium.outgoing.http_options import default_method, mode_of
 from podium.outgoing.sent import SentBook, sent_keys
 from podium.outgoing.templates import UnresolvedReference, render, render_text
 
@@ -103,12 +103,18 @@ class Unit:
     keys: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class HttpPlan:
+    """What an http task needs from the project, resolved once (``prepare``)."""
+
+    warehouse: Mapping[str, Any]
+    secrets: frozenset[str]
+
+
 def run_http_task(job: Job, log: logging.Logger, cancelled: threading.Event) -> dict[str, Any]:
     """Makes the task's calls; the output described in the module docstring."""
-    from podium.project import load_project
-
     root = Path(job.project_root)
-    project = load_project(root)
+    project: HttpPlan = job.prepared
     plan = Plan.of(job)
     scope = base_scope(job)
     units, total, skipped = _units(plan, job, scope, project.warehouse, root)

@@ -1,0 +1,100 @@
+"""``http: URL`` — calls out: one call, one per row, or one per batch of rows.
+
+The options and what the calls do are described in ``podium.kinds.http_options`` and
+``podium.kinds.http_calls``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from podium.core.workflow import Project, Task, Workflow
+from podium.kinds.base import Job, ProjectView, TaskContext, TaskResult
+from podium.kinds.http_calls import HttpPlan, run_http_task
+from podium.kinds.http_options import (
+    FOR_EACH_KEYS,
+    METHODS,
+    read_http_option,
+    task_problem,
+    url_problem,
+)
+from podium.settings.describe import Option, Settings
+
+_JSON: dict[str, Any] = {}  # any JSON value
+
+
+class HttpKind:
+    name = "http"
+    target = "a URL"
+    options = Settings(
+        (
+            Option(
+                "method",
+                {"type": "string", "enum": [*METHODS, *(m.lower() for m in METHODS)]},
+                "GET (the default), or POST when the task sends a body or calls per row",
+                read=read_http_option,
+            ),
+            Option(
+                "headers",
+                {"type": "object", "additionalProperties": {"type": "string"}},
+                "request headers; values may use ${VAR} secrets and {{ references }}",
+                read=read_http_option,
+            ),
+            Option(
+                "body",
+                _JSON,
+                "the JSON body; {{ row }}, {{ rows }}, {{ params.x }}, {{ upstream.t.y }}",
+                read=read_http_option,
+            ),
+            Option(
+                "for_each",
+                {
+                    "type": "object",
+                    "properties": {
+                        "query": {"type": "string", "description": "SQL over the warehouse"},
+                        "rows": {"type": "string", "description": "{{ upstream.TASK.path }}"},
+                        "warehouse": {"type": "string"},
+                        "key": {
+                            "anyOf": [
+                                {"type": "string"},
+                                {"type": "array", "items": {"type": "string"}},
+                            ],
+                            "description": "columns naming a row: each key is sent once",
+                        },
+                        "batch": {"type": "integer", "minimum": 1},
+                    },
+                    "additionalProperties": False,
+                },
+                "one call per row (or per batch of rows) of a query or an upstream output; "
+                f"keys: {', '.join(FOR_EACH_KEYS)}",
+                read=read_http_option,
+            ),
+            Option(
+                "expect",
+                {
+                    "anyOf": [
+                        {"type": "integer", "minimum": 100, "maximum": 599},
+                        {"type": "array", "items": {"type": "integer"}},
+                    ]
+                },
+                "the statuses that count as success (default: any 2xx)",
+                read=read_http_option,
+            ),
+        ),
+        doc="A task that calls an HTTP endpoint (an outgoing webhook, a 3PL's API).",
+    )
+
+    def check_target(self, target: str) -> str | None:
+        return url_problem(target)
+
+    def check(self, task: Task, workflow: Workflow, view: ProjectView) -> str | None:
+        return task_problem(task)
+
+    def prepare(self, task: Task, workflow: Workflow, project: Project) -> Any:
+        return HttpPlan(project.warehouse, project.secrets)
+
+    def run(self, job: Job, context: TaskContext) -> TaskResult:
+        return TaskResult(output=run_http_task(job, context.log, context.cancelled))
+
+
+KIND = HttpKind()

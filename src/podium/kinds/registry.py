@@ -1,0 +1,85 @@
+"""Which task kinds exist: podium's own, and those plugins add by entry point.
+
+A plugin package declares, in its ``pyproject.toml``::
+
+    [project.entry-points."podium.kinds"]
+    notebook = "podium_notebook:KIND"
+
+and the object it names satisfies ``podium.kinds.base.Kind``. Built-in names cannot be
+taken over; a plugin that fails to load is reported by ``podium validate`` as a problem of
+the task that uses it (``plugin_problems``), not as a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from functools import lru_cache
+from importlib.metadata import entry_points
+
+from podium.kinds.base import Kind
+
+GROUP = "podium.kinds"
+_BUILT_IN = ("run", "shell", "workflow", "extract", "transform", "model", "check", "http")
+#: kinds podium will have: a task naming one is told it is not available in this version
+LATER = {"sync": "a sync in podium.yaml"}
+
+
+@lru_cache(maxsize=1)
+def _kinds() -> tuple[dict[str, Kind], dict[str, str]]:
+    found: dict[str, Kind] = {}
+    for name in _BUILT_IN:
+        found[name] = importlib.import_module(f"podium.kinds.{name}").KIND
+    failed: dict[str, str] = {}
+    for point in entry_points(group=GROUP):
+        if point.name in found:
+            failed[point.name] = (
+                f"plugin {point.value!r} registers kind {point.name!r}, which podium already"
+                " has; give it another name"
+            )
+            continue
+        try:
+            found[point.name] = point.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, not raised
+            failed[point.name] = (
+                f"plugin kind {point.name!r} ({point.value}) cannot be loaded: "
+                f"{type(exc).__name__}: {exc}; reinstall the plugin or remove it"
+            )
+    return found, failed
+
+
+def kind_of(name: str) -> Kind:
+    """The kind called ``name``; KeyError when there is none."""
+    return _kinds()[0][name]
+
+
+def has_kind(name: str) -> bool:
+    return name in _kinds()[0]
+
+
+def all_kinds() -> Iterator[Kind]:
+    yield from _kinds()[0].values()
+
+
+def written_kinds() -> list[Kind]:
+    """The kinds a workflow file may name (not those made by expanding another)."""
+    return [k for k in _kinds()[0].values() if not getattr(k, "internal", False)]
+
+
+def plugin_problems() -> dict[str, str]:
+    """Kind name → why its plugin could not be loaded."""
+    return dict(_kinds()[1])
+
+
+_generation = [0]
+
+
+def generation() -> int:
+    """Changes each time the kinds are read again: a key for what is computed from them."""
+    return _generation[0]
+
+
+def forget() -> None:
+    """Reads the entry points again (after a plugin was installed in this process)."""
+    _kinds.cache_clear()
+    _generation[0] += 1
