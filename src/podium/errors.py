@@ -1,20 +1,36 @@
-"""Every error podium raises on purpose.
+"""Every error podium raises on purpose, and where each is defined when not here.
 
     PodiumError                      root: catch this to catch everything podium means
     ├── ProjectError                 a project (podium.yaml, workflows) is invalid
     │                                carries every Problem found, each with file:line
     ├── UsageError                   bad CLI flags or API input (bad param, bad date)
     │   ├── NotFoundError            no such run, workflow or task
-    │   └── ConflictError            not now: the run's state does not allow it (still
-    │                                running, nothing failed to retry)
+    │   ├── ConflictError            not now: the run's state does not allow it (still
+    │   │                            running, nothing failed to retry)
+    │   └── CompileError             a model cannot be written in the warehouse's dialect
+    │                                (transforms.compile)
     ├── StoreError                   the store cannot be opened or migrated
     │   ├── EngineLockedError        another engine holds this SQLite store
     │   └── StoreUnavailableError    transient: the store is away (restarting, locked,
     │                                disk full); the engine waits, the API answers 503
     ├── StaleLeaseError              a write was refused: the attempt's lease moved on
-    └── TaskError                    raised inside a task; decides retry
+    ├── WebhookRejected              a delivery the receiver refuses (webhooks.verify)
+    │   ├── BodyTooLarge             413: the body is over the size limit
+    │   ├── MalformedDelivery        400: the body or a header cannot be read
+    │   └── BadSignature             401: the signature does not verify
+    ├── PayloadError                 a delivery a trigger cannot evaluate (webhooks.match)
+    ├── RemoteError                  the remote `podium up` failed or is away (cli.remote)
+    └── TaskError                    raised inside a task; decides retry (is_retryable)
         ├── TransientTaskError       retried while retries remain (the default)
+        │   └── UnparsableBodyError  a response that is not the JSON it should be
+        │                            (connectors.http)
         └── TerminalTaskError        never retried (bad credentials, bad input)
+            ├── NetSuiteRefusal      a 4xx NetSuite will answer again
+            │                        (connectors.sources.netsuite.answers)
+            ├── SchemaFrozenError    a frozen stream's data no longer fits its tables
+            │                        (connectors.normalize.contract)
+            └── ChecksFailed         error-severity checks failed; every outcome is still
+                                     reported (kinds.base)
 
 Messages say what failed, which ids, and what to do next. Each edge translates once:
 the CLI into a message and an exit code, the API into JSON and a status, the engine into
