@@ -205,6 +205,10 @@ def test_the_cli_drives_a_remote_podium_up_with_a_token(
     assert cancelled.code == 0 and "already finished" in cancelled.out
     emitted = remote("emit", "orders_dropped", "--payload", '{"store": "us"}')
     assert emitted.code == 0 and "event orders_dropped stored" in emitted.out
+    forged = remote("emit", "runFinished", "--payload", '{"workflow": "hello"}')
+    assert forged.code == 2, forged
+    assert "400" in forged.err and "body field name" in forged.err, forged
+    assert "podium's system event 'RunFinished'" in forged.err and "Traceback" not in forged.err
 
     # a viewer may look, not act
     assert remote("runs", token=viewer).code == 0

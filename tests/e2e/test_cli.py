@@ -709,6 +709,40 @@ def test_emit_stores_events_and_refuses_bad_payloads(make_project: MakeProject) 
     assert len(project.query("SELECT seq FROM events WHERE type = 'orders_dropped'")) == 1
 
 
+def test_emit_refuses_podiums_own_event_names_and_validate_flags_dead_triggers(
+    make_project: MakeProject,
+) -> None:
+    project = project_with(
+        make_project,
+        {
+            "workflows/hello.yaml": HELLO_WF,
+            "workflows/after.yaml": """
+            name: after
+            triggers:
+              - workflow: hello
+            tasks:
+              - id: greet
+                run: pipeline.tasks:hello
+        """,
+        },
+    )
+    for name in ("RunFinished", "runfinished"):
+        forged = project.podium(
+            "emit", name, "--payload", '{"workflow": "hello", "status": "succeeded"}'
+        )
+        assert forged.code == 2, forged
+        assert f"event name {name!r}" in forged.err and "podium's system event" in forged.err
+        assert "choose another name" in forged.err and "Traceback" not in forged.err
+    assert project.query("SELECT seq FROM events") == []
+
+    after = project.root / "workflows/after.yaml"
+    after.write_text(after.read_text().replace("- workflow: hello", "- event: TaskFinished"))
+    checked = project.podium("validate")
+    assert checked.code == 2, checked
+    assert "workflows/after.yaml:3: event trigger: event 'TaskFinished'" in checked.err, checked
+    assert "podium.after_workflow" in checked.err
+
+
 BACKFILL_WF = """
 name: nightly
 triggers:

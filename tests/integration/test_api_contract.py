@@ -197,10 +197,24 @@ def test_a_nul_in_the_url_is_refused_with_400_not_a_store_error(api: Api) -> Non
     assert page.status_code == 400 and "text/html" in page.headers["content-type"]
 
 
-def test_a_custom_event_may_not_take_the_name_of_podiums_own_events(api: Api) -> None:
-    response = api.http.post("/api/events", json={"name": "RunFinished", "payload": {}})
+@pytest.mark.parametrize("name", ["RunFinished", "runfinished", "AssetUpdated ", "TASKLATE"])
+def test_a_custom_event_may_not_take_the_name_of_podiums_own_events(api: Api, name: str) -> None:
+    before = api.db.read().fetchone("SELECT COUNT(*) FROM events")
+    payload = {"workflow": "hello", "status": "succeeded"}
+    response = api.http.post("/api/events", json={"name": name, "payload": payload})
     assert response.status_code == 400, response.text
-    assert "one of podium's own event types" in response.json()["error"]
+    error = response.json()["error"]
+    assert error.startswith("bad request: body field name: "), error
+    assert "podium's system event" in error and "choose another name" in error
+    assert api.db.read().fetchone("SELECT COUNT(*) FROM events") == before  # nothing stored
+
+
+def test_a_posted_event_answers_the_seq_it_was_stored_under(api: Api) -> None:
+    response = api.http.post("/api/events", json={"name": "orders_dropped", "payload": {"n": 7}})
+    assert response.status_code == 202, response.text
+    seq = response.json()["seq"]
+    row = api.db.read().fetchone("SELECT type, payload FROM events WHERE seq = ?", (seq,))
+    assert row == ("orders_dropped", '{"n":7}')
 
 
 def test_not_now_is_409_and_wrong_method_lists_every_allowed_one(api: Api) -> None:

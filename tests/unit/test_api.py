@@ -472,3 +472,26 @@ def test_context_describes_what_tasks_receive() -> None:
         "late_upstreams",
         "workflow",
     }
+
+
+def test_an_event_trigger_on_an_undispatched_system_event_is_reported_at_its_line(
+    tmp_path: Path,
+) -> None:
+    found = problems(
+        tmp_path,
+        {
+            "workflows/after.py": """
+                import podium
+
+                wf = podium.Workflow(
+                    "after",
+                    triggers=[podium.on_event("TaskFinished", task_id="load")],
+                )
+                wf.shell("a", "true")
+                """
+        },
+    )
+    assert len(found) == 1, found
+    assert found[0].startswith("workflows/after.py:5: ")
+    assert "'TaskFinished' never reaches triggers" in found[0]
+    assert "podium.after_workflow" in found[0] and "podium.on_asset" in found[0]

@@ -534,3 +534,28 @@ def test_every_problem_in_every_file_is_reported_at_once(tmp_path: Path) -> None
     ]
     assert "no module named 'm'" in info.value.problems[-1].message
     assert str(info.value).count("\n") == 4
+
+
+def test_event_triggers_that_no_event_could_start_are_reported(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        """
+        triggers:
+          - event: TaskFinished
+          - event: runfinished
+          - event: RunFinished
+          - event: orders_dropped
+        tasks: [{id: a, shell: x}]
+        """,
+    )
+    assert found == [
+        "workflows/daily.yaml:2: event trigger: event 'TaskFinished': podium's system event"
+        " 'TaskFinished' never reaches triggers (only AssetUpdated, CheckEvaluated,"
+        " RunFinished, SlaMissed do), and no custom event may take that name, so this trigger"
+        " never starts; start after a workflow with a workflow: trigger"
+        " (podium.after_workflow) or after an asset's update with an asset: trigger"
+        " (podium.on_asset)",
+        "workflows/daily.yaml:3: event trigger: event 'runfinished' is not podium's system"
+        " event 'RunFinished' (names are exact), and no custom event may take that name, so"
+        " this trigger never starts; write event: RunFinished",
+    ]

@@ -103,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print what each load did as JSON")
 
     p = command("emit", c.cmd_emit, "store a named event; matching event triggers start runs")
-    p.add_argument("event")
+    p.add_argument(
+        "event", help="its name, e.g. orders_dropped; not a system event's (RunFinished, …)"
+    )
     p.add_argument("--payload", default=None, metavar="JSON", help="a JSON object")
 
     p = command("backfill", c.cmd_backfill, "one run per schedule tick between two dates")

@@ -1,5 +1,9 @@
 """Events: immutable, typed facts. Everything the UI, notifications and triggers know comes
 from these. Each has a past-tense name; ``to_record`` gives the stored form.
+
+The *system* events (every class below but ``CustomEvent``) are podium's alone:
+``SYSTEM_EVENT_TYPES`` lists their names, and ``custom_name_problem`` refuses a custom
+event (``podium emit``, ``POST /api/events``) that would pass for one, whatever its case.
 """
 
 from __future__ import annotations
@@ -181,3 +185,46 @@ class WebhookFailed(Event):
     attempts: int
     error: str
     dead: bool = False
+
+
+def _system_classes() -> list[type[Event]]:
+    found: list[type[Event]] = []
+    pending: list[type[Event]] = list(Event.__subclasses__())
+    while pending:
+        cls = pending.pop(0)
+        pending.extend(cls.__subclasses__())
+        if cls is not CustomEvent:
+            found.append(cls)
+    return found
+
+
+#: the type of every event podium itself records; a custom event may not take one
+SYSTEM_EVENT_TYPES: frozenset[str] = frozenset(cls.type for cls in _system_classes())
+#: the system events stored pending, so that triggers see them (``dispatch``)
+DISPATCHED_EVENT_TYPES: frozenset[str] = frozenset(
+    cls.type for cls in _system_classes() if cls.dispatch
+)
+_BY_FOLDED = {name.casefold(): name for name in SYSTEM_EVENT_TYPES}
+
+
+def is_system_event(name: str) -> bool:
+    """Whether ``name`` is exactly the type of one of podium's own events."""
+    return name in SYSTEM_EVENT_TYPES
+
+
+def system_event_like(name: str) -> str | None:
+    """The system event type ``name`` passes for when case and outer blanks are ignored
+    (``"runfinished"`` → ``"RunFinished"``), or None."""
+    return _BY_FOLDED.get(name.strip().casefold())
+
+
+def custom_name_problem(name: str) -> str | None:
+    """Why a custom event may not be called ``name`` (None: it may)."""
+    taken = system_event_like(name)
+    if taken is None:
+        return None
+    how = "is" if name == taken else "differs only in case or spacing from"
+    return (
+        f"{name!r} {how} podium's system event {taken!r}, which only podium records;"
+        " choose another name for your event, e.g. orders_dropped"
+    )

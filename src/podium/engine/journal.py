@@ -32,14 +32,22 @@ class Journal:
         self.emitted.append(event)
 
     def flush(self) -> None:
-        self.tx.executemany(
-            "INSERT INTO events (type, at, run_id, task_id, payload, pending) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            self.rows,
-        )
+        self.tx.executemany(_INSERT, self.rows)
         if any(row[5] for row in self.rows):
             self.tx.notify = True
         self.rows = []
+
+    def record(self, event: Event) -> int:
+        """Writes ``event`` now (after any added before it) and returns its ``seq``, as the
+        insert itself assigned it: not read back later, when another writer's may be newer."""
+        self.add(event)
+        row = self.rows.pop()
+        self.flush()
+        written = self.tx.fetchone(f"{_INSERT} RETURNING seq", row)
+        assert written is not None  # an INSERT … RETURNING answers its row
+        if row[5]:
+            self.tx.notify = True
+        return int(written[0])
 
     def stored(self, value: Any) -> str:
         """``value`` as the JSON text a table keeps, every secret masked."""
@@ -54,6 +62,11 @@ class Journal:
     def text(self, value: str | None) -> str | None:
         """A free text (an error) as a table keeps it, every secret masked."""
         return self.tx.mask(value) if value else value
+
+
+_INSERT = (
+    "INSERT INTO events (type, at, run_id, task_id, payload, pending) VALUES (?, ?, ?, ?, ?, ?)"
+)
 
 
 def _dumps(payload: Any) -> str:

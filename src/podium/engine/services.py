@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from podium import clock
-from podium.core.events import CustomEvent, Event
+from podium.core.events import CustomEvent, custom_name_problem
 from podium.core.nesting import MAX_DEPTH, is_too_deep
 from podium.core.workflow import Project, ScheduleTrigger, Workflow
 from podium.engine import state
@@ -95,14 +95,13 @@ def start_run(
 
 
 def emit_event(db: Database, name: str, payload: Mapping[str, Any] | None = None) -> int:
-    """Stores a named event; it starts the workflows whose event triggers match."""
+    """Stores a named event; it starts the workflows whose event triggers match. Returns
+    the stored event's number (its ``seq``)."""
     if not name or not isinstance(name, str):
         raise UsageError("an event needs a name, e.g. podium emit orders_dropped")
-    if name in own_event_types():
-        raise UsageError(
-            f"{name!r} is one of podium's own event types, which only podium records;"
-            " give your event another name, e.g. orders_dropped"
-        )
+    taken = custom_name_problem(name)
+    if taken:
+        raise UsageError(f"event name {taken}")
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise UsageError(f"event name {name!r} has a control character; remove it")
     if not isinstance(payload, Mapping | None):
@@ -110,22 +109,8 @@ def emit_event(db: Database, name: str, payload: Mapping[str, Any] | None = None
     if is_too_deep(dict(payload or {})):
         raise UsageError(f"the event's payload nests more than {MAX_DEPTH} levels deep; flatten it")
     with db.transaction() as tx:
-        j = Journal(tx, clock.time())
-        j.add(CustomEvent(name, dict(payload or {})))
-        j.flush()
-        row = tx.fetchone("SELECT MAX(seq) FROM events WHERE type = ?", (name,))
-    return int(row[0]) if row and row[0] is not None else 0
-
-
-def own_event_types() -> frozenset[str]:
-    """The names of podium's own event types (a custom event may not take one)."""
-    found: set[str] = set()
-    stack: list[type[Event]] = [Event]
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
-        found.add(cls.type)
-    return frozenset(found - {CustomEvent.type})
+        seq = Journal(tx, clock.time()).record(CustomEvent(name, dict(payload or {})))
+    return seq
 
 
 def cancel_run(db: Database, project: Project, run_id: str) -> bool:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from podium.core.events import SYSTEM_EVENT_TYPES
 from podium.settings.secrets import url_secrets
 from podium.settings.yaml_lines import Fields, LineDict, LineList, Problems, did_you_mean, located
 
@@ -49,16 +50,7 @@ class OutgoingWebhook:
 
 def event_types() -> list[str]:
     """Every podium event type (the subclasses of ``core.events.Event``)."""
-    from podium.core import events
-
-    found: list[str] = []
-    pending = list(events.Event.__subclasses__())
-    while pending:
-        cls = pending.pop(0)
-        pending.extend(cls.__subclasses__())
-        if cls is not events.CustomEvent and cls.type not in found:
-            found.append(cls.type)
-    return sorted(found)
+    return sorted(SYSTEM_EVENT_TYPES)
 
 
 def check_outgoing_webhooks(items: Any, problems: Problems) -> None:

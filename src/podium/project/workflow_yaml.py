@@ -18,6 +18,7 @@ from typing import Any
 
 from podium.core.alerts import NotifyRule
 from podium.core.cron import Cron, CronError
+from podium.core.events import DISPATCHED_EVENT_TYPES, system_event_like
 from podium.core.graph import find_cycle
 from podium.core.status import Catchup, OnLate, TriggerRule
 from podium.core.workflow import (
@@ -232,7 +233,34 @@ def _check_cron(read: Fields, cron: str, timezone: str) -> None:
 
 def _event(read: Fields, location: Location) -> EventTrigger:
     read.unknown_keys(("event", "filter"))
-    return EventTrigger(read.text("event", "") or "", read.json_mapping("filter"), location)
+    name = read.text("event", "") or ""
+    problem = event_name_problem(name)
+    if problem:
+        read.problem("event", problem)
+    return EventTrigger(name, read.json_mapping("filter"), location)
+
+
+def event_name_problem(name: str) -> str | None:
+    """Why an event trigger on ``name`` could never start (None: it can).
+
+    Custom events may not pass for podium's system events, so a trigger on a system event
+    starts only when podium records it, and only dispatched ones reach triggers."""
+    taken = system_event_like(name)
+    if taken is None or (name == taken and taken in DISPATCHED_EVENT_TYPES):
+        return None
+    never = "and no custom event may take that name, so this trigger never starts"
+    if taken in DISPATCHED_EVENT_TYPES:
+        return (
+            f"event {name!r} is not podium's system event {taken!r} (names are exact), {never};"
+            f" write event: {taken}"
+        )
+    dispatched = ", ".join(sorted(DISPATCHED_EVENT_TYPES))
+    return (
+        f"event {name!r}: podium's system event {taken!r} never reaches triggers (only"
+        f" {dispatched} do), {never}; start after a workflow with a workflow: trigger"
+        " (podium.after_workflow) or after an asset's update with an asset: trigger"
+        " (podium.on_asset)"
+    )
 
 
 def _workflow(read: Fields, location: Location) -> WorkflowTrigger:

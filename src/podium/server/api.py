@@ -16,8 +16,9 @@ from typing import Any
 from fastapi import Body, Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from podium.core.events import custom_name_problem
 from podium.core.masking import Masker
 from podium.core.status import RunStatus
 from podium.core.workflow import Project, ScheduleTrigger
@@ -52,9 +53,20 @@ class EventIn(BaseModel):
         min_length=1,
         max_length=200,
         pattern=r"^[^\x00-\x1f\x7f]+$",
-        description="the event's name, e.g. orders_dropped (not one of podium's own event types)",
+        description=(
+            "the event's name, e.g. orders_dropped; not the name of one of podium's system"
+            " events (RunFinished, AssetUpdated, …) in any case"
+        ),
     )
     payload: dict[str, Any] = Field(default_factory=dict, description="any JSON object")
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_system_event(cls, name: str) -> str:
+        problem = custom_name_problem(name)
+        if problem:
+            raise ValueError(problem)
+        return name
 
 
 class RunIn(BaseModel):

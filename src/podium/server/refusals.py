@@ -123,7 +123,7 @@ def _problem(error: dict[str, Any]) -> str:
         where = f"body field {'.'.join(names)}" if names else "the body"
     else:
         where = f"{_WHERE.get(kind, kind)} {'.'.join(names)}"
-    what = str(error.get("msg", "is not valid"))
+    what = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
     hint = _HINTS.get(str(error.get("type", "")))
     given = error.get("input")
     shown = (

@@ -119,11 +119,4 @@ def display_value(value: object) -> str:
 
 def event_types() -> list[str]:
     """The names of podium's own event types (custom events are typed in freely)."""
-    found: list[str] = []
-    stack: list[type[ev.Event]] = [ev.Event]
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
-        if cls.type not in ("Event", "CustomEvent"):
-            found.append(cls.type)
-    return sorted(set(found))
+    return sorted(ev.SYSTEM_EVENT_TYPES)
