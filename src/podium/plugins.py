@@ -31,10 +31,12 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Plugins:
-    """One group's plugins: ``found`` by name, and ``broken`` (name → what is wrong)."""
+    """One group's plugins: ``found`` by name, ``broken`` (name → why it cannot be used)
+    and ``refused`` (a name podium has, which stays podium's → what the plugin is told)."""
 
     found: Mapping[str, Any]
     broken: Mapping[str, str]
+    refused: Mapping[str, str]
 
     def problem(self, name: str) -> str | None:
         """Why the plugin called ``name`` cannot be used, or None."""
@@ -50,9 +52,10 @@ def load_plugins(
     """
     found: dict[str, Any] = {}
     broken: dict[str, str] = {}
+    refused: dict[str, str] = {}
     for point in entry_points(group=group):
         if point.name in built_in:
-            broken[point.name] = (
+            refused[point.name] = (
                 f"plugin {point.value!r} registers {what} {point.name!r}, which podium already"
                 " has; give it another name"
             )
@@ -73,7 +76,7 @@ def load_plugins(
             )
             continue
         found[point.name] = loaded
-    return Plugins(found, broken)
+    return Plugins(found, broken, refused)
 
 
 def forget() -> None:

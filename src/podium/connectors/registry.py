@@ -111,8 +111,8 @@ def source_type_names() -> list[str]:
 
 
 def plugin_problems() -> dict[str, str]:
-    """Source type → why its plugin cannot be used."""
-    return dict(_plugins().broken)
+    """Source type → why its plugin cannot be used (or does not replace podium's own)."""
+    return {**_plugins().broken, **_plugins().refused}
 
 
 def connection_problems(settings: Mapping[str, Any]) -> list[str]:
