@@ -167,24 +167,16 @@ def test_a_plugin_source_and_kind_run_in_a_workflow(venv: Venv, tmp_path: Path) 
 
 
 def test_the_plugin_kind_passes_the_kind_contract(venv: Venv, tmp_path: Path) -> None:
-    script = """
-        import sys
-        from pathlib import Path
-        from podium.kinds.registry import kind_of
-        from podium.testing import KindCase, kind_contract
-
-        case = KindCase(
-            {
-                "notes.txt": "one two two",
-                "workflows/w.yaml": "name: w\\ntasks:\\n  - id: t\\n    word_count: notes.txt\\n",
-            },
-            "w",
-        )
-        kind_contract(kind_of("word_count"), case, root=Path(sys.argv[1]))
-        print("contract passed")
-    """
-    done = venv.run("-c", textwrap.dedent(script), str(tmp_path))
-    assert done.returncode == 0 and "contract passed" in done.stdout, done.stdout + done.stderr
+    """The test docs/plugins.md shows a plugin author, run with pytest in the plugin's venv."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "plugins.md").read_text()
+    example = docs.split("```python\n")[-1].split("```")[0]
+    assert "kind_contract(KIND" in example, example
+    (tmp_path / "test_doc_example.py").write_text(example)
+    done = venv.run(
+        "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
+        str(tmp_path / "test_doc_example.py"), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout + done.stderr
 
 
 def test_the_plugins_settings_are_checked_at_their_line(venv: Venv, tmp_path: Path) -> None:

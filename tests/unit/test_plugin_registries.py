@@ -227,8 +227,14 @@ def test_a_plugin_notifier_takes_its_scheme(install: Install) -> None:
     assert destination.sent == ["run failed"]  # type: ignore[attr-defined]
 
 
-def test_a_notifier_plugin_that_cannot_load_says_so(install: Install) -> None:
-    install("[podium.notifiers]\nmemo = podium_fake_nowhere:NOTIFIER\n")
+def test_a_warehouse_or_notifier_plugin_that_cannot_load_says_so(install: Install) -> None:
+    install(
+        "[podium.notifiers]\nmemo = podium_fake_nowhere:NOTIFIER\n"
+        "[podium.warehouses]\nfar = podium_fake_nowhere:WAREHOUSE\n"
+    )
+    [broken] = warehouse_problems({"type": "far", "url": "x"})
+    assert broken.startswith("type: plugin warehouse type 'far' (podium_fake_nowhere:WAREHOUSE)")
+    assert "cannot be loaded: ModuleNotFoundError" in broken
     problem = url_problem("memo://team")
     assert problem is not None
     assert problem.startswith("names a scheme whose plugin cannot be used: plugin notifier 'memo'")
