@@ -212,6 +212,8 @@ def test_a_broken_plugin_is_a_problem_at_the_line_that_uses_it(
                 [project.entry-points."podium.sources"]
                 broken = "podium_broken_plugin:SOURCE"
                 files = "podium_broken_plugin:SOURCE"
+                [project.entry-points."podium.kinds"]
+                notebook = "podium_broken_plugin:KIND"
                 [tool.setuptools]
                 packages = ["podium_broken_plugin"]
             """,
@@ -223,19 +225,24 @@ def test_a_broken_plugin_is_a_problem_at_the_line_that_uses_it(
         tmp_path_factory.mktemp("broken-proj"),
         {
             "podium.yaml": "connections:\n  feed:\n    dataset: raw_feed\n    type: broken\n",
-            "workflows/w.yaml": "name: w\ntasks:\n  - id: t\n    extract: feed\n",
+            "workflows/w.yaml": (
+                "name: w\ntasks:\n  - id: t\n    extract: feed\n"
+                "  - id: n\n    notebook: report.ipynb\n"
+            ),
         },
     )
     done = venv.podium(project, "validate")
     assert done.returncode != 0
     assert "Traceback" not in done.stdout + done.stderr
-    line = next(x for x in done.stderr.splitlines() if "broken" in x)
-    assert line.startswith("podium.yaml:4: connections: feed.type: plugin source type 'broken'")
-    assert "cannot be loaded: ModuleNotFoundError" in line and "reinstall it" in line, line
+    source, kind = [x for x in done.stderr.splitlines() if "cannot be loaded" in x]
+    assert source.startswith("podium.yaml:4: connections: feed.type: plugin source type 'broken'")
+    assert "cannot be loaded: ModuleNotFoundError" in source and "reinstall it" in source, source
+    assert kind.startswith("workflows/w.yaml:6: task 'n': plugin kind 'notebook'"), kind
 
     (project / "podium.yaml").write_text(
         "connections:\n  feed:\n    type: files\n    path: inbox\n    streams: {a: {}}\n"
     )
+    (project / "workflows/w.yaml").write_text("name: w\ntasks:\n  - id: t\n    extract: feed\n")
     assert venv.podium(project, "validate").returncode == 0  # files is podium's own still
 
 
