@@ -8,6 +8,8 @@
   COMMIT.
 - ``project_of(...)``: a Project built from workflows, without files.
 - ``RecordingDestination``: a notification destination that keeps what it is sent.
+- ``kind_contract(kind, KindCase(...), root=...)``: the checks every task kind passes, podium's
+  own and a plugin's (``podium.kinds.contract``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from podium.errors import StoreError
 from podium.execution.base import Done, Job, JobResult, Key
 from podium.execution.invoke import invoke
 from podium.kinds.base import AssetChange, CheckOutcome
+from podium.kinds.contract import KindCase as KindCase
+from podium.kinds.contract import kind_contract as kind_contract
 from podium.store.database import Database, Tx, open_database
 
 

@@ -8,27 +8,77 @@ warehouse:
   url: postgresql://user@host:5432/db
   schema_prefix: ""                   # prepended to every schema podium creates
   pii_key: ${PODIUM_PII_KEY}          # either type: the key models hash emails/phones with
+
+Other types come from plugins, by entry point ``podium.warehouses`` (its name is the
+``type:``): an object that satisfies ``WarehousePlugin``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from podium.connectors.destinations.base import Destination
+from podium.plugins import Plugins, load_plugins
 
 DEFAULT_PATH = ".podium/warehouse.duckdb"
 KEYS = {
     "duckdb": ("type", "path", "pii_key"),
     "postgres": ("type", "url", "schema_prefix", "pii_key"),
 }
+GROUP = "podium.warehouses"
+
+
+class WarehousePlugin(Protocol):
+    """A warehouse type a plugin adds. Each method receives the ``warehouse:`` settings
+    without ``type`` (``pii_key``, when set, is the plugin's to honour); an optional
+    ``settings`` attribute (``podium.settings.describe.Settings``) describes them."""
+
+    def problems(self, settings: Mapping[str, Any]) -> list[str]:
+        """What is wrong with the settings, each problem starting with its key."""
+        ...
+
+    def open_destination(self, settings: Mapping[str, Any], root: Path) -> Destination:
+        """Where extract loads go (``podium.connectors.destinations.base.Destination``)."""
+        ...
+
+    def open_sql(self, settings: Mapping[str, Any], root: Path) -> AbstractContextManager[Any]:
+        """The warehouse open for SQL models and checks: a context manager yielding a
+        ``podium.transforms.warehouse_sql.WarehouseSql`` whose ``dialect`` is ``duckdb`` or
+        ``postgres`` (the SQL podium writes for it)."""
+        ...
+
+
+def warehouse_plugin(settings: Mapping[str, Any]) -> WarehousePlugin | None:
+    """The plugin whose warehouse ``type:`` the settings name, or None (a built-in one)."""
+    found: WarehousePlugin | None = _plugins().found.get(settings.get("type", "duckdb"))
+    return found
+
+
+def plugin_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """What a plugin warehouse reads: the settings without ``type``."""
+    return {k: v for k, v in settings.items() if k != "type"}
+
+
+def _plugins() -> Plugins:
+    return load_plugins(
+        GROUP, tuple(KEYS), "warehouse type", ("problems", "open_destination", "open_sql")
+    )
 
 
 def warehouse_problems(settings: Mapping[str, Any]) -> list[str]:
     kind = settings.get("type", "duckdb")
+    broken = _plugins().problem(kind) if isinstance(kind, str) else None
+    if broken:
+        return [f"type: {broken}"]
+    plugin = warehouse_plugin(settings)
+    if plugin is not None:
+        return list(plugin.problems(plugin_settings(settings)))
     if kind not in KEYS:
-        return [f"type: expected duckdb or postgres, got {kind!r}"]
+        known = ", ".join([*KEYS, *sorted(_plugins().found)])
+        return [f"type: expected one of {known}, got {kind!r}"]
     problems = [
         f"{key}: unknown setting for a {kind} warehouse; expected {', '.join(KEYS[kind])}"
         for key in settings
@@ -47,6 +97,9 @@ def warehouse_problems(settings: Mapping[str, Any]) -> list[str]:
 
 
 def open_destination(settings: Mapping[str, Any], root: Path) -> Destination:
+    plugin = warehouse_plugin(settings)
+    if plugin is not None:
+        return plugin.open_destination(plugin_settings(settings), root)
     if settings.get("type", "duckdb") == "postgres":
         from podium.connectors.destinations.postgres import PostgresDestination
 

@@ -7,7 +7,8 @@ A plugin package declares, in its ``pyproject.toml``::
 
 and the object it names satisfies ``podium.kinds.base.Kind``. Built-in names cannot be
 taken over; a plugin that fails to load is reported by ``podium validate`` as a problem of
-the task that uses it (``plugin_problems``), not as a traceback.
+the task that uses it (an ``Unloadable`` stands in for it; ``plugin_problems`` lists it),
+not as a traceback.
 """
 
 from __future__ import annotations
@@ -16,8 +17,12 @@ import importlib
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib.metadata import entry_points
+from typing import Any
 
-from podium.kinds.base import Kind
+from podium.core.workflow import Project, Task, Workflow
+from podium.errors import TerminalTaskError
+from podium.kinds.base import Job, Kind, ProjectView, TaskContext, TaskResult
+from podium.settings.describe import Settings
 
 GROUP = "podium.kinds"
 _BUILT_IN = ("run", "shell", "workflow", "extract", "transform", "model", "check", "http")
@@ -45,7 +50,31 @@ def _kinds() -> tuple[dict[str, Kind], dict[str, str]]:
                 f"plugin kind {point.name!r} ({point.value}) cannot be loaded: "
                 f"{type(exc).__name__}: {exc}; reinstall the plugin or remove it"
             )
+            found[point.name] = Unloadable(point.name, failed[point.name])
     return found, failed
+
+
+class Unloadable:
+    """Stands in for a plugin kind that cannot be loaded: a task naming it is told why at
+    its line (``check_target``), and an attempt of it fails for good."""
+
+    target = "the task of a plugin"
+    options = Settings(doc="A task kind whose plugin cannot be loaded.")
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.name, self.problem = name, problem
+
+    def check_target(self, target: str) -> str | None:
+        return self.problem
+
+    def check(self, task: Task, workflow: Workflow, view: ProjectView) -> str | None:
+        return self.problem
+
+    def prepare(self, task: Task, workflow: Workflow, project: Project) -> Any:
+        return None
+
+    def run(self, job: Job, context: TaskContext) -> TaskResult:
+        raise TerminalTaskError(self.problem)
 
 
 def kind_of(name: str) -> Kind:

@@ -8,18 +8,25 @@ Notification URLs are secrets. apprise and urllib3 log what they do (the URL, th
 path, a bad URL in full); a filter on their loggers removes every URL and every known
 secret from those records before any handler sees them, and the reason a delivery failed
 is taken from apprise's records the same way.
+
+A plugin adds a scheme apprise does not know by entry point ``podium.notifiers`` (its
+name is the scheme: ``teams+acme://…``): an object that satisfies ``NotifierPlugin``. A
+scheme apprise has cannot be taken over.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from podium.core.masking import Masker
+from podium.plugins import Plugins, load_plugins
 
 #: how long one delivery may take, seconds (apprise's own timeout per call)
 SEND_TIMEOUT = 30.0
@@ -28,6 +35,7 @@ MIN_GAP = 1.2
 
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
 _LOGGERS = ("apprise", "urllib3.connectionpool")
+GROUP = "podium.notifiers"
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,42 @@ class Destination(Protocol):
     def send(self, message: Message) -> str | None:
         """Delivers ``message``; None when delivered, else why not (no secret in it)."""
         ...
+
+
+class NotifierPlugin(Protocol):
+    """Notification URLs of one scheme, sent by a plugin instead of apprise. The URL is a
+    secret: neither method may quote it."""
+
+    def url_problem(self, url: str) -> str | None:
+        """Why ``url`` cannot be sent to, worded without it (``has no channel``), or None."""
+        ...
+
+    def open(self, url: str, secrets: set[str]) -> Destination:
+        """Where the messages of one rule go (``secrets``: values never to show)."""
+        ...
+
+
+def _plugins() -> Plugins:
+    return load_plugins(GROUP, _apprise_schemes(), "notifier", ("url_problem", "open"))
+
+
+@lru_cache(maxsize=1)
+def _apprise_schemes() -> tuple[str, ...]:
+    """The schemes apprise sends to, which no plugin may take (http/https: Slack's hooks)."""
+    manager: Any = importlib.import_module("apprise.manager_plugins").NotificationManager()
+    return tuple(sorted({"http", "https", *manager.schemas()}))
+
+
+def _scheme(url: str) -> str:
+    return url.partition("://")[0].lower()
+
+
+def open_notification(url: str, secrets: set[str]) -> Destination:
+    """Where a rule's alerts go: a plugin's destination for its scheme, else apprise's."""
+    plugin: NotifierPlugin | None = _plugins().found.get(_scheme(url))
+    if plugin is not None:
+        return plugin.open(url, secrets)
+    return AppriseDestination(url, secrets)
 
 
 class _Redact(logging.Filter):
@@ -113,6 +157,12 @@ def url_problem(url: str) -> str | None:
     scheme = url.partition("://")[0]
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
         return "is not a URL"
+    broken = _plugins().problem(scheme.lower())
+    if broken:
+        return f"names a scheme whose plugin cannot be used: {broken}"
+    plugin: NotifierPlugin | None = _plugins().found.get(scheme.lower())
+    if plugin is not None:
+        return plugin.url_problem(url)
     _redact.quiet.on = True  # apprise would log what is wrong with it, quoting parts
     try:
         plugin = _apprise().Apprise.instantiate(url)

@@ -185,15 +185,13 @@ class Notifier:
 
 def notifiers_for(project: Project, db: Database) -> list[Notifier]:
     """One notifier per rule of the project (podium.yaml's, then each workflow's own)."""
-    from podium.notify.delivery import AppriseDestination
+    from podium.notify.delivery import open_notification
     from podium.notify.settings import all_rules, rule_secrets
 
     rules = all_rules(project.notifications, project.workflows)
     secrets = set(project.secrets) | rule_secrets(rules)
     mask = Masker(secrets)
     return [
-        Notifier(
-            rule, project, db, AppriseDestination(rule.to, secrets), mask=mask, background=True
-        )
+        Notifier(rule, project, db, open_notification(rule.to, secrets), mask=mask, background=True)
         for rule in rules
     ]

@@ -72,6 +72,27 @@ class Settings:
                 found[name] = value
         return found
 
+    def problems(self, values: Mapping[str, Any]) -> list[str]:
+        """What is wrong with plain ``values`` (a plugin source's settings, say), each
+        problem starting with its key (``rows: must be a whole number, got 'x'``) so that
+        ``podium validate`` shows it at that key's line. Options' own readers are not run."""
+        found = []
+        for key in values:
+            if key not in self.by_name:
+                hint = did_you_mean(str(key), self.names) or "; expected one of " + ", ".join(
+                    self.names
+                )
+                found.append(f"{key}: unknown setting{hint}")
+        for option in self.options:
+            if option.name not in values:
+                if option.required:
+                    found.append(f"{option.name}: required ({option.doc})")
+                continue
+            message = value_problem(to_plain(values[option.name]), option.schema)
+            if message:
+                found.append(f"{option.name}: {message}")
+        return found
+
     def properties(self) -> dict[str, Any]:
         return {o.name: o.json_schema() for o in self.options}
 

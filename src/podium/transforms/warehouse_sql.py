@@ -1,4 +1,5 @@
-"""Running SQL on the project's warehouse, for models and checks: DuckDB or PostgreSQL.
+"""Running SQL on the project's warehouse, for models and checks: DuckDB or PostgreSQL (or a
+plugin's warehouse, whose ``open_sql`` gives its own ``WarehouseSql``).
 
 One small interface over both: ``query`` (rows), ``execute`` (no rows), ``transaction``,
 ``relation_kind`` (table, view or None) and ``columns``. Names passed in are a model's
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from podium.connectors.destinations.base import BOOKKEEPING
 from podium.connectors.normalize.names import quote
-from podium.connectors.warehouse import open_destination
+from podium.connectors.warehouse import open_destination, plugin_settings, warehouse_plugin
 from podium.transforms import pii
 
 if TYPE_CHECKING:
@@ -65,6 +66,11 @@ def open_warehouse_sql(settings: Mapping[str, Any], root: Path) -> Iterator[Ware
     from podium.connectors.destinations.duckdb import DuckDBDestination
     from podium.connectors.destinations.postgres import PostgresDestination
 
+    plugin = warehouse_plugin(settings)
+    if plugin is not None:  # a plugin's warehouse (podium.warehouses)
+        with plugin.open_sql(plugin_settings(settings), root) as sql:
+            yield sql
+        return
     destination = open_destination(settings, root)
     key = settings.get("pii_key") or None
     if isinstance(destination, PostgresDestination):
