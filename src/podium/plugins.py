@@ -22,7 +22,7 @@ lacks what its protocol asks, is not an error here: it is recorded as a problem 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import entry_points
@@ -79,9 +79,16 @@ def load_plugins(
     return Plugins(found, broken, refused)
 
 
+_forgetters: list[Callable[[], None]] = []
+
+
+def on_forget(callback: Callable[[], None]) -> None:
+    """``callback`` runs when the plugins are read again (a registry's own caches)."""
+    _forgetters.append(callback)
+
+
 def forget() -> None:
     """Reads every group again (after a plugin was installed in this process)."""
-    from podium.kinds import registry
-
     load_plugins.cache_clear()
-    registry.forget()
+    for callback in _forgetters:
+        callback()

@@ -9,7 +9,7 @@
 - ``project_of(...)``: a Project built from workflows, without files.
 - ``RecordingDestination``: a notification destination that keeps what it is sent.
 - ``kind_contract(kind, KindCase(...), root=...)``: the checks every task kind passes, podium's
-  own and a plugin's (``podium.kinds.contract``).
+  own and a plugin's (``podium.kind_contract``).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from podium.core.workflow import EngineSettings, Project, Workflow
 from podium.errors import StoreError
 from podium.execution.base import Done, Job, JobResult, Key
 from podium.execution.invoke import invoke
+from podium.kind_contract import KindCase as KindCase
+from podium.kind_contract import kind_contract as kind_contract
 from podium.kinds.base import AssetChange, CheckOutcome
-from podium.kinds.contract import KindCase as KindCase
-from podium.kinds.contract import kind_contract as kind_contract
 from podium.store.database import Database, Tx, open_database
 
 

@@ -1,4 +1,4 @@
-"""Every task kind podium has passes the kind contract (``podium.kinds.contract``).
+"""Every task kind podium has passes the kind contract (``podium.kind_contract``).
 
 Each kind that can run without outside services has a case: a small project in a tmp
 folder whose workflow holds one of its tasks (an ``http`` task calls a server on the
@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from podium.kinds.base import Kind, TaskResult
-from podium.kinds.contract import (
+from podium.kind_contract import (
     KindCase,
     description_problems,
     kind_contract,
     run_problems,
     target_problems,
 )
+from podium.kinds.base import Kind, TaskResult
 from podium.kinds.registry import all_kinds
 from podium.settings.describe import Option, Settings
 

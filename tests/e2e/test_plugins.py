@@ -37,7 +37,7 @@ PUBLIC = {
     "podium.core.workflow",
     "podium.errors",
     "podium.kinds.base",
-    "podium.kinds.contract",
+    "podium.kind_contract",
     "podium.settings.describe",
     "podium.testing",
 }

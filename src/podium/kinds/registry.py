@@ -19,6 +19,7 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 from typing import Any
 
+from podium import plugins
 from podium.core.workflow import Project, Task, Workflow
 from podium.errors import TerminalTaskError
 from podium.kinds.base import Job, Kind, ProjectView, TaskContext, TaskResult
@@ -112,3 +113,6 @@ def forget() -> None:
     """Reads the entry points again (after a plugin was installed in this process)."""
     _kinds.cache_clear()
     _generation[0] += 1
+
+
+plugins.on_forget(forget)

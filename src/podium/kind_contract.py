@@ -1,6 +1,6 @@
 """The kind contract: what every task kind, podium's own or a plugin's, must do.
 
-    from podium.kinds.contract import KindCase, kind_contract
+    from podium.kind_contract import KindCase, kind_contract
 
     kind_contract(KIND, KindCase(files={...}, workflow="daily"), root=tmp_path)
 
