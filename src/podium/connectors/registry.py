@@ -20,8 +20,20 @@ from typing import Any
 from podium.connectors.normalize.names import identifier
 from podium.connectors.source import Source
 from podium.errors import UsageError
+from podium.settings.describe import Option, Settings
 
-COMMON_KEYS = ("dataset", "concurrency", "webhooks")  # webhooks: see podium.webhooks.settings
+COMMON = Settings(
+    (
+        Option("dataset", {"type": "string", "minLength": 1},
+               "the warehouse schema its tables go to (default raw_<name>)"),
+        Option("concurrency", {"type": "integer", "minimum": 1},
+               "extract tasks on it at once (default 1): the slots of its pool connection:<name>"),
+        Option("webhooks", {"type": "object"},
+               "how its webhook deliveries are verified (see podium.webhooks.settings)"),
+    ),
+    doc="The settings every source connection shares.",
+)  # fmt: skip
+COMMON_KEYS = COMMON.names
 
 
 @dataclass(frozen=True)
@@ -29,14 +41,31 @@ class SourceType:
     module: str
     problems: str  # function name: settings → list of problems
     open: str  # function name: (name, settings, root=, secrets=, logger=) → Source
+    described: str = ""  # the module whose SETTINGS describe them (default: module.config)
 
     def function(self, name: str) -> Callable[..., Any]:
         return getattr(importlib.import_module(self.module), name)  # type: ignore[no-any-return]
 
+    def settings(self) -> Settings:
+        """Its settings, described beside the function that checks them."""
+        module = importlib.import_module(self.described or f"{self.module}.config")
+        described: Settings = module.SETTINGS
+        return described
+
 
 SOURCE_TYPES: dict[str, SourceType] = {
-    "rest": SourceType("podium.connectors.sources.rest", "rest_problems", "open_rest_source"),
-    "files": SourceType("podium.connectors.sources.files", "files_problems", "open_files_source"),
+    "rest": SourceType(
+        "podium.connectors.sources.rest",
+        "rest_problems",
+        "open_rest_source",
+        "podium.connectors.sources.rest_config",
+    ),
+    "files": SourceType(
+        "podium.connectors.sources.files",
+        "files_problems",
+        "open_files_source",
+        "podium.connectors.sources.files",
+    ),
     **{
         kind: SourceType(
             f"podium.connectors.sources.{kind}", f"{kind}_problems", f"open_{kind}_source"

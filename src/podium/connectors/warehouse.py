@@ -17,12 +17,35 @@ from pathlib import Path
 from typing import Any
 
 from podium.connectors.destinations.base import Destination
+from podium.settings.describe import Option, Settings
 
 DEFAULT_PATH = ".podium/warehouse.duckdb"
-KEYS = {
-    "duckdb": ("type", "path", "pii_key"),
-    "postgres": ("type", "url", "schema_prefix", "pii_key"),
-}
+_PII_KEY = Option(
+    "pii_key",
+    {"type": "string", "minLength": 1},
+    "the key models hash emails and phones with (a secret; never change it)",
+)
+SETTINGS = {
+    "duckdb": Settings(
+        (
+            Option("type", {"const": "duckdb"}, "DuckDB in a file (the default)"),
+            Option("path", {"type": "string"}, f"the file, relative to the project ({DEFAULT_PATH})"),
+            _PII_KEY,
+        ),
+        doc="A DuckDB warehouse in a file.",
+    ),
+    "postgres": Settings(
+        (
+            Option("type", {"const": "postgres"}, "PostgreSQL", required=True),
+            Option("url", {"type": "string", "pattern": "^postgres(ql)?://"},
+                   "postgresql://USER@HOST:5432/DB", required=True),
+            Option("schema_prefix", {"type": "string"}, "prepended to every schema podium creates"),
+            _PII_KEY,
+        ),
+        doc="A PostgreSQL warehouse.",
+    ),
+}  # fmt: skip
+KEYS = {kind: settings.names for kind, settings in SETTINGS.items()}
 
 
 def warehouse_problems(settings: Mapping[str, Any]) -> list[str]:
