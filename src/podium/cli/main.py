@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "which",
         choices=["project", "workflow"],
+        metavar="{project,workflow}",
         help="project: podium.yaml; workflow: workflows/*.yaml",
     )
     p.add_argument("--output", metavar="FILE", help="write it to FILE instead of printing it")

@@ -22,7 +22,7 @@ from podium.settings.describe import Option, Settings
 DEFAULT_PATH = ".podium/warehouse.duckdb"
 _PII_KEY = Option(
     "pii_key",
-    {"type": "string", "minLength": 1},
+    {"type": "string"},
     "the key models hash emails and phones with (a secret; never change it)",
 )
 SETTINGS = {
@@ -50,13 +50,15 @@ KEYS = {kind: settings.names for kind, settings in SETTINGS.items()}
 
 def warehouse_problems(settings: Mapping[str, Any]) -> list[str]:
     kind = settings.get("type", "duckdb")
-    if kind not in KEYS:
+    if not isinstance(kind, str) or kind not in KEYS:
         return [f"type: expected duckdb or postgres, got {kind!r}"]
     problems = [
         f"{key}: unknown setting for a {kind} warehouse; expected {', '.join(KEYS[kind])}"
         for key in settings
         if key not in KEYS[kind]
     ]
+    if not isinstance(settings.get("pii_key", ""), str):
+        problems.append("pii_key: expected text, a secret such as ${PODIUM_PII_KEY}")
     if kind == "postgres":
         url = settings.get("url")
         if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):

@@ -13,6 +13,7 @@ from podium.kinds.base import Job, ProjectView, TaskContext, TaskResult
 from podium.kinds.http_calls import HttpPlan, run_http_task
 from podium.kinds.http_options import (
     FOR_EACH_KEYS,
+    HEADER_NAME,
     METHODS,
     read_http_option,
     task_problem,
@@ -21,6 +22,7 @@ from podium.kinds.http_options import (
 from podium.settings.describe import Option, Settings
 
 _JSON: dict[str, Any] = {}  # any JSON value
+_STATUS = {"type": "integer", "minimum": 100, "maximum": 599}
 
 
 class HttpKind:
@@ -36,7 +38,11 @@ class HttpKind:
             ),
             Option(
                 "headers",
-                {"type": "object", "additionalProperties": {"type": "string"}},
+                {
+                    "type": "object",
+                    "propertyNames": {"pattern": f"^{HEADER_NAME.pattern}$"},
+                    "additionalProperties": {"type": ["string", "number"]},
+                },
                 "request headers; values may use ${VAR} secrets and {{ references }}",
                 read=read_http_option,
             ),
@@ -53,7 +59,7 @@ class HttpKind:
                     "properties": {
                         "query": {"type": "string", "description": "SQL over the warehouse"},
                         "rows": {"type": "string", "description": "{{ upstream.TASK.path }}"},
-                        "warehouse": {"type": "string"},
+                        "warehouse": {"enum": ["default"]},
                         "key": {
                             "anyOf": [
                                 {"type": "string"},
@@ -64,6 +70,7 @@ class HttpKind:
                         "batch": {"type": "integer", "minimum": 1},
                     },
                     "additionalProperties": False,
+                    "oneOf": [{"required": ["query"]}, {"required": ["rows"]}],
                 },
                 "one call per row (or per batch of rows) of a query or an upstream output; "
                 f"keys: {', '.join(FOR_EACH_KEYS)}",
@@ -73,8 +80,8 @@ class HttpKind:
                 "expect",
                 {
                     "anyOf": [
-                        {"type": "integer", "minimum": 100, "maximum": 599},
-                        {"type": "array", "items": {"type": "integer"}},
+                        _STATUS,
+                        {"type": "array", "minItems": 1, "items": _STATUS},
                     ]
                 },
                 "the statuses that count as success (default: any 2xx)",

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from podium.settings.describe import DURATION, NAME, NAMES, Option, Settings
+from podium.settings.describe import NAME, NAMES, POSITIVE_DURATION, Option, Settings
 from podium.settings.secrets import url_secrets
 from podium.settings.yaml_lines import Fields, LineDict, LineList, Problems, did_you_mean, located
 
@@ -38,8 +38,8 @@ HOOK = Settings(
         Option("events", NAMES, f"event types or custom event names ({', '.join(DEFAULT_EVENTS)})"),
         Option("workflows", NAMES, "only events of these workflows (default: every event)"),
         Option("attempts", {"type": "integer", "minimum": 1}, "tries per event (5)"),
-        Option("retry_delay", DURATION, "the first retry's wait; doubles, up to 1h (10s)"),
-        Option("timeout", DURATION, "per delivery (10s)"),
+        Option("retry_delay", POSITIVE_DURATION, "the first retry's wait; doubles, up to 1h (10s)"),
+        Option("timeout", POSITIVE_DURATION, "per delivery (10s)"),
     ),
     doc="Where podium POSTs its events, signed.",
 )  # fmt: skip

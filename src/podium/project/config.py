@@ -16,7 +16,7 @@ from podium.connectors.warehouse import warehouse_problems
 from podium.core.alerts import NotifyRule
 from podium.core.workflow import EngineSettings
 from podium.notify.settings import read_rules, rule_secrets
-from podium.settings.describe import DURATION, Option
+from podium.settings.describe import POSITIVE_DURATION, Option
 from podium.settings.describe import Settings as Described
 from podium.settings.secrets import Interpolator, connection_secrets, url_secrets
 from podium.settings.yaml_lines import Fields, LineDict, LineList, Problems, load_yaml, to_plain
@@ -56,13 +56,13 @@ POOLS = Option(
 )
 ENGINE = Described(
     (
-        Option("lease_timeout", DURATION, "an attempt whose worker is silent this long is "
+        Option("lease_timeout", POSITIVE_DURATION, "an attempt whose worker is silent this long is "
                f"taken over ({_DEFAULTS.lease_timeout:g}s)"),
         Option("executor", {"type": "string", "enum": list(EXECUTORS)},
                "where attempts run: threads (the default) or processes"),
         Option("workers", {"type": "integer", "minimum": 1},
                f"attempts running at once in this engine ({_DEFAULTS.workers})"),
-        Option("poll_interval", DURATION, "how often the engine looks for work when nothing "
+        Option("poll_interval", POSITIVE_DURATION, "how often the engine looks for work when nothing "
                f"wakes it ({_DEFAULTS.poll_interval:g}s)"),
     ),
     doc="The engine's settings.",

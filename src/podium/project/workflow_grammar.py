@@ -19,7 +19,15 @@ from typing import Any
 from podium.core.status import Catchup, OnLate, TriggerRule
 from podium.kinds.base import Kind
 from podium.notify.settings import DEADLINE, WORKFLOW_RULE
-from podium.settings.describe import DURATION, JSON_OBJECT, NAME, NAMES, Option, Settings
+from podium.settings.describe import (
+    DURATION,
+    JSON_OBJECT,
+    NAME,
+    NAMES,
+    POSITIVE_DURATION,
+    Option,
+    Settings,
+)
 from podium.webhooks.grammar import TRIGGER as WEBHOOK_TRIGGER
 
 WORKFLOW_STATUSES = ("success", "failed", "any")
@@ -33,11 +41,11 @@ TASK_OPTIONS = Settings(
         Option("retry_backoff", {"anyOf": [{"type": "number", "minimum": 1},
                                            {"type": "boolean"}]},
                "each retry waits this many times longer (true: 2, false: 1)"),
-        Option("retry_max_delay", DURATION, "the longest wait between retries (1h)"),
-        Option("timeout", DURATION, "an attempt running longer fails"),
+        Option("retry_max_delay", POSITIVE_DURATION, "the longest wait between retries (1h)"),
+        Option("timeout", POSITIVE_DURATION, "an attempt running longer fails"),
         Option("pool", {"type": "string", "minLength": 1}, "the pool whose slot it takes"),
         Option("priority", {"type": "integer"}, "higher starts first when slots are short"),
-        Option("late_after", DURATION, "the task is late when it has not finished this long "
+        Option("late_after", POSITIVE_DURATION, "the task is late when it has not finished this long "
                "after its run started"),
         Option("on_late", {"type": "string", "enum": [o.value for o in OnLate]},
                "wait (the default), or continue: dependants go ahead and are restated later"),
@@ -84,7 +92,9 @@ ASSET_SET = Settings(
     (
         Option("all_of", NAMES, "start when every one of these assets was updated"),
         Option("any_of", NAMES, "start when any of these assets is updated"),
-        Option("deadline", DURATION, "with all_of: start with what is there after this long"),
+        Option(
+            "deadline", POSITIVE_DURATION, "with all_of: start with what is there after this long"
+        ),
     ),
     also={"oneOf": [{"required": ["all_of"]}, {"required": ["any_of"]}]},
 )

@@ -358,7 +358,9 @@ def _task(
         read.problem("id", _bad_name("task id", task_id))
     kind, target = _kind(read, checked=task_id not in funcs)
     own = _options(read)
-    if item.get("on_late") in _ON_LATE and "late_after" not in own and "late_after" not in defaults:
+    on_late = item.get("on_late")  # a list (unhashable) is reported by its reader
+    needs_late_after = isinstance(on_late, str) and on_late in _ON_LATE
+    if needs_late_after and "late_after" not in own and "late_after" not in defaults:
         read.problem("on_late", "on_late has no effect without late_after; add late_after: 3h")
     merged = {**defaults, **own}
     return Task(

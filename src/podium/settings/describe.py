@@ -195,6 +195,14 @@ DURATION: dict[str, Any] = {
     ],
     "examples": ["30s", "5m", "1h30m", "2d"],
 }
+#: a duration that must be more than zero (``0s`` is refused by the reader, not here)
+POSITIVE_DURATION: dict[str, Any] = {
+    "anyOf": [
+        {"type": "number", "exclusiveMinimum": 0},
+        {"type": "string", "pattern": DURATION_PATTERN},
+    ],
+    "examples": ["30s", "5m", "1h30m", "2d"],
+}
 #: a name podium gives an id (a workflow, a task, a notification)
 NAME: dict[str, Any] = {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"}
 #: one name, or a list of names (``depends_on: a`` or ``depends_on: [a, b]``)

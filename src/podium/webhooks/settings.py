@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from podium.core.durations import parse_duration
-from podium.settings.describe import DURATION, Option, Settings
+from podium.settings.describe import POSITIVE_DURATION, Option, Settings
 
 SCHEMES = ("shopify", "stripe", "klaviyo", "hmac")
 #: connection types whose senders sign one way: ``verify:`` may be left out
@@ -104,19 +104,19 @@ _OPTIONS = {
     "previous_secret": Option("previous_secret", _SECRET, "also accepted during a rotation"),
     "secrets": Option("secrets", {"type": "array", "items": _SECRET}, "more accepted secrets"),
     "max_body": Option("max_body", {"anyOf": [
-        {"type": "integer", "minimum": 1},
+        {"type": "number", "exclusiveMinimum": 0},
         {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([bB]|[kKmM][iI]?[bB])?\s*$"},
     ]}, "larger bodies are refused with 413: 1MB (= 1 MiB), 256KB or bytes"),
     "max_attempts": Option("max_attempts", {"type": "integer", "minimum": 1},
                            f"processing tries before a delivery is dead ({DEFAULT_MAX_ATTEMPTS})"),
-    "retry_delay": Option("retry_delay", DURATION, "the first retry's wait; doubles, up to 1h"),
-    "tolerance": Option("tolerance", DURATION, "a delivery sent longer ago is refused"),
-    "replay_window": Option("replay_window", DURATION,
+    "retry_delay": Option("retry_delay", POSITIVE_DURATION, "the first retry's wait; doubles, up to 1h"),
+    "tolerance": Option("tolerance", POSITIVE_DURATION, "a delivery sent longer ago is refused"),
+    "replay_window": Option("replay_window", POSITIVE_DURATION,
                             "a body seen this recently is not taken again (7d)"),
     "header": Option("header", _HEADER_NAME, "hmac: the header carrying the signature"),
     "algorithm": Option("algorithm", {"type": "string", "enum": list(ALGORITHMS)}, "hmac"),
     "encoding": Option("encoding", {"type": "string", "enum": list(ENCODINGS)}, "hmac"),
-    "prefix": Option("prefix", {"type": "string"}, "hmac: stripped from the header's value"),
+    "prefix": Option("prefix", {"type": "string", "minLength": 1}, "hmac: stripped from the header's value"),
     "id_header": Option("id_header", _HEADER_NAME, "hmac: the delivery id's header"),
     "id_field": Option("id_field", _FIELD, "hmac: or the id's dotted path in the body"),
     "topic_header": Option("topic_header", _HEADER_NAME, "hmac: the topic's header"),
@@ -141,7 +141,10 @@ def _webhooks_settings() -> Settings:
     rules.append(
         {
             "if": {"properties": {"verify": {"const": "hmac"}}, "required": ["verify"]},
-            "then": {"required": ["header"]},
+            "then": {
+                "required": ["header"],
+                "dependentRequired": {"tolerance": ["timestamp_header"]},
+            },
         }
     )
     return Settings(

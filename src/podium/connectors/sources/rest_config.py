@@ -74,7 +74,8 @@ _RATE_LIMIT = Settings(
         Option("burst", {"type": "number", "minimum": 1}, "requests allowed at once"),
         Option("signal", {"type": "string", "enum": list(SIGNALS)},
                "pace by the API's own throttle headers (shopify, amazon)"),
-    )
+    ),
+    also={"anyOf": [{"required": ["requests_per_second"]}, {"required": ["signal"]}]},
 )  # fmt: skip
 STREAM_SETTINGS = Settings(
     (
@@ -255,7 +256,7 @@ def parse_rest_settings(settings: Any) -> tuple[RestConfig | None, list[str]]:
     top = _Reader(settings, "", problems)
     top.unknown(CONNECTION_KEYS)
     base_url = top.text("base_url", "", required=True) or ""
-    if base_url and not base_url.startswith(("http://", "https://")):
+    if "base_url" in top.data and not base_url.startswith(("http://", "https://")):
         top.problem("base_url", f"expected an http:// or https:// URL, got {base_url!r}")
     page_size = top.number("page_size", None, integer=True, minimum=1)
     pagination = _pagination(top.sub("pagination"))

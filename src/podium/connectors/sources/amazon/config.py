@@ -61,7 +61,7 @@ SETTINGS = Settings(
                "na, eu or fe: picks base_url and token_url"),
         Option("base_url", _URL, "default: the region's SP-API endpoint"),
         Option("token_url", _URL, "default: the region's LWA token endpoint"),
-        Option("start_date", {"type": "string"},
+        Option("start_date", {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}"},
                "the first sync reads from here, an ISO date (default 90 days back)"),
         Option("report_wait", DURATION, "wait this long for a report still processing (15m)"),
         Option("report_poll_interval", DURATION, "how often to ask about a report (30s)"),
@@ -105,7 +105,7 @@ def parse_amazon_settings(settings: Any) -> tuple[AmazonConfig | None, list[str]
     problems = unknown_keys(settings, KEYS)
     secrets = {key: _secret(settings, key, problems) for key in SECRET_KEYS}
     region = settings.get("region", "na")
-    if region not in REGIONS:
+    if not isinstance(region, str) or region not in REGIONS:
         problems.append(f"region: expected one of {', '.join(REGIONS)}, got {region!r}")
         region = "na"
     config = AmazonConfig(

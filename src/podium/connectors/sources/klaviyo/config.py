@@ -60,7 +60,7 @@ SETTINGS = Settings(
                f"the API revision sent with every request (default {DEFAULT_REVISION})"),
         Option("base_url", {"type": "string", "pattern": "^https?://"},
                f"default {DEFAULT_BASE_URL}"),
-        Option("streams", {"type": "array", "items": {"enum": list(STREAM_NAMES)}},
+        Option("streams", {"type": "array", "minItems": 1, "items": {"enum": list(STREAM_NAMES)}},
                "the streams to read (default: every stream)"),
         Option("timeout", DURATION, "per request (30s)"),
         Option("retries", {"type": "integer", "minimum": 0}, "tries after a failure (5)"),

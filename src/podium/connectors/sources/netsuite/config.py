@@ -86,7 +86,7 @@ SETTINGS = Settings(
         Option("max_rows_per_query", {"type": "integer", "minimum": 10},
                "SuiteQL's ceiling; queries are sliced under it (100000)"),
         Option("lookback", DURATION, "re-read this much before the saved cursor (10m)"),
-        Option("start_date", {"type": "string"}, "nothing modified before is read (ISO date)"),
+        Option("start_date", {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}"}, "nothing modified before is read (ISO date)"),
         Option("timeout", DURATION, "per request (60s)"),
         Option("retries", {"type": "integer", "minimum": 0}, "tries after a failure (5)"),
     ),
@@ -132,7 +132,8 @@ def parse_netsuite_settings(settings: Any) -> tuple[NetSuiteConfig | None, list[
     if account and not account.replace("_", "").replace("-", "").isalnum():
         top.problem("account_id", f"expected an account id like 1234567_SB1, got {account!r}")
     method, auth = _auth(top)
-    base_url = top.text("base_url") or (default_base_url(account) if account else "")
+    written = top.text("base_url")
+    base_url = written if written is not None else default_base_url(account) if account else ""
     if not base_url.startswith(("http://", "https://")):
         top.problem("base_url", f"expected an http:// or https:// URL, got {base_url!r}")
     size = int(top.number("page_size", 1000, integer=True, minimum=5) or 1000)

@@ -68,7 +68,7 @@ SETTINGS = Settings(
         Option("bulk_timeout", DURATION, "wait this long per run, then resume next run (30m)"),
         Option("timeout", DURATION, "per request (30s)"),
         Option("retries", {"type": "integer", "minimum": 0}, "tries after a failure (5)"),
-        Option("streams", {"type": "array", "items": {"enum": list(STREAM_NAMES)}},
+        Option("streams", {"type": "array", "minItems": 1, "items": {"enum": list(STREAM_NAMES)}},
                "the streams to read (default: every stream)"),
         Option("order_history", {"type": "string", "enum": list(ORDER_HISTORY)},
                "last_60_days: accept that an app without read_all_orders sees only those"),
