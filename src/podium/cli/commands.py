@@ -73,6 +73,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     try:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"--output {args.output}: {exc.strerror or exc}") from exc

@@ -25,11 +25,13 @@ from podium.notify.settings import RULE
 from podium.outgoing.hooks_config import HOOK
 from podium.project.config import ENGINE, POOLS, SERVER, STORE, TOP_KEYS
 from podium.project.workflow_grammar import WORKFLOW, task_schema
-from podium.settings.describe import Option, Settings, with_references
+from podium.settings.describe import REFERENCE, Option, Settings, with_references
 from podium.version import __version__
 from podium.webhooks.settings import WEBHOOK_TYPE, WEBHOOKS
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
+_REF_REFERENCE = {"$ref": "#/$defs/reference"}
+_REF_WEBHOOKS = {"$ref": "#/$defs/webhooks"}
 SCHEMAS = ("project", "workflow")
 
 
@@ -73,16 +75,26 @@ def project_schema() -> dict[str, Any]:
         "A podium project's settings: store, pools, engine, connections, warehouse,"
         " notifications, server and outgoing webhooks. Every key is optional.",
         body,
+        {"webhooks": WEBHOOKS.json_schema()},
     )
 
 
-def _document(name: str, title: str, description: str, body: dict[str, Any]) -> dict[str, Any]:
+def _document(
+    name: str,
+    title: str,
+    description: str,
+    body: dict[str, Any],
+    definitions: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The schema ``body`` as a document; ``definitions`` are what ``#/$defs/NAME`` names."""
+    defs = {**(definitions or {}), "reference": REFERENCE}
     return {
         "$schema": DIALECT,
         "$id": f"urn:podium:{__version__}:{name}",
         "title": title,
-        **with_references(body),
+        **with_references(body, _REF_REFERENCE),
         "description": description,
+        "$defs": with_references(defs, _REF_REFERENCE),
     }
 
 
@@ -112,7 +124,7 @@ def _when_type(kind: str, then: dict[str, Any]) -> dict[str, Any]:
 
 
 def _webhooks_option() -> Option:
-    return Option("webhooks", WEBHOOKS.json_schema(), COMMON.by_name["webhooks"].doc)
+    return Option("webhooks", _REF_WEBHOOKS, COMMON.by_name["webhooks"].doc)
 
 
 def _source(kind: str) -> dict[str, Any]:

@@ -226,26 +226,28 @@ _LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _ONES = ("items", "additionalProperties", "then", "else", "not", "contains")
 
 
-def with_references(schema: Any) -> Any:
+def with_references(schema: Any, reference: Mapping[str, Any] = REFERENCE) -> Any:
     """``schema`` where every constrained text (an ``enum``, a ``pattern``) also accepts a
     ``${VAR}`` reference: interpolation happens before the value is read, so the file an
     editor checks holds the reference, not the value. Numbers and flags take no references
-    (``${VAR}`` always gives text, which podium refuses where a number is expected)."""
+    (``${VAR}`` always gives text, which podium refuses where a number is expected).
+
+    ``reference`` is the schema of a reference: ``REFERENCE``, or a ``$ref`` to it."""
     if not isinstance(schema, Mapping):
         return schema
     result = dict(schema)
     for key in _MAPS:
         if isinstance(result.get(key), Mapping):
-            result[key] = {name: with_references(s) for name, s in result[key].items()}
+            result[key] = {n: with_references(s, reference) for n, s in result[key].items()}
     for key in _LISTS:
         if isinstance(result.get(key), list):
-            result[key] = [with_references(s) for s in result[key]]
+            result[key] = [with_references(s, reference) for s in result[key]]
     for key in _ONES:
         if isinstance(result.get(key), Mapping):
-            result[key] = with_references(result[key])
+            result[key] = with_references(result[key], reference)
     if _is_constrained_text(result):
         doc = result.pop("description", None)
-        wrapped: dict[str, Any] = {"anyOf": [result, REFERENCE]}
+        wrapped: dict[str, Any] = {"anyOf": [result, dict(reference)]}
         return {**wrapped, "description": doc} if doc else wrapped
     return result
 
