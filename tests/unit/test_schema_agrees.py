@@ -36,7 +36,7 @@ SAMPLES: list[Any] = [
     0, 1, -1, 2.5, 1000, 200, [200, 201], "30s", "x", "", "a b", True, False, [], ["a"],
     ["orders"], {}, {"a": 1}, "https://x.example", "2025-10", "2025-10-15", "2026-01-01",
     "na", "all", "hmac", "sha256", "1MB", "pk_x", "1234567_SB1", "America/New_York",
-    "postgresql://u@h/db", "link", "csv", "merge", "failed", "POST", "continue", "threads",
+    "postgresql://u@h/db", "link", "csv", "merge", "failed", "POST", "Post", "continue", "threads",
     "json://h/p",
 ]  # fmt: skip
 

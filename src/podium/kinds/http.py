@@ -23,6 +23,11 @@ from podium.settings.describe import Option, Settings
 
 _JSON: dict[str, Any] = {}  # any JSON value
 _STATUS = {"type": "integer", "minimum": 100, "maximum": 599}
+# the reader takes a method in any case: completion offers METHODS, this accepts "post"
+_ANY_CASE_METHOD = {
+    "type": "string",
+    "pattern": "^(" + "|".join("".join(f"[{c}{c.lower()}]" for c in m) for m in METHODS) + ")$",
+}
 
 
 class HttpKind:
@@ -32,7 +37,7 @@ class HttpKind:
         (
             Option(
                 "method",
-                {"type": "string", "enum": [*METHODS, *(m.lower() for m in METHODS)]},
+                {"anyOf": [{"type": "string", "enum": list(METHODS)}, _ANY_CASE_METHOD]},
                 "GET (the default), or POST when the task sends a body or calls per row",
                 read=read_http_option,
             ),
