@@ -12,7 +12,9 @@ import re
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
 from .conftest import (
     MakeProject,
@@ -262,6 +264,34 @@ BROKEN = {
         raise RuntimeError("boom at import")
     """,
 }
+
+
+def test_schema_prints_json_schemas_the_example_project_satisfies(tmp_path: Path) -> None:
+    env = podium_env()
+    assert podium_cli(tmp_path, "init", "brand", env=env).code == 0
+    root = tmp_path / "brand"
+    project = podium_cli(root, "schema", "project", env=env)
+    assert project.code == 0, project
+    output = ".podium/workflow.schema.json"  # a folder that is not there yet is made
+    workflow = podium_cli(root, "schema", "workflow", "--output", output, env=env)
+    assert workflow.code == 0, workflow
+    assert f"wrote the workflow schema to {output}" in workflow.out
+    schemas = {
+        "podium.yaml": json.loads(project.out),
+        "workflows/example.yaml": json.loads((root / output).read_text()),
+    }
+    for file, schema in schemas.items():
+        jsonschema.Draft202012Validator.check_schema(schema)
+        document = yaml.safe_load((root / file).read_text())
+        assert list(jsonschema.Draft202012Validator(schema).iter_errors(document)) == [], file
+    broken = {"tasks": [{"id": "a", "shell": "echo", "retries": "two"}]}
+    assert not jsonschema.Draft202012Validator(schemas["workflows/example.yaml"]).is_valid(broken)
+
+    missing = podium_cli(root, "schema", env=env)
+    assert missing.code == 2 and "required: {project,workflow}" in missing.err, missing
+    unwritable = podium_cli(root, "schema", "project", "--output", "workflows", env=env)
+    assert unwritable.code == 2, unwritable
+    assert unwritable.err.startswith("podium: --output workflows: "), unwritable
 
 
 def test_validate_reports_every_problem_with_file_and_line(make_project: MakeProject) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -15,6 +16,7 @@ from podium.demo.inbox import AD_SPEND_COLUMNS, SELL_THROUGH_COLUMNS, write_inbo
 from podium.demo.project import MARKER, is_demo, prepare_folder, set_late_after, write_project
 from podium.errors import UsageError
 from podium.project import init_project, load_project
+from podium.project.schema import project_schema, workflow_schema
 from podium.sandbox.brand import BrandConfig
 from podium.sandbox.service import APIS, Sandbox, start_sandbox
 
@@ -23,6 +25,19 @@ from podium.sandbox.service import APIS, Sandbox, start_sandbox
 def sandbox() -> Iterator[Sandbox]:
     with start_sandbox(config=BrandConfig(days=12)) as running:
         yield running
+
+
+def test_the_demo_project_validates_against_the_schemas(tmp_path: Path, sandbox: Sandbox) -> None:
+    """What ``podium demo`` writes is what an editor with ``podium schema`` accepts."""
+    write_project(tmp_path, sandbox)
+    set_late_after(tmp_path, "6s")
+    files = [("podium.yaml", project_schema())]
+    files += [(f"workflows/{p.name}", workflow_schema()) for p in tmp_path.glob("workflows/*.yaml")]
+    assert len(files) >= 2
+    for file, schema in files:
+        document = yaml.safe_load((tmp_path / file).read_text())
+        errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(document)]
+        assert errors == [], file
 
 
 def test_the_project_points_at_the_simulators_and_keeps_the_rest(

@@ -65,6 +65,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from podium.project.schema import schema_for
+
+    text = json.dumps(schema_for(args.which), indent=2, ensure_ascii=False) + "\n"
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--output {args.output}: {exc.strerror or exc}") from exc
+    print(f"wrote the {args.which} schema to {args.output}")
+    return 0
+
+
 def cmd_graph(args: argparse.Namespace) -> int:
     project = _project(args)
     print(render_graph(services.workflow_named(project, args.workflow), args.format))

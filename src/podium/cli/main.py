@@ -51,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("validate", c.cmd_validate, "check the project; print every problem with file:line")
 
+    p = command(
+        "schema", c.cmd_schema, "print the JSON Schema of podium.yaml or of a workflow file"
+    )
+    p.add_argument(
+        "which",
+        choices=["project", "workflow"],
+        metavar="{project,workflow}",
+        help="project: podium.yaml; workflow: workflows/*.yaml",
+    )
+    p.add_argument("--output", metavar="FILE", help="write it to FILE instead of printing it")
+
     p = command("run", c.cmd_run, "run a workflow now, in this process, and wait for it")
     p.add_argument("workflow")
     p.add_argument(

@@ -22,8 +22,20 @@ from podium.connectors.normalize.names import identifier
 from podium.connectors.source import Source
 from podium.errors import UsageError
 from podium.plugins import Plugins, load_plugins
+from podium.settings.describe import Option, Settings
 
-COMMON_KEYS = ("dataset", "concurrency", "webhooks")  # webhooks: see podium.webhooks.settings
+COMMON = Settings(
+    (
+        Option("dataset", {"type": "string", "minLength": 1},
+               "the warehouse schema its tables go to (default raw_<name>)"),
+        Option("concurrency", {"type": "integer", "minimum": 1},
+               "extract tasks on it at once (default 1): the slots of its pool connection:<name>"),
+        Option("webhooks", {"type": "object"},
+               "how its webhook deliveries are verified (see podium.webhooks.settings)"),
+    ),
+    doc="The settings every source connection shares.",
+)  # fmt: skip
+COMMON_KEYS = COMMON.names
 
 
 class SourcePlugin(Protocol):
@@ -59,6 +71,7 @@ class BuiltInSource:
     module: str
     check: str  # function name: settings → list of problems
     opener: str  # function name: (name, settings, root=, secrets=, logger=) → Source
+    described: str = ""  # the module whose SETTINGS describe them (default: module.config)
 
     def problems(self, settings: Mapping[str, Any]) -> list[str]:
         return list(self._function(self.check)(settings))
@@ -80,11 +93,26 @@ class BuiltInSource:
     def _function(self, name: str) -> Callable[..., Any]:
         return getattr(importlib.import_module(self.module), name)  # type: ignore[no-any-return]
 
+    @property
+    def settings(self) -> Settings:
+        """Its settings, described beside the function that checks them."""
+        module = importlib.import_module(self.described or f"{self.module}.config")
+        described: Settings = module.SETTINGS
+        return described
+
 
 BUILT_IN: dict[str, BuiltInSource] = {
-    "rest": BuiltInSource("podium.connectors.sources.rest", "rest_problems", "open_rest_source"),
+    "rest": BuiltInSource(
+        "podium.connectors.sources.rest",
+        "rest_problems",
+        "open_rest_source",
+        "podium.connectors.sources.rest_config",
+    ),
     "files": BuiltInSource(
-        "podium.connectors.sources.files", "files_problems", "open_files_source"
+        "podium.connectors.sources.files",
+        "files_problems",
+        "open_files_source",
+        "podium.connectors.sources.files",
     ),
     **{
         kind: BuiltInSource(

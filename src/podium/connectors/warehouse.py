@@ -22,12 +22,35 @@ from typing import Any, Protocol
 
 from podium.connectors.destinations.base import Destination
 from podium.plugins import Plugins, load_plugins
+from podium.settings.describe import Option, Settings
 
 DEFAULT_PATH = ".podium/warehouse.duckdb"
-KEYS = {
-    "duckdb": ("type", "path", "pii_key"),
-    "postgres": ("type", "url", "schema_prefix", "pii_key"),
-}
+_PII_KEY = Option(
+    "pii_key",
+    {"type": "string"},
+    "the key models hash emails and phones with (a secret; never change it)",
+)
+SETTINGS = {
+    "duckdb": Settings(
+        (
+            Option("type", {"const": "duckdb"}, "DuckDB in a file (the default)"),
+            Option("path", {"type": "string"}, f"the file, relative to the project ({DEFAULT_PATH})"),
+            _PII_KEY,
+        ),
+        doc="A DuckDB warehouse in a file.",
+    ),
+    "postgres": Settings(
+        (
+            Option("type", {"const": "postgres"}, "PostgreSQL", required=True),
+            Option("url", {"type": "string", "pattern": "^postgres(ql)?://"},
+                   "postgresql://USER@HOST:5432/DB", required=True),
+            Option("schema_prefix", {"type": "string"}, "prepended to every schema podium creates"),
+            _PII_KEY,
+        ),
+        doc="A PostgreSQL warehouse.",
+    ),
+}  # fmt: skip
+KEYS = {kind: settings.names for kind, settings in SETTINGS.items()}
 GROUP = "podium.warehouses"
 
 
@@ -53,7 +76,8 @@ class WarehousePlugin(Protocol):
 
 def warehouse_plugin(settings: Mapping[str, Any]) -> WarehousePlugin | None:
     """The plugin whose warehouse ``type:`` the settings name, or None (a built-in one)."""
-    found: WarehousePlugin | None = _plugins().found.get(settings.get("type", "duckdb"))
+    kind = settings.get("type", "duckdb")
+    found: WarehousePlugin | None = _plugins().found.get(kind) if isinstance(kind, str) else None
     return found
 
 
@@ -76,7 +100,7 @@ def warehouse_problems(settings: Mapping[str, Any]) -> list[str]:
     plugin = warehouse_plugin(settings)
     if plugin is not None:
         return list(plugin.problems(plugin_settings(settings)))
-    if kind not in KEYS:
+    if not isinstance(kind, str) or kind not in KEYS:
         known = ", ".join([*KEYS, *sorted(_plugins().found)])
         return [f"type: expected one of {known}, got {kind!r}"]
     problems = [
@@ -84,6 +108,8 @@ def warehouse_problems(settings: Mapping[str, Any]) -> list[str]:
         for key in settings
         if key not in KEYS[kind]
     ]
+    if not isinstance(settings.get("pii_key", ""), str):
+        problems.append("pii_key: expected text, a secret such as ${PODIUM_PII_KEY}")
     if kind == "postgres":
         url = settings.get("url")
         if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):

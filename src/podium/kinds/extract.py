@@ -20,7 +20,7 @@ from podium.connectors.registry import is_source, source_type_names, stream_name
 from podium.core.workflow import Project, Task, Workflow
 from podium.errors import TerminalTaskError
 from podium.kinds.base import AssetChange, Job, ProjectView, TaskContext, TaskResult
-from podium.settings.describe import Option, Settings
+from podium.settings.describe import NAMES, Option, Settings
 from podium.settings.yaml_lines import did_you_mean
 
 
@@ -31,7 +31,7 @@ class ExtractKind:
         (
             Option(
                 "streams",
-                {"type": "array", "items": {"type": "string", "minLength": 1}},
+                NAMES,
                 "the streams to load (default: every stream of the connection)",
                 read=lambda fields, key: list(fields.names(key)),
             ),

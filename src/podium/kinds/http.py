@@ -13,6 +13,7 @@ from podium.kinds.base import Job, ProjectView, TaskContext, TaskResult
 from podium.kinds.http_calls import HttpPlan, run_http_task
 from podium.kinds.http_options import (
     FOR_EACH_KEYS,
+    HEADER_NAME,
     METHODS,
     read_http_option,
     task_problem,
@@ -21,6 +22,12 @@ from podium.kinds.http_options import (
 from podium.settings.describe import Option, Settings
 
 _JSON: dict[str, Any] = {}  # any JSON value
+_STATUS = {"type": "integer", "minimum": 100, "maximum": 599}
+# the reader takes a method in any case: completion offers METHODS, this accepts "post"
+_ANY_CASE_METHOD = {
+    "type": "string",
+    "pattern": "^(" + "|".join("".join(f"[{c}{c.lower()}]" for c in m) for m in METHODS) + ")$",
+}
 
 
 class HttpKind:
@@ -30,13 +37,17 @@ class HttpKind:
         (
             Option(
                 "method",
-                {"type": "string", "enum": [*METHODS, *(m.lower() for m in METHODS)]},
+                {"anyOf": [{"type": "string", "enum": list(METHODS)}, _ANY_CASE_METHOD]},
                 "GET (the default), or POST when the task sends a body or calls per row",
                 read=read_http_option,
             ),
             Option(
                 "headers",
-                {"type": "object", "additionalProperties": {"type": "string"}},
+                {
+                    "type": "object",
+                    "propertyNames": {"pattern": f"^{HEADER_NAME.pattern}$"},
+                    "additionalProperties": {"type": ["string", "number"]},
+                },
                 "request headers; values may use ${VAR} secrets and {{ references }}",
                 read=read_http_option,
             ),
@@ -53,7 +64,7 @@ class HttpKind:
                     "properties": {
                         "query": {"type": "string", "description": "SQL over the warehouse"},
                         "rows": {"type": "string", "description": "{{ upstream.TASK.path }}"},
-                        "warehouse": {"type": "string"},
+                        "warehouse": {"enum": ["default"]},
                         "key": {
                             "anyOf": [
                                 {"type": "string"},
@@ -64,6 +75,7 @@ class HttpKind:
                         "batch": {"type": "integer", "minimum": 1},
                     },
                     "additionalProperties": False,
+                    "oneOf": [{"required": ["query"]}, {"required": ["rows"]}],
                 },
                 "one call per row (or per batch of rows) of a query or an upstream output; "
                 f"keys: {', '.join(FOR_EACH_KEYS)}",
@@ -73,8 +85,8 @@ class HttpKind:
                 "expect",
                 {
                     "anyOf": [
-                        {"type": "integer", "minimum": 100, "maximum": 599},
-                        {"type": "array", "items": {"type": "integer"}},
+                        _STATUS,
+                        {"type": "array", "minItems": 1, "items": _STATUS},
                     ]
                 },
                 "the statuses that count as success (default: any 2xx)",

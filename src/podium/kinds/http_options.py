@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 OPTIONS = ("method", "headers", "body", "for_each", "expect")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 FOR_EACH_KEYS = ("query", "rows", "warehouse", "key", "batch")
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 def default_method(options: Mapping[str, Any]) -> str:
@@ -75,7 +75,7 @@ def _headers(read: Fields) -> dict[str, str]:
     for name, value in headers.items():
         line_read = Fields(headers, read.problems)
         line_read.prefix = f"{read.prefix}headers: "
-        if not _HEADER_NAME.fullmatch(name):
+        if not HEADER_NAME.fullmatch(name):
             line_read.problem(name, f"{name!r} is not a valid header name")
             continue
         if isinstance(value, bool) or not isinstance(value, str | int | float):

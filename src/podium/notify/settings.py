@@ -25,6 +25,7 @@ from podium.core.alerts import ALERT_STATES, NotifyRule
 from podium.core.deadline import Deadline, time_problem, zone_problem
 from podium.core.workflow import ScheduleTrigger, Trigger, Workflow
 from podium.errors import Problem
+from podium.settings.describe import NAME, NAMES, Option, Settings
 from podium.settings.secrets import url_secrets
 from podium.settings.yaml_lines import (
     Fields,
@@ -35,7 +36,35 @@ from podium.settings.yaml_lines import (
     located,
 )
 
-RULE_KEYS = ("name", "on", "to", "workflows")
+_STATES = {"type": "string", "enum": list(ALERT_STATES)}
+RULE = Settings(
+    (
+        Option("name", NAME, "default: from the URL's kind (slack, email, webhook)"),
+        Option("on", {"anyOf": [_STATES, {"type": "array", "items": _STATES}]},
+               f"the states to alert on: {', '.join(ALERT_STATES)}", required=True),
+        Option("to", {"type": "string", "minLength": 1},
+               "an apprise URL (Slack, mailto://, json://…), a secret: ${SLACK_WEBHOOK_URL}",
+               required=True),
+        Option("workflows", NAMES, "only these workflows (default: every workflow)"),
+    ),
+    doc="One notification rule: which states, sent where.",
+)  # fmt: skip
+RULE_KEYS = RULE.names
+#: the same, in a workflow file (``notify:``), where a rule covers that workflow only
+WORKFLOW_RULE = Settings(tuple(RULE.by_name[k] for k in RULE_KEYS[:3]), RULE.doc)
+_TIME = {"type": "string", "pattern": r"^\s*([01]?\d|2[0-3]):[0-5]\d\s*$"}
+DEADLINE_AT = Settings(
+    (
+        Option("at", _TIME, 'the time of day, "HH:MM" on a 24-hour clock', required=True),
+        Option("timezone", {"type": "string"}, "an IANA time zone (default: the first "
+               "schedule's, else UTC)"),
+    )
+)  # fmt: skip
+DEADLINE: dict[str, Any] = {
+    "anyOf": [_TIME, DEADLINE_AT.json_schema()],
+    "description": 'a run must have succeeded by this time each day: "07:00" (quoted) or '
+    '{at: "07:00", timezone: America/New_York}',
+}
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _EXAMPLE = "- {on: [failed, recovered], to: ${SLACK_WEBHOOK_URL}}"
 _URL_HINT = (
@@ -73,7 +102,7 @@ def _rule(
     given = item.get("name")
     what = f"{section} {given!r}" if isinstance(given, str) else f"{section} entry {index + 1}"
     read = Fields(item, problems, what)
-    read.unknown_keys(RULE_KEYS if workflow is None else RULE_KEYS[:3])
+    read.unknown_keys(RULE_KEYS if workflow is None else WORKFLOW_RULE.names)
     name = read.text("name") or ""
     if name and not _NAME.fullmatch(name):
         read.problem("name", f"name {name!r} may hold only letters, digits, '_', '.' and '-'")
@@ -242,7 +271,7 @@ def read_deadline(read: Fields, triggers: Sequence[Trigger]) -> Deadline | None:
     default = next((t.timezone for t in triggers if isinstance(t, ScheduleTrigger)), "UTC")
     if isinstance(value, LineDict):
         inner = Fields(value, read.problems, "deadline")
-        inner.unknown_keys(("at", "timezone"))
+        inner.unknown_keys(DEADLINE_AT.names)
         if not inner.has("at"):
             inner.problem(None, 'say when with at: "07:00"')
         at, zone = inner.text("at", "") or "", inner.text("timezone", default) or default

@@ -24,11 +24,27 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from podium.core.events import SYSTEM_EVENT_TYPES
+from podium.settings.describe import NAME, NAMES, POSITIVE_DURATION, Option, Settings
 from podium.settings.secrets import url_secrets
 from podium.settings.yaml_lines import Fields, LineDict, LineList, Problems, did_you_mean, located
 
-KEYS = ("name", "url", "secret", "events", "workflows", "attempts", "retry_delay", "timeout")
 DEFAULT_EVENTS = ("RunFinished", "AssetUpdated")
+HOOK = Settings(
+    (
+        Option("name", NAME, "default: HOST-HASH of the url"),
+        Option("url", {"type": "string", "pattern": "^https?://[^/]"},
+               "where the events are POSTed", required=True),
+        Option("secret", {"type": "string", "minLength": 1},
+               "signs each delivery (Podium-Signature): ${OUTGOING_HOOK_SECRET}", required=True),
+        Option("events", NAMES, f"event types or custom event names ({', '.join(DEFAULT_EVENTS)})"),
+        Option("workflows", NAMES, "only events of these workflows (default: every event)"),
+        Option("attempts", {"type": "integer", "minimum": 1}, "tries per event (5)"),
+        Option("retry_delay", POSITIVE_DURATION, "the first retry's wait; doubles, up to 1h (10s)"),
+        Option("timeout", POSITIVE_DURATION, "per delivery (10s)"),
+    ),
+    doc="Where podium POSTs its events, signed.",
+)  # fmt: skip
+KEYS = HOOK.names
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 

@@ -16,6 +16,8 @@ from podium.connectors.warehouse import warehouse_problems
 from podium.core.alerts import NotifyRule
 from podium.core.workflow import EngineSettings
 from podium.notify.settings import read_rules, rule_secrets
+from podium.settings.describe import POSITIVE_DURATION, Option
+from podium.settings.describe import Settings as Described
 from podium.settings.secrets import Interpolator, connection_secrets, url_secrets
 from podium.settings.yaml_lines import Fields, LineDict, LineList, Problems, load_yaml, to_plain
 from podium.webhooks.settings import webhook_config_problems
@@ -33,9 +35,50 @@ TOP_KEYS = (
     "server",
     "outgoing_webhooks",
 )
-ENGINE_KEYS = ("lease_timeout", "executor", "workers", "poll_interval")
 EXECUTORS = ("threads", "processes")
+AUTH_MODES = ("auto", "required", "off")
 _STORE_HINT = "use sqlite:///PATH (relative to the project) or postgresql://USER@HOST:5432/DB"
+_DEFAULTS = EngineSettings()
+
+# What each section holds; podium.project.schema assembles them with the connections',
+# the warehouse's, the notifications' and the outgoing webhooks' (described beside their
+# readers) into the JSON Schema of podium.yaml.
+STORE = Option(
+    "store",
+    {"type": "string", "pattern": "^(postgres(ql)?://|sqlite://)"},
+    f"where runs, attempts and events are kept: {_STORE_HINT} (default {DEFAULT_STORE});"
+    f" {STORE_ENV} overrides it",
+)
+POOLS = Option(
+    "pools",
+    {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}},
+    "pools of concurrent slots shared by tasks: {extractors: 2}",
+)
+ENGINE = Described(
+    (
+        Option("lease_timeout", POSITIVE_DURATION, "an attempt whose worker is silent this long is "
+               f"taken over ({_DEFAULTS.lease_timeout:g}s)"),
+        Option("executor", {"type": "string", "enum": list(EXECUTORS)},
+               "where attempts run: threads (the default) or processes"),
+        Option("workers", {"type": "integer", "minimum": 1},
+               f"attempts running at once in this engine ({_DEFAULTS.workers})"),
+        Option("poll_interval", POSITIVE_DURATION, "how often the engine looks for work when nothing "
+               f"wakes it ({_DEFAULTS.poll_interval:g}s)"),
+    ),
+    doc="The engine's settings.",
+)  # fmt: skip
+ENGINE_KEYS = ENGINE.names
+SERVER = Described(
+    (
+        Option("url", {"type": "string", "pattern": "^https?://"},
+               "the UI's public URL, for the links in messages"),
+        Option("auth", {"anyOf": [{"type": "string", "enum": list(AUTH_MODES)},
+                                  {"type": "boolean", "enum": [False]}]},
+               "auto (access control once a user exists, the default), required, or off "
+               "(local use only)"),
+    ),
+    doc="The HTTP server (podium up): its public URL and access control.",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -203,9 +246,13 @@ def _notifications(fields: Fields) -> tuple[NotifyRule, ...]:
 
 
 def _server(fields: Fields) -> dict[str, Any]:
-    """``server:`` (the UI's public ``url``, access control); checked by podium.server."""
+    """``server:`` (the UI's public ``url``, access control), checked by its description."""
     section = fields.mapping_of("server")
-    return dict(to_plain(section)) if section is not None else {}
+    if section is None:
+        return {}
+    read = Fields(section, fields.problems, "server")
+    read.unknown_keys(SERVER.names)
+    return SERVER.read(read)
 
 
 def _outgoing_webhooks(fields: Fields) -> tuple[dict[str, Any], ...]:

@@ -35,6 +35,18 @@ from podium.core.workflow import (
 from podium.kinds.registry import LATER, generation, has_kind, kind_of, written_kinds
 from podium.notify.settings import read_deadline, read_rules
 from podium.project.validate import ParsedWorkflow, available_kinds
+from podium.project.workflow_grammar import (
+    AFTER_WORKFLOW,
+    ASSET,
+    ASSET_SET,
+    EVENT,
+    SCHEDULE,
+    TASK,
+    TRIGGERS,
+    WORKFLOW,
+    WORKFLOW_STATUSES,
+)
+from podium.project.workflow_grammar import TASK_OPTIONS as TASK_OPTION_SETTINGS
 from podium.settings.secrets import Interpolator
 from podium.settings.yaml_lines import (
     Fields,
@@ -47,26 +59,9 @@ from podium.settings.yaml_lines import (
 )
 from podium.webhooks.grammar import read_webhook_trigger
 
-WORKFLOW_KEYS = frozenset(
-    ("name", "description", "params", "max_active_runs", "triggers", "defaults", "tasks")
-    + ("deadline", "notify")
-)
-TASK_OPTIONS = frozenset(
-    (
-        "trigger_rule",
-        "retries",
-        "retry_delay",
-        "retry_backoff",
-        "retry_max_delay",
-        "timeout",
-        "pool",
-        "priority",
-        "late_after",
-        "on_late",
-        "params",
-    )
-)
-BASE_TASK_KEYS = frozenset(("id", "depends_on", "produces", *TASK_OPTIONS))
+WORKFLOW_KEYS = frozenset(WORKFLOW.names)
+TASK_OPTIONS = frozenset(TASK_OPTION_SETTINGS.names)
+BASE_TASK_KEYS = frozenset((*TASK.names, *TASK_OPTIONS))
 
 
 @dataclass(frozen=True)
@@ -99,7 +94,7 @@ def _task_keys(generation: int) -> TaskKeys:
     )
 
 
-TRIGGER_KINDS = ("schedule", "event", "workflow", "asset", "webhook")
+TRIGGER_KINDS = tuple(TRIGGERS)
 LATER_TRIGGER_KINDS: tuple[str, ...] = ()
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _ON_LATE = frozenset(v.value for v in OnLate)
@@ -210,7 +205,7 @@ def _trigger_kind_problem(item: LineDict, kinds: list[str], problems: Problems) 
 
 
 def _schedule(read: Fields, location: Location) -> ScheduleTrigger:
-    read.unknown_keys(("schedule", "timezone", "catchup"))
+    read.unknown_keys(SCHEDULE.names)
     cron = read.text("schedule", "") or ""
     timezone = read.text("timezone", "UTC") or "UTC"
     catchup = Catchup(read.choice("catchup", [c.value for c in Catchup], Catchup.LATEST.value))
@@ -232,7 +227,7 @@ def _check_cron(read: Fields, cron: str, timezone: str) -> None:
 
 
 def _event(read: Fields, location: Location) -> EventTrigger:
-    read.unknown_keys(("event", "filter"))
+    read.unknown_keys(EVENT.names)
     name = read.text("event", "") or ""
     problem = event_name_problem(name)
     if problem:
@@ -264,17 +259,15 @@ def event_name_problem(name: str) -> str | None:
 
 
 def _workflow(read: Fields, location: Location) -> WorkflowTrigger:
-    read.unknown_keys(("workflow", "status"))
+    read.unknown_keys(AFTER_WORKFLOW.names)
     name = read.text("workflow", "") or ""
-    return WorkflowTrigger(
-        name, read.choice("status", ("success", "failed", "any"), "success"), location
-    )
+    return WorkflowTrigger(name, read.choice("status", WORKFLOW_STATUSES, "success"), location)
 
 
 def _asset(read: Fields, location: Location) -> AssetTrigger:
     if read.has("deadline"):
         read.problem("deadline", "write the deadline inside: asset: {all_of: [a, b], deadline: 2h}")
-    read.unknown_keys(("asset", "deadline"))
+    read.unknown_keys((*ASSET.names, "deadline"))
     spec = read.mapping_of("asset") if isinstance(read.mapping["asset"], Mapping) else None
     if spec is None:
         assets = read.names("asset")
@@ -282,7 +275,7 @@ def _asset(read: Fields, location: Location) -> AssetTrigger:
             read.problem("asset", "name at least one asset")
         return AssetTrigger(assets, location=location)
     inner = Fields(spec, read.problems, "asset trigger")
-    inner.unknown_keys(("all_of", "any_of", "deadline"))
+    inner.unknown_keys(ASSET_SET.names)
     if inner.has("all_of") == inner.has("any_of"):
         inner.problem(None, "write exactly one of all_of: [assets] or any_of: [assets]")
     all_of = inner.has("all_of")
@@ -393,7 +386,9 @@ def _task(
         read.problem("id", _bad_name("task id", task_id))
     kind, target = _kind(read, checked=task_id not in funcs)
     own = _options(read)
-    if item.get("on_late") in _ON_LATE and "late_after" not in own and "late_after" not in defaults:
+    on_late = item.get("on_late")  # a list (unhashable) is reported by its reader
+    needs_late_after = isinstance(on_late, str) and on_late in _ON_LATE
+    if needs_late_after and "late_after" not in own and "late_after" not in defaults:
         read.problem("on_late", "on_late has no effect without late_after; add late_after: 3h")
     merged = {**defaults, **own}
     return Task(

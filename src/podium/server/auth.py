@@ -38,13 +38,13 @@ from starlette.concurrency import run_in_threadpool
 
 from podium import clock
 from podium.errors import UsageError
+from podium.project.config import AUTH_MODES
 from podium.server import access
 from podium.server import credentials as cred
 from podium.server.refusals import Refused, install_refusals
 from podium.store.database import Database
 
 ROLES = access.ROLES
-AUTH_MODES = ("auto", "required", "off")
 SESSION_COOKIE = "podium_session"
 LOGIN_CSRF_COOKIE = "podium_login_csrf"
 CSRF_FIELD = "csrf_token"

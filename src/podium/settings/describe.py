@@ -13,10 +13,12 @@ schema still says the shape.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from podium.core.durations import DURATION_PATTERN
 from podium.settings.yaml_lines import Fields, did_you_mean, to_plain
 
 Reader = Callable[[Fields, str], Any]
@@ -42,6 +44,8 @@ class Settings:
 
     options: tuple[Option, ...] = ()
     doc: str = ""
+    #: more JSON Schema for the whole mapping (``{"anyOf": [{"required": ["shop"]}, …]}``)
+    also: Mapping[str, Any] = field(default_factory=dict)
     by_name: Mapping[str, Option] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -108,7 +112,7 @@ class Settings:
             schema["required"] = required
         if self.doc:
             schema["description"] = self.doc
-        return schema
+        return {**schema, **self.also}
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -133,7 +137,7 @@ _WORDS = {
 
 def value_problem(value: Any, schema: Mapping[str, Any]) -> str | None:
     """What is wrong with ``value`` under the subset of JSON Schema podium's options use
-    (type, enum, minimum, items, properties, additionalProperties, anyOf), or None; the
+    (type, enum, minimum, pattern, items, properties, additionalProperties, anyOf), or None; the
     text completes "``name`` …" (``must be true or false, got 'yes'``)."""
     if "anyOf" in schema:
         problems = [value_problem(value, s) for s in schema["anyOf"]]
@@ -154,6 +158,8 @@ def value_problem(value: Any, schema: Mapping[str, Any]) -> str | None:
         return f"must be {schema['minimum']} or more, got {_show(value)}"
     if "minLength" in schema and isinstance(value, str) and len(value) < schema["minLength"]:
         return "must not be empty"
+    if "pattern" in schema and isinstance(value, str) and not re.search(schema["pattern"], value):
+        return f"must match {schema['pattern']}, got {_show(value)}"
     if isinstance(value, list | tuple) and "items" in schema:
         for index, item in enumerate(value):
             problem = value_problem(item, schema["items"])
@@ -198,3 +204,79 @@ def _is_type(value: Any, wanted: str | list[str]) -> bool:
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# -- fragments the descriptions share ---------------------------------------------------------
+
+#: ``30s``, ``5m``, ``1h30m``, ``2d``, ``250ms`` or a number of seconds
+DURATION: dict[str, Any] = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": DURATION_PATTERN},
+    ],
+    "examples": ["30s", "5m", "1h30m", "2d"],
+}
+#: a duration that must be more than zero (``0s`` is refused by the reader, not here)
+POSITIVE_DURATION: dict[str, Any] = {
+    "anyOf": [
+        {"type": "number", "exclusiveMinimum": 0},
+        {"type": "string", "pattern": DURATION_PATTERN},
+    ],
+    "examples": ["30s", "5m", "1h30m", "2d"],
+}
+#: a name podium gives an id (a workflow, a task, a notification)
+NAME: dict[str, Any] = {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"}
+#: one name, or a list of names (``depends_on: a`` or ``depends_on: [a, b]``)
+NAMES: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "minLength": 1},
+        {"type": "array", "items": {"type": "string", "minLength": 1}},
+    ]
+}
+#: a mapping of JSON values (params, filters)
+JSON_OBJECT: dict[str, Any] = {"type": "object"}
+#: a string holding ``${VAR}`` or ``${file:PATH}``: replaced before podium reads the value
+REFERENCE: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"\$\{[^}]+\}",
+    "description": "${VAR}, ${VAR:-default} or ${file:PATH}, replaced when the project loads",
+}
+
+_MAPS = ("properties", "patternProperties", "$defs")
+_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_ONES = ("items", "additionalProperties", "then", "else", "not", "contains")
+
+
+def with_references(schema: Any, reference: Mapping[str, Any] = REFERENCE) -> Any:
+    """``schema`` where every constrained text (an ``enum``, a ``pattern``) also accepts a
+    ``${VAR}`` reference: interpolation happens before the value is read, so the file an
+    editor checks holds the reference, not the value. Numbers and flags take no references
+    (``${VAR}`` always gives text, which podium refuses where a number is expected).
+
+    ``reference`` is the schema of a reference: ``REFERENCE``, or a ``$ref`` to it."""
+    if not isinstance(schema, Mapping):
+        return schema
+    result = dict(schema)
+    for key in _MAPS:
+        if isinstance(result.get(key), Mapping):
+            result[key] = {n: with_references(s, reference) for n, s in result[key].items()}
+    for key in _LISTS:
+        if isinstance(result.get(key), list):
+            result[key] = [with_references(s, reference) for s in result[key]]
+    for key in _ONES:
+        if isinstance(result.get(key), Mapping):
+            result[key] = with_references(result[key], reference)
+    if _is_constrained_text(result):
+        doc = result.pop("description", None)
+        wrapped: dict[str, Any] = {"anyOf": [result, dict(reference)]}
+        return {**wrapped, "description": doc} if doc else wrapped
+    return result
+
+
+def _is_constrained_text(schema: Mapping[str, Any]) -> bool:
+    if "enum" in schema:
+        return any(isinstance(v, str) for v in schema["enum"])
+    pattern = schema.get("pattern")
+    return (
+        pattern is not None and pattern != REFERENCE["pattern"] and schema.get("type") == "string"
+    )

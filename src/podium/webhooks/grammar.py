@@ -15,10 +15,24 @@ from collections.abc import Mapping
 from typing import Any
 
 from podium.core.workflow import Location, WebhookTrigger, Workflow
+from podium.settings.describe import JSON_OBJECT, NAMES, Option, Settings
 from podium.settings.yaml_lines import Fields, did_you_mean
 from podium.webhooks.settings import has_webhooks
 
-KEYS = ("webhook", "topic", "filters", "filter", "params")
+TRIGGER = Settings(
+    (
+        Option("webhook", {"type": "string", "minLength": 1},
+               "a connection with webhooks: in podium.yaml", required=True),
+        Option("topic", NAMES, "one topic or a list; globs allowed (orders/*)"),
+        Option("filters", JSON_OBJECT, "payload values to match, by dotted path"),
+        Option("filter", JSON_OBJECT, "the same as filters:"),
+        Option("params", {"type": "object", "additionalProperties": {"type": "string"}},
+               "workflow param: the dotted path in the payload it comes from"),
+    ),
+    doc="Starts the workflow on each verified delivery to a connection.",
+    also={"not": {"required": ["filters", "filter"]}},
+)  # fmt: skip
+KEYS = TRIGGER.names
 
 
 def read_webhook_trigger(read: Fields, location: Location) -> WebhookTrigger:

@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from podium.core.durations import parse_duration
+from podium.settings.describe import POSITIVE_DURATION, Option, Settings
 
 SCHEMES = ("shopify", "stripe", "klaviyo", "hmac")
 #: connection types whose senders sign one way: ``verify:`` may be left out
@@ -93,6 +94,70 @@ SCHEME_KEYS: dict[str, tuple[str, ...]] = {
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib)?", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "kb": 1024, "kib": 1024, "mb": 1024**2, "mib": 1024**2}
 _HEADER = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+_SECRET = {"type": "string", "minLength": 1}
+_HEADER_NAME = {"type": "string", "pattern": f"^{_HEADER.pattern}$"}
+_FIELD = {"type": "string", "minLength": 1}
+_OPTIONS = {
+    "verify": Option("verify", {"type": "string", "enum": list(SCHEMES)},
+                     "how deliveries are signed (shopify and klaviyo connections: their own)"),
+    "secret": Option("secret", _SECRET, "the signing secret: ${WEBHOOK_SECRET}"),
+    "previous_secret": Option("previous_secret", _SECRET, "also accepted during a rotation"),
+    "secrets": Option("secrets", {"type": "array", "items": _SECRET}, "more accepted secrets"),
+    "max_body": Option("max_body", {"anyOf": [
+        {"type": "number", "exclusiveMinimum": 0},
+        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([bB]|[kKmM][iI]?[bB])?\s*$"},
+    ]}, "larger bodies are refused with 413: 1MB (= 1 MiB), 256KB or bytes"),
+    "max_attempts": Option("max_attempts", {"type": "integer", "minimum": 1},
+                           f"processing tries before a delivery is dead ({DEFAULT_MAX_ATTEMPTS})"),
+    "retry_delay": Option("retry_delay", POSITIVE_DURATION, "the first retry's wait; doubles, up to 1h"),
+    "tolerance": Option("tolerance", POSITIVE_DURATION, "a delivery sent longer ago is refused"),
+    "replay_window": Option("replay_window", POSITIVE_DURATION,
+                            "a body seen this recently is not taken again (7d)"),
+    "header": Option("header", _HEADER_NAME, "hmac: the header carrying the signature"),
+    "algorithm": Option("algorithm", {"type": "string", "enum": list(ALGORITHMS)}, "hmac"),
+    "encoding": Option("encoding", {"type": "string", "enum": list(ENCODINGS)}, "hmac"),
+    "prefix": Option("prefix", {"type": "string", "minLength": 1}, "hmac: stripped from the header's value"),
+    "id_header": Option("id_header", _HEADER_NAME, "hmac: the delivery id's header"),
+    "id_field": Option("id_field", _FIELD, "hmac: or the id's dotted path in the body"),
+    "topic_header": Option("topic_header", _HEADER_NAME, "hmac: the topic's header"),
+    "topic_field": Option("topic_field", _FIELD, "hmac: or the topic's dotted path"),
+    "timestamp_header": Option("timestamp_header", _HEADER_NAME,
+                               "hmac: the sent time, refused when older than tolerance"),
+}  # fmt: skip
+
+
+def _webhooks_settings() -> Settings:
+    """Every key above, once; which apply depends on ``verify`` (``allOf`` below)."""
+    names = dict.fromkeys(
+        (*COMMON_KEYS, *RETRY_KEYS, *SCHEME_KEYS["hmac"], *SCHEME_KEYS["shopify"])
+    )
+    rules: list[dict[str, Any]] = [
+        {
+            "if": {"properties": {"verify": {"const": scheme}}, "required": ["verify"]},
+            "then": {"propertyNames": {"enum": [*COMMON_KEYS, *RETRY_KEYS, *keys]}},
+        }
+        for scheme, keys in SCHEME_KEYS.items()
+    ]
+    rules.append(
+        {
+            "if": {"properties": {"verify": {"const": "hmac"}}, "required": ["verify"]},
+            "then": {
+                "required": ["header"],
+                "dependentRequired": {"tolerance": ["timestamp_header"]},
+            },
+        }
+    )
+    return Settings(
+        tuple(_OPTIONS[name] for name in names),
+        doc="How this connection's webhook deliveries are verified, deduplicated and retried.",
+        also={
+            "allOf": rules,
+            "anyOf": [{"required": [k]} for k in ("secret", "previous_secret", "secrets")],
+        },
+    )
+
+
+WEBHOOKS = _webhooks_settings()
 
 
 @dataclass(frozen=True)

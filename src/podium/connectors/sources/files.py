@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from podium.connectors.source import FilePage, Page, Stream, StreamState, UnreadablePage
-from podium.connectors.sources.options import STREAM_KEYS, read_stream
+from podium.connectors.sources.options import STREAM_OPTIONS, read_stream
+from podium.settings.describe import Option, Settings
 
 FORMATS = {
     ".csv": "csv",
@@ -33,8 +34,28 @@ FORMATS = {
     ".json": "json",
     ".parquet": "parquet",
 }
-_KEYS = ("type", "path", "streams")
-_STREAM_KEYS = (*STREAM_KEYS, "pattern", "format")
+STREAM_SETTINGS = Settings(
+    (
+        *STREAM_OPTIONS.options,
+        Option("pattern", {"type": "string"}, "a glob inside path (default: *.<format>)"),
+        Option("format", {"type": "string", "enum": sorted(set(FORMATS.values()))},
+               "csv, jsonl, json or parquet (default: by the file's extension)"),
+    ),
+    doc="One stream of a files connection: the files that match a pattern.",
+)  # fmt: skip
+SETTINGS = Settings(
+    (
+        Option("type", {"const": "files"}, "files dropped in a folder", required=True),
+        Option("path", {"type": "string", "minLength": 1},
+               "the folder files are dropped in, relative to the project", required=True),
+        Option("streams", {"type": "object", "minProperties": 1,
+                           "additionalProperties": STREAM_SETTINGS.json_schema()},
+               "each stream by name", required=True),
+    ),
+    doc="A files connection: CSV, JSON lines, JSON and Parquet files dropped in a folder.",
+)  # fmt: skip
+_KEYS = SETTINGS.names
+_STREAM_KEYS = STREAM_SETTINGS.names
 
 
 def files_problems(settings: Mapping[str, Any]) -> list[str]:

@@ -14,18 +14,34 @@ from typing import Any
 from podium.connectors.normalize import types
 from podium.connectors.source import SchemaPolicy, Stream, TypeConflict, WriteMode
 from podium.core.durations import parse_duration
+from podium.settings.describe import DURATION, Option, Settings
 
-STREAM_KEYS = (
-    "primary_key",
-    "cursor",
-    "lookback",
-    "write_mode",
-    "schema",
-    "type_conflict",
-    "keep_document",
-    "columns",
-    "table",
-)
+_FIELDS = {
+    "anyOf": [
+        {"type": "string", "minLength": 1},
+        {"type": "array", "items": {"type": "string", "minLength": 1}},
+    ]
+}
+STREAM_OPTIONS = Settings(
+    (
+        Option("primary_key", _FIELDS, "the field (or fields) that identify a record"),
+        Option("cursor", {"type": "string", "minLength": 1}, "the field an incremental load "
+               "resumes from (its highest value is saved with the rows)"),
+        Option("lookback", DURATION, "re-read this much before the saved cursor"),
+        Option("write_mode", {"type": "string", "enum": [m.value for m in WriteMode]},
+               "merge (the default with a primary_key), append or replace"),
+        Option("schema", {"type": "string", "enum": [p.value for p in SchemaPolicy]},
+               "what a new field or type does: evolve (the default), freeze or discard_row"),
+        Option("type_conflict", {"type": "string", "enum": [c.value for c in TypeConflict]},
+               "a value of another type: widen the column (the default) or keep a variant"),
+        Option("keep_document", {"type": "boolean"}, "also keep each record whole as JSON"),
+        Option("columns", {"type": "object", "additionalProperties": {"type": "string"}},
+               "declared column types: {total_price: \"decimal(18,2)\"}"),
+        Option("table", {"type": "string"}, "the table's name (default: the stream's)"),
+    ),
+    doc="The options every source's streams share.",
+)  # fmt: skip
+STREAM_KEYS = STREAM_OPTIONS.names
 
 
 def read_stream(name: str, settings: Mapping[str, Any], where: str, problems: list[str]) -> Stream:

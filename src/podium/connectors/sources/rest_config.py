@@ -13,26 +13,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from podium.connectors.source import Stream
-from podium.connectors.sources.options import STREAM_KEYS as OPTION_KEYS
-from podium.connectors.sources.options import read_stream
+from podium.connectors.sources.options import STREAM_OPTIONS, read_stream
 from podium.core.durations import parse_duration
+from podium.settings.describe import DURATION, Option, Settings
 
 STYLES = ("link", "cursor", "next_url", "offset", "none")
 SIGNALS = ("shopify", "amazon")
-CONNECTION_KEYS = (
-    "type",
-    "base_url",
-    "headers",
-    "params",
-    "page_size",
-    "page_size_param",
-    "pagination",
-    "rate_limit",
-    "timeout",
-    "retries",
-    "streams",
-)
-STREAM_KEYS = (*OPTION_KEYS, "path", "records", "cursor_param", "params", "page_size", "pagination")
+_TEXT = {"type": "string"}
+_URL = {"type": "string", "pattern": "^https?://"}
+_SCALARS = {
+    "type": "object",
+    "additionalProperties": {"type": ["string", "number", "boolean"]},
+}
+_PAGE_SIZE = {"type": "integer", "minimum": 1}
+_STYLE_OPTIONS = {
+    "style": Option("style", {"type": "string", "enum": list(STYLES)}, "how pages follow"),
+    "rel": Option("rel", _TEXT, "link: the Link header relation to follow (default next)"),
+    "next": Option("next", _TEXT, "cursor, next_url: the dotted path of the token or URL"),
+    "param": Option("param", _TEXT, "cursor: the query parameter the token goes back in"),
+    "keep_params": Option("keep_params", {"type": "boolean"}, "cursor: resend the params"),
+    "offset_param": Option("offset_param", _TEXT, "offset: its query parameter"),
+    "limit_param": Option("limit_param", _TEXT, "offset: the page size's query parameter"),
+    "has_more": Option("has_more", _TEXT, "offset: the dotted path of the more-pages flag"),
+}
 _STYLE_KEYS = {
     "link": ("style", "rel"),
     "cursor": ("style", "next", "param", "keep_params"),
@@ -40,6 +43,76 @@ _STYLE_KEYS = {
     "offset": ("style", "offset_param", "limit_param", "has_more"),
     "none": ("style",),
 }
+_REQUIRED = {"cursor": ("next", "param"), "next_url": ("next",)}
+
+
+def _pagination_schema() -> dict[str, Any]:
+    """One object per style, keyed by ``style``."""
+    branches = []
+    for style, keys in _STYLE_KEYS.items():
+        branch = Settings(tuple(_STYLE_OPTIONS[k] for k in keys)).json_schema()
+        branch["properties"]["style"] = {"const": style}
+        branch["required"] = ["style", *_REQUIRED.get(style, ())]
+        branches.append({"if": _style_is(style), "then": branch})
+    return {
+        "type": "object",
+        "properties": {k: o.json_schema() for k, o in _STYLE_OPTIONS.items()},
+        "required": ["style"],
+        "allOf": branches,
+        "description": f"how to get the next page: style {', '.join(STYLES)}",
+    }
+
+
+def _style_is(style: str) -> dict[str, Any]:
+    return {"properties": {"style": {"const": style}}, "required": ["style"]}
+
+
+PAGINATION = Option("pagination", _pagination_schema(), "how to get the next page")
+_RATE_LIMIT = Settings(
+    (
+        Option("requests_per_second", {"type": "number", "exclusiveMinimum": 0}, "steady rate"),
+        Option("burst", {"type": "number", "minimum": 1}, "requests allowed at once"),
+        Option("signal", {"type": "string", "enum": list(SIGNALS)},
+               "pace by the API's own throttle headers (shopify, amazon)"),
+    ),
+    also={"anyOf": [{"required": ["requests_per_second"]}, {"required": ["signal"]}]},
+)  # fmt: skip
+STREAM_SETTINGS = Settings(
+    (
+        *STREAM_OPTIONS.options,
+        Option("path", _TEXT, "the stream's path under base_url", required=True),
+        Option("records", _TEXT, "the dotted path of the list of records in a page"),
+        Option("cursor_param", _TEXT, "the query parameter the saved cursor is sent in"),
+        Option("params", _SCALARS, "query parameters (added to the connection's)"),
+        Option("page_size", _PAGE_SIZE, "records per page (default: the connection's)"),
+        PAGINATION,
+    ),
+    doc="One stream of a rest connection.",
+)
+SETTINGS = Settings(
+    (
+        Option("type", {"const": "rest"}, "any JSON API over HTTP", required=True),
+        Option("base_url", _URL, "the API's root URL", required=True),
+        Option("headers", _SCALARS, "sent with every request; secrets as ${VAR}"),
+        Option("params", _SCALARS, "query parameters sent with every request"),
+        Option("page_size", _PAGE_SIZE, "records per page"),
+        Option("page_size_param", _TEXT, "the page size's query parameter (default limit)"),
+        PAGINATION,
+        Option("rate_limit", _RATE_LIMIT.json_schema(), "how fast to call the API"),
+        Option("timeout", DURATION, "per request (default 30s)"),
+        Option("retries", {"type": "integer", "minimum": 0}, "tries after a failure (5)"),
+        Option(
+            "streams",
+            {"type": "object", "minProperties": 1,
+             "additionalProperties": STREAM_SETTINGS.json_schema()},
+            "each stream by name, with its path",
+            required=True,
+        ),
+    ),
+    doc="A rest connection: any JSON API over HTTP.",
+)  # fmt: skip
+CONNECTION_KEYS = SETTINGS.names
+STREAM_KEYS = STREAM_SETTINGS.names
 
 
 @dataclass(frozen=True)
@@ -183,7 +256,7 @@ def parse_rest_settings(settings: Any) -> tuple[RestConfig | None, list[str]]:
     top = _Reader(settings, "", problems)
     top.unknown(CONNECTION_KEYS)
     base_url = top.text("base_url", "", required=True) or ""
-    if base_url and not base_url.startswith(("http://", "https://")):
+    if "base_url" in top.data and not base_url.startswith(("http://", "https://")):
         top.problem("base_url", f"expected an http:// or https:// URL, got {base_url!r}")
     page_size = top.number("page_size", None, integer=True, minimum=1)
     pagination = _pagination(top.sub("pagination"))
@@ -262,7 +335,7 @@ def _pagination(r: _Reader | None) -> PaginationConfig:
 def _rate_limit(r: _Reader | None) -> RateLimitConfig | None:
     if r is None:
         return None
-    r.unknown(("requests_per_second", "burst", "signal"))
+    r.unknown(_RATE_LIMIT.names)
     rate = r.number("requests_per_second", None, minimum=0.0001)
     signal = r.choice("signal", SIGNALS, None)
     if rate is None and signal is None:

@@ -35,6 +35,7 @@ from podium.connectors.settings import (
     retries_setting,
     unknown_keys,
 )
+from podium.settings.describe import DURATION, Option, Settings
 
 REGIONS = {
     "na": ("https://sellingpartnerapi-na.amazon.com", "https://api.amazon.com/auth/o2/token"),
@@ -42,19 +43,34 @@ REGIONS = {
     "fe": ("https://sellingpartnerapi-fe.amazon.com", "https://api.amazon.co.jp/auth/o2/token"),
 }
 SECRET_KEYS = ("refresh_token", "client_id", "client_secret")
-KEYS = (
-    *SECRET_KEYS,
-    "type",
-    "marketplace_ids",
-    "region",
-    "base_url",
-    "token_url",
-    "start_date",
-    "report_wait",
-    "report_poll_interval",
-    "timeout",
-    "retries",
-)
+_SECRET = {"type": "string", "minLength": 1}
+_URL = {"type": "string", "pattern": "^https?://"}
+SETTINGS = Settings(
+    (
+        *(
+            Option(key, _SECRET, f"the LWA {key.replace('_', ' ')}, a secret: "
+                   f"${{AMAZON_{key.upper()}}}", required=True)
+            for key in SECRET_KEYS
+        ),
+        Option("type", {"const": "amazon"}, "Amazon Selling Partner API", required=True),
+        Option("marketplace_ids", {"anyOf": [
+            {"type": "string", "minLength": 1},
+            {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+        ]}, "marketplace ids, e.g. [ATVPDKIKX0DER] (amazon.com, the default)"),
+        Option("region", {"type": "string", "enum": list(REGIONS)},
+               "na, eu or fe: picks base_url and token_url"),
+        Option("base_url", _URL, "default: the region's SP-API endpoint"),
+        Option("token_url", _URL, "default: the region's LWA token endpoint"),
+        Option("start_date", {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}"},
+               "the first sync reads from here, an ISO date (default 90 days back)"),
+        Option("report_wait", DURATION, "wait this long for a report still processing (15m)"),
+        Option("report_poll_interval", DURATION, "how often to ask about a report (30s)"),
+        Option("timeout", DURATION, "per request (30s)"),
+        Option("retries", {"type": "integer", "minimum": 0}, "tries after a failure (5)"),
+    ),
+    doc="An amazon connection: the seller authorization's LWA credentials are needed.",
+)  # fmt: skip
+KEYS = SETTINGS.names
 DEFAULT_MARKETPLACES = ("ATVPDKIKX0DER",)
 
 
@@ -89,7 +105,7 @@ def parse_amazon_settings(settings: Any) -> tuple[AmazonConfig | None, list[str]
     problems = unknown_keys(settings, KEYS)
     secrets = {key: _secret(settings, key, problems) for key in SECRET_KEYS}
     region = settings.get("region", "na")
-    if region not in REGIONS:
+    if not isinstance(region, str) or region not in REGIONS:
         problems.append(f"region: expected one of {', '.join(REGIONS)}, got {region!r}")
         region = "na"
     config = AmazonConfig(

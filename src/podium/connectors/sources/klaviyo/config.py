@@ -37,11 +37,40 @@ from podium.connectors.settings import (
     unknown_keys,
 )
 from podium.connectors.sources.klaviyo.endpoints import ENDPOINTS, STREAM_NAMES, Limit
+from podium.settings.describe import DURATION, Option, Settings
 
 DEFAULT_BASE_URL = "https://a.klaviyo.com"
 DEFAULT_REVISION = "2025-10-15"
 REVISIONS = ("2025-10-15", "2026-01-15", "2026-04-15", "2026-07-15")
-KEYS = ("api_key", "revision", "base_url", "streams", "timeout", "retries", "rate_limits")
+_LIMIT = {
+    "type": "object",
+    "properties": {
+        "burst": {"type": "integer", "minimum": 1, "description": "requests per second"},
+        "steady": {"type": "integer", "minimum": 1, "description": "requests per minute"},
+    },
+    "required": ["burst", "steady"],
+    "additionalProperties": False,
+}
+SETTINGS = Settings(
+    (
+        Option("api_key", {"type": "string", "pattern": "^pk_"},
+               "a private API key (pk_…) with read scopes, a secret: ${KLAVIYO_API_KEY}",
+               required=True),
+        Option("revision", {"type": "string", "enum": list(REVISIONS)},
+               f"the API revision sent with every request (default {DEFAULT_REVISION})"),
+        Option("base_url", {"type": "string", "pattern": "^https?://"},
+               f"default {DEFAULT_BASE_URL}"),
+        Option("streams", {"type": "array", "minItems": 1, "items": {"enum": list(STREAM_NAMES)}},
+               "the streams to read (default: every stream)"),
+        Option("timeout", DURATION, "per request (30s)"),
+        Option("retries", {"type": "integer", "minimum": 0}, "tries after a failure (5)"),
+        Option("rate_limits", {"type": "object", "propertyNames": {"enum": list(ENDPOINTS)},
+                               "additionalProperties": _LIMIT},
+               "override an endpoint's limits: events: {burst: 350, steady: 3500}"),
+    ),
+    doc="A klaviyo connection: api_key is needed.",
+)  # fmt: skip
+KEYS = SETTINGS.names
 
 
 @dataclass(frozen=True)

@@ -36,17 +36,63 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from podium.connectors.sources.rest_config import _Reader
+from podium.settings.describe import DURATION, Option, Settings
 
-CONNECTION_KEYS = (
-    "type", "account_id", "auth", "base_url", "timezone", "max_concurrent_requests",
-    "page_size",
-    "max_rows_per_query", "lookback", "start_date", "timeout", "retries",
-)  # fmt: skip
 AUTH_KEYS = {
     "tba": ("method", "consumer_key", "consumer_secret", "token_id", "token_secret"),
     "oauth2": ("method", "client_id", "certificate_id", "private_key"),
 }
 DEFAULT_TIMEZONE = "America/Los_Angeles"
+
+
+def _auth_schema() -> dict[str, Any]:
+    """One mapping per ``method``: token-based (tba) or OAuth 2.0 client credentials."""
+    secret = {"type": "string", "minLength": 1}
+    branches = []
+    for method, keys in AUTH_KEYS.items():
+        properties: dict[str, Any] = {key: secret for key in keys[1:]}
+        branches.append(
+            {
+                "type": "object",
+                "properties": {"method": {"const": method}, **properties},
+                "required": list(keys),
+                "additionalProperties": False,
+            }
+        )
+    return {
+        "type": "object",
+        "properties": {"method": {"enum": list(AUTH_KEYS)}},
+        "required": ["method"],
+        "oneOf": branches,
+    }
+
+
+SETTINGS = Settings(
+    (
+        Option("type", {"const": "netsuite"}, "NetSuite through SuiteQL", required=True),
+        Option("account_id", {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
+               "the account id, e.g. 1234567_SB1", required=True),
+        Option("auth", _auth_schema(), "{method: tba, consumer_key, consumer_secret, token_id, "
+               "token_secret} or {method: oauth2, client_id, certificate_id, private_key}",
+               required=True),
+        Option("base_url", {"type": "string", "pattern": "^https?://"},
+               "default https://ACCOUNT.suitetalk.api.netsuite.com"),
+        Option("timezone", {"type": "string"},
+               f"the account's Time Zone preference (default {DEFAULT_TIMEZONE})"),
+        Option("max_concurrent_requests", {"type": "integer", "minimum": 1},
+               "SuiteQL requests in flight, per connection (4)"),
+        Option("page_size", {"type": "integer", "minimum": 5, "maximum": 1000},
+               "SuiteQL rows per page (at most 1000)"),
+        Option("max_rows_per_query", {"type": "integer", "minimum": 10},
+               "SuiteQL's ceiling; queries are sliced under it (100000)"),
+        Option("lookback", DURATION, "re-read this much before the saved cursor (10m)"),
+        Option("start_date", {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}"}, "nothing modified before is read (ISO date)"),
+        Option("timeout", DURATION, "per request (60s)"),
+        Option("retries", {"type": "integer", "minimum": 0}, "tries after a failure (5)"),
+    ),
+    doc="A netsuite connection: account_id and auth are needed.",
+)  # fmt: skip
+CONNECTION_KEYS = SETTINGS.names
 
 
 @dataclass(frozen=True)
@@ -86,7 +132,8 @@ def parse_netsuite_settings(settings: Any) -> tuple[NetSuiteConfig | None, list[
     if account and not account.replace("_", "").replace("-", "").isalnum():
         top.problem("account_id", f"expected an account id like 1234567_SB1, got {account!r}")
     method, auth = _auth(top)
-    base_url = top.text("base_url") or (default_base_url(account) if account else "")
+    written = top.text("base_url")
+    base_url = written if written is not None else default_base_url(account) if account else ""
     if not base_url.startswith(("http://", "https://")):
         top.problem("base_url", f"expected an http:// or https:// URL, got {base_url!r}")
     size = int(top.number("page_size", 1000, integer=True, minimum=5) or 1000)

@@ -36,6 +36,7 @@ from podium.connectors.settings import (
     stream_selection,
     unknown_keys,
 )
+from podium.settings.describe import DURATION, Option, Settings
 
 STREAM_NAMES = (
     "orders",
@@ -45,26 +46,37 @@ STREAM_NAMES = (
     "products",
     "inventory_levels",
 )
-KEYS = (
-    "type",
-    "shop",
-    "base_url",
-    "access_token",
-    "api_version",
-    "lookback",
-    "bulk",
-    "bulk_poll_interval",
-    "bulk_timeout",
-    "timeout",
-    "retries",
-    "streams",
-    "order_history",
-)
 ORDER_HISTORY = ("all", "last_60_days")
 DEFAULT_VERSION = "2025-10"
 _SHOP = re.compile(r"^[a-z0-9][a-z0-9-]*(\.myshopify\.com)?$")
 _VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
 _DURATIONS = {"lookback": 600.0, "bulk_poll_interval": 5.0, "bulk_timeout": 1800.0, "timeout": 30.0}
+SETTINGS = Settings(
+    (
+        Option("type", {"const": "shopify"}, "a Shopify store's Admin API", required=True),
+        Option("shop", {"type": "string", "pattern": _SHOP.pattern},
+               "the shop's name: acme-goods or acme-goods.myshopify.com"),
+        Option("base_url", {"type": "string", "pattern": "^https?://"},
+               "default https://SHOP.myshopify.com"),
+        Option("access_token", {"type": "string", "minLength": 1},
+               "the Admin API access token (shpat_…), a secret: ${SHOPIFY_TOKEN}", required=True),
+        Option("api_version", {"type": "string", "pattern": _VERSION.pattern},
+               f"YYYY-MM, one of Shopify's quarterly versions (default {DEFAULT_VERSION})"),
+        Option("lookback", DURATION, "re-read this much before the saved cursor (10m)"),
+        Option("bulk", {"type": "boolean"}, "first and full syncs through Bulk Operations"),
+        Option("bulk_poll_interval", DURATION, "how often to ask about a bulk operation (5s)"),
+        Option("bulk_timeout", DURATION, "wait this long per run, then resume next run (30m)"),
+        Option("timeout", DURATION, "per request (30s)"),
+        Option("retries", {"type": "integer", "minimum": 0}, "tries after a failure (5)"),
+        Option("streams", {"type": "array", "minItems": 1, "items": {"enum": list(STREAM_NAMES)}},
+               "the streams to read (default: every stream)"),
+        Option("order_history", {"type": "string", "enum": list(ORDER_HISTORY)},
+               "last_60_days: accept that an app without read_all_orders sees only those"),
+    ),
+    doc="A shopify connection: shop (or base_url) and access_token are needed.",
+    also={"anyOf": [{"required": ["shop"]}, {"required": ["base_url"]}]},
+)  # fmt: skip
+KEYS = SETTINGS.names
 
 
 @dataclass(frozen=True)
