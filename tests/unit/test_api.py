@@ -495,3 +495,53 @@ def test_an_event_trigger_on_an_undispatched_system_event_is_reported_at_its_lin
     assert found[0].startswith("workflows/after.py:5: ")
     assert "'TaskFinished' never reaches triggers" in found[0]
     assert "podium.after_workflow" in found[0] and "podium.on_asset" in found[0]
+
+
+def test_extract_transform_check_and_http_tasks() -> None:
+    wf = podium.Workflow("w")
+    assert wf.extract("shop", "shopify", streams=["orders"], full_refresh=True) == "shop"
+    assert wf.transform("models", "commerce", depends_on=["shop"]) == "models"
+    assert wf.check("checks", "commerce", depends_on=["models"]) == "checks"
+    wf.http(
+        "notify",
+        "https://3pl.example.com/orders/{{ params.day }}",
+        method="put",
+        headers={"X-Team": "data"},
+        body={"done": True},
+        expect=[200, 204],
+        depends_on="checks",
+        retries=2,
+    )
+    tasks = {t.id: t for t in wf.build().tasks}
+    assert (tasks["shop"].kind, tasks["shop"].target) == ("extract", "shopify")
+    assert dict(tasks["shop"].options) == {"streams": ["orders"], "full_refresh": True}
+    assert (tasks["models"].kind, tasks["models"].depends_on) == ("transform", ("shop",))
+    assert (tasks["checks"].kind, tasks["checks"].target) == ("check", "commerce")
+    notify = tasks["notify"]
+    assert (notify.kind, notify.retry.retries, notify.depends_on) == ("http", 2, ("checks",))
+    assert dict(notify.options) == {
+        "method": "PUT",
+        "headers": {"X-Team": "data"},
+        "body": {"done": True},
+        "expect": [200, 204],
+    }
+
+
+def test_every_kind_goes_through_the_yaml_checks_at_the_calls_line() -> None:
+    wf = podium.Workflow("w")
+    line = here()
+    wf.extract("shop", "shopify", full_refresh="yes")  # type: ignore[arg-type]
+    wf.http("call", "ftp://example.com", method="FETCH")
+    wf.add("notebook", "nb", "reports/daily.ipynb")
+    wf.transform("models", "commerce", streams=["orders"])  # type: ignore[call-arg]
+    with pytest.raises(ProjectError) as info:
+        wf.build()
+    found = [(p.line, p.message[:60]) for p in info.value.problems]
+    assert found == [
+        (line + 1, "task 'shop': full_refresh must be true or false, got 'yes'"),
+        (line + 2, "task 'call': method must be one of GET, POST, PUT, PATCH, DE"),
+        (line + 2, "task 'call': the URL must start with http:// or https:// and"),
+        (line + 3, "task 'nb': say what the task runs with one of: run (module:f"),
+        (line + 3, "task 'nb': unknown key 'notebook'; allowed: body, check, dep"),
+        (line + 4, "task 'models': 'streams' applies only to extract tasks"),
+    ]
