@@ -275,3 +275,13 @@ def _table(project: Path) -> list[int]:
         return [
             r[0] for r in db.execute("SELECT id FROM raw_numbers.numbers ORDER BY id").fetchall()
         ]
+
+
+def test_podium_schema_describes_the_plugins_kind_and_source(venv: Venv, tmp_path: Path) -> None:
+    """The JSON Schemas come from the same descriptions: a plugin's kind and source type
+    are in them, with the options the plugin describes."""
+    project = write(tmp_path / "proj", {"podium.yaml": PODIUM_YAML.replace("ROWS", "5")})
+    workflow = json.loads(venv.podium(project, "schema", "workflow").stdout)
+    config = json.loads(venv.podium(project, "schema", "project").stdout)
+    assert '"word_count"' in json.dumps(workflow)
+    assert '"counter"' in json.dumps(config)
