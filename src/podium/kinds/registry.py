@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from functools import lru_cache
-from importlib.metadata import entry_points
 from typing import Any
 
 from podium import plugins
@@ -36,23 +35,12 @@ def _kinds() -> tuple[dict[str, Kind], dict[str, str]]:
     found: dict[str, Kind] = {}
     for name in _BUILT_IN:
         found[name] = importlib.import_module(f"podium.kinds.{name}").KIND
-    failed: dict[str, str] = {}
-    for point in entry_points(group=GROUP):
-        if point.name in found:
-            failed[point.name] = (
-                f"plugin {point.value!r} registers kind {point.name!r}, which podium already"
-                " has; give it another name"
-            )
-            continue
-        try:
-            found[point.name] = point.load()
-        except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, not raised
-            failed[point.name] = (
-                f"plugin kind {point.name!r} ({point.value}) cannot be loaded: "
-                f"{type(exc).__name__}: {exc}; reinstall the plugin or remove it"
-            )
-            found[point.name] = Unloadable(point.name, failed[point.name])
-    return found, failed
+    needs = ("name", "target", "options", "check_target", "check", "prepare", "run")
+    loaded = plugins.load_plugins(GROUP, _BUILT_IN, "kind", needs)
+    found.update(loaded.found)
+    for name, problem in loaded.broken.items():
+        found[name] = Unloadable(name, problem)
+    return found, {**loaded.broken, **loaded.refused}
 
 
 class Unloadable:
