@@ -18,7 +18,6 @@ outage renews every lease first and gives up the leases of claims it never saw c
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import random
@@ -34,12 +33,13 @@ from podium.core.events import AttemptFinished, Event
 from podium.core.status import AttemptStatus
 from podium.core.workflow import Project, Task
 from podium.engine import crashpoints, state
-from podium.engine.journal import Journal, unmasked
+from podium.engine.jobs import Jobs
+from podium.engine.journal import Journal
 from podium.engine.state import Claim, Graphs, Outcome
 from podium.engine.triggers import Triggers
-from podium.errors import StoreUnavailableError, is_retryable
+from podium.errors import StoreUnavailableError
 from podium.execution.base import Executor, Job, JobResult, Key, make_executor
-from podium.kinds.base import StartsWorkflow, Unprepared
+from podium.kinds.base import StartsWorkflow
 from podium.kinds.registry import kind_of
 from podium.store.database import Database, Tx
 from podium.store.lock import EngineLock
@@ -56,16 +56,6 @@ class _Tracked:
     late_at: float | None
     child_run: bool = False
     late_marked: bool = False
-
-
-@dataclass
-class _RunInfo:
-    params: dict[str, Any]
-    logical_time: str
-    trigger: dict[str, Any]
-    kind: str
-    parent_run_id: str | None
-    root_id: str
 
 
 @dataclass
@@ -142,8 +132,7 @@ class Engine:
         self._wake = threading.Event()
         self._poked = True  # housekeeping on the first step
         self._inflight: dict[Key, _Tracked] = {}
-        self._runs: dict[str, _RunInfo] = {}
-        self._prepared_by_task: dict[tuple[str, str], Any] = {}
+        self.jobs = Jobs(project, self.graphs, db.mask)
         self._last_housekeeping = 0.0
         self._last_renewal = 0.0
         self._draining = False
@@ -522,68 +511,8 @@ class Engine:
                 tracked.child_run = True
                 self._start_child(j, c, task, kind.child_workflow(task))
             else:
-                jobs.append(self._job(j.tx, c, task))
+                jobs.append(self.jobs.job(j.tx, c, task))
         return jobs
-
-    def _job(self, tx: Tx, c: Claim, task: Task) -> Job:
-        info = self._run_info(tx, c.run_id)
-        return Job(
-            key=(c.run_id, c.task_id, c.attempt),
-            workflow=c.workflow,
-            kind=task.kind,
-            target=task.target,
-            project_root=self.project.root,
-            params={**self._params(c.workflow, info.params), **task.params},
-            logical_time=info.logical_time,
-            upstream=self._upstream(tx, c.run_id, info, task),
-            late_upstreams=c.late_upstreams,
-            trigger=info.trigger,
-            options=task.options,
-            prepared=self._prepared(c.workflow, task),
-        )
-
-    def _prepared(self, workflow: str, task: Task) -> Any:
-        """What the task's kind resolved for it, once per task for this engine's project."""
-        key = (workflow, task.id)
-        if key in self._prepared_by_task:
-            return self._prepared_by_task[key]
-        try:
-            kind = kind_of(task.kind)
-            prepared = kind.prepare(task, self.graphs.workflow(workflow), self.project)
-        except Exception as exc:  # noqa: BLE001 - the attempt fails with it, not the engine
-            return Unprepared(f"{type(exc).__name__}: {exc}", is_retryable(exc))
-        self._prepared_by_task[key] = prepared
-        return prepared
-
-    def _params(self, workflow: str, stored: dict[str, Any]) -> dict[str, Any]:
-        """The run's params, masked secrets among its declared defaults read again."""
-        if not self.db.mask:
-            return stored
-        return unmasked(stored, self.graphs.workflow(workflow).params, self.db.mask)
-
-    def _run_info(self, tx: Tx, run_id: str) -> _RunInfo:
-        info = self._runs.get(run_id)
-        if info is None:
-            row = tx.fetchone(
-                "SELECT params, logical_time, trigger, kind, parent_run_id, root_id FROM runs"
-                " WHERE id = ?",
-                (run_id,),
-            )
-            assert row is not None, run_id
-            info = _RunInfo(json.loads(row[0]), row[1], json.loads(row[2]), row[3], row[4], row[5])
-            if len(self._runs) > 10_000:
-                self._runs.clear()
-            self._runs[run_id] = info
-        return info
-
-    def _upstream(self, tx: Tx, run_id: str, info: _RunInfo, task: Task) -> dict[str, Any]:
-        if not task.depends_on:
-            return {}
-        outputs = _outputs(tx, run_id, task.depends_on)
-        missing = [d for d in task.depends_on if d not in outputs]
-        if missing and info.kind == "catchup" and info.parent_run_id:
-            outputs.update(_outputs(tx, info.parent_run_id, missing))
-        return outputs
 
     def _start_child(self, j: Journal, c: Claim, task: Task, target: str) -> None:
         """A ``workflow`` task: start (or re-attach to) a run of the other workflow; the
@@ -591,7 +520,7 @@ class Engine:
         if state.active_child_runs(j, c.run_id, c.task_id):
             return  # an earlier attempt's run goes on; its end ends this attempt
         tx = j.tx
-        info = self._run_info(tx, c.run_id)
+        info = self.jobs.run_info(tx, c.run_id)
         child_wf = self.graphs.workflow(target)
         state.create_run(
             j,
@@ -624,13 +553,3 @@ class Engine:
         if self.triggers.next_tick is not None:
             wake = min(wake, self.triggers.next_tick)
         return max(0.0, wake - now)
-
-
-def _outputs(tx: Tx, run_id: str, task_ids: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    marks = ",".join("?" * len(task_ids))
-    rows = tx.fetchall(
-        f"SELECT task_id, output FROM task_runs WHERE run_id = ? AND task_id IN ({marks})"
-        " AND output IS NOT NULL",
-        (run_id, *task_ids),
-    )
-    return {task_id: json.loads(output) for task_id, output in rows}
