@@ -1140,3 +1140,16 @@ def test_late_task_lets_dependants_go_and_a_catchup_restates_them(
 
     assert f"catch-up run {catchup['run_id']} succeeded" in out
     assert sorted(r["kind"] for r in project.runs()) == ["catchup", "normal"]
+
+
+def test_plugins_lists_podiums_own_when_none_are_installed(tmp_path: Path) -> None:
+    done = podium_cli(tmp_path, "plugins", env=podium_env())
+    assert done.code == 0, done.err
+    assert (
+        "podium.kinds:\n  podium's own: run, shell, workflow, extract, transform, check, http"
+        in (done.out)
+    )
+    assert "podium.sources:\n  podium's own: rest, files, shopify, amazon, netsuite, klaviyo" in (
+        done.out
+    )
+    assert "no plugins installed" in done.out

@@ -239,6 +239,12 @@ def test_a_broken_plugin_is_a_problem_at_the_line_that_uses_it(
     assert "cannot be loaded: ModuleNotFoundError" in source and "reinstall it" in source, source
     assert kind.startswith("workflows/w.yaml:6: task 'n': plugin kind 'notebook'"), kind
 
+    listed = json.loads(venv.podium(project, "plugins", "--json").stdout)
+    assert "ModuleNotFoundError" in listed["podium.sources"]["problems"]["broken"]
+    assert "podium already has" in listed["podium.sources"]["problems"]["files"]
+    assert "ModuleNotFoundError" in listed["podium.kinds"]["problems"]["notebook"]
+    assert "notebook" not in listed["podium.kinds"]["podium"]
+
     (project / "podium.yaml").write_text(
         "connections:\n  feed:\n    type: files\n    path: inbox\n    streams: {a: {}}\n"
     )
@@ -285,3 +291,13 @@ def test_podium_schema_describes_the_plugins_kind_and_source(venv: Venv, tmp_pat
     config = json.loads(venv.podium(project, "schema", "project").stdout)
     assert '"word_count"' in json.dumps(workflow)
     assert '"counter"' in json.dumps(config)
+
+
+def test_podium_plugins_lists_what_the_plugin_adds(venv: Venv, tmp_path: Path) -> None:
+    listed = json.loads(venv.podium(tmp_path, "plugins", "--json").stdout)
+    kinds, sources = listed["podium.kinds"], listed["podium.sources"]
+    assert kinds["plugins"]["word_count"] == "podium_example_plugin.word_count"
+    assert sources["plugins"]["counter"] == "podium_example_plugin.counter"
+    assert "run" in kinds["podium"] and "word_count" not in kinds["podium"]
+    shown = venv.podium(tmp_path, "plugins").stdout
+    assert "word_count  (podium_example_plugin.word_count)" in shown, shown

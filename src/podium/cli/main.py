@@ -26,6 +26,12 @@ from podium.errors import (
 EXIT_STORE_UNAVAILABLE = 75
 
 
+def _plugins(args: argparse.Namespace) -> int:
+    from podium.cli.plugins import cmd_plugins
+
+    return cmd_plugins(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from podium.cli import commands as c
 
@@ -50,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--template", default="example", help="project template (default: example)")
 
     command("validate", c.cmd_validate, "check the project; print every problem with file:line")
+
+    p = command(
+        "plugins",
+        _plugins,
+        "list the task kinds, source types, warehouses and notifiers here, plugins' too",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
 
     p = command(
         "schema", c.cmd_schema, "print the JSON Schema of podium.yaml or of a workflow file"

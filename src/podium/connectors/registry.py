@@ -124,28 +124,29 @@ BUILT_IN: dict[str, BuiltInSource] = {
 GROUP = "podium.sources"
 
 
-def _plugins() -> Plugins:
+def installed() -> Plugins:
+    """The plugins installed for this group: found, broken and refused."""
     return load_plugins(GROUP, tuple(BUILT_IN), "source type", ("problems", "open"))
 
 
 def source_type(kind: str) -> SourcePlugin | None:
     """The source type a connection's ``type:`` names: podium's own or a plugin's."""
-    return BUILT_IN.get(kind) or _plugins().found.get(kind)
+    return BUILT_IN.get(kind) or installed().found.get(kind)
 
 
 def source_type_names() -> list[str]:
     """The source types a connection's ``type:`` may name."""
-    return [*BUILT_IN, *sorted(_plugins().found)]
+    return [*BUILT_IN, *sorted(installed().found)]
 
 
 def plugin_problems() -> dict[str, str]:
     """Source type → why its plugin cannot be used (or does not replace podium's own)."""
-    return {**_plugins().broken, **_plugins().refused}
+    return {**installed().broken, **installed().refused}
 
 
 def connection_problems(settings: Mapping[str, Any]) -> list[str]:
     kind = settings.get("type")
-    broken = _plugins().problem(kind) if isinstance(kind, str) else None
+    broken = installed().problem(kind) if isinstance(kind, str) else None
     if broken:
         return [f"type: {broken}"]
     found = source_type(kind) if isinstance(kind, str) else None
@@ -171,7 +172,7 @@ def is_source(settings: Mapping[str, Any]) -> bool:
     podium's or a plugin's (one that failed to load too: validate says why)."""
     kind = settings.get("type")
     return isinstance(kind, str) and (
-        source_type(kind) is not None or _plugins().problem(kind) is not None
+        source_type(kind) is not None or installed().problem(kind) is not None
     )
 
 

@@ -77,7 +77,7 @@ class WarehousePlugin(Protocol):
 def warehouse_plugin(settings: Mapping[str, Any]) -> WarehousePlugin | None:
     """The plugin whose warehouse ``type:`` the settings name, or None (a built-in one)."""
     kind = settings.get("type", "duckdb")
-    found: WarehousePlugin | None = _plugins().found.get(kind) if isinstance(kind, str) else None
+    found: WarehousePlugin | None = installed().found.get(kind) if isinstance(kind, str) else None
     return found
 
 
@@ -86,7 +86,8 @@ def plugin_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in settings.items() if k != "type"}
 
 
-def _plugins() -> Plugins:
+def installed() -> Plugins:
+    """The plugins installed for this group: found, broken and refused."""
     return load_plugins(
         GROUP, tuple(KEYS), "warehouse type", ("problems", "open_destination", "open_sql")
     )
@@ -94,14 +95,14 @@ def _plugins() -> Plugins:
 
 def warehouse_problems(settings: Mapping[str, Any]) -> list[str]:
     kind = settings.get("type", "duckdb")
-    broken = _plugins().problem(kind) if isinstance(kind, str) else None
+    broken = installed().problem(kind) if isinstance(kind, str) else None
     if broken:
         return [f"type: {broken}"]
     plugin = warehouse_plugin(settings)
     if plugin is not None:
         return list(plugin.problems(plugin_settings(settings)))
     if not isinstance(kind, str) or kind not in KEYS:
-        known = ", ".join([*KEYS, *sorted(_plugins().found)])
+        known = ", ".join([*KEYS, *sorted(installed().found)])
         return [f"type: expected one of {known}, got {kind!r}"]
     problems = [
         f"{key}: unknown setting for a {kind} warehouse; expected {', '.join(KEYS[kind])}"

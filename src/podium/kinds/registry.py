@@ -35,12 +35,19 @@ def _kinds() -> tuple[dict[str, Kind], dict[str, str]]:
     found: dict[str, Kind] = {}
     for name in _BUILT_IN:
         found[name] = importlib.import_module(f"podium.kinds.{name}").KIND
-    needs = ("name", "target", "options", "check_target", "check", "prepare", "run")
-    loaded = plugins.load_plugins(GROUP, _BUILT_IN, "kind", needs)
+    loaded = installed()
     found.update(loaded.found)
     for name, problem in loaded.broken.items():
         found[name] = Unloadable(name, problem)
     return found, {**loaded.broken, **loaded.refused}
+
+
+_NEEDS = ("name", "target", "options", "check_target", "check", "prepare", "run")
+
+
+def installed() -> plugins.Plugins:
+    """The plugin kinds installed: found, broken and refused."""
+    return plugins.load_plugins(GROUP, _BUILT_IN, "kind", _NEEDS)
 
 
 class Unloadable:

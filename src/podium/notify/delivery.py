@@ -70,7 +70,8 @@ class NotifierPlugin(Protocol):
         ...
 
 
-def _plugins() -> Plugins:
+def installed() -> Plugins:
+    """The plugins installed for this group: found, broken and refused."""
     return load_plugins(GROUP, _apprise_schemes(), "notifier", ("url_problem", "open"))
 
 
@@ -87,7 +88,7 @@ def _scheme(url: str) -> str:
 
 def open_notification(url: str, secrets: set[str]) -> Destination:
     """Where a rule's alerts go: a plugin's destination for its scheme, else apprise's."""
-    plugin: NotifierPlugin | None = _plugins().found.get(_scheme(url))
+    plugin: NotifierPlugin | None = installed().found.get(_scheme(url))
     if plugin is not None:
         return plugin.open(url, secrets)
     return AppriseDestination(url, secrets)
@@ -157,10 +158,10 @@ def url_problem(url: str) -> str | None:
     scheme = url.partition("://")[0]
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
         return "is not a URL"
-    broken = _plugins().problem(scheme.lower())
+    broken = installed().problem(scheme.lower())
     if broken:
         return f"names a scheme whose plugin cannot be used: {broken}"
-    plugin: NotifierPlugin | None = _plugins().found.get(scheme.lower())
+    plugin: NotifierPlugin | None = installed().found.get(scheme.lower())
     if plugin is not None:
         return plugin.url_problem(url)
     _redact.quiet.on = True  # apprise would log what is wrong with it, quoting parts
