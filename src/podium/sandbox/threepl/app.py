@@ -182,7 +182,8 @@ class ThreePLSimulator:
 
     def _list(self, request: Request, headers: dict[str, str]) -> Answer:
         params = {k.lower(): v for k, v in request.params.items()}
-        page, limit = _number(params, "Page", 1, None), _number(params, "Limit", 1, MAX_LIMIT)
+        page = _number(params, "Page", default=1, high=None)
+        limit = _number(params, "Limit", default=DEFAULT_LIMIT, high=MAX_LIMIT)
         refs = params.get("referenceids")
         wanted = [r.strip() for r in refs.split(",") if r.strip()] if refs is not None else None
         found = self.book.find(wanted, page, limit)
@@ -213,12 +214,13 @@ class ThreePLSimulator:
         return order
 
 
-def _number(params: Mapping[str, str], name: str, low: int, high: int | None) -> int:
+def _number(params: Mapping[str, str], name: str, *, default: int, high: int | None) -> int:
+    """A query parameter from 1 to ``high`` (names compared case-blind, as ASP.NET does)."""
     text = params.get(name.lower())
     if text is None:
-        return DEFAULT_LIMIT if name == "Limit" else low
-    if not text.isdigit() or int(text) < low or (high is not None and int(text) > high):
-        span = f"between {low} and {high}" if high is not None else f"at least {low}"
+        return default
+    if not text.isdigit() or int(text) < 1 or (high is not None and int(text) > high):
+        span = f"between 1 and {high}" if high is not None else "at least 1"
         raise ApiError(400, {name: [f"The {name} must be a whole number {span}, not {text!r}."]})
     return int(text)
 

@@ -105,7 +105,7 @@ class Page:
 class OrderBook:
     duplicates: Duplicates = Duplicates.REJECT
     orders: dict[int, Order] = field(default_factory=dict)
-    create_requests: int = 0  # every create that passed validation, duplicates included
+    create_requests: int = 0  # creates answered past auth, limit and validation (duplicates too)
 
     def create(self, body: Mapping[str, Any], channel_id: str, now: datetime) -> Created:
         """Adds (or finds) the order ``body`` describes; ``body`` must pass ``validate``."""
