@@ -18,7 +18,7 @@ def test_the_sandbox_starts_in_the_background_serves_every_api_and_stops(tmp_pat
     assert match, started
     url, pid = match.group(1), int(match.group(2))
     try:
-        for api in ("shopify", "amazon", "netsuite", "klaviyo"):
+        for api in ("shopify", "amazon", "netsuite", "klaviyo", "threepl"):
             assert f"{url}/{api}" in started.out
         state = json.loads((tmp_path / ".podium" / "sandbox.json").read_text())
         assert state["url"] == url and state["pid"] == pid

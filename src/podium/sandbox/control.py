@@ -5,6 +5,7 @@
     GET  /_sandbox/truth[?channel=dtc]    DayTruth per day and channel as of now
          [&priced_only=1]                 (leaving out orders shown without prices)
     GET  /_sandbox/truth/<api>            that simulator's per-stream truth (``<api>_truth``)
+                                          (a destination's, e.g. threepl: what it holds)
     GET  /_sandbox/violations             rate-limit violations counted per API
     POST /_sandbox/webhooks/<api>         body {"url": …, "secret": …}: that simulator
                                           (shopify, klaviyo) signs and delivers webhooks

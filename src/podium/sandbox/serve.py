@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from podium.sandbox.brand import BrandConfig
-from podium.sandbox.service import APIS, Sandbox, start_sandbox
+from podium.sandbox.service import SERVED, Sandbox, start_sandbox
 
 
 def state_of(sandbox: Sandbox) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=BrandConfig.days)
     parser.add_argument("--start", type=date.fromisoformat, default=BrandConfig.start)
     parser.add_argument("--state-file", type=Path, default=None)
-    parser.add_argument("--apis", default=",".join(APIS))
+    parser.add_argument("--apis", default=",".join(SERVED))
     parser.add_argument("--fast", action="store_true", help="raise Amazon's rate limits")
     args = parser.parse_args(argv)
     config = BrandConfig(seed=args.seed, days=args.days, start=args.start)

@@ -1,8 +1,9 @@
 """Starting the simulators: one SandboxServer with every commerce API and its control.
 
 ``start_sandbox()`` builds the brand and its clock, mounts each simulator under its name
-(``/shopify``, ``/amazon``, ``/netsuite``, ``/klaviyo``) and the control endpoints under
-``/_sandbox`` (see ``control.py``), and returns a running ``Sandbox``. Tests, the demo and
+(``/shopify``, ``/amazon``, ``/netsuite``, ``/klaviyo``; ``/threepl``, a destination, when
+asked for) and the control endpoints under ``/_sandbox`` (see ``control.py``), and returns a
+running ``Sandbox``. Tests, the demo and
 ``podium sandbox start`` all use it, so they see the same APIs.
 """
 
@@ -19,7 +20,11 @@ from podium.sandbox.clock import SimClock
 from podium.sandbox.control import SandboxControl, TruthFunction
 from podium.sandbox.server import SandboxServer, SimApp
 
-APIS: tuple[str, ...] = ("shopify", "amazon", "netsuite", "klaviyo")
+APIS: tuple[str, ...] = ("shopify", "amazon", "netsuite", "klaviyo")  # sources
+# Destinations start empty and hold what reverse-ETL syncs send; ``podium sandbox start``
+# serves them beside the sources, ``start_sandbox`` when ``apis`` names them.
+DESTINATIONS: tuple[str, ...] = ("threepl",)
+SERVED: tuple[str, ...] = APIS + DESTINATIONS
 CONTROL = "_sandbox"
 # What each API's module provides: its simulator class.
 _SIMULATORS = {
@@ -27,6 +32,7 @@ _SIMULATORS = {
     "amazon": "AmazonSimulator",
     "netsuite": "NetSuiteSimulator",
     "klaviyo": "KlaviyoSimulator",
+    "threepl": "ThreePLSimulator",
 }
 # ``fast=True`` multiplies Amazon's published rates (0.5 getOrderItems a second makes a
 # first sync of a few thousand orders take over an hour); the other APIs' budgets already
@@ -85,9 +91,9 @@ def start_sandbox(
 ) -> Sandbox:
     """A running sandbox; ``options[api]`` are keyword arguments for that simulator, and
     ``fast`` raises Amazon's rate limits (see ``FAST_FACTOR``) for demos."""
-    unknown = sorted(set(apis) - set(APIS))
+    unknown = sorted(set(apis) - set(SERVED))
     if unknown:
-        raise ValueError(f"unknown API {unknown[0]!r}; the sandbox has {', '.join(APIS)}")
+        raise ValueError(f"unknown API {unknown[0]!r}; the sandbox has {', '.join(SERVED)}")
     brand = Brand(config or BrandConfig())
     clock = SimClock(now or quiet_now(brand, starting_now(brand.config), apis))
     options = {**(fast_options() if fast else {}), **(options or {})}
@@ -95,7 +101,7 @@ def start_sandbox(
         api: getattr(_module(api), _SIMULATORS[api])(brand, clock, **options.get(api, {}))
         for api in apis
     }
-    truths: dict[str, TruthFunction] = {api: getattr(_module(api), f"{api}_truth") for api in apis}
+    truths = {api: _truth_of(api, app) for api, app in apps.items()}
     holder: list[SandboxServer] = []
     deliverers = {
         api: _deliverer(app) for api, app in apps.items() if hasattr(app, "deliver_webhooks")
@@ -126,6 +132,15 @@ def quiet_now(brand: Brand, at: datetime, apis: Sequence[str]) -> datetime:
         return at
     quiet: datetime = _module("amazon").quiet_after(brand, at)
     return quiet
+
+
+def _truth_of(api: str, app: Any) -> TruthFunction:
+    """A source's truth comes from the brand (``<api>_truth``); a destination's is what the
+    simulator holds (its ``truth()``)."""
+    if api in DESTINATIONS:
+        return lambda brand, now: app.truth()  # type: ignore[no-any-return]
+    found: TruthFunction = getattr(_module(api), f"{api}_truth")
+    return found
 
 
 def _deliverer(app: Any) -> Callable[[str, str], int]:
