@@ -59,12 +59,28 @@ def spec() -> dict[str, Any]:
 
 
 def operation(method: str, path: str) -> tuple[str, dict[str, Any]]:
-    """The spec's path and operation for ``method path`` (``/api/events/`` → ``/api/events``)."""
-    key = "/" + path.strip("/")
+    """The spec's path and operation for ``method path`` (``/api/events/`` → ``/api/events``,
+    ``/api/profiles/01J…/`` → ``/api/profiles/{id}``)."""
+    key = _template("/" + path.strip("/"), method.lower())
     found = spec()["paths"].get(key, {}).get(method.lower())
     if found is None:
         raise AssertionError(f"{method} {path} is no operation of Klaviyo's OpenAPI")
     return key, found
+
+
+def _template(path: str, method: str) -> str:
+    """The spec's path for a concrete ``path``: itself, or the one whose ``{…}`` segments
+    stand for the ids in it."""
+    if method in spec()["paths"].get(path, {}):
+        return path
+    parts = path.split("/")
+    for key, operations in spec()["paths"].items():
+        pattern = key.split("/")
+        if method in operations and len(pattern) == len(parts) and all(
+            p == q or (p.startswith("{") and p.endswith("}")) for p, q in zip(pattern, parts, strict=True)
+        ):  # fmt: skip
+            return str(key)
+    return path
 
 
 def ratelimit(method: str, path: str) -> dict[str, int]:

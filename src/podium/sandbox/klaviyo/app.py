@@ -23,12 +23,17 @@ records arriving between pages never shift one), left out on the last page (the 
 Campaigns need ``equals(messages.channel,'email')``; archived campaigns and flows are
 listed only with ``equals(archived,true)``. Reports: ``POST /api/campaign-values-reports/``
 and ``/api/flow-values-reports/`` (see ``reports.py`` and ``report_api.py``).
+
+Writes (profile create/update/import, bulk import jobs, list members) are routed by
+``write_api.py`` to their operation id, which also keys their rate limits and parameters;
+``store.py`` keeps what they changed, and ``written_state()`` shows it to tests.
 """
 
 from __future__ import annotations
 
 import base64
 import bisect
+import threading
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -46,7 +51,9 @@ from podium.sandbox.klaviyo.model import KlaviyoModel
 from podium.sandbox.klaviyo.report_api import answer_report
 from podium.sandbox.klaviyo.resources import Listing, Renderer, Rows, listings
 from podium.sandbox.klaviyo.revisions import check_parameters, revision_of
+from podium.sandbox.klaviyo.store import AccountState
 from podium.sandbox.klaviyo.webhooks import WebhookSender
+from podium.sandbox.klaviyo.write_api import WriteApi, route
 from podium.sandbox.paging import Request
 
 DEMO_API_KEY = "pk_demo_5f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -75,6 +82,9 @@ class KlaviyoSimulator:
         renderer = Renderer(self.model, lambda: self._base)
         self.listings = listings(renderer)
         self.webhooks = WebhookSender(self.model, clock, renderer.event)
+        self.state = AccountState(self.model)
+        self.writes = WriteApi(self.state, lambda: self._base)
+        self._write_lock = threading.Lock()
 
     # -- test controls ---------------------------------------------------------------
     def revoke_key(self, key: str = DEMO_API_KEY) -> None:
@@ -84,6 +94,15 @@ class KlaviyoSimulator:
     def deliver_webhooks(self, url: str, secret: str) -> int:
         """POST events that happened since the last delivery to ``url``; see webhooks.py."""
         return self.webhooks.deliver(url, secret)
+
+    def written_state(self) -> dict[str, Any]:
+        """Ground truth after writes, as of the clock: every profile's attributes by id
+        and every list's member ids (what a sync test compares its rows with)."""
+        now = self.clock.now()
+        return {
+            "profiles": self.state.profiles(now),
+            "lists": {lid: self.state.members(lid, now) for lid in sorted(self.state.list_ids())},
+        }
 
     # -- serving ---------------------------------------------------------------------
     def answer(self, request: Request) -> Answer:
@@ -95,7 +114,8 @@ class KlaviyoSimulator:
 
     def _answer(self, request: Request) -> Answer:
         _authenticate(request, self.api_keys, self.revoked)
-        resource = _resource(request.path)
+        write = route(request.method, request.path)
+        resource = write[0] if write else _resource(request.path)
         if resource not in self.limits.tiers:
             raise ApiError(404, "not_found", "Not found.", f"No endpoint {request.path}.")
         verdict = self.limits.check(resource)
@@ -107,13 +127,18 @@ class KlaviyoSimulator:
                 "seconds.", retry_after=verdict.retry_after,
             )  # fmt: skip
         revision = revision_of(request.headers)
-        check_parameters(resource, request.params, revision)
+        check_parameters(resource, request.params, revision, request.path if write else None)
         headers = {
             "RateLimit-Limit": str(verdict.limit),
             "RateLimit-Remaining": str(verdict.remaining),
             "RateLimit-Reset": str(int(verdict.reset)),
         }
         now = self.clock.now()
+        if write:
+            with self._write_lock:
+                status, reply = self.writes.answer(*write, request, now)
+            return Answer(status, b"" if reply is None else orjson.dumps(reply), headers,
+                          "application/vnd.api+json")  # fmt: skip
         if resource.endswith("-reports"):
             if request.method != "POST":
                 raise ApiError(405, "method_not_allowed", "Method not allowed.",

@@ -1,5 +1,5 @@
 """Klaviyo's error answers: ``{"errors": [{"id", "status", "code", "title", "detail",
-"source"}]}``, with ``Retry-After`` on a 429."""
+"source"[, "meta"]}]}``, with ``Retry-After`` on a 429."""
 
 from __future__ import annotations
 
@@ -27,26 +27,27 @@ class ApiError(Exception):
         source: dict[str, Any] | None = None,
         *,
         retry_after: float | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status, self.code, self.title, self.detail = status, code, title, detail
         self.source = source or {}
         self.retry_after = retry_after
+        self.meta = meta  # e.g. ``duplicate_profile_id`` on a 409 ``duplicate_profile``
 
 
 def error_answer(error: ApiError) -> Answer:
-    body = {
-        "errors": [
-            {
-                "id": str(uuid.uuid5(uuid.NAMESPACE_OID, f"klaviyo-error-{next(_COUNTER)}")),
-                "status": error.status,
-                "code": error.code,
-                "title": error.title,
-                "detail": error.detail,
-                "source": error.source,
-            }
-        ]
+    item: dict[str, Any] = {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_OID, f"klaviyo-error-{next(_COUNTER)}")),
+        "status": error.status,
+        "code": error.code,
+        "title": error.title,
+        "detail": error.detail,
+        "source": error.source,
     }
+    if error.meta is not None:
+        item["meta"] = error.meta
+    body = {"errors": [item]}
     headers = {}
     if error.retry_after is not None:
         headers["Retry-After"] = _seconds(error.retry_after)

@@ -8,6 +8,9 @@ Klaviyo's tiers (requests per burst window / per steady window):
 
     profiles L   events XL   metrics M   lists L   campaigns M   flows S
 
+    writes (keyed by operation id): profile create/update/import L; bulk import jobs
+    (create, poll, errors, relationships) M; list members add/remove M, read L
+
 The reporting endpoints (campaign/flow values reports) allow 1/s, 2/min and 225/day.
 Limits are per account *and per endpoint*; a request over any window gets a 429 with
 ``Retry-After`` (seconds until that window resets) and is counted as a violation. Other
@@ -53,6 +56,18 @@ ENDPOINT_TIERS: dict[str, str] = {
     "flows": "S",
     "campaign-values-reports": "REPORTS",
     "flow-values-reports": "REPORTS",
+    # the write side (write_api.py), keyed by Klaviyo's operation id
+    "create_profile": "L",
+    "update_profile": "L",
+    "create_or_update_profile": "L",
+    "bulk_import_profiles": "M",
+    "get_bulk_import_profiles_job": "M",
+    "get_errors_for_bulk_import_profiles_job": "M",
+    "get_profile_ids_for_bulk_import_profiles_job": "M",
+    "get_list_ids_for_bulk_import_profiles_job": "M",
+    "add_profiles_to_list": "M",
+    "remove_profiles_from_list": "M",
+    "get_profile_ids_for_list": "L",
 }
 
 

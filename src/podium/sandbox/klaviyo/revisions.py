@@ -68,11 +68,38 @@ PARAMETERS: dict[str, dict[str, str]] = {
     "flow-values-reports": {"page_cursor": FIRST, "fields[flow-values-report]": "2026-07-15"},
 }  # fmt: skip
 
+# The same for the write side (write_api.py), keyed by operation id; all came before
+# the oldest revision served.
+WRITE_PARAMETERS: dict[str, dict[str, str]] = {
+    "create_profile": dict.fromkeys(("additional-fields[profile]", "fields[profile]"), FIRST),
+    "update_profile": dict.fromkeys(("additional-fields[profile]", "fields[profile]"), FIRST),
+    "create_or_update_profile": dict.fromkeys(
+        ("additional-fields[profile]", "fields[profile]"), FIRST
+    ),
+    "bulk_import_profiles": {"fields[profile-bulk-import-job]": FIRST},
+    "get_bulk_import_profiles_job": dict.fromkeys(
+        ("fields[list]", "fields[profile-bulk-import-job]", "include"), FIRST
+    ),
+    "get_errors_for_bulk_import_profiles_job": dict.fromkeys(
+        ("fields[import-error]", "page[cursor]", "page[size]"), FIRST
+    ),
+    "get_profile_ids_for_bulk_import_profiles_job": dict.fromkeys(
+        ("page[cursor]", "page[size]"), FIRST
+    ),
+    "get_list_ids_for_bulk_import_profiles_job": {},
+    "add_profiles_to_list": {},
+    "remove_profiles_from_list": {},
+    "get_profile_ids_for_list": dict.fromkeys(
+        ("filter", "page[cursor]", "page[size]", "sort"), FIRST
+    ),
+}  # fmt: skip
+
 # Parameters declared but not simulated: a request naming them is refused as such, so a
 # test never passes on a parameter the simulator silently ignored.
 NOT_SIMULATED = frozenset(
     {"additional-fields[profile]", "include", "page_cursor"}
     | {name for names in PARAMETERS.values() for name in names if name.startswith("fields[")}
+    | {n for names in WRITE_PARAMETERS.values() for n in names if n.startswith("fields[")}
 )
 
 
@@ -91,23 +118,27 @@ def revision_of(headers: Mapping[str, str]) -> str:
     return value
 
 
-def check_parameters(resource: str, params: Mapping[str, str], revision: str) -> None:
-    """A 400 for the first parameter ``resource`` does not take under ``revision``."""
-    declared = PARAMETERS[resource]
+def check_parameters(
+    resource: str, params: Mapping[str, str], revision: str, where: str | None = None
+) -> None:
+    """A 400 for the first parameter ``resource`` (a listed resource, or a write
+    operation's id) does not take under ``revision``; ``where`` names it in the detail."""
+    declared = PARAMETERS[resource] if resource in PARAMETERS else WRITE_PARAMETERS[resource]
+    where = where or f"/api/{resource}/"
     for name in params:
         since = declared.get(name)
         if since is None:
             raise ApiError(400, "invalid", "Invalid input.",
-                           f"'{name}' is not a valid parameter for /api/{resource}/.",
+                           f"'{name}' is not a valid parameter for {where}.",
                            {"parameter": name})  # fmt: skip
         if revision < since:
             raise ApiError(400, "invalid", "Invalid input.",
-                           f"'{name}' is not a valid parameter for /api/{resource}/ in "
+                           f"'{name}' is not a valid parameter for {where} in "
                            f"revision {revision} (it exists from revision {since}).",
                            {"parameter": name})  # fmt: skip
         if name in NOT_SIMULATED:
             raise ApiError(400, "invalid", "Invalid input.",
-                           f"'{name}' is a valid parameter for /api/{resource}/ but the "
+                           f"'{name}' is a valid parameter for {where} but the "
                            "simulator does not simulate it.", {"parameter": name})  # fmt: skip
 
 
