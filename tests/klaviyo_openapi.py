@@ -44,6 +44,8 @@ ADDED_IN: dict[tuple[str, str], str] = {
     ("/api/events", "fields[attribution]"): "2026-07-15",
     ("/api/profiles", "fields[push-token]"): "2026-04-15",
     ("/api/profiles", "fields[conversation]"): "2026-07-15",
+    ("/api/profiles/{id}", "fields[push-token]"): "2026-04-15",  # as on /api/profiles
+    ("/api/profiles/{id}", "fields[conversation]"): "2026-07-15",
     ("/api/campaigns", "page[size]"): "2026-07-15",
     ("/api/lists", "page[size]"): "2026-07-15",
     ("/api/campaign-values-reports", "fields[campaign-values-report]"): "2026-07-15",

@@ -28,6 +28,7 @@ from openapi_client.models import (
 )
 
 from klaviyo_openapi import (
+    ADDED_IN,
     REVISIONS,
     SPEC_REVISION,
     check_request,
@@ -195,8 +196,11 @@ def test_every_write_and_answer_is_what_the_spec_declares(
                 {"page[size]": "100"}).json()["data"]  # fmt: skip
     assert page == [touched[1]]
 
+    read = call(client, "GET", f"/api/profiles/{ada}/", None, revision).json()["data"]
+    assert read["attributes"]["properties"] == {"tier": "gold", "skus": ["TEE-M"]}
+
     assert problems_with(recorder.exchanges) == []
-    assert len(recorder.exchanges) == 15
+    assert len(recorder.exchanges) == 16
     state = app.written_state()
     assert state["profiles"][ada]["first_name"] == "Ada"
     assert "external_id" not in state["profiles"][ada]  # null cleared it
@@ -254,13 +258,16 @@ def test_klaviyos_own_sdk_writes_to_the_simulator(
 def test_the_write_operations_have_the_specs_rate_limits_and_parameters() -> None:
     for method, pattern, op in ROUTES:
         path = pattern.pattern.strip("^$").removesuffix("/?").replace("(?P<id>[^/]+)", "X1")
-        _, spec_op = operation(method, path)
+        key, spec_op = operation(method, path)
         assert spec_op["operationId"] == op
         tier = TIERS[ENDPOINT_TIERS[op]]
         assert ratelimit(method, path) == {"burst": tier.burst, "steady": tier.steady}, op
         declared = {p["name"] for p in spec_op["parameters"] if p["in"] == "query"}
         assert set(WRITE_PARAMETERS[op]) == declared, op
-        assert set(WRITE_PARAMETERS[op].values()) <= {REVISIONS[0]}
+        later = {n: since for n, since in WRITE_PARAMETERS[op].items() if since != REVISIONS[0]}
+        assert later == {
+            n: since for (at, n), since in ADDED_IN.items() if at == key and n in declared
+        }, op
 
 
 @pytest.mark.parametrize(("method", "path", "body"), [
@@ -315,6 +322,9 @@ def test_bad_input_gets_klaviyos_error_shape_with_a_pointer(
         (call(client, "POST", "/api/profile-bulk-import-jobs/",
               bulk([{"email": f"x{n}@example.com"} for n in range(10_001)])),
          400, "invalid", "/data/attributes/profiles/data"),
+        (call(client, "POST", "/api/profile-bulk-import-jobs/",
+              bulk([{"email": "big@example.com", "properties": {"blob": "x" * 5 * 2**20}}])),
+         413, "request_too_large", "/data"),
         (call(client, "PATCH", "/api/profiles/01NOPE/", {"data": {"type": "profile",
               "id": "01NOPE", "attributes": {"first_name": "X"}}}), 404, "not_found", "/data/id"),
     ]  # fmt: skip
@@ -356,3 +366,21 @@ def test_identity_rules_decide_between_update_create_and_conflict(
                  "id": pid, "attributes": {"email": one.email}}})  # fmt: skip
     assert taken.status_code == 409
     assert json.loads(taken.text)["errors"][0]["code"] == "duplicate_profile"
+
+
+def test_a_full_bulk_import_job_of_ten_thousand_profiles_runs_in_one_poll(
+    world: tuple[httpx.Client, Recorder, FrozenTime], brand: Brand
+) -> None:
+    client, recorder, _ = world
+    rows = [{"email": f"w{n}@example.com", "external_id": f"w{n}"} for n in range(10_000)]
+    rows[17] = {"email": brand.customers[3].email, "external_id": "w17"}  # an update
+    job = call(client, "POST", "/api/profile-bulk-import-jobs/", bulk(rows))
+    jid = job.json()["data"]["id"]
+    call(client, "GET", f"/api/profile-bulk-import-jobs/{jid}/")
+    done = call(client, "GET", f"/api/profile-bulk-import-jobs/{jid}/").json()["data"]
+    assert done["attributes"]["completed_count"] == 10_000
+    profiles = recorder.app.written_state()["profiles"]
+    assert len(profiles) == 10_000 - 1 + len(recorder.app.model.customers_as_of(
+        recorder.app.clock.now()))  # fmt: skip
+    assert profiles[recorder.app.state.holder("external_id", "w17", recorder.app.clock.now())][
+        "email"] == brand.customers[3].email  # fmt: skip

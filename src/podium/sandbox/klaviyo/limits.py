@@ -59,6 +59,7 @@ ENDPOINT_TIERS: dict[str, str] = {
     # the write side (write_api.py), keyed by Klaviyo's operation id
     "create_profile": "L",
     "update_profile": "L",
+    "get_profile": "L",
     "create_or_update_profile": "L",
     "bulk_import_profiles": "M",
     "get_bulk_import_profiles_job": "M",

@@ -73,6 +73,12 @@ PARAMETERS: dict[str, dict[str, str]] = {
 WRITE_PARAMETERS: dict[str, dict[str, str]] = {
     "create_profile": dict.fromkeys(("additional-fields[profile]", "fields[profile]"), FIRST),
     "update_profile": dict.fromkeys(("additional-fields[profile]", "fields[profile]"), FIRST),
+    "get_profile": {
+        **dict.fromkeys(("additional-fields[profile]", "fields[list]", "fields[profile]",
+                         "fields[segment]", "include"), FIRST),
+        "fields[push-token]": "2026-04-15",
+        "fields[conversation]": "2026-07-15",
+    },
     "create_or_update_profile": dict.fromkeys(
         ("additional-fields[profile]", "fields[profile]"), FIRST
     ),

@@ -70,6 +70,7 @@ class AccountState:
     def __init__(self, model: KlaviyoModel) -> None:
         self.model = model
         self.records: dict[str, Record] = {}
+        self._held: dict[tuple[str, Any], str] = {}  # (identifier, value) → a record's id
         self._lists = _Lists()
         self._lock = threading.RLock()
         self._serial = itertools.count(1)
@@ -113,9 +114,9 @@ class AccountState:
         if value is None:
             return None
         with self._lock:
-            for pid, record in self.records.items():
-                if record.attributes.get(name) == value:
-                    return pid
+            held = self._held.get((name, value))
+            if held is not None:
+                return held
             customer = self._customers_by_identifier.get((name, value))
             if customer is None or customer.created_at > now:
                 return None
@@ -131,8 +132,8 @@ class AccountState:
                     raise duplicate(taken)
             pid = "01" + hashed_id("written-profile", next(self._serial), 24, _ULID)
             record = Record(pid, {}, now, now)
-            _apply(record, attributes, {}, clear=True)
             self.records[pid] = record
+            self._write(record, attributes, {}, clear=True)
             return record
 
     def update(
@@ -148,7 +149,7 @@ class AccountState:
                 taken = self.holder(name, attributes.get(name), now)
                 if taken is not None and taken != pid:
                     raise duplicate(taken)
-            _apply(record, attributes, meta, clear=True)
+            self._write(record, attributes, meta, clear=True)
             record.updated = now
             return record
 
@@ -181,7 +182,7 @@ class AccountState:
                 return Outcome(self.create(fresh, now), True)
             record = self._writable(matched.pop(), now)
             assert record is not None
-            _apply(record, attributes, meta, clear=clear)
+            self._write(record, attributes, meta, clear=clear)
             record.updated = now
             return Outcome(record, False)
 
@@ -199,10 +200,27 @@ class AccountState:
 
     # -- helpers ---------------------------------------------------------------------
     def _writable(self, pid: str, now: datetime) -> Record | None:
+        """The record of ``pid``, a brand profile copied into ``records`` (and indexed)
+        the first time it is written."""
         record = self.profile(pid, now)
-        if record is not None:
+        if record is not None and pid not in self.records:
             self.records[pid] = record
+            self._held.update({(n, record.attributes[n]): pid for n in IDENTIFIERS
+                               if record.attributes.get(n) is not None})  # fmt: skip
         return record
+
+    def _write(
+        self, record: Record, attributes: Mapping[str, Any], meta: Mapping[str, Any], *,
+        clear: bool,
+    ) -> None:  # fmt: skip
+        before = {n: record.attributes.get(n) for n in IDENTIFIERS}
+        _apply(record, attributes, meta, clear=clear)
+        for name, old in before.items():
+            new = record.attributes.get(name)
+            if old != new and self._held.get((name, old)) == record.id:
+                del self._held[(name, old)]
+            if new is not None:
+                self._held[(name, new)] = record.id
 
     @cached_property
     def _customers_by_pid(self) -> dict[str, Customer]:

@@ -2,6 +2,7 @@
 
     POST   /api/profiles/                                   create_profile       201 / 409
     PATCH  /api/profiles/{id}/                              update_profile       200
+    GET    /api/profiles/{id}/                              get_profile (reads writes back)
     POST   /api/profile-import/                             create_or_update_profile 201/200
     POST   /api/profile-bulk-import-jobs/                   bulk_import_profiles 202
     GET    /api/profile-bulk-import-jobs/{id}/              get_bulk_import_profiles_job
@@ -49,6 +50,7 @@ ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
     for method, pattern, op in (
         ("POST", "profiles", "create_profile"),
         ("PATCH", f"profiles/{_ID}", "update_profile"),
+        ("GET", f"profiles/{_ID}", "get_profile"),
         ("POST", "profile-import", "create_or_update_profile"),
         ("POST", "profile-bulk-import-jobs", "bulk_import_profiles"),
         ("GET", f"profile-bulk-import-jobs/{_ID}", "get_bulk_import_profiles_job"),
@@ -115,6 +117,13 @@ class WriteApi:
                            f"/data/id ({pid!r}) must equal the id in the path ({rid!r}).",
                            {"pointer": "/data/id"})  # fmt: skip
         return 200, self._profile(self.state.update(rid, attributes, meta, now))
+
+    def _get_profile(self, rid: str, request: Request, now: datetime) -> Reply:
+        record = self.state.profile(rid, now)
+        if record is None:
+            raise ApiError(404, "not_found", "Not found.",
+                           f"A profile with id {rid} does not exist.", {"parameter": "id"})  # fmt: skip
+        return 200, self._profile(record)
 
     def _create_or_update_profile(self, rid: str, request: Request, now: datetime) -> Reply:
         document = parse(request.body, PROFILE_BYTES)
