@@ -1,0 +1,116 @@
+"""A sync's state in the warehouse: ``_podium.sync_state``, one row per (sync, record key).
+
+``hash`` is the hash of the record's mapped fields as it last *landed* in the destination
+(NULL while it never has); ``status`` is ``synced`` or ``rejected`` (the destination refused
+the latest change, for ``reason``); ``attempts`` counts the tries of the latest change.
+``record_batch`` writes one batch's outcomes in one transaction, so after a crash between
+batches the next plan resends only what did not land.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from podium.connectors.destinations.base import BOOKKEEPING
+from podium.transforms.warehouse_sql import WarehouseSql, qualified
+
+TABLE = "sync_state"
+_CHUNK = 200  # rows per statement
+
+
+class Op(StrEnum):
+    ADD = "add"
+    UPDATE = "update"
+    REMOVE = "remove"
+
+
+class Status(StrEnum):
+    SYNCED = "synced"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the destination answered for one record of a batch: it landed, or it was
+    rejected with the destination's ``reason``. ``hash`` is the hash of the values sent
+    (the ``Change.hash`` the plan gave)."""
+
+    key: str
+    op: Op
+    hash: str | None
+    landed: bool
+    reason: str | None = None
+
+
+def state_table(sql: WarehouseSql) -> str:
+    return qualified(sql, BOOKKEEPING, TABLE)
+
+
+def has_state(sql: WarehouseSql) -> bool:
+    return sql.relation_kind(BOOKKEEPING, TABLE) is not None
+
+
+def ensure_state(sql: WarehouseSql) -> None:
+    """Creates ``_podium.sync_state`` if missing (safe when syncs create it together)."""
+    if has_state(sql):
+        return
+    ddl = (
+        f"CREATE TABLE IF NOT EXISTS {state_table(sql)} ("
+        "sync TEXT NOT NULL, record_key TEXT NOT NULL, hash TEXT,"
+        " status TEXT NOT NULL, reason TEXT, attempts INTEGER NOT NULL,"
+        " updated_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (sync, record_key))"
+    )
+    sql.ensure_schema(BOOKKEEPING, ddl=[ddl])
+
+
+def record_batch(
+    sql: WarehouseSql, sync_name: str, outcomes: Sequence[Outcome], *, now: datetime
+) -> None:
+    """Commits one batch's outcomes at once: landed adds and updates keep their new hash,
+    landed removals leave the state, rejections keep the last landed hash with the
+    reason. Either all of the batch is recorded or none of it."""
+    keys = [o.key for o in outcomes]
+    if len(set(keys)) != len(keys):
+        doubled = sorted({k for k in keys if keys.count(k) > 1})[:5]
+        raise ValueError(f"sync {sync_name}: a batch names keys twice: {', '.join(doubled)}")
+    if not outcomes:
+        return
+    ensure_state(sql)
+    removed = [o.key for o in outcomes if o.landed and o.op is Op.REMOVE]
+    written = [o for o in outcomes if not (o.landed and o.op is Op.REMOVE)]
+    with sql.transaction():
+        for start in range(0, len(removed), _CHUNK):
+            _delete(sql, sync_name, removed[start : start + _CHUNK])
+        for start in range(0, len(written), _CHUNK):
+            _upsert(sql, sync_name, written[start : start + _CHUNK], now)
+
+
+def _delete(sql: WarehouseSql, sync_name: str, keys: Sequence[str]) -> None:
+    marks = ", ".join("?" for _ in keys)
+    sql.execute(
+        f"DELETE FROM {state_table(sql)} WHERE sync = ? AND record_key IN ({marks})",
+        [sync_name, *keys],
+    )
+
+
+def _upsert(sql: WarehouseSql, sync_name: str, rows: Sequence[Outcome], now: datetime) -> None:
+    values = ", ".join("(?, ?, ?, ?, ?, 1, ?)" for _ in rows)
+    params: list[Any] = []
+    for o in rows:
+        status = Status.SYNCED if o.landed else Status.REJECTED
+        new_hash = o.hash if o.landed else None
+        reason = None if o.landed else (o.reason or "rejected (no reason given)")
+        params.extend((sync_name, o.key, new_hash, str(status), reason, now))
+    sql.execute(
+        f"INSERT INTO {state_table(sql)} AS cur"
+        " (sync, record_key, hash, status, reason, attempts, updated_at)"
+        f" VALUES {values} ON CONFLICT (sync, record_key) DO UPDATE SET"
+        " hash = COALESCE(excluded.hash, cur.hash), status = excluded.status,"
+        " reason = excluded.reason, updated_at = excluded.updated_at,"
+        " attempts = CASE WHEN cur.status = 'rejected' THEN cur.attempts + 1 ELSE 1 END",
+        params,
+    )
