@@ -60,7 +60,7 @@ def all_changes(sql: WarehouseSql, p: Plan) -> list[Change]:
     return read_changes(sql, p.spec)
 
 
-def land(sql: WarehouseSql, changes: list[Change], reject: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+def land(sql: WarehouseSql, changes: list[Change], reject: frozenset[str] = frozenset()) -> None:
     outcomes = [
         Outcome(c.key, c.op, c.hash, c.key not in reject, f"bad email {c.key}") for c in changes
     ]
