@@ -238,7 +238,9 @@ def test_null_keys_are_reported_not_sent_nor_dropped_silently(wh: WarehouseSql) 
 def test_a_query_source_and_a_new_mapping(wh: WarehouseSql) -> None:
     seed(wh, 4)
     sync_all(wh)
-    query = f"SELECT id, email, ltv FROM {_vip(wh)} WHERE id > 1"
+    query = (
+        f"SELECT id, email, ltv FROM {_vip(wh)} WHERE id > 1 AND email LIKE '%@x.io' AND '?' = '?'"
+    )
     p = plan(wh, "vip", query, "id", FIELDS, Mode.MIRROR)
     assert (p.adds, p.updates, p.removes) == (0, 0, 1)
     remapped = plan(wh, "vip", SOURCE, "id", {"email": "email"}, Mode.UPSERT)

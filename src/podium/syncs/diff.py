@@ -1,6 +1,6 @@
 """The SQL that diffs a sync's source against its state, inside the warehouse.
 
-``diff_sql`` is one query text with a single ``?`` (the sync's name) whose CTE ``diff``
+``diff_sql`` is one query text (no placeholders: values are literals) whose CTE ``diff``
 holds one row per record to send: ``op`` (add, update, remove), ``record_key``, ``hash``
 (of the mapped fields, and of the mapping itself, so a new mapping resends everything),
 ``retry`` (the destination rejected the last try), ``reason`` and the mapped values
@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from podium.connectors.normalize.names import literal, quote
 from podium.syncs.state import has_state, state_table
@@ -44,6 +45,12 @@ class SyncSpec:
     key: str
     fields: Mapping[str, str]
     mode: Mode = Mode.UPSERT
+
+
+def run_query(sql: WarehouseSql, text: str) -> list[tuple[Any, ...]]:
+    """Runs ``text`` without parameters, so a source query's ``?`` and ``%`` stay as
+    written (``LIKE '%vip%'``): PostgreSQL's driver reads ``%`` even then, so it is doubled."""
+    return sql.query(text.replace("%", "%%") if sql.dialect == "postgres" else text)
 
 
 def source_relation(sql: WarehouseSql, source: str) -> str:
@@ -79,11 +86,12 @@ def src_sql(sql: WarehouseSql, spec: SyncSpec) -> str:
 
 
 def diff_sql(sql: WarehouseSql, spec: SyncSpec) -> str:
-    """``WITH src, st, diff``: follow it with a SELECT over them; bind the sync's name."""
+    """``WITH src, st, diff``: follow it with a SELECT over them."""
     state = (
-        f"SELECT record_key, hash, status, reason, attempts FROM {state_table(sql)} WHERE sync = ?"
+        f"SELECT record_key, hash, status, reason, attempts FROM {state_table(sql)}"
+        f" WHERE sync = {literal(spec.name)}"
         if has_state(sql)
-        else f"{_EMPTY_STATE} AND CAST(? AS VARCHAR) IS NOT NULL"
+        else _EMPTY_STATE
     )
     n = len(spec.fields)
     src_values = "".join(f", src.f{i}" for i in range(n))

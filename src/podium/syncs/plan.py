@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from podium.connectors.normalize.names import literal
 from podium.errors import TerminalTaskError
-from podium.syncs.diff import Mode, SyncSpec, diff_sql, src_sql
+from podium.syncs.diff import Mode, SyncSpec, diff_sql, run_query, src_sql
 from podium.syncs.guard import Guard, check_guard
 from podium.syncs.state import Op
 from podium.transforms.warehouse_sql import WarehouseSql
@@ -77,17 +78,17 @@ def plan(
     head = diff_sql(sql, spec)
     counts = {
         str(r[0]): (int(r[1]), int(r[2] or 0))
-        for r in sql.query(
+        for r in run_query(
+            sql,
             f"{head} SELECT op, count(*), sum(CASE WHEN retry THEN 1 ELSE 0 END) FROM diff"
             " GROUP BY op",
-            [sync_name],
         )
     }
-    totals = sql.query(
+    totals = run_query(
+        sql,
         f"{head} SELECT (SELECT count(*) FROM src),"
         " (SELECT count(*) FROM src WHERE record_key IS NULL),"
         " (SELECT count(*) FROM st WHERE hash IS NOT NULL)",
-        [sync_name],
     )[0]
     result = Plan(
         spec,
@@ -98,8 +99,8 @@ def plan(
         removes=counts.get("remove", (0, 0))[0],
         retries=sum(c[1] for c in counts.values()),
         null_keys=int(totals[1]),
-        samples={op: _changes(sql, spec, head, "op = ?", [str(op)]) for op in Op},
-        rejected=_changes(sql, spec, head, "retry", []),
+        samples={op: _changes(sql, spec, head, f"op = {literal(op)}") for op in Op},
+        rejected=_changes(sql, spec, head, "retry"),
         null_key_samples=_null_key_samples(sql, spec) if totals[1] else (),
     )
     if guard is not None:
@@ -119,9 +120,8 @@ def read_changes(
 ) -> list[Change]:
     """The records to send with keys after ``after``, in key order, at most ``limit``:
     call again with the last key read for the next batch. Recorded batches drop out."""
-    where = "record_key > ?" if after is not None else "true"
-    params = [after] if after is not None else []
-    return _changes(sql, spec, diff_sql(sql, spec), where, params, limit)
+    where = f"record_key > {literal(after)}" if after is not None else "true"
+    return _changes(sql, spec, diff_sql(sql, spec), where, limit)
 
 
 def _changes(
@@ -129,13 +129,12 @@ def _changes(
     spec: SyncSpec,
     head: str,
     where: str,
-    params: list[Any],
     limit: int | None = SAMPLES,
 ) -> list[Change]:
     cut = f" LIMIT {int(limit)}" if limit is not None else ""
-    rows = sql.query(
+    rows = run_query(
+        sql,
         f"{head} SELECT * FROM diff WHERE {where} ORDER BY record_key{cut}",
-        [spec.name, *params],
     )
     names = list(spec.fields)
     return [
@@ -153,18 +152,19 @@ def _changes(
 
 def _null_key_samples(sql: WarehouseSql, spec: SyncSpec) -> list[dict[str, Any]]:
     names = list(spec.fields)
-    rows = sql.query(
-        f"SELECT * FROM ({src_sql(sql, spec)}) AS src WHERE record_key IS NULL LIMIT {SAMPLES}"
+    rows = run_query(
+        sql, f"SELECT * FROM ({src_sql(sql, spec)}) AS src WHERE record_key IS NULL LIMIT {SAMPLES}"
     )
     return [dict(zip(names, r[2:], strict=True)) for r in rows]
 
 
 def _refuse_duplicates(sql: WarehouseSql, spec: SyncSpec) -> None:
-    rows = sql.query(
+    rows = run_query(
+        sql,
         "SELECT record_key, n, count(*) OVER () FROM (SELECT record_key, count(*) AS n"
         f" FROM ({src_sql(sql, spec)}) AS src WHERE record_key IS NOT NULL"
         " GROUP BY record_key HAVING count(*) > 1) AS d ORDER BY n DESC, record_key"
-        f" LIMIT {SAMPLES}"
+        f" LIMIT {SAMPLES}",
     )
     if not rows:
         return
