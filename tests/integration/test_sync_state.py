@@ -3,6 +3,10 @@ batches recorded one transaction each, crashes resumed without resending what la
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -245,3 +249,62 @@ def test_a_query_source_and_a_new_mapping(wh: WarehouseSql) -> None:
     assert (p.adds, p.updates, p.removes) == (0, 0, 1)
     remapped = plan(wh, "vip", SOURCE, "id", {"email": "email"}, Mode.UPSERT)
     assert remapped.updates == 4  # a new mapping sends every record again
+
+
+_CHILD = """
+import json, os, signal, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from podium.syncs import Outcome, plan, read_changes, record_batch
+from podium.syncs.state import _upsert
+from podium.transforms.warehouse_sql import open_warehouse_sql
+
+settings, root = json.loads(sys.argv[1]), Path(sys.argv[2])
+now = datetime(2026, 12, 7, 4, tzinfo=UTC)
+with open_warehouse_sql(settings, root) as sql:
+    spec = plan(sql, "vip", "marts.vip", "id", {"email": "email"}).spec
+    after = None
+    for n in range(3):
+        batch = read_changes(sql, spec, after=after, limit=100)
+        outcomes = [Outcome(c.key, c.op, c.hash, True) for c in batch]
+        if n == 2:  # killed inside the third batch's transaction, half of it written
+            sql.execute("BEGIN")
+            _upsert(sql, "vip", outcomes[:50], now)
+            os.kill(os.getpid(), signal.SIGKILL)
+        record_batch(sql, "vip", outcomes, now=now)
+        after = batch[-1].key
+"""
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgres"])
+def test_a_sigkill_mid_batch_loses_nothing_recorded_and_keeps_nothing_half_written(
+    kind: str, tmp_path: Path
+) -> None:
+    settings: dict[str, Any] = {"type": "duckdb", "path": str(tmp_path / "w.duckdb")}
+    if kind == "postgres":
+        if not POSTGRES_URL:
+            pytest.skip(SKIP_POSTGRES)
+        prefix = f"k{uuid.uuid4().hex[:8]}_"
+        settings = {"type": "postgres", "url": POSTGRES_URL, "schema_prefix": prefix}
+    try:
+        with open_warehouse_sql(settings, tmp_path) as sql:
+            sql.ensure_schema("marts")
+            sql.execute(f"CREATE TABLE {_vip(sql)} (id INTEGER, email TEXT, ltv DECIMAL(12,2))")
+            seed(sql, 500)
+        child = subprocess.run(
+            [sys.executable, "-c", _CHILD, json.dumps(settings), str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert child.returncode == -signal.SIGKILL, child.stderr
+        with open_warehouse_sql(settings, tmp_path) as sql:
+            after = plan(sql, "vip", SOURCE, "id", {"email": "email"})
+            assert (after.adds, after.synced) == (300, 200)
+            every = {str(i) for i in range(1, 501)}
+            landed = set(sorted(every)[:200])  # two batches of 100, in key (text) order
+            assert {c.key for c in read_changes(sql, after.spec)} == every - landed
+    finally:
+        if kind == "postgres":
+            for schema in ("marts", "_podium"):
+                drop_schema(settings["schema_prefix"] + schema)
