@@ -62,6 +62,12 @@ ROOT_FIELDS = (
     "currentBulkOperation",
     "currentAppInstallation",
     "bulkOperationRunQuery",
+    "bulkOperationRunMutation",
+    "stagedUploadsCreate",
+    "tagsAdd",
+    "tagsRemove",
+    "customerUpdate",
+    "metafieldsSet",
 )
 
 
