@@ -179,6 +179,29 @@ def test_metafields_set_saves_and_later_reads_see_them(shop: Shop) -> None:
     }
     held = shop.truth()[target]["metafields"]
     assert held["warehouse.ltv"] == {"type": "number_decimal", "value": "99.00"}
+    one = 'query($id: ID!) { node(id: $id) { ... on Customer { metafield(namespace: "warehouse", key: "ltv") { value } } } }'
+    assert shop.data(one, {"id": target})["node"]["metafield"] == {"value": "99.00"}
+
+
+def test_customer_update_sets_metafields_and_refuses_what_it_does_not_model(shop: Shop) -> None:
+    target = shop.gid(8)
+    field = {"namespace": "warehouse", "key": "segment", "type": "single_line_text_field"}
+    values = {"id": target, "metafields": [{**field, "value": "vip"}]}
+    assert shop.data(UPDATE, {"input": values})["customerUpdate"]["userErrors"] == []
+    assert shop.truth()[target]["metafields"]["warehouse.segment"]["value"] == "vip"
+    bad = {"id": target, "note": "n", "metafields": [{**field, "value": "a\nb"}]}
+    refused = shop.data(UPDATE, {"input": bad})["customerUpdate"]
+    assert refused["userErrors"] == [  # a UserError: no code
+        {
+            "field": ["metafields", "0", "value"],
+            "message": "Value is invalid for type single_line_text_field.",
+        }
+    ]
+    assert shop.read(8)["note"] is None  # nothing of the refused update was applied
+    taxed = shop.data(UPDATE, {"input": {"id": target, "taxExempt": True}})["customerUpdate"]
+    assert taxed["userErrors"] == [
+        {"field": ["taxExempt"], "message": "the simulator does not update taxExempt"}
+    ]
 
 
 def test_metafields_set_is_atomic_and_names_each_bad_element(shop: Shop) -> None:

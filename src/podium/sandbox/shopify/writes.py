@@ -9,9 +9,10 @@ Mutations, with the userErrors Shopify documents (reverse-etl-apis.md §2):
     tagsAdd(id, tags)          adds; a tag already there changes nothing; ``tags`` may be
                                one comma-separated string
     tagsRemove(id, tags)       removes; an absent tag changes nothing
-    customerUpdate(input)      tags (replaces the set), note, email, phone, names;
-                               email/phone "has already been taken" when another
-                               customer holds it
+    customerUpdate(input)      tags (replaces the set), note, email, phone, names,
+                               metafields (as metafieldsSet); email/phone "has already
+                               been taken" when another customer holds it; any other
+                               input field is refused with a userError naming it
     metafieldsSet(metafields)  at most 25 per call, atomic (nothing saved on any error);
                                ownerId must be a customer that exists; namespace 3–255
                                chars, key 2–64; values checked for the common types
@@ -47,6 +48,9 @@ TYPES: dict[str, Callable[[str], bool]] = {
     "date_time": lambda v: re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}.*", v) is not None,
     "url": lambda v: re.fullmatch(r"(https?|mailto|sms|tel)://?\S+", v) is not None,
 }
+UPDATABLE = frozenset(
+    ("id", "email", "phone", "firstName", "lastName", "note", "tags", "metafields")
+)
 _CUSTOMER = re.compile(r"^gid://shopify/Customer/(\d+)$")
 
 
@@ -166,8 +170,16 @@ class CustomerWrites:
         email = values.get("email")
         if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", str(email)):
             errors.append(_error(["email"], "Email is invalid"))
+        unsupported = sorted(set(values) - UPDATABLE)
+        errors += [_error([n], f"the simulator does not update {n}") for n in unsupported]
         if errors:
             return {"customer": None, "userErrors": errors}
+        if values.get("metafields"):
+            owner = {"ownerId": gid("Customer", customer.id)}
+            given = [{**owner, **m} for m in values["metafields"]]
+            saved = self.metafields_set(given, now)
+            if saved["userErrors"]:
+                return {"customer": None, "userErrors": saved["userErrors"]}
         with self._lock:
             changed = self.changed.setdefault(customer.id, Changed())
             for name in ("email", "phone", "firstName", "lastName"):
