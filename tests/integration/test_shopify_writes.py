@@ -340,3 +340,16 @@ def test_a_bulk_mutation_refuses_other_mutations_and_missing_files(shop: Shop) -
     assert [e["code"] for e in missing["bulkOperationRunMutation"]["userErrors"]] == [
         "NO_SUCH_FILE"
     ]
+
+
+def test_a_bulk_line_with_bad_variables_gets_errors_and_the_rest_run(shop: Shop) -> None:
+    path = stage(shop, [{"tags": ["no-id"]}, {"id": shop.gid(9), "tags": ["line-1"]}])
+    run = shop.data(RUN, {"mutation": TAGS_ADD, "path": path})["bulkOperationRunMutation"]
+    assert run["userErrors"] == []
+    while (job := shop.data(POLL)["currentBulkOperation"])["status"] != "COMPLETED":
+        assert job["status"] == "RUNNING"
+    first, second = [orjson.loads(line) for line in httpx.get(job["url"]).content.splitlines()]
+    assert "data" not in first and first["__lineNumber"] == 0
+    assert "$id" in first["errors"][0]["message"]
+    assert second["data"]["tagsAdd"]["userErrors"] == [] and second["__lineNumber"] == 1
+    assert shop.truth()[shop.gid(9)]["tags"] == ["line-1"]
