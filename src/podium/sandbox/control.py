@@ -6,6 +6,8 @@
          [&priced_only=1]                 (leaving out orders shown without prices)
     GET  /_sandbox/truth/<api>            that simulator's per-stream truth (``<api>_truth``)
                                           (a destination's, e.g. threepl: what it holds)
+    GET  /_sandbox/truth/<api>-writes     what a source that accepts writes holds
+                                          (shopify-writes: customers' tags, metafields)
     GET  /_sandbox/violations             rate-limit violations counted per API
     POST /_sandbox/webhooks/<api>         body {"url": …, "secret": …}: that simulator
                                           (shopify, klaviyo) signs and delivers webhooks

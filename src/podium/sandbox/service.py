@@ -102,6 +102,11 @@ def start_sandbox(
         for api in apis
     }
     truths = {api: _truth_of(api, app) for api, app in apps.items()}
+    truths.update(  # a source that accepts writes too (shopify): what it holds
+        (f"{api}-writes", _held(app))
+        for api, app in apps.items()
+        if api not in DESTINATIONS and callable(getattr(app, "truth", None))
+    )
     holder: list[SandboxServer] = []
     deliverers = {
         api: _deliverer(app) for api, app in apps.items() if hasattr(app, "deliver_webhooks")
@@ -141,6 +146,10 @@ def _truth_of(api: str, app: Any) -> TruthFunction:
         return lambda brand, now: app.truth()  # type: ignore[no-any-return]
     found: TruthFunction = getattr(_module(api), f"{api}_truth")
     return found
+
+
+def _held(app: Any) -> TruthFunction:
+    return lambda brand, now: app.truth()  # type: ignore[no-any-return]
 
 
 def _deliverer(app: Any) -> Callable[[str, str], int]:

@@ -4,10 +4,15 @@
                                              (executor.py); served roots: orders,
                                              customers, products, inventoryItems, events,
                                              node, currentAppInstallation,
-                                             currentBulkOperation; mutation
-                                             bulkOperationRunQuery
+                                             currentBulkOperation; mutations
+                                             bulkOperationRunQuery, tagsAdd, tagsRemove,
+                                             customerUpdate, metafieldsSet (writes.py),
+                                             stagedUploadsCreate,
+                                             bulkOperationRunMutation
     GET  /bulk/{token}.jsonl                 a finished bulk job's file (a signed URL:
                                              no token needed; it expires)
+    POST /staged-uploads                     a bulk mutation's JSONL of variables
+                                             (multipart form, staged.py)
 
 Auth is ``X-Shopify-Access-Token``; a wrong or revoked token gets Shopify's 401. A query
 is validated against Shopify's SDL (an unknown field is refused in Shopify's shape,
@@ -42,22 +47,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from graphql import FieldNode, GraphQLError, StringValueNode, execute
+from graphql import FieldNode, GraphQLError, OperationType, StringValueNode, execute
 
 from podium.sandbox.brand import Brand
 from podium.sandbox.clock import SimClock
 from podium.sandbox.faults import Answer
 from podium.sandbox.paging import Request
 from podium.sandbox.shopify.bulk import BulkJobs
-from podium.sandbox.shopify.cost import actual_cost, requested_cost
+from podium.sandbox.shopify.cost import actual_cost, operation, requested_cost
 from podium.sandbox.shopify.executor import Context, admin_schema, bulk_roots, prepared, project
 from podium.sandbox.shopify.render import Entry, Node, Snapshot, iso
 from podium.sandbox.shopify.rules import bulk_problems, shopify_error
+from podium.sandbox.shopify.staged import PATH as STAGED_PATH
+from podium.sandbox.shopify.staged import StagedUploads
 from podium.sandbox.shopify.webhooks import TOPICS, Delivery, deliver_webhooks
+from podium.sandbox.shopify.writes import CustomerWrites
 
 DEMO_SHOP = "podium-demo"
 DEMO_TOKEN = "shpat_demo0123456789abcdef0123456789"
 EXPORTABLE = ("orders", "customers", "products", "inventoryItems", "events")
+WRITES = ("tagsAdd", "tagsRemove", "customerUpdate", "metafieldsSet")
 ORDER_WINDOW = timedelta(days=60)  # what Shopify shows without read_all_orders
 SCOPES = (
     "read_all_orders",
@@ -104,6 +113,8 @@ class ShopifySimulator:
         self._available, self._at = bucket_size, timer()
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
+        self.writes = CustomerWrites(brand)
+        self.staged = StagedUploads(shop)
 
     # -- faults --------------------------------------------------------------------------
     def revoke_token(self) -> None:
@@ -127,6 +138,8 @@ class ShopifySimulator:
     def answer(self, request: Request) -> Answer:
         if request.method == "GET" and request.path.startswith("/bulk/"):
             return self.bulk.download(request.path[len("/bulk/") :].removesuffix(".jsonl"))
+        if request.method == "POST" and request.path == STAGED_PATH:
+            return self.staged.upload(request)
         if not _PATH.match(request.path):
             return _json(404, {"errors": "Not Found"})
         token = request.headers.get("x-shopify-access-token")
@@ -145,8 +158,18 @@ class ShopifySimulator:
         now = self.clock.now()
         with self._lock:
             if self._snapshot is None or self._snapshot.now != now:
-                self._snapshot = Snapshot(self.brand, now)
+                self._snapshot = Snapshot(self.brand, now, self.writes.overlay)
             return self._snapshot
+
+    def truth(self) -> dict[str, Any]:
+        """The customers writes changed: their tags, note, email, phone and metafields
+        (``GET /_sandbox/truth/shopify-writes``)."""
+        return {"customers": self.writes.truth()}
+
+    def _forget(self) -> None:
+        with self._lock:
+            if self._snapshot is not None:
+                self._snapshot.forget_customers()
 
     def _graphql(self, query: str, variables: dict[str, Any], base: str) -> Answer:
         document, invalid = prepared(query)
@@ -177,9 +200,20 @@ class ShopifySimulator:
 
     def _root(self, name: str, args: dict[str, Any], base: str, now: str) -> Any:
         if name == "currentBulkOperation":
-            return self.bulk.poll(base, now)
+            return self.bulk.poll(base, now, str(args.get("type") or "QUERY"))
         if name == "bulkOperationRunQuery":
             return self._run_bulk(str(args.get("query") or ""), now)
+        if name in WRITES:
+            written = self._write(name, args)
+            self._forget()
+            return written
+        if name == "stagedUploadsCreate":
+            return self.staged.create(list(args.get("input") or []), base)
+        if name == "bulkOperationRunMutation":
+            mutation, path = str(args.get("mutation")), str(args.get("stagedUploadPath"))
+            return self._run_bulk_mutation(mutation, path, now)
+        if name == "node" and str(args.get("id")).startswith("gid://shopify/BulkOperation/"):
+            return self.bulk.by_id(str(args.get("id")), base, now)
         if name == "currentAppInstallation":
             scopes = [{"handle": s, "description": s} for s in sorted(self.scopes)]
             return {"id": "gid://shopify/AppInstallation/1", "accessScopes": scopes}
@@ -212,6 +246,58 @@ class ShopifySimulator:
             return project(admin_schema(), document, chosen)
 
         return self.bulk.start(inner, nodes, now)
+
+    def _write(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        now, writes = self.clock.now(), self.writes
+        if name == "tagsAdd":
+            return writes.tags_add(str(args["id"]), args["tags"], now)
+        if name == "tagsRemove":
+            return writes.tags_remove(str(args["id"]), args["tags"], now)
+        if name == "customerUpdate":
+            return writes.customer_update(dict(args["input"]), now)
+        return writes.metafields_set(list(args["metafields"]), now)
+
+    def _run_bulk_mutation(self, mutation: str, path: str, now: str) -> dict[str, Any]:
+        """``bulkOperationRunMutation``: each line of the staged JSONL is one execution's
+        variables; the result file has one line per input line (``data`` with the
+        payload's userErrors, or ``errors``) and its ``__lineNumber`` (0-based)."""
+        document, invalid = prepared(mutation)
+        problem = "; ".join(e.message for e in invalid)
+        if document is not None and not invalid:
+            roots = [f.name.value for f in bulk_roots(document)]
+            is_mutation = operation(document).operation is OperationType.MUTATION
+            if not is_mutation or len(roots) != 1 or roots[0] not in WRITES:
+                problem = f"the simulator runs one of {', '.join(WRITES)} in bulk, not {roots}"
+        if document is None or problem:
+            return _bulk_error(["mutation"], f"Invalid mutation: {problem}", "INVALID_MUTATION")
+        body = self.staged.read(path)
+        if body is None:
+            message = f"The JSONL file could not be found at {path!r}: upload it first."
+            return _bulk_error(["stagedUploadPath"], message, "NO_SUCH_FILE")
+        try:
+            lines = [orjson.loads(line) for line in body.splitlines() if line.strip()]
+        except orjson.JSONDecodeError as error:
+            message = f"The JSONL file is invalid ({error}): each line must be a JSON object."
+            return _bulk_error(["stagedUploadPath"], message, "INVALID_STAGED_UPLOAD_FILE")
+        if not all(isinstance(line, dict) for line in lines):
+            message = "The JSONL file is invalid: each line must be a JSON object of variables."
+            return _bulk_error(["stagedUploadPath"], message, "INVALID_STAGED_UPLOAD_FILE")
+        schema = admin_schema()
+
+        def results() -> list[Node]:
+            context = Context(lambda name, args: self._write(name, args))
+            out: list[Node] = []
+            for number, variables in enumerate(lines):
+                result = execute(schema, document, variable_values=variables, context_value=context)
+                assert not isinstance(result, Awaitable)  # noqa: S101 - sync resolvers
+                line: Node = {"data": result.data} if result.data is not None else {}
+                if result.errors:
+                    line["errors"] = [shopify_error(e) for e in result.errors]
+                out.append({**line, "__lineNumber": number})
+            self._forget()
+            return out
+
+        return self.bulk.start(mutation, results, now, kind="MUTATION")
 
     def _oldest_order(self) -> str | None:
         """Without ``read_all_orders`` Shopify shows only the last 60 days of orders."""
@@ -292,6 +378,13 @@ class ShopifySimulator:
             with self._lock:
                 cost = self._cost(requested, None)
         return _json(200, {"errors": [error], "extensions": {"cost": cost}})
+
+
+def _bulk_error(field: list[str], message: str, code: str) -> dict[str, Any]:
+    return {
+        "bulkOperation": None,
+        "userErrors": [{"field": field, "message": message, "code": code}],
+    }
 
 
 def _json(status: int, body: Any) -> Answer:

@@ -49,6 +49,7 @@ class BulkJob:
     file_size: int = 0
     token: str | None = None
     fail: bool = False
+    kind: str = "QUERY"  # or MUTATION: ``nodes`` gives the result lines as they are
 
     @property
     def gid(self) -> str:
@@ -69,42 +70,61 @@ class BulkJobs:
     url_ttl: float = 7 * 86_400.0
     clock: Callable[[], float] = time.monotonic
     current: BulkJob | None = None
+    current_mutation: BulkJob | None = None
     fail_next: str | None = None  # errorCode the next job FAILs with
     expire_next: bool = False  # the next file's URL is expired as soon as it exists
     _files: dict[str, _File] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _count: int = 0
 
-    def start(self, query: str, nodes: Callable[[], list[Node]], now: str) -> dict[str, Any]:
-        """The ``bulkOperationRunQuery`` payload: a new job, or the userError Shopify gives
-        while another is running."""
+    def start(
+        self, query: str, nodes: Callable[[], list[Node]], now: str, kind: str = "QUERY"
+    ) -> dict[str, Any]:
+        """The ``bulkOperationRunQuery`` (or ``…RunMutation``) payload: a new job, or the
+        userError Shopify gives while another of its kind is running (one query and one
+        mutation at a time per shop, before API 2026-01)."""
         with self._lock:
-            if self.current is not None and self.current.status in IN_PROGRESS:
+            running = self.current if kind == "QUERY" else self.current_mutation
+            if running is not None and running.status in IN_PROGRESS:
                 message = (
-                    "A bulk query operation for this app and shop is already in progress: "
-                    f"{self.current.gid}."
+                    f"A bulk {kind.lower()} operation for this app and shop is already in "
+                    f"progress: {running.gid}."
                 )
                 error = {"field": None, "message": message, "code": "OPERATION_IN_PROGRESS"}
                 return {"bulkOperation": None, "userErrors": [error]}
             self._count += 1
-            job = BulkJob(4_100_000_000 + self._count, query, nodes, now)
+            job = BulkJob(4_100_000_000 + self._count, query, nodes, now, kind=kind)
             job.fail, self.fail_next = self.fail_next is not None, None
             job.error_code = "INTERNAL_SERVER_ERROR" if job.fail else None
-            self.current = job
+            if kind == "QUERY":
+                self.current = job
+            else:
+                self.current_mutation = job
             return {"bulkOperation": _brief(job), "userErrors": []}
 
-    def poll(self, base: str, now: str) -> dict[str, Any] | None:
-        """The ``currentBulkOperation`` payload; each poll moves the job along."""
+    def poll(self, base: str, now: str, kind: str = "QUERY") -> dict[str, Any] | None:
+        """The ``currentBulkOperation(type:)`` payload; each poll moves the job along."""
         with self._lock:
-            job = self.current
-            if job is None:
-                return None
-            if job.status in IN_PROGRESS:
-                job.polls += 1
-                job.status = "RUNNING"
-                if job.polls >= self.polls:
-                    self._finish(job, now)
-            return self._describe(job, base)
+            job = self.current if kind == "QUERY" else self.current_mutation
+            return self._advance(job, base, now)
+
+    def by_id(self, node_id: str, base: str, now: str) -> dict[str, Any] | None:
+        """``node(id:)`` of a bulk operation: polls it as ``currentBulkOperation`` does."""
+        with self._lock:
+            for job in (self.current, self.current_mutation):
+                if job is not None and job.gid == node_id:
+                    return self._advance(job, base, now)
+            return None
+
+    def _advance(self, job: BulkJob | None, base: str, now: str) -> dict[str, Any] | None:
+        if job is None:
+            return None
+        if job.status in IN_PROGRESS:
+            job.polls += 1
+            job.status = "RUNNING"
+            if job.polls >= self.polls:
+                self._finish(job, now)
+        return self._describe(job, base)
 
     def download(self, token: str) -> Answer:
         with self._lock:
@@ -120,7 +140,8 @@ class BulkJobs:
         if job.fail:
             job.status = "FAILED"
             return
-        lines = [orjson.dumps(line) for line in jsonl_lines(job.nodes())]
+        made = job.nodes() if job.kind == "MUTATION" else jsonl_lines(job.nodes())
+        lines = [orjson.dumps(line) for line in made]
         body = b"\n".join(lines) + (b"\n" if lines else b"")
         job.object_count, job.file_size = len(lines), len(body)
         job.token = secrets.token_urlsafe(12)
@@ -141,7 +162,8 @@ class BulkJobs:
             "url": url,
             "partialDataUrl": None,
             "query": job.query,
-            "type": "QUERY",
+            "type": job.kind,
+            "__typename": "BulkOperation",
         }
 
 

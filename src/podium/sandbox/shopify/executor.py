@@ -62,6 +62,12 @@ ROOT_FIELDS = (
     "currentBulkOperation",
     "currentAppInstallation",
     "bulkOperationRunQuery",
+    "bulkOperationRunMutation",
+    "stagedUploadsCreate",
+    "tagsAdd",
+    "tagsRemove",
+    "customerUpdate",
+    "metafieldsSet",
 )
 
 
@@ -154,6 +160,8 @@ def _wire(schema: GraphQLSchema) -> None:
             continue
         if kind.name.endswith("Connection") and "edges" in kind.fields:
             kind.fields["edges"].resolve = _edges
+        if "metafield" in kind.fields and "metafields" in kind.fields:
+            kind.fields["metafield"].resolve = _metafield
         for definition in kind.fields.values():
             if is_connection(definition):
                 definition.resolve = _nested
@@ -163,6 +171,15 @@ def _wire(schema: GraphQLSchema) -> None:
 
 def _root(_source: Any, info: Any, **args: Any) -> Any:
     return info.context.root(info.field_name, args)
+
+
+def _metafield(source: Any, _info: Any, namespace: str, key: str) -> Any:
+    """``metafield(namespace:, key:)``: the one of the node's metafields (writes.py)."""
+    held = source.get("metafields") if isinstance(source, dict) else None
+    for found in (held or {}).get("nodes") or ():
+        if found.get("namespace") == namespace and found.get("key") == key:
+            return found
+    return None
 
 
 def _nested(source: Any, info: Any, **args: Any) -> Any:

@@ -16,7 +16,7 @@ every unit of every live DTC order placed by ``now``; the store holds a fixed co
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -62,8 +62,15 @@ class Entry:
 class Snapshot:
     """Every resource as of ``now``; see the module docstring."""
 
-    def __init__(self, brand: Brand, now: datetime) -> None:
-        self.brand, self.now = brand, now
+    def __init__(
+        self, brand: Brand, now: datetime, overlay: Callable[[Node], Node] | None = None
+    ) -> None:
+        self.brand, self.now, self.overlay = brand, now, overlay
+
+    def forget_customers(self) -> None:
+        """Render customers again on next use (a write changed one)."""
+        for name in ("customers", "by_id"):
+            self.__dict__.pop(name, None)
 
     @cached_property
     def views(self) -> list[OrderView]:
@@ -109,7 +116,7 @@ class Snapshot:
                 continue
             orders = placed.get(c.id, [])
             updated = max([c.created_at, *orders])
-            node = {
+            node: Node = {
                 "id": gid("Customer", c.id),
                 "legacyResourceId": str(c.id),
                 "email": c.email,
@@ -124,7 +131,9 @@ class Snapshot:
                 },
                 "defaultAddress": {"city": c.city, "provinceCode": c.region, "countryCode": "US"},
             }
-            entries.append(Entry(iso(updated), iso(c.created_at), c.id, node))
+            if self.overlay is not None:
+                node = self.overlay(node)
+            entries.append(Entry(str(node["updatedAt"]), iso(c.created_at), c.id, node))
         return _sorted(entries)
 
     @cached_property
