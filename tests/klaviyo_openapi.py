@@ -34,6 +34,10 @@ from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from podium.sandbox.faults import Answer
+from podium.sandbox.klaviyo import KlaviyoSimulator
+from podium.sandbox.paging import Request
+
 SPEC_PATH = Path(__file__).parent / "specs" / "klaviyo" / "stable.json"
 SPEC_REVISION = "2026-07-15"
 REVISIONS = ("2025-10-15", "2026-01-15", "2026-04-15", "2026-07-15")
@@ -260,3 +264,20 @@ def _is_date_time(value: object) -> bool:
 def _is_uri(value: object) -> bool:
     parts = urlsplit(value) if isinstance(value, str) else None
     return parts is None or bool(parts.scheme and parts.netloc)
+
+
+class Recorder:
+    """A simulator that keeps every request it answered, and the answer."""
+
+    def __init__(self, app: KlaviyoSimulator) -> None:
+        self.app = app
+        self.exchanges: list[tuple[Request, Answer]] = []
+
+    @property
+    def violations(self) -> int:
+        return self.app.violations
+
+    def answer(self, request: Request) -> Answer:
+        answer = self.app.answer(request)
+        self.exchanges.append((request, answer))
+        return answer

@@ -23,7 +23,7 @@ from klaviyo_api import KlaviyoAPI
 from openapi_client.models import CampaignValuesRequestDTO, FlowValuesRequestDTO
 
 from integration.test_klaviyo_connector import FAST_REPORTS, assert_matches_truth, settings, sync
-from klaviyo_openapi import REVISIONS, SPEC_REVISION, check_request, check_response
+from klaviyo_openapi import REVISIONS, SPEC_REVISION, Recorder, check_request, check_response
 from podium.connectors.sources.klaviyo import open_klaviyo_source
 from podium.sandbox.brand import EXAMPLE_START, Brand, BrandConfig
 from podium.sandbox.clock import SimClock
@@ -34,23 +34,6 @@ from podium.sandbox.server import SandboxServer
 
 PREFIX = "klaviyo"
 _names = itertools.count()
-
-
-class Recorder:
-    """A simulator that keeps every request it answered, and the answer."""
-
-    def __init__(self, app: KlaviyoSimulator) -> None:
-        self.app = app
-        self.exchanges: list[tuple[Request, Answer]] = []
-
-    @property
-    def violations(self) -> int:
-        return self.app.violations
-
-    def answer(self, request: Request) -> Answer:
-        answer = self.app.answer(request)
-        self.exchanges.append((request, answer))
-        return answer
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ from klaviyo_openapi import (
     ADDED_IN,
     REVISIONS,
     SPEC_REVISION,
+    Recorder,
     check_request,
     check_response,
     operation,
@@ -47,23 +48,6 @@ from podium.sandbox.paging import Request
 from podium.sandbox.server import SandboxServer
 
 PREFIX = "klaviyo"
-
-
-class Recorder:
-    """A simulator that keeps every request it answered, and the answer."""
-
-    def __init__(self, app: KlaviyoSimulator) -> None:
-        self.app = app
-        self.exchanges: list[tuple[Request, Answer]] = []
-
-    @property
-    def violations(self) -> int:
-        return self.app.violations
-
-    def answer(self, request: Request) -> Answer:
-        answer = self.app.answer(request)
-        self.exchanges.append((request, answer))
-        return answer
 
 
 class FrozenTime:
