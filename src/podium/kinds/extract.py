@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from podium.connectors.extract import ExtractPlan, extract_plan, task_output
-from podium.connectors.load import StreamResult
 from podium.connectors.registry import is_source, source_type_names, stream_names
 from podium.core.workflow import Project, Task, Workflow
 from podium.errors import TerminalTaskError
@@ -67,12 +65,16 @@ class ExtractKind:
         return None
 
     def prepare(self, task: Task, workflow: Workflow, project: Project) -> Any:
+        from podium.connectors.extract import ExtractPlan  # the loader: where extracts run
+
         settings = project.connections.get(task.target)
         if settings is None:
             return None  # run says so: the project changed under a running engine
         return ExtractPlan(task.target, settings, project.warehouse, project.root, project.secrets)
 
     def run(self, job: Job, context: TaskContext) -> TaskResult:
+        from podium.connectors.extract import ExtractPlan, extract_plan, task_output
+
         plan = job.prepared
         if not isinstance(plan, ExtractPlan):
             raise TerminalTaskError(
@@ -96,7 +98,7 @@ class ExtractKind:
         return task.target
 
 
-def _log_loaded(log: Any, r: StreamResult) -> None:
+def _log_loaded(log: Any, r: Any) -> None:
     log.info(
         "%s: %d received, %d inserted, %d updated, %d quarantined in %.1fs",
         r.stream,

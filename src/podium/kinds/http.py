@@ -10,7 +10,6 @@ from typing import Any
 
 from podium.core.workflow import Project, Task, Workflow
 from podium.kinds.base import Job, ProjectView, TaskContext, TaskResult
-from podium.kinds.http_calls import HttpPlan, run_http_task
 from podium.kinds.http_options import (
     FOR_EACH_KEYS,
     HEADER_NAME,
@@ -103,9 +102,13 @@ class HttpKind:
         return task_problem(task)
 
     def prepare(self, task: Task, workflow: Workflow, project: Project) -> Any:
+        from podium.kinds.http_calls import HttpPlan  # httpx: only where http tasks run
+
         return HttpPlan(project.warehouse, project.secrets)
 
     def run(self, job: Job, context: TaskContext) -> TaskResult:
+        from podium.kinds.http_calls import run_http_task
+
         return TaskResult(output=run_http_task(job, context.log, context.cancelled))
 
 
