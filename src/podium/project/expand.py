@@ -21,10 +21,13 @@ def expand_tasks(
     checks: tuple[Any, ...],
     connections: Mapping[str, Mapping[str, Any]],
 ) -> Workflow:
+    written = {task.kind for task in workflow.tasks}
+    expanding = [k for k in all_kinds() if k.name in written and isinstance(k, Expands)]
+    if not expanding:  # most workflows: no need to look for the tasks that load datasets
+        return workflow
     context = ExpandContext(models, checks, connections, datasets_loaded(workflow, connections))
-    for kind in all_kinds():
-        if isinstance(kind, Expands) and any(t.kind == kind.name for t in workflow.tasks):
-            workflow = kind.expand(workflow, context)
+    for kind in expanding:
+        workflow = kind.expand(workflow, context)
     return workflow
 
 
