@@ -3,7 +3,8 @@
 ``diff_sql`` is one query text (no placeholders: values are literals) whose CTE ``diff``
 holds one row per record to send: ``op`` (add, update, remove), ``record_key``, ``hash``
 (of the mapped fields, and of the mapping itself, so a new mapping resends everything),
-``retry`` (the destination rejected the last try), ``reason`` and the mapped values
+``retry`` (the destination rejected the last try), ``reason``, ``attempts``, ``remote_id``
+(the destination's id, from the state) and the mapped values
 ``f0``, ``f1``, … in ``fields`` order. ``src`` is the source with keys and hashes; ``st``
 the sync's state (empty when the table does not exist yet: planning writes nothing).
 """
@@ -25,7 +26,7 @@ _TABLE = re.compile(r"^([A-Za-z_]\w*)\.([A-Za-z_]\w*)$")
 _EMPTY_STATE = (
     "SELECT CAST(NULL AS VARCHAR) AS record_key, CAST(NULL AS VARCHAR) AS hash,"
     " CAST(NULL AS VARCHAR) AS status, CAST(NULL AS VARCHAR) AS reason,"
-    " CAST(NULL AS INTEGER) AS attempts WHERE 1 = 0"
+    " CAST(NULL AS INTEGER) AS attempts, CAST(NULL AS VARCHAR) AS remote_id WHERE 1 = 0"
 )
 
 
@@ -88,7 +89,7 @@ def src_sql(sql: WarehouseSql, spec: SyncSpec) -> str:
 def diff_sql(sql: WarehouseSql, spec: SyncSpec) -> str:
     """``WITH src, st, diff``: follow it with a SELECT over them."""
     state = (
-        f"SELECT record_key, hash, status, reason, attempts FROM {state_table(sql)}"
+        f"SELECT record_key, hash, status, reason, attempts, remote_id FROM {state_table(sql)}"
         f" WHERE sync = {literal(spec.name)}"
         if has_state(sql)
         else _EMPTY_STATE
@@ -101,7 +102,7 @@ def diff_sql(sql: WarehouseSql, spec: SyncSpec) -> str:
     diff = (
         "SELECT CASE WHEN st.hash IS NULL THEN 'add' ELSE 'update' END AS op,"
         " src.record_key, src.hash, COALESCE(st.status = 'rejected', false) AS retry,"
-        f" st.reason, st.attempts{src_values}"
+        f" st.reason, st.attempts, st.remote_id{src_values}"
         " FROM src LEFT JOIN st ON st.record_key = src.record_key"
         f" WHERE src.record_key IS NOT NULL AND {changed}"
     )
@@ -109,7 +110,7 @@ def diff_sql(sql: WarehouseSql, spec: SyncSpec) -> str:
         nulls = "".join(f", NULL AS f{i}" for i in range(n))
         diff += (
             " UNION ALL SELECT 'remove', st.record_key, st.hash, st.status = 'rejected',"
-            f" st.reason, st.attempts{nulls} FROM st WHERE st.hash IS NOT NULL"
+            f" st.reason, st.attempts, st.remote_id{nulls} FROM st WHERE st.hash IS NOT NULL"
             " AND NOT EXISTS (SELECT 1 FROM src WHERE src.record_key = st.record_key)"
         )
     return f"WITH src AS ({src_sql(sql, spec)}), st AS ({state}), diff AS ({diff}) "

@@ -33,6 +33,7 @@ class Change:
     values: Mapping[str, Any]
     retry: bool = False
     reason: str | None = None
+    remote_id: str | None = None  # the destination's id, when a writer recorded one
 
 
 @dataclass(frozen=True)
@@ -142,9 +143,10 @@ def _changes(
             op=Op(r[0]),
             key=str(r[1]),
             hash=str(r[2]),
-            values={} if r[0] == Op.REMOVE else dict(zip(names, r[6:], strict=True)),
+            values={} if r[0] == Op.REMOVE else dict(zip(names, r[7:], strict=True)),
             retry=bool(r[3]),
             reason=r[4] if r[3] else None,
+            remote_id=r[6],
         )
         for r in rows
     ]

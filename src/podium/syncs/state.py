@@ -1,7 +1,9 @@
 """A sync's state in the warehouse: ``_podium.sync_state``, one row per (sync, record key).
 
 ``hash`` is the hash of the record's mapped fields as it last *landed* in the destination
-(NULL while it never has); ``status`` is ``synced`` or ``rejected`` (the destination refused
+(NULL while it never has); ``remote_id`` what the destination calls it (a Klaviyo profile
+id, a Shopify GID, a 3PL order id: whatever its writer needs to change or remove it later,
+as the source row may be gone by then); ``status`` is ``synced`` or ``rejected`` (the destination refused
 the latest change, for ``reason``); ``attempts`` counts the tries of the latest change.
 ``record_batch`` writes one batch's outcomes in one transaction, so after a crash between
 batches the next plan resends only what did not land.
@@ -44,6 +46,7 @@ class Outcome:
     hash: str | None
     landed: bool
     reason: str | None = None
+    remote_id: str | None = None  # the destination's id for the record, when it gave one
 
 
 def state_table(sql: WarehouseSql) -> str:
@@ -60,7 +63,7 @@ def ensure_state(sql: WarehouseSql) -> None:
         return
     ddl = (
         f"CREATE TABLE IF NOT EXISTS {state_table(sql)} ("
-        "sync TEXT NOT NULL, record_key TEXT NOT NULL, hash TEXT,"
+        "sync TEXT NOT NULL, record_key TEXT NOT NULL, hash TEXT, remote_id TEXT,"
         " status TEXT NOT NULL, reason TEXT, attempts INTEGER NOT NULL,"
         " updated_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (sync, record_key))"
     )
@@ -98,18 +101,19 @@ def _delete(sql: WarehouseSql, sync_name: str, keys: Sequence[str]) -> None:
 
 
 def _upsert(sql: WarehouseSql, sync_name: str, rows: Sequence[Outcome], now: datetime) -> None:
-    values = ", ".join("(?, ?, ?, ?, ?, 1, ?)" for _ in rows)
+    values = ", ".join("(?, ?, ?, ?, ?, ?, 1, ?)" for _ in rows)
     params: list[Any] = []
     for o in rows:
         status = Status.SYNCED if o.landed else Status.REJECTED
         new_hash = o.hash if o.landed else None
         reason = None if o.landed else (o.reason or "rejected (no reason given)")
-        params.extend((sync_name, o.key, new_hash, str(status), reason, now))
+        params.extend((sync_name, o.key, new_hash, o.remote_id, str(status), reason, now))
     sql.execute(
         f"INSERT INTO {state_table(sql)} AS cur"
-        " (sync, record_key, hash, status, reason, attempts, updated_at)"
+        " (sync, record_key, hash, remote_id, status, reason, attempts, updated_at)"
         f" VALUES {values} ON CONFLICT (sync, record_key) DO UPDATE SET"
-        " hash = COALESCE(excluded.hash, cur.hash), status = excluded.status,"
+        " hash = COALESCE(excluded.hash, cur.hash),"
+        " remote_id = COALESCE(excluded.remote_id, cur.remote_id), status = excluded.status,"
         " reason = excluded.reason, updated_at = excluded.updated_at,"
         " attempts = CASE WHEN cur.status = 'rejected' THEN cur.attempts + 1 ELSE 1 END",
         params,
