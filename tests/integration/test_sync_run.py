@@ -90,6 +90,9 @@ def test_rejected_records_are_reported_and_retried_next_run(wh: WarehouseSql) ->
     assert report.rejected == 2 and report.reasons == {"email is not valid": 2}
     assert report.rejected_samples == [("7", "email is not valid"), ("8", "email is not valid")]
     assert report.to_output()["rejected"] == 2
+    assert wh.query(
+        "SELECT record_key, reason, attempts FROM _podium.sync_rejected ORDER BY 1"
+    ) == [("7", "email is not valid", 1), ("8", "email is not valid", 1)]
     dest.batches.clear()
     wh.execute("UPDATE marts.vip SET email = 'fixed@x.io' WHERE id = 7")
     again = run_sync(wh, SPEC, dest, now=lambda: NOW)

@@ -72,20 +72,10 @@ class SyncKind:
         return getattr(config, "connection", None)
 
     def prepare(self, task: Task, workflow: Workflow, project: Project) -> Any:
-        config = project.syncs[task.target]
-        settings = dict(project.connections[config.connection])
-        kind = str(settings.pop("type"))
-        own = {k: v for k, v in settings.items() if k not in ("concurrency", "webhooks")}
-        return SyncPlan(config, own, kind, project.warehouse, project.root, project.secrets)
+        return sync_plan(project, task.target)
 
     def run(self, job: Job, context: TaskContext) -> TaskResult:
-        from podium import clock
         from podium.kinds.model import late_sources
-        from podium.syncs import trigger_source
-        from podium.syncs.destination import SyncTarget, WriterEnv, destination_type
-        from podium.syncs.diff import SyncSpec
-        from podium.syncs.run import run_sync
-        from podium.transforms.warehouse_sql import open_warehouse_sql
 
         plan: SyncPlan = job.prepared
         config = plan.config
@@ -99,34 +89,16 @@ class SyncKind:
             context.log.warning("%s", message)
             return TaskResult(output={"sync": config.name, "waiting_for": late, "sent": 0,
                                       "summary": message})  # fmt: skip
-        destination = destination_type(plan.destination)
-        if destination is None:  # validate refuses it; a plugin gone since
-            from podium.errors import TerminalTaskError
-
-            raise TerminalTaskError(f"sync {config.name}: cannot write to type {plan.destination}")
         dry_run = bool(job.options.get("dry_run", config.dry_run))
-        guard = None if job.options.get("override_guard") else config.guard
-        env = WriterEnv(plan.secrets, context.log, context.cancelled)
-        run_id = job.key[0]
-        with open_warehouse_sql(plan.warehouse, Path(plan.root)) as sql:
-            if config.from_trigger:
-                spec = trigger_source.stage(sql, config, run_id, job.trigger.get("payload"))
-            else:
-                spec = SyncSpec(config.name, config.source, config.key, config.fields, config.mode)
-            target = SyncTarget(config.name, config.connection, config.object, config.mode,
-                                config.key, tuple(config.fields), config.options)  # fmt: skip
-            writer = destination.open(config.connection, plan.settings, target, env)
-            if config.from_trigger:
-                writer = trigger_source.JsonValues(writer)
-            try:
-                report = run_sync(
-                    sql, spec, writer, now=clock.now, guard=guard, dry_run=dry_run,
-                    log=context.log, cancelled=context.cancelled, counters=env.counters,
-                )  # fmt: skip
-            finally:
-                writer.close()
-            if config.from_trigger:
-                trigger_source.unstage(sql, config, run_id)
+        report = sync_now(
+            plan,
+            run_id=job.key[0],
+            payload=job.trigger.get("payload"),
+            dry_run=dry_run,
+            override_guard=bool(job.options.get("override_guard")),
+            log=context.log,
+            cancelled=context.cancelled,
+        )
         context.log.info("%s", report.summary())
         rejected = CheckOutcome(
             name=f"sync {config.name}: records rejected",
@@ -136,6 +108,106 @@ class SyncKind:
             message=report.summary(),
         )
         return TaskResult(output=report.to_output(), checks=() if dry_run else (rejected,))
+
+
+def sync_plan(project: Project, name: str) -> SyncPlan:
+    """What running sync ``name`` of ``project`` needs (UsageError naming the syncs when
+    there is no such sync)."""
+    from podium.errors import UsageError
+
+    config = project.syncs.get(name)
+    if config is None:
+        known = ", ".join(sorted(project.syncs)) or "none: add syncs: to podium.yaml"
+        raise UsageError(f"no sync {name!r} in podium.yaml; syncs: {known}")
+    settings = dict(project.connections[config.connection])
+    kind = str(settings.pop("type"))
+    own = {k: v for k, v in settings.items() if k not in ("concurrency", "webhooks")}
+    return SyncPlan(config, own, kind, project.warehouse, project.root, project.secrets)
+
+
+def _spec(sql: Any, plan: SyncPlan, run_id: str, payload: Any) -> Any:
+    from podium.syncs import trigger_source
+    from podium.syncs.diff import SyncSpec
+
+    config = plan.config
+    if config.from_trigger:
+        return trigger_source.stage(sql, config, run_id, payload)
+    return SyncSpec(config.name, config.source, config.key, config.fields, config.mode)
+
+
+def preview(plan: SyncPlan, *, payload: Any = None) -> tuple[Any, str | None]:
+    """The sync's plan (nothing sent, no state written) and why its guard would refuse
+    it (None when it would pass)."""
+    from podium.syncs import trigger_source
+    from podium.syncs.guard import guard_problem
+    from podium.syncs.plan import plan as make_plan
+    from podium.transforms.warehouse_sql import open_warehouse_sql
+
+    config = plan.config
+    run_id = "preview"
+    with open_warehouse_sql(plan.warehouse, Path(plan.root)) as sql:
+        spec = _spec(sql, plan, run_id, payload)
+        try:
+            planned = make_plan(sql, spec.name, spec.source, spec.key, spec.fields, spec.mode)
+        finally:
+            if config.from_trigger:
+                trigger_source.unstage(sql, config, run_id)
+    problem = None
+    if config.guard is not None:
+        problem = guard_problem(
+            config.guard,
+            sync_name=config.name,
+            adds=planned.adds,
+            updates=planned.updates,
+            removes=planned.removes,
+            synced=planned.synced,
+        )
+    return planned, problem
+
+
+def sync_now(
+    plan: SyncPlan,
+    *,
+    run_id: str,
+    payload: Any = None,
+    dry_run: bool = False,
+    override_guard: bool = False,
+    log: Any = None,
+    cancelled: Any = None,
+) -> Any:
+    """Runs the sync once: plan, guard, send, record (a ``SyncReport``)."""
+    import threading
+
+    from podium import clock
+    from podium.errors import TerminalTaskError
+    from podium.syncs import trigger_source
+    from podium.syncs.destination import SyncTarget, WriterEnv, destination_type
+    from podium.syncs.run import run_sync
+    from podium.transforms.warehouse_sql import open_warehouse_sql
+
+    config = plan.config
+    destination = destination_type(plan.destination)
+    if destination is None:  # validate refuses it; a plugin gone since
+        raise TerminalTaskError(f"sync {config.name}: cannot write to type {plan.destination}")
+    guard = None if override_guard else config.guard
+    env = WriterEnv(plan.secrets, log, cancelled or threading.Event())
+    with open_warehouse_sql(plan.warehouse, Path(plan.root)) as sql:
+        spec = _spec(sql, plan, run_id, payload)
+        target = SyncTarget(config.name, config.connection, config.object, config.mode,
+                            config.key, tuple(config.fields), config.options)  # fmt: skip
+        writer = destination.open(config.connection, plan.settings, target, env)
+        if config.from_trigger:
+            writer = trigger_source.JsonValues(writer)
+        try:
+            report = run_sync(
+                sql, spec, writer, now=clock.now, guard=guard, dry_run=dry_run,
+                log=log, cancelled=env.cancelled, counters=env.counters,
+            )  # fmt: skip
+        finally:
+            writer.close()
+            if config.from_trigger:
+                trigger_source.unstage(sql, config, run_id)
+    return report
 
 
 KIND = SyncKind()
