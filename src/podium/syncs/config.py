@@ -35,6 +35,7 @@ from podium.settings.yaml_lines import Fields, LineDict, to_plain
 from podium.syncs.destination import destination_type, destination_type_names
 from podium.syncs.diff import Mode
 from podium.syncs.guard import Guard
+from podium.syncs.paths import path_problem
 
 TRIGGER = "trigger"
 INCOMPLETE = ("wait", "push")
@@ -213,8 +214,10 @@ def _check_fields(read: Fields, mapping: Mapping[str, str], source: str) -> None
     for target, column in mapping.items():
         if not _FIELD.match(target):
             read.problem("fields", f"fields: {target!r} is not a field name (dotted names nest)")
-        if is_trigger_source(source) and not _PATH.match(column):
-            read.problem("fields", f"fields: {target}: {column!r} is not a path in the trigger")
+        if is_trigger_source(source):
+            problem = path_problem(column)
+            if problem:
+                read.problem("fields", f"fields: {target}: {problem}")
 
 
 def _guard(read: Fields, value: Any) -> Guard | None:

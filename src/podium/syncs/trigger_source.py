@@ -8,6 +8,10 @@ any sync. Redeliveries of the same order start new runs whose records are alread
 state with the same hash, so nothing is sent twice. The writer sees each value decoded
 from its JSON text (``JsonValues``), so numbers stay numbers and a list of line items
 stays a list.
+
+A field's path may project a list: ``line_items[].{reference_id: sku, quantity: quantity}``
+is the list at ``line_items`` with each item reshaped (a Shopify order's lines as a 3PL's
+products); ``line_items[].sku`` is the list of one value per item.
 """
 
 from __future__ import annotations
@@ -23,12 +27,12 @@ from podium.errors import TerminalTaskError
 from podium.syncs.config import SyncConfig
 from podium.syncs.destination import Writer
 from podium.syncs.diff import SyncSpec
+from podium.syncs.paths import MISSING, at, value_at
 from podium.syncs.plan import Change
 from podium.syncs.state import Outcome
 from podium.transforms.warehouse_sql import WarehouseSql, qualified
 
 TABLE = "sync_input"
-_MISSING = object()
 
 
 def input_table(sql: WarehouseSql) -> str:
@@ -37,8 +41,8 @@ def input_table(sql: WarehouseSql) -> str:
 
 def records_of(config: SyncConfig, payload: Any) -> list[tuple[str | None, list[str | None]]]:
     """The trigger's records: (key, [each field's value as JSON text]) per record."""
-    items = _at(payload, config.trigger_path) if config.trigger_path else payload
-    if items is _MISSING:
+    items = at(payload, config.trigger_path) if config.trigger_path else payload
+    if items is MISSING:
         raise TerminalTaskError(
             f"sync {config.name}: the trigger has no {config.trigger_path!r}; from: {config.source}"
             " names a path that this run's payload lacks"
@@ -46,12 +50,12 @@ def records_of(config: SyncConfig, payload: Any) -> list[tuple[str | None, list[
     rows = items if isinstance(items, list) else [items]
     found = []
     for row in rows:
-        key = _at(row, config.key)
+        key = at(row, config.key)
         values = []
         for path in config.fields.values():
-            value = _at(row, path)
-            values.append(None if value is _MISSING or value is None else json.dumps(value))
-        text = None if key is _MISSING or key is None else str(key)
+            value = value_at(row, path)
+            values.append(None if value is MISSING or value is None else json.dumps(value))
+        text = None if key is MISSING or key is None else str(key)
         found.append((text, values))
     return found
 
@@ -108,14 +112,3 @@ class JsonValues:
 
 def _decoded(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: json.loads(v) if isinstance(v, str) else v for k, v in values.items()}
-
-
-def _at(node: Any, path: str) -> Any:
-    for part in path.split("."):
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return _MISSING
-    return node
