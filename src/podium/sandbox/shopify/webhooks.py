@@ -30,7 +30,7 @@ import httpx
 import orjson
 
 from podium import clock
-from podium.sandbox.brand import Channel, Order, OrderView, Refund
+from podium.sandbox.brand import Brand, Channel, Order, OrderView, Refund
 from podium.sandbox.shopify.render import gid, iso
 
 if TYPE_CHECKING:
@@ -84,9 +84,9 @@ def _events(
     for view in sim.brand.orders_as_of(Channel.DTC, now):
         order = view.order
         if since < order.created_at <= now:
-            found.append((order.created_at, "orders/create", order_payload(view)))
+            found.append((order.created_at, "orders/create", order_payload(view, sim.brand)))
         elif since < view.updated_at <= now:
-            found.append((view.updated_at, "orders/updated", order_payload(view)))
+            found.append((view.updated_at, "orders/updated", order_payload(view, sim.brand)))
         for refund in view.refunds:
             if since < refund.created_at <= now:
                 found.append((refund.created_at, "refunds/create", refund_payload(order, refund)))
@@ -124,9 +124,12 @@ def _post(
     return Delivery(topic, webhook_id, status)
 
 
-def order_payload(view: OrderView) -> dict[str, Any]:
+def order_payload(view: OrderView, brand: Brand | None = None) -> dict[str, Any]:
+    """The REST-shaped order of a webhook. With the ``brand``, also what a fulfilment
+    needs, as Shopify sends it: ``shipping_address``, ``shipping_lines`` and each line's
+    ``title`` (the product's), ``variant_title`` and ``name``."""
     o = view.order
-    return {
+    payload: dict[str, Any] = {
         "id": o.id,
         "admin_graphql_api_id": gid("Order", o.id),
         "name": o.number,
@@ -150,6 +153,34 @@ def order_payload(view: OrderView) -> dict[str, Any]:
         ],
         "refunds": [refund_payload(o, r) for r in view.refunds],
     }
+    if brand is not None:
+        _add_fulfilment(payload, o, brand)
+    return payload
+
+
+def _add_fulfilment(payload: dict[str, Any], order: Order, brand: Brand) -> None:
+    products = {p.id: p for p in brand.products}
+    for item, line in zip(payload["line_items"], order.lines, strict=True):
+        product = products.get(line.variant.product_id)
+        title = product.title if product else line.variant.sku
+        item.update(
+            title=title, variant_title=line.variant.title, name=f"{title} - {line.variant.title}"
+        )
+    payload["shipping_lines"] = [
+        {"title": "Standard", "code": "STANDARD", "price": str(order.shipping)}
+    ]
+    customer = next((c for c in brand.customers if c.id == order.customer_id), None)
+    if customer is not None:
+        payload["shipping_address"] = {
+            "name": f"{customer.first_name} {customer.last_name}",
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "address1": f"{100 + customer.id % 900} Main St",
+            "city": customer.city,
+            "province_code": customer.region,
+            "country_code": "US",
+            "zip": f"{10000 + customer.id % 89999:05d}",
+        }
 
 
 def refund_payload(order: Order, refund: Refund) -> dict[str, Any]:
