@@ -1,15 +1,20 @@
 """``podium demo [FOLDER]``: a consumer brand's daily workflow, end to end, on the simulators.
 
-It starts the Shopify, Amazon, NetSuite and Klaviyo simulators in this process, writes the
-``commerce`` template into FOLDER (default ``./podium-demo``) pointed at them
+It starts the Shopify, Amazon, NetSuite, Klaviyo and 3PL simulators in this process, writes
+the ``commerce`` template into FOLDER (default ``./podium-demo``) pointed at them
 (``podium.demo.project``), drops retailer and ad-spend files in its inbox
-(``podium.demo.inbox``), and runs the ``daily`` workflow on two simulated mornings:
+(``podium.demo.inbox``), and runs the ``daily`` workflow on two simulated mornings (its
+last task pushes the VIP audience to Klaviyo's VIP list, only what changed the second
+time), then forwards the next hours' orders to the 3PL:
 
     yesterday   the first run loads every source's history and builds the models
     today       a day later, with new orders, refunds and files. Amazon's report is slow
                 on purpose: past ``late_after`` the workflow goes on without it, the models
                 reading Amazon are built from yesterday's rows and marked incomplete, and
                 when the report lands a catch-up run restates exactly those
+    new orders  ``podium up`` receives Shopify's orders/create webhooks and its
+                ``forward_orders`` workflow sends each order to the 3PL, exactly once
+                (``podium.demo.forwarding``)
 
 (A first run is needed: a model reading a source that never landed can only wait for it,
 not be built from yesterday's rows.)
@@ -91,14 +96,18 @@ def _simulators(port: int, days: int) -> Iterator[Sandbox]:
     where `podium sandbox start` starts it: the second morning ends where a restart begins."""
     from podium.demo.speeds import simulator_options
     from podium.sandbox.brand import BrandConfig
-    from podium.sandbox.service import start_sandbox, starting_now
+    from podium.sandbox.service import SERVED, start_sandbox, starting_now
 
     config = BrandConfig(days=days)
     now = starting_now(config) - timedelta(days=1)
     try:
-        sandbox = start_sandbox(port=port, config=config, now=now, options=simulator_options())
+        sandbox = start_sandbox(
+            port=port, config=config, now=now, apis=SERVED, options=simulator_options()
+        )
     except OSError:  # the port is taken
-        sandbox = start_sandbox(port=0, config=config, now=now, options=simulator_options())
+        sandbox = start_sandbox(
+            port=0, config=config, now=now, apis=SERVED, options=simulator_options()
+        )
     try:
         yield sandbox
     finally:
@@ -115,7 +124,7 @@ def _demo(folder: Path, sandbox: Sandbox, replaced: bool, started: float) -> int
     again = "; it replaces the previous demo" if replaced else ""
     _say(f"podium demo: a consumer brand's {WORKFLOW} workflow, end to end, on local simulators")
     _say(f"  project     {_shown(folder)}: the commerce template{again}")
-    _say(f"  simulators  Shopify, Amazon, NetSuite and Klaviyo at {sandbox.url}, serving a")
+    _say(f"  simulators  Shopify, Amazon, NetSuite, Klaviyo and a 3PL at {sandbox.url}, serving a")
     _say(f"              generated brand with {sandbox.brand.config.days} days of orders")
     _say(f"  inbox       {_files(files)}")
     _say("")
@@ -134,8 +143,29 @@ def _demo(folder: Path, sandbox: Sandbox, replaced: bool, started: float) -> int
         )
         _say("   workflow goes on without Amazon, and restates what reads Amazon when it lands.")
         run_id, ok = _run(folder)
+    if ok:
+        ok = _forward(folder, sandbox)
     _report(folder, run_id, marker, ok, time.perf_counter() - started)
     return 0 if ok else 1
+
+
+def _forward(folder: Path, sandbox: Sandbox) -> bool:
+    """Step 3: new orders reach the 3PL as Shopify's webhooks arrive at ``podium up``."""
+    from podium.demo.forwarding import HOURS, forward_new_orders
+
+    _say("")
+    _say(f"3. The next {HOURS} hours (simulated): Shopify sends an orders/create webhook per new")
+    _say("   order to `podium up`, whose forward_orders workflow sends each to the 3PL, once.")
+    done = forward_new_orders(folder, sandbox)
+    if done.problem:
+        _say(f"   FAILED: {done.problem}")
+        return False
+    took = f"; median {done.median_ms:.0f} ms from webhook to 3PL" if done.median_ms else ""
+    _say(
+        f"   {done.delivered} orders/create webhooks, {done.succeeded} of {done.runs} runs"
+        f" succeeded; the 3PL holds {done.held} orders, {done.duplicated} twice{took}"
+    )
+    return done.succeeded == done.runs == done.delivered == done.held and not done.duplicated
 
 
 def _run(folder: Path) -> tuple[str, bool]:

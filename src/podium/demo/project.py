@@ -4,8 +4,9 @@
 is replaced); ``write_project`` copies the ``commerce`` template and rewrites, in place
 and keeping every comment:
 
-    podium.yaml            the Shopify, Amazon, NetSuite and Klaviyo connections point at
-                           the simulators (their demo credentials, short poll intervals);
+    podium.yaml            the Shopify, Amazon, NetSuite, Klaviyo and 3PL connections point
+                           at the simulators (their demo credentials, short poll
+                           intervals, Shopify's webhook secret);
                            ``pii_key`` falls back to a key made for this demo
     .podium/demo.json      the marker: the simulators' port and brand, and the command
                            that serves them again
@@ -30,7 +31,7 @@ import yaml
 from podium.demo.speeds import connection_settings
 from podium.errors import UsageError
 from podium.project import init_project
-from podium.sandbox.service import APIS, Sandbox
+from podium.sandbox.service import APIS, DESTINATIONS, Sandbox
 
 MARKER = ".podium/demo.json"
 TEMPLATE = "commerce"
@@ -121,14 +122,15 @@ def _point_at(text: str, sandbox: Sandbox, serve_again: str) -> str:
         raise UsageError(f"the {TEMPLATE} template has no {', '.join(missing)} connection")
     lines = text.splitlines()
     blocks = _connection_blocks(lines)
-    for api in sorted(APIS, key=lambda a: blocks[names[a]][0], reverse=True):
+    pointed = [*APIS, *(api for api in DESTINATIONS if api in names)]
+    for api in sorted(pointed, key=lambda a: blocks[names[a]][0], reverse=True):
         start, end = blocks[names[api]]
         lines[start:end] = _block(
             names[api], {**sandbox.connection(api), **connection_settings(api)}
         )
     at = lines.index("connections:") + 1
     lines[at:at] = [
-        f"  # podium demo: {', '.join(APIS)} point at the local simulators",
+        f"  # podium demo: {', '.join(pointed)} point at the local simulators",
         f"  # ({sandbox.url}) with their made-up credentials, polling them often. Serve",
         f"  # them again with `{serve_again}`.",
         "  # For a real brand: `podium init --template commerce` and your ${VAR} secrets.",

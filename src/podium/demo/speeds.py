@@ -11,6 +11,7 @@ against it at about the same speed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,8 @@ from podium.sandbox.service import FAST_KLAVIYO_REPORTS_PER_MINUTE as KLAVIYO_RE
 from podium.sandbox.service import fast_options
 
 AMAZON_RATE_FACTOR = 1000.0
+#: what the demo's Shopify simulator signs its webhooks with, and podium verifies them by
+WEBHOOK_SECRET = "podium-demo-shopify-webhooks"
 REPORT_POLL_INTERVAL_S = 1
 
 
@@ -27,7 +30,12 @@ def simulator_options() -> dict[str, dict[str, Any]]:
     from podium.sandbox.amazon import RATE_LIMITS
 
     rates = {op: (rps * AMAZON_RATE_FACTOR, burst) for op, (rps, burst) in RATE_LIMITS.items()}
-    return {**fast_options(), "amazon": {"rate_limits": rates, "report_polls": 1}}
+    return {
+        **fast_options(),
+        "amazon": {"rate_limits": rates, "report_polls": 1},
+        # ShipBob's 150 a minute, on real time: orders reach it as webhooks arrive
+        "threepl": {"timer": time.monotonic},
+    }
 
 
 def slow_amazon_report(sandbox: Any, seconds: int) -> None:
@@ -43,7 +51,10 @@ def connection_settings(api: str) -> Mapping[str, Any]:
     """What the demo adds to the ``api`` connection's settings."""
     reports = {"burst": 1, "steady": KLAVIYO_REPORTS_PER_MINUTE}
     settings: dict[str, dict[str, Any]] = {
-        "shopify": {"bulk_poll_interval": "200ms"},
+        "shopify": {
+            "bulk_poll_interval": "200ms",
+            "webhooks": {"verify": "shopify", "secret": WEBHOOK_SECRET},
+        },
         "amazon": {"report_poll_interval": f"{REPORT_POLL_INTERVAL_S}s"},
         "klaviyo": {"rate_limits": {"campaign_values": reports, "flow_values": reports}},
     }
