@@ -4,7 +4,8 @@
 holds one row per record to send: ``op`` (add, update, remove), ``record_key``, ``hash``
 (of the mapped fields, and of the mapping itself, so a new mapping resends everything),
 ``retry`` (the destination rejected the last try), ``reason``, ``attempts``, ``remote_id``
-(the destination's id, from the state) and the mapped values
+(the destination's id, from the state), ``pending`` (an attempt sent it and died before
+recording the answer) and the mapped values
 ``f0``, ``f1``, … in ``fields`` order. ``src`` is the source with keys and hashes; ``st``
 the sync's state (empty when the table does not exist yet: planning writes nothing).
 """
@@ -26,7 +27,8 @@ _TABLE = re.compile(r"^([A-Za-z_]\w*)\.([A-Za-z_]\w*)$")
 _EMPTY_STATE = (
     "SELECT CAST(NULL AS VARCHAR) AS record_key, CAST(NULL AS VARCHAR) AS hash,"
     " CAST(NULL AS VARCHAR) AS status, CAST(NULL AS VARCHAR) AS reason,"
-    " CAST(NULL AS INTEGER) AS attempts, CAST(NULL AS VARCHAR) AS remote_id WHERE 1 = 0"
+    " CAST(NULL AS INTEGER) AS attempts, CAST(NULL AS VARCHAR) AS remote_id,"
+    " CAST(NULL AS TIMESTAMP) AS sent_at WHERE 1 = 0"
 )
 
 
@@ -89,20 +91,25 @@ def src_sql(sql: WarehouseSql, spec: SyncSpec) -> str:
 def diff_sql(sql: WarehouseSql, spec: SyncSpec) -> str:
     """``WITH src, st, diff``: follow it with a SELECT over them."""
     state = (
-        f"SELECT record_key, hash, status, reason, attempts, remote_id FROM {state_table(sql)}"
+        "SELECT record_key, hash, status, reason, attempts, remote_id, sent_at"
+        f" FROM {state_table(sql)}"
         f" WHERE sync = {literal(spec.name)}"
         if has_state(sql)
         else _EMPTY_STATE
     )
     n = len(spec.fields)
     src_values = "".join(f", src.f{i}" for i in range(n))
-    changed = "st.hash IS NULL"  # never landed (new, or its add was rejected)
+    changed = "st.hash IS NULL"  # never landed (new, its add rejected or not answered)
     if spec.mode is not Mode.INSERT:
-        changed = "(st.hash IS NULL OR st.status = 'rejected' OR st.hash <> src.hash)"
+        changed = (
+            "(st.hash IS NULL OR st.status = 'rejected' OR st.sent_at IS NOT NULL"
+            " OR st.hash <> src.hash)"
+        )
     diff = (
         "SELECT CASE WHEN st.hash IS NULL THEN 'add' ELSE 'update' END AS op,"
         " src.record_key, src.hash, COALESCE(st.status = 'rejected', false) AS retry,"
-        f" st.reason, st.attempts, st.remote_id{src_values}"
+        f" st.reason, st.attempts, st.remote_id,"
+        f" st.sent_at IS NOT NULL AS pending{src_values}"
         " FROM src LEFT JOIN st ON st.record_key = src.record_key"
         f" WHERE src.record_key IS NOT NULL AND {changed}"
     )
@@ -110,7 +117,8 @@ def diff_sql(sql: WarehouseSql, spec: SyncSpec) -> str:
         nulls = "".join(f", NULL AS f{i}" for i in range(n))
         diff += (
             " UNION ALL SELECT 'remove', st.record_key, st.hash, st.status = 'rejected',"
-            f" st.reason, st.attempts, st.remote_id{nulls} FROM st WHERE st.hash IS NOT NULL"
+            " st.reason, st.attempts, st.remote_id, st.sent_at IS NOT NULL"
+            f"{nulls} FROM st WHERE st.hash IS NOT NULL"
             " AND NOT EXISTS (SELECT 1 FROM src WHERE src.record_key = st.record_key)"
         )
     return f"WITH src AS ({src_sql(sql, spec)}), st AS ({state}), diff AS ({diff}) "

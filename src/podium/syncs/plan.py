@@ -34,6 +34,9 @@ class Change:
     retry: bool = False
     reason: str | None = None
     remote_id: str | None = None  # the destination's id, when a writer recorded one
+    #: an earlier attempt handed it to the destination and died before recording the
+    #: answer: it may have landed, so look it up before sending it again
+    pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,10 +154,11 @@ def _changes(
             op=Op(r[0]),
             key=str(r[1]),
             hash=str(r[2]),
-            values={} if r[0] == Op.REMOVE else dict(zip(names, r[7:], strict=True)),
+            values={} if r[0] == Op.REMOVE else dict(zip(names, r[8:], strict=True)),
             retry=bool(r[3]),
             reason=r[4] if r[3] else None,
             remote_id=r[6],
+            pending=bool(r[7]),
         )
         for r in rows
     ]

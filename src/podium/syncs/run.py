@@ -27,7 +27,7 @@ from podium.syncs.destination import Writer
 from podium.syncs.diff import SyncSpec
 from podium.syncs.guard import Guard
 from podium.syncs.plan import Change, Plan, plan, read_changes
-from podium.syncs.state import Op, Outcome, ensure_state, record_batch
+from podium.syncs.state import Op, Outcome, ensure_state, mark_pending, record_batch
 from podium.transforms.warehouse_sql import WarehouseSql
 
 #: the batches a run sends, in order: removals, then adds and updates together
@@ -128,6 +128,7 @@ def run_sync(
             batch = read_changes(sql, spec, after=after, limit=size, ops=ops)
             if not batch:
                 break
+            mark_pending(sql, spec.name, [c.key for c in batch], now=now())
             outcomes = _checked(spec.name, batch, writer.send(batch))
             record_batch(sql, spec.name, outcomes, now=now())
             _count(report, outcomes)

@@ -5,6 +5,15 @@
 id, a Shopify GID, a 3PL order id: whatever its writer needs to change or remove it later,
 as the source row may be gone by then); ``status`` is ``synced`` or ``rejected`` (the destination refused
 the latest change, for ``reason``); ``attempts`` counts the tries of the latest change.
+Before a batch is handed to the destination its records get a ``sent_at`` (one
+transaction; a record never seen before gets the status ``pending``); recording its
+outcomes clears it. A record whose ``sent_at`` is still set when the next
+attempt plans was sent by an attempt that died before recording the answer (a SIGKILL, a
+lost response): it comes back as ``Change.pending``, and its writer looks it up before
+sending it again, which makes a create that is not idempotent (a 3PL order) exactly once.
+
+``_podium.sync_rejected`` is the view of the records a destination refused, with its reason
+and the tries so far: each is sent again by the sync's next run.
 ``record_batch`` writes one batch's outcomes in one transaction, so after a crash between
 batches the next plan resends only what did not land.
 """
@@ -21,6 +30,7 @@ from podium.connectors.destinations.base import BOOKKEEPING
 from podium.transforms.warehouse_sql import WarehouseSql, qualified
 
 TABLE = "sync_state"
+REJECTED = "sync_rejected"  # a view: the records each sync's destination refused, and why
 _CHUNK = 200  # rows per statement
 
 
@@ -33,6 +43,7 @@ class Op(StrEnum):
 class Status(StrEnum):
     SYNCED = "synced"
     REJECTED = "rejected"
+    PENDING = "pending"  # handed to the destination; its answer not recorded yet
 
 
 @dataclass(frozen=True)
@@ -63,11 +74,18 @@ def ensure_state(sql: WarehouseSql) -> None:
         return
     ddl = (
         f"CREATE TABLE IF NOT EXISTS {state_table(sql)} ("
-        "sync TEXT NOT NULL, record_key TEXT NOT NULL, hash TEXT, remote_id TEXT,"
+        "sync TEXT NOT NULL, record_key TEXT NOT NULL, hash TEXT, remote_id TEXT, sent_at TIMESTAMPTZ,"
         " status TEXT NOT NULL, reason TEXT, attempts INTEGER NOT NULL,"
         " updated_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (sync, record_key))"
     )
-    sql.ensure_schema(BOOKKEEPING, ddl=[ddl])
+    rejected = (
+        f"CREATE VIEW IF NOT EXISTS {qualified(sql, BOOKKEEPING, REJECTED)} AS"
+        " SELECT sync, record_key, reason, attempts, remote_id, updated_at"
+        f" FROM {state_table(sql)} WHERE status = 'rejected'"
+    )
+    if sql.dialect == "postgres":  # no IF NOT EXISTS for views there
+        rejected = rejected.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW")
+    sql.ensure_schema(BOOKKEEPING, ddl=[ddl, rejected])
 
 
 def record_batch(
@@ -92,6 +110,28 @@ def record_batch(
             _upsert(sql, sync_name, written[start : start + _CHUNK], now)
 
 
+def mark_pending(sql: WarehouseSql, sync_name: str, keys: Sequence[str], *, now: datetime) -> None:
+    """Marks a batch's records as handed to the destination, before it is (one
+    transaction): what landed before (hash, remote id) stays, the mark is added."""
+    if not keys:
+        return
+    ensure_state(sql)
+    with sql.transaction():
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            values = ", ".join("(?, ?, NULL, NULL, ?, ?, NULL, 0, ?)" for _ in chunk)
+            params: list[Any] = []
+            for key in chunk:
+                params.extend((sync_name, key, now, str(Status.PENDING), now))
+            sql.execute(
+                f"INSERT INTO {state_table(sql)} AS cur (sync, record_key, hash, remote_id,"
+                " sent_at, status, reason, attempts, updated_at)"
+                f" VALUES {values} ON CONFLICT (sync, record_key) DO UPDATE SET"
+                " sent_at = excluded.sent_at",
+                params,
+            )
+
+
 def _delete(sql: WarehouseSql, sync_name: str, keys: Sequence[str]) -> None:
     marks = ", ".join("?" for _ in keys)
     sql.execute(
@@ -113,7 +153,8 @@ def _upsert(sql: WarehouseSql, sync_name: str, rows: Sequence[Outcome], now: dat
         " (sync, record_key, hash, remote_id, status, reason, attempts, updated_at)"
         f" VALUES {values} ON CONFLICT (sync, record_key) DO UPDATE SET"
         " hash = COALESCE(excluded.hash, cur.hash),"
-        " remote_id = COALESCE(excluded.remote_id, cur.remote_id), status = excluded.status,"
+        " remote_id = COALESCE(excluded.remote_id, cur.remote_id), sent_at = NULL,"
+        " status = excluded.status,"
         " reason = excluded.reason, updated_at = excluded.updated_at,"
         " attempts = CASE WHEN cur.status = 'rejected' THEN cur.attempts + 1 ELSE 1 END",
         params,
