@@ -321,10 +321,14 @@ def test_customer_metafields_survive_throttling_5xx_and_a_cut_answer(
     shop.sandbox.server.set_faults("shopify", Faults(errors=When.at(2), truncate=When.at(5)))
     options = {"namespace": "faulty", "types": TYPES}
     metafield_model(wh, ids[:400])
-    shop.sync(wh, "mff", "customer_metafields", METAFIELDS, options, Mode.UPSERT)
+    first, counts = shop.sync(wh, "mff", "customer_metafields", METAFIELDS, options, Mode.UPSERT)
+    assert first.landed["add"] == 400 and first.rejected == 0
+    assert counts["requests"] == 1 + counts["retries"]  # 50 calls of 8 customers: 1 request
+    assert counts["retries"] >= 3 + 1 + 1  # the storm, the internal error, the 503
     metafield_model(wh, ids[:400], ids[396:400])
-    report, counts = shop.sync(wh, "mff", "customer_metafields", METAFIELDS, options, Mode.UPSERT)
-    assert report.landed["update"] == 4 and report.rejected == 0
+    second, counts = shop.sync(wh, "mff", "customer_metafields", METAFIELDS, options, Mode.UPSERT)
+    assert second.landed["update"] == 4 and second.rejected == 0
+    assert counts == {"requests": 1}
     assert metafields_held(shop, "faulty") == metafields_wanted(wh)
 
 
@@ -356,6 +360,27 @@ def test_a_bad_metafield_rejects_its_customer_only(shop: Shop, wh: WarehouseSql)
     again, _ = shop.sync(wh, "bad", "customer_metafields", fields, options, Mode.UPSERT)
     assert again.plan.retries == 2 and again.rejected == 1
     assert metafields_held(shop, "checks")[str(ids[4])] == {"num": "4", "txt": "s4"}
+
+
+def test_a_large_metafields_batch_goes_in_bulk_a_line_per_customer(
+    shop: Shop, wh: WarehouseSql
+) -> None:
+    ids = shop.ids[1000:2100]
+    metafield_model(wh, ids)
+    wh.execute(
+        f"UPDATE {model(wh)} SET segment = 'two' || chr(10) || 'lines' WHERE k = ?", [str(ids[7])]
+    )
+    options = {"namespace": "bulkmf", "types": TYPES}
+    report, counts = shop.sync(wh, "mfb", "customer_metafields", METAFIELDS, options, Mode.UPSERT)
+    assert counts["bulk_operations"] == 1 and counts["requests"] <= 7
+    assert report.landed["add"] == 1_099
+    assert dict(report.rejected_samples) == {
+        str(ids[7]): "Shopify: metafield bulkmf.segment (value):"
+        " Value is invalid for type single_line_text_field."
+    }
+    held, wanted = metafields_held(shop, "bulkmf"), metafields_wanted(wh)
+    del wanted[str(ids[7])]
+    assert held == wanted
 
 
 def test_the_destination_is_found_by_type_and_checks_its_options() -> None:

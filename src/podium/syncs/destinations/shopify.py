@@ -23,7 +23,10 @@ the Admin GraphQL API of the connection the Shopify source reads (the same setti
 How the writes go (shopify_client.py, shopify_bulk.py): several records per request under
 aliases, paced by the query cost Shopify reports; a batch of more than ``BULK_THRESHOLD``
 records as one bulk mutation. Shopify's userErrors reject that record with Shopify's
-message (retried on the next run); THROTTLED, 5xx and cut answers are retried.
+message (retried on the next run); THROTTLED, 5xx and cut answers are retried. Every
+mutation used sets a state (tagsAdd, tagsRemove, metafieldsSet), so sending a record
+again, after a lost answer or a crash before its outcome was recorded (``Change.pending``),
+changes nothing more: no lookup is needed before a resend.
 
 ``customer_metafields`` cannot mirror: removing a record would have to delete its
 metafields, and ``metafieldsDelete`` is not in the Admin API version podium's simulator
@@ -34,7 +37,7 @@ podium cannot test it; a customer who leaves the model keeps its metafields.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from podium.connectors.http import HttpClient, HttpRetry
@@ -54,6 +57,8 @@ from podium.syncs.destinations.shopify_writers import (
     TagsWriter,
 )
 from podium.syncs.diff import Mode
+from podium.syncs.plan import Change
+from podium.syncs.state import Outcome
 
 #: Records above which a batch goes as one bulk mutation. Aliased requests of 50
 #: mutations ask for 500 points; at the Standard plan's 100 points/s, 1,000 records take
@@ -250,7 +255,7 @@ class _Closing:
         self.writer, self.client = writer, client
         self.batch_size = writer.batch_size
 
-    def send(self, changes: Any) -> Any:
+    def send(self, changes: Sequence[Change]) -> Sequence[Outcome]:
         return self.writer.send(changes)
 
     def close(self) -> None:
