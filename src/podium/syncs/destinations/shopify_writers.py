@@ -6,7 +6,9 @@ for adds and updates, ``tagsRemove`` for removals (mirror), never ``customerUpda
 (it replaces the whole set, other apps' tags included). The customer's GID is the
 record's ``remote_id``. A record whose customer moved to another id (its ``id`` field
 changed) loses the tags on the old customer too. Removing tags from a customer Shopify no
-longer has lands: the tags are gone with it.
+longer has lands: the tags are gone with it. Map each customer once (the key, or the id
+field, unique per customer): two rows naming one customer share its tags, and a mirror
+removal of one would take them off the other too.
 
 ``MetafieldsWriter``: a record's fields become metafields of the customer in the sync's
 namespace, ``metafieldsSet``, packed up to 25 metafields per call, whole records only.
