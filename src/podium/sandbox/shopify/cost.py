@@ -6,7 +6,7 @@ The published rules (https://shopify.dev/docs/apps/build/apis/graphql-admin/rate
     object                  1 (plus what is selected inside it)
     interface, union        1 plus the most costly of the possible selections
     connection              2 + (first or last) × the cost of one node
-    mutation                10
+    mutation                10 for each mutation field (aliases each pay their own)
     single query            refused above 1,000 requested points (MAX_COST_EXCEEDED)
 
 What the rules leave open, and how this reads it: a plain list of objects (``Order.
@@ -47,11 +47,16 @@ def operation(document: DocumentNode) -> OperationDefinitionNode:
     return next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
 
 
+def mutation_cost(op: OperationDefinitionNode) -> int:
+    """10 for each mutation field: ``a: tagsAdd(…) b: tagsAdd(…)`` asks for 20."""
+    return MUTATION_COST * max(1, len(op.selection_set.selections))
+
+
 def requested_cost(schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any]) -> int:
     """The cost Shopify asks for before running the query (module docstring)."""
     op = operation(document)
     if op.operation is OperationType.MUTATION:
-        return MUTATION_COST
+        return mutation_cost(op)
     walk = _Walk(schema, document, variables)
     assert schema.query_type is not None  # noqa: S101 - the Admin schema has one
     return walk.selections(schema.query_type, op.selection_set)
@@ -63,7 +68,7 @@ def actual_cost(
     """The cost of what was returned: connections by the nodes they hold."""
     op = operation(document)
     if op.operation is OperationType.MUTATION:
-        return MUTATION_COST
+        return mutation_cost(op)
     walk = _Walk(schema, document, variables)
     assert schema.query_type is not None  # noqa: S101
     return walk.returned(schema.query_type, op.selection_set, data or {})

@@ -3,7 +3,7 @@
 https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits: a scalar or enum
 costs 0, an object 1 plus what is selected in it, a connection 2 + ``first`` (or
 ``last``) × the cost of one node, an interface the most costly of its possible
-selections, a mutation 10; a query asking for more than ``MAX_COST`` is refused.
+selections, each mutation field 10; a query asking for more than ``MAX_COST`` is refused.
 
 Only objects have selection sets, so the rules apply to the document without the
 schema: a field with a selection set is an object, or a connection when it takes
@@ -36,8 +36,8 @@ def requested_cost(query: str, variables: Mapping[str, Any] | None = None) -> in
     """What Shopify charges up front for ``query`` with ``variables``."""
     document = _parsed(query)
     op = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
-    if op.operation is OperationType.MUTATION:
-        return MUTATION_COST
+    if op.operation is OperationType.MUTATION:  # 10 for each (aliased) mutation field
+        return MUTATION_COST * max(1, len(op.selection_set.selections))
     return _selections(op.selection_set, dict(variables or {}))
 
 

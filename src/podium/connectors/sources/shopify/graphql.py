@@ -108,8 +108,8 @@ class ShopifyGraphql:
 
     def execute(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         variables = dict(variables or {})
-        last = ""
-        for attempt in range(1, self.attempts + 1):
+        last, failures = "", 0  # backoff doubles per server error, not per THROTTLED
+        for _attempt in range(1, self.attempts + 1):
             key = (query, int(variables.get("first", 1)))
             self.limiter.expect(self._costs.get(key) or requested_cost(query, variables))
             response = self.client.request(
@@ -126,7 +126,8 @@ class ShopifyGraphql:
             if code == "THROTTLED":
                 continue  # the limiter has learnt the bucket; acquire waits
             if code in _RETRY_CODES:
-                self._sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
+                failures += 1
+                self._sleep(min(30.0, 0.5 * 2 ** (failures - 1)))
                 continue
             raise TerminalTaskError(
                 self.client.mask(
