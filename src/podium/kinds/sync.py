@@ -15,6 +15,7 @@ retrying sends the same plan) and sends nothing.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -132,7 +133,8 @@ def _spec(sql: Any, plan: SyncPlan, run_id: str, payload: Any) -> Any:
     config = plan.config
     if config.from_trigger:
         return trigger_source.stage(sql, config, run_id, payload)
-    return SyncSpec(config.name, config.source, config.key, config.fields, config.mode)
+    salt = json.dumps(config.options, sort_keys=True, default=str) if config.options else ""
+    return SyncSpec(config.name, config.source, config.key, config.fields, config.mode, salt)
 
 
 def preview(plan: SyncPlan, *, payload: Any = None) -> tuple[Any, str | None]:
@@ -148,7 +150,9 @@ def preview(plan: SyncPlan, *, payload: Any = None) -> tuple[Any, str | None]:
     with open_warehouse_sql(plan.warehouse, Path(plan.root)) as sql:
         spec = _spec(sql, plan, run_id, payload)
         try:
-            planned = make_plan(sql, spec.name, spec.source, spec.key, spec.fields, spec.mode)
+            planned = make_plan(
+                sql, spec.name, spec.source, spec.key, spec.fields, spec.mode, salt=spec.salt
+            )
         finally:
             if config.from_trigger:
                 trigger_source.unstage(sql, config, run_id)

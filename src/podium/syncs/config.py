@@ -60,10 +60,10 @@ SYNC = Settings(
         Option("mode", {"enum": [str(m) for m in Mode]},
                "upsert (adds and updates, the default), mirror (also removes what left the"
                " source), insert (adds only)"),
-        Option("fields", {"type": "object", "minProperties": 1,
+        Option("fields", {"type": "object",
                           "additionalProperties": {"type": "string", "minLength": 1}},
                "destination field → source column (dotted destination names nest:"
-               " properties.ltv)", required=True),
+               " properties.ltv); the object says which it needs (customer_tags: none)"),
         Option("guard", {"type": "object", "properties": {"max_changes": {
                    "anyOf": [{"type": "string", "pattern": r"^\d+(\.\d+)?%$"},
                              {"type": "integer", "minimum": 0}]}},
@@ -193,7 +193,7 @@ def _read_sync(
             key = problem.split(":", 1)[0].split(".", 1)[0]
             read.problem(key if read.has(key) else None, problem)
     guard = _guard(read, values.get("guard"))
-    if not {"from", "to", "object", "key", "fields"} <= set(values):
+    if not {"from", "to", "object", "key"} <= set(values):
         return None
     return SyncConfig(
         name=name,

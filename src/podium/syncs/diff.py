@@ -48,6 +48,9 @@ class SyncSpec:
     key: str
     fields: Mapping[str, str]
     mode: Mode = Mode.UPSERT
+    #: the destination's settings that shape what is sent (a list, tags, a namespace):
+    #: part of every record's hash, so changing them resends every record
+    salt: str = ""
 
 
 def run_query(sql: WarehouseSql, text: str) -> list[tuple[Any, ...]]:
@@ -68,10 +71,10 @@ def _text(column: str) -> str:
     return f"CAST(s.{quote(column)} AS VARCHAR)"
 
 
-def hash_expr(fields: Mapping[str, str]) -> str:
-    """md5 over the mapping and each value, length-prefixed (NULL is ``~``): no two
-    different records give the same text."""
-    mapping = hashlib.sha256(repr(sorted(fields.items())).encode()).hexdigest()[:16]
+def hash_expr(fields: Mapping[str, str], salt: str = "") -> str:
+    """md5 over the mapping (and ``salt``) and each value, length-prefixed (NULL is
+    ``~``): no two different records give the same text."""
+    mapping = hashlib.sha256((repr(sorted(fields.items())) + salt).encode()).hexdigest()[:16]
     parts = [
         f"COALESCE(CAST(length({_text(c)}) AS VARCHAR) || ':' || {_text(c)}, '~')"
         for c in fields.values()
@@ -83,7 +86,7 @@ def src_sql(sql: WarehouseSql, spec: SyncSpec) -> str:
     values = "".join(f", s.{quote(c)} AS f{i}" for i, c in enumerate(spec.fields.values()))
     return (
         f"SELECT CAST(s.{quote(spec.key)} AS VARCHAR) AS record_key,"
-        f" {hash_expr(spec.fields)} AS hash{values}"
+        f" {hash_expr(spec.fields, spec.salt)} AS hash{values}"
         f" FROM {source_relation(sql, spec.source)} AS s"
     )
 

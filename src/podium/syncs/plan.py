@@ -75,9 +75,11 @@ def plan(
     mode: Mode | str = Mode.UPSERT,
     *,
     guard: Guard | None = None,
+    salt: str = "",
 ) -> Plan:
-    """The sync's plan; raises a terminal error on duplicate keys or a tripped guard."""
-    spec = SyncSpec(sync_name, source, key, dict(fields), Mode(mode))
+    """The sync's plan; raises a terminal error on duplicate keys or a tripped guard.
+    ``salt``: the destination settings every record's hash covers (``SyncSpec.salt``)."""
+    spec = SyncSpec(sync_name, source, key, dict(fields), Mode(mode), salt)
     _refuse_duplicates(sql, spec)
     head = diff_sql(sql, spec)
     counts = {

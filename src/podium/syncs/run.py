@@ -109,7 +109,9 @@ def run_sync(
 ) -> SyncReport:
     """Plans ``spec`` (raising when the guard trips: nothing is sent), then sends and
     records its changes batch by batch (unless ``dry_run``)."""
-    planned = plan(sql, spec.name, spec.source, spec.key, spec.fields, spec.mode, guard=guard)
+    planned = plan(
+        sql, spec.name, spec.source, spec.key, spec.fields, spec.mode, guard=guard, salt=spec.salt
+    )
     report = SyncReport(planned, dry_run=dry_run, counters=counters if counters is not None else {})
     if log is not None:
         log.info("%s", planned.summary())
