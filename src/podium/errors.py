@@ -22,8 +22,10 @@
     ├── RemoteError                  the remote `podium up` failed or is away (cli.remote)
     └── TaskError                    raised inside a task; decides retry (is_retryable)
         ├── TransientTaskError       retried while retries remain (the default)
-        │   └── UnparsableBodyError  a response that is not the JSON it should be
-        │                            (connectors.http)
+        │   ├── UnparsableBodyError  a response that is not the JSON it should be
+        │   │                        (connectors.http)
+        │   └── SyncCancelled        a sync stopped between batches; what landed is
+        │                            recorded (syncs.run)
         └── TerminalTaskError        never retried (bad credentials, bad input)
             ├── NetSuiteRefusal      a 4xx NetSuite will answer again
             │                        (connectors.sources.netsuite.answers)

@@ -205,9 +205,9 @@ def test_resolve_callable_rejects_bad_targets() -> None:
 
 def test_every_task_kind_is_registered_once() -> None:
     assert [k.name for k in all_kinds()] == [
-        "run", "shell", "workflow", "extract", "transform", "model", "check", "http"
+        "run", "shell", "workflow", "extract", "transform", "model", "check", "http", "sync"
     ]  # fmt: skip
     assert [k.name for k in written_kinds()] == [
-        "run", "shell", "workflow", "extract", "transform", "check", "http"
+        "run", "shell", "workflow", "extract", "transform", "check", "http", "sync"
     ]  # fmt: skip
-    assert list(LATER) == ["sync"]
+    assert list(LATER) == ["dbt"]

@@ -359,7 +359,8 @@ def test_task_without_a_kind_lists_the_kinds(tmp_path: Path) -> None:
         "run (module:function), shell (a shell command), workflow (a workflow name), "
         "extract (a connection in podium.yaml), "
         "transform (a model selector: a folder, a model, +model), "
-        "check (a check, checks/<file>.yaml or a model selector), http (a URL)"
+        "check (a check, checks/<file>.yaml or a model selector), http (a URL), "
+        "sync (a sync of podium.yaml's syncs:)"
     ]
 
 
@@ -370,7 +371,7 @@ def test_task_with_two_kinds(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("kind", ["sync"])
+@pytest.mark.parametrize("kind", ["dbt"])
 def test_later_task_kinds_are_not_available_yet(tmp_path: Path, kind: str) -> None:
     found = problems(tmp_path, f"tasks:\n  - id: a\n    {kind}: something\n")
     assert found == [

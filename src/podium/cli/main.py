@@ -160,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    from podium.cli import syncs
+
+    p = command(
+        "sync", syncs.cmd_sync, "list the syncs, preview what one would send, or run it now"
+    )
+    syncs.add_arguments(p)
+
     from podium.cli import demo
 
     p = command(

@@ -195,6 +195,7 @@ class Project:
     outgoing_webhooks: tuple[Mapping[str, Any], ...] = ()
     models: Any = None  # the SQL models under models/ (podium.transforms), read once
     checks: tuple[Any, ...] = ()  # the checks of checks/ and beside the models
+    syncs: Mapping[str, Any] = field(default_factory=dict)  # podium.yaml's syncs (SyncConfig)
 
     def workflow(self, name: str) -> Workflow:
         return self.workflows[name]

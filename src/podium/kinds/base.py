@@ -187,6 +187,7 @@ class ProjectView:
     workflows: Mapping[str, Workflow]
     connections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     models: Any = None  # the project's ModelSet (transforms), when models/ loaded cleanly
+    syncs: Mapping[str, Any] = field(default_factory=dict)  # podium.yaml's syncs (SyncConfig)
     _imported: dict[str, Callable[..., Any] | str] = field(default_factory=dict)
 
     def resolve(self, target: str) -> Callable[..., Any] | str:
@@ -234,6 +235,14 @@ class LoadsConnection(Protocol):
     """A kind whose task reads one connection of podium.yaml (its pool, its dataset)."""
 
     def connection_of(self, task: Task) -> str | None: ...
+
+
+@runtime_checkable
+class SpendsConnection(Protocol):
+    """A kind whose task spends a connection's API budget without loading it (a sync
+    writes to it): it takes that connection's pool unless it names its own."""
+
+    def connection_spent(self, task: Task, syncs: Mapping[str, Any]) -> str | None: ...
 
 
 @runtime_checkable

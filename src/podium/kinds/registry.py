@@ -25,9 +25,11 @@ from podium.kinds.base import Job, Kind, ProjectView, TaskContext, TaskResult
 from podium.settings.describe import Settings
 
 GROUP = "podium.kinds"
-_BUILT_IN = ("run", "shell", "workflow", "extract", "transform", "model", "check", "http")
+_BUILT_IN = (
+    "run", "shell", "workflow", "extract", "transform", "model", "check", "http", "sync",
+)  # fmt: skip
 #: kinds podium will have: a task naming one is told it is not available in this version
-LATER = {"sync": "a sync in podium.yaml"}
+LATER = {"dbt": "a dbt project"}
 
 
 @lru_cache(maxsize=1)

@@ -112,13 +112,15 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
     activate_root(root)
     pools = {**connection_pools(settings.connections), **settings.pools}
     parsed = [
-        replace(p, workflow=with_connection_pools(p.workflow, pools))
+        replace(p, workflow=with_connection_pools(p.workflow, pools, settings.syncs))
         for p in _read_workflows(root, interpolator, found)
     ]
     workflows = {p.workflow.name: p.workflow for p in parsed}
     models = _read_models(root, found)
     checks = _read_checks(root, found)
-    view = ProjectView(root, pools, workflows, settings.connections, models=models)
+    view = ProjectView(
+        root, pools, workflows, settings.connections, models=models, syncs=settings.syncs
+    )
     found.extend(check_project(view, parsed))
     found.extend(rule_problems(settings.notifications, workflows))
     secrets = settings.secrets | interpolator.secrets
@@ -145,6 +147,7 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
         outgoing_webhooks=settings.outgoing_webhooks,
         models=models,
         checks=tuple(checks),
+        syncs=settings.syncs,
     )
 
 

@@ -1,4 +1,5 @@
-"""Reading ``podium.yaml``: the store, pools, engine settings, connections and notifications.
+"""Reading ``podium.yaml``: the store, pools, engine settings, connections, syncs and
+notifications.
 
 Every key is optional; an empty file gives an embedded SQLite store in ``.podium/``. The
 environment variable ``PODIUM_STORE_URL``, when set, overrides ``store`` (tests and CI).
@@ -7,7 +8,7 @@ environment variable ``PODIUM_STORE_URL``, when set, overrides ``store`` (tests 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from podium.settings.describe import POSITIVE_DURATION, Option
 from podium.settings.describe import Settings as Described
 from podium.settings.secrets import Interpolator, connection_secrets, url_secrets
 from podium.settings.yaml_lines import Fields, LineDict, LineList, Problems, load_yaml, to_plain
+from podium.syncs.config import SyncConfig, read_syncs
+from podium.syncs.destination import destination_type
 from podium.webhooks.settings import webhook_config_problems
 
 CONFIG_FILE = "podium.yaml"
@@ -34,6 +37,7 @@ TOP_KEYS = (
     "warehouse",
     "server",
     "outgoing_webhooks",
+    "syncs",
 )
 EXECUTORS = ("threads", "processes")
 AUTH_MODES = ("auto", "required", "off")
@@ -94,6 +98,7 @@ class Settings:
     warehouse: Mapping[str, Any]
     server: Mapping[str, Any]
     outgoing_webhooks: tuple[Mapping[str, Any], ...]
+    syncs: Mapping[str, SyncConfig] = field(default_factory=dict)
 
 
 def read_settings(
@@ -133,6 +138,7 @@ def read_settings(
         warehouse=warehouse,
         server=_server(fields),
         outgoing_webhooks=_outgoing_webhooks(fields),
+        syncs=read_syncs(fields, connections),
     )
 
 
@@ -206,6 +212,10 @@ def _connections(fields: Fields) -> dict[str, dict[str, Any]]:
             for problem in webhook_config_problems(result[name]):
                 fields.problems.add(_line_of(settings, problem), f"connections: {name}.{problem}")
             if not is_source(result[name]):
+                for problem in _destination_problems(result[name]):
+                    fields.problems.add(
+                        _line_of(settings, problem), f"connections: {name}.{problem}"
+                    )
                 continue  # a connection for something else (a sync, notifications) than extract
             for problem in connection_problems(result[name]):
                 fields.problems.add(_line_of(settings, problem), f"connections: {name}.{problem}")
@@ -215,6 +225,20 @@ def _connections(fields: Fields) -> dict[str, dict[str, Any]]:
                 f"connections: {name!r} must be a mapping of settings (type:, token: …)",
             )
     return result
+
+
+def _destination_problems(settings: Mapping[str, Any]) -> list[str]:
+    """A connection only syncs write to (``type: threepl``): its type checks it."""
+    kind = settings.get("type")
+    found = destination_type(kind) if isinstance(kind, str) else None
+    if found is None:
+        return []
+    own = {k: v for k, v in settings.items() if k not in ("type", "concurrency", "webhooks")}
+    concurrency = settings.get("concurrency", 1)
+    problems = list(found.problems(own))
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        problems.append(f"concurrency: expected a whole number of at least 1, got {concurrency!r}")
+    return problems
 
 
 def _line_of(settings: Any, problem: str) -> int:

@@ -26,6 +26,8 @@ from podium.outgoing.hooks_config import HOOK
 from podium.project.config import ENGINE, POOLS, SERVER, STORE, TOP_KEYS
 from podium.project.workflow_grammar import WORKFLOW, task_schema
 from podium.settings.describe import REFERENCE, Option, Settings, with_references
+from podium.syncs.config import syncs_schema
+from podium.syncs.destination import destination_type, destination_type_names
 from podium.version import __version__
 from podium.webhooks.settings import WEBHOOK_TYPE, WEBHOOKS
 
@@ -63,6 +65,7 @@ def project_schema() -> dict[str, Any]:
         "warehouse": _warehouse,
         "server": SERVER.json_schema,
         "outgoing_webhooks": _outgoing_webhooks,
+        "syncs": syncs_schema,
     }
     body = {
         "type": "object",
@@ -73,7 +76,7 @@ def project_schema() -> dict[str, Any]:
         "podium.yaml",
         "podium.yaml",
         "A podium project's settings: store, pools, engine, connections, warehouse,"
-        " notifications, server and outgoing webhooks. Every key is optional.",
+        " notifications, server, outgoing webhooks and syncs. Every key is optional.",
         body,
         {"webhooks": WEBHOOKS.json_schema()},
     )
@@ -102,7 +105,9 @@ def _connections() -> dict[str, Any]:
     sources = source_type_names()  # podium's own and plugins'
     branches = [_when_type(kind, _source(kind)) for kind in sources]
     branches.append(_when_type(WEBHOOK_TYPE, _webhook_only()))
-    kinds = [*sources, WEBHOOK_TYPE]
+    written = [k for k in destination_type_names() if k not in sources]
+    branches.extend(_when_type(kind, _destination(kind)) for kind in written)
+    kinds = [*sources, *written, WEBHOOK_TYPE]
     return {
         "type": "object",
         "description": "Sources and other systems podium talks to, by name; secrets as ${VAR}.",
@@ -112,6 +117,7 @@ def _connections() -> dict[str, Any]:
                 "type": {
                     "anyOf": [{"type": "string", "enum": kinds}, {"type": "string"}],
                     "description": f"{', '.join(sources)} (sources extract reads), "
+                    f"{', '.join(written)} (only syncs write to), "
                     f"{WEBHOOK_TYPE} (only receives webhooks), or another system's type",
                 }
             },
@@ -139,6 +145,21 @@ def _source(kind: str) -> dict[str, Any]:
         Option("type", {"const": kind}, own.doc, required=True),
         *(o for o in own.options if o.name != "type"),
         *shared,
+        _webhooks_option(),
+    )
+    return Settings(options, own.doc, own.also).json_schema()
+
+
+def _destination(kind: str) -> dict[str, Any]:
+    """A connection only syncs write to: its type's settings, and its pool's size."""
+    found = destination_type(kind)
+    own = getattr(found, "settings", None)
+    if not isinstance(own, Settings):
+        return {"properties": {"type": {"const": kind}}}
+    options = (
+        Option("type", {"const": kind}, own.doc, required=True),
+        *(o for o in own.options if o.name != "type"),
+        COMMON.by_name["concurrency"],
         _webhooks_option(),
     )
     return Settings(options, own.doc, own.also).json_schema()

@@ -126,6 +126,11 @@ def destination_type(kind: str) -> DestinationType | None:
     return found
 
 
+def is_destination(settings: Mapping[str, Any]) -> bool:
+    """Whether a connection's ``type:`` is one a sync can write to."""
+    return settings.get("type") in BUILT_IN
+
+
 def destination_type_names() -> list[str]:
     return list(BUILT_IN)
 

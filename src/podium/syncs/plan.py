@@ -117,11 +117,19 @@ def plan(
 
 
 def read_changes(
-    sql: WarehouseSql, spec: SyncSpec, *, after: str | None = None, limit: int | None = None
+    sql: WarehouseSql,
+    spec: SyncSpec,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
+    ops: Sequence[Op] = tuple(Op),
 ) -> list[Change]:
-    """The records to send with keys after ``after``, in key order, at most ``limit``:
-    call again with the last key read for the next batch. Recorded batches drop out."""
+    """The records to send with keys after ``after``, in key order, at most ``limit``, of
+    ``ops`` only: call again with the last key read for the next batch. Recorded batches
+    drop out."""
     where = f"record_key > {literal(after)}" if after is not None else "true"
+    if set(ops) != set(Op):
+        where += f" AND op IN ({', '.join(literal(str(op)) for op in ops) or 'NULL'})"
     return _changes(sql, spec, diff_sql(sql, spec), where, limit)
 
 

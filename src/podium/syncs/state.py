@@ -5,6 +5,8 @@
 id, a Shopify GID, a 3PL order id: whatever its writer needs to change or remove it later,
 as the source row may be gone by then); ``status`` is ``synced`` or ``rejected`` (the destination refused
 the latest change, for ``reason``); ``attempts`` counts the tries of the latest change.
+``_podium.sync_rejected`` is the view of the records a destination refused, with its reason
+and the tries so far: each is sent again by the sync's next run.
 ``record_batch`` writes one batch's outcomes in one transaction, so after a crash between
 batches the next plan resends only what did not land.
 """
@@ -21,6 +23,7 @@ from podium.connectors.destinations.base import BOOKKEEPING
 from podium.transforms.warehouse_sql import WarehouseSql, qualified
 
 TABLE = "sync_state"
+REJECTED = "sync_rejected"  # a view: the records each sync's destination refused, and why
 _CHUNK = 200  # rows per statement
 
 
@@ -67,7 +70,14 @@ def ensure_state(sql: WarehouseSql) -> None:
         " status TEXT NOT NULL, reason TEXT, attempts INTEGER NOT NULL,"
         " updated_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (sync, record_key))"
     )
-    sql.ensure_schema(BOOKKEEPING, ddl=[ddl])
+    rejected = (
+        f"CREATE VIEW IF NOT EXISTS {qualified(sql, BOOKKEEPING, REJECTED)} AS"
+        " SELECT sync, record_key, reason, attempts, remote_id, updated_at"
+        f" FROM {state_table(sql)} WHERE status = 'rejected'"
+    )
+    if sql.dialect == "postgres":  # no IF NOT EXISTS for views there
+        rejected = rejected.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW")
+    sql.ensure_schema(BOOKKEEPING, ddl=[ddl, rejected])
 
 
 def record_batch(

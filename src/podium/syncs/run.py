@@ -1,0 +1,176 @@
+"""Running a sync: plan, guard, then send the changes a batch at a time and record each.
+
+    run_sync(sql, spec, writer, guard=, dry_run=, now=)  → SyncReport
+
+Removals go first, in batches of their own; adds and updates go together (a destination
+upserts both the same way). Each batch is read from the diff in key order after the last
+key sent, handed to the writer, and its outcomes recorded in one transaction before the
+next is read: a crash between batches resends nothing that landed, and loses nothing that
+did not (it is still in the diff). A record the destination rejected stays in the diff with
+its reason and is tried again on the next run, not again in this one.
+
+A dry run (and ``podium sync preview``) stops after the plan: nothing is sent or written.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from logging import Logger
+from typing import Any
+
+from podium.errors import TerminalTaskError, TransientTaskError
+from podium.syncs.destination import Writer
+from podium.syncs.diff import SyncSpec
+from podium.syncs.guard import Guard
+from podium.syncs.plan import Change, Plan, plan, read_changes
+from podium.syncs.state import Op, Outcome, ensure_state, record_batch
+from podium.transforms.warehouse_sql import WarehouseSql
+
+#: the batches a run sends, in order: removals, then adds and updates together
+GROUPS: tuple[tuple[Op, ...], ...] = ((Op.REMOVE,), (Op.ADD, Op.UPDATE))
+REJECTED_SAMPLES = 20
+
+
+class SyncCancelled(TransientTaskError):
+    """The attempt was cancelled between batches: what landed is recorded, the rest is
+    still in the diff for the next attempt."""
+
+
+@dataclass
+class SyncReport:
+    """What a sync run did: its plan, what landed by op, what was rejected and why."""
+
+    plan: Plan
+    dry_run: bool = False
+    landed: Counter[str] = field(default_factory=Counter)
+    rejected: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)  # reason → records
+    rejected_samples: list[tuple[str, str]] = field(default_factory=list)  # key, reason
+    batches: int = 0
+    counters: Mapping[str, int] = field(default_factory=dict)  # the writer's (requests, …)
+
+    @property
+    def sent(self) -> int:
+        return sum(self.landed.values()) + self.rejected
+
+    def summary(self) -> str:
+        name = self.plan.spec.name
+        if self.dry_run:
+            return f"dry run, nothing sent: {self.plan.summary()}"
+        text = (
+            f"sync {name}: {self.sent} sent in {self.batches} batches:"
+            f" {self.landed[Op.ADD]} added, {self.landed[Op.UPDATE]} updated,"
+            f" {self.landed[Op.REMOVE]} removed, {self.rejected} rejected"
+        )
+        if self.reasons:
+            top = "; ".join(f"{n} × {reason}" for reason, n in self.reasons.most_common(3))
+            text += f" ({top})"
+        if self.plan.null_keys:
+            text += f"; {self.plan.null_keys} rows with a NULL {self.plan.spec.key} not sent"
+        return text
+
+    def to_output(self) -> dict[str, Any]:
+        """The task's output (JSON): counts, reasons and samples."""
+        p = self.plan
+        return {
+            "sync": p.spec.name,
+            "mode": str(p.spec.mode),
+            "dry_run": self.dry_run,
+            "planned": {"add": p.adds, "update": p.updates, "remove": p.removes},
+            "retries": p.retries,
+            "source_rows": p.source_rows,
+            "null_keys": p.null_keys,
+            "sent": self.sent,
+            "landed": {str(op): self.landed[op] for op in Op},
+            "rejected": self.rejected,
+            "reasons": dict(self.reasons.most_common(10)),
+            "rejected_samples": [{"key": k, "reason": r} for k, r in self.rejected_samples],
+            "batches": self.batches,
+            "requests": dict(self.counters),
+            "summary": self.summary(),
+        }
+
+
+def run_sync(
+    sql: WarehouseSql,
+    spec: SyncSpec,
+    writer: Writer,
+    *,
+    now: Callable[[], datetime],
+    guard: Guard | None = None,
+    dry_run: bool = False,
+    log: Logger | None = None,
+    cancelled: threading.Event | None = None,
+    counters: Mapping[str, int] | None = None,
+) -> SyncReport:
+    """Plans ``spec`` (raising when the guard trips: nothing is sent), then sends and
+    records its changes batch by batch (unless ``dry_run``)."""
+    planned = plan(sql, spec.name, spec.source, spec.key, spec.fields, spec.mode, guard=guard)
+    report = SyncReport(planned, dry_run=dry_run, counters=counters if counters is not None else {})
+    if log is not None:
+        log.info("%s", planned.summary())
+    if dry_run or planned.changes == 0:
+        return report
+    ensure_state(sql)
+    size = max(1, int(writer.batch_size))
+    for ops in GROUPS:
+        after: str | None = None
+        while True:
+            if cancelled is not None and cancelled.is_set():
+                raise SyncCancelled(
+                    f"sync {spec.name}: cancelled after {report.batches} batches; what landed"
+                    " is recorded and the rest is sent by the next attempt"
+                )
+            batch = read_changes(sql, spec, after=after, limit=size, ops=ops)
+            if not batch:
+                break
+            outcomes = _checked(spec.name, batch, writer.send(batch))
+            record_batch(sql, spec.name, outcomes, now=now())
+            _count(report, outcomes)
+            after = batch[-1].key
+            if log is not None:
+                log.info(
+                    "sync %s: batch %d: %d records, %d rejected",
+                    spec.name,
+                    report.batches,
+                    len(batch),
+                    sum(1 for o in outcomes if not o.landed),
+                )
+    return report
+
+
+def _checked(name: str, batch: Sequence[Change], outcomes: Sequence[Outcome]) -> list[Outcome]:
+    """The writer's outcomes, one per change of the batch: a writer that answers for
+    records it was not given, or not for all, is a bug that must not reach the state."""
+    wanted = {c.key: c for c in batch}
+    got = {o.key: o for o in outcomes}
+    if len(got) != len(outcomes) or set(got) != set(wanted):
+        missing = sorted(set(wanted) - set(got))[:5]
+        extra = sorted(set(got) - set(wanted))[:5]
+        raise TerminalTaskError(
+            f"sync {name}: the destination's writer answered for the wrong records"
+            f" (missing {missing}, unexpected {extra}); nothing of this batch was recorded"
+        )
+    return [
+        o
+        if o.op is wanted[o.key].op and o.hash == wanted[o.key].hash
+        else Outcome(o.key, wanted[o.key].op, wanted[o.key].hash, o.landed, o.reason, o.remote_id)
+        for o in outcomes
+    ]
+
+
+def _count(report: SyncReport, outcomes: Sequence[Outcome]) -> None:
+    report.batches += 1
+    for o in outcomes:
+        if o.landed:
+            report.landed[o.op] += 1
+            continue
+        reason = o.reason or "rejected (no reason given)"
+        report.rejected += 1
+        report.reasons[reason] += 1
+        if len(report.rejected_samples) < REJECTED_SAMPLES:
+            report.rejected_samples.append((o.key, reason))
