@@ -5,7 +5,7 @@ message, and 429s and 5xx retried until the API holds exactly the model."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,9 +18,10 @@ import pytest
 
 from podium.connectors.sources.rest import open_rest_source
 from podium.errors import TerminalTaskError
-from podium.syncs import Mode, Op, Outcome, SyncSpec, plan, read_changes, record_batch
-from podium.syncs.destination import SyncTarget, WriterEnv
+from podium.syncs import Change, Mode, Op, Outcome, SyncSpec, read_changes
+from podium.syncs.destination import SyncTarget, Writer, WriterEnv
 from podium.syncs.destinations.rest import RestDestination, RestWriter
+from podium.syncs.run import run_sync
 from podium.transforms.warehouse_sql import WarehouseSql, open_warehouse_sql
 
 NOW = datetime(2026, 12, 7, 6, tzinfo=UTC)
@@ -113,6 +114,22 @@ def crm() -> Iterator[Crm]:
     thread.join(timeout=5)
 
 
+class Recorded:
+    """A writer that keeps every outcome it answered, for the test to read."""
+
+    def __init__(self, writer: Writer) -> None:
+        self.writer, self.batch_size = writer, writer.batch_size
+        self.outcomes: list[Outcome] = []
+
+    def send(self, changes: Sequence[Change]) -> Sequence[Outcome]:
+        sent = self.writer.send(changes)
+        self.outcomes += sent
+        return sent
+
+    def close(self) -> None:
+        self.writer.close()
+
+
 @dataclass
 class Harness:
     crm: Crm
@@ -131,19 +148,14 @@ class Harness:
         return RestDestination(sleep=self.waits.append).open("crm", settings, target, self.env)
 
     def run(self) -> list[Outcome]:
+        """Runs the sync (``run_sync``); the writer's outcomes, in the order sent."""
         spec = SyncSpec("crm", "marts.customers", "id", self.fields, self.mode)
-        plan(self.sql, spec.name, spec.source, spec.key, spec.fields, spec.mode)
-        writer, outcomes, after = self.writer(), [], None
-        while changes := read_changes(self.sql, spec, after=after, limit=writer.batch_size):
-            for group in ([c for c in changes if c.op is Op.REMOVE],
-                          [c for c in changes if c.op is not Op.REMOVE]):  # fmt: skip
-                if group:
-                    sent = writer.send(group)
-                    record_batch(self.sql, spec.name, sent, now=NOW)
-                    outcomes += sent
-            after = changes[-1].key
-        writer.close()
-        return outcomes
+        writer = Recorded(self.writer())
+        try:
+            run_sync(self.sql, spec, writer, now=lambda: NOW, counters=self.env.counters)
+        finally:
+            writer.close()
+        return writer.outcomes
 
     def model(self) -> dict[str, Any]:
         rows = self.sql.query("SELECT id, email, ltv FROM marts.customers WHERE email IS NOT NULL")

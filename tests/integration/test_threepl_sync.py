@@ -4,7 +4,7 @@ the order committed, a crash before a batch was recorded, and each duplicate pol
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,9 +16,10 @@ import pytest
 from podium.sandbox import Faults, When
 from podium.sandbox.brand import EXAMPLE_START, BrandConfig
 from podium.sandbox.service import Sandbox, start_sandbox
-from podium.syncs import Mode, Op, Outcome, SyncSpec, plan, read_changes, record_batch
-from podium.syncs.destination import SyncTarget, WriterEnv
+from podium.syncs import Change, Mode, Op, Outcome, SyncSpec, plan, read_changes
+from podium.syncs.destination import SyncTarget, Writer, WriterEnv
 from podium.syncs.destinations.threepl import ThreePLDestination, ThreePLWriter
+from podium.syncs.run import run_sync
 from podium.transforms.warehouse_sql import WarehouseSql, open_warehouse_sql
 
 NOW = datetime(2026, 12, 7, 6, tzinfo=UTC)
@@ -34,6 +35,22 @@ FIELDS = {
 }
 PRODUCTS = """'[{"reference_id": "SKU-' || CAST(i % 7 AS VARCHAR) || '", "quantity": '
     || CAST(1 + i % 3 AS VARCHAR) || '}]'"""
+
+
+class Recorded:
+    """A writer that keeps every outcome it answered, for the test to read."""
+
+    def __init__(self, writer: Writer) -> None:
+        self.writer, self.batch_size = writer, writer.batch_size
+        self.outcomes: list[Outcome] = []
+
+    def send(self, changes: Sequence[Change]) -> Sequence[Outcome]:
+        sent = self.writer.send(changes)
+        self.outcomes += sent
+        return sent
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 @dataclass
@@ -58,26 +75,22 @@ class Harness:
         target = SyncTarget("to_3pl", "wms", "orders", self.mode, "ref", tuple(FIELDS))
         return destination.open("wms", self.sandbox.connection("threepl"), target, self.env)
 
-    def run(self, *, record: bool = True) -> list[Outcome]:
-        """Sends every change (removes in their own batches); all outcomes, in order."""
-        spec, writer, outcomes = self.spec, self.writer(), []
-        plan(self.sql, spec.name, spec.source, spec.key, spec.fields, spec.mode)
+    def run(self) -> list[Outcome]:
+        """Runs the sync (``run_sync``); the writer's outcomes, in the order sent."""
+        writer = Recorded(self.writer())
         try:
-            after = None
-            while changes := read_changes(self.sql, spec, after=after, limit=writer.batch_size):
-                for group in ([c for c in changes if c.op is Op.REMOVE],
-                              [c for c in changes if c.op is not Op.REMOVE]):  # fmt: skip
-                    if group:
-                        sent = list(writer.send(group))
-                        outcomes += sent
-                        if record:
-                            record_batch(self.sql, spec.name, sent, now=NOW)
-                after = changes[-1].key
-                if not record:
-                    break
+            run_sync(self.sql, self.spec, writer, now=lambda: NOW, counters=self.env.counters)
         finally:
             writer.close()
-        return outcomes
+        return writer.outcomes
+
+    def crash_after_one_batch(self) -> list[Outcome]:
+        """Sends the first batch and dies before recording it."""
+        writer = self.writer()
+        try:
+            return list(writer.send(read_changes(self.sql, self.spec, limit=writer.batch_size)))
+        finally:
+            writer.close()
 
     def requests(self) -> int:
         return self.env.counters.get("requests", 0)
@@ -204,7 +217,7 @@ def test_faults_lose_no_order_and_create_none_twice(h: Harness, fault: str) -> N
 
 @pytest.mark.parametrize("h", ["reject", "upsert", "accept"], indirect=True)
 def test_a_batch_sent_but_never_recorded_is_found_not_created_again(h: Harness) -> None:
-    crashed = h.run(record=False)  # the attempt died before record_batch
+    crashed = h.crash_after_one_batch()
     assert len(crashed) == 100 and h.truth()["orders"] == 100
     resent = h.run()
     assert {o.key: o.remote_id for o in resent if o.key in {c.key for c in crashed}} == {

@@ -43,6 +43,7 @@ import orjson
 from podium.connectors.http import HttpClient, HttpResponse, HttpRetry
 from podium.connectors.pagination import read_path
 from podium.connectors.ratelimit import Observed, RateLimiter
+from podium.connectors.registry import own_settings
 from podium.connectors.sources.rest import rest_limiter
 from podium.connectors.sources.rest_config import parse_rest_settings
 from podium.errors import TerminalTaskError
@@ -141,7 +142,7 @@ class RestDestination:
     def open(
         self, connection: str, settings: Mapping[str, Any], target: SyncTarget, env: WriterEnv
     ) -> RestWriter:
-        config, problems = parse_rest_settings(settings)
+        config, problems = parse_rest_settings(own_settings(settings))
         problems += check_records(dict.fromkeys(target.fields, ""), target.options)
         if target.mode is Mode.MIRROR and not target.options.get("delete"):
             problems.append("delete: mirror removes records: say how (DELETE /path/{key})")

@@ -44,6 +44,7 @@ from podium.syncs.destinations.pacing import SlidingWindowLimit
 from podium.syncs.destinations.payload import body_values
 from podium.syncs.destinations.threepl_api import OrderApi, Placed
 from podium.syncs.destinations.threepl_config import (
+    SETTINGS,
     ThreePLConfig,
     parse_threepl_settings,
     threepl_problems,
@@ -98,6 +99,7 @@ class ThreePLDestination:
     """``clock`` and ``sleep`` pace the connection's requests (tests pass simulated ones)."""
 
     objects = {"orders": ORDERS}
+    settings = SETTINGS  # a destination only: the schema describes its connections by it
 
     def __init__(
         self,
