@@ -19,7 +19,7 @@ from podium.sandbox.service import Sandbox, start_sandbox
 from podium.syncs import Change, Mode, Op, Outcome, SyncSpec, plan, read_changes
 from podium.syncs.destination import SyncTarget, Writer, WriterEnv
 from podium.syncs.destinations.threepl import ThreePLDestination, ThreePLWriter
-from podium.syncs.run import run_sync
+from podium.syncs.run import SyncCancelled, run_sync
 from podium.transforms.warehouse_sql import WarehouseSql, open_warehouse_sql
 
 NOW = datetime(2026, 12, 7, 6, tzinfo=UTC)
@@ -61,6 +61,7 @@ class Harness:
     sql: WarehouseSql
     mode: Mode = Mode.INSERT
     env: WriterEnv = field(default_factory=WriterEnv)
+    settings: dict[str, Any] = field(default_factory=dict)  # over the sandbox's connection
 
     @property
     def spec(self) -> SyncSpec:
@@ -73,7 +74,8 @@ class Harness:
             sleep=lambda seconds: clock.advance(timedelta(seconds=seconds)) and None,
         )
         target = SyncTarget("to_3pl", "wms", "orders", self.mode, "ref", tuple(FIELDS))
-        return destination.open("wms", self.sandbox.connection("threepl"), target, self.env)
+        settings = {**self.sandbox.connection("threepl"), **self.settings}
+        return destination.open("wms", settings, target, self.env)
 
     def run(self) -> list[Outcome]:
         """Runs the sync (``run_sync``); the writer's outcomes, in the order sent."""
@@ -259,3 +261,41 @@ def test_upsert_is_refused_and_a_wrong_token_fails_without_showing_it(h: Harness
     writer.close()
     assert "401" in str(failed.value) and "check the token" in str(failed.value)
     assert "pat_wrong_secret_token" not in str(failed.value)
+
+
+@pytest.mark.parametrize("h", ["reject", "upsert"], indirect=True)
+def test_a_create_that_timed_out_is_looked_up_and_never_doubled(h: Harness) -> None:
+    """The slow create is still running when the writer looks it up and sends it again:
+    the 3PL's reference id check (422, or an upsert of the same order) keeps it one."""
+    h.settings = {"timeout": 0.2}
+    h.sandbox.server.set_faults("threepl", Faults(slow=When.every(60), slow_seconds=0.4))
+    assert all(o.landed for o in h.run())
+    h.sandbox.server.set_faults("threepl", None)
+    h.assert_one_order_per_reference_id()
+    assert h.env.counters["retries"] >= 5 and h.truth()["create_requests"] > N
+
+
+class CancelledAfter(WriterEnv):
+    """An attempt cancelled (as the engine does) once ``n`` requests went out."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    def count(self, name: str, n: int = 1) -> None:
+        super().count(name, n)
+        if self.counters.get("requests", 0) >= self.n:
+            self.cancelled.set()
+
+
+def test_a_cancelled_attempt_stops_mid_batch_and_the_next_one_finds_what_it_sent(
+    h: Harness,
+) -> None:
+    h.env = CancelledAfter(31)  # a lookup and 30 creates
+    with pytest.raises(SyncCancelled, match="cancelled mid-batch"):
+        h.run()
+    assert h.truth()["orders"] == 30  # sent, never recorded
+    h.env = WriterEnv()
+    assert all(o.landed for o in h.run())
+    h.assert_one_order_per_reference_id()
+    assert h.truth()["create_requests"] == N  # the 30 were found by the lookup

@@ -190,7 +190,8 @@ class ThreePLWriter:
                 " 3PL keeps reference ids unique: send the order under a new one",
                 str(held[0]["id"]),
             )
-        body = nest(body_values(change.values, STRUCTURED))
+        values = {k: v for k, v in change.values.items() if v is not None}  # absent, not null
+        body = nest(body_values(values, STRUCTURED))
         body["reference_id"] = change.key
         made = self.api.create(change.key, body)
         if isinstance(made, Placed):

@@ -32,6 +32,7 @@ from podium.connectors.http import HttpClient, HttpResponse, HttpRetry
 from podium.errors import TerminalTaskError, TransientTaskError
 from podium.syncs.destination import WriterEnv
 from podium.syncs.destinations.threepl_config import ThreePLConfig
+from podium.syncs.run import SyncCancelled
 
 MAX_THROTTLED = 50  # 429s in a row for one request before the batch fails (retryable)
 PAGE = 250  # ShipBob's largest Get Orders ``Limit``
@@ -151,7 +152,7 @@ class OrderApi:
         """One answer that is not a 429 (those are waited out), or ``Lost``."""
         for _ in range(MAX_THROTTLED):
             if self.env.cancelled.is_set():
-                raise TransientTaskError(
+                raise SyncCancelled(
                     f"connection {self.connection!r}: the attempt was cancelled mid-batch;"
                     " nothing of the batch is recorded, and a resend looks orders up first"
                 )
