@@ -20,7 +20,7 @@ from podium.connectors.sources.rest import open_rest_source
 from podium.errors import TerminalTaskError
 from podium.syncs import Change, Mode, Op, Outcome, SyncSpec, read_changes
 from podium.syncs.destination import SyncTarget, Writer, WriterEnv
-from podium.syncs.destinations.rest import RestDestination, RestWriter
+from podium.syncs.destinations.rest import RestDestination, RestWriter, check_records
 from podium.syncs.run import run_sync
 from podium.transforms.warehouse_sql import WarehouseSql, open_warehouse_sql
 
@@ -225,6 +225,17 @@ def test_a_batch_sends_records_as_one_array_and_keeps_each_id(h: Harness) -> Non
     assert {
         k: {"email": v["email"], "traits": v["traits"]} for k, v in h.crm.customers.items()
     } == (h.model())
+
+
+def test_the_records_options_are_checked_under_their_keys() -> None:
+    assert check_records(FIELDS, PUT) == []
+    problems = check_records({}, {"path": "customers", "method": "GET", "batch": "ten",
+                                  "delete": "/customers/{key}", "id": "x"})  # fmt: skip
+    assert sorted(p.split(":", 1)[0] for p in problems) == [
+        "batch", "delete", "fields", "id", "method", "path"]  # fmt: skip
+    assert check_records(FIELDS, {"path": "/c/{id}"}) == [
+        "path: the only placeholders are {key} and {remote_id}"
+    ]
 
 
 def test_misconfigurations_and_a_wrong_token_fail_the_sync_without_showing_secrets(

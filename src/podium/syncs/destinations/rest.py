@@ -81,7 +81,8 @@ def check_records(fields: Mapping[str, str], options: Mapping[str, Any]) -> list
     """The options' shapes, and the placeholders a path may use."""
     problems = OPTIONS.problems(options)
     path, delete = str(options.get("path", "")), str(options.get("delete", ""))
-    if int(options.get("batch", 1) or 1) > 1 and "{" in path:
+    batch = options.get("batch", 1)
+    if isinstance(batch, int) and batch > 1 and "{" in path:
         problems.append("path: a batch of records goes to one path; remove {key} or set batch: 1")
     if "{remote_id}" in path:
         problems.append("path: {remote_id} is known only for removals; use {key}")
