@@ -366,7 +366,7 @@ def with_changes(**changes: Any) -> dict[str, Any]:
         ({"headers": {"X-Key": {"a": 1}}}, "headers.X-Key: expected a string or number"),
         ({"rate_limit": {}}, "rate_limit.requests_per_second: is required unless signal"),
         ({"rate_limit": {"signal": "ebay"}}, "rate_limit.signal: expected one of shopify, amazon"),
-        ({"streams": None}, "streams: is required"),
+        ({"streams": {}}, "streams: is required"),
         ({"streams": {"orders": "x"}}, "streams.orders: expected a mapping"),
         ({"s_path": None}, "streams.orders.path: is required"),
         ({"s_write_mode": "upsert"}, "streams.orders.write_mode: expected one of append, merge"),

@@ -168,7 +168,8 @@ MISTAKES = [
     Mistake("unknown source key", podium_yaml=f"connections:\n  s: {SHOP[:-1]}, shopp: x}}\n"),
     Mistake("source without its token", podium_yaml="connections:\n  s: {type: shopify, shop: a}\n"),
     Mistake("concurrency zero", podium_yaml=f"connections:\n  s: {SHOP[:-1]}, concurrency: 0}}\n"),
-    Mistake("rest without streams", podium_yaml="connections:\n  r: {type: rest, base_url: 'https://x'}\n"),
+    Mistake("rest with no streams", podium_yaml=(
+        "connections:\n  r: {type: rest, base_url: 'https://x', streams: {}}\n")),
     Mistake("unknown pagination style", podium_yaml=(
         "connections:\n  r: {type: rest, base_url: 'https://x', pagination: {style: pages},"
         " streams: {o: {path: /o}}}\n")),

@@ -105,7 +105,7 @@ from podium.connectors.sources.rest_config import (
 )
 from podium.errors import TerminalTaskError
 
-__all__ = ["RestSource", "open_rest_source", "rest_problems", "rewind_cursor"]
+__all__ = ["RestSource", "open_rest_source", "rest_limiter", "rest_problems", "rewind_cursor"]
 
 _MISSING = object()
 
@@ -130,6 +130,8 @@ def open_rest_source(
     reads nothing from disk."""
     secrets = tuple(secrets)
     config, problems = parse_rest_settings(settings)
+    if config is not None and not config.streams and not problems:
+        problems = ["streams: is required to read from it: name at least one stream with its path"]
     if config is None or problems:
         raise misconfigured(name, problems, secrets)
     client = HttpClient(
@@ -138,7 +140,7 @@ def open_rest_source(
         secrets=secrets,
         timeout=config.timeout,
         retry=HttpRetry(attempts=config.retries + 1),
-        limiter=_limiter(name, config.rate_limit, sleep),
+        limiter=rest_limiter(name, config.rate_limit, sleep),
         name=name,
         logger=logger,
         sleep=sleep,
@@ -146,9 +148,10 @@ def open_rest_source(
     return RestSource(name, config, client)
 
 
-def _limiter(
+def rest_limiter(
     name: str, config: RateLimitConfig | None, sleep: Callable[[float], None]
 ) -> RateLimiter | None:
+    """The connection's limiter, one per process: reads and syncs through it share it."""
     if config is None:
         return None
     rate, burst = config.requests_per_second, config.burst

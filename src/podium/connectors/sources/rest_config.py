@@ -105,8 +105,8 @@ SETTINGS = Settings(
             "streams",
             {"type": "object", "minProperties": 1,
              "additionalProperties": STREAM_SETTINGS.json_schema()},
-            "each stream by name, with its path",
-            required=True,
+            "each stream by name, with its path (to read; a connection only synced to"
+            " needs none)",
         ),
     ),
     doc="A rest connection: any JSON API over HTTP.",
@@ -276,6 +276,8 @@ def parse_rest_settings(settings: Any) -> tuple[RestConfig | None, list[str]]:
 def _streams(
     top: _Reader, shared: tuple[dict[str, str], float | None, PaginationConfig]
 ) -> tuple[StreamConfig, ...]:
+    if "streams" not in top.data:
+        return ()  # a destination only: reading it needs streams (open_rest_source says so)
     streams = top.sub("streams")
     if streams is None or not streams.data:
         top.problem("streams", "is required: name at least one stream with its path")
