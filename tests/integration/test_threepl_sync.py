@@ -20,6 +20,7 @@ from podium.syncs import Change, Mode, Op, Outcome, SyncSpec, plan, read_changes
 from podium.syncs.destination import SyncTarget, Writer, WriterEnv
 from podium.syncs.destinations.threepl import ThreePLDestination, ThreePLWriter
 from podium.syncs.run import SyncCancelled, run_sync
+from podium.syncs.state import mark_pending
 from podium.transforms.warehouse_sql import WarehouseSql, open_warehouse_sql
 
 NOW = datetime(2026, 12, 7, 6, tzinfo=UTC)
@@ -87,10 +88,13 @@ class Harness:
         return writer.outcomes
 
     def crash_after_one_batch(self) -> list[Outcome]:
-        """Sends the first batch and dies before recording it."""
+        """Sends the first batch as ``run_sync`` does (marked handed over first) and dies
+        before recording it."""
         writer = self.writer()
         try:
-            return list(writer.send(read_changes(self.sql, self.spec, limit=writer.batch_size)))
+            batch = read_changes(self.sql, self.spec, limit=writer.batch_size)
+            mark_pending(self.sql, self.spec.name, [c.key for c in batch], now=NOW)
+            return list(writer.send(batch))
         finally:
             writer.close()
 
@@ -151,7 +155,7 @@ def h(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Harness]:
 def test_a_first_sync_then_a_one_percent_change_sends_only_that_change(h: Harness) -> None:
     first = h.run()
     assert len(first) == N and all(o.landed for o in first)
-    assert h.requests() == N + N // 100  # a create per order, one lookup per batch of 100
+    assert h.requests() == N  # a create per order: nothing was handed over before
     assert h.env.counters.get("throttled", 0) == 0  # paced to 150 a minute: no 429
     assert h.sandbox.server.violations("threepl") == 0
     ids = {o.reference_id: str(o.id) for o in h.sandbox.simulator("threepl").orders()}
@@ -162,7 +166,7 @@ def test_a_first_sync_then_a_one_percent_change_sends_only_that_change(h: Harnes
     before = h.requests()
     second = h.run()
     assert sorted(o.key for o in second) == ["shop-301", "shop-302", "shop-303"]
-    assert h.requests() - before == 1 + 3  # one lookup for the batch, one create each
+    assert h.requests() - before == 3  # one create each
     h.assert_one_order_per_reference_id()
     before = h.requests()
     assert h.run() == [] and h.requests() == before
@@ -178,7 +182,7 @@ def test_mirror_cancels_removed_orders_and_reports_a_shipped_one(h: Harness) -> 
     h.add_orders(N + 1, N + 3)
     before = h.requests()
     second = {o.key: o for o in h.run()}
-    assert h.requests() - before == 3 + 1 + 3  # three cancels, one lookup, three creates
+    assert h.requests() - before == 3 + 3  # three cancels, three creates
     assert [k for k, o in second.items() if o.op is Op.REMOVE and o.landed] == [
         "shop-10", "shop-11"]  # fmt: skip
     refused = second["shop-12"]
@@ -291,7 +295,7 @@ class CancelledAfter(WriterEnv):
 def test_a_cancelled_attempt_stops_mid_batch_and_the_next_one_finds_what_it_sent(
     h: Harness,
 ) -> None:
-    h.env = CancelledAfter(31)  # a lookup and 30 creates
+    h.env = CancelledAfter(30)  # 30 creates
     with pytest.raises(SyncCancelled, match="cancelled mid-batch"):
         h.run()
     assert h.truth()["orders"] == 30  # sent, never recorded

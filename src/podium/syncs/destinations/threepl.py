@@ -18,10 +18,11 @@
           products: products_json   # a JSON array (text or a list): [{reference_id, quantity}]
 
 One source row is one order. The key is sent as ``reference_id``, which the 3PL keeps
-unique, and every batch of adds is first looked up by reference id (one request per
-batch), so an order an earlier attempt created but did not record is found, not created
-again, whatever the 3PL's duplicate policy; ``threepl_api`` resolves the creates whose
-answer was lost the same way. The order's id is kept as the record's ``remote_id``.
+unique. The orders of a batch an earlier attempt handed over without recording the answer
+(``Change.pending``: the attempt died, a SIGKILL) are first looked up by reference id (one
+request per batch), so an order created but not recorded is found, not created again,
+whatever the 3PL's duplicate policy; ``threepl_api`` resolves the creates whose answer was
+lost within an attempt the same way. Orders never handed over go straight to a create. The order's id is kept as the record's ``remote_id``.
 
 Modes: ``insert`` (adds only) and ``mirror`` (a removal cancels the order; one already
 picked, packed or shipped is not, and the record is reported rejected with the 3PL's
@@ -159,7 +160,8 @@ class ThreePLDestination:
 
 
 class ThreePLWriter:
-    """Sends one sync's batches: creates (after one lookup a batch) or cancels."""
+    """Sends one sync's batches: creates (after one lookup a batch for the orders that
+    may have been created before) or cancels."""
 
     batch_size = BATCH
 
@@ -167,8 +169,11 @@ class ThreePLWriter:
         self.api, self.client, self.target = api, client, target
 
     def send(self, changes: Sequence[Change]) -> list[Outcome]:
-        adds = [c.key for c in changes if c.op is Op.ADD]
-        held = self.api.find(adds) if adds else {}
+        # Only an order an earlier attempt may have created (handed over and not answered:
+        # ``pending``; or tried and refused before) can be held already: look those up,
+        # and send the rest straight away (a webhook's order: one request, not two).
+        maybe_held = [c.key for c in changes if c.op is Op.ADD and (c.pending or c.retry)]
+        held = self.api.find(maybe_held) if maybe_held else {}
         return [self._one(change, held.get(change.key, [])) for change in changes]
 
     def close(self) -> None:
