@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from podium.errors import TerminalTaskError
 from podium.sandbox.brand import EXAMPLE_START, BrandConfig
 from podium.sandbox.faults import Faults, When
 from podium.sandbox.service import Sandbox, start_sandbox
@@ -266,3 +267,18 @@ def test_check_names_the_key() -> None:
     assert problems[0].startswith("fields.subscriptions.email: a sync never sets consent")
     assert problems[1].startswith("fields.nickname: not a Klaviyo profile attribute")
     assert Mode.MIRROR not in profiles.modes
+
+
+def test_a_list_given_by_id_takes_one_lookup_and_an_unknown_one_is_named(
+    sandbox: Sandbox, sql: WarehouseSql
+) -> None:
+    seed(sql, 1, 20)
+    vip = next(lid for lid, name in truth(sandbox)["list_names"].items() if name == "VIP")
+    report, requests = sync(sandbox, sql, "list_members", Mode.UPSERT, list=vip)
+    assert (report.landed["add"], requests) == (20, 4)
+    assert_members_equal(sandbox, sql)
+    seed(sql, 21, 30)
+    with pytest.raises(
+        TerminalTaskError, match="list: Klaviyo has no list named or with id 'Gold'"
+    ):
+        sync(sandbox, sql, "list_members", Mode.UPSERT, list="Gold")

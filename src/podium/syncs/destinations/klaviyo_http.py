@@ -20,6 +20,7 @@ retry is counted in the writer's counters (``requests``, ``throttled``, ``retrie
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ JSON_API = "application/vnd.api+json"
 RECORD_STATUSES = (400, 404, 409, 413, 422)  # answers about the record sent, not the call
 PAGE = 100  # import-errors and profile lookups: Klaviyo's largest page
 REMOVE_MOST = 1000  # profile ids per list-relationship request
+_LIST_ID = re.compile(r"[A-Za-z0-9]{6}")
 
 # operation → (the limit it spends, as rate_limits names it; method; path template)
 OPERATIONS: dict[str, tuple[str, str, str]] = {
@@ -166,8 +168,11 @@ class KlaviyoWriteApi:
 
     # -- lists ---------------------------------------------------------------------------
     def list_id(self, wanted: str) -> str | None:
-        """The id of the list named ``wanted`` or with id ``wanted``; None when neither."""
-        for field in ("name", "id"):
+        """The id of the list named ``wanted`` or with id ``wanted``; None when neither.
+        What looks like an id (six letters and digits) is tried as one first: one request
+        either way when the guess is right."""
+        fields = ("id", "name") if _LIST_ID.fullmatch(wanted) else ("name", "id")
+        for field in fields:
             params = {"filter": f"equals({field},{_quoted(wanted)})"}
             for item in self._pages("lists", params):
                 return str(item["id"])
