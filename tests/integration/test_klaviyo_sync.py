@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from podium.connectors.sources.klaviyo.endpoints import Limit, write_limit
 from podium.errors import TerminalTaskError
 from podium.sandbox.brand import EXAMPLE_START, BrandConfig
 from podium.sandbox.faults import Faults, When
@@ -267,6 +268,16 @@ def test_check_names_the_key() -> None:
     assert problems[0].startswith("fields.subscriptions.email: a sync never sets consent")
     assert problems[1].startswith("fields.nickname: not a Klaviyo profile attribute")
     assert Mode.MIRROR not in profiles.modes
+
+
+def test_write_endpoints_have_klaviyos_limits_and_take_overrides() -> None:
+    assert write_limit("profile_import", "2026-07-15") == Limit(75, 750)
+    assert write_limit("profile_import", "2026-04-15") == Limit(75, 700)
+    assert write_limit("profile_bulk_import_jobs", "2025-10-15") == Limit(10, 150)
+    settings = {"api_key": "pk_test", "rate_limits": {"profile_import": {"burst": 5, "steady": 60}}}
+    assert DESTINATION.problems(settings) == []
+    wrong = DESTINATION.problems({"api_key": "pk_test", "rate_limits": {"bulk": {}}})
+    assert wrong[0].startswith("rate_limits.bulk: unknown endpoint")
 
 
 def test_a_list_given_by_id_takes_one_lookup_and_an_unknown_one_is_named(

@@ -198,7 +198,14 @@ class KlaviyoWriteApi:
     def _pages(self, op: str, params: Mapping[str, str], *ids: str) -> Iterator[dict[str, Any]]:
         request: HttpRequest | None = HttpRequest("GET", _path(op, ids), params)
         while request is not None:
-            body = self._json(self._call(op, request, parse=True))
+            response = self._call(op, request, parse=True)
+            if response.status in RECORD_STATUSES:
+                refused = _rejection(response, self._client(op).mask)
+                raise TerminalTaskError(
+                    f"connection {self.name!r}: Klaviyo refused GET {response.url}:"
+                    f" {refused.reason}; check the connection's revision and the sync's options"
+                )
+            body = self._json(response)
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
                 raise TerminalTaskError(
                     f"connection {self.name!r}: {request.url} answered without a JSON:API"
