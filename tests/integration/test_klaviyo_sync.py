@@ -184,29 +184,34 @@ FAULTS = {
     "429 storm": Faults(throttle=When.at(2, 9), throttle_burst=4, retry_after=0.05),
     "429 without Retry-After": Faults(status=429, status_when=When.at(2, 5)),
     "5xx burst": Faults(errors=When.at(2, 9), error_burst=2),
-    # the 2nd request is the first job's creation: its answer lost, the job is sent again
     "truncated answers": Faults(truncate=When.at(2, 5, 8, 11)),
 }
 
 
+@pytest.mark.parametrize("obj", ["list_members", "profiles"])
 @pytest.mark.parametrize("faults", list(FAULTS.values()), ids=list(FAULTS))
 def test_faults_lose_nothing_and_double_nothing(
-    sandbox: Sandbox, sql: WarehouseSql, faults: Faults
+    sandbox: Sandbox, sql: WarehouseSql, faults: Faults, obj: str
 ) -> None:
-    n = 600
+    # profiles: 300 rows, so the change (1 add, 1 update) goes by profile-import
+    n, mode = (600, Mode.MIRROR) if obj == "list_members" else (300, Mode.UPSERT)
+    options = {"list": "VIP"} if obj == "list_members" else {}
     seed(sql, 1, n)
     sandbox.server.set_faults("klaviyo", faults)
-    first, _ = sync(sandbox, sql, "list_members", Mode.MIRROR, list="VIP")
+    first, _ = sync(sandbox, sql, obj, mode, **options)
     assert first.landed["add"] == n and first.rejected == 0
     change_one_percent(sql, n)
-    second, _ = sync(sandbox, sql, "list_members", Mode.MIRROR, list="VIP")
-    assert second.rejected == 0
+    second, _ = sync(sandbox, sql, obj, mode, **options)
+    assert second.rejected == 0 and second.sent > 0
     sandbox.server.set_faults("klaviyo", None)
-    assert_members_equal(sandbox, sql)
+    if obj == "list_members":
+        assert_members_equal(sandbox, sql)
+    else:
+        assert_profiles_equal(sandbox, sql)
     assert first.counters.get("retries", 0) + second.counters.get("retries", 0) > 0
-    if faults.truncate.numbers:  # a job whose answer was lost was submitted again
-        assert len(sandbox.simulator("klaviyo").writes.jobs) > 2
-    again, requests = sync(sandbox, sql, "list_members", Mode.MIRROR, list="VIP")
+    if faults.truncate.numbers and obj == "list_members":  # the 2nd request: a job's creation
+        assert len(sandbox.simulator("klaviyo").writes.jobs) > 2  # its answer lost, sent again
+    again, requests = sync(sandbox, sql, obj, mode, **options)
     assert (again.sent, requests) == (0, 0)
 
 

@@ -252,8 +252,14 @@ class KlaviyoWriteApi:
                 else write_limit(limit_name, self.config.revision)
             )
             rate, burst = pacing(limit, self._windows)
+            # the source's key for an endpoint it reads too: an extract and a sync share it
+            key = (
+                f"klaviyo:{self.name}:{ENDPOINTS[limit_name].path}:{limit}:{self._windows}"
+                if limit_name in ENDPOINTS
+                else f"klaviyo-write:{self.name}:{op}:{limit}:{self._windows}"
+            )
             limiter = shared_limiter(
-                f"klaviyo-write:{self.name}:{op}:{limit}:{self._windows}",
+                key,
                 partial(TokenBucket, rate, burst, sleep=self._sleep),
             )
             client = self._clients[op] = HttpClient(
