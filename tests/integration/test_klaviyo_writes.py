@@ -368,3 +368,45 @@ def test_a_full_bulk_import_job_of_ten_thousand_profiles_runs_in_one_poll(
         recorder.app.clock.now()))  # fmt: skip
     assert profiles[recorder.app.state.holder("external_id", "w17", recorder.app.clock.now())][
         "email"] == brand.customers[3].email  # fmt: skip
+
+
+# -- reading writes back: profiles by identifier, lists by name --------------------------
+def test_written_profiles_are_listed_and_found_by_identifier_as_the_spec_declares(
+    world: tuple[httpx.Client, Recorder, FrozenTime], brand: Brand
+) -> None:
+    client, recorder, _ = world
+    app = recorder.app
+    _, vip = (lid for lid, _ in app.model.lists)
+    known = brand.customers[0]
+    job = call(client, "POST", "/api/profile-bulk-import-jobs/", bulk(
+        [{"email": "grace@example.com", "external_id": "wh-9"},
+         {"email": known.email, "first_name": "Renamed"}], vip))  # fmt: skip
+    jid = job.json()["data"]["id"]
+    for _ in range(2):
+        call(client, "GET", f"/api/profile-bulk-import-jobs/{jid}/")
+    found = call(client, "GET", "/api/profiles/", params={
+        "filter": f'any(email,["grace@example.com","{known.email}","nobody@example.com"])',
+        "page[size]": "100"}).json()["data"]  # fmt: skip
+    assert sorted(p["attributes"]["email"] for p in found) == sorted(
+        ["grace@example.com", known.email]
+    )
+    renamed = next(p for p in found if p["attributes"]["email"] == known.email)
+    assert renamed["attributes"]["first_name"] == "Renamed"  # as written, not as the brand had
+    by_id = call(client, "GET", "/api/profiles/", params={
+        "filter": 'equals(external_id,"wh-9")'}).json()["data"]  # fmt: skip
+    assert [p["attributes"]["email"] for p in by_id] == ["grace@example.com"]
+    listed = []
+    request: dict[str, str] | None = {"page[size]": "100"}
+    while request is not None:
+        page = call(client, "GET", "/api/profiles/", params=request).json()
+        listed += page["data"]
+        following = page["links"].get("next")
+        request = dict(httpx.URL(following).params) if following else None
+    assert len(listed) == len({p["id"] for p in listed}) == len(app.written_state()["profiles"])
+    lists = call(client, "GET", "/api/lists/", params={"filter": 'equals(name,"VIP")'})
+    assert [item["id"] for item in lists.json()["data"]] == [vip]
+    none = call(client, "GET", "/api/lists/", params={"filter": 'equals(name,"Nope")'})
+    assert none.json()["data"] == []
+    assert problems_with(recorder.exchanges) == []
+    truth = app.truth()
+    assert truth["list_names"][vip] == "VIP" and len(truth["lists"][vip]) == 2

@@ -79,10 +79,10 @@ class KlaviyoSimulator:
         self.limits = FixedWindows(tiers_for(tiers), windows)
         self.violations = 0
         self._base = "https://a.klaviyo.com"
-        renderer = Renderer(self.model, lambda: self._base)
+        self.state = AccountState(self.model)
+        renderer = Renderer(self.model, lambda: self._base, self.state)
         self.listings = listings(renderer)
         self.webhooks = WebhookSender(self.model, clock, renderer.event)
-        self.state = AccountState(self.model)
         self.writes = WriteApi(self.state, lambda: self._base)
         self._write_lock = threading.Lock()
 
@@ -103,6 +103,14 @@ class KlaviyoSimulator:
             "profiles": self.state.profiles(now),
             "lists": {lid: self.state.members(lid, now) for lid in sorted(self.state.list_ids())},
         }
+
+    def truth(self) -> dict[str, Any]:
+        """``written_state()`` with each list's name: what ``GET /_sandbox/truth/klaviyo-writes``
+        answers, the ground truth a sync run from outside the process is checked against."""
+        state = self.written_state()
+        names = dict(self.model.lists)
+        state["list_names"] = {lid: names[lid] for lid in state["lists"]}
+        return state
 
     # -- serving ---------------------------------------------------------------------
     def answer(self, request: Request) -> Answer:
@@ -160,6 +168,9 @@ class KlaviyoSimulator:
         _check_sort(listing, params.get("sort"))
         rows = listing.rows(now, archived)
         start, end = _bounds(rows, listing, conditions)
+        values = [c for c in conditions if c.field in listing.values]
+        if values:
+            rows, start, end = _narrowed(rows, listing, values, start, end, now)
         if any(c.field == "messages.channel" and c.value != "email" for c in conditions):
             end = start  # the brand sends email campaigns only
         token = params.get("page[cursor]")
@@ -231,6 +242,33 @@ def _bounds(rows: Rows, listing: Listing, conditions: list[Condition]) -> tuple[
             at = low if c.op == "less-than" else high
             end = min(end, bisect.bisect_right(rows.keys, at, 0, rows.count))
     return start, end
+
+
+def _narrowed(
+    rows: Rows, listing: Listing, conditions: list[Condition], start: int, end: int,
+    now: datetime,
+) -> tuple[Rows, int, int]:  # fmt: skip
+    """The rows in ``[start, end)`` matching every ``any``/``equals`` condition, as rows of
+    their own (so paging over them works as over any listing)."""
+    if listing.find is not None and rows.index is not None:
+        first = conditions[0]
+        ids = listing.find(first.field, first.value, now)
+        positions = sorted(i for i in (rows.index.get(rid) for rid in ids) if i is not None)
+    else:
+        positions = list(range(start, end))
+    chosen = []
+    for i in positions:
+        if not start <= i < end:
+            continue
+        rendered = rows.render(rows.items[i])
+        if all(_value_of(rendered, c.field) in c.value for c in conditions):
+            chosen.append(i)
+    narrowed = Rows([rows.keys[i] for i in chosen], [rows.items[i] for i in chosen], rows.render)
+    return narrowed, 0, narrowed.count
+
+
+def _value_of(resource: Mapping[str, Any], field: str) -> Any:
+    return resource.get("id") if field == "id" else (resource.get("attributes") or {}).get(field)
 
 
 def _token(key: Any) -> str:

@@ -2,7 +2,8 @@
 wrapped in ``and(…)``), checked against what each endpoint accepts.
 
 Values: ISO-8601 datetimes (``2025-05-01T00:00:00Z`` or with an offset), quoted strings
-(``'email'`` or ``"email"``), ``true``/``false``. Besides each listing's own fields,
+(``'email'`` or ``"email"``), lists of quoted strings for ``any`` (``["a@x.io","b@x.io"]``),
+``true``/``false``. Besides each listing's own fields,
 ``equals(archived,true|false)`` (campaigns, flows) and ``equals(messages.channel,'…')``
 (campaigns, where it is required) are understood.
 """
@@ -19,6 +20,8 @@ from podium.sandbox.klaviyo.resources import Listing
 
 _CONDITION = re.compile(r"\s*([a-z-]+)\(\s*([\w.]+)\s*,\s*([^()]*?)\s*\)\s*(?:,|$)")
 CHANNELS = ("email", "sms", "mobile_push")
+_QUOTED = re.compile(r'"([^"]*)"|\'([^\']*)\'')
+ANY_MOST = 100  # values in one any(…): a page of profiles at most (the spec states no cap)
 
 
 @dataclass(frozen=True)
@@ -64,10 +67,28 @@ def _condition(op: str, field: str, raw: str, listing: Listing) -> Condition:
         _invalid(f"'{field}' is not a filterable field for {listing.name}.")
     if op not in accepted:
         _invalid(f"Filter operation '{op}' is not allowed for field '{field}'.")
+    if field in listing.values:
+        return Condition(op, field, _strings(op, raw))
     try:
         return Condition(op, field, parse_time(raw.strip("'\"")))
     except ValueError:
         _invalid(f"Invalid date filter value {raw!r} for '{field}'.")
+
+
+def _strings(op: str, raw: str) -> tuple[str, ...]:
+    """``equals``' one quoted string, or ``any``'s list of them: ``["a","b"]``."""
+    raw = raw.strip()
+    if op == "any":
+        if not (raw.startswith("[") and raw.endswith("]")):
+            _invalid(f'any takes a list of values, ["a","b"]; got {raw!r}.')
+        items = _QUOTED.findall(raw[1:-1])
+        if not items or len(items) > ANY_MOST:
+            _invalid(f"any takes 1 to {ANY_MOST} values; got {len(items)}.")
+        return tuple(a or b for a, b in items)
+    match = _QUOTED.fullmatch(raw)
+    if match is None:
+        _invalid(f'Invalid value {raw!r}: quote it ("VIP").')
+    return (match[1] or match[2],)
 
 
 def parse_time(text: str) -> datetime:

@@ -6,6 +6,12 @@ takes ``page[size]`` at all is ``revisions.py``'s to say), the field it sorts on
 filter operators each field accepts (others are a 400, as in Klaviyo),
 and ``rows(now, archived)``: the resources existing at ``now``, with their sort keys, in
 sorted order. Resources are rendered lazily (``render``) so a page of events costs a page.
+
+Profiles are the brand's as written over (``store.AccountState``): a written profile shows
+as it was last written, a created one joins the list. ``any``/``equals`` on a profile's
+``id``, ``email``, ``phone_number`` or ``external_id`` (and a list's ``name`` or ``id``)
+take strings; ``find`` narrows a listing to the rows such a condition names without
+rendering every row (profiles look identifiers up in the store's index).
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ from podium.sandbox.klaviyo.model import (
     iso,
     profile_id,
 )
+from podium.sandbox.klaviyo.store import IDENTIFIERS, AccountState, Record
 
 Key = tuple[Any, str]  # (sort value, id)
 TIME_OPS = frozenset({"greater-than", "greater-or-equal", "less-than", "less-or-equal"})
+VALUE_OPS = frozenset({"any", "equals"})
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class Rows:
     items: Sequence[Any]
     render: Callable[[Any], dict[str, Any]]
     end: int = -1  # rows past it do not exist yet (-1: all do)
+    index: dict[str, int] | None = None  # id → position, where a listing keeps one
 
     @property
     def count(self) -> int:
@@ -54,6 +63,9 @@ class Listing:
     rows: Callable[[datetime, bool], Rows]
     archivable: bool = False
     requires_channel: bool = False
+    values: frozenset[str] = frozenset()  # fields whose filters take strings, not times
+    #: (field, values, now) → the ids those values name, for a listing that can look them up
+    find: Callable[[str, Sequence[str], datetime], set[str]] | None = None
 
 
 def listings(r: Renderer) -> dict[str, Listing]:
@@ -62,14 +74,27 @@ def listings(r: Renderer) -> dict[str, Listing]:
         "profiles": Listing(
             "profiles",
             "updated",
-            {"updated": frozenset({"greater-than", "less-than"})},
+            {
+                "updated": frozenset({"greater-than", "less-than"}),
+                **dict.fromkeys(("id", *IDENTIFIERS), VALUE_OPS),
+            },
             20,
             100,
             r.profiles,
+            values=frozenset(("id", *IDENTIFIERS)),
+            find=r.find_profiles,
         ),  # fmt: skip
         "events": Listing("events", "datetime", {"datetime": TIME_OPS}, 200, 1000, r.events),
         "metrics": Listing("metrics", None, {}, 200, 200, r.metrics),
-        "lists": Listing("lists", None, {}, 10, 10, r.lists),
+        "lists": Listing(
+            "lists",
+            None,
+            dict.fromkeys(("name", "id"), VALUE_OPS),
+            10,
+            10,
+            r.lists,
+            values=frozenset(("name", "id")),
+        ),  # fmt: skip
         "campaigns": Listing(
             "campaigns",
             "updated_at",
@@ -89,31 +114,47 @@ def listings(r: Renderer) -> dict[str, Listing]:
 class Renderer:
     """Renders resources as of a time; ``base`` gives the URL prefix for their links."""
 
-    def __init__(self, model: KlaviyoModel, base: Callable[[], str]) -> None:
-        self.model, self.base = model, base
-        self._profiles: tuple[datetime, Rows] | None = None
+    def __init__(self, model: KlaviyoModel, base: Callable[[], str], state: AccountState) -> None:
+        self.model, self.base, self.state = model, base, state
+        self._profiles: tuple[tuple[datetime, int], Rows] | None = None
 
     def _link(self, kind: str, rid: str) -> dict[str, str]:
         return {"self": f"{self.base()}/api/{kind}/{rid}/"}
 
     # -- profiles --------------------------------------------------------------------
     def profiles(self, now: datetime, archived: bool) -> Rows:
+        """The brand's profiles as of ``now``, each as written if it was, and the
+        profiles writes created, by (updated, id)."""
+        stamp = (now, self.state.version)
         cached = self._profiles
-        if cached is not None and cached[0] == now:
+        if cached is not None and cached[0] == stamp:
             return cached[1]
-        items = sorted(
-            (
-                ((self.model.profile_updated(c, now), profile_id(c.id)), c)
-                for c in self.model.customers_as_of(now)
-            ),
-            key=lambda pair: pair[0],
-        )
-        rows = Rows([k for k, _ in items], [(k[0], c) for k, c in items], self._profile)
-        self._profiles = (now, rows)
+        written = self.state.written()
+        items: list[tuple[tuple[datetime, str], Any]] = [
+            ((self.model.profile_updated(c, now), profile_id(c.id)), c)
+            for c in self.model.customers_as_of(now)
+            if profile_id(c.id) not in written
+        ]
+        items.extend(((r.updated, r.id), r) for r in written.values())
+        items.sort(key=lambda pair: pair[0])
+        index = {key[1]: n for n, (key, _) in enumerate(items)}
+        rows = Rows([k for k, _ in items], [(k[0], c) for k, c in items], self._profile,
+                    index=index)  # fmt: skip
+        self._profiles = (stamp, rows)
         return rows
+
+    def find_profiles(self, field: str, values: Sequence[str], now: datetime) -> set[str]:
+        """The ids of the profiles whose ``field`` is one of ``values``."""
+        if field == "id":
+            return set(values)
+        found = (self.state.holder(field, value, now) for value in values)
+        return {pid for pid in found if pid is not None}
 
     def _profile(self, item: Any) -> dict[str, Any]:
         updated, c = item
+        if isinstance(c, Record):
+            return {"type": "profile", "id": c.id, "attributes": c.render(),
+                    "links": self._link("profiles", c.id)}  # fmt: skip
         pid = profile_id(c.id)
         location = {"city": c.city, "region": c.region, "country": "United States"}
         attributes = {

@@ -74,6 +74,12 @@ class AccountState:
         self._lists = _Lists()
         self._lock = threading.RLock()
         self._serial = itertools.count(1)
+        self.version = 0  # moves on with every write: listings cache by it
+
+    def written(self) -> dict[str, Record]:
+        """The profiles writes have touched or created, by id (a copy)."""
+        with self._lock:
+            return dict(self.records)
 
     # -- reading ---------------------------------------------------------------------
     def profile(self, pid: str, now: datetime) -> Record | None:
@@ -213,6 +219,7 @@ class AccountState:
         self, record: Record, attributes: Mapping[str, Any], meta: Mapping[str, Any], *,
         clear: bool,
     ) -> None:  # fmt: skip
+        self.version += 1
         before = {n: record.attributes.get(n) for n in IDENTIFIERS}
         _apply(record, attributes, meta, clear=clear)
         for name, old in before.items():

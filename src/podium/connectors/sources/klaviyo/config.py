@@ -14,6 +14,7 @@
         retries: 5
         rate_limits:                    # override an endpoint's limits (Klaviyo changes them)
           events: {burst: 350, steady: 3500}   # per second, per minute
+          profile_import: {burst: 75, steady: 700}  # a sync's writes (endpoints.WRITE_ENDPOINTS)
 
 Messages never quote the key: they say what is wrong with it, not what it is.
 
@@ -36,7 +37,12 @@ from podium.connectors.settings import (
     stream_selection,
     unknown_keys,
 )
-from podium.connectors.sources.klaviyo.endpoints import ENDPOINTS, STREAM_NAMES, Limit
+from podium.connectors.sources.klaviyo.endpoints import (
+    ENDPOINTS,
+    STREAM_NAMES,
+    WRITE_ENDPOINTS,
+    Limit,
+)
 from podium.settings.describe import DURATION, Option, Settings
 
 DEFAULT_BASE_URL = "https://a.klaviyo.com"
@@ -64,7 +70,8 @@ SETTINGS = Settings(
                "the streams to read (default: every stream)"),
         Option("timeout", DURATION, "per request (30s)"),
         Option("retries", {"type": "integer", "minimum": 0}, "tries after a failure (5)"),
-        Option("rate_limits", {"type": "object", "propertyNames": {"enum": list(ENDPOINTS)},
+        Option("rate_limits", {"type": "object",
+                               "propertyNames": {"enum": [*ENDPOINTS, *WRITE_ENDPOINTS]},
                                "additionalProperties": _LIMIT},
                "override an endpoint's limits: events: {burst: 350, steady: 3500}"),
     ),
@@ -151,8 +158,9 @@ def _limits(value: Any, problems: list[str]) -> dict[str, Limit]:
     limits = {}
     for endpoint, spec in value.items():
         where = f"rate_limits.{endpoint}"
-        if endpoint not in ENDPOINTS:
-            problems.append(f"{where}: unknown endpoint; expected one of {', '.join(ENDPOINTS)}")
+        if endpoint not in ENDPOINTS and endpoint not in WRITE_ENDPOINTS:
+            known = ", ".join([*ENDPOINTS, *WRITE_ENDPOINTS])
+            problems.append(f"{where}: unknown endpoint; expected one of {known}")
             continue
         burst = spec.get("burst") if isinstance(spec, Mapping) else None
         steady = spec.get("steady") if isinstance(spec, Mapping) else None

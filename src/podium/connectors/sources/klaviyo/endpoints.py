@@ -110,6 +110,24 @@ ENDPOINTS: dict[str, Endpoint] = {
 }  # fmt: skip
 STREAM_NAMES = tuple(ENDPOINTS)
 
+#: The write side (a sync's ``klaviyo`` destination), named like ``rate_limits``' keys: bulk
+#: import jobs (create, poll, errors: each its own budget at this tier) and list
+#: relationships are M; profile-import (and the PATCH a 409 leads to) L, whose steady
+#: window was 700/min before revision 2026-07-15 (reverse-etl-apis.md §1.2, §1.7).
+WRITE_ENDPOINTS: dict[str, Limit] = {
+    "profile_bulk_import_jobs": TIERS["M"],
+    "profile_import": TIERS["L"],
+    "list_relationships": TIERS["M"],
+}
+L_BEFORE_2026_07_15 = Limit(75, 700)
+
+
+def write_limit(name: str, revision: str) -> Limit:
+    """The published limit of write endpoint ``name`` under ``revision``."""
+    if name == "profile_import" and revision < "2026-07-15":
+        return L_BEFORE_2026_07_15
+    return WRITE_ENDPOINTS[name]
+
 
 def page_size(endpoint: Endpoint, revision: str) -> int | None:
     """The ``page[size]`` to send under ``revision``; None where that revision has none
