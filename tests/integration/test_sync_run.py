@@ -133,6 +133,9 @@ def test_dry_run_and_tripped_guard_send_nothing(wh: WarehouseSql) -> None:
     with pytest.raises(TerminalTaskError, match="guard max_changes 10% tripped"):
         run_sync(wh, SPEC, dest, now=lambda: NOW, guard=Guard.parse("10%"))
     assert dest.batches == []
+    dry = run_sync(wh, SPEC, dest, now=lambda: NOW, guard=Guard.parse("10%"), dry_run=True)
+    assert dry.guard is not None and "20 changes (0 adds, 0 updates, 20 removes)" in dry.guard
+    assert "the guard would refuse it" in dry.summary() and dest.batches == []
 
 
 def test_a_cancelled_run_stops_between_batches(wh: WarehouseSql) -> None:
