@@ -141,6 +141,15 @@ def test_preview_guard_dry_run_override_and_rejections(
     assert "email" in reason.lower(), reason
     run = project.show(third["run_id"])
     assert run["status"] == "succeeded"
+    # … and said as a failed warn check: what the run's summary and alerts show
+    [(payload,)] = project.query(
+        "SELECT payload FROM events WHERE type = 'CheckEvaluated' AND run_id = ?",
+        (third["run_id"],),
+    )
+    check = json.loads(payload)
+    assert check["check"] == "sync vip_to_klaviyo: records rejected" and not check["passed"]
+    assert check["severity"] == "warn" and check["failing"] == 1
+    assert "1 rejected" in check["message"] and reason in check["message"]
     preview = project.ok("sync", "preview", "vip_to_klaviyo").out
     assert f"retry p300: rejected before: {reason}" in preview, preview
     listed = json.dumps(project.ok("sync", "list", "--json").json())
