@@ -163,3 +163,18 @@ def test_a_writer_answering_for_other_records_records_nothing(wh: WarehouseSql) 
     with pytest.raises(TerminalTaskError, match="answered for the wrong records"):
         run_sync(wh, SPEC, Wrong(), now=lambda: NOW)
     assert wh.query("SELECT count(*) FROM _podium.sync_state WHERE hash IS NOT NULL") == [(0,)]
+
+
+def test_a_secret_in_a_destinations_reason_is_masked_before_it_is_written(
+    wh: WarehouseSql,
+) -> None:
+    from podium.core.masking import Masker
+
+    class Echoing(MemoryDestination):
+        def send(self, changes: Sequence[Change]) -> list[Outcome]:
+            return [Outcome(c.key, c.op, c.hash, False, "bad key pk_live_s3cr3t") for c in changes]
+
+    report = run_sync(wh, SPEC, Echoing(), now=lambda: NOW, mask=Masker({"pk_live_s3cr3t"}))
+    assert report.reasons == {"bad key ***": 100}
+    stored = wh.query("SELECT DISTINCT reason FROM _podium.sync_rejected")
+    assert stored == [("bad key ***",)]

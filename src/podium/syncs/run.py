@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from logging import Logger
 from typing import Any
@@ -110,9 +110,11 @@ def run_sync(
     log: Logger | None = None,
     cancelled: threading.Event | None = None,
     counters: Mapping[str, int] | None = None,
+    mask: Callable[[str], str] | None = None,
 ) -> SyncReport:
     """Plans ``spec`` (raising when the guard trips: nothing is sent), then sends and
-    records its changes batch by batch (unless ``dry_run``)."""
+    records its changes batch by batch (unless ``dry_run``). ``mask`` hides secrets in the
+    destination's reasons before they are written to the warehouse or reported."""
     planned = plan(
         sql,
         spec.name,
@@ -152,6 +154,9 @@ def run_sync(
                 break
             mark_pending(sql, spec.name, [c.key for c in batch], now=now())
             outcomes = _checked(spec.name, batch, writer.send(batch))
+            if mask is not None:
+                outcomes = [o if o.reason is None else replace(o, reason=mask(o.reason))
+                            for o in outcomes]  # fmt: skip
             record_batch(sql, spec.name, outcomes, now=now())
             _count(report, outcomes)
             after = batch[-1].key
