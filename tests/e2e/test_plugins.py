@@ -39,6 +39,8 @@ PUBLIC = {
     "podium.kinds.base",
     "podium.kind_contract",
     "podium.settings.describe",
+    "podium.syncs",
+    "podium.syncs.destination",
     "podium.testing",
 }
 
@@ -164,6 +166,38 @@ def test_a_plugin_source_and_kind_run_in_a_workflow(venv: Venv, tmp_path: Path) 
     stream = _task(second, "numbers")["output"]["streams"][0]
     assert stream["received"] == 6, stream  # from the cursor (25, read again) to 30
     assert _table(project) == list(range(1, 31))
+
+
+def test_a_sync_writes_through_a_plugins_destination(venv: Venv, tmp_path: Path) -> None:
+    project = write(
+        tmp_path / "proj",
+        {
+            "podium.yaml": (
+                "warehouse: {type: duckdb}\nconnections:\n  outbox: {type: jsonl, path:"
+                " out/changes.jsonl}\nsyncs:\n  people_out:\n    from: marts.people\n"
+                "    to: outbox\n    object: lines\n    key: id\n    mode: mirror\n"
+                "    fields: {email: email}\n"
+            ),
+            "models/marts/people.sql": (
+                "select i as id, case when i = 3 then 'nope' else 'p' || i || '@x.io' end"
+                " as email from range(1, 6) t(i)"
+            ),
+            "workflows/push.yaml": (
+                "name: push\ntasks:\n  - {id: models, transform: marts}\n"
+                "  - {id: out, sync: people_out, depends_on: [models]}\n"
+            ),
+        },
+    )
+    done = venv.podium(project, "run", "push", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    output = _task(json.loads(done.stdout), "out")["output"]
+    assert isinstance(output, dict)
+    assert (output["landed"], output["rejected"]) == ({"add": 4, "update": 0, "remove": 0}, 1)
+    assert output["reasons"] == {"email 'nope' has no @": 1}
+    lines = (project / "out" / "changes.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["key"] for line in lines) == ["1", "2", "4", "5"]
+    listed = json.loads(venv.podium(tmp_path, "plugins", "--json").stdout)
+    assert listed["podium.destinations"]["plugins"]["jsonl"] == "podium_example_plugin.jsonl"
 
 
 def test_the_plugin_kind_passes_the_kind_contract(venv: Venv, tmp_path: Path) -> None:

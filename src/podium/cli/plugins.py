@@ -17,12 +17,14 @@ def installed() -> dict[str, dict[str, Any]]:
     from podium.connectors import warehouse
     from podium.kinds import registry as kinds
     from podium.notify import delivery
+    from podium.syncs import destination
 
     groups: dict[str, tuple[list[str], Plugins]] = {
         kinds.GROUP: (_own_kinds(), kinds.installed()),
         sources.GROUP: (list(sources.BUILT_IN), sources.installed()),
         warehouse.GROUP: (list(warehouse.KEYS), warehouse.installed()),
         delivery.GROUP: (["apprise's schemes (slack, mailto, json, …)"], delivery.installed()),
+        destination.GROUP: (list(destination.BUILT_IN), destination.installed()),
     }
     return {
         group: {

@@ -1,7 +1,8 @@
 """Where a sync sends its records: destination types, the objects they write, their writers.
 
 A connection in podium.yaml that a sync may write to has a *destination type* (its
-``type:``: ``klaviyo``, ``shopify``, ``threepl``, ``rest``). Each type is one module under
+``type:``: ``klaviyo``, ``shopify``, ``threepl``, ``rest``, or a plugin's, by entry point
+``podium.destinations``). Each of podium's is one module under
 ``podium.syncs.destinations`` exposing ``DESTINATION`` (a ``DestinationType``):
 
     objects      what it can write (``profiles``, ``list_members``, ``customer_tags`` …),
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from logging import Logger
 from typing import Any, Protocol
 
+from podium.plugins import Plugins, load_plugins
 from podium.settings.describe import Settings
 from podium.syncs.diff import Mode
 from podium.syncs.plan import Change
@@ -116,23 +118,33 @@ BUILT_IN = {
 }
 
 
+GROUP = "podium.destinations"
+
+
+def installed() -> Plugins:
+    """The destination types plugins add by entry point ``podium.destinations``."""
+    return load_plugins(GROUP, tuple(BUILT_IN), "destination type", ("objects", "problems", "open"))
+
+
 def destination_type(kind: str) -> DestinationType | None:
-    """The destination type a connection's ``type:`` names, or None when it cannot be
-    written to."""
+    """The destination type a connection's ``type:`` names (podium's own or a plugin's),
+    or None when it cannot be written to."""
     module = BUILT_IN.get(kind)
     if module is None:
-        return None
+        plugin: DestinationType | None = installed().found.get(kind)
+        return plugin
     found: DestinationType = importlib.import_module(module).DESTINATION
     return found
 
 
 def is_destination(settings: Mapping[str, Any]) -> bool:
     """Whether a connection's ``type:`` is one a sync can write to."""
-    return settings.get("type") in BUILT_IN
+    kind = settings.get("type")
+    return isinstance(kind, str) and (kind in BUILT_IN or kind in installed().found)
 
 
 def destination_type_names() -> list[str]:
-    return list(BUILT_IN)
+    return [*BUILT_IN, *sorted(installed().found)]
 
 
 def nest(values: Mapping[str, Any]) -> dict[str, Any]:
