@@ -21,7 +21,8 @@ a kind's module compares its name.
 
 Optional abilities are separate small protocols: ``StartsWorkflow`` (the engine starts a
 child run instead of handing the task to an executor), ``LoadsConnection`` (the task reads a
-connection: its pool, its dataset), ``Expands`` (one task written becomes several).
+connection: its pool, its dataset), ``SpendsConnection`` (the task spends a connection's API
+budget without loading it: a sync), ``Expands`` (one task written becomes several).
 """
 
 from __future__ import annotations
