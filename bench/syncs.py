@@ -47,6 +47,7 @@ import math
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -373,6 +374,9 @@ def bench_webhook_to_3pl(orders: int, interval: float) -> dict[str, Any]:
     from podium.sandbox.threepl.app import DEMO_CHANNEL_ID, DEMO_TOKEN
 
     held: dict[str, float] = {}
+    held_wall: dict[str, float] = {}  # the same moments on the store's clock (time.time)
+    sent_wall: dict[str, float] = {}
+    deliveries: dict[str, str] = {}  # reference id → delivery id
     landed = threading.Condition()
     options = {"threepl": {"timer": time.monotonic}}
     with (
@@ -386,6 +390,7 @@ def bench_webhook_to_3pl(orders: int, interval: float) -> dict[str, Any]:
             made = create(body, channel_id, now)
             with landed:
                 held.setdefault(str(body["reference_id"]), time.perf_counter())
+                held_wall.setdefault(str(body["reference_id"]), time.time())
                 landed.notify_all()
             return made
 
@@ -415,8 +420,11 @@ def bench_webhook_to_3pl(orders: int, interval: float) -> dict[str, Any]:
             with httpx.Client(timeout=10) as client:
                 for n in range(WARM_UP + orders):
                     body, headers = signed(order(n))
+                    ref = str(7_000_000 + n)
+                    deliveries[ref] = headers["X-Shopify-Webhook-Id"]
+                    sent_wall[ref] = time.time()
                     slot = time.perf_counter()
-                    sent[str(7_000_000 + n)] = slot
+                    sent[ref] = slot
                     status = client.post(f"{url}/webhooks/shop", content=body, headers=headers)
                     status.raise_for_status()
                     if n < WARM_UP:  # the first syncs import and open what later ones reuse
@@ -435,7 +443,8 @@ def bench_webhook_to_3pl(orders: int, interval: float) -> dict[str, Any]:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
         truth = sandbox.simulator("threepl").truth()
-    measured = [str(7_000_000 + n) for n in range(WARM_UP, WARM_UP + orders)]
+        measured = [str(7_000_000 + n) for n in range(WARM_UP, WARM_UP + orders)]
+        steps = breakdown(root, {r: deliveries[r] for r in measured}, sent_wall, held_wall)
     latencies = [(held[r] - sent[r]) * 1000 for r in measured if r in held]
     return {
         "orders": orders,
@@ -445,7 +454,43 @@ def bench_webhook_to_3pl(orders: int, interval: float) -> dict[str, Any]:
         "p99_ms": quantile(latencies, 0.99) if latencies else float("nan"),
         "max_ms": max(latencies, default=float("nan")),
         "duplicates": len(truth["duplicated_reference_ids"]),
+        "steps_p50_ms": steps,
     }
+
+
+STEPS = ("post → inbox", "inbox → processed", "processed → run", "run → attempt",
+         "attempt → 3PL holds", "3PL holds → attempt ends")  # fmt: skip
+
+
+def breakdown(
+    root: Path, deliveries: dict[str, str], sent: dict[str, float], held: dict[str, float]
+) -> dict[str, float]:
+    """Median ms of each step from the POST to the 3PL, from the store's timestamps: the
+    delivery's inbox row (received, processed), its run (created) and the sync's attempt
+    (started, finished)."""
+    import sqlite3
+
+    conn = sqlite3.connect(root / ".podium" / "state.db", timeout=10)
+    try:
+        rows = conn.execute(
+            "SELECT i.delivery_id, i.received_at, i.processed_at, r.created_at, a.started_at,"
+            " a.finished_at FROM webhook_inbox i"
+            " JOIN runs r ON r.dedupe_key LIKE 'webhook:' || i.id || ':%'"
+            " JOIN attempts a ON a.run_id = r.id AND a.number = 1"
+        ).fetchall()
+    finally:
+        conn.close()
+    by_delivery = {r[0]: r[1:] for r in rows}
+    spans: dict[str, list[float]] = {name: [] for name in STEPS}
+    for ref, delivery in deliveries.items():
+        found = by_delivery.get(delivery)
+        if found is None or ref not in held or None in found:
+            continue
+        received, processed, created, started, finished = found
+        marks = (sent[ref], received, processed, created, started, held[ref], finished)
+        for name, a, b in zip(STEPS, marks, marks[1:], strict=False):
+            spans[name].append((b - a) * 1000)
+    return {name: round(statistics.median(v), 1) for name, v in spans.items() if v}
 
 
 def _wait_for(

@@ -119,7 +119,10 @@ def run_sync(
         return report
     ensure_state(sql)
     size = max(1, int(writer.batch_size))
+    planned_ops = {Op.ADD: planned.adds, Op.UPDATE: planned.updates, Op.REMOVE: planned.removes}
     for ops in GROUPS:
+        if not any(planned_ops[op] for op in ops):
+            continue  # nothing of these planned: no diff query to find that out again
         after: str | None = None
         while True:
             if cancelled is not None and cancelled.is_set():
@@ -143,6 +146,8 @@ def run_sync(
                     len(batch),
                     sum(1 for o in outcomes if not o.landed),
                 )
+            if len(batch) < size:
+                break  # a short batch was the last: asking again only finds nothing
     return report
 
 

@@ -134,8 +134,7 @@ def _unnest() -> str:
 
 def _delete(sql: WarehouseSql, sync_name: str, keys: Sequence[str]) -> None:
     sql.execute(
-        f"DELETE FROM {state_table(sql)} WHERE sync = ?"
-        f" AND record_key IN (SELECT {_unnest()})",
+        f"DELETE FROM {state_table(sql)} WHERE sync = ? AND record_key IN (SELECT {_unnest()})",
         [sync_name, list(keys)],
     )
 
