@@ -28,7 +28,7 @@ from podium.kinds.registry import all_kinds
 from podium.settings.describe import Option, Settings
 
 KINDS = {kind.name: kind for kind in all_kinds()}
-BUILT_IN = ("run", "shell", "workflow", "extract", "transform", "model", "check", "http")
+BUILT_IN = ("run", "shell", "workflow", "extract", "transform", "model", "check", "http", "sync")
 
 MODELS_YAML = """
 warehouse: {type: duckdb}
@@ -98,6 +98,15 @@ class _Ok(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self) -> None:  # noqa: N802 - a record a sync sends: taken, given an id
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b'{"id": "r1"}'
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
 
@@ -117,12 +126,29 @@ def case_for(name: str, loopback: str) -> KindCase | None:
         return KindCase(
             {"workflows/w.yaml": f"name: w\ntasks:\n  - id: t\n    http: {loopback}/ping\n"}, "w"
         )
+    if name == "sync":
+        return KindCase(
+            {
+                "podium.yaml": (
+                    f"warehouse: {{type: duckdb}}\nconnections:\n  api: {{type: rest, base_url:"
+                    f" '{loopback}'}}\nsyncs:\n  people_out:\n    from: marts.people\n"
+                    "    to: api\n    object: records\n    path: /people\n    key: id\n"
+                    "    fields: {email: email}\n"
+                ),
+                "models/marts/people.sql": "select 1 as id, 'ada@example.com' as email",
+                "workflows/w.yaml": (
+                    "name: w\ntasks:\n  - id: models\n    transform: marts\n"
+                    "  - id: push\n    sync: people_out\n    depends_on: [models]\n"
+                ),
+            },
+            "w",
+        )
     return CASES[name]
 
 
 def test_every_built_in_kind_is_covered() -> None:
     assert set(BUILT_IN) <= set(KINDS)
-    assert set(BUILT_IN) == {*CASES, "http"}
+    assert set(BUILT_IN) == {*CASES, "http", "sync"}
 
 
 @pytest.mark.parametrize("name", BUILT_IN)

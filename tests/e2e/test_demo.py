@@ -63,7 +63,18 @@ def test_the_demo_runs_late_amazon_restates_and_leaves_a_working_project(tmp_pat
     assert sorted(t["id"] for t in catchup["tasks"]) == incomplete  # exactly those restated
     assert f"catch-up run {catchup_id} re-ran exactly those: succeeded" in out, out
 
-    assert cli(folder, "validate").out.startswith("ok: 1 workflow")
+    # the last step: the VIP audience went to Klaviyo once the late source landed, and the
+    # next hours' orders reached the 3PL, each once
+    etl = out[out.index("Reverse ETL") :]
+    assert re.search(r"push_vip \(the run\): sync vip_to_klaviyo: not sent: amazon ran late", etl)
+    assert re.search(rf"push_vip \(catch-up run {catchup_id}\): sync vip_to_klaviyo: \d+ sent", etl)
+    forwarded = re.search(
+        r"(\d+) orders/create webhooks, (\d+) of (\d+) runs succeeded; the 3PL holds (\d+)"
+        r" orders, 0 twice",
+        out,
+    )
+    assert forwarded and len(set(forwarded.groups())) == 1 and int(forwarded[1]) > 0, out
+    assert cli(folder, "validate").out.startswith("ok: 2 workflows")
     assert "marts.daily_sales_by_channel" in cli(folder, "models", "list").out
     assets = {a["asset"]: a for a in json.loads(cli(folder, "assets", "--json").out)}
     mart = assets["marts.daily_sales_by_channel"]
@@ -89,7 +100,8 @@ def test_the_demo_runs_late_amazon_restates_and_leaves_a_working_project(tmp_pat
     assert used and int(used.group(1)) != port, again
     assert f"127.0.0.1:{used.group(1)}/shopify" in (folder / "podium.yaml").read_text()
     assert "--days 10" in again.out
-    assert len(json.loads(cli(folder, "runs", "--json").out)) == 3  # 2 mornings, 1 catch-up
+    daily = json.loads(cli(folder, "runs", "--json", "--workflow", "daily").out)
+    assert len(daily) == 3  # 2 mornings, 1 catch-up
 
 
 def test_the_demo_refuses_a_folder_that_is_not_a_demo(tmp_path: Path) -> None:

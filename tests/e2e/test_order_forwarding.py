@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from e2e.conftest import MakeProject, Project, wait_until
+from e2e.conftest import MakeProject, Project, eventually
 from podium.sandbox import Faults, When
 from podium.sandbox.service import Sandbox, start_sandbox
 from podium.sandbox.threepl.app import DEMO_CHANNEL_ID, DEMO_TOKEN
@@ -31,7 +31,7 @@ SECRET = "e2e-shop-webhook-secret-42"
 ORDERS = 24
 
 
-def files(sandbox: Sandbox, duplicates: str = "reject") -> dict[str, str]:
+def files(sandbox: Sandbox) -> dict[str, str]:
     return {
         "podium.yaml": f"""
             store: sqlite:///.podium/state.db
@@ -112,10 +112,13 @@ def signed(payload: dict[str, Any], delivery: str | None = None) -> tuple[bytes,
     }
 
 
-@pytest.fixture
-def threepl() -> Iterator[Sandbox]:
-    # the rate limit's window on real time: orders arrive in real time here
-    options = {"threepl": {"timer": time.monotonic}}
+@pytest.fixture(params=["reject", "accept"])
+def threepl(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    """The 3PL simulator refusing a second order with a reference id it holds (ShipBob),
+    or creating it (a 3PL without that guard: only podium's own bookkeeping stands
+    between a redelivery and a second shipment). Its rate limit's window runs on real
+    time: orders arrive in real time here."""
+    options = {"threepl": {"timer": time.monotonic, "duplicates": request.param}}
     with start_sandbox(apis=["threepl"], options=options) as sandbox:
         yield sandbox
 
@@ -162,9 +165,10 @@ def test_each_order_reaches_the_3pl_once_through_redeliveries_faults_and_a_sigki
 
     up = project.up()  # takes over what the killed engine held once its leases expire
     rest = [signed(order(n)) for n in range(ORDERS // 2, ORDERS)]
-    # the same orders again under new delivery ids (an app re-sending, a replay): new
-    # runs whose records are already in the sync's state, so nothing is sent
-    new_ids = [signed(order(n)) for n in range(0, ORDERS, 3)]
+    # the same orders again under new delivery ids and a changed body (a body seen before
+    # is dropped by the inbox's replay window): new runs whose orders are already in the
+    # sync's state, so nothing is sent
+    new_ids = [signed({**order(n), "note": "sent again"}) for n in range(0, ORDERS, 3)]
     assert set(deliver_all(up.url, rest + new_ids)) == {200}
     runs = ORDERS + len(new_ids)
 
@@ -172,7 +176,11 @@ def test_each_order_reaches_the_3pl_once_through_redeliveries_faults_and_a_sigki
         rows = dict(forwarded(project))
         return sum(rows.values()) == runs and set(rows) <= {"succeeded", "failed"}
 
-    wait_until(all_done, 90, message=f"{runs} forward_orders runs to end")
+    if not eventually(all_done, 90):
+        pytest.fail(
+            f"{runs} forward_orders runs did not end: {forwarded(project)}; attempts:"
+            f" {project.query('SELECT status, count(*) FROM webhook_inbox GROUP BY 1')}"
+        )
     assert dict(forwarded(project)) == {"succeeded": runs}, project.query(
         "SELECT task_id, status, error FROM attempts WHERE status != 'succeeded' LIMIT 5"
     )
@@ -180,6 +188,7 @@ def test_each_order_reaches_the_3pl_once_through_redeliveries_faults_and_a_sigki
     assert held["orders"] == ORDERS and held["duplicated_reference_ids"] == []
     assert held["reference_ids"] == sorted(str(5_000_000 + n) for n in range(ORDERS))
     # the order as the 3PL holds it: mapped and reshaped from the webhook's payload
+    threepl.server.set_faults("threepl", None)
     listed = httpx.get(
         threepl.url_for("threepl") + "/2026-07/order",
         params={"ReferenceIds": "5000001"},

@@ -1,5 +1,5 @@
 """What the demo prints at the end: what landed, what it adds up to, what was checked,
-what was late and what was restated.
+what was late and what was restated, and what the syncs sent back out.
 
 ``summarise`` reads a run (``queries.show_run``), its catch-up runs and the warehouse;
 ``render`` turns that into lines. Each part copes with what is not there (a model that
@@ -68,6 +68,7 @@ class Summary:
     incomplete: list[str]
     catchups: list[Catchup]
     failed: list[Failure]  # every task that did not succeed, in any run of the tree
+    syncs: list[tuple[str, str]] = field(default_factory=list)  # (task, where), what it did
 
 
 # -- collecting -----------------------------------------------------------------------------
@@ -77,10 +78,15 @@ def summarise(
     project: Project, run: Mapping[str, Any], catchups: Sequence[Mapping[str, Any]]
 ) -> Summary:
     """The summary of ``run`` and its ``catchups`` (each a ``queries.show_run``)."""
+    from podium.connectors.registry import is_source
     from podium.transforms.warehouse_sql import open_warehouse_sql
 
     with open_warehouse_sql(project.warehouse, Path(project.root)) as sql:
-        sources = [_source(sql, name, settings) for name, settings in project.connections.items()]
+        sources = [
+            _source(sql, name, settings)
+            for name, settings in project.connections.items()
+            if is_source(settings)  # a connection only syncs write to loads nothing
+        ]
         revenue = _revenue(sql)
     rerun = [[t for t in c["tasks"] if t["status"] != "pending"] for c in catchups]
     latest = {t["id"]: t for t in [*run["tasks"], *(t for tasks in rerun for t in tasks)]}
@@ -108,6 +114,14 @@ def summarise(
             for where, tasks in ran
             for t in tasks
             if t["status"] not in ("succeeded", "skipped")
+        ],
+        syncs=[
+            (f"{t['id']} ({where or 'the run'})", str(t["output"]["summary"]))
+            for where, tasks in ran
+            for t in tasks
+            if isinstance(t.get("output"), Mapping)
+            and "sync" in t["output"]
+            and "summary" in t["output"]
         ],
     )
 
@@ -164,7 +178,15 @@ def render(summary: Summary) -> list[str]:
         *_render_checks(summary.checks, summary.failed),
         "",
         *_render_lateness(summary),
+        *(["", *_render_syncs(summary.syncs)] if summary.syncs else []),
     ]
+
+
+def _render_syncs(syncs: Sequence[tuple[str, str]]) -> list[str]:
+    lines = ["Reverse ETL (syncs: in podium.yaml; podium sync preview NAME shows the next one)"]
+    for task, said in syncs:
+        lines += _wrapped(said.split(" "), f"  {task}: ", "    ", sep=" ")
+    return lines
 
 
 def _render_sources(sources: Sequence[Source]) -> list[str]:

@@ -147,7 +147,7 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
         outgoing_webhooks=settings.outgoing_webhooks,
         models=models,
         checks=tuple(checks),
-        syncs=settings.syncs,
+        syncs={name: sync for name, sync in settings.syncs.items() if sync is not None},
     )
 
 

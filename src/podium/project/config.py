@@ -98,7 +98,7 @@ class Settings:
     warehouse: Mapping[str, Any]
     server: Mapping[str, Any]
     outgoing_webhooks: tuple[Mapping[str, Any], ...]
-    syncs: Mapping[str, SyncConfig] = field(default_factory=dict)
+    syncs: Mapping[str, SyncConfig | None] = field(default_factory=dict)  # None: has problems
 
 
 def read_settings(

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from podium.errors import UsageError
 from podium.settings.describe import Option, Settings
 from podium.settings.yaml_lines import Fields, LineDict, to_plain
 from podium.syncs.destination import destination_type, destination_type_names
@@ -69,7 +70,7 @@ SYNC = Settings(
                              {"type": "integer", "minimum": 0}]}},
                          "additionalProperties": False},
                "max_changes: 10% (of the records synced before) or 500: a run changing more"
-               " sends nothing and fails, saying why"),
+               " sends nothing and fails, saying why", read=lambda f, name: _read_guard(f, name)),
         Option("dry_run", {"type": "boolean"}, "plan and report only; send nothing"),
         Option("on_incomplete", {"enum": list(INCOMPLETE)},
                "when a source the model reads is late: wait for its catch-up (the default)"
@@ -113,13 +114,13 @@ def is_trigger_source(source: str) -> bool:
 
 def read_syncs(
     fields: Fields, connections: Mapping[str, Mapping[str, Any]]
-) -> dict[str, SyncConfig]:
+) -> dict[str, SyncConfig | None]:
     """``syncs:`` of podium.yaml, each checked against the connections; problems go to
-    ``fields.problems`` at their lines and the syncs with problems are left out."""
+    ``fields.problems`` at their lines, and a sync with problems maps to None."""
     section = fields.mapping_of("syncs")
     if section is None:
         return {}
-    found: dict[str, SyncConfig] = {}
+    found: dict[str, SyncConfig | None] = {}
     for name, value in section.items():
         if not _NAME.match(str(name)):
             fields.problems.add(
@@ -131,13 +132,14 @@ def read_syncs(
             fields.problems.add(
                 section.line_of(name), f"syncs: {name} must be a mapping (from:, to:, object: …)"
             )
+            found[str(name)] = None
             continue
         before = len(fields.problems.found)
         config = _read_sync(
             str(name), Fields(value, fields.problems, f"syncs: {name}"), connections
         )
-        if config is not None and len(fields.problems.found) == before:
-            found[str(name)] = config
+        # a sync with problems keeps its name (None): a task naming it is not told again
+        found[str(name)] = config if len(fields.problems.found) == before else None
     return found
 
 
@@ -169,7 +171,8 @@ def _read_sync(
             f" {', '.join(destination.objects)}, not {obj!r}",
         )
     own = described.options if described is not None else Settings()
-    read.unknown_keys((*SYNC_KEYS, *own.names))
+    if described is not None:  # else which keys the object takes is unknown: said above
+        read.unknown_keys((*SYNC_KEYS, *own.names))
     options = own.read(read) if described is not None else {}
     mode = Mode(values.get("mode", Mode.UPSERT))
     source = str(values.get("from", ""))
@@ -192,7 +195,7 @@ def _read_sync(
         for problem in described.check(mapping, options):
             key = problem.split(":", 1)[0].split(".", 1)[0]
             read.problem(key if read.has(key) else None, problem)
-    guard = _guard(read, values.get("guard"))
+    guard = values.get("guard")
     if not {"from", "to", "object", "key"} <= set(values):
         return None
     return SyncConfig(
@@ -220,13 +223,15 @@ def _check_fields(read: Fields, mapping: Mapping[str, str], source: str) -> None
                 read.problem("fields", f"fields: {target}: {problem}")
 
 
-def _guard(read: Fields, value: Any) -> Guard | None:
-    if not isinstance(value, Mapping) or "max_changes" not in value:
+def _read_guard(read: Fields, name: str) -> Guard | None:
+    value = to_plain(read.mapping[name])
+    if not isinstance(value, Mapping) or set(value) != {"max_changes"}:
+        read.problem(name, f"{name} must be {{max_changes: 10%}} or {{max_changes: 500}}")
         return None
     try:
         return Guard.parse(value["max_changes"])
-    except Exception as exc:  # noqa: BLE001 - UsageError: the message says what is wrong
-        read.problem("guard", f"guard: {exc}")
+    except UsageError as exc:
+        read.problem(name, f"{name}: {exc}")
         return None
 
 
