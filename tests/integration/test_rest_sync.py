@@ -5,7 +5,7 @@ message, and 429s and 5xx retried until the API holds exactly the model."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,11 +18,12 @@ import pytest
 
 from podium.connectors.sources.rest import open_rest_source
 from podium.errors import TerminalTaskError
-from podium.syncs import Change, Mode, Op, Outcome, SyncSpec, read_changes
-from podium.syncs.destination import SyncTarget, Writer, WriterEnv
+from podium.syncs import Mode, Op, Outcome, SyncSpec, read_changes
+from podium.syncs.destination import SyncTarget, WriterEnv
 from podium.syncs.destinations.rest import RestDestination, RestWriter, check_records
 from podium.syncs.run import run_sync
 from podium.transforms.warehouse_sql import WarehouseSql, open_warehouse_sql
+from recorded_writer import Recorded
 
 NOW = datetime(2026, 12, 7, 6, tzinfo=UTC)
 N = 100
@@ -112,22 +113,6 @@ def crm() -> Iterator[Crm]:
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
-
-
-class Recorded:
-    """A writer that keeps every outcome it answered, for the test to read."""
-
-    def __init__(self, writer: Writer) -> None:
-        self.writer, self.batch_size = writer, writer.batch_size
-        self.outcomes: list[Outcome] = []
-
-    def send(self, changes: Sequence[Change]) -> Sequence[Outcome]:
-        sent = self.writer.send(changes)
-        self.outcomes += sent
-        return sent
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 @dataclass

@@ -133,6 +133,9 @@ def test_dry_run_and_tripped_guard_send_nothing(wh: WarehouseSql) -> None:
     with pytest.raises(TerminalTaskError, match="guard max_changes 10% tripped"):
         run_sync(wh, SPEC, dest, now=lambda: NOW, guard=Guard.parse("10%"))
     assert dest.batches == []
+    dry = run_sync(wh, SPEC, dest, now=lambda: NOW, guard=Guard.parse("10%"), dry_run=True)
+    assert dry.guard is not None and "20 changes (0 adds, 0 updates, 20 removes)" in dry.guard
+    assert "the guard would refuse it" in dry.summary() and dest.batches == []
 
 
 def test_a_cancelled_run_stops_between_batches(wh: WarehouseSql) -> None:
@@ -160,3 +163,18 @@ def test_a_writer_answering_for_other_records_records_nothing(wh: WarehouseSql) 
     with pytest.raises(TerminalTaskError, match="answered for the wrong records"):
         run_sync(wh, SPEC, Wrong(), now=lambda: NOW)
     assert wh.query("SELECT count(*) FROM _podium.sync_state WHERE hash IS NOT NULL") == [(0,)]
+
+
+def test_a_secret_in_a_destinations_reason_is_masked_before_it_is_written(
+    wh: WarehouseSql,
+) -> None:
+    from podium.core.masking import Masker
+
+    class Echoing(MemoryDestination):
+        def send(self, changes: Sequence[Change]) -> list[Outcome]:
+            return [Outcome(c.key, c.op, c.hash, False, "bad key pk_live_s3cr3t") for c in changes]
+
+    report = run_sync(wh, SPEC, Echoing(), now=lambda: NOW, mask=Masker({"pk_live_s3cr3t"}))
+    assert report.reasons == {"bad key ***": 100}
+    stored = wh.query("SELECT DISTINCT reason FROM _podium.sync_rejected")
+    assert stored == [("bad key ***",)]

@@ -4,7 +4,7 @@ the order committed, a crash before a batch was recorded, and each duplicate pol
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,12 +16,13 @@ import pytest
 from podium.sandbox import Faults, When
 from podium.sandbox.brand import EXAMPLE_START, BrandConfig
 from podium.sandbox.service import Sandbox, start_sandbox
-from podium.syncs import Change, Mode, Op, Outcome, SyncSpec, plan, read_changes
-from podium.syncs.destination import SyncTarget, Writer, WriterEnv
+from podium.syncs import Mode, Op, Outcome, SyncSpec, plan, read_changes
+from podium.syncs.destination import SyncTarget, WriterEnv
 from podium.syncs.destinations.threepl import ThreePLDestination, ThreePLWriter
 from podium.syncs.run import SyncCancelled, run_sync
 from podium.syncs.state import mark_pending
 from podium.transforms.warehouse_sql import WarehouseSql, open_warehouse_sql
+from recorded_writer import Recorded
 
 NOW = datetime(2026, 12, 7, 6, tzinfo=UTC)
 N = 300  # orders: twice ShipBob's 150 a minute, so pacing matters
@@ -36,22 +37,6 @@ FIELDS = {
 }
 PRODUCTS = """'[{"reference_id": "SKU-' || CAST(i % 7 AS VARCHAR) || '", "quantity": '
     || CAST(1 + i % 3 AS VARCHAR) || '}]'"""
-
-
-class Recorded:
-    """A writer that keeps every outcome it answered, for the test to read."""
-
-    def __init__(self, writer: Writer) -> None:
-        self.writer, self.batch_size = writer, writer.batch_size
-        self.outcomes: list[Outcome] = []
-
-    def send(self, changes: Sequence[Change]) -> Sequence[Outcome]:
-        sent = self.writer.send(changes)
-        self.outcomes += sent
-        return sent
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 @dataclass

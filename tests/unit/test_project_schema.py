@@ -140,6 +140,20 @@ class Mistake:
         (root / "workflows" / "daily.yaml").write_text(self.workflow)
 
 
+SYNC_YAML = """\
+connections:
+  klaviyo: {type: klaviyo, api_key: pk_test_0123456789abcdef}
+syncs:
+  vip:
+    from: marts.vip
+    to: klaviyo
+    object: list_members
+    list: VIP
+    key: id
+    mode: mirror
+    fields: {email: email}
+    guard: {max_changes: 10%}
+"""
 MISTAKES = [
     Mistake("unknown task key", workflow="tasks:\n  - {id: a, shell: echo, retrys: 2}\n"),
     Mistake("two kinds on one task", workflow="tasks:\n  - {id: a, shell: echo, run: m:f}\n"),
@@ -189,6 +203,10 @@ MISTAKES = [
         "outgoing_webhooks:\n  - {url: 'https://x.example/h'}\n")),
     Mistake("unknown server key", podium_yaml="server: {port: 8642}\n"),
     Mistake("unknown server auth", podium_yaml="server: {auth: sometimes}\n"),
+    Mistake("a sync object's unknown key", podium_yaml=SYNC_YAML.replace("list: VIP", "lists: VIP")),
+    Mistake("a sync mode that is none", podium_yaml=SYNC_YAML.replace("mode: mirror", "mode: all")),
+    Mistake("a sync without a key", podium_yaml=SYNC_YAML.replace("    key: id\n", "")),
+    Mistake("a sync guard that is no share", podium_yaml=SYNC_YAML.replace("10%", "ten")),
 ]  # fmt: skip
 
 
@@ -216,6 +234,13 @@ def test_the_sound_project_these_mistakes_start_from_is_accepted_by_both(tmp_pat
     load_project(tmp_path, environ={})
     assert schema_errors(project_schema(), sound.podium_yaml) == []
     assert schema_errors(workflow_schema(), sound.workflow) == []
+
+
+def test_the_sound_sync_these_mistakes_start_from_is_accepted_by_both(tmp_path: Path) -> None:
+    sound = Mistake("none", podium_yaml=SYNC_YAML)
+    sound.write(tmp_path)
+    assert set(load_project(tmp_path, environ={}).syncs) == {"vip"}
+    assert schema_errors(project_schema(), sound.podium_yaml) == []
 
 
 # -- plugins -----------------------------------------------------------------------------------

@@ -73,26 +73,39 @@ def test_a_sync_is_read_and_its_task_takes_the_connection_pool(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (("to: klaviyo", "to: nowhere"),
-         "podium.yaml:13: syncs: vip_to_klaviyo: to: no connection 'nowhere' in connections:"
-         " (files_in, fulfilment, klaviyo)"),
-        (("to: klaviyo", "to: files_in"),
-         "podium.yaml:13: syncs: vip_to_klaviyo: to: connection 'files_in' has type 'files',"
-         " which podium cannot write to; destination types: klaviyo, shopify, threepl, rest"),
-        (("object: list_members", "object: lists"),
-         "podium.yaml:14: syncs: vip_to_klaviyo: object: klaviyo (klaviyo) writes profiles,"
-         " list_members, not 'lists'"),
-        (("mode: mirror", "mode: sideways"),
-         "podium.yaml:17: syncs: vip_to_klaviyo: mode must be one of upsert, mirror, insert,"
-         " got 'sideways'"),
-        (("max_changes: 10%", "max_changes: lots"),
-         "podium.yaml:19: syncs: vip_to_klaviyo: guard: max_changes 'lots' is neither a percent"),
-        (("    list: VIP\n", "    list: VIP\n    lists: VIP\n"),
-         "podium.yaml:16: syncs: vip_to_klaviyo: unknown key 'lists'; did you mean 'list'?"),
-        (("    key: person_id\n", ""),
-         "podium.yaml:12: syncs: vip_to_klaviyo: key: required"),
-        (("fields: {email: email, properties.ltv: ltv}", "fields: {first_name: name}"),
-         "podium.yaml:18: syncs: vip_to_klaviyo: fields: list_members needs an identifier"),
+        (
+            ("to: klaviyo", "to: nowhere"),
+            "podium.yaml:13: syncs: vip_to_klaviyo: to: no connection 'nowhere' in connections:"
+            " (files_in, fulfilment, klaviyo)",
+        ),
+        (
+            ("to: klaviyo", "to: files_in"),
+            "podium.yaml:13: syncs: vip_to_klaviyo: to: connection 'files_in' has type 'files',"
+            " which podium cannot write to; destination types: klaviyo, shopify, threepl, rest",
+        ),
+        (
+            ("object: list_members", "object: lists"),
+            "podium.yaml:14: syncs: vip_to_klaviyo: object: klaviyo (klaviyo) writes profiles,"
+            " list_members, not 'lists'",
+        ),
+        (
+            ("mode: mirror", "mode: sideways"),
+            "podium.yaml:17: syncs: vip_to_klaviyo: mode must be one of upsert, mirror, insert,"
+            " got 'sideways'",
+        ),
+        (
+            ("max_changes: 10%", "max_changes: lots"),
+            "podium.yaml:19: syncs: vip_to_klaviyo: guard: max_changes 'lots' is neither a percent",
+        ),
+        (
+            ("    list: VIP\n", "    list: VIP\n    lists: VIP\n"),
+            "podium.yaml:16: syncs: vip_to_klaviyo: unknown key 'lists'; did you mean 'list'?",
+        ),
+        (("    key: person_id\n", ""), "podium.yaml:12: syncs: vip_to_klaviyo: key: required"),
+        (
+            ("fields: {email: email, properties.ltv: ltv}", "fields: {first_name: name}"),
+            "podium.yaml:18: syncs: vip_to_klaviyo: fields: list_members needs an identifier",
+        ),
     ],
 )
 def test_each_problem_is_at_its_line_naming_sync_and_key(

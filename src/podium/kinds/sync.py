@@ -183,6 +183,7 @@ def sync_now(
     import threading
 
     from podium import clock
+    from podium.core.masking import Masker
     from podium.errors import TerminalTaskError
     from podium.syncs import trigger_source
     from podium.syncs.destination import SyncTarget, WriterEnv, destination_type
@@ -206,6 +207,7 @@ def sync_now(
             report = run_sync(
                 sql, spec, writer, now=clock.now, guard=guard, dry_run=dry_run,
                 log=log, cancelled=env.cancelled, counters=env.counters,
+                mask=Masker(plan.secrets),
             )  # fmt: skip
         finally:
             writer.close()

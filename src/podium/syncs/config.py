@@ -236,12 +236,27 @@ def _read_guard(read: Fields, name: str) -> Guard | None:
 
 
 def syncs_schema() -> dict[str, Any]:
-    """The JSON Schema of ``syncs:``: every sync's common keys (the objects' own keys are
-    listed by ``podium schema`` with each destination type)."""
+    """The JSON Schema of ``syncs:``: every sync's keys, and each object's own (``list``
+    for ``object: list_members``), so an editor completes and checks both."""
     schema = SYNC.json_schema()
+    schema.pop("additionalProperties", None)
+    branches = []
+    for kind in destination_type_names():
+        destination = destination_type(kind)
+        for name, obj in (destination.objects if destination else {}).items():
+            own = obj.options.json_schema()
+            branches.append(
+                {
+                    "if": {"properties": {"object": {"const": name}}, "required": ["object"]},
+                    "then": {
+                        "properties": own.get("properties", {}),
+                        **({"required": own["required"]} if own.get("required") else {}),
+                    },
+                }
+            )
     return {
         "type": "object",
         "description": "reverse-ETL syncs: rows of a model pushed to a destination",
         "propertyNames": {"pattern": _NAME.pattern},
-        "additionalProperties": {**schema, "additionalProperties": True},
+        "additionalProperties": {**schema, "allOf": branches, "unevaluatedProperties": False},
     }

@@ -11,7 +11,7 @@ its reason and is tried again on the next run, not again in this one.
 
 A run sends what its plan counted (and its guard allowed): records that changed after the
 plan wait for the next run. A dry run (and ``podium sync preview``) stops after the plan:
-nothing is sent or written.
+nothing is sent or written, and a guard that would refuse the plan is reported, not raised.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from logging import Logger
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 from podium.errors import TerminalTaskError, TransientTaskError
 from podium.syncs.destination import Writer
 from podium.syncs.diff import SyncSpec
-from podium.syncs.guard import Guard
+from podium.syncs.guard import Guard, guard_problem
 from podium.syncs.plan import Change, Plan, plan, read_changes
 from podium.syncs.state import Op, Outcome, ensure_state, mark_pending, record_batch
 from podium.transforms.warehouse_sql import WarehouseSql
@@ -54,6 +54,7 @@ class SyncReport:
     rejected_samples: list[tuple[str, str]] = field(default_factory=list)  # key, reason
     batches: int = 0
     counters: Mapping[str, int] = field(default_factory=dict)  # the writer's (requests, …)
+    guard: str | None = None  # a dry run's: why the guard would refuse the plan
 
     @property
     def sent(self) -> int:
@@ -62,7 +63,8 @@ class SyncReport:
     def summary(self) -> str:
         name = self.plan.spec.name
         if self.dry_run:
-            return f"dry run, nothing sent: {self.plan.summary()}"
+            verdict = f"; the guard would refuse it: {self.guard}" if self.guard else ""
+            return f"dry run, nothing sent: {self.plan.summary()}{verdict}"
         text = (
             f"sync {name}: {self.sent} sent in {self.batches} batches:"
             f" {self.landed[Op.ADD]} added, {self.landed[Op.UPDATE]} updated,"
@@ -82,6 +84,7 @@ class SyncReport:
             "sync": p.spec.name,
             "mode": str(p.spec.mode),
             "dry_run": self.dry_run,
+            "guard": self.guard,
             "planned": {"add": p.adds, "update": p.updates, "remove": p.removes},
             "retries": p.retries,
             "source_rows": p.source_rows,
@@ -108,13 +111,31 @@ def run_sync(
     log: Logger | None = None,
     cancelled: threading.Event | None = None,
     counters: Mapping[str, int] | None = None,
+    mask: Callable[[str], str] | None = None,
 ) -> SyncReport:
     """Plans ``spec`` (raising when the guard trips: nothing is sent), then sends and
-    records its changes batch by batch (unless ``dry_run``)."""
+    records its changes batch by batch (unless ``dry_run``). ``mask`` hides secrets in the
+    destination's reasons before they are written to the warehouse or reported."""
     planned = plan(
-        sql, spec.name, spec.source, spec.key, spec.fields, spec.mode, guard=guard, salt=spec.salt
+        sql,
+        spec.name,
+        spec.source,
+        spec.key,
+        spec.fields,
+        spec.mode,
+        guard=None if dry_run else guard,  # a dry run says what the guard would do
+        salt=spec.salt,
     )
     report = SyncReport(planned, dry_run=dry_run, counters=counters if counters is not None else {})
+    if dry_run and guard is not None:
+        report.guard = guard_problem(
+            guard,
+            sync_name=spec.name,
+            adds=planned.adds,
+            updates=planned.updates,
+            removes=planned.removes,
+            synced=planned.synced,
+        )
     if log is not None:
         log.info("%s", planned.summary())
     if dry_run or planned.changes == 0:
@@ -138,6 +159,9 @@ def run_sync(
                 break
             mark_pending(sql, spec.name, [c.key for c in batch], now=now())
             outcomes = _checked(spec.name, batch, writer.send(batch))
+            if mask is not None:
+                outcomes = [o if o.reason is None else replace(o, reason=mask(o.reason))
+                            for o in outcomes]  # fmt: skip
             record_batch(sql, spec.name, outcomes, now=now())
             _count(report, outcomes)
             after = batch[-1].key
