@@ -31,7 +31,10 @@ an incremental 1 % change costs, and webhook → 3PL latency through ``podium up
    signed ``orders/create`` deliveries are posted one at a time every --order-interval
    seconds (within the 3PL's 150/min), after a few warm-up orders; latency runs from just
    before the POST to the moment the simulator holds the order (its ``OrderBook.create``
-   returning, timed by a wrapper in this process).
+   returning, timed by a wrapper in this process). The steps between come from the
+   store: the inbox row's ``received_at``, then the engine step that processed it (its
+   ``processed_at``, the run's ``created_at`` and the attempt's ``started_at`` all carry
+   that step's time), the moment the 3PL held the order, and the attempt's end.
 
     python bench/syncs.py [--profiles 100000] [--orders 200] [--order-interval 0.45]
 """
@@ -503,13 +506,15 @@ def _wait_for(
 
 # -- the table ---------------------------------------------------------------------------
 def run_syncs(profiles: int, orders: int, interval: float) -> tuple[list[tuple[str, ...]], bool]:
-    """(rows: metric, value, target, ok), and whether every target was met."""
+    """(rows: metric, value, target, ok/NOT), and whether nothing went wrong (no 429, every
+    order held once)."""
     k = bench_klaviyo(profiles)
     w = bench_webhook_to_3pl(orders, interval)
     inc = k["incremental"]
     n = f"{profiles:,}"
     calls = ", ".join(f"{e} {c}" for e, c in sorted(k["calls"].items()))
     phases = ", ".join(f"{p} {s:.1f}" for p, s in sorted(k["phases"].items()))
+    changed = ", ".join(f"{n} {op}s" for op, n in inc["changes"].items())
     rows: list[tuple[str, str, str, bool | None]] = [
         (f"syncs: klaviyo {n} list members, first sync", f"{k['records_per_s']:,.0f} records/s"
          f" ({k['landed']:,} in {k['seconds']:.1f} s, {k['rejected']} rejected)", "", None),
@@ -522,17 +527,21 @@ def run_syncs(profiles: int, orders: int, interval: float) -> tuple[list[tuple[s
          f"{k['podium_share']:.0%} (simulator answering {k['simulator_s']:.1f} s)", "", None),
         ("syncs: klaviyo, phases (s)", phases, "", None),
         ("syncs: klaviyo, 429s", str(k["violations"]), "0", k["violations"] == 0),
-        (f"syncs: klaviyo, 1 % change ({inc['changes']})",
+        (f"syncs: klaviyo, 1 % change ({changed})",
          f"{inc['requests']} requests, minimum {inc['minimum']} ({inc['seconds']:.1f} s)",
          "≤ min + 10 %", inc["requests"] <= inc["minimum"] * 1.1),
         (f"syncs: webhook → 3PL, {w['orders']} orders every {w['interval']} s",
          f"p50 {w['p50_ms']:.0f} ms, p99 {w['p99_ms']:.0f} ms, max {w['max_ms']:.0f} ms",
          "p99 ≤ 250 ms", w["p99_ms"] <= 250),
+        ("syncs: webhook → 3PL, steps (p50 ms)",
+         ", ".join(f"{k} {v:.0f}" for k, v in w["steps_p50_ms"].items()), "", None),
         ("syncs: webhook → 3PL, orders held once", f"{w['held']}/{w['orders']},"
          f" {w['duplicates']} duplicated", "all, 0", w["held"] == w["orders"] and
          not w["duplicates"]),
     ]  # fmt: skip
-    ok = all(r[3] is not False for r in rows)
+    # what fails `make bench`: a 429 (the pacing broke a published limit), an order lost or
+    # doubled; the throughput and latency targets are reported ok/NOT, like other groups'
+    ok = k["violations"] == 0 and w["held"] == w["orders"] and not w["duplicates"]
     table = [(m, v, t, "" if good is None else ("ok" if good else "NOT")) for m, v, t, good in rows]
     return table, ok
 
