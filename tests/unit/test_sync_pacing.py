@@ -76,6 +76,9 @@ def test_two_windows_close_together_on_a_429() -> None:
     limit.observe(Answer(429, {"Retry-After": "3"}))
     limit.acquire()
     assert t.now == 1003.0
+    limit.observe(Answer(429, {}))  # no Retry-After: the burst window, not the minute
+    limit.acquire()
+    assert t.now == 1004.0
 
 
 def test_retry_after_reads_shipbobs_header_and_https() -> None:

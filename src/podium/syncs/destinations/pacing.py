@@ -79,8 +79,7 @@ class SlidingWindowLimit:
 class SlidingWindows:
     """At most ``limit`` acquisitions in any ``window`` seconds, for each ``(limit,
     window)`` of ``windows`` at once; a full window waits ``margin × window`` more (at
-    most half a second), for the time between sending and being counted. A 429 closes
-    every window for its ``Retry-After``."""
+    most half a second), for the time between sending and being counted."""
 
     def __init__(
         self,
@@ -111,9 +110,18 @@ class SlidingWindows:
             self._sleep(wait)
 
     def observe(self, response: Observed) -> None:
+        """A 429 closes every window for its ``Retry-After``; without one, for the
+        shortest window (the client's own backoff spaces any further 429s), not for a
+        whole steady minute."""
+        if response.status != 429:
+            return
+        seconds = retry_after(response.headers)
+        if seconds is None:
+            seconds = min(w.window for w in self._windows)
         with self._lock:
+            closed = self._clock() + seconds
             for w in self._windows:
-                w.observe(response)
+                w._closed_until = max(w._closed_until, closed)
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
