@@ -23,6 +23,10 @@
 8. Load (bench/load.py): --load-runs runs of a 10-task workflow arriving at once, then a
    chain of 40 tasks, through `podium up` on SQLite and on PostgreSQL: tasks/s and
    schedule-to-start p50/p95, and a check that nothing was lost or doubled.
+9. Syncs (bench/syncs.py): --sync-profiles rows to the Klaviyo simulator's VIP list at
+   Klaviyo's published limits (records/s and the share of what the limits allow this
+   request plan), a 1 % change (requests vs the minimum), and webhook → 3PL latency
+   through `podium up` (--sync-orders orders). Its own table follows the summary.
 
 Figures 1-3 and 7 are the median of --repeat runs measured in this one invocation; loading
 runs each podium case --podium-repeat times, models and load each case once (see
@@ -49,6 +53,7 @@ import commerce_models
 import connectors
 import load
 import loading
+import syncs
 import webhooks
 
 HERE = Path(__file__).resolve().parent
@@ -261,6 +266,7 @@ def main() -> int:
             "models",
             "webhooks",
             "load",
+            "syncs",
         ],
         default=None,
     )
@@ -275,6 +281,10 @@ def main() -> int:
     )
     parser.add_argument("--webhook-deliveries", type=int, default=200)
     parser.add_argument("--skip-load", action="store_true", help="leave out the load benchmark")
+    parser.add_argument(
+        "--skip-syncs", action="store_true", help="leave out the reverse-ETL sync benchmark"
+    )
+    syncs.add_arguments(parser)
     load.add_arguments(parser)
     loading.add_arguments(parser)
     commerce_models.add_arguments(parser, prefix="model-")
@@ -339,13 +349,23 @@ def main() -> int:
     if args.only in (None, "models") and not args.skip_models:
         models = commerce_models.run_benchmark(commerce_models.options_from(args, prefix="model-"))
         rows.extend(commerce_models.summary_rows(models))
-    width = max(len(name) for name, _ in rows)
-    print(f"\n{'benchmark':<{width}}  result")
-    print(f"{'-' * width}  {'-' * 40}")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    sync_table: list[tuple[str, ...]] = []
+    syncs_ok = True
+    if args.only in (None, "syncs") and not args.skip_syncs:
+        sync_table, syncs_ok = syncs.run_syncs(
+            args.sync_profiles, args.sync_orders, args.sync_order_interval
+        )
+    if rows:
+        width = max(len(name) for name, _ in rows)
+        print(f"\n{'benchmark':<{width}}  result")
+        print(f"{'-' * width}  {'-' * 40}")
+        for name, value in rows:
+            print(f"{name:<{width}}  {value}")
+    if sync_table:
+        syncs.print_table(sync_table)
     failed = webhook_lost > 0  # an acknowledged webhook missing after a SIGKILL
     failed = failed or not load_ok  # a run lost or doubled under load
+    failed = failed or not syncs_ok  # a sync target missed
     if loads:
         loading.print_report(loads, targets=False)
         failed = failed or bool(loads.failures)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from podium.connectors.http import HttpClient, HttpRetry, UnparsableBodyError
+from podium.connectors.http import (
+    HttpClient,
+    HttpRetry,
+    UnparsableBodyError,
+    shared_ssl_context,
+)
 from podium.connectors.ratelimit import (
     AmazonRateLimit,
     ShopifyCallLimit,
@@ -288,3 +294,15 @@ def test_shared_limiter_is_one_per_key() -> None:
     again = shared_limiter("test:shared:a", lambda: TokenBucket(5, 5))
     other = shared_limiter("test:shared:b", lambda: TokenBucket(1, 1))
     assert first is again and first is not other
+
+
+def test_clients_share_one_verifying_tls_context() -> None:
+    """Loading the CA bundle costs ~20 ms: a client opened per attempt must not pay it."""
+    first, second = HttpClient("https://a.example"), HttpClient("https://b.example")
+    try:
+        contexts = [c._client._transport._pool._ssl_context for c in (first, second)]  # type: ignore[attr-defined]
+        assert contexts[0] is contexts[1] is shared_ssl_context()
+        assert contexts[0].verify_mode is ssl.CERT_REQUIRED and contexts[0].check_hostname
+    finally:
+        first.close()
+        second.close()

@@ -9,8 +9,9 @@ next is read: a crash between batches resends nothing that landed, and loses not
 did not (it is still in the diff). A record the destination rejected stays in the diff with
 its reason and is tried again on the next run, not again in this one.
 
-A dry run (and ``podium sync preview``) stops after the plan: nothing is sent or written,
-and a guard that would refuse the plan is reported, not raised.
+A run sends what its plan counted (and its guard allowed): records that changed after the
+plan wait for the next run. A dry run (and ``podium sync preview``) stops after the plan:
+nothing is sent or written, and a guard that would refuse the plan is reported, not raised.
 """
 
 from __future__ import annotations
@@ -141,7 +142,11 @@ def run_sync(
         return report
     ensure_state(sql)
     size = max(1, int(writer.batch_size))
+    planned_ops = {Op.ADD: planned.adds, Op.UPDATE: planned.updates, Op.REMOVE: planned.removes}
     for ops in GROUPS:
+        remaining = sum(planned_ops[op] for op in ops)
+        if not remaining:
+            continue  # nothing of these planned: no diff query to find that out again
         after: str | None = None
         while True:
             if cancelled is not None and cancelled.is_set():
@@ -168,6 +173,11 @@ def run_sync(
                     len(batch),
                     sum(1 for o in outcomes if not o.landed),
                 )
+            remaining -= len(batch)
+            if len(batch) < size or remaining <= 0:
+                # a short batch was the last, and what was planned (and guarded) is sent:
+                # a record that changed since waits for the next run
+                break
     return report
 
 

@@ -8,10 +8,12 @@
     profile_ids(field, values)      GET  /api/profiles?filter=any(field,[…]) (100 a request)
     remove_members(list_id, ids)    DELETE /api/lists/{id}/relationships/profiles (≤ 1,000)
 
-Each operation has its own ``HttpClient`` (Klaviyo budgets every endpoint separately) whose
-token bucket is ``pacing`` of the endpoint's limit (``endpoints.WRITE_ENDPOINTS``, or the
-connection's ``rate_limits`` override), shared by every sync on the connection in this
-process. The client retries 429 (after ``Retry-After`` when given, else backing off), 5xx,
+Each operation has its own ``HttpClient`` (Klaviyo budgets every endpoint separately) paced
+at the endpoint's limit (``endpoints.WRITE_ENDPOINTS``, or the connection's ``rate_limits``
+override) by a limiter shared by every sync on the connection in this process: for an
+endpoint the source reads too, the source's token bucket (``pacing``); for one only written,
+``SlidingWindows`` over both of Klaviyo's windows, which lets a batch's ten job creates (or
+polls) go out in one burst. The client retries 429 (after ``Retry-After`` when given, else backing off), 5xx,
 resets and truncated bodies within the attempt; a 4xx that is about one record (400, 404,
 409, 413, 422) comes back as a ``Rejection`` with Klaviyo's detail and field, and any other
 (401, 403) fails the batch at once naming the connection's key. Every request, 429 and
@@ -39,6 +41,7 @@ from podium.connectors.sources.klaviyo.config import KlaviyoConfig
 from podium.connectors.sources.klaviyo.endpoints import ENDPOINTS, pacing, write_limit
 from podium.errors import TerminalTaskError
 from podium.syncs.destination import WriterEnv
+from podium.syncs.destinations.pacing import SlidingWindows
 
 JSON_API = "application/vnd.api+json"
 RECORD_STATUSES = (400, 404, 409, 413, 422)  # answers about the record sent, not the call
@@ -251,17 +254,25 @@ class KlaviyoWriteApi:
                 if limit_name in ENDPOINTS
                 else write_limit(limit_name, self.config.revision)
             )
-            rate, burst = pacing(limit, self._windows)
-            # the source's key for an endpoint it reads too: an extract and a sync share it
-            key = (
-                f"klaviyo:{self.name}:{ENDPOINTS[limit_name].path}:{limit}:{self._windows}"
-                if limit_name in ENDPOINTS
-                else f"klaviyo-write:{self.name}:{op}:{limit}:{self._windows}"
-            )
-            limiter = shared_limiter(
-                key,
-                partial(TokenBucket, rate, burst, sleep=self._sleep),
-            )
+            if limit_name in ENDPOINTS:
+                # the source's bucket for an endpoint it reads too: an extract and a sync
+                # share it
+                rate, burst = pacing(limit, self._windows)
+                key = f"klaviyo:{self.name}:{ENDPOINTS[limit_name].path}:{limit}:{self._windows}"
+                factory: Callable[[], RateLimiter] = partial(
+                    TokenBucket, rate, burst, sleep=self._sleep
+                )
+            else:
+                # written only: both of Klaviyo's windows kept exactly (pacing.py), so a
+                # batch's jobs are created, and polled, in one burst
+                key = f"klaviyo-write:{self.name}:{op}:{limit}:{self._windows}"
+                short, long = self._windows
+                factory = partial(
+                    SlidingWindows,
+                    ((limit.burst, short), (limit.steady, long)),
+                    sleep=self._sleep,
+                )
+            limiter = shared_limiter(key, factory)
             client = self._clients[op] = HttpClient(
                 self.config.base_url,
                 headers={
