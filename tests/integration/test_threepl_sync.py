@@ -53,12 +53,15 @@ class Harness:
     def spec(self) -> SyncSpec:
         return SyncSpec("to_3pl", "marts.orders", "ref", FIELDS, self.mode)
 
-    def writer(self) -> ThreePLWriter:
+    def __post_init__(self) -> None:
         clock = self.sandbox.clock
-        destination = ThreePLDestination(
-            clock=lambda: clock.now().timestamp(),
-            sleep=lambda seconds: clock.advance(timedelta(seconds=seconds)) and None,
-        )
+        # one clock for every run of the harness: the connection's limiter (one per clock)
+        # then remembers the window across runs, as podium's one clock does across syncs
+        self.clock: Any = lambda: clock.now().timestamp()
+        self.sleep: Any = lambda seconds: clock.advance(timedelta(seconds=seconds)) and None
+
+    def writer(self) -> ThreePLWriter:
+        destination = ThreePLDestination(clock=self.clock, sleep=self.sleep)
         target = SyncTarget("to_3pl", "wms", "orders", self.mode, "ref", tuple(FIELDS))
         settings = {**self.sandbox.connection("threepl"), **self.settings}
         return destination.open("wms", settings, target, self.env)

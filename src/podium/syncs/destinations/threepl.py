@@ -153,8 +153,12 @@ class ThreePLDestination:
 
     def _limiter(self, connection: str, config: ThreePLConfig) -> RateLimiter:
         window = (config.limit, config.window)
+        # one limiter per connection and clock: every sync of the connection in this
+        # process shares it (podium's clock is one), while a test's simulated clock gets
+        # its own, never an earlier test's window when a port is reused. The limiter holds
+        # its clock, so no other clock can take that id while the key is in use.
         return shared_limiter(
-            f"threepl:{connection}:{config.base_url}:{window}",
+            f"threepl:{id(self.clock)}:{connection}:{config.base_url}:{window}",
             lambda: SlidingWindowLimit(*window, clock=self.clock, sleep=self.sleep),
         )
 
