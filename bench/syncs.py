@@ -42,9 +42,6 @@ an incremental 1 % change costs, and webhook → 3PL latency through ``podium up
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import hmac
 import json
 import math
 import os
@@ -57,7 +54,6 @@ import tempfile
 import textwrap
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -333,14 +329,9 @@ def order(number: int) -> dict[str, Any]:
 
 
 def signed(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps(payload).encode()
-    mac = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
-    return body, {
-        "Content-Type": "application/json",
-        "X-Shopify-Hmac-Sha256": mac,
-        "X-Shopify-Topic": "orders/create",
-        "X-Shopify-Webhook-Id": str(uuid.uuid4()),
-    }
+    from podium.sandbox.shopify.webhooks import signed_delivery
+
+    return signed_delivery(SECRET, payload)
 
 
 def free_port() -> int:

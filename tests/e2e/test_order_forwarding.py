@@ -7,14 +7,9 @@ one order per Shopify order, none twice, none missing."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import os
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,6 +20,7 @@ import pytest
 from e2e.conftest import MakeProject, Project, eventually
 from podium.sandbox import Faults, When
 from podium.sandbox.service import Sandbox, start_sandbox
+from podium.sandbox.shopify.webhooks import signed_delivery
 from podium.sandbox.threepl.app import DEMO_CHANNEL_ID, DEMO_TOKEN
 
 SECRET = "e2e-shop-webhook-secret-42"
@@ -101,15 +97,8 @@ def order(number: int) -> dict[str, Any]:
     }
 
 
-def signed(payload: dict[str, Any], delivery: str | None = None) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps(payload).encode()
-    mac = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
-    return body, {
-        "Content-Type": "application/json",
-        "X-Shopify-Hmac-Sha256": mac,
-        "X-Shopify-Topic": "orders/create",
-        "X-Shopify-Webhook-Id": delivery or str(uuid.uuid4()),
-    }
+def signed(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    return signed_delivery(SECRET, payload)
 
 
 @pytest.fixture(params=["reject", "accept"])

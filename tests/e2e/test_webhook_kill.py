@@ -4,18 +4,14 @@ in the inbox. Started again, podium processes each exactly once (one run per del
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import os
 import signal
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
 from e2e.conftest import MakeProject, wait_until
+from podium.sandbox.shopify.webhooks import signed_delivery
 
 SECRET = "e2e-webhook-secret-0123"
 FILES = {
@@ -44,14 +40,7 @@ DELIVERIES = 50
 
 
 def signed(order: int) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps({"id": order, "financial_status": "paid"}).encode()
-    mac = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
-    return body, {
-        "Content-Type": "application/json",
-        "X-Shopify-Hmac-Sha256": mac,
-        "X-Shopify-Topic": "orders/create",
-        "X-Shopify-Webhook-Id": str(uuid.uuid4()),
-    }
+    return signed_delivery(SECRET, {"id": order, "financial_status": "paid"})
 
 
 def test_acknowledged_deliveries_survive_a_sigkill_and_run_once(make_project: MakeProject) -> None:
