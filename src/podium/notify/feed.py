@@ -3,6 +3,16 @@
 A consumer (a notifier, an outgoing webhook) reads a batch after its cursor, handles it,
 then advances the cursor. A crash between handling and advancing hands the batch out again,
 so consumers make their own effects idempotent (``notifications_sent`` keys).
+
+**No event is skipped.** On PostgreSQL an event's number is drawn when it is inserted, not
+when its transaction commits: while one engine's transaction holding event 10 is still
+open, another's event 11 may already be visible. A cursor that moved to 11 would never see
+10. So a batch ends before the first *gap* in the numbers until the gap is settled: every
+transaction that was running when the gap was first seen has ended (the store's oldest
+running transaction, ``xmin``, has passed the ``xmax`` of that first look). By then the
+missing event is visible (and read, in order) or will never exist (rolled back). On SQLite
+one writer commits at a time, so numbers become visible in order and a gap is always
+settled (a pruned or rolled-back number).
 """
 
 from __future__ import annotations
@@ -70,10 +80,13 @@ def record_pending(db: Database, notifier: str, due: Sequence[tuple[str, float]]
 
 
 class EventFeed:
-    """The events a named ``consumer`` has not handled yet, oldest first."""
+    """The events a named ``consumer`` has not handled yet, oldest first, never past an
+    event that may still commit (see the module docstring)."""
 
     def __init__(self, db: Database, consumer: str) -> None:
         self.db, self.consumer = db, consumer
+        #: first missing number of each gap seen → the store's xmax when first seen
+        self._gaps: dict[int, int] = {}
 
     def position(self) -> int | None:
         row = self.db.read().fetchone(
@@ -98,7 +111,29 @@ class EventFeed:
         rows = self.db.read().fetchall(
             f"SELECT {_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
         )
-        return [_stored(r) for r in rows]
+        events = [_stored(r) for r in rows]
+        self._gaps = {seq: xmax for seq, xmax in self._gaps.items() if seq > after}
+        expected = after + 1
+        for n, event in enumerate(events):
+            if event.seq != expected and not self._settled(expected):
+                return events[:n]  # the gap may still fill: stop before it
+            expected = event.seq + 1
+        return events
+
+    def _settled(self, missing: int) -> bool:
+        """Whether no transaction that was running when the gap at ``missing`` was first
+        seen is running still (always, on SQLite)."""
+        if self.db.dialect != "postgres":
+            return True
+        row = self.db.read().fetchone(
+            "SELECT txid_snapshot_xmin(s), txid_snapshot_xmax(s)"
+            " FROM (SELECT txid_current_snapshot() AS s) AS now"
+        )
+        if row is None:  # a snapshot always has one row; be safe, not stuck
+            return True
+        xmin, xmax = int(row[0]), int(row[1])
+        first_seen = self._gaps.setdefault(missing, xmax)
+        return xmin >= first_seen
 
     def advance(self, seq: int) -> None:
         with self.db.transaction() as tx:
