@@ -167,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     syncs.add_arguments(p)
 
+    from podium.cli import prune
+
+    p = command(
+        "prune", prune.cmd_prune, "forget old runs, events, logs and deliveries (retention:)"
+    )
+    prune.add_arguments(p)
+
     from podium.cli import demo
 
     p = command(

@@ -196,6 +196,7 @@ class Project:
     models: Any = None  # the SQL models under models/ (podium.transforms), read once
     checks: tuple[Any, ...] = ()  # the checks of checks/ and beside the models
     syncs: Mapping[str, Any] = field(default_factory=dict)  # podium.yaml's syncs (SyncConfig)
+    retention: Any = None  # podium.yaml's retention (store.retention.RetentionPolicy)
 
     def workflow(self, name: str) -> Workflow:
         return self.workflows[name]

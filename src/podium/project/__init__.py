@@ -148,6 +148,7 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
         models=models,
         checks=tuple(checks),
         syncs={name: sync for name, sync in settings.syncs.items() if sync is not None},
+        retention=settings.retention,
     )
 
 

@@ -17,10 +17,11 @@ from podium.connectors.warehouse import warehouse_problems
 from podium.core.alerts import NotifyRule
 from podium.core.workflow import EngineSettings
 from podium.notify.settings import read_rules, rule_secrets
-from podium.settings.describe import POSITIVE_DURATION, Option
+from podium.settings.describe import DURATION, POSITIVE_DURATION, Option
 from podium.settings.describe import Settings as Described
 from podium.settings.secrets import Interpolator, connection_secrets, url_secrets
 from podium.settings.yaml_lines import Fields, LineDict, LineList, Problems, load_yaml, to_plain
+from podium.store.retention import RetentionPolicy
 from podium.syncs.config import SyncConfig, read_syncs
 from podium.syncs.destination import destination_type
 from podium.webhooks.settings import webhook_config_problems
@@ -38,6 +39,7 @@ TOP_KEYS = (
     "server",
     "outgoing_webhooks",
     "syncs",
+    "retention",
 )
 EXECUTORS = ("threads", "processes")
 AUTH_MODES = ("auto", "required", "off")
@@ -72,6 +74,19 @@ ENGINE = Described(
     doc="The engine's settings.",
 )  # fmt: skip
 ENGINE_KEYS = ENGINE.names
+_KEEP = {"anyOf": [DURATION, {"const": "never"}]}
+RETENTION = Described(
+    (
+        Option("runs", _KEEP, "finished run trees, with their tasks, attempts, logs and events"
+               " (30d; never keeps them)"),
+        Option("events", _KEEP, "events every subscriber has read (30d)"),
+        Option("logs", _KEEP, "task log lines (30d)"),
+        Option("webhooks", _KEEP, "processed or dead webhook deliveries (30d)"),
+        Option("every", POSITIVE_DURATION, "how often podium up prunes (1h)"),
+    ),
+    doc="What the store forgets, and when: podium up prunes in small batches; podium prune"
+        " --dry-run shows what would go.",
+)  # fmt: skip
 SERVER = Described(
     (
         Option("url", {"type": "string", "pattern": "^https?://"},
@@ -99,6 +114,7 @@ class Settings:
     server: Mapping[str, Any]
     outgoing_webhooks: tuple[Mapping[str, Any], ...]
     syncs: Mapping[str, SyncConfig | None] = field(default_factory=dict)  # None: has problems
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
 
 def read_settings(
@@ -139,6 +155,7 @@ def read_settings(
         server=_server(fields),
         outgoing_webhooks=_outgoing_webhooks(fields),
         syncs=read_syncs(fields, connections),
+        retention=_retention(fields),
     )
 
 
@@ -176,6 +193,23 @@ def _store_url(fields: Fields, root: Path, environ: Mapping[str, str]) -> str:
         fields.problem("store", problem)
         url = DEFAULT_STORE
     return resolve_store_url(url, root)
+
+
+def _retention(fields: Fields) -> RetentionPolicy:
+    """``retention:``: a duration per kind (``30d``) or ``never``."""
+    section = fields.mapping_of("retention")
+    if section is None:
+        return RetentionPolicy()
+    read = Fields(section, fields.problems, "retention")
+    read.unknown_keys(RETENTION.names)
+    default = RetentionPolicy()
+    kept: dict[str, float | None] = {}
+    for name in ("runs", "events", "logs", "webhooks"):
+        if read.mapping.get(name) == "never":
+            kept[name] = None
+        else:
+            kept[name] = read.duration(name, getattr(default, name), positive=True)
+    return RetentionPolicy(**kept, every=read.duration("every", default.every, positive=True))
 
 
 def _pools(fields: Fields) -> dict[str, int]:

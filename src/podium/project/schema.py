@@ -23,7 +23,7 @@ from podium.connectors.warehouse import SETTINGS as WAREHOUSES
 from podium.kinds.registry import written_kinds
 from podium.notify.settings import RULE
 from podium.outgoing.hooks_config import HOOK
-from podium.project.config import ENGINE, POOLS, SERVER, STORE, TOP_KEYS
+from podium.project.config import ENGINE, POOLS, RETENTION, SERVER, STORE, TOP_KEYS
 from podium.project.workflow_grammar import WORKFLOW, task_schema
 from podium.settings.describe import REFERENCE, Option, Settings, with_references
 from podium.syncs.config import syncs_schema
@@ -66,6 +66,7 @@ def project_schema() -> dict[str, Any]:
         "server": SERVER.json_schema,
         "outgoing_webhooks": _outgoing_webhooks,
         "syncs": syncs_schema,
+        "retention": RETENTION.json_schema,
     }
     body = {
         "type": "object",
@@ -76,7 +77,8 @@ def project_schema() -> dict[str, Any]:
         "podium.yaml",
         "podium.yaml",
         "A podium project's settings: store, pools, engine, connections, warehouse,"
-        " notifications, server, outgoing webhooks and syncs. Every key is optional.",
+        " notifications, server, outgoing webhooks, syncs and retention. Every key is"
+        " optional.",
         body,
         {"webhooks": WEBHOOKS.json_schema()},
     )

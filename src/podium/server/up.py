@@ -23,6 +23,7 @@ from contextlib import contextmanager
 
 import uvicorn
 
+from podium import clock
 from podium.core.workflow import Project
 from podium.engine.loop import Engine
 from podium.errors import UsageError
@@ -32,6 +33,7 @@ from podium.server.api import create_app
 from podium.server.readiness import engine_probe
 from podium.server.subscribers import subscribers_for
 from podium.store.database import Database
+from podium.store.retention import Pruner, RetentionPolicy
 
 
 def serve(project: Project, db: Database, *, host: str, port: int) -> int:
@@ -41,6 +43,13 @@ def serve(project: Project, db: Database, *, host: str, port: int) -> int:
     engine.start(what=f"podium up on {host}:{port}")
     subscribers = Subscribers(db, subscribers_for(project, db), poll=0.5)
     subscribers.start()
+    pruner = Pruner(
+        db,
+        project.retention or RetentionPolicy(),
+        now=clock.time,
+        report=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    pruner.start()
     engine.on_events = lambda _events: subscribers.wake()  # alerts go out at once
     engine.on_outage = _OutageReport(engine.clock)
     stop = threading.Event()
@@ -74,6 +83,7 @@ def serve(project: Project, db: Database, *, host: str, port: int) -> int:
     finally:
         _drain(engine, stop, thread, project.engine.lease_timeout)
         subscribers.stop()
+        pruner.stop()
     if failure:
         raise failure[0]
     print("podium up: stopped", flush=True)
