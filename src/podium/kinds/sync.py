@@ -15,9 +15,9 @@ retrying sends the same plan) and sends nothing.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,47 +126,32 @@ def sync_plan(project: Project, name: str) -> SyncPlan:
     return SyncPlan(config, own, kind, project.warehouse, project.root, project.secrets)
 
 
-def _spec(sql: Any, plan: SyncPlan, run_id: str, payload: Any) -> Any:
+@contextmanager
+def _source(plan: SyncPlan, run_id: str, payload: Any) -> Iterator[tuple[Any, Any]]:
+    """The warehouse and what to diff in it: the sync's source, or the run's trigger
+    payload staged for this run (and unstaged after, whatever happens)."""
     from podium.syncs import trigger_source
-    from podium.syncs.diff import SyncSpec
+    from podium.transforms.warehouse_sql import open_warehouse_sql
 
     config = plan.config
-    if config.from_trigger:
-        return trigger_source.stage(sql, config, run_id, payload)
-    salt = json.dumps(config.options, sort_keys=True, default=str) if config.options else ""
-    return SyncSpec(config.name, config.source, config.key, config.fields, config.mode, salt)
+    with open_warehouse_sql(plan.warehouse, Path(plan.root)) as sql:
+        if not config.from_trigger:
+            yield sql, config.spec()
+            return
+        spec = trigger_source.stage(sql, config, run_id, payload)
+        try:
+            yield sql, spec
+        finally:
+            trigger_source.unstage(sql, config, run_id)
 
 
 def preview(plan: SyncPlan, *, payload: Any = None) -> tuple[Any, str | None]:
     """The sync's plan (nothing sent, no state written) and why its guard would refuse
     it (None when it would pass)."""
-    from podium.syncs import trigger_source
-    from podium.syncs.guard import guard_problem
-    from podium.syncs.plan import plan as make_plan
-    from podium.transforms.warehouse_sql import open_warehouse_sql
+    from podium.syncs.run import plan_and_verdict
 
-    config = plan.config
-    run_id = "preview"
-    with open_warehouse_sql(plan.warehouse, Path(plan.root)) as sql:
-        spec = _spec(sql, plan, run_id, payload)
-        try:
-            planned = make_plan(
-                sql, spec.name, spec.source, spec.key, spec.fields, spec.mode, salt=spec.salt
-            )
-        finally:
-            if config.from_trigger:
-                trigger_source.unstage(sql, config, run_id)
-    problem = None
-    if config.guard is not None:
-        problem = guard_problem(
-            config.guard,
-            sync_name=config.name,
-            adds=planned.adds,
-            updates=planned.updates,
-            removes=planned.removes,
-            synced=planned.synced,
-        )
-    return planned, problem
+    with _source(plan, "preview", payload) as (sql, spec):
+        return plan_and_verdict(sql, spec, plan.config.guard)
 
 
 def sync_now(
@@ -188,7 +173,6 @@ def sync_now(
     from podium.syncs import trigger_source
     from podium.syncs.destination import SyncTarget, WriterEnv, destination_type
     from podium.syncs.run import run_sync
-    from podium.transforms.warehouse_sql import open_warehouse_sql
 
     config = plan.config
     destination = destination_type(plan.destination)
@@ -196,24 +180,20 @@ def sync_now(
         raise TerminalTaskError(f"sync {config.name}: cannot write to type {plan.destination}")
     guard = None if override_guard else config.guard
     env = WriterEnv(plan.secrets, log, cancelled or threading.Event())
-    with open_warehouse_sql(plan.warehouse, Path(plan.root)) as sql:
-        spec = _spec(sql, plan, run_id, payload)
-        target = SyncTarget(config.name, config.connection, config.object, config.mode,
-                            config.key, tuple(config.fields), config.options)  # fmt: skip
+    target = SyncTarget(config.name, config.connection, config.object, config.mode,
+                        config.key, tuple(config.fields), config.options)  # fmt: skip
+    with _source(plan, run_id, payload) as (sql, spec):
         writer = destination.open(config.connection, plan.settings, target, env)
         if config.from_trigger:
             writer = trigger_source.JsonValues(writer)
         try:
-            report = run_sync(
+            return run_sync(
                 sql, spec, writer, now=clock.now, guard=guard, dry_run=dry_run,
                 log=log, cancelled=env.cancelled, counters=env.counters,
                 mask=Masker(plan.secrets),
             )  # fmt: skip
         finally:
             writer.close()
-            if config.from_trigger:
-                trigger_source.unstage(sql, config, run_id)
-    return report
 
 
 KIND = SyncKind()

@@ -25,6 +25,7 @@ Every problem is reported at its line, naming the sync and the key.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from podium.errors import UsageError
 from podium.settings.describe import Option, Settings
 from podium.settings.yaml_lines import Fields, LineDict, to_plain
 from podium.syncs.destination import destination_type, destination_type_names
-from podium.syncs.diff import Mode
+from podium.syncs.diff import Mode, SyncSpec
 from podium.syncs.guard import Guard
 from podium.syncs.paths import path_problem
 
@@ -100,6 +101,17 @@ class SyncConfig:
     @property
     def from_trigger(self) -> bool:
         return is_trigger_source(self.source)
+
+    @property
+    def salt(self) -> str:
+        """The object's settings as every record's hash covers them (``SyncSpec.salt``)."""
+        return json.dumps(self.options, sort_keys=True, default=str) if self.options else ""
+
+    def spec(self, source: str | None = None, key: str | None = None,
+             fields: Mapping[str, str] | None = None) -> SyncSpec:  # fmt: skip
+        """What to diff: this sync's source, key and fields unless given (a staged trigger's)."""
+        return SyncSpec(self.name, source or self.source, key or self.key,
+                        self.fields if fields is None else fields, self.mode, self.salt)  # fmt: skip
 
     @property
     def trigger_path(self) -> str:

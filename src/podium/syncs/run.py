@@ -100,6 +100,25 @@ class SyncReport:
         }
 
 
+def plan_and_verdict(
+    sql: WarehouseSql, spec: SyncSpec, guard: Guard | None
+) -> tuple[Plan, str | None]:
+    """The plan of ``spec`` and why ``guard`` refuses it (None: it passes). Writes nothing:
+    the dry run's and ``podium sync preview``'s answer."""
+    planned = plan(sql, spec.name, spec.source, spec.key, spec.fields, spec.mode, salt=spec.salt)
+    if guard is None:
+        return planned, None
+    verdict = guard_problem(
+        guard,
+        sync_name=spec.name,
+        adds=planned.adds,
+        updates=planned.updates,
+        removes=planned.removes,
+        synced=planned.synced,
+    )
+    return planned, verdict
+
+
 def run_sync(
     sql: WarehouseSql,
     spec: SyncSpec,
@@ -116,26 +135,11 @@ def run_sync(
     """Plans ``spec`` (raising when the guard trips: nothing is sent), then sends and
     records its changes batch by batch (unless ``dry_run``). ``mask`` hides secrets in the
     destination's reasons before they are written to the warehouse or reported."""
-    planned = plan(
-        sql,
-        spec.name,
-        spec.source,
-        spec.key,
-        spec.fields,
-        spec.mode,
-        guard=None if dry_run else guard,  # a dry run says what the guard would do
-        salt=spec.salt,
-    )
+    planned, verdict = plan_and_verdict(sql, spec, guard)
+    if verdict is not None and not dry_run:
+        raise TerminalTaskError(verdict)  # retrying sends the same plan: nothing is sent
     report = SyncReport(planned, dry_run=dry_run, counters=counters if counters is not None else {})
-    if dry_run and guard is not None:
-        report.guard = guard_problem(
-            guard,
-            sync_name=spec.name,
-            adds=planned.adds,
-            updates=planned.updates,
-            removes=planned.removes,
-            synced=planned.synced,
-        )
+    report.guard = verdict  # a dry run says what the guard would do
     if log is not None:
         log.info("%s", planned.summary())
     if dry_run or planned.changes == 0:

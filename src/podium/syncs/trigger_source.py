@@ -88,8 +88,7 @@ def stage(sql: WarehouseSql, config: SyncConfig, run_id: str, payload: Any) -> S
         f" WHERE sync = {literal(config.name)} AND run = {literal(run_id)}"
     )
     fields = {target: f"f{i}" for i, target in enumerate(config.fields)}
-    salt = json.dumps(config.options, sort_keys=True, default=str) if config.options else ""
-    return SyncSpec(config.name, query, "record_key", fields, config.mode, salt)
+    return config.spec(query, "record_key", fields)
 
 
 def unstage(sql: WarehouseSql, config: SyncConfig, run_id: str) -> None:
