@@ -129,6 +129,9 @@ class DaskExecutor:
                 priority=job.priority,
                 resources=dict(resources) if resources else None,
             )
+        except UsageError as exc:  # the project's code cannot be shipped: say what to do
+            done(JobResult(job.key, False, error=str(exc), retryable=False))
+            return
         except Exception as exc:  # noqa: BLE001 - the cluster away: the attempt is lost
             done(_lost(job.key, f"the Dask scheduler did not take it ({exc})"))
             return

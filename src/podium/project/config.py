@@ -61,6 +61,15 @@ POOLS = Option(
     {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}},
     "pools of concurrent slots shared by tasks: {extractors: 2}",
 )
+
+
+def _ship(fields: Fields, key: str) -> str:
+    value = fields.mapping[key]
+    if isinstance(value, bool):  # ship: true / false, as one would write it
+        return "always" if value else "never"
+    return fields.choice(key, SHIP_MODES, "auto")
+
+
 _DASK = DaskSettings()
 _RESOURCES = {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}}
 DASK = Described(
@@ -73,11 +82,11 @@ DASK = Described(
                f"the LocalCluster's worker processes ({_DASK.workers})"),
         Option("threads_per_worker", {"type": "integer", "minimum": 1},
                f"attempts one LocalCluster worker runs at once ({_DASK.threads_per_worker})"),
-        Option("ship", {"enum": [*SHIP_MODES, True, False]},
+        Option("ship", {"anyOf": [{"enum": list(SHIP_MODES)}, {"type": "boolean"}]},
                "how the project's code reaches the workers, per project version so a changed"
                " project runs its new code without restarting them: auto (the project's folder"
                " where a worker sees it at the same path, else a copy the engine sends), always"
-               " (the copy), never (the folder: a shared disk or image)"),
+               " (the copy), never (the folder: a shared disk or image)", read=_ship),
         Option("stop_grace", POSITIVE_DURATION,
                "a timed-out or cancelled attempt is interrupted at once; one still running this"
                f" long after is stopped with its worker process ({_DASK.stop_grace:g}s)"),
@@ -267,12 +276,6 @@ def _engine(fields: Fields) -> EngineSettings:
     )
 
 
-def _ship(value: Any) -> str:
-    if isinstance(value, bool):  # ship: true / false, as one would write it
-        return "always" if value else "never"
-    return str(value)
-
-
 def _executor(read: Fields, default: str) -> tuple[str, DaskSettings | None]:
     """``executor: threads`` or a mapping ``{type: dask, ...}``."""
     written = (
@@ -297,7 +300,7 @@ def _executor(read: Fields, default: str) -> tuple[str, DaskSettings | None]:
         address=values.get("address"),
         workers=values.get("workers", _DASK.workers),
         threads_per_worker=values.get("threads_per_worker", _DASK.threads_per_worker),
-        ship=_ship(values.get("ship", _DASK.ship)),
+        ship=values.get("ship", _DASK.ship),
         stop_grace=fields.duration("stop_grace", _DASK.stop_grace, positive=True),
         resources=values.get("resources", {}),
         worker_resources=values.get("worker_resources", {}),
