@@ -307,3 +307,40 @@ def _read(path: Path) -> str | None:
     except OSError:
         return None
     return text or None
+
+
+SPAN_PY = """
+import os
+import time
+
+def span(ctx):
+    started = time.time()
+    time.sleep(0.4)
+    return {"pid": os.getpid(), "start": started, "end": time.time()}
+"""
+
+
+def test_a_pool_mapped_to_dask_resources_limits_each_worker(
+    tmp_path: Path, engines: list[EngineThread]
+) -> None:
+    """The engine's own LocalCluster (``workers``): 2 workers of 2 threads, each with one
+    ``SLOT``; the ``heavy`` pool's attempts need a ``SLOT``, so each worker runs one of
+    them at a time although the pool has 4 slots and the workers 4 threads."""
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "podium.yaml").write_text(
+        "pools: {heavy: 4}\n"
+        "engine:\n"
+        "  executor: {type: dask, workers: 2, threads_per_worker: 2,"
+        " worker_resources: {SLOT: 1}, resources: {heavy: {SLOT: 1}}}\n"
+        "  poll_interval: 0.2s\n"
+    )
+    (tmp_path / "tasks.py").write_text(SPAN_PY)
+    tasks = "".join(f"  - {{id: t{i}, run: tasks:span, pool: heavy}}\n" for i in range(6))
+    (tmp_path / "workflows/w.yaml").write_text("name: w\ntasks:\n" + tasks)
+    shown = run(tmp_path, engines).wait(120)
+    assert shown["status"] == "succeeded"
+    spans = [t["output"] for t in shown["tasks"]]
+    assert len({s["pid"] for s in spans}) == 2
+    for pid in {s["pid"] for s in spans}:
+        mine = sorted((s["start"], s["end"]) for s in spans if s["pid"] == pid)
+        assert all(a[1] <= b[0] for a, b in zip(mine, mine[1:], strict=False)), mine
