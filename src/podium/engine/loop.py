@@ -415,7 +415,7 @@ class Engine:
             j.tx.execute("UPDATE engines SET heartbeat_at = ? WHERE owner = ?", (now, self.owner))
             self._last_renewal = now
         self._after_outage = False
-        lost = state.expired_attempts(j, self.scope_root)
+        lost = state.expired_attempts(j, self.scope_root, self.graphs)
         if lost:
             self.stats.recovered += len(lost)
             self._end(j, lost, owner=None)
@@ -499,6 +499,7 @@ class Engine:
             limit=room,
             pools=self.project.pools,
             scope_root=self.scope_root,
+            graphs=self.graphs,
         )
         jobs = []
         for c in claims:
