@@ -100,11 +100,10 @@ def config(lease: str, workers: int) -> str:
 class Store:
     """The test's own connection to the project's PostgreSQL schema."""
 
-    def __init__(self, url: str, schema: str) -> None:
+    def __init__(self, schema: str) -> None:
         import psycopg
 
         assert POSTGRES_URL
-        self.schema = schema
         self._conn = psycopg.connect(POSTGRES_URL, autocommit=True)
         self._conn.execute(f'SET search_path TO "{schema}"')
         self._guard = threading.Lock()
@@ -127,7 +126,6 @@ class Sampler:
 
     store: Store
     samples: list[int] = field(default_factory=list)
-    owners: Counter[str] = field(default_factory=Counter)  # samples an owner held attempts in
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -138,11 +136,9 @@ class Sampler:
     def _loop(self) -> None:
         while not self._stop.wait(0.1):
             rows = self.store.query(
-                "SELECT owner, COUNT(*) FROM attempts WHERE status = 'running' AND pool = 'work'"
-                " GROUP BY owner"
+                "SELECT COUNT(*) FROM attempts WHERE status = 'running' AND pool = 'work'"
             )
-            self.samples.append(sum(int(n) for _, n in rows))
-            self.owners.update(owner for owner, _ in rows)
+            self.samples.append(int(rows[0][0]))
 
     def stop(self) -> None:
         self._stop.set()
@@ -152,10 +148,11 @@ class Sampler:
 
 @pytest.fixture
 def pg(make_project: MakeProject) -> Iterator[Any]:
-    """``pg(files)``: a project on a PostgreSQL schema of its own, and the test's Store."""
+    """``pg(files)``: a project on a PostgreSQL schema of its own, and the test's Store.
+    The project's processes are stopped before its schema is dropped."""
     if not POSTGRES_URL:
         pytest.skip(SKIP_POSTGRES)
-    made: list[tuple[str, Store]] = []
+    made: list[tuple[Project, str, Store]] = []
 
     def make(
         files: dict[str, str], name: str = "proj", env: dict[str, str] | None = None
@@ -163,12 +160,13 @@ def pg(make_project: MakeProject) -> Iterator[Any]:
         url, schema = postgres_url_with_schema("podium_engines")
         project = make_project(files, name=name, env={**(env or {}), "PODIUM_STORE_URL": url})
         project.ok("runs", "--json")  # creates the store's tables
-        store = Store(url, schema)
-        made.append((schema, store))
+        store = Store(schema)
+        made.append((project, schema, store))
         return project, store
 
     yield make
-    for schema, store in made:
+    for project, schema, store in made:
+        project.close()
         store.close()
         drop_schema(schema)
 
