@@ -488,7 +488,7 @@ class Engine:
 
     # -- claiming --------------------------------------------------------------------
     def _claim(self, j: Journal) -> list[Job]:
-        wanted = self.executor.slots() or self.settings.workers
+        wanted = min(self.executor.slots() or self.settings.workers, self.settings.workers)
         room = wanted - sum(1 for t in self._inflight.values() if not t.child_run)
         if room <= 0:
             return []

@@ -25,8 +25,8 @@ class Executor(Protocol):
     def shutdown(self, wait: bool) -> None: ...
 
     def slots(self) -> int | None:
-        """How many attempts it wants at once, when it knows better than the engine's
-        ``workers`` setting (a Dask cluster's size); None: ``workers``."""
+        """How many attempts it wants at once (a Dask cluster: twice its threads), which the
+        engine's ``workers`` setting caps; None: ``workers``."""
 
 
 def make_executor(settings: EngineSettings, root: str, log_sink: LogSink) -> Executor:

@@ -3,7 +3,7 @@
 The engine still decides what runs: it claims attempts (pools, priorities, leases) exactly
 as with threads, and hands each claimed attempt to the cluster as one Dask task whose key
 names the attempt (``podium-RUN-TASK-ATTEMPT``), with the task's priority and, if its pool
-maps to them, Dask resources. The engine claims no more than twice the cluster's threads,
+maps to them, Dask resources. The engine claims no more than twice the cluster's threads (nor its ``workers``),
 so attempts never wait long in Dask's queue holding their pool's slots.
 
 What the engine's guarantees need from the cluster:

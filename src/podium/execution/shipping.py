@@ -26,9 +26,10 @@ from pathlib import Path
 from podium.errors import UsageError
 
 #: the files a project's tasks import or read as code; data files stay where they are
+#: (``.json``, ``.txt`` and ``.csv`` are data often enough: a task's marks, an inbox)
 CODE_SUFFIXES = frozenset(
-    {".py", ".pyi", ".sql", ".yaml", ".yml", ".json", ".toml", ".cfg", ".ini", ".sh", ".j2",
-     ".jinja", ".jinja2", ".txt"}
+    {".py", ".pyi", ".sql", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".sh", ".j2", ".jinja",
+     ".jinja2"}
 )  # fmt: skip
 MAX_FILE = 5 * 1024 * 1024  # larger files are data, whatever their suffix
 MAX_TOTAL = 50 * 1024 * 1024

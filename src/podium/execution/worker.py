@@ -62,8 +62,10 @@ class _Running:
 _running: dict[str, _Running] = {}  # by Dask key
 _guard = threading.Lock()
 _watcher: threading.Thread | None = None
-_code = threading.Lock()
+_code = threading.Condition()
 _active: tuple[str, str] | None = None  # the folder and version imported from
+_users = 0  # attempts running on the active version
+SWITCH_WAIT = 30.0  # a version change waits this long for attempts of the last one to end
 
 
 def run_attempt(
@@ -84,12 +86,15 @@ def run_attempt(
         _running[dask_key] = entry
     _watch(worker)
     try:
-        job = _with_code(job, code, version, Path(worker.local_directory), ship)
-    except UsageError as exc:
-        sink(job.key, "stderr", str(exc))
-        return JobResult(job.key, False, error=str(exc), retryable=False)
-    try:
-        return invoke(job, sink, entry.cancelled)
+        try:
+            job = _with_code(job, code, version, Path(worker.local_directory), ship)
+        except UsageError as exc:
+            sink(job.key, "stderr", str(exc))
+            return JobResult(job.key, False, error=str(exc), retryable=False)
+        try:
+            return invoke(job, sink, entry.cancelled)
+        finally:
+            _leave()
     except AttemptStopped:
         return JobResult(job.key, False, error="stopped on the worker", retryable=True)
     finally:
@@ -115,15 +120,25 @@ def _with_code(job: Job, code: bytes | None, version: str, base: Path, ship: str
             f"the project folder {job.project_root} is not on this Dask worker: mount it at"
             " the same path, or set engine: executor: {type: dask, ship: auto} to send the code"
         )
+    global _users
     with _code:
-        if (str(root), version) != _active:
+        if (str(root), version) != _active:  # forget the last version's modules, once the
+            _code.wait_for(lambda: _users == 0, SWITCH_WAIT)  # attempts importing them end
             activate_root(root)
             _active = (str(root), version)
+        _users += 1
     if root == Path(job.project_root):
         return job
     if not here:  # another host: the project's files are the copy's
         return replace(job, project_root=str(root), code_root=str(root))
     return replace(job, code_root=str(root))
+
+
+def _leave() -> None:
+    global _users
+    with _code:
+        _users -= 1
+        _code.notify_all()
 
 
 def _watch(worker: Any) -> None:

@@ -106,8 +106,8 @@ ENGINE = Described(
                "where attempts run: threads (the default), processes, or dask"
                " ({type: dask, address: tcp://scheduler:8786} or {type: dask, workers: 4})"),
         Option("workers", {"type": "integer", "minimum": 1},
-               f"attempts running at once in this engine ({_DEFAULTS.workers}; on dask: twice"
-               " the cluster's threads)"),
+               f"attempts running at once in this engine ({_DEFAULTS.workers}; on dask: at most"
+               " twice the cluster's threads)"),
         Option("poll_interval", POSITIVE_DURATION, "how often the engine looks for work when nothing "
                f"wakes it ({_DEFAULTS.poll_interval:g}s)"),
     ),
