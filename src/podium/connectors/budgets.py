@@ -49,7 +49,8 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 
 JITTER = 0.05  # seconds of restore kept in hand for requests counted late by the server
-POLL = 0.05  # seconds between looks while another process learns a bucket's size
+POLL = 0.01  # the shortest wait before asking again for tokens not taken
+MAX_POLL = 0.25  # the longest (a refund may land meanwhile)
 TRIES = 4  # store attempts per take before pacing locally
 OFFLINE_FOR = 30.0
 _LOG = logging.getLogger("podium.budgets")
@@ -147,7 +148,7 @@ class SharedBucket:
         while True:
             try:
                 pending = float(getattr(self._local, "pending", 0.0))
-                wait = self.binding.budgets().take(
+                taken, wait = self.binding.budgets().take(
                     self.key, cost, self.shape, self._clock(), settle=pending
                 )
             except (StoreUnavailableError, StoreError) as exc:
@@ -158,8 +159,8 @@ class SharedBucket:
                 self._sleep(backoff.next())
                 continue
             self._local.pending = 0.0
-            if wait is None:  # another process is learning the bucket's size
-                self._sleep(POLL)
+            if not taken:  # too little left, or another process is learning the size
+                self._sleep(min(max(wait, POLL), MAX_POLL))
                 continue
             self._local.pending = cost
             if wait > 0:
@@ -174,7 +175,9 @@ class SharedBucket:
             return
         self._local.pending = 0.0
         try:
-            self.binding.budgets().settle(self.key, pending, learnt, self._clock())
+            self.binding.budgets().settle(
+                self.key, pending, learnt, self._clock(), queue=self.shape.queue
+            )
         except (StoreUnavailableError, StoreError) as exc:
             self._go_offline(exc)
 

@@ -34,11 +34,19 @@ _COLUMNS = "tokens, capacity, rate, inflight, known, updated_at, inflight_at"
 @dataclass(frozen=True)
 class Shape:
     """A bucket as the client believes it before the server says (``known=False``: not at
-    all; then ``capacity`` and ``rate`` are placeholders)."""
+    all; then ``capacity`` and ``rate`` are placeholders).
+
+    ``queue``: a taker finding too little reserves its tokens anyway and waits for its
+    slot (fair, exact: for buckets of one token a request). Without it (a cost bucket
+    whose answers refund part of what was taken, Shopify's GraphQL), a taker finding too
+    little takes nothing and asks again after the wait it is told, so a refund that
+    lands meanwhile is spent at once; the level then refills to ``capacity`` regardless
+    of what is in flight (the margin the client keeps covers a request counted late)."""
 
     capacity: float
     rate: float
     known: bool = True
+    queue: bool = True
 
 
 @dataclass(frozen=True)
@@ -64,12 +72,12 @@ class _Row:
     updated_at: float
     inflight_at: float
 
-    def refill(self, now: float) -> None:
+    def refill(self, now: float, queue: bool = True) -> None:
         """The level at ``now`` (never a moment back)."""
         if now - self.inflight_at > STALE:
             self.inflight = 0.0
         elapsed = max(0.0, now - self.updated_at)
-        ceiling = max(0.0, self.capacity - self.inflight)
+        ceiling = max(0.0, self.capacity - (self.inflight if queue else 0.0))
         self.tokens = max(self.tokens, min(ceiling, self.tokens + elapsed * self.rate))
         self.updated_at = max(self.updated_at, now)
 
@@ -82,37 +90,43 @@ class RateBudgets:
 
     def take(
         self, key: str, cost: float, shape: Shape, now: float, *, settle: float = 0.0
-    ) -> float | None:
-        """Reserves ``cost`` tokens of ``key`` (made with ``shape`` if new), first settling
-        ``settle`` tokens this caller took before and never settled. Returns the seconds
-        to wait before sending (0: now), or None when the bucket's size is not known and
-        another request is out finding it: ask again shortly."""
+    ) -> tuple[bool, float]:
+        """Takes ``cost`` tokens of ``key`` (made with ``shape`` if new), first settling
+        ``settle`` tokens this caller took before and never settled. Returns (taken,
+        seconds): taken, wait that long before sending (0: now); not taken (a bucket
+        that does not ``queue`` short of tokens, or one whose size another request is
+        finding out), ask again after that long."""
         with self.db.transaction() as tx:
             row = self._locked(tx, key, shape, now)
             assert row is not None  # noqa: S101 - made from the shape when absent
             row.inflight = max(0.0, row.inflight - settle)
-            row.refill(now)
+            row.refill(now, shape.queue)
             if not row.known and row.inflight > 0:
                 self._write(tx, key, row)
-                return None
+                return False, 0.0
             if row.known:
                 cost = min(cost, row.capacity)
+            if row.known and not shape.queue and row.tokens < cost:
+                self._write(tx, key, row)
+                return False, (cost - row.tokens) / row.rate
             row.tokens -= cost
             row.inflight += cost
             row.inflight_at = max(row.inflight_at, now)
             self._write(tx, key, row)
         if not row.known or row.tokens >= 0:
-            return 0.0
-        return -row.tokens / row.rate
+            return True, 0.0
+        return True, -row.tokens / row.rate
 
-    def settle(self, key: str, spent: float, learnt: Learnt, now: float) -> None:
+    def settle(
+        self, key: str, spent: float, learnt: Learnt, now: float, *, queue: bool = True
+    ) -> None:
         """The request that took ``spent`` tokens of ``key`` was answered; ``learnt`` is
-        what the answer said."""
+        what the answer said (``queue`` as the bucket's ``Shape``)."""
         with self.db.transaction() as tx:
             row = self._locked(tx, key, None, now)
             if row is None:
                 return
-            row.refill(now)
+            row.refill(now, queue)
             row.inflight = max(0.0, row.inflight - spent)
             row.rate = learnt.rate if learnt.rate and learnt.rate > 0 else row.rate
             row.capacity = learnt.capacity if learnt.capacity else row.capacity
@@ -125,7 +139,8 @@ class RateBudgets:
             if learnt.drain:
                 row.tokens = min(row.tokens, -learnt.pause * row.rate)
             if row.tokens > 0:
-                row.tokens = min(row.tokens, max(0.0, row.capacity - row.inflight))
+                held = row.inflight if queue else 0.0
+                row.tokens = min(row.tokens, max(0.0, row.capacity - held))
             self._write(tx, key, row)
 
     def level(self, key: str) -> tuple[float, float, float, float, bool] | None:

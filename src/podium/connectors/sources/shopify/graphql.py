@@ -105,7 +105,9 @@ class SharedGraphqlCostLimit(GraphqlCostLimit):
         super().__init__(clock=local._clock, sleep=local._sleep)
         self.local = local
         self._next = local._next  # ``expect`` on either names the same next cost
-        self.bucket = SharedBucket(binding, key, Shape(1.0, 1.0, known=False), sleep=local._sleep)
+        self.bucket = SharedBucket(
+            binding, key, Shape(1.0, 1.0, known=False, queue=False), sleep=local._sleep
+        )
 
     def acquire(self) -> None:
         if not self.bucket.take(float(getattr(self._next, "cost", 0.0))):
