@@ -14,15 +14,24 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from podium import clock
-from podium.connectors.budgets import budgets_in
-from podium.connectors.ratelimit import TokenBucket, shared_limiter
+from podium.connectors.budgets import OFFLINE_FOR, TRIES, Binding, account_key, budgets_in
+from podium.connectors.ratelimit import (
+    AmazonRateLimit,
+    SharedLimit,
+    ShopifyCallLimit,
+    TokenBucket,
+    shared_limiter,
+)
+from podium.connectors.sources.shopify.graphql import GraphqlCostLimit, SharedGraphqlCostLimit
 from podium.store.budgets import RateBudgets
 from podium.store.database import Database
+from podium.syncs.destinations.pacing import SlidingWindowLimit
 
 RATE, BURST = 150.0, 10.0
 SECONDS = 3.0
@@ -121,3 +130,66 @@ def test_refusals_counts_what_a_bucket_refuses(rate: float) -> None:
     assert refusals([0.0] * 10 + [0.5 / rate], 10, rate) == 1
     assert refusals([0.0] * 10 + [0.5 / rate], 10, rate, slack=0.5 / rate) == 0
     assert refusals([0.0] * 10 + [1 / rate], 10, rate) == 0
+
+
+class Waits:
+    """A sleep that moves a fake clock instead of waiting."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now, self.waits = now, []  # type: list[float]
+
+    def clock(self) -> float:
+        return self.now
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+def test_a_store_outage_slows_a_load_down_and_never_fails_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nothing listens at the store's port: each take is tried ``TRIES`` times with
+    backoff, then this process paces by its local limiter for ``OFFLINE_FOR`` seconds
+    (warned once), then the store is tried again."""
+    waits = Waits()
+    binding = Binding("postgresql://podium@127.0.0.1:9/none", clock=waits.clock, sleep=waits)
+    limiter = TokenBucket(RATE, BURST, clock=waits.clock, sleep=waits).share(binding, "down")
+    with caplog.at_level("WARNING", logger="podium.budgets"):
+        limiter.acquire()
+        backoffs = len(waits.waits)
+        for _ in range(5):
+            limiter.acquire()  # local pacing: no store tries
+        assert len(waits.waits) == backoffs == TRIES - 1
+        waits.now += OFFLINE_FOR
+        limiter.acquire()
+    assert len(waits.waits) == 2 * (TRIES - 1)  # tried the store again
+    warned = [r for r in caplog.records if "unavailable" in r.getMessage()]
+    assert len(warned) == 2 and "paces by itself" in warned[0].getMessage()
+
+
+def test_each_limiter_shares_through_the_store_or_stays_local(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/state.db"
+    with budgets_in(url):
+        bucket = shared_limiter("t:bucket", lambda: TokenBucket(5, 5), account="t:acct")
+        amazon = shared_limiter("t:amazon", lambda: AmazonRateLimit(5, 5))
+        call = shared_limiter("t:rest", lambda: ShopifyCallLimit(2.0))
+        graphql = shared_limiter("t:graphql", GraphqlCostLimit)
+        window = shared_limiter("t:window", lambda: SlidingWindowLimit(10, 1.0))
+    assert isinstance(bucket, SharedLimit) and isinstance(amazon, SharedLimit)
+    assert isinstance(call, SharedLimit)
+    assert isinstance(graphql, SharedGraphqlCostLimit)
+    assert isinstance(window, SlidingWindowLimit)  # no store-backed twin: per process
+    bucket.acquire()
+    db = Database(url)
+    try:
+        assert RateBudgets(db).level("t:acct") is not None
+    finally:
+        db.close()
+
+
+def test_an_account_key_holds_no_secret() -> None:
+    key = account_key("shopify", "brand.myshopify.com", secret="shpat_secret")
+    assert key.startswith("shopify:brand.myshopify.com:app=") and "secret" not in key
+    other = account_key("shopify", "brand.myshopify.com", secret="shpat_other")
+    assert key != other
