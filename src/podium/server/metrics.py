@@ -29,8 +29,7 @@ def add_metrics_route(app: FastAPI, metrics: Metrics, mask: Masker) -> None:
         PATH,
         dependencies=[Depends(auth.require("viewer"))],
         response_class=Response,
-        include_in_schema=True,
-        summary="Prometheus metrics (viewer)",
+        include_in_schema=False,  # Prometheus' text format, not the JSON API
     )
     def scrape() -> Response:
         text = mask(metrics.render().decode())
