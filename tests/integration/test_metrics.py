@@ -197,9 +197,13 @@ def test_scraped_counts_equal_the_store_and_latencies_are_observed(
         (("trigger", "event"), ("workflow", "evented")): 1.0,
         (("trigger", "webhook"), ("workflow", "hooked")): 1.0,
     }
-    assert 0 < found["podium_event_to_start_seconds_sum"][
-        (("trigger", "webhook"), ("workflow", "hooked"))
-    ] < 30
+    assert (
+        0
+        < found["podium_event_to_start_seconds_sum"][
+            (("trigger", "webhook"), ("workflow", "hooked"))
+        ]
+        < 30
+    )
     assert found["podium_webhook_ack_seconds_count"] == {(("connection", "erp"),): 1.0}
 
 
