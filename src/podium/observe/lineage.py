@@ -46,7 +46,7 @@ from podium.store.database import Database
 from podium.version import __version__
 
 KINDS = ("extract", "model", "check", "sync")
-PRODUCER = f"https://pypi.org/project/podium/{__version__}"
+PRODUCER = f"urn:podium:{__version__}"  # who wrote the event: podium, this version
 DEFAULT_NAMESPACE = "podium"
 _RUN_IDS = uuid.UUID("6a0f4c52-8d0e-4b8e-9d3f-0d1e2f3a4b5c")  # uuid5 namespace of attempts
 Datasets = tuple[list[InputDataset], list[OutputDataset]]

@@ -3,7 +3,9 @@
 ``EventWorker.on_events`` only queues (it is called on the engine's thread, after each
 commit); the handler runs on the worker's daemon thread with the time the events were
 handed over. A handler that raises is reported once per kind of error through ``report``
-(later ones are only counted), and the worker carries on with the next batch.
+(later ones are only counted), and the worker carries on with the next batch. A handler
+that falls far behind (an endpoint that hangs) loses batches past ``MAX_WAITING`` rather
+than memory: that too is reported once and counted in ``dropped``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from podium.core.events import Event
 Handler = Callable[[Sequence[Event], float], None]
 log = logging.getLogger("podium.observe")
 _Item = tuple[Sequence[Event], float] | threading.Event  # a batch, or a flush marker
+MAX_WAITING = 10_000  # batches
 
 
 class EventWorker:
@@ -34,27 +37,38 @@ class EventWorker:
     ) -> None:
         self.name, self.handle, self.clock = name, handle, clock
         self.report = report or (lambda line: log.warning("%s", line))
-        self.failures = 0
+        self.failures = self.dropped = 0
         self._told: set[str] = set()
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._queue: queue.Queue[_Item | None] = queue.Queue(MAX_WAITING)
         self._thread = threading.Thread(target=self._loop, name=f"podium-{name}", daemon=True)
         self._thread.start()
 
     def on_events(self, events: Sequence[Event]) -> None:
         """Queues ``events`` (never blocks, never raises)."""
-        self._queue.put((list(events), self.clock()))
+        try:
+            self._queue.put_nowait((list(events), self.clock()))
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped == 1:
+                self.report(
+                    f"{self.name}: {MAX_WAITING} batches of events wait already; dropping"
+                    " new ones until it catches up (reported once)"
+                )
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Waits until every batch queued so far was handled; False if that took too long."""
         done = threading.Event()
-        self._queue.put(done)
+        try:
+            self._queue.put(done, timeout=timeout)
+        except queue.Full:
+            return False
         return done.wait(timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Handles what was queued (up to ``timeout``), then ends the thread."""
-        self.flush(timeout)
-        self._queue.put(None)
-        self._thread.join(timeout)
+        if self.flush(timeout):
+            self._queue.put(None)
+            self._thread.join(timeout)  # else: a daemon thread, left to end with the process
 
     def _loop(self) -> None:
         while (item := self._queue.get()) is not None:
