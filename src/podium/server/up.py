@@ -94,7 +94,7 @@ def serve(project: Project, db: Database, *, host: str, port: int, log_format: s
     thread.start()
     tell(
         f"podium up: engine {engine.owner} serving {len(project.workflows)} workflows;"
-        f" UI on http://{host}:{port}/ (API docs at /docs, metrics at /metrics)",
+        f" UI on http://{host}:{port}/ (API docs at /docs)",
         False,
     )
     tell(f"podium up: {auth.describe(project.server, db)}", False)
