@@ -139,5 +139,7 @@ def test_an_unreachable_lineage_endpoint_never_fails_a_task(tmp_path: Path) -> N
     assert done.code == 0, done
     assert {t["status"] for t in done.json()["tasks"]} == {"succeeded"}
     reports = [line for line in done.err.splitlines() if "lineage" in line]
-    assert len(reports) == 1, done.err  # said once, however many events failed
-    assert "ConnectionError" in reports[0] or "Connection" in reports[0], reports
+    failed = [line for line in reports if "ConnectionError" in line]
+    assert len(failed) == 1, done.err  # said once, however many events failed
+    # and, when the command ends before every event was tried, how many were not
+    assert all("still queued are not handled" in line for line in reports if line not in failed)

@@ -68,7 +68,13 @@ class EventWorker:
         """Handles what was queued (up to ``timeout``), then ends the thread."""
         if self.flush(timeout):
             self._queue.put(None)
-            self._thread.join(timeout)  # else: a daemon thread, left to end with the process
+            self._thread.join(timeout)
+            return
+        waiting = self._queue.qsize()  # a daemon thread, left to end with the process
+        self.report(
+            f"{self.name}: stopped waiting after {timeout:g}s; {waiting} batch(es) of events"
+            " still queued are not handled"
+        )
 
     def _loop(self) -> None:
         while (item := self._queue.get()) is not None:
