@@ -28,12 +28,13 @@ from __future__ import annotations
 import importlib
 import json
 import pickle
+import queue
 import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from podium.core.graph import topological_order
 from podium.core.workflow import Project, Task, Workflow
@@ -42,12 +43,16 @@ from podium.kinds.base import (
     CheckOutcome,
     Expands,
     Job,
+    JobResult,
     Kind,
     StartsWorkflow,
     TaskContext,
     TaskResult,
 )
 from podium.settings.describe import Settings
+
+if TYPE_CHECKING:
+    from podium.execution.base import Executor
 
 #: the logical time every contract run has (no clock is read)
 LOGICAL_TIME = "2026-01-01T00:00:00+00:00"
@@ -126,8 +131,11 @@ def target_problems(kind: Kind) -> list[str]:
     return problems
 
 
-def run_problems(kind: Kind, case: KindCase | None, root: Path) -> list[str]:
-    """The case's project loads, and each of the kind's tasks prepares and runs (twice)."""
+def run_problems(
+    kind: Kind, case: KindCase | None, root: Path, executor: Executor | None = None
+) -> list[str]:
+    """The case's project loads, and each of the kind's tasks prepares and runs (twice):
+    in this thread, or handed to ``executor`` (a Dask cluster's, say) as the engine does."""
     if case is None:
         if isinstance(kind, StartsWorkflow | Expands):
             return []
@@ -143,7 +151,7 @@ def run_problems(kind: Kind, case: KindCase | None, root: Path) -> list[str]:
         return [f"the case has no workflow {case.workflow!r} (it has {sorted(project.workflows)})"]
     if not any(task.kind == kind.name for task in workflow.tasks):
         return [f"workflow {case.workflow!r} of the case has no {kind.name} task"]
-    return _run_workflow(kind, workflow, project)
+    return _run_workflow(kind, workflow, project, executor)
 
 
 def _load(case: KindCase, root: Path) -> Project | str:
@@ -160,7 +168,9 @@ def _load(case: KindCase, root: Path) -> Project | str:
         return f"the case's project does not load (the kind's check refused it?): {exc}"
 
 
-def _run_workflow(kind: Kind, workflow: Workflow, project: Project) -> list[str]:
+def _run_workflow(
+    kind: Kind, workflow: Workflow, project: Project, executor: Executor | None
+) -> list[str]:
     """Runs every task in order; the problems of the kind's own tasks."""
     from podium.kinds.registry import kind_of
 
@@ -172,7 +182,7 @@ def _run_workflow(kind: Kind, workflow: Workflow, project: Project) -> list[str]
         own = task.kind == kind.name
         runner = kind if own else kind_of(task.kind)
         for attempt in (1, 2) if own else (1,):
-            found, output = _attempt(runner, task, workflow, project, outputs, attempt)
+            found, output = _attempt(runner, task, workflow, project, outputs, attempt, executor)
             if not own and found:
                 return [f"task {task.id!r} ({task.kind}), which the case runs first: {found[0]}"]
             problems += [f"task {task.id!r}, attempt {attempt}: {p}" for p in found]
@@ -187,6 +197,7 @@ def _attempt(
     project: Project,
     upstream: Mapping[str, Any],
     attempt: int,
+    executor: Executor | None,
 ) -> tuple[list[str], Any]:
     try:
         prepared = kind.prepare(task, workflow, project)
@@ -205,6 +216,8 @@ def _attempt(
         options=dict(task.options),
         prepared=prepared,
     )
+    if executor is not None:
+        return _submitted(executor, job)
     lines: list[str] = []
     context = TaskContext(job, lambda key, stream, line: lines.append(line), threading.Event())
     try:
@@ -215,6 +228,25 @@ def _attempt(
             f"run raised {type(exc).__name__}: {exc}" + (f" (log: {logged})" if logged else "")
         ], None
     return _result_problems(result), getattr(result, "output", None)
+
+
+def _submitted(executor: Executor, job: Job, timeout: float = 120) -> tuple[list[str], Any]:
+    """Hands ``job`` to ``executor`` and checks the ``JobResult`` it reports."""
+    ended: queue.SimpleQueue[JobResult] = queue.SimpleQueue()
+    executor.submit(job, ended.put)
+    try:
+        result = ended.get(timeout=timeout)
+    except queue.Empty:
+        executor.cancel(job.key)
+        return [f"the executor reported no end within {timeout:g}s"], None
+    if not result.ok:
+        return [f"run failed on the executor: {result.error}"], None
+    try:
+        output = json.loads(result.output or "null")
+    except ValueError as exc:
+        return [f"its output is not JSON: {exc}"], None
+    done = TaskResult(output, result.assets, result.checks, result.produced)
+    return _result_problems(done), output
 
 
 def _result_problems(result: Any) -> list[str]:

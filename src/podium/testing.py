@@ -61,6 +61,9 @@ class ManualExecutor:
     def shutdown(self, wait: bool) -> None:
         pass
 
+    def slots(self) -> int | None:
+        return None
+
     def running(self) -> list[str]:
         """Task ids with an attempt submitted and not yet ended."""
         return sorted(key[1] for key in self.pending)
@@ -117,6 +120,9 @@ class InlineExecutor:
 
     def shutdown(self, wait: bool) -> None:
         pass
+
+    def slots(self) -> int | None:
+        return None
 
 
 def memory_database() -> Database:

@@ -223,3 +223,36 @@ def test_a_result_that_is_not_json_breaks_the_contract(tmp_path: Path) -> None:
 
     problems = run_problems(Unjson(), CASES["shell"], tmp_path)  # type: ignore[arg-type]
     assert problems and all("output is not JSON" in p for p in problems), problems
+
+
+# -- the same contract, each attempt handed to a Dask cluster ------------------------------
+
+
+@pytest.fixture(scope="module")
+def dask_address() -> Iterator[str]:
+    distributed = pytest.importorskip("distributed", reason="executor dask needs podium[dask]")
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+    yield cluster.scheduler_address
+    cluster.close()
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_a_kind_runs_on_a_dask_cluster(
+    name: str, tmp_path: Path, loopback_url: str, dask_address: str
+) -> None:
+    from podium.core.workflow import DaskSettings
+    from podium.execution.cluster import DaskExecutor
+
+    executor = DaskExecutor(
+        DaskSettings(address=dask_address), str(tmp_path), lambda key, stream, line: None
+    )
+    try:
+        problems = run_problems(KINDS[name], case_for(name, loopback_url), tmp_path, executor)
+    finally:
+        executor.shutdown(wait=True)
+    assert problems == []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from podium.core.workflow import EngineSettings, Project
+from podium.core.workflow import DaskSettings, EngineSettings, Project
 from podium.errors import ProjectError
 from podium.project import load_project
 
@@ -123,18 +123,71 @@ def test_bad_engine_values_are_each_reported(tmp_path: Path) -> None:
         tmp_path,
         """
         engine:
-          executor: dask
+          executor: gpu
           workers: 0
           lease_timeout: soon
           poll_interval: 0s
         """,
     )
     assert found == [
-        "podium.yaml:2: engine: executor must be one of threads, processes, got 'dask'",
+        "podium.yaml:2: engine: executor must be one of threads, processes, dask, got 'gpu'",
         "podium.yaml:3: engine: workers must be a whole number 1 or more, got 0",
         "podium.yaml:4: engine: lease_timeout: 'soon' is not a duration; "
         "write e.g. 30s, 5m, 1h30m or 2d",
         "podium.yaml:5: engine: poll_interval must be more than zero, got '0s'",
+    ]
+
+
+def test_a_dask_executor_is_a_mapping_or_its_name(tmp_path: Path) -> None:
+    loaded = project(
+        tmp_path,
+        """
+        pools: {heavy: 2}
+        engine:
+          executor:
+            type: dask
+            address: tcp://scheduler:8786
+            ship: always
+            stop_grace: 30s
+            resources: {heavy: {MEMORY: 8}}
+        """,
+    )
+    assert loaded.engine.executor == "dask"
+    assert loaded.engine.dask == DaskSettings(
+        address="tcp://scheduler:8786",
+        ship="always",
+        stop_grace=30.0,
+        resources={"heavy": {"MEMORY": 8}},
+    )
+    by_name = project(tmp_path, "engine: {executor: dask}\n").engine
+    assert (by_name.executor, by_name.dask) == ("dask", DaskSettings())
+    local = project(tmp_path, "engine: {executor: {type: dask, workers: 4, ship: false}}\n")
+    assert local.engine.dask == DaskSettings(workers=4, ship="never")
+
+
+def test_a_dask_executor_s_mistakes_are_each_reported(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        """
+        engine:
+          executor:
+            type: dask
+            adress: tcp://x:8786
+            workers: 0
+            ship: sometimes
+            stop_grace: later
+        """,
+    )
+    assert found == [
+        "podium.yaml:4: engine: executor: unknown key 'adress'; did you mean 'address'?",
+        "podium.yaml:5: engine: executor: workers must be 1 or more, got 0",
+        "podium.yaml:6: engine: executor: ship must be one of auto, always, never, got 'sometimes'",
+        "podium.yaml:7: engine: executor: stop_grace: 'later' is not a duration;"
+        " write e.g. 30s, 5m, 1h30m or 2d",
+    ]
+    assert problems(tmp_path, "engine:\n  executor: {type: threads, workers: 2}\n") == [
+        "podium.yaml:2: engine: executor: a mapping sets up a Dask cluster and needs type:"
+        " dask, got 'threads'; write executor: 'threads' or 'processes' for the others"
     ]
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from podium.connectors.budgets import budgets_in
 from podium.connectors.load import LoadJob, Progress, StreamResult, load_stream
 from podium.connectors.registry import dataset_for, open_source
 from podium.connectors.warehouse import open_destination
@@ -35,7 +36,9 @@ def extract(
     if settings is None:
         known = ", ".join(sorted(project.connections)) or "none are declared"
         raise NotFoundError(f"no connection {connection!r} in podium.yaml (connections: {known})")
-    plan = ExtractPlan(connection, settings, project.warehouse, project.root, project.secrets)
+    plan = ExtractPlan(
+        connection, settings, project.warehouse, project.root, project.secrets, project.store_url
+    )
     return extract_plan(
         plan,
         streams=streams,
@@ -55,6 +58,7 @@ class ExtractPlan:
     warehouse: Mapping[str, Any]
     root: str
     secrets: frozenset[str]
+    store_url: str = ""  # the project's store: rate budgets are shared through it
 
 
 def extract_plan(
@@ -68,7 +72,8 @@ def extract_plan(
 ) -> list[StreamResult]:
     """``extract`` with the connection's settings at hand (the extract task kind's way)."""
     connection, settings, root = plan.connection, plan.settings, Path(plan.root)
-    source = open_source(connection, settings, root=root, secrets=plan.secrets, logger=logger)
+    with budgets_in(plan.store_url or None):  # one API budget with every process on it
+        source = open_source(connection, settings, root=root, secrets=plan.secrets, logger=logger)
     destination = open_destination(plan.warehouse, root)
     try:
         chosen = _choose(connection, source.streams(), streams)

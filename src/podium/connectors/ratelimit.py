@@ -9,8 +9,10 @@ every response (a 429 included; the client itself then waits per ``Retry-After``
     AmazonRateLimit     a token bucket whose rate follows ``x-amzn-RateLimit-Limit``
 
 ``shared_limiter(key, factory)`` hands every task of this process that uses the same
-connection one limiter, so they spend one budget between them. Each limiter is thread-safe;
-clocks and sleeps are injectable so tests never wait.
+connection one limiter, so they spend one budget between them. Under ``budgets_in(store)``
+(connectors/budgets.py) a limiter that can ``share`` comes as its store-backed twin
+(``SharedLimit``), so every process on that store spends one budget per account. Each
+limiter is thread-safe; clocks and sleeps are injectable so tests never wait.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
+
+from podium.connectors.budgets import Binding, SharedBucket, current_binding, margin
+from podium.store.budgets import Learnt, Shape
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -76,6 +81,12 @@ class TokenBucket:
 
     def observe(self, response: Observed) -> None:
         return None
+
+    def share(self, binding: Binding, key: str) -> RateLimiter:
+        shape = Shape(max(1.0, self.burst - margin(self.rate)), self.rate)
+        return SharedLimit(
+            SharedBucket(binding, key, shape, sleep=self._sleep), self, _learn_refusal
+        )
 
     def set_rate(self, rate_per_s: float) -> None:
         with self._lock:
@@ -142,6 +153,21 @@ class ShopifyCallLimit:
             elif response.status == 429:
                 self._used, self._at = self.size, self._clock()
 
+    def share(self, binding: Binding, key: str) -> RateLimiter:
+        room = max(1.0, self.size - self.headroom)
+        shape = Shape(room, self.leak)
+
+        def learn(response: Observed) -> Learnt | None:
+            value = _header(response.headers, self.HEADER)
+            if value and "/" in value:
+                used, _, size = value.partition("/")
+                with contextlib.suppress(ValueError):
+                    room = max(1.0, float(size) - self.headroom)
+                    return Learnt(available=room - float(used), capacity=room)
+            return _learn_refusal(response)
+
+        return SharedLimit(SharedBucket(binding, key, shape, sleep=self._sleep), self, learn)
+
     def observe_graphql(self, body: Any) -> None:
         """Learn from a GraphQL body's ``extensions.cost`` (points left, restore rate)."""
         cost = body.get("extensions", {}).get("cost", {}) if isinstance(body, dict) else {}
@@ -201,6 +227,53 @@ class AmazonRateLimit:
         if response.status == 429:
             self.bucket.drain()
 
+    def share(self, binding: Binding, key: str) -> RateLimiter:
+        bucket = self.bucket
+        shape = Shape(max(1.0, bucket.burst - margin(bucket.rate)), bucket.rate)
+
+        def learn(response: Observed) -> Learnt | None:
+            rate = None
+            with contextlib.suppress(TypeError, ValueError):
+                rate = float(_header(response.headers, self.HEADER))  # type: ignore[arg-type]
+            refused = response.status == 429
+            return Learnt(rate=rate, drain=refused) if rate or refused else None
+
+        bucket_ = SharedBucket(binding, key, shape, sleep=bucket._sleep)
+        return SharedLimit(bucket_, self, learn)
+
+
+class SharedLimit:
+    """A local limiter's store-backed twin: each request takes ``cost()`` tokens of the
+    shared ``bucket``, each answer settles what ``learn`` makes of it. While the store is
+    away, ``local`` paces (it hears every answer, so it knows what the server said)."""
+
+    def __init__(
+        self,
+        bucket: SharedBucket,
+        local: RateLimiter,
+        learn: Callable[[Observed], Learnt | None],
+        cost: Callable[[], float] = lambda: 1.0,
+    ) -> None:
+        self.bucket, self.local, self._learn, self._cost = bucket, local, learn, cost
+
+    def acquire(self) -> None:
+        if not self.bucket.take(self._cost()):
+            self.local.acquire()
+
+    def observe(self, response: Observed) -> None:
+        self.local.observe(response)
+        self.bucket.settle(self._learn(response))
+
+
+def _learn_refusal(response: Observed) -> Learnt | None:
+    """A 429: nothing is left, for every process, and for ``Retry-After`` seconds if the
+    server said so."""
+    if response.status != 429:
+        return None
+    value = _header(response.headers, "Retry-After") or ""
+    pause = float(value) if value.strip().replace(".", "", 1).isdigit() else 0.0
+    return Learnt(drain=True, pause=min(pause, 120.0))
+
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     value = headers.get(name)
@@ -213,11 +286,22 @@ _SHARED: dict[str, RateLimiter] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_limiter(key: str, factory: Callable[[], RateLimiter]) -> RateLimiter:
+def shared_limiter(
+    key: str, factory: Callable[[], RateLimiter], *, account: str | None = None
+) -> RateLimiter:
     """The process-wide limiter for ``key`` (a connection), made by ``factory`` the first
-    time: every task using that connection in this process spends one budget."""
+    time: every task using that connection in this process spends one budget. Under
+    ``budgets_in(store)`` it is shared through the store, keyed by ``account`` (the API
+    account, no secret in it; default ``key``) when the limiter can ``share``."""
+    binding = current_binding()
+    if binding is not None:
+        key = f"{binding.url}\n{account or key}"
     with _SHARED_LOCK:
         limiter = _SHARED.get(key)
         if limiter is None:
-            limiter = _SHARED[key] = factory()
+            limiter = factory()
+            share = getattr(limiter, "share", None)
+            if binding is not None and share is not None:
+                limiter = share(binding, account or key.partition("\n")[2])
+            _SHARED[key] = limiter
         return limiter

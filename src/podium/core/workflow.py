@@ -171,11 +171,28 @@ class Workflow:
 
 
 @dataclass(frozen=True)
+class DaskSettings:
+    """``engine: {executor: {type: dask, ...}}``: attempts run on a Dask cluster, an existing
+    one (``address``) or a ``distributed.LocalCluster`` the engine starts (``workers``)."""
+
+    address: str | None = None
+    workers: int = 2
+    threads_per_worker: int = 1
+    #: how the project's code reaches the workers: ``auto`` (the project's folder where a
+    #: worker sees it, else a copy the engine sends), ``always`` (the copy), ``never``
+    ship: str = "auto"
+    stop_grace: float = 10.0  # a stopped attempt's thread has this long before its worker goes
+    resources: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # pool → Dask's
+    worker_resources: Mapping[str, float] = field(default_factory=dict)  # a LocalCluster's
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     lease_timeout: float = 30.0
     executor: str = "threads"
     workers: int = 32
     poll_interval: float = 1.0
+    dask: DaskSettings | None = None  # set when executor is dask
 
 
 @dataclass(frozen=True)

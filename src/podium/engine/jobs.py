@@ -58,6 +58,8 @@ class Jobs:
             trigger=info.trigger,
             options=task.options,
             prepared=self.prepared(c.workflow, task),
+            pool=task.pool,
+            priority=task.priority,
         )
 
     def prepared(self, workflow: str, task: Task) -> Any:

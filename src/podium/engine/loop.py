@@ -147,9 +147,7 @@ class Engine:
         self.last_step_at: float | None = None
         #: called with the reason when the store goes away, with None when it is back
         self.on_outage: Callable[[str | None], None] | None = None
-        self.executor = executor or make_executor(
-            self.settings.executor, self.settings.workers, self._on_log
-        )
+        self.executor = executor or make_executor(self.settings, project.root, self._on_log)
         self.triggers = Triggers(project, self.graphs, fire_schedules=scope_root is None)
         #: called after each commit with the events it recorded (progress, UI, notifiers)
         self.on_events: Callable[[list[Event]], None] | None = None
@@ -389,7 +387,13 @@ class Engine:
             if self._inflight.pop(r.key, None) is None:
                 self.stats.stale_refused += 1  # timed out or cancelled already: ignored
                 continue
-            status = AttemptStatus.SUCCEEDED if r.ok else AttemptStatus.FAILED
+            status = (
+                AttemptStatus.SUCCEEDED
+                if r.ok
+                else AttemptStatus.LOST
+                if r.lost
+                else AttemptStatus.FAILED
+            )
             outcomes.append(
                 Outcome(
                     *r.key, status, r.output, r.error, r.retryable, r.assets, r.checks, r.produced
@@ -411,7 +415,7 @@ class Engine:
             j.tx.execute("UPDATE engines SET heartbeat_at = ? WHERE owner = ?", (now, self.owner))
             self._last_renewal = now
         self._after_outage = False
-        lost = state.expired_attempts(j, self.scope_root)
+        lost = state.expired_attempts(j, self.scope_root, self.graphs)
         if lost:
             self.stats.recovered += len(lost)
             self._end(j, lost, owner=None)
@@ -484,7 +488,8 @@ class Engine:
 
     # -- claiming --------------------------------------------------------------------
     def _claim(self, j: Journal) -> list[Job]:
-        room = self.settings.workers - sum(1 for t in self._inflight.values() if not t.child_run)
+        wanted = min(self.executor.slots() or self.settings.workers, self.settings.workers)
+        room = wanted - sum(1 for t in self._inflight.values() if not t.child_run)
         if room <= 0:
             return []
         claims = state.claim(
@@ -494,6 +499,7 @@ class Engine:
             limit=room,
             pools=self.project.pools,
             scope_root=self.scope_root,
+            graphs=self.graphs,
         )
         jobs = []
         for c in claims:

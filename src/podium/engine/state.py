@@ -71,6 +71,15 @@ class Graphs:
     def workflow(self, name: str) -> Workflow:
         return self.workflows[name]
 
+    def knows(self, workflow: str, task_id: str) -> bool:
+        """Whether this project has the task: engines of another version of the project
+        (a rolling deploy) leave the runs and tasks they do not know to the others."""
+        wf = self.workflows.get(workflow)
+        try:
+            return wf is not None and wf.task(task_id) is not None
+        except KeyError:
+            return False
+
     def children(self, name: str) -> dict[str, list[str]]:
         if name not in self._children:
             wf = self.workflows[name]
@@ -306,11 +315,17 @@ def claim(
     limit: int,
     pools: Mapping[str, int],
     scope_root: str | None = None,
+    graphs: Graphs | None = None,
 ) -> list[Claim]:
-    """Takes up to ``limit`` ready tasks, highest priority first, within pool budgets."""
+    """Takes up to ``limit`` ready tasks, highest priority first, within pool budgets;
+    with ``graphs``, only tasks of its workflows (``Graphs.knows``)."""
     tx, now = j.tx, j.now
     scope = " AND root_id = ?" if scope_root else ""
     args: tuple[Any, ...] = (now, scope_root) if scope_root else (now,)
+    if graphs is not None:
+        names = sorted(graphs.workflows)
+        scope += f" AND workflow IN ({','.join('?' * len(names))})" if names else " AND 1 = 0"
+        args = (*args, *names)
     # Full pools are left out of the query: their waiting tasks would otherwise fill the
     # LIMIT and starve every task behind them that could run.
     free = _free_slots(tx, pools)
@@ -328,6 +343,8 @@ def claim(
     for run_id, task_id, workflow, pool, attempts, late, ready_at in rows:
         if len(claims) >= limit:
             break
+        if graphs is not None and not graphs.knows(workflow, task_id):
+            continue  # a task another version of the project added: left to its engines
         if pool in free:
             if free[pool] <= 0:
                 continue
@@ -624,21 +641,26 @@ def _start_catchup(j: Journal, run_id: str, task_id: str, graphs: Graphs) -> Non
 # -- recovery, cancel, retry ----------------------------------------------------------
 
 
-def expired_attempts(j: Journal, scope_root: str | None = None) -> list[Outcome]:
-    """Attempts whose lease ran out: their engine is gone. Returned as ``lost`` outcomes."""
+def expired_attempts(
+    j: Journal, scope_root: str | None = None, graphs: Graphs | None = None
+) -> list[Outcome]:
+    """Attempts whose lease ran out: their engine is gone. Returned as ``lost`` outcomes;
+    with ``graphs``, only those of tasks it knows (the others are left to engines that do)."""
     tx = j.tx
     scope = " AND run_id IN (SELECT id FROM runs WHERE root_id = ?)" if scope_root else ""
     args: tuple[Any, ...] = (j.now, scope_root) if scope_root else (j.now,)
     rows = tx.fetchall(
-        "SELECT run_id, task_id, number, owner FROM attempts WHERE status = 'running'"
-        f" AND lease_expires_at < ?{scope}{tx.skip_locked}",
+        "SELECT run_id, task_id, number, owner,"
+        " (SELECT workflow FROM runs WHERE runs.id = attempts.run_id) FROM attempts"
+        f" WHERE status = 'running' AND lease_expires_at < ?{scope}{tx.skip_locked}",
         args,
     )
     return [
         Outcome(
             r, t, int(n), AttemptStatus.LOST, error=f"lost: engine {o} stopped renewing its lease"
         )
-        for r, t, n, o in rows
+        for r, t, n, o, wf in rows
+        if graphs is None or graphs.knows(wf, t)
     ]
 
 

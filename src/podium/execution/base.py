@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from podium.core.workflow import DaskSettings, EngineSettings
 from podium.kinds.base import Job, JobResult, Key, LogSink
 
 __all__ = ["Done", "Executor", "Job", "JobResult", "Key", "LogSink", "make_executor"]
@@ -23,12 +24,20 @@ class Executor(Protocol):
 
     def shutdown(self, wait: bool) -> None: ...
 
+    def slots(self) -> int | None:
+        """How many attempts it wants at once (a Dask cluster: twice its threads), which the
+        engine's ``workers`` setting caps; None: ``workers``."""
 
-def make_executor(name: str, workers: int, log_sink: LogSink) -> Executor:
-    if name == "processes":
+
+def make_executor(settings: EngineSettings, root: str, log_sink: LogSink) -> Executor:
+    if settings.executor == "dask":
+        from podium.execution.cluster import DaskExecutor
+
+        return DaskExecutor(settings.dask or DaskSettings(), root, log_sink)
+    if settings.executor == "processes":
         from podium.execution.processes import ProcessExecutor
 
-        return ProcessExecutor(workers, log_sink)
+        return ProcessExecutor(settings.workers, log_sink)
     from podium.execution.threads import ThreadExecutor
 
-    return ThreadExecutor(workers, log_sink)
+    return ThreadExecutor(settings.workers, log_sink)

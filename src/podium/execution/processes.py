@@ -67,6 +67,9 @@ class ProcessExecutor:
         if proc is not None and proc.is_alive():
             proc.kill()
 
+    def slots(self) -> int | None:
+        return None
+
     def shutdown(self, wait: bool) -> None:
         if not wait:
             with self._guard:

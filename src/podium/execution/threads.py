@@ -88,6 +88,9 @@ class ThreadExecutor:
             self._size += 1  # the abandoned worker's replacement
             self._spawn()
 
+    def slots(self) -> int | None:
+        return None
+
     def shutdown(self, wait: bool) -> None:
         with self._guard:
             count = self._started

@@ -65,6 +65,11 @@ class Job:
     trigger: Mapping[str, Any] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
     prepared: Any = None
+    pool: str | None = None
+    priority: int = 0
+    #: where the task's Python code is imported from when not ``project_root`` (a Dask
+    #: worker's copy of the project's code at the version the engine runs)
+    code_root: str | None = None
 
     @property
     def idempotency_key(self) -> str:
@@ -137,6 +142,9 @@ class JobResult:
     assets: tuple[AssetChange, ...] = ()
     checks: tuple[CheckOutcome, ...] = ()
     produced: bool = True
+    #: the attempt's worker died under it (a Dask worker lost): ``lost``, not failed, so
+    #: the task is retried without spending one of its retries
+    lost: bool = False
 
 
 class TaskContext:

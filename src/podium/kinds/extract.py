@@ -70,7 +70,14 @@ class ExtractKind:
         settings = project.connections.get(task.target)
         if settings is None:
             return None  # run says so: the project changed under a running engine
-        return ExtractPlan(task.target, settings, project.warehouse, project.root, project.secrets)
+        return ExtractPlan(
+            task.target,
+            settings,
+            project.warehouse,
+            project.root,
+            project.secrets,
+            project.store_url,
+        )
 
     def run(self, job: Job, context: TaskContext) -> TaskResult:
         from podium.connectors.extract import ExtractPlan, extract_plan, task_output

@@ -45,8 +45,9 @@ class RunKind:
         return None
 
     def run(self, job: Job, context: TaskContext) -> TaskResult:
-        if job.project_root not in sys.path:
-            sys.path.insert(0, job.project_root)
+        code = job.code_root or job.project_root
+        if code not in sys.path:
+            sys.path.insert(0, code)
         try:
             func = resolve_callable(job.target)
         except UsageError as exc:  # a missing module or function: retrying will not help

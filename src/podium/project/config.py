@@ -15,7 +15,7 @@ from typing import Any
 from podium.connectors.registry import connection_problems, is_source
 from podium.connectors.warehouse import warehouse_problems
 from podium.core.alerts import NotifyRule
-from podium.core.workflow import EngineSettings
+from podium.core.workflow import DaskSettings, EngineSettings
 from podium.notify.settings import read_rules, rule_secrets
 from podium.settings.describe import DURATION, POSITIVE_DURATION, Option
 from podium.settings.describe import Settings as Described
@@ -42,7 +42,8 @@ TOP_KEYS = (
     "retention",
     "lineage",
 )
-EXECUTORS = ("threads", "processes")
+EXECUTORS = ("threads", "processes", "dask")
+SHIP_MODES = ("auto", "always", "never")
 AUTH_MODES = ("auto", "required", "off")
 _STORE_HINT = "use sqlite:///PATH (relative to the project) or postgresql://USER@HOST:5432/DB"
 _DEFAULTS = EngineSettings()
@@ -61,14 +62,53 @@ POOLS = Option(
     {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}},
     "pools of concurrent slots shared by tasks: {extractors: 2}",
 )
+
+
+def _ship(fields: Fields, key: str) -> str:
+    value = fields.mapping[key]
+    if isinstance(value, bool):  # ship: true / false, as one would write it
+        return "always" if value else "never"
+    return fields.choice(key, SHIP_MODES, "auto")
+
+
+_DASK = DaskSettings()
+_RESOURCES = {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}}
+DASK = Described(
+    (
+        Option("type", {"const": "dask"}, "dask", required=True),
+        Option("address", {"type": "string", "pattern": "^(tcp|tls|inproc|ucx)://"},
+               "an existing cluster's scheduler (tcp://scheduler:8786); without it the engine"
+               " starts a distributed.LocalCluster on this machine"),
+        Option("workers", {"type": "integer", "minimum": 1},
+               f"the LocalCluster's worker processes ({_DASK.workers})"),
+        Option("threads_per_worker", {"type": "integer", "minimum": 1},
+               f"attempts one LocalCluster worker runs at once ({_DASK.threads_per_worker})"),
+        Option("ship", {"anyOf": [{"enum": list(SHIP_MODES)}, {"type": "boolean"}]},
+               "how the project's code reaches the workers, per project version so a changed"
+               " project runs its new code without restarting them: auto (the project's folder"
+               " where a worker sees it at the same path, else a copy the engine sends), always"
+               " (the copy), never (the folder: a shared disk or image)", read=_ship),
+        Option("stop_grace", POSITIVE_DURATION,
+               "a timed-out or cancelled attempt is interrupted at once; one still running this"
+               f" long after is stopped with its worker process ({_DASK.stop_grace:g}s)"),
+        Option("resources", {"type": "object", "additionalProperties": _RESOURCES},
+               "Dask resources a pool's attempts need: {gpu_jobs: {GPU: 1}}"),
+        Option("worker_resources", _RESOURCES,
+               "the resources each LocalCluster worker has: {GPU: 1}"),
+    ),
+    doc="Attempts run on a Dask cluster.",
+)  # fmt: skip
 ENGINE = Described(
     (
         Option("lease_timeout", POSITIVE_DURATION, "an attempt whose worker is silent this long is "
                f"taken over ({_DEFAULTS.lease_timeout:g}s)"),
-        Option("executor", {"type": "string", "enum": list(EXECUTORS)},
-               "where attempts run: threads (the default) or processes"),
+        Option("executor", {"anyOf": [{"type": "string", "enum": list(EXECUTORS)},
+                                      DASK.json_schema()]},
+               "where attempts run: threads (the default), processes, or dask"
+               " ({type: dask, address: tcp://scheduler:8786} or {type: dask, workers: 4})"),
         Option("workers", {"type": "integer", "minimum": 1},
-               f"attempts running at once in this engine ({_DEFAULTS.workers})"),
+               f"attempts running at once in this engine ({_DEFAULTS.workers}; on dask: at most"
+               " twice the cluster's threads)"),
         Option("poll_interval", POSITIVE_DURATION, "how often the engine looks for work when nothing "
                f"wakes it ({_DEFAULTS.poll_interval:g}s)"),
     ),
@@ -274,11 +314,44 @@ def _engine(fields: Fields) -> EngineSettings:
     read = Fields(engine, fields.problems, "engine")
     read.unknown_keys(ENGINE_KEYS)
     default = EngineSettings()
+    executor, dask = _executor(read, default.executor)
     return EngineSettings(
         lease_timeout=read.duration("lease_timeout", default.lease_timeout, positive=True),
-        executor=read.choice("executor", EXECUTORS, default.executor),
+        executor=executor,
         workers=read.integer("workers", default.workers, minimum=1),
         poll_interval=read.duration("poll_interval", default.poll_interval, positive=True),
+        dask=dask,
+    )
+
+
+def _executor(read: Fields, default: str) -> tuple[str, DaskSettings | None]:
+    """``executor: threads`` or a mapping ``{type: dask, ...}``."""
+    written = (
+        read.mapping_of("executor") if isinstance(read.mapping.get("executor"), dict) else None
+    )
+    if written is None:
+        name = read.choice("executor", EXECUTORS, default)
+        return name, DaskSettings() if name == "dask" else None
+    fields = Fields(written, read.problems, "engine: executor")
+    fields.unknown_keys(DASK.names)
+    kind = written.get("type")
+    if kind != "dask":
+        others = " or ".join(repr(e) for e in EXECUTORS if e != "dask")
+        fields.problem(
+            "type" if "type" in written else None,
+            f"a mapping sets up a Dask cluster and needs type: dask, got {kind!r};"
+            f" write executor: {others} for the others",
+        )
+        return default, None
+    values = DASK.read(fields, [n for n in DASK.names if n not in ("stop_grace", "type")])
+    return "dask", DaskSettings(
+        address=values.get("address"),
+        workers=values.get("workers", _DASK.workers),
+        threads_per_worker=values.get("threads_per_worker", _DASK.threads_per_worker),
+        ship=values.get("ship", _DASK.ship),
+        stop_grace=fields.duration("stop_grace", _DASK.stop_grace, positive=True),
+        resources=values.get("resources", {}),
+        worker_resources=values.get("worker_resources", {}),
     )
 
 

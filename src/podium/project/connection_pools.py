@@ -6,7 +6,8 @@ of the connection, default 1). Every ``extract`` task on that connection that na
 of its own takes a slot there, so a daily run, a backfill and a catch-up run never hit the
 same account at once beyond its budget; a ``sync`` task writing to it takes the same pool.
 Within one slot, the connection's rate limiter
-paces requests (``connectors.ratelimit.shared_limiter``).
+paces requests (``connectors.ratelimit.shared_limiter``): under a store, the account's rate
+budget there, shared by every process (``connectors.budgets``).
 """
 
 from __future__ import annotations

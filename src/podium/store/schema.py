@@ -181,6 +181,20 @@ MIGRATIONS: list[list[str]] = [
         # the engine reads it back to learn whether its step landed (see Engine.step)
         "ALTER TABLE engines ADD COLUMN last_step TEXT",
     ],
+    [
+        # one API account's rate budget, shared by every process on this store (a token
+        # bucket per account and limit: store/budgets.py); the key never holds a secret
+        """CREATE TABLE rate_budgets (
+            key TEXT PRIMARY KEY,
+            tokens {float} NOT NULL,
+            capacity {float} NOT NULL,
+            rate {float} NOT NULL,
+            inflight {float} NOT NULL DEFAULT 0,
+            known INTEGER NOT NULL DEFAULT 1,
+            updated_at {float} NOT NULL,
+            inflight_at {float} NOT NULL
+        )""",
+    ],
 ]
 
 

@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from podium import clock
+from podium.connectors.budgets import account_key
 from podium.connectors.http import HttpClient, HttpRetry
 from podium.connectors.source import misconfigured
 from podium.connectors.sources.amazon.api import OperationLimiter, SpApi
@@ -53,7 +55,9 @@ def open_amazon_source(
     if config is None:
         raise misconfigured(name, problems, known)
     known.extend(config.secrets)
-    limits = OperationLimiter(name)
+    secret = f"{config.client_id}\n{config.refresh_token}"  # the seller's authorisation
+    host = urlsplit(config.base_url).netloc or config.base_url
+    limits = OperationLimiter(name, account_key("amazon", host, secret=secret))
     api_client, documents = _clients(name, config, known, limits, logger, sleep)
     api = SpApi(api_client, limits, name)
     runner = ReportReader(

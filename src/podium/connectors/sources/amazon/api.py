@@ -3,7 +3,8 @@
 SP-API limits each operation separately (getOrders 0.0167 rps, getOrderItems 0.5 rps …),
 so one ``HttpClient`` gets an ``OperationLimiter``: before each attempt it asks the
 current operation's ``AmazonRateLimit`` (shared by every task of the connection through
-``shared_limiter("amazon:<connection>:<operation>")``), whose rate then follows each
+``shared_limiter("amazon:<connection>:<operation>")``; through the store, one budget per
+seller authorisation, region and operation), whose rate then follows each
 response's ``x-amzn-RateLimit-Limit``; a 429 ``QuotaExceeded`` (sent without
 ``Retry-After``) empties that bucket so the retry waits a full ``1 / rate``.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from podium.connectors.budgets import budgets_in, current_binding
 from podium.connectors.http import HttpClient
 from podium.connectors.ratelimit import AmazonRateLimit, Observed, RateLimiter, shared_limiter
 from podium.errors import TerminalTaskError
@@ -38,8 +40,9 @@ _CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("sp_api_op
 class OperationLimiter:
     """A ``RateLimiter`` that paces whichever operation ``using(op)`` names."""
 
-    def __init__(self, connection: str) -> None:
-        self.connection = connection
+    def __init__(self, connection: str, account: str | None = None) -> None:
+        self.connection, self.account = connection, account
+        self._budgets = current_binding()  # asked later, maybe on another thread
 
     @contextlib.contextmanager
     def using(self, operation: str) -> Iterator[None]:
@@ -51,9 +54,12 @@ class OperationLimiter:
 
     def limiter(self, operation: str) -> RateLimiter:
         rate, burst = LIMITS[operation]
-        return shared_limiter(
-            f"amazon:{self.connection}:{operation}", partial(AmazonRateLimit, rate, burst)
-        )
+        with budgets_in(self._budgets):
+            return shared_limiter(
+                f"amazon:{self.connection}:{operation}",
+                partial(AmazonRateLimit, rate, burst),
+                account=f"{self.account}:{operation}" if self.account else None,
+            )
 
     def acquire(self) -> None:
         operation = _CURRENT.get()

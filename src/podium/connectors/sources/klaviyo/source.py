@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
+from podium.connectors.budgets import account_key, budgets_in, current_binding
 from podium.connectors.http import HttpClient, HttpRequest, HttpRetry
 from podium.connectors.ratelimit import TokenBucket, shared_limiter
 from podium.connectors.source import JsonPage, Page, Stream, StreamState
@@ -60,6 +61,7 @@ class KlaviyoSource:
         self._logger, self._sleep, self._windows = logger, sleep, windows
         self._clients: dict[str, HttpClient] = {}
         self._conversion_metric: str | None = None
+        self._budgets = current_binding()  # clients are made later, maybe on other threads
 
     def streams(self) -> Sequence[Stream]:
         return tuple(ENDPOINTS[name].stream for name in self.config.streams)
@@ -184,10 +186,13 @@ class KlaviyoSource:
         if client is None:
             limit = self.config.limits.get(endpoint.stream.name, endpoint.limit)
             rate, burst = pacing(limit, self._windows)
-            limiter = shared_limiter(
-                f"klaviyo:{self.name}:{endpoint.path}:{limit}:{self._windows}",
-                partial(TokenBucket, rate, burst, sleep=self._sleep),
-            )
+            account = account_key("klaviyo", secret=self.config.api_key)
+            with budgets_in(self._budgets):
+                limiter = shared_limiter(
+                    f"klaviyo:{self.name}:{endpoint.path}:{limit}:{self._windows}",
+                    partial(TokenBucket, rate, burst, sleep=self._sleep),
+                    account=f"{account}:{endpoint.path}:{limit}:{self._windows}",
+                )
             client = self._clients[key] = HttpClient(
                 self.config.base_url,
                 headers={

@@ -23,10 +23,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from podium.connectors.budgets import Binding, SharedBucket, margin
 from podium.connectors.http import HttpClient
 from podium.connectors.ratelimit import Observed
 from podium.connectors.sources.shopify.cost import requested_cost
 from podium.errors import TerminalTaskError, TransientTaskError
+from podium.store.budgets import Learnt, Shape
 
 _RETRY_CODES = ("INTERNAL_SERVER_ERROR", "TIMEOUT", "SERVICE_UNAVAILABLE")
 
@@ -82,11 +84,64 @@ class GraphqlCostLimit:
             self._available = float(status.get("currentlyAvailable") or 0.0)
             self._at = self._clock()
 
+    def share(self, binding: Binding, key: str) -> GraphqlCostLimit:
+        """The twin pacing ``key`` through ``binding``'s store (this one its fallback)."""
+        return SharedGraphqlCostLimit(self, binding, key)
+
     def _level(self) -> float:
         now = self._clock()
         level = min(self._maximum, (self._available or 0.0) + (now - self._at) * self._rate)
         self._at = now
         return level
+
+
+class SharedGraphqlCostLimit(GraphqlCostLimit):
+    """``GraphqlCostLimit`` whose bucket is a row of the store (connectors/budgets.py):
+    its size is unknown until the first answer, so one query goes first to learn it; each
+    answer's refund (requested − actual cost) and ``currentlyAvailable`` settle into the
+    row; a THROTTLED answer says the level counts every query in flight (``strict``)."""
+
+    def __init__(self, local: GraphqlCostLimit, binding: Binding, key: str) -> None:
+        super().__init__(clock=local._clock, sleep=local._sleep)
+        self.local = local
+        self._next = local._next  # ``expect`` on either names the same next cost
+        self.bucket = SharedBucket(
+            binding, key, Shape(1.0, 1.0, known=False, queue=False), sleep=local._sleep
+        )
+
+    def acquire(self) -> None:
+        if not self.bucket.take(float(getattr(self._next, "cost", 0.0))):
+            self.local.acquire()
+
+    def observe(self, response: Observed) -> None:
+        self.local.observe(response)
+        parse = getattr(response, "json", None)
+        body: Any = None
+        if parse is not None:
+            try:
+                body = parse()
+            except TransientTaskError:  # not JSON: nothing to learn
+                body = None
+        self.bucket.settle(_learnt(body))
+
+
+def _learnt(body: Any) -> Learnt | None:
+    """What an answer's ``extensions.cost`` says, a margin kept below the server's level."""
+    cost = body.get("extensions", {}).get("cost") if isinstance(body, dict) else None
+    status = cost.get("throttleStatus") if isinstance(cost, dict) else None
+    if not isinstance(cost, dict) or not isinstance(status, dict):
+        return None
+    rate = float(status.get("restoreRate") or 1.0)
+    keep = margin(rate)
+    throttled = _code(body.get("errors")) == "THROTTLED" if body.get("errors") else False
+    actual = cost.get("actualQueryCost")
+    return Learnt(
+        charged=0.0 if throttled else (float(actual) if actual is not None else None),
+        available=float(status.get("currentlyAvailable") or 0.0) - keep,
+        capacity=max(1.0, float(status.get("maximumAvailable") or 0.0) - keep),
+        rate=rate,
+        strict=throttled,
+    )
 
 
 class ShopifyGraphql:

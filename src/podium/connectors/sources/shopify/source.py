@@ -43,8 +43,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from podium import clock
+from podium.connectors.budgets import account_key
 from podium.connectors.http import HttpClient, HttpRetry
 from podium.connectors.ratelimit import shared_limiter
 from podium.connectors.source import JsonPage, Page, Stream, StreamState, misconfigured
@@ -101,7 +103,10 @@ def open_shopify_source(
     secrets = (*secrets, *([config.access_token] if config and config.access_token else []))
     if config is None or problems:
         raise misconfigured(name, problems, secrets)
-    limiter = shared_limiter(f"shopify:{name}", lambda: GraphqlCostLimit(sleep=sleep))
+    account = account_key("shopify", _host(config.base_url), secret=config.access_token)
+    limiter = shared_limiter(
+        f"shopify:{name}", lambda: GraphqlCostLimit(sleep=sleep), account=f"{account}:graphql"
+    )
     client = HttpClient(
         config.base_url,
         headers={"X-Shopify-Access-Token": config.access_token},
@@ -123,6 +128,11 @@ def open_shopify_source(
         logger=logger,
     )
     return ShopifySource(name, config, graphql, bulk, logger)
+
+
+def _host(url: str) -> str:
+    """The shop's host (``brand.myshopify.com``), what its API budget belongs to."""
+    return urlsplit(url).netloc or url
 
 
 def _beyond_window(since: str) -> bool:
