@@ -173,6 +173,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/webhooks"): Rule("viewer", 200),
     ("GET", "/api/webhooks/{inbox_id}"): Rule("viewer", 200),
     ("POST", "/api/webhooks/{inbox_id}/replay"): Rule("operator", 200, setup=_fresh_delivery),
+    # Prometheus scrapes with a viewer's token; refused like the JSON API
+    ("GET", "/metrics"): Rule("viewer", 200),
     # the UI
     ("POST", "/logout"): Rule("viewer", 303, fresh_session=True),
     ("GET", "/"): Rule("viewer", 200),
@@ -416,7 +418,7 @@ def _expected(method: str, url: str, rule: Rule, actor: Actor) -> tuple[int, str
         return (rule.ok_for(actor) if rule.ok_for else rule.ok), None
     if actor.role is not None:
         return 403, None
-    if url.startswith("/api/"):
+    if _is_api(url):
         return 401, None
     return 303, "/login?next=" + quote(url, safe="/") if method == "GET" else "/login"
 
@@ -427,8 +429,13 @@ def _allowed(rule: Rule, actor: Actor) -> bool:
     return actor.role is not None and ROLES.index(actor.role) >= ROLES.index(rule.role)
 
 
+def _is_api(path: str) -> bool:
+    """Refused like the JSON API (401 and a JSON error, not a redirect to the log-in)."""
+    return path.startswith("/api/") or path == "/metrics"
+
+
 def _refusal_problems(where: str, path: str, response: httpx.Response) -> list[str]:
-    if path.startswith("/api/"):
+    if _is_api(path):
         if "error" not in response.json():
             return [f"{where}: no 'error' in {response.text[:120]}"]
         if response.status_code == 401 and "Bearer" not in response.headers.get(

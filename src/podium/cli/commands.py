@@ -17,6 +17,8 @@ from podium.core.workflow import Project
 from podium.engine import queries, services
 from podium.engine.loop import Engine
 from podium.errors import EngineLockedError, UsageError
+from podium.observe.wiring import Observers
+from podium.observe.worker import fan_out
 from podium.store.database import Database, open_database
 
 
@@ -128,7 +130,9 @@ def execute_tree(project: Project, db: Database, root_id: str, progress: Progres
                 )
                 waiting = True
             time.sleep(0.2)
-    engine.on_events = progress.on_events
+    # lineage: (when podium.yaml sets it) on its own thread, sent before this command ends
+    observers = Observers(project, db, metrics=False, report=_to_stderr)
+    engine.on_events = fan_out(progress.on_events, observers.on_events)
     engine.on_outage = lambda reason: progress.note(reason or "the store is back; carrying on")
     told = False
 
@@ -153,6 +157,11 @@ def execute_tree(project: Project, db: Database, root_id: str, progress: Progres
         raise
     finally:
         engine.close()
+        observers.close()
+
+
+def _to_stderr(line: str) -> None:
+    print(f"podium: {line}", file=sys.stderr, flush=True)
 
 
 def tree_succeeded(db: Database, root_id: str) -> bool:
@@ -164,7 +173,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     from podium.server.up import serve
 
     project = _project(args)
-    return serve(project, _open(project), host=args.host, port=args.port)
+    db = _open(project)
+    return serve(project, db, host=args.host, port=args.port, log_format=args.log_format)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:

@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("up", c.cmd_up, "run the engine, the scheduler and the HTTP API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8642)
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: one JSON object per line (ts, level, logger, message, run_id, task_id)",
+    )
 
     p = command("runs", c.cmd_runs, "list runs, newest first")
     p.add_argument("--workflow")

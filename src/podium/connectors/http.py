@@ -47,6 +47,7 @@ import httpcore
 import httpx
 import orjson
 
+from podium.connectors import spend
 from podium.connectors.ratelimit import RateLimiter
 from podium.core.masking import Masker
 from podium.errors import TerminalTaskError, TransientTaskError
@@ -259,7 +260,9 @@ class HttpClient:
         self, request: HttpRequest, headers: Mapping[str, str] | None, parse_json: bool
     ) -> HttpResponse | _Failure:
         if self.limiter is not None:
+            held = time.monotonic()
             self.limiter.acquire()
+            spend.paced(self.name, time.monotonic() - held)
         try:
             built = self._build(request, headers)
             own = frozenset(built.headers.keys())  # before an auth flow adds its own

@@ -76,6 +76,7 @@ class AttemptStarted(Event):
     task_id: str
     attempt: int
     owner: str
+    ready_at: float | None = None  # when the task became ready: claim lag is start − this
 
 
 @dataclass(frozen=True)

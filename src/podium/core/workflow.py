@@ -214,6 +214,7 @@ class Project:
     checks: tuple[Any, ...] = ()  # the checks of checks/ and beside the models
     syncs: Mapping[str, Any] = field(default_factory=dict)  # podium.yaml's syncs (SyncConfig)
     retention: Any = None  # podium.yaml's retention (store.retention.RetentionPolicy)
+    lineage: Mapping[str, Any] = field(default_factory=dict)  # podium.yaml's lineage:
 
     def workflow(self, name: str) -> Workflow:
         return self.workflows[name]

@@ -40,6 +40,7 @@ class Claim:
     attempt: int
     workflow: str
     late_upstreams: tuple[str, ...]
+    ready_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -333,13 +334,13 @@ def claim(
         scope += f" AND (pool IS NULL OR pool NOT IN ({','.join('?' * len(full))}))"
         args = (*args, *full)
     rows = tx.fetchall(
-        "SELECT run_id, task_id, workflow, pool, attempts, late_upstreams FROM task_runs"
+        "SELECT run_id, task_id, workflow, pool, attempts, late_upstreams, ready_at FROM task_runs"
         f" WHERE ready_at IS NOT NULL AND ready_at <= ?{scope}"
         f" ORDER BY priority DESC, ready_at, position LIMIT ?{tx.skip_locked}",
         (*args, limit * 4 + 16),
     )
     claims: list[Claim] = []
-    for run_id, task_id, workflow, pool, attempts, late in rows:
+    for run_id, task_id, workflow, pool, attempts, late, ready_at in rows:
         if len(claims) >= limit:
             break
         if graphs is not None and not graphs.knows(workflow, task_id):
@@ -349,7 +350,8 @@ def claim(
                 continue
             free[pool] -= 1
         late_ups = tuple(json.loads(late)) if late else ()
-        claims.append(Claim(run_id, task_id, int(attempts) + 1, workflow, late_ups))
+        ready = float(ready_at)
+        claims.append(Claim(run_id, task_id, int(attempts) + 1, workflow, late_ups, ready))
     tx.executemany(
         "INSERT INTO attempts (run_id, task_id, number, status, owner, lease_expires_at, pool,"
         " holds_slot, started_at) SELECT ?, ?, ?, 'running', ?, ?, pool, 1, ? FROM task_runs"
@@ -369,7 +371,7 @@ def claim(
         [(run_id,) for run_id in sorted({c.run_id for c in claims})],
     )
     for c in claims:
-        j.add(ev.AttemptStarted(c.run_id, c.task_id, c.attempt, owner))
+        j.add(ev.AttemptStarted(c.run_id, c.task_id, c.attempt, owner, c.ready_at))
     return claims
 
 

@@ -149,6 +149,7 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
         checks=tuple(checks),
         syncs={name: sync for name, sync in settings.syncs.items() if sync is not None},
         retention=settings.retention,
+        lineage=settings.lineage,
     )
 
 

@@ -40,6 +40,7 @@ TOP_KEYS = (
     "outgoing_webhooks",
     "syncs",
     "retention",
+    "lineage",
 )
 EXECUTORS = ("threads", "processes", "dask")
 SHIP_MODES = ("auto", "always", "never")
@@ -127,6 +128,24 @@ RETENTION = Described(
     doc="What the store forgets, and when: podium up prunes in small batches; podium prune"
         " --dry-run shows what would go.",
 )  # fmt: skip
+LINEAGE = Described(
+    (
+        Option("url", {"type": "string", "pattern": "^https?://"},
+               "an OpenLineage HTTP endpoint (Marquez: http://host:5000); events are POSTed"
+               " to its endpoint path"),
+        Option("endpoint", {"type": "string", "minLength": 1},
+               "the path under url that takes events (api/v1/lineage)"),
+        Option("api_key", {"type": "string", "minLength": 1},
+               "sent as 'Authorization: Bearer …'; write it as ${VAR}, it is a secret"),
+        Option("timeout", POSITIVE_DURATION, "how long one POST may take (5s)"),
+        Option("file", {"type": "string", "minLength": 1},
+               "instead of url: a file (relative to the project) that gets one JSON event a"
+               " line"),
+        Option("namespace", {"type": "string", "minLength": 1},
+               "the OpenLineage namespace of podium's jobs (podium)"),
+    ),
+    doc="OpenLineage events for extract, model, check and sync tasks: set url or file.",
+)  # fmt: skip
 SERVER = Described(
     (
         Option("url", {"type": "string", "pattern": "^https?://"},
@@ -155,6 +174,7 @@ class Settings:
     outgoing_webhooks: tuple[Mapping[str, Any], ...]
     syncs: Mapping[str, SyncConfig | None] = field(default_factory=dict)  # None: has problems
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    lineage: Mapping[str, Any] = field(default_factory=dict)  # empty: no lineage events
 
 
 def read_settings(
@@ -181,6 +201,9 @@ def read_settings(
     secrets = interpolator.secrets | connection_secrets(connections) | url_secrets(store_url)
     notifications = _notifications(fields)
     secrets |= rule_secrets(notifications)
+    lineage = _lineage(fields)
+    if lineage.get("api_key"):
+        secrets |= {str(lineage["api_key"])}
     secrets |= connection_secrets({"warehouse": warehouse}) | url_secrets(
         str(warehouse.get("url", ""))
     )
@@ -196,6 +219,7 @@ def read_settings(
         outgoing_webhooks=_outgoing_webhooks(fields),
         syncs=read_syncs(fields, connections),
         retention=_retention(fields),
+        lineage=lineage,
     )
 
 
@@ -250,6 +274,29 @@ def _retention(fields: Fields) -> RetentionPolicy:
         else:
             kept[name] = read.duration(name, getattr(default, name), positive=True)
     return RetentionPolicy(**kept, every=read.duration("every", default.every, positive=True))
+
+
+def _lineage(fields: Fields) -> dict[str, Any]:
+    """``lineage:``: where OpenLineage events go, a ``url`` or a ``file`` (not both)."""
+    section = fields.mapping_of("lineage")
+    if section is None:
+        return {}
+    read = Fields(section, fields.problems, "lineage")
+    read.unknown_keys(LINEAGE.names)
+    found = LINEAGE.read(read)
+    if "timeout" in section:
+        found["timeout"] = read.duration("timeout", 5.0, positive=True)
+    if ("url" in found) == ("file" in found):
+        given = "both" if "url" in found else "neither"
+        read.problem(
+            None,
+            f"set one of url (an OpenLineage endpoint, e.g. http://localhost:5000) or file (a"
+            f" path, e.g. .podium/lineage.jsonl); {given} is set",
+        )
+        return {}
+    if "file" in found and ("api_key" in found or "endpoint" in found):
+        read.problem("file", "api_key and endpoint go with url, not with file; remove them")
+    return found
 
 
 def _pools(fields: Fields) -> dict[str, int]:

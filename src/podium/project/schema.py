@@ -23,7 +23,7 @@ from podium.connectors.warehouse import SETTINGS as WAREHOUSES
 from podium.kinds.registry import written_kinds
 from podium.notify.settings import RULE
 from podium.outgoing.hooks_config import HOOK
-from podium.project.config import ENGINE, POOLS, RETENTION, SERVER, STORE, TOP_KEYS
+from podium.project.config import ENGINE, LINEAGE, POOLS, RETENTION, SERVER, STORE, TOP_KEYS
 from podium.project.workflow_grammar import WORKFLOW, task_schema
 from podium.settings.describe import REFERENCE, Option, Settings, with_references
 from podium.syncs.config import syncs_schema
@@ -67,6 +67,7 @@ def project_schema() -> dict[str, Any]:
         "outgoing_webhooks": _outgoing_webhooks,
         "syncs": syncs_schema,
         "retention": RETENTION.json_schema,
+        "lineage": LINEAGE.json_schema,
     }
     body = {
         "type": "object",
@@ -77,7 +78,7 @@ def project_schema() -> dict[str, Any]:
         "podium.yaml",
         "podium.yaml",
         "A podium project's settings: store, pools, engine, connections, warehouse,"
-        " notifications, server, outgoing webhooks, syncs and retention. Every key is"
+        " notifications, server, outgoing webhooks, syncs, retention and lineage. Every key is"
         " optional.",
         body,
         {"webhooks": WEBHOOKS.json_schema()},

@@ -24,8 +24,10 @@ from podium.core.status import RunStatus
 from podium.core.workflow import Project, ScheduleTrigger
 from podium.engine import log_pages, queries, services
 from podium.errors import ConflictError, NotFoundError, PodiumError, UsageError
+from podium.observe.metrics import Metrics
 from podium.server import auth
 from podium.server.login import login_router
+from podium.server.metrics import install_metrics
 from podium.server.openapi import MAX_OFFSET, errors, guarded, install_schema
 from podium.server.readiness import EngineProbe, add_readiness_route
 from podium.server.refusals import problems_of
@@ -89,8 +91,10 @@ def create_app(
     wake: Callable[[], None],
     *,
     engine_probe: EngineProbe | None = None,
+    metrics: Metrics | None = None,
 ) -> FastAPI:
-    """The API and UI over ``db``; ``engine_probe`` makes ``/api/ready`` watch an engine."""
+    """The API and UI over ``db``; ``engine_probe`` makes ``/api/ready`` watch an engine;
+    ``/metrics`` shows ``metrics`` (by default: the store's figures and this server's)."""
     mask = Masker(project.secrets)
     db.mask.add(*project.secrets)  # runs started here are stored masked
 
@@ -136,6 +140,10 @@ def create_app(
         return {"status": "ok", "store": db.dialect, "workflows": len(project.workflows)}
 
     add_readiness_route(app, db, mask, engine_probe)
+    if metrics is None:
+        metrics = Metrics(db)
+        app.router.on_shutdown.append(metrics.close)
+    install_metrics(app, metrics, mask, project.connections)
 
     @app.get(
         "/api/workflows",

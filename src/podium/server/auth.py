@@ -235,7 +235,7 @@ def login_csrf(request: Request) -> str:
 
 
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.url.path == "/api"
+    return request.url.path.startswith("/api/") or request.url.path in ("/api", "/metrics")
 
 
 def is_https(request: Request) -> bool:

@@ -15,7 +15,6 @@ import gc
 import ipaddress
 import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,10 +23,14 @@ from contextlib import contextmanager
 import uvicorn
 
 from podium import clock
+from podium.core.masking import Masker
 from podium.core.workflow import Project
 from podium.engine.loop import Engine
 from podium.errors import UsageError
 from podium.notify.runner import Subscribers
+from podium.observe.logs import say, use_json_logs
+from podium.observe.wiring import Observers
+from podium.observe.worker import fan_out
 from podium.server import access, auth
 from podium.server.api import create_app
 from podium.server.readiness import engine_probe
@@ -36,9 +39,12 @@ from podium.store.database import Database
 from podium.store.retention import Pruner, RetentionPolicy
 
 
-def serve(project: Project, db: Database, *, host: str, port: int) -> int:
+def serve(project: Project, db: Database, *, host: str, port: int, log_format: str = "text") -> int:
     public = _require_loopback(host, project, db)
     _require_free_port(host, port)
+    if log_format == "json":
+        use_json_logs(Masker(project.secrets))
+    tell = say(log_format)
     engine = Engine(project, db)
     engine.start(what=f"podium up on {host}:{port}")
     subscribers = Subscribers(db, subscribers_for(project, db), poll=0.5)
@@ -47,11 +53,19 @@ def serve(project: Project, db: Database, *, host: str, port: int) -> int:
         db,
         project.retention or RetentionPolicy(),
         now=clock.time,
-        report=lambda line: print(line, file=sys.stderr, flush=True),
+        report=lambda line: tell(line, True),
     )
     pruner.start()
-    engine.on_events = lambda _events: subscribers.wake()  # alerts go out at once
-    engine.on_outage = _OutageReport(engine.clock)
+    observers = Observers(
+        project,
+        db,
+        engine_log=log_format == "json",
+        clock=engine.clock,
+        report=lambda line: tell(f"podium up: {line}", True),
+    )
+    # alerts go out at once; metrics, lineage and json logs on their own threads
+    engine.on_events = fan_out(lambda _events: subscribers.wake(), observers.on_events)
+    engine.on_outage = _OutageReport(engine.clock, tell)
     stop = threading.Event()
     failure: list[BaseException] = []
 
@@ -62,56 +76,60 @@ def serve(project: Project, db: Database, *, host: str, port: int) -> int:
             failure.append(exc)
             server.should_exit = True
 
-    app = create_app(project, db, engine.poke, engine_probe=engine_probe(engine))
+    app = create_app(
+        project, db, engine.poke, engine_probe=engine_probe(engine), metrics=observers.metrics
+    )
     if public:
         auth.enforce(app)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    if log_format == "json":  # uvicorn's own lines go through our JSON handler
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", access_log=False, log_config=None
+        )
     server = _Server(config)
     gc.freeze()  # what startup made lives as long as the server: no GC pass walks it again
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: setattr(server, "should_exit", True))
     thread = threading.Thread(target=loop, name="podium-engine", daemon=True)
     thread.start()
-    print(
+    tell(
         f"podium up: engine {engine.owner} serving {len(project.workflows)} workflows;"
         f" UI on http://{host}:{port}/ (API docs at /docs)",
-        flush=True,
+        False,
     )
-    print(f"podium up: {auth.describe(project.server, db)}", flush=True)
+    tell(f"podium up: {auth.describe(project.server, db)}", False)
     try:
         server.run()
     finally:
-        _drain(engine, stop, thread, project.engine.lease_timeout)
+        _drain(engine, stop, thread, project.engine.lease_timeout, tell)
         subscribers.stop()
         pruner.stop()
+        observers.close()
     if failure:
         raise failure[0]
-    print("podium up: stopped", flush=True)
+    tell("podium up: stopped", False)
     return 0
 
 
 class _OutageReport:
     """Tells the operator (stderr) when the store went away and when it came back."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self.clock = clock
+    def __init__(self, clock: Callable[[], float], tell: Callable[[str, bool], None]) -> None:
+        self.clock, self.tell = clock, tell
         self.since: float | None = None
 
     def __call__(self, reason: str | None) -> None:
         now = self.clock()
         if reason is not None:
             self.since = now
-            print(
+            self.tell(
                 f"podium up: {reason}. Running tasks go on; the API answers 503 until the"
                 " store is back",
-                file=sys.stderr,
-                flush=True,
+                True,
             )
         elif self.since is not None:
-            print(
-                f"podium up: the store is back after {now - self.since:.1f}s; carrying on",
-                file=sys.stderr,
-                flush=True,
+            self.tell(
+                f"podium up: the store is back after {now - self.since:.1f}s; carrying on", True
             )
             self.since = None
 
@@ -124,7 +142,13 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _drain(engine: Engine, stop: threading.Event, thread: threading.Thread, grace: float) -> None:
+def _drain(
+    engine: Engine,
+    stop: threading.Event,
+    thread: threading.Thread,
+    grace: float,
+    tell: Callable[[str, bool], None],
+) -> None:
     engine.drain()
     deadline = time.monotonic() + grace
     while engine.busy and time.monotonic() < deadline and thread.is_alive():
@@ -133,10 +157,10 @@ def _drain(engine: Engine, stop: threading.Event, thread: threading.Thread, grac
     engine.poke()
     thread.join(timeout=5)
     if engine.busy:
-        print(
+        tell(
             f"podium up: {len(engine._inflight)} attempts still running; the next engine"
             " takes them over when their leases expire",
-            file=sys.stderr,
+            True,
         )
     engine.close()
 
