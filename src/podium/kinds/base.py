@@ -22,7 +22,9 @@ a kind's module compares its name.
 Optional abilities are separate small protocols: ``StartsWorkflow`` (the engine starts a
 child run instead of handing the task to an executor), ``LoadsConnection`` (the task reads a
 connection: its pool, its dataset), ``SpendsConnection`` (the task spends a connection's API
-budget without loading it: a sync), ``Expands`` (one task written becomes several).
+budget without loading it: a sync), ``Expands`` (one task written becomes several),
+``HasLineage`` (the datasets its tasks read and write, for lineage events), ``CountsRows``
+(the rows per stream a finished attempt loaded, for ``/metrics``).
 """
 
 from __future__ import annotations
@@ -252,6 +254,38 @@ class SpendsConnection(Protocol):
     writes to it): it takes that connection's pool unless it names its own."""
 
     def connection_spent(self, task: Task, syncs: Mapping[str, Any]) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """A dataset a task reads or writes, for lineage: a table of the warehouse
+    (``connection`` None, ``name`` its ``schema.table``) or an object of a connection (a
+    source's stream, a sync's destination object)."""
+
+    name: str
+    connection: str | None = None
+
+
+@runtime_checkable
+class HasLineage(Protocol):
+    """A kind whose tasks read and write datasets that lineage events name."""
+
+    def datasets(
+        self, task: Task, project: Project, output: Any = None
+    ) -> tuple[list[DatasetRef], list[DatasetRef]]:
+        """(inputs, outputs): as the task declares them before it runs (``output`` None),
+        or as its finished attempt's output (JSON-decoded) says. Tables its attempt
+        reported as assets are added to the outputs by the caller."""
+        ...
+
+
+@runtime_checkable
+class CountsRows(Protocol):
+    """A kind whose finished attempt says how many rows it loaded per stream."""
+
+    def rows_loaded(self, output: Any) -> list[tuple[str, int]]:
+        """(stream, rows) from the attempt's output (JSON-decoded)."""
+        ...
 
 
 @runtime_checkable

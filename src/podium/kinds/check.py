@@ -14,7 +14,7 @@ from typing import Any
 
 from podium.core.workflow import Project, Task, Workflow
 from podium.errors import ProjectError, UsageError
-from podium.kinds.base import Job, ProjectView, TaskContext, TaskResult
+from podium.kinds.base import DatasetRef, Job, ProjectView, TaskContext, TaskResult
 from podium.kinds.model import checked, run_checks
 from podium.settings.describe import Settings
 
@@ -55,6 +55,18 @@ class CheckKind:
         models = project.models if project.models is not None else load_models(root)
         chosen = select_checks(root, models, task.target)
         return CheckPlan(tuple(chosen), project.warehouse, project.root)
+
+    def datasets(
+        self, task: Task, project: Project, output: Any = None
+    ) -> tuple[list[DatasetRef], list[DatasetRef]]:
+        """The tables its checks read."""
+        from podium.transforms.checks import select_checks
+
+        try:
+            chosen = select_checks(Path(project.root), project.models, task.target)
+        except (UsageError, ProjectError):
+            return [], []  # the task itself reports a bad selector
+        return [DatasetRef(t) for t in sorted({c.model for c in chosen if c.model})], []
 
     def run(self, job: Job, context: TaskContext) -> TaskResult:
         from podium.transforms.warehouse_sql import open_warehouse_sql

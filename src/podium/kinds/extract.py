@@ -17,7 +17,14 @@ from typing import Any
 from podium.connectors.registry import is_source, source_type_names, stream_names
 from podium.core.workflow import Project, Task, Workflow
 from podium.errors import TerminalTaskError
-from podium.kinds.base import AssetChange, Job, ProjectView, TaskContext, TaskResult
+from podium.kinds.base import (
+    AssetChange,
+    DatasetRef,
+    Job,
+    ProjectView,
+    TaskContext,
+    TaskResult,
+)
 from podium.settings.describe import NAMES, Option, Settings
 from podium.settings.yaml_lines import did_you_mean
 
@@ -103,6 +110,28 @@ class ExtractKind:
 
     def connection_of(self, task: Task) -> str | None:
         return task.target
+
+    def datasets(
+        self, task: Task, project: Project, output: Any = None
+    ) -> tuple[list[DatasetRef], list[DatasetRef]]:
+        """The connection's streams it reads: those it loaded, or those it names."""
+        loaded = [stream for stream, _ in self.rows_loaded(output)] if output else []
+        streams = loaded or _named_streams(task)
+        return [DatasetRef(s, task.target) for s in streams], []
+
+    def rows_loaded(self, output: Any) -> list[tuple[str, int]]:
+        streams = output.get("streams") if isinstance(output, dict) else None
+        entries = streams if isinstance(streams, list) else []
+        return [
+            (entry["stream"], int(entry.get("loaded") or 0))
+            for entry in entries
+            if isinstance(entry, dict) and isinstance(entry.get("stream"), str)
+        ]
+
+
+def _named_streams(task: Task) -> list[str]:
+    streams = task.options.get("streams") or []
+    return [str(s) for s in streams] if isinstance(streams, list | tuple) else []
 
 
 def _log_loaded(log: Any, r: Any) -> None:

@@ -24,6 +24,7 @@ from podium.kinds.base import (
     AssetChange,
     CheckOutcome,
     ChecksFailed,
+    DatasetRef,
     Job,
     LoadsConnection,
     ProjectView,
@@ -76,6 +77,15 @@ class ModelKind:
             project.root,
             connections,
         )
+
+    def datasets(
+        self, task: Task, project: Project, output: Any = None
+    ) -> tuple[list[DatasetRef], list[DatasetRef]]:
+        """The tables its SQL reads, and its own table."""
+        models = getattr(project.models, "models", {}) or {}
+        model = models.get(task.target)
+        reads = sorted(model.reads) if model is not None else []
+        return [DatasetRef(r) for r in reads], [DatasetRef(task.target)]
 
     def run(self, job: Job, context: TaskContext) -> TaskResult:
         from podium.transforms.materialize import build

@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from podium.core.workflow import Project, Task, Workflow
-from podium.kinds.base import CheckOutcome, Job, ProjectView, TaskContext, TaskResult
+from podium.kinds.base import (
+    CheckOutcome,
+    DatasetRef,
+    Job,
+    ProjectView,
+    TaskContext,
+    TaskResult,
+)
 from podium.settings.describe import Option, Settings
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -74,6 +81,16 @@ class SyncKind:
 
     def prepare(self, task: Task, workflow: Workflow, project: Project) -> Any:
         return sync_plan(project, task.target)
+
+    def datasets(
+        self, task: Task, project: Project, output: Any = None
+    ) -> tuple[list[DatasetRef], list[DatasetRef]]:
+        """The table it reads (none from a trigger) and the destination's object."""
+        config = project.syncs.get(task.target)
+        if config is None:
+            return [], []
+        inputs = [] if config.from_trigger else [DatasetRef(config.source)]
+        return inputs, [DatasetRef(str(config.object), config.connection)]
 
     def run(self, job: Job, context: TaskContext) -> TaskResult:
         from podium.kinds.model import late_sources

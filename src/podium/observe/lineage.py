@@ -22,6 +22,7 @@ or failing endpoint never holds up or fails a task, and its errors are reported 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -41,12 +42,12 @@ from openlineage.client.transport.transport import Transport
 from podium.connectors.warehouse import DEFAULT_PATH
 from podium.core.events import AssetUpdated, AttemptFinished, AttemptStarted, Event
 from podium.core.workflow import Project, Task
+from podium.kinds.base import DatasetRef, HasLineage
+from podium.kinds.registry import kind_of
 from podium.observe.facts import RunLookup
-from podium.observe.metrics import streams_loaded
 from podium.store.database import Database
 from podium.version import __version__
 
-KINDS = ("extract", "model", "check", "sync")
 PRODUCER = f"urn:podium:{__version__}"  # who wrote the event: podium, this version
 DEFAULT_NAMESPACE = "podium"
 _RUN_IDS = uuid.UUID("6a0f4c52-8d0e-4b8e-9d3f-0d1e2f3a4b5c")  # uuid5 namespace of attempts
@@ -107,18 +108,19 @@ class Lineage:
 
     def _started(self, e: AttemptStarted, at: float) -> None:
         workflow, task = self.runs.task(e.run_id, e.task_id)
-        if task is None or task.kind not in KINDS:
+        kind = _lineaged(task)
+        if task is None or kind is None:
             return
-        inputs, outputs = self.names.declared(task)
+        inputs, outputs = self.names.of(kind.datasets(task, self.names.project))
         self._emit(RunState.START, e.run_id, e.task_id, e.attempt, workflow, at, inputs, outputs)
 
     def _finished(self, e: AttemptFinished, at: float, assets: list[str]) -> None:
         workflow, task = self.runs.task(e.run_id, e.task_id)
-        if task is None or task.kind not in KINDS or e.status == "lost":
+        kind = _lineaged(task)
+        if task is None or kind is None or e.status == "lost":
             return  # a lost attempt's engine is gone; the new attempt has its own events
-        inputs, outputs = self.names.declared(task)
-        if task.kind == "extract":
-            inputs = self.names.streams(task.target, self._streams(e) or task_streams(task))
+        found = kind.datasets(task, self.names.project, self._output(e))
+        inputs, outputs = self.names.of(found)
         if assets:
             outputs = self.names.merge(outputs, [self.names.table(a) for a in assets])
         state = RunState.COMPLETE if e.status == "succeeded" else RunState.FAIL
@@ -128,11 +130,15 @@ class Lineage:
             facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(message, "python")
         self._emit(state, e.run_id, e.task_id, e.attempt, workflow, at, inputs, outputs, facets)
 
-    def _streams(self, e: AttemptFinished) -> list[str]:
+    def _output(self, e: AttemptFinished) -> Any:
+        """The finished attempt's output (None when it failed or says nothing)."""
         row = self.db.read().fetchone(
             "SELECT output FROM task_runs WHERE run_id = ? AND task_id = ?", (e.run_id, e.task_id)
         )
-        return [stream for stream, _ in streams_loaded(row[0] if row else None)]
+        try:
+            return json.loads(row[0]) if row and row[0] else None
+        except ValueError:
+            return None
 
     def _emit(
         self,
@@ -163,9 +169,15 @@ def attempt_run_id(run_id: str, task_id: str, attempt: int) -> uuid.UUID:
     return uuid.uuid5(_RUN_IDS, f"{run_id}/{task_id}/{attempt}")
 
 
-def task_streams(task: Task) -> list[str]:
-    streams = task.options.get("streams") or []
-    return [str(s) for s in streams] if isinstance(streams, list | tuple) else []
+def _lineaged(task: Task | None) -> HasLineage | None:
+    """The task's kind, when it names the datasets its tasks read and write."""
+    if task is None:
+        return None
+    try:
+        kind = kind_of(task.kind)
+    except Exception:  # noqa: BLE001 - a kind this process does not have: no lineage
+        return None
+    return kind if isinstance(kind, HasLineage) else None
 
 
 class DatasetNames:
@@ -183,50 +195,27 @@ class DatasetNames:
     def read(self, name: str) -> InputDataset:
         return InputDataset(namespace=self.warehouse, name=self.prefix + name.lower())
 
-    def streams(self, connection: str, streams: Sequence[str]) -> list[InputDataset]:
-        space = connection_namespace(connection, self.project.connections.get(connection, {}))
-        return [InputDataset(namespace=space, name=s) for s in streams]
+    def of(self, found: tuple[list[DatasetRef], list[DatasetRef]]) -> Datasets:
+        """A kind's dataset references as OpenLineage datasets, in their namespaces."""
+        inputs, outputs = found
+        return [self._input(ref) for ref in inputs], [self._output(ref) for ref in outputs]
 
-    def declared(self, task: Task) -> Datasets:
-        """What a task reads and writes, as its definition says (before it runs)."""
-        if task.kind == "extract":
-            return self.streams(task.target, task_streams(task)), []
-        if task.kind == "model":
-            return self._model(task.target)
-        if task.kind == "check":
-            return self._check(task.target), []
-        if task.kind == "sync":
-            return self._sync(task.target)
-        return [], []
+    def _input(self, ref: DatasetRef) -> InputDataset:
+        if ref.connection is None:
+            return self.read(ref.name)
+        return InputDataset(namespace=self._space(ref.connection), name=ref.name)
+
+    def _output(self, ref: DatasetRef) -> OutputDataset:
+        if ref.connection is None:
+            return self.table(ref.name)
+        return OutputDataset(namespace=self._space(ref.connection), name=ref.name)
+
+    def _space(self, connection: str) -> str:
+        return connection_namespace(connection, self.project.connections.get(connection, {}))
 
     def merge(self, known: list[OutputDataset], found: list[OutputDataset]) -> list[OutputDataset]:
         names = {(d.namespace, d.name) for d in known}
         return known + [d for d in found if (d.namespace, d.name) not in names]
-
-    def _model(self, name: str) -> Datasets:
-        models = getattr(self.project.models, "models", {}) or {}
-        model = models.get(name)
-        reads = sorted(model.reads) if model is not None else []
-        return [self.read(r) for r in reads], [self.table(name)]
-
-    def _check(self, selector: str) -> list[InputDataset]:
-        from podium.transforms.checks import select_checks
-
-        try:
-            chosen = select_checks(Path(self.project.root), self.project.models, selector)
-        except Exception:  # noqa: BLE001 - the task itself reports a bad selector
-            return []
-        tables = sorted({c.model for c in chosen if c.model})
-        return [self.read(t) for t in tables]
-
-    def _sync(self, name: str) -> Datasets:
-        config = self.project.syncs.get(name)
-        if config is None:
-            return [], []
-        inputs = [] if config.from_trigger else [self.read(config.source)]
-        settings = self.project.connections.get(config.connection, {})
-        space = connection_namespace(config.connection, settings)
-        return inputs, [OutputDataset(namespace=space, name=str(config.object))]
 
 
 def warehouse_namespace(warehouse: Mapping[str, Any], root: Path) -> str:

@@ -29,8 +29,10 @@ from podium import clock as clocks
 from podium.connectors import spend
 from podium.core.events import AttemptFinished, AttemptStarted, Event
 from podium.core.status import AttemptStatus, RunStatus
-from podium.core.workflow import Project
+from podium.core.workflow import Project, Task
 from podium.errors import StoreUnavailableError
+from podium.kinds.base import CountsRows, LoadsConnection
+from podium.kinds.registry import kind_of
 from podium.observe.facts import RunLookup
 from podium.store.database import Database
 
@@ -75,6 +77,9 @@ class StoreCollector(Collector):
             (now,),
         )
         engines = read.fetchall("SELECT owner, heartbeat_at FROM engines ORDER BY owner")
+        budgets = read.fetchall(
+            "SELECT key, tokens, capacity, rate, updated_at FROM rate_budgets ORDER BY key"
+        )
         oldest = float(ready[1]) if ready and ready[1] is not None else None
         return [
             runs,
@@ -95,6 +100,7 @@ class StoreCollector(Collector):
                 max(0.0, now - oldest) if oldest is not None else 0.0,
             ),
             _heartbeats(engines),
+            *_budgets(budgets, now),
         ]
 
 
@@ -218,29 +224,27 @@ class EngineMetrics:
             self.metrics.task_seconds.labels(workflow, kind, e.status).observe(
                 max(0.0, at - started)
             )
-        if kind == "extract" and task is not None and e.status == "succeeded":
-            self._count_rows(e, task.target)
+        if task is not None and e.status == "succeeded":
+            self._count_rows(e, task)
 
-    def _count_rows(self, e: AttemptFinished, connection: str) -> None:
+    def _count_rows(self, e: AttemptFinished, task: Task) -> None:
+        """Rows per stream, from a kind that loads a connection and counts them."""
+        try:
+            kind = kind_of(task.kind)
+        except Exception:  # noqa: BLE001 - a kind this process does not have
+            return
+        if not isinstance(kind, CountsRows) or not isinstance(kind, LoadsConnection):
+            return
+        connection = kind.connection_of(task) or task.target
         row = self.db.read().fetchone(
             "SELECT output FROM task_runs WHERE run_id = ? AND task_id = ?", (e.run_id, e.task_id)
         )
-        for stream, loaded in streams_loaded(row[0] if row else None):
+        try:
+            output = json.loads(row[0]) if row and row[0] else None
+        except ValueError:
+            return
+        for stream, loaded in kind.rows_loaded(output):
             self.metrics.rows_loaded.labels(connection, stream).inc(loaded)
-
-
-def streams_loaded(output: str | None) -> list[tuple[str, int]]:
-    """(stream, rows loaded) from an extract task's stored output."""
-    try:
-        data: Any = json.loads(output) if output else {}
-    except ValueError:
-        return []
-    streams = data.get("streams") if isinstance(data, dict) else None
-    found = []
-    for entry in streams if isinstance(streams, list) else []:
-        if isinstance(entry, dict) and isinstance(entry.get("stream"), str):
-            found.append((entry["stream"], int(entry.get("loaded") or 0)))
-    return found
 
 
 def _by_status(name: str, doc: str, statuses: Iterable[Any], rows: list[Any]) -> GaugeMetricFamily:
@@ -254,6 +258,25 @@ def _by_status(name: str, doc: str, statuses: Iterable[Any], rows: list[Any]) ->
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, value=value)
+
+
+def _budgets(rows: list[Any], now: float) -> list[GaugeMetricFamily]:
+    """Each shared API budget (``rate_budgets``: one per account and limit, named without
+    secrets): how much of it is spent now, as every engine and worker on the store sees it."""
+    used = GaugeMetricFamily(
+        "podium_api_budget_used_ratio",
+        "the share of an API account's budget spent now (0: full, 1: empty), all processes",
+        labels=["budget"],
+    )
+    size = GaugeMetricFamily(
+        "podium_api_budget_capacity", "an API account's budget: its bucket size", labels=["budget"]
+    )
+    for key, tokens, capacity, rate, updated_at in rows:
+        capacity = float(capacity)
+        level = min(capacity, float(tokens) + float(rate) * max(0.0, now - float(updated_at)))
+        used.add_metric([str(key)], 1.0 - level / capacity if capacity > 0 else 0.0)
+        size.add_metric([str(key)], capacity)
+    return [used, size]
 
 
 def _heartbeats(rows: list[Any]) -> GaugeMetricFamily:
