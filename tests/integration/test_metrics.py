@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from integration.conftest import wait_until
 from integration.live_app import make_user, serve
+from podium import clock
 from podium.core.workflow import Project
 from podium.engine import queries
 from podium.engine.loop import Engine
@@ -251,3 +252,18 @@ def test_paced_requests_are_counted_per_connection(tmp_path: Path, store_url: st
     assert found["podium_api_requests_total"] == {(("connection", "erp_api"),): 5.0}
     waited = found["podium_api_wait_seconds_total"][(("connection", "erp_api"),)]
     assert 0.2 < waited < 3
+
+
+def test_shared_api_budgets_show_what_every_process_spent(tmp_path: Path, store_url: str) -> None:
+    """A budget row of the store (as any engine or worker spends it): 30 of 40 taken."""
+    from podium.store.budgets import RateBudgets, Shape
+
+    write(tmp_path)
+    with podium_up(tmp_path, store_url) as up:
+        budgets = RateBudgets(up.db)
+        now = clock.time()
+        budgets.take("shopify:shop.example:app=ab12:rest", 30, Shape(40, 0.000001), now)
+        found = up.scrape()
+    key = (("budget", "shopify:shop.example:app=ab12:rest"),)
+    assert found["podium_api_budget_capacity"] == {key: 40.0}
+    assert found["podium_api_budget_used_ratio"][key] == pytest.approx(0.75, abs=0.01)
