@@ -64,6 +64,15 @@ tasks:
     extract: amazon
     streams: [order_items]
 """
+#: on Dask, one task a stream: each engine's attempts spread over the cluster's processes
+SPREAD_WORKFLOW = """
+name: load
+tasks:
+  - {id: shop_orders, extract: shop, streams: [orders]}
+  - {id: shop_customers, extract: shop, streams: [customers]}
+  - {id: shop_products, extract: shop, streams: [products]}
+  - {id: amazon, extract: amazon, streams: [order_items]}
+"""
 
 
 class TimedShopify(ShopifySimulator):
@@ -108,7 +117,32 @@ def store() -> Iterator[str]:
     drop_schema(schema)
 
 
-def podium_yaml(store: str, shop_url: str, amazon_url: str) -> str:
+@pytest.fixture(scope="module")
+def dask_address() -> Iterator[str]:
+    """A Dask cluster of 4 worker processes both engines hand their attempts to."""
+    distributed = pytest.importorskip("distributed", reason="executor dask needs podium[dask]")
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = distributed.LocalCluster(
+            n_workers=4, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+    yield cluster.scheduler_address
+    cluster.close()
+
+
+@pytest.fixture(params=["threads", "dask"])
+def engine(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The engines' settings: 4 threads each, or the shared Dask cluster."""
+    if request.param == "threads":
+        return {"workers": 4}
+    address = request.getfixturevalue("dask_address")
+    return {"executor": {"type": "dask", "address": address}}
+
+
+def podium_yaml(
+    store: str, shop_url: str, amazon_url: str, engine: dict[str, Any] | None = None
+) -> str:
     shop = {**shopify_connection(shop_url), "bulk": False, "concurrency": 2}
     amazon = {
         **amazon_connection(amazon_url),
@@ -118,13 +152,18 @@ def podium_yaml(store: str, shop_url: str, amazon_url: str) -> str:
     }
     config = {
         "store": store,
-        "engine": {"workers": 4},
+        "engine": engine or {"workers": 4},
         "connections": {"shop": shop, "amazon": amazon},
     }
     return json.dumps(config)  # JSON is YAML
 
 
-def test_two_engines_share_each_accounts_budget(tmp_path: Path, store: str) -> None:
+def test_two_engines_share_each_accounts_budget(
+    tmp_path: Path, store: str, engine: dict[str, Any]
+) -> None:
+    """With threads, each engine's two extracts run in its own process; on Dask, the two
+    engines' eight stream tasks run in the cluster's four worker processes, each of which
+    spends the same budgets through the store."""
     clock = SimClock(BRAND.config.start_at + (BRAND.config.end_at - BRAND.config.start_at))
     shopify = TimedShopify(BRAND, clock, bucket_size=SHOP_BUCKET, restore_rate=SHOP_RESTORE)
     limits = {**RATE_LIMITS, "getOrderItems": (ITEMS_RATE, RATE_LIMITS["getOrderItems"][1])}
@@ -133,12 +172,13 @@ def test_two_engines_share_each_accounts_budget(tmp_path: Path, store: str) -> N
         BRAND, clock, rate_limits={**fast, "getOrderItems": limits["getOrderItems"]}
     )
     with SandboxServer({"shopify": shopify, "amazon": amazon}) as server:
-        config = podium_yaml(store, server.url_for("shopify"), server.url_for("amazon"))
+        config = podium_yaml(store, server.url_for("shopify"), server.url_for("amazon"), engine)
         roots = [tmp_path / f"engine{n}" for n in range(2)]
         for root in roots:
             (root / "workflows").mkdir(parents=True)
             (root / "podium.yaml").write_text(config)
-            (root / "workflows" / "load.yaml").write_text(WORKFLOW)
+            spread = "executor" in engine
+            (root / "workflows" / "load.yaml").write_text(SPREAD_WORKFLOW if spread else WORKFLOW)
         env = podium_env()
         engines = [Proc([*PODIUM, "run", "load", "--json"], root, env) for root in roots]
         try:
@@ -157,7 +197,7 @@ def test_two_engines_share_each_accounts_budget(tmp_path: Path, store: str) -> N
         items_span = amazon.items[-1] - amazon.items[0]
         items_use = len(amazon.items) / (burst + rate * items_span)
         print(
-            f"two engines: shopify {shopify.spent} points in {span:.1f}s of {allowed:.0f} "
+            f"two engines ({engine}): shopify {shopify.spent} points in {span:.1f}s of {allowed:.0f} "
             f"allowed ({shop_use:.0%}), {len(shopify.answered)} queries, "
             f"{shopify.violations} violations; amazon getOrderItems {len(amazon.items)} calls "
             f"in {items_span:.1f}s of {burst + rate * items_span:.0f} allowed ({items_use:.0%}), "
