@@ -27,10 +27,14 @@
    Klaviyo's published limits (records/s and the share of what the limits allow this
    request plan), a 1 % change (requests vs the minimum), and webhook → 3PL latency
    through `podium up` (--sync-orders orders). Its own table follows the summary.
+10. Dask (bench/dask_bench.py): --dask-tasks tasks of --dask-work-ms of work each on a
+   two-worker LocalCluster (one thread each): podium's `executor: dask` beside Prefect 3 with
+   prefect-dask (its own venv, bench/.peers/prefect-dask; --dask-no-peer leaves it out):
+   makespan vs the ideal, overhead per task, peak RSS of each process.
 
 Figures 1-3 and 7 are the median of --repeat runs measured in this one invocation; loading
-runs each podium case --podium-repeat times, models and load each case once (see
-bench/loading.py, bench/commerce_models.py, bench/load.py).
+runs each podium case --podium-repeat times, models, load and dask each case once (see
+bench/loading.py, bench/commerce_models.py, bench/load.py, bench/dask_bench.py).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from typing import Any
 
 import commerce_models
 import connectors
+import dask_bench
 import load
 import loading
 import syncs
@@ -267,6 +272,7 @@ def main() -> int:
             "webhooks",
             "load",
             "syncs",
+            "dask",
         ],
         default=None,
     )
@@ -284,6 +290,10 @@ def main() -> int:
     parser.add_argument(
         "--skip-syncs", action="store_true", help="leave out the reverse-ETL sync benchmark"
     )
+    parser.add_argument(
+        "--skip-dask", action="store_true", help="leave out the Dask executor benchmark"
+    )
+    dask_bench.add_arguments(parser, prefix="dask-")
     syncs.add_arguments(parser)
     load.add_arguments(parser)
     loading.add_arguments(parser)
@@ -355,6 +365,12 @@ def main() -> int:
         sync_table, syncs_ok = syncs.run_syncs(
             args.sync_profiles, args.sync_orders, args.sync_order_interval
         )
+    dask_ok = True
+    if args.only in (None, "dask") and not args.skip_dask:
+        dask_rows, dask_ok = dask_bench.run_dask(
+            args.dask_tasks, args.dask_work_ms, peer=not args.dask_no_peer
+        )
+        rows.extend(dask_rows)
     if rows:
         width = max(len(name) for name, _ in rows)
         print(f"\n{'benchmark':<{width}}  result")
@@ -366,6 +382,7 @@ def main() -> int:
     failed = webhook_lost > 0  # an acknowledged webhook missing after a SIGKILL
     failed = failed or not load_ok  # a run lost or doubled under load
     failed = failed or not syncs_ok  # a sync target missed
+    failed = failed or not dask_ok  # an attempt failed on Dask, or the makespan > 1.15× ideal
     if loads:
         loading.print_report(loads, targets=False)
         failed = failed or bool(loads.failures)

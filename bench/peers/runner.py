@@ -32,6 +32,8 @@ PEERS_DIR = Path(__file__).resolve().parent
 DEFAULT_VENV_ROOT = PEERS_DIR.parent / ".peers"
 PEERS: dict[str, str] = {"prefect": "prefect_shapes.py", "dagster": "dagster_shapes.py"}
 LOADERS: dict[str, str] = {"dlt": "dlt_load.py"}
+# Environments whose scripts a benchmark runs itself through ensure_peer_venv (bench/dask_bench.py).
+OTHERS: frozenset[str] = frozenset({"prefect-dask"})
 SHAPES: tuple[str, ...] = ("fanout", "chain")
 RUN_TIMEOUT_S = 30 * 60
 INSTALL_TIMEOUT_S = 30 * 60
@@ -101,8 +103,9 @@ def _run_checked(cmd: Sequence[str | Path], what: str, timeout: float) -> str:
 
 
 def requirements_file(name: str) -> Path:
-    if name not in PEERS and name not in LOADERS:
-        raise ValueError(f"unknown peer {name!r}; expected one of {sorted({**PEERS, **LOADERS})}")
+    if name not in PEERS and name not in LOADERS and name not in OTHERS:
+        known = sorted({*PEERS, *LOADERS, *OTHERS})
+        raise ValueError(f"unknown peer {name!r}; expected one of {known}")
     return PEERS_DIR / f"requirements-{name}.txt"
 
 
