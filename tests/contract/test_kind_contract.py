@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from dask_clusters import local_cluster
 from podium.kind_contract import (
     KindCase,
     description_problems,
@@ -230,15 +231,8 @@ def test_a_result_that_is_not_json_breaks_the_contract(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def dask_address() -> Iterator[str]:
-    distributed = pytest.importorskip("distributed", reason="executor dask needs podium[dask]")
-    import dask
-
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-    yield cluster.scheduler_address
-    cluster.close()
+    with local_cluster() as cluster:
+        yield cluster.scheduler_address
 
 
 @pytest.mark.parametrize("name", BUILT_IN)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from dask_clusters import local_cluster
+
 from .conftest import MakeProject, pid_alive, wait_until
 
 distributed = pytest.importorskip("distributed", reason="executor dask needs podium[dask]")
@@ -37,14 +39,8 @@ def slow(ctx):
 
 @pytest.fixture(scope="module")
 def address() -> Iterator[str]:
-    import dask
-
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-    yield cluster.scheduler_address
-    cluster.close()
+    with local_cluster() as cluster:
+        yield cluster.scheduler_address
 
 
 def test_a_killed_engine_s_attempt_stops_on_its_worker_and_is_retried_once(

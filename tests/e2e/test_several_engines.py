@@ -44,6 +44,8 @@ from tests.postgres_schemas import (
     postgres_url_with_schema,
 )
 
+from dask_clusters import local_cluster
+
 from .conftest import MakeProject, Project, Up, wait_until
 
 TASKS = 500
@@ -100,15 +102,8 @@ def config(lease: str, workers: int, executor: str = "threads") -> str:
 def dask_cluster() -> Iterator[str]:
     """One real Dask cluster the engines share: 2 worker processes of 4 threads (8 at once,
     as many as the pool's slots), which podium's retries, not Dask's, cover."""
-    distributed = pytest.importorskip("distributed", reason="executor dask needs podium[dask]")
-    import dask
-
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=4, processes=True, dashboard_address=None
-        )
-    yield cluster.scheduler_address
-    cluster.close()
+    with local_cluster(workers=2, threads=4) as cluster:
+        yield cluster.scheduler_address
 
 
 @pytest.fixture(params=["threads", "dask"])

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from dask_clusters import local_cluster
 from podium.sandbox.amazon import RATE_LIMITS, AmazonSimulator
 from podium.sandbox.amazon import demo_connection as amazon_connection
 from podium.sandbox.brand import Brand, BrandConfig
@@ -120,15 +121,8 @@ def store() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def dask_address() -> Iterator[str]:
     """A Dask cluster of 4 worker processes both engines hand their attempts to."""
-    distributed = pytest.importorskip("distributed", reason="executor dask needs podium[dask]")
-    import dask
-
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        cluster = distributed.LocalCluster(
-            n_workers=4, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-    yield cluster.scheduler_address
-    cluster.close()
+    with local_cluster(workers=4) as cluster:
+        yield cluster.scheduler_address
 
 
 @pytest.fixture(params=["threads", "dask"])

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from dask_clusters import local_cluster
 from podium.engine import queries, services
 from podium.engine.loop import Engine
 from podium.execution.cluster import DaskExecutor
@@ -32,16 +33,10 @@ ENDED = ("succeeded", "failed", "cancelled")
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
-    import dask
-
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        local = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-    client = distributed.Client(local, set_as_default=False)
-    yield client
-    client.close()
-    local.close()
+    with local_cluster() as local:
+        client = distributed.Client(local, set_as_default=False)
+        yield client
+        client.close()
 
 
 def worker_pids(client: Any) -> set[int]:
