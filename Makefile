@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/podium demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -rs -p no:cacheprovider
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider --durations=15
 
 check: $(STAMP)
 	$(BIN)/ruff check src tests bench
