@@ -1,0 +1,163 @@
+"""A dbt project run as podium tasks, model by model, with real dbt-core on DuckDB.
+
+The project under ``tests/dbt_projects/shop`` has staging models over the raw tables two
+``files`` extracts load (source ``shop`` by name, source ``marketplace`` by
+``meta: {podium: {connection: amazon}}``), marts, a seed, a snapshot, generic tests
+(unique, not_null, relationships, accepted_values) and a singular test.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from podium.project import load_project
+
+from .conftest import podium_cli
+
+pytest.importorskip("dbt.cli.main", reason="dbt is not installed: pip install 'podium[dbt]'")
+
+SHOP = Path(__file__).resolve().parents[1] / "dbt_projects" / "shop"
+PODIUM_YAML = """
+warehouse: {type: duckdb}
+connections:
+  shop:
+    type: files
+    path: inbox/shop
+    streams:
+      orders: {pattern: "orders*.csv", primary_key: id}
+      customers: {pattern: "customers*.csv", primary_key: id}
+  amazon:
+    type: files
+    path: inbox/amazon
+    streams:
+      orders: {pattern: "orders*.csv", primary_key: id}
+"""
+WORKFLOW = """
+name: daily
+tasks:
+  - {id: shop, extract: shop}
+  - {id: amazon, extract: amazon}
+  - id: dbt
+    dbt: analytics
+    select: +orders +shop_revenue +customers_snapshot
+"""
+NODES = [
+    "dbt.channels",
+    "dbt.customers_snapshot",
+    "dbt.orders",
+    "dbt.shop_revenue",
+    "dbt.stg_amazon_orders",
+    "dbt.stg_customers",
+    "dbt.stg_shop_orders",
+]
+
+
+def write_project(root: Path, workflow: str = WORKFLOW) -> None:
+    shutil.copytree(SHOP, root / "analytics")
+    files = {
+        "podium.yaml": PODIUM_YAML,
+        "workflows/daily.yaml": workflow,
+        "inbox/shop/orders1.csv": "id,customer_id,total\n1,1,10.50\n2,2,4.25\n",
+        "inbox/shop/customers1.csv": "id,email\n1,a@example.com\n2,b@example.com\n",
+        "inbox/amazon/orders1.csv": "id,customer_id,total\n3,1,7.00\n",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def run_daily(root: Path) -> dict:
+    done = podium_cli(root, "run", "daily", "--json", timeout=240)
+    return {"code": done.code, **json.loads(done.out or "{}"), "_result": str(done)}
+
+
+def tasks_of(run: dict) -> dict[str, dict]:
+    return {t["id"]: t for t in run["tasks"]}
+
+
+def test_every_node_is_a_task_waiting_only_for_the_extracts_it_reads(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    workflow = load_project(tmp_path, environ={}).workflows["daily"]
+    graph = {t.id: {"depends_on": list(t.depends_on)} for t in workflow.tasks}
+    assert sorted(t for t in graph if t.startswith("dbt.")) == NODES
+    assert graph["dbt.stg_amazon_orders"]["depends_on"] == ["amazon"]  # by meta mapping
+    assert graph["dbt.stg_customers"]["depends_on"] == ["shop"]
+    assert graph["dbt.channels"]["depends_on"] == []
+    assert set(graph["dbt.orders"]["depends_on"]) == {
+        "dbt.stg_shop_orders", "dbt.stg_amazon_orders", "dbt.channels"
+    }  # fmt: skip
+    # the relationships test reads stg_customers: the task running it waits for that one
+    assert "dbt.stg_customers" in graph["dbt.stg_shop_orders"]["depends_on"]
+
+
+def test_a_workflow_builds_the_dbt_project_and_reports_tests_as_checks(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    started = time.monotonic()
+    run = run_daily(tmp_path)
+    seconds = time.monotonic() - started
+    assert run["code"] == 0, run["_result"]
+    tasks = tasks_of(run)
+    assert all(tasks[n]["status"] == "succeeded" for n in NODES), tasks
+    assets = {a["asset"]: a for a in json.loads(podium_cli(tmp_path, "assets", "--json").out)}
+    assert "dbt_marts.orders" in assets and "dbt.stg_shop_orders" in assets
+    checks = json.loads(podium_cli(tmp_path, "show", run["run_id"], "--json").out)
+    text = json.dumps(checks)
+    assert "accepted_values_orders_channel" in text and "no_negative_totals" in text
+    print(f"podium run daily with dbt: {seconds:.2f}s")  # noqa: T201 - the report's figure
+
+
+def test_a_failing_model_fails_its_dependants_only_and_retry_fixes_it(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    model = tmp_path / "analytics/models/staging/stg_amazon_orders.sql"
+    good = model.read_text()
+    model.write_text(good.replace("customer_id,", "no_such_column,"))
+    run = run_daily(tmp_path)
+    assert run["code"] != 0
+    tasks = tasks_of(run)
+    assert tasks["dbt.stg_amazon_orders"]["status"] == "failed"
+    assert "stg_amazon_orders.sql" in (tasks["dbt.stg_amazon_orders"].get("error") or "")
+    assert tasks["dbt.orders"]["status"] == "upstream_failed"
+    for built in ("dbt.stg_shop_orders", "dbt.shop_revenue", "dbt.customers_snapshot"):
+        assert tasks[built]["status"] == "succeeded", tasks[built]
+    model.write_text(good)
+    again = podium_cli(tmp_path, "retry", run["run_id"], "--failed-only", "--wait", timeout=240)
+    assert again.code == 0, again
+    shown = json.loads(podium_cli(tmp_path, "show", run["run_id"], "--json").out)
+    statuses = {t["id"]: t["status"] for t in shown["tasks"]}
+    assert all(statuses[n] == "succeeded" for n in NODES), statuses
+    attempts = {t["id"]: t["attempts"] for t in shown["tasks"]}
+    # only the failed node and what depends on it ran again
+    assert attempts["dbt.stg_amazon_orders"] == 2 and attempts["dbt.orders"] == 1
+    assert attempts["dbt.stg_shop_orders"] == 1 and attempts["shop"] == 1
+
+
+def test_a_failing_dbt_test_fails_its_check_with_failing_rows(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    (tmp_path / "inbox/amazon/orders1.csv").write_text("id,customer_id,total\n3,1,-7.00\n")
+    run = run_daily(tmp_path)
+    assert run["code"] != 0
+    tasks = tasks_of(run)
+    assert tasks["dbt.orders"]["status"] == "failed"
+    assert "no_negative_totals" in (tasks["dbt.orders"].get("error") or "")
+    shown = podium_cli(tmp_path, "show", run["run_id"], "--json")
+    assert '"order_id": 3' in shown.out.replace("'", '"') or "-7" in shown.out
+
+
+def test_a_missing_dbt_project_is_a_validate_problem(tmp_path: Path) -> None:
+    write_project(tmp_path, WORKFLOW.replace("dbt: analytics", "dbt: nowhere"))
+    done = podium_cli(tmp_path, "validate", timeout=120)
+    assert done.code != 0
+    assert "workflows/daily.yaml" in done.err + done.out
+    assert "nowhere" in done.err + done.out and "does not exist" in done.err + done.out
+
+
+def test_a_bad_selection_is_a_validate_problem(tmp_path: Path) -> None:
+    write_project(tmp_path, WORKFLOW.replace("+orders +shop_revenue +customers_snapshot", "nope"))
+    done = podium_cli(tmp_path, "validate", timeout=120)
+    assert done.code != 0
+    assert "chooses no dbt model" in done.err + done.out
