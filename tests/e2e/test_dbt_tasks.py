@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import time
+import uuid
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from podium.project import load_project
+from postgres_schemas import POSTGRES_URL, SKIP_POSTGRES
 
 from .conftest import podium_cli
 
 pytest.importorskip("dbt.cli.main", reason="dbt is not installed: pip install 'podium[dbt]'")
 
 SHOP = Path(__file__).resolve().parents[1] / "dbt_projects" / "shop"
-PODIUM_YAML = """
-warehouse: {type: duckdb}
+CONNECTIONS = """
 connections:
   shop:
     type: files
@@ -57,10 +62,33 @@ NODES = [
 ]
 
 
-def write_project(root: Path, workflow: str = WORKFLOW) -> None:
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """DuckDB, or PostgreSQL with a schema prefix of the test's own (dropped after)."""
+    if request.param == "duckdb":
+        yield {"type": "duckdb"}
+        return
+    if not POSTGRES_URL:
+        pytest.skip(SKIP_POSTGRES)
+    import psycopg
+
+    prefix = f"dbt{uuid.uuid4().hex[:8]}_"
+    yield {"type": "postgres", "url": POSTGRES_URL, "schema_prefix": prefix}
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        schemas = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (prefix + "%",)
+        ).fetchall()
+        for (schema,) in schemas:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def write_project(
+    root: Path, workflow: str = WORKFLOW, warehouse: Mapping[str, Any] | None = None
+) -> None:
     shutil.copytree(SHOP, root / "analytics")
+    config = yaml.safe_dump({"warehouse": dict(warehouse or {"type": "duckdb"})})
     files = {
-        "podium.yaml": PODIUM_YAML,
+        "podium.yaml": config + CONNECTIONS,
         "workflows/daily.yaml": workflow,
         "inbox/shop/orders1.csv": "id,customer_id,total\n1,1,10.50\n2,2,4.25\n",
         "inbox/shop/customers1.csv": "id,email\n1,a@example.com\n2,b@example.com\n",
@@ -95,8 +123,10 @@ def test_every_node_is_a_task_waiting_only_for_the_extracts_it_reads(tmp_path: P
     assert "dbt.stg_customers" in graph["dbt.stg_shop_orders"]["depends_on"]
 
 
-def test_a_workflow_builds_the_dbt_project_and_reports_tests_as_checks(tmp_path: Path) -> None:
-    write_project(tmp_path)
+def test_a_workflow_builds_the_dbt_project_and_reports_tests_as_checks(
+    tmp_path: Path, warehouse: dict[str, Any]
+) -> None:
+    write_project(tmp_path, warehouse=warehouse)
     started = time.monotonic()
     run = run_daily(tmp_path)
     seconds = time.monotonic() - started
@@ -108,11 +138,13 @@ def test_a_workflow_builds_the_dbt_project_and_reports_tests_as_checks(tmp_path:
     checks = json.loads(podium_cli(tmp_path, "show", run["run_id"], "--json").out)
     text = json.dumps(checks)
     assert "accepted_values_orders_channel" in text and "no_negative_totals" in text
-    print(f"podium run daily with dbt: {seconds:.2f}s")  # noqa: T201 - the report's figure
+    print(f"podium run daily with dbt on {warehouse['type']}: {seconds:.2f}s")  # noqa: T201 - the report's figure
 
 
-def test_a_failing_model_fails_its_dependants_only_and_retry_fixes_it(tmp_path: Path) -> None:
-    write_project(tmp_path)
+def test_a_failing_model_fails_its_dependants_only_and_retry_fixes_it(
+    tmp_path: Path, warehouse: dict[str, Any]
+) -> None:
+    write_project(tmp_path, warehouse=warehouse)
     model = tmp_path / "analytics/models/staging/stg_amazon_orders.sql"
     good = model.read_text()
     model.write_text(good.replace("customer_id,", "no_such_column,"))
@@ -136,16 +168,28 @@ def test_a_failing_model_fails_its_dependants_only_and_retry_fixes_it(tmp_path: 
     assert attempts["dbt.stg_shop_orders"] == 1 and attempts["shop"] == 1
 
 
-def test_a_failing_dbt_test_fails_its_check_with_failing_rows(tmp_path: Path) -> None:
-    write_project(tmp_path)
+def test_a_failing_dbt_test_fails_its_check_with_failing_rows(
+    tmp_path: Path, warehouse: dict[str, Any]
+) -> None:
+    write_project(tmp_path, warehouse=warehouse)
     (tmp_path / "inbox/amazon/orders1.csv").write_text("id,customer_id,total\n3,1,-7.00\n")
     run = run_daily(tmp_path)
     assert run["code"] != 0
     tasks = tasks_of(run)
     assert tasks["dbt.orders"]["status"] == "failed"
     assert "no_negative_totals" in (tasks["dbt.orders"].get("error") or "")
-    shown = podium_cli(tmp_path, "show", run["run_id"], "--json")
-    assert '"order_id": 3' in shown.out.replace("'", '"') or "-7" in shown.out
+    logs = podium_cli(tmp_path, "logs", run["run_id"], "dbt.orders").out
+    assert "check no_negative_totals: Got 1 result" in logs
+    assert "'order_id': 3" in logs  # the failing row's sample
+    with sqlite3.connect(tmp_path / ".podium/state.db") as store:
+        rows = store.execute(
+            "SELECT payload FROM events WHERE type = 'CheckEvaluated' AND task_id = 'dbt.orders'"
+        ).fetchall()
+    checks = {c["check"]: c for c in (json.loads(r[0]) for r in rows)}
+    assert checks["no_negative_totals"]["passed"] is False
+    assert checks["no_negative_totals"]["failing"] == 1
+    assert checks["no_negative_totals"]["severity"] == "error"
+    assert checks["accepted_values_orders_channel__shop__amazon"]["passed"] is True
 
 
 def test_a_missing_dbt_project_is_a_validate_problem(tmp_path: Path) -> None:

@@ -131,6 +131,8 @@ def _result(
         )
         level = "info" if passed else ("warning" if test.severity == "warn" else "error")
         getattr(context.log, level)("check %s", message)
+        for row in test.sample:  # the failing rows' sample, as `podium checks` shows it
+            getattr(context.log, level)("    %s", row)
     return checked(TaskResult(output, (AssetChange(node["relation"], stats),)), results)
 
 

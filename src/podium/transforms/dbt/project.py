@@ -52,6 +52,8 @@ class DbtSetup:
     fingerprint: str
     #: dbt source unique id → the schema podium loads it into (its connection's dataset)
     source_schemas: Mapping[str, str]
+    #: podium's PostgreSQL schema prefix (a generated target's): left out of asset names
+    schema_prefix: str = ""
 
     @property
     def state_dir(self) -> Path:
@@ -115,7 +117,16 @@ def resolve(
     fingerprint = _fingerprint(folder, profile_text, dbt_target)
     prefix = str(warehouse.get("schema_prefix", "")) if _is_postgres(warehouse) else ""
     datasets = _datasets(connections, prefix)
-    setup = DbtSetup(str(root), str(folder), profiles_dir, dbt_target, fingerprint, {})
+    generated = dbt_target == GENERATED_TARGET
+    setup = DbtSetup(
+        str(root),
+        str(folder),
+        profiles_dir,
+        dbt_target,
+        fingerprint,
+        {},
+        prefix if generated else "",
+    )
     return setup if not datasets else _with_sources(setup, datasets)
 
 
@@ -133,6 +144,7 @@ def _with_sources(setup: DbtSetup, datasets: Mapping[str, str]) -> DbtSetup:
         setup.target,
         setup.fingerprint,
         schemas,
+        setup.schema_prefix,
     )
 
 
@@ -318,7 +330,7 @@ def graph(setup: DbtSetup, select: str | None, exclude: str | None) -> dict[str,
     cached = setup.state_dir / f"graph-{key}.json"
     if cached.is_file():
         return dict(json.loads(cached.read_text()))
-    found = _graph(manifest(setup), _select(setup, select, exclude))
+    found = _graph(manifest(setup), _select(setup, select, exclude), setup.schema_prefix)
     _write_json(cached, found)
     return found
 
@@ -344,7 +356,7 @@ def _select(setup: DbtSetup, select: str | None, exclude: str | None) -> list[st
     return chosen
 
 
-def _graph(parsed: Any, chosen: list[str]) -> dict[str, Any]:
+def _graph(parsed: Any, chosen: list[str], prefix: str) -> dict[str, Any]:
     nodes: dict[str, Any] = {}
     tests: dict[str, Any] = {}
     for uid, node in parsed.nodes.items():
@@ -355,7 +367,9 @@ def _graph(parsed: Any, chosen: list[str]) -> dict[str, Any]:
         sources = [p for p in depends if p.startswith("source.")]
         common = {"name": node.name, "file": node.original_file_path, "parents": parents}
         if node.resource_type in BUILT:
-            relation = f"{node.schema}.{node.alias or node.name}"
+            schema = str(node.schema)
+            schema = schema[len(prefix) :] if prefix and schema.startswith(prefix) else schema
+            relation = f"{schema}.{node.alias or node.name}"
             nodes[uid] = {
                 **common,
                 "type": str(node.resource_type),
