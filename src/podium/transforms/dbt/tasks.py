@@ -107,13 +107,14 @@ def tests_of(graph: Mapping[str, Any], chosen: set[str]) -> dict[str, list[str]]
 
 def test_home(graph: Mapping[str, Any], test: Mapping[str, Any], chosen: set[str]) -> str | None:
     """The node whose task runs ``test``: dbt's attached node, else the one it reads that
-    no other node it reads depends on; None when that node is not selected."""
-    attached = test.get("attached")
-    if attached:
-        return str(attached) if attached in chosen else None
+    no other node it reads depends on; None unless every node it reads is selected (as
+    dbt's ``cautious`` indirect selection)."""
     reads = [p for p in test["parents"] if p in graph["nodes"]]
     if not reads or any(p not in chosen for p in reads):
         return None
+    attached = test.get("attached")
+    if attached:
+        return str(attached) if attached in chosen else None
     ancestors = {a for p in reads for a in _ancestors(graph, p)}
     sinks = sorted(p for p in reads if p not in ancestors)
     return sinks[0] if sinks else None
