@@ -133,12 +133,34 @@ def test_a_workflow_builds_the_dbt_project_and_reports_tests_as_checks(
     assert run["code"] == 0, run["_result"]
     tasks = tasks_of(run)
     assert all(tasks[n]["status"] == "succeeded" for n in NODES), tasks
+    # batched: not one dbt process per node, but one invocation per wave of ready nodes
+    # (at most: the seed at once, then what each of the two extracts lets through)
+    invocations = {tasks[n]["output"]["invocation"]["number"] for n in NODES}
+    assert len(invocations) <= 3, invocations
     assets = {a["asset"]: a for a in json.loads(podium_cli(tmp_path, "assets", "--json").out)}
     assert "dbt_marts.orders" in assets and "dbt.stg_shop_orders" in assets
     checks = json.loads(podium_cli(tmp_path, "show", run["run_id"], "--json").out)
     text = json.dumps(checks)
     assert "accepted_values_orders_channel" in text and "no_negative_totals" in text
     print(f"podium run daily with dbt on {warehouse['type']}: {seconds:.2f}s")  # noqa: T201 - the report's figure
+
+
+def test_a_dbt_task_with_nothing_to_wait_for_is_one_dbt_invocation(tmp_path: Path) -> None:
+    only_dbt = (
+        "name: daily\ntasks:\n  - {id: dbt, dbt: analytics, select: 'channels stg_customers+'}\n"
+    )
+    write_project(tmp_path, only_dbt)
+    assert podium_cli(tmp_path, "extract", "shop", timeout=120).code == 0
+    run = run_daily(tmp_path)
+    assert run["code"] == 0, run["_result"]
+    nodes = [t for t in run["tasks"] if t["id"].startswith("dbt.")]
+    assert {t["id"] for t in nodes} == {
+        "dbt.channels",
+        "dbt.stg_customers",
+        "dbt.customers_snapshot",
+    }
+    assert {(t["output"]["invocation"]["nodes"]) for t in nodes} == {3}
+    assert len({t["output"]["invocation"]["number"] for t in nodes}) == 1
 
 
 def test_a_failing_model_fails_its_dependants_only_and_retry_fixes_it(

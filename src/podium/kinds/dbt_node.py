@@ -99,7 +99,14 @@ def _result(
         raise TerminalTaskError(f"dbt {where} failed: {outcome.message}")
     if outcome.status == "skipped":
         raise TerminalTaskError(f"dbt skipped {where}: {outcome.message or 'an upstream failed'}")
-    context.log.info("%s: %s in %.2fs", where, outcome.message or outcome.status, outcome.seconds)
+    context.log.info(
+        "%s: %s in %.2fs (dbt invocation %d of this process, %d node(s))",
+        where,
+        outcome.message or outcome.status,
+        outcome.seconds,
+        outcome.invocation,
+        outcome.batch,
+    )
     stats: dict[str, Any] = {} if outcome.rows is None else {"rows": outcome.rows}
     if through:
         stats["late_sources"] = dict(through)
@@ -114,6 +121,7 @@ def _result(
         "seconds": round(outcome.seconds, 3),
         "started_at": outcome.started_at,
         "finished_at": outcome.finished_at,
+        "invocation": {"number": outcome.invocation, "nodes": outcome.batch},
         "assets": {node["relation"]: stats},
     }
     if through:

@@ -19,6 +19,7 @@ loads in this process wait for it instead of opening the file beside it.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -30,6 +31,7 @@ from podium.transforms.dbt.project import DbtSetup, manifest
 
 #: one dbt invocation at a time in this process (re-entrant: ``manifest`` may parse inside)
 invoke_lock = threading.RLock()
+_invocations = itertools.count(1)
 SAMPLE_ROWS = 5
 _SKIPPED = ("skipped",)
 
@@ -56,6 +58,9 @@ class NodeOutcome:
     started_at: str | None = None
     finished_at: str | None = None
     tests: list[TestOutcome] = field(default_factory=list)
+    #: which dbt invocation of this process built it, and how many nodes that one had
+    invocation: int = 0
+    batch: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class Session:
         self.pending: set[str] = set()
         self.built: set[str] = set()
         self.known_done: set[str] = set()
+        self.started: set[str] = set()  # in an invocation that has begun
 
     def outcome(self, uid: str, *, take_others: bool, cancelled: threading.Event) -> NodeOutcome:
         with self.changed:
@@ -94,12 +100,13 @@ class Session:
             if found is not None and found.status not in _SKIPPED:
                 return self.outcomes.pop(uid)
             if uid not in self.pending:
-                batch = self._batch(uid, take_others)
-                self.pending.update(batch)
-                for node in batch:
-                    self.outcomes.pop(node, None)
+                self.pending.add(uid)
+                self.outcomes.pop(uid, None)
                 threading.Thread(
-                    target=self._invoke, args=(batch,), name=f"dbt-{self.group.key}", daemon=False
+                    target=self._invoke,
+                    args=(uid, take_others),
+                    name=f"dbt-{self.group.key}",
+                    daemon=False,  # the process waits for dbt to finish before it exits
                 ).start()
             while uid in self.pending:
                 if cancelled.is_set():
@@ -116,7 +123,7 @@ class Session:
         while grew:
             grew = False
             for node in inside:
-                if node in batch or node in self.pending or node in self.outcomes:
+                if node in batch or node in self.started or node in self.outcomes:
                     continue
                 if not take_others and node not in below:
                     continue
@@ -126,8 +133,22 @@ class Session:
                     grew = True
         return batch
 
-    def _invoke(self, batch: list[str]) -> None:
-        recorder = _Recorder(self, batch)
+    def _invoke(self, uid: str, take_others: bool) -> None:
+        """Waits for this process's turn to run dbt, then builds ``uid`` and what it can
+        take along by then (nodes an earlier invocation just built count as built)."""
+        with invoke_lock:
+            with self.changed:
+                if uid in self.started or uid not in self.pending:
+                    return  # an earlier invocation took it along
+                batch = self._batch(uid, take_others)
+                self.pending.update(batch)
+                self.started.update(batch)
+                for node in batch:
+                    self.outcomes.pop(node, None)
+            self._run(batch)
+
+    def _run(self, batch: list[str]) -> None:
+        recorder = _Recorder(self, batch, next(_invocations))
         try:
             result = run_build(self.group, batch, recorder.on_event)
         except Exception as exc:  # noqa: BLE001 - every waiting task is told why
@@ -139,8 +160,8 @@ class Session:
 class _Recorder:
     """dbt's events of one invocation → node outcomes, handed over as each completes."""
 
-    def __init__(self, session: Session, batch: list[str]) -> None:
-        self.session, self.batch = session, batch
+    def __init__(self, session: Session, batch: list[str], number: int) -> None:
+        self.session, self.batch, self.number = session, batch, number
         group = session.group
         self.tests = {uid: list(group.tests.get(uid, ())) for uid in batch}
         self.nodes: dict[str, NodeOutcome] = {}
@@ -193,6 +214,7 @@ class _Recorder:
                 continue
             if node is None:
                 node = self._missing(uid)
+            node.invocation, node.batch = self.number, len(self.batch)
             node.tests = [
                 t if t is not None else _not_run(session.group, test, node)
                 for t, test in zip(done, self.tests[uid], strict=True)
@@ -201,6 +223,7 @@ class _Recorder:
                 session.built.add(uid)
             session.outcomes[uid] = node
             session.pending.discard(uid)
+            session.started.discard(uid)
         session.changed.notify_all()
 
     def _missing(self, uid: str) -> NodeOutcome:
@@ -298,7 +321,8 @@ def run_build(group: Group, batch: Sequence[str], on_event: Callable[[Any], None
     nodes, tests = group.graph["nodes"], group.graph["tests"]
     chosen = [nodes[uid]["fqn"] for uid in batch]
     chosen += [tests[t]["fqn"] for uid in batch for t in group.tests.get(uid, ())]
-    args = ["build", *setup.cli_args(), "--log-level", "none", "--no-use-colors"]
+    args = ["build", *setup.cli_args(), "--log-level", "none", "--log-level-file", "info"]
+    args += ["--no-use-colors"]
     args += ["--indirect-selection", "empty", "--select", *(f"fqn:{f}" for f in chosen)]
     parsed = manifest(setup)
     with invoke_lock, _warehouse_lock(group):
