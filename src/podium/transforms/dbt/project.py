@@ -70,11 +70,8 @@ class DbtSetup:
 
 
 def has_dbt() -> bool:
-    try:
-        import dbt.cli.main  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether dbt-core is installed (without importing it: that takes a second or two)."""
+    return _dbt_version() != "none"
 
 
 def require_dbt() -> None:
