@@ -28,7 +28,7 @@ TEXT = {"type": "string", "minLength": 1}
 
 class DbtKind:
     name = "dbt"
-    target = "a dbt project folder (with dbt_project.yml), relative to the project"
+    target = "a dbt project folder with dbt_project.yml, relative to the project"
     options = Settings(
         (
             Option("select", TEXT, "the nodes to build, in dbt's selection syntax (default: all)"),

@@ -81,9 +81,8 @@ class DbtNodeKind:
         uid = job.target
         late = late_sources(job)
         through = _complete_through(group, job, late) if late else {}
-        take_others = job.key[2] == 1 and (job.trigger or {}).get("type") != "catchup"
         session = session_for(job.key[0], group)
-        outcome = session.outcome(uid, take_others=take_others, cancelled=context.cancelled)
+        outcome = session.outcome(uid, cancelled=context.cancelled)
         forget_finished()
         return _result(group, outcome, through, context)
 

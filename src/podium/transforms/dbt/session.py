@@ -3,11 +3,13 @@
 Each node task of a run joins that run's session for its dbt task (in this process). The
 first to find its node neither built nor being built starts ONE in-process dbt ``build``
 (``dbtRunner`` with the pre-parsed manifest, so nothing is parsed again) over its node and
-every node of the same dbt task it can take along: downstream nodes (and, in a run's first
-attempt that is no catch-up, any other node) whose dbt parents are in the batch or already
-built in this session, and whose other podium upstreams (the extracts) are known done —
-because some node task that joined had them upstream. Nodes reading a not-yet-loaded
-extract are left for a later invocation. dbt's events (``NodeFinished``: status, timing,
+every node of the same dbt task it can take along: nodes downstream of it, and nodes the
+engine has claimed in this run too (so a catch-up or a retry builds exactly its own nodes),
+whose dbt parents are in the batch or already built in this session, and whose other
+podium upstreams (the extracts) are known done — because some node task that joined had
+them upstream. Nodes reading a not-yet-loaded extract are left for a later invocation. The
+batch is chosen when the invocation gets its turn (after a short gather, and after any
+invocation before it), so it takes along what was claimed or built meanwhile. dbt's events (``NodeFinished``: status, timing,
 ``rows_affected``, message) are recorded per node as they come; a node task waits for its
 node and that node's tests, then returns. A node task whose node dbt already built returns
 at once.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -33,6 +36,8 @@ from podium.transforms.dbt.project import DbtSetup, manifest
 invoke_lock = threading.RLock()
 _invocations = itertools.count(1)
 SAMPLE_ROWS = 5
+#: how long a node task waits for others claimed at the same moment before dbt starts
+GATHER_SECONDS = 0.05
 _SKIPPED = ("skipped",)
 
 
@@ -93,7 +98,7 @@ class Session:
         self.known_done: set[str] = set()
         self.started: set[str] = set()  # in an invocation that has begun
 
-    def outcome(self, uid: str, *, take_others: bool, cancelled: threading.Event) -> NodeOutcome:
+    def outcome(self, uid: str, *, cancelled: threading.Event) -> NodeOutcome:
         with self.changed:
             self.known_done.update(self.group.outside.get(uid, ()))
             found = self.outcomes.get(uid)
@@ -104,7 +109,7 @@ class Session:
                 self.outcomes.pop(uid, None)
                 threading.Thread(
                     target=self._invoke,
-                    args=(uid, take_others),
+                    args=(uid,),
                     name=f"dbt-{self.group.key}",
                     daemon=False,  # the process waits for dbt to finish before it exits
                 ).start()
@@ -114,7 +119,7 @@ class Session:
                 self.changed.wait(0.5)
             return self.outcomes.pop(uid)
 
-    def _batch(self, uid: str, take_others: bool) -> list[str]:
+    def _batch(self, uid: str) -> list[str]:
         """``uid`` and the nodes it can take along (see the module docstring)."""
         inside, outside = self.group.inside, self.group.outside
         batch = [uid]
@@ -125,22 +130,23 @@ class Session:
             for node in inside:
                 if node in batch or node in self.started or node in self.outcomes:
                     continue
-                if not take_others and node not in below:
-                    continue
+                if node not in below and node not in self.pending:
+                    continue  # neither downstream of it nor claimed in this run
                 ready = all(p in batch or p in self.built for p in inside[node])
                 if ready and set(outside.get(node, ())) <= self.known_done:
                     batch.append(node)
                     grew = True
         return batch
 
-    def _invoke(self, uid: str, take_others: bool) -> None:
+    def _invoke(self, uid: str) -> None:
         """Waits for this process's turn to run dbt, then builds ``uid`` and what it can
         take along by then (nodes an earlier invocation just built count as built)."""
+        time.sleep(GATHER_SECONDS)  # node tasks claimed together join one invocation
         with invoke_lock:
             with self.changed:
                 if uid in self.started or uid not in self.pending:
                     return  # an earlier invocation took it along
-                batch = self._batch(uid, take_others)
+                batch = self._batch(uid)
                 self.pending.update(batch)
                 self.started.update(batch)
                 for node in batch:
