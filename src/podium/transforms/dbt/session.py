@@ -123,15 +123,15 @@ class Session:
         """``uid`` and the nodes it can take along (see the module docstring)."""
         inside, outside = self.group.inside, self.group.outside
         batch = [uid]
-        below = _descendants(inside, uid)
         grew = True
         while grew:
             grew = False
             for node in inside:
                 if node in batch or node in self.started or node in self.outcomes:
                     continue
-                if node not in below and node not in self.pending:
-                    continue  # neither downstream of it nor claimed in this run
+                below = any(p in batch for p in inside[node])
+                if not below and node not in self.pending:
+                    continue  # neither downstream of the batch nor claimed in this run
                 ready = all(p in batch or p in self.built for p in inside[node])
                 if ready and set(outside.get(node, ())) <= self.known_done:
                     batch.append(node)
@@ -302,21 +302,6 @@ def _plain(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
-
-
-def _descendants(inside: Mapping[str, tuple[str, ...]], uid: str) -> set[str]:
-    children: dict[str, list[str]] = {}
-    for node, parents in inside.items():
-        for p in parents:
-            children.setdefault(p, []).append(node)
-    seen: set[str] = set()
-    stack = [uid]
-    while stack:
-        for child in children.get(stack.pop(), ()):
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
-    return seen
 
 
 def run_build(group: Group, batch: Sequence[str], on_event: Callable[[Any], None]) -> Any:
