@@ -121,6 +121,9 @@ def test_every_node_is_a_task_waiting_only_for_the_extracts_it_reads(tmp_path: P
     }  # fmt: skip
     # the relationships test reads stg_customers: the task running it waits for that one
     assert "dbt.stg_customers" in graph["dbt.stg_shop_orders"]["depends_on"]
+    shown = podium_cli(tmp_path, "graph", "daily")
+    assert shown.code == 0, shown
+    assert "dbt.orders" in shown.out and "[dbt_node]" in shown.out
 
 
 def test_a_workflow_builds_the_dbt_project_and_reports_tests_as_checks(
