@@ -198,7 +198,9 @@ def test_a_failing_dbt_test_fails_its_check_with_failing_rows(
     tmp_path: Path, warehouse: dict[str, Any]
 ) -> None:
     write_project(tmp_path, warehouse=warehouse)
-    (tmp_path / "inbox/amazon/orders1.csv").write_text("id,customer_id,total\n3,1,-7.00\n")
+    (tmp_path / "inbox/amazon/orders1.csv").write_text(
+        "id,customer_id,total\n3,1,-7.00\n4,1,5000.00\n"
+    )
     run = run_daily(tmp_path)
     assert run["code"] != 0
     tasks = tasks_of(run)
@@ -216,6 +218,22 @@ def test_a_failing_dbt_test_fails_its_check_with_failing_rows(
     assert checks["no_negative_totals"]["failing"] == 1
     assert checks["no_negative_totals"]["severity"] == "error"
     assert checks["accepted_values_orders_channel__shop__amazon"]["passed"] is True
+    # a warn-severity test that fails is reported, and alone would not fail the task
+    assert checks["large_orders"]["passed"] is False
+    assert checks["large_orders"]["severity"] == "warn"
+
+
+def test_a_failing_warn_test_is_reported_and_the_node_succeeds(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    (tmp_path / "inbox/amazon/orders1.csv").write_text("id,customer_id,total\n3,1,5000.00\n")
+    run = run_daily(tmp_path)
+    assert run["code"] == 0, run["_result"]
+    orders = tasks_of(run)["dbt.orders"]
+    assert orders["status"] == "succeeded"
+    checks = {c["name"]: c for c in orders["output"]["checks"]}
+    assert checks["large_orders"]["passed"] is False
+    assert checks["large_orders"]["severity"] == "warn" and checks["large_orders"]["failing"] == 1
+    assert checks["large_orders"]["sample"][0]["order_id"] == 3
 
 
 def test_a_missing_dbt_project_is_a_validate_problem(tmp_path: Path) -> None:
