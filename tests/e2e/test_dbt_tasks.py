@@ -167,6 +167,19 @@ def test_a_dbt_task_with_nothing_to_wait_for_is_one_dbt_invocation(tmp_path: Pat
     assert len({t["output"]["invocation"]["number"] for t in nodes}) == 1
 
 
+def test_with_the_processes_executor_each_node_is_built_alone(tmp_path: Path) -> None:
+    """Worker processes do not share a session: each node is one dbt invocation, and
+    dbt in one process waits while another holds the DuckDB file."""
+    write_project(tmp_path)
+    config = tmp_path / "podium.yaml"
+    config.write_text(config.read_text() + "engine: {executor: processes}\n")
+    run = run_daily(tmp_path)
+    assert run["code"] == 0, run["_result"]
+    tasks = tasks_of(run)
+    assert all(tasks[n]["status"] == "succeeded" for n in NODES), tasks
+    assert {tasks[n]["output"]["invocation"]["nodes"] for n in NODES} == {1}
+
+
 def test_a_failing_model_fails_its_dependants_only_and_retry_fixes_it(
     tmp_path: Path, warehouse: dict[str, Any]
 ) -> None:

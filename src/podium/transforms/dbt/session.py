@@ -22,6 +22,7 @@ loads in this process wait for it instead of opening the file beside it.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +39,9 @@ _invocations = itertools.count(1)
 SAMPLE_ROWS = 5
 #: how long a node task waits for others claimed at the same moment before dbt starts
 GATHER_SECONDS = 0.05
+#: how long a node waits, in a worker process, for another process's hold on a DuckDB file
+LOCK_WAIT_SECONDS = 600.0
+_LOCKED = "Could not set lock on file"
 _SKIPPED = ("skipped",)
 
 
@@ -89,8 +93,11 @@ class Group:
 class Session:
     """One run's dbt task in this process: what is built, being built, and known done."""
 
-    def __init__(self, group: Group) -> None:
+    def __init__(self, group: Group, *, alone: bool = False) -> None:
         self.group = group
+        #: in a worker process (``processes``/``dask`` executors) each node is built alone,
+        #: in the calling thread: the other nodes' tasks run in other processes
+        self.alone = alone
         self.changed = threading.Condition()
         self.outcomes: dict[str, NodeOutcome] = {}
         self.pending: set[str] = set()
@@ -99,6 +106,7 @@ class Session:
         self.started: set[str] = set()  # in an invocation that has begun
 
     def outcome(self, uid: str, *, cancelled: threading.Event) -> NodeOutcome:
+        start = False
         with self.changed:
             self.known_done.update(self.group.outside.get(uid, ()))
             found = self.outcomes.get(uid)
@@ -107,12 +115,17 @@ class Session:
             if uid not in self.pending:
                 self.pending.add(uid)
                 self.outcomes.pop(uid, None)
-                threading.Thread(
-                    target=self._invoke,
-                    args=(uid,),
-                    name=f"dbt-{self.group.key}",
-                    daemon=False,  # the process waits for dbt to finish before it exits
-                ).start()
+                start = True
+        if start and self.alone:
+            self._invoke(uid)
+        elif start:
+            threading.Thread(
+                target=self._invoke,
+                args=(uid,),
+                name=f"dbt-{self.group.key}",
+                daemon=False,  # the process waits for dbt to finish before it exits
+            ).start()
+        with self.changed:
             while uid in self.pending:
                 if cancelled.is_set():
                     raise InterruptedError("cancelled while dbt was building")
@@ -123,6 +136,8 @@ class Session:
         """``uid`` and the nodes it can take along (see the module docstring)."""
         inside, outside = self.group.inside, self.group.outside
         batch = [uid]
+        if self.alone:
+            return batch
         grew = True
         while grew:
             grew = False
@@ -141,7 +156,8 @@ class Session:
     def _invoke(self, uid: str) -> None:
         """Waits for this process's turn to run dbt, then builds ``uid`` and what it can
         take along by then (nodes an earlier invocation just built count as built)."""
-        time.sleep(GATHER_SECONDS)  # node tasks claimed together join one invocation
+        if not self.alone:
+            time.sleep(GATHER_SECONDS)  # node tasks claimed together join one invocation
         with invoke_lock:
             with self.changed:
                 if uid in self.started or uid not in self.pending:
@@ -154,13 +170,22 @@ class Session:
             self._run(batch)
 
     def _run(self, batch: list[str]) -> None:
-        recorder = _Recorder(self, batch, next(_invocations))
-        try:
-            result = run_build(self.group, batch, recorder.on_event)
-        except Exception as exc:  # noqa: BLE001 - every waiting task is told why
-            result = None
-            recorder.failed = f"dbt did not run: {exc}"
-        recorder.finish(result)
+        delay, deadline = 0.1, time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            recorder = _Recorder(self, batch, next(_invocations))
+            try:
+                result = run_build(self.group, batch, recorder.on_event)
+            except Exception as exc:  # noqa: BLE001 - every waiting task is told why
+                result = None
+                recorder.failed = f"dbt did not run: {exc}"
+            failure = recorder.failed or str(getattr(result, "exception", None) or "")
+            if _LOCKED in failure:
+                recorder.locked = True
+            if not recorder.locked or time.monotonic() > deadline:
+                recorder.finish(result)
+                return
+            time.sleep(delay)  # another process writes the DuckDB file: wait for it
+            delay = min(delay * 2, 2.0)
 
 
 class _Recorder:
@@ -173,12 +198,16 @@ class _Recorder:
         self.nodes: dict[str, NodeOutcome] = {}
         self.test_results: dict[str, TestOutcome] = {}
         self.failed: str | None = None
+        self._locked = False
 
     def on_event(self, event: Any) -> None:
         if event.info.name != "NodeFinished":
             return
         info, result = event.data.node_info, event.data.run_result
         uid = info.unique_id
+        if _LOCKED in str(result.message or ""):
+            self.locked = True  # the whole batch runs again once the file is free
+            return
         response = dict(result.adapter_response or {})
         rows = response.get("rows_affected")
         with self.session.changed:
@@ -236,6 +265,14 @@ class _Recorder:
         if self.failed:
             return NodeOutcome(uid, "error", self.failed)
         return NodeOutcome(uid, "success", "dbt had nothing to build for it (ephemeral)")
+
+    @property
+    def locked(self) -> bool:
+        return self._locked and self.session.alone
+
+    @locked.setter
+    def locked(self, value: bool) -> None:
+        self._locked = value
 
     def finish(self, result: Any) -> None:
         if result is not None and not result.success and result.exception and not self.nodes:
@@ -357,7 +394,7 @@ def session_for(run_id: str, group: Group) -> Session:
     key = (run_id, group.setup.fingerprint, group.key)
     with _sessions_lock:
         if key not in _sessions:
-            _sessions[key] = Session(group)
+            _sessions[key] = Session(group, alone=multiprocessing.parent_process() is not None)
         return _sessions[key]
 
 
