@@ -9,6 +9,7 @@ same ``kind_contract`` in ``tests/e2e/test_plugins.py``, inside the venv it is i
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -29,7 +30,13 @@ from podium.kinds.registry import all_kinds
 from podium.settings.describe import Option, Settings
 
 KINDS = {kind.name: kind for kind in all_kinds()}
-BUILT_IN = ("run", "shell", "workflow", "extract", "transform", "model", "check", "http", "sync")
+BUILT_IN = (
+    "run", "shell", "workflow", "extract", "transform", "model", "check", "http", "sync",
+    "dbt", "dbt_node",
+)  # fmt: skip
+HAS_DBT = (
+    importlib.util.find_spec("dbt") is not None and importlib.util.find_spec("dbt.cli") is not None
+)
 
 MODELS_YAML = """
 warehouse: {type: duckdb}
@@ -87,6 +94,19 @@ CASES: dict[str, KindCase | None] = {
     ),
     "workflow": None,
     "transform": None,
+    "dbt": None,
+    "dbt_node": KindCase(
+        {
+            "analytics/dbt_project.yml": "name: tiny\nprofile: tiny\nversion: '1.0.0'\n",
+            "analytics/models/numbers.sql": "select 1 as id union all select 2",
+            "analytics/models/numbers.yml": (
+                "version: 2\nmodels:\n  - name: numbers\n    columns:\n"
+                "      - name: id\n        data_tests: [unique, not_null]\n"
+            ),
+            "workflows/w.yaml": "name: w\ntasks:\n  - id: dbt\n    dbt: analytics\n",
+        },
+        "w",
+    ),
 }
 
 
@@ -166,6 +186,8 @@ def test_a_kind_answers_any_target(name: str) -> None:
 def test_a_kind_runs_alone_or_says_it_never_does(
     name: str, tmp_path: Path, loopback_url: str
 ) -> None:
+    if name == "dbt_node" and not HAS_DBT:
+        pytest.skip("dbt is not installed: pip install 'podium[dbt]'")
     assert run_problems(KINDS[name], case_for(name, loopback_url), tmp_path) == []
 
 

@@ -542,6 +542,6 @@ def test_every_kind_goes_through_the_yaml_checks_at_the_calls_line() -> None:
         (line + 2, "task 'call': method must be one of GET, POST, PUT, PATCH, DE"),
         (line + 2, "task 'call': the URL must start with http:// or https:// and"),
         (line + 3, "task 'nb': say what the task runs with one of: run (module:f"),
-        (line + 3, "task 'nb': unknown key 'notebook'; allowed: body, check, dep"),
+        (line + 3, "task 'nb': unknown key 'notebook'; allowed: body, check, dbt"),
         (line + 4, "task 'models': 'streams' applies only to extract tasks"),
     ]

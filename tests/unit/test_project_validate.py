@@ -205,9 +205,10 @@ def test_resolve_callable_rejects_bad_targets() -> None:
 
 def test_every_task_kind_is_registered_once() -> None:
     assert [k.name for k in all_kinds()] == [
-        "run", "shell", "workflow", "extract", "transform", "model", "check", "http", "sync"
+        "run", "shell", "workflow", "extract", "transform", "model", "check", "http", "sync",
+        "dbt", "dbt_node",
     ]  # fmt: skip
     assert [k.name for k in written_kinds()] == [
-        "run", "shell", "workflow", "extract", "transform", "check", "http", "sync"
+        "run", "shell", "workflow", "extract", "transform", "check", "http", "sync", "dbt"
     ]  # fmt: skip
-    assert list(LATER) == ["dbt"]
+    assert list(LATER) == []

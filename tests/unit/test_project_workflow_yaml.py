@@ -360,7 +360,8 @@ def test_task_without_a_kind_lists_the_kinds(tmp_path: Path) -> None:
         "extract (a connection in podium.yaml), "
         "transform (a model selector: a folder, a model, +model), "
         "check (a check, checks/<file>.yaml or a model selector), http (a URL), "
-        "sync (a sync of podium.yaml's syncs:)"
+        "sync (a sync of podium.yaml's syncs:), "
+        "dbt (a dbt project folder with dbt_project.yml, relative to the project)"
     ]
 
 
@@ -371,13 +372,12 @@ def test_task_with_two_kinds(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("kind", ["dbt"])
-def test_later_task_kinds_are_not_available_yet(tmp_path: Path, kind: str) -> None:
-    found = problems(tmp_path, f"tasks:\n  - id: a\n    {kind}: something\n")
-    assert found == [
-        f"workflows/daily.yaml:3: task 'a': task kind '{kind}' is not available "
-        "in this version of podium"
-    ]
+def test_a_dbt_task_names_a_dbt_project_folder(tmp_path: Path) -> None:
+    found = problems(tmp_path, "tasks:\n  - id: a\n    dbt: something\n")
+    assert len(found) == 1
+    assert found[0].startswith(
+        "workflows/daily.yaml:3: task 'a': dbt project folder 'something' does not exist"
+    )
 
 
 def test_extract_names_a_source_connection_and_its_streams(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def retries_setting(settings: Mapping[str, Any], problems: list[str], default: i
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         problems.append(f"retries: expected an integer >= 0, got {value!r}")
         return default
-    return value
+    return int(value)
 
 
 def stream_selection(value: Any, names: Sequence[str], problems: list[str]) -> tuple[str, ...]:

@@ -198,9 +198,13 @@ def _scalar(value: Any) -> str:
 def _with_demo_key(text: str) -> str:
     """``pii_key: ${VAR}`` falls back to a key made for this demo (one per demo folder)."""
     key = secrets.token_hex(16)
+
+    def with_key(m: re.Match[str]) -> str:
+        return f"{m.group(1)}${{{m.group('var')}:-{key}}}  # podium demo: made for this demo"
+
     changed, count = re.subn(
         r"^(\s*pii_key:\s*)\$\{(?P<var>[A-Za-z_]\w*)\}",
-        lambda m: f"{m.group(1)}${{{m.group('var')}:-{key}}}  # podium demo: made for this demo",
+        with_key,
         text,
         count=1,
         flags=re.M,

@@ -199,6 +199,7 @@ class ProjectView:
     connections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     models: Any = None  # the project's ModelSet (transforms), when models/ loaded cleanly
     syncs: Mapping[str, Any] = field(default_factory=dict)  # podium.yaml's syncs (SyncConfig)
+    warehouse: Mapping[str, Any] = field(default_factory=dict)  # podium.yaml's warehouse
     _imported: dict[str, Callable[..., Any] | str] = field(default_factory=dict)
 
     def resolve(self, target: str) -> Callable[..., Any] | str:
@@ -297,9 +298,12 @@ class Expands(Protocol):
 
 @dataclass(frozen=True)
 class ExpandContext:
-    """What an expanding kind may read: the models, checks and connections."""
+    """What an expanding kind may read: the models, checks and connections, the project's
+    folder and its warehouse."""
 
     models: Any
     checks: tuple[Any, ...]
     connections: Mapping[str, Mapping[str, Any]]
     datasets: Mapping[str, frozenset[str]]  # dataset → ids of tasks that load it
+    root: Path | None = None
+    warehouse: Mapping[str, Any] = field(default_factory=dict)

@@ -27,9 +27,10 @@ from podium.settings.describe import Settings
 GROUP = "podium.kinds"
 _BUILT_IN = (
     "run", "shell", "workflow", "extract", "transform", "model", "check", "http", "sync",
+    "dbt", "dbt_node",
 )  # fmt: skip
 #: kinds podium will have: a task naming one is told it is not available in this version
-LATER = {"dbt": "a dbt project"}
+LATER: dict[str, str] = {}
 
 
 @lru_cache(maxsize=1)

@@ -119,7 +119,13 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
     models = _read_models(root, found)
     checks = _read_checks(root, found)
     view = ProjectView(
-        root, pools, workflows, settings.connections, models=models, syncs=settings.syncs
+        root,
+        pools,
+        workflows,
+        settings.connections,
+        models=models,
+        syncs=settings.syncs,
+        warehouse=settings.warehouse,
     )
     found.extend(check_project(view, parsed))
     found.extend(rule_problems(settings.notifications, workflows))
@@ -130,7 +136,14 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
         raise ProjectError([Problem(p.file, p.line, mask(p.message)) for p in found])
     if models is not None:
         workflows = {
-            name: expand_tasks(workflow, models, tuple(checks), settings.connections)
+            name: expand_tasks(
+                workflow,
+                models,
+                tuple(checks),
+                settings.connections,
+                root=root,
+                warehouse=settings.warehouse,
+            )
             for name, workflow in workflows.items()
         }
     return Project(

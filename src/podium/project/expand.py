@@ -7,6 +7,7 @@ the checks, and which tasks load each warehouse dataset (from kinds that ``Loads
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from podium.connectors.registry import dataset_for
@@ -20,12 +21,16 @@ def expand_tasks(
     models: Any,
     checks: tuple[Any, ...],
     connections: Mapping[str, Mapping[str, Any]],
+    *,
+    root: Path | None = None,
+    warehouse: Mapping[str, Any] | None = None,
 ) -> Workflow:
     written = {task.kind for task in workflow.tasks}
     expanding = [k for k in all_kinds() if k.name in written and isinstance(k, Expands)]
     if not expanding:  # most workflows: no need to look for the tasks that load datasets
         return workflow
-    context = ExpandContext(models, checks, connections, datasets_loaded(workflow, connections))
+    datasets = datasets_loaded(workflow, connections)
+    context = ExpandContext(models, checks, connections, datasets, root, warehouse or {})
     for kind in expanding:
         workflow = kind.expand(workflow, context)
     return workflow

@@ -335,7 +335,7 @@ def _whole(raw: Mapping[str, Any], key: str, default: int, problems: list[str]) 
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         problems.append(f"webhooks.{key}: expected a whole number of at least 1, got {value!r}")
         return default
-    return value
+    return int(value)
 
 
 def _duration(

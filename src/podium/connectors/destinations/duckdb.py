@@ -32,6 +32,12 @@ def _process_lock(path: str) -> threading.Lock:
         return _locks.setdefault(path, threading.Lock())
 
 
+def process_lock(path: str) -> threading.Lock:
+    """The lock this process's writers of the DuckDB file at ``path`` (resolved) share: a
+    dbt run in this process holds it while it writes the file."""
+    return _process_lock(path)
+
+
 class DuckDBDestination:
     def __init__(self, path: Path, *, lock_timeout: float = 600.0) -> None:
         self.path = path.resolve()

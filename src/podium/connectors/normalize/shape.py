@@ -231,4 +231,4 @@ def _through_lists(shape: Shape | None) -> Shape | None:
     return shape
 
 
-_LIST_OR_NULL = {list, type(None)}
+_LIST_OR_NULL: set[type] = {list, type(None)}
