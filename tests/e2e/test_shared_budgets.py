@@ -53,7 +53,7 @@ BRAND = Brand(
         wholesale_orders_per_day=0.2,
     )
 )
-SHOP_BUCKET, SHOP_RESTORE = 1000.0, 700.0  # points; points a second
+SHOP_BUCKET, SHOP_RESTORE = 1000.0, 1400.0  # points; points a second
 ITEMS_RATE = 30.0  # getOrderItems calls a second (its published burst: 30)
 WORKFLOW = """
 name: load

@@ -216,7 +216,9 @@ class Database:
                 "SELECT set_config('statement_timeout', %s, false)", (self._statement_timeout,)
             )
             if self._schema:
-                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
+                # another engine may make it at the same moment: IF NOT EXISTS races
+                with suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema):
+                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
                 conn.execute(f'SET search_path TO "{self._schema}"')
         except psycopg.Error as exc:
             with suppress(Exception):
