@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 
 import pytest
-from postgres_schemas import POSTGRES_URL, SKIP_POSTGRES, drop_schema, postgres_url_with_schema
 
 from podium.store.database import Database, open_database
+from postgres_schemas import POSTGRES_URL, SKIP_POSTGRES, drop_schema, postgres_url_with_schema
 
 OPENERS = 6
 
