@@ -75,15 +75,16 @@ def expand_transforms(
                 )
             )
     tasks = [
-        replace(t, depends_on=_expanded(t.depends_on, replaced)) if t.id not in made else t
+        replace(t, depends_on=expanded_deps(t.depends_on, replaced)) if t.id not in made else t
         for t in tasks
     ]
     return replace(workflow, tasks=tuple(tasks))
 
 
-def _expanded(
+def expanded_deps(
     depends_on: tuple[str, ...], replaced: Mapping[str, tuple[str, ...]]
 ) -> tuple[str, ...]:
+    """``depends_on`` with each task that expanded replaced by the tasks it became."""
     out: list[str] = []
     for dep in depends_on:
         out.extend(replaced.get(dep, (dep,)))

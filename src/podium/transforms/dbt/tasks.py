@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from podium.core.workflow import Task, Workflow
+from podium.transforms.tasks import expanded_deps
 
 #: a dbt task → its graph (``podium.transforms.dbt.project.graph``) and the connection
 #: each source reads
@@ -76,7 +77,7 @@ def expand_dbt(
                 )
             )
     tasks = [
-        replace(t, depends_on=_expanded(t.depends_on, replaced)) if t.id not in made else t
+        replace(t, depends_on=expanded_deps(t.depends_on, replaced)) if t.id not in made else t
         for t in tasks
     ]
     return replace(workflow, tasks=tuple(tasks))
@@ -140,12 +141,3 @@ def _ancestors(graph: Mapping[str, Any], uid: str) -> set[str]:
             seen.add(p)
             stack.extend(graph["nodes"][p]["parents"])
     return seen
-
-
-def _expanded(
-    depends_on: tuple[str, ...], replaced: Mapping[str, tuple[str, ...]]
-) -> tuple[str, ...]:
-    out: list[str] = []
-    for dep in depends_on:
-        out.extend(replaced.get(dep, (dep,)))
-    return tuple(dict.fromkeys(out))
