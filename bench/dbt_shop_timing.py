@@ -7,8 +7,8 @@ Makes a podium project in FOLDER (default: a temporary one) around
 turn: a ``dbt build`` CLI process over the selection (with the profile podium generated,
 partial parsing on) and ``podium run`` of a workflow holding only the dbt task; for podium
 also the span from the first node task's start to the last one's end, and how many dbt
-invocations built the nodes. Not part of ``make bench`` (issue 21's side-by-side with the
-one-process-per-model pattern on a 50-model project is still to come).
+invocations built the nodes. Not part of ``make bench``: the side-by-side with the
+one-process-per-model pattern on a 50-model project is bench/dbt_bench.py.
 """
 
 from __future__ import annotations

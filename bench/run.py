@@ -31,6 +31,8 @@
    two-worker LocalCluster (one thread each): podium's `executor: dask` beside Prefect 3 with
    prefect-dask (its own venv, bench/.peers/prefect-dask; --dask-no-peer leaves it out):
    makespan vs the ideal, overhead per task, peak RSS of each process.
+11. dbt (bench/dbt_bench.py): a generated --dbt-models model dbt project on DuckDB, built
+   by plain `dbt build`, by podium's dbt task and by one `dbt run --select` process per model.
 
 Figures 1-3 and 7 are the median of --repeat runs measured in this one invocation; loading
 runs each podium case --podium-repeat times, models, load and dask each case once (see
@@ -56,6 +58,7 @@ from typing import Any
 import commerce_models
 import connectors
 import dask_bench
+import dbt_bench
 import load
 import loading
 import syncs
@@ -273,6 +276,7 @@ def main() -> int:
             "load",
             "syncs",
             "dask",
+            "dbt",
         ],
         default=None,
     )
@@ -294,6 +298,8 @@ def main() -> int:
         "--skip-dask", action="store_true", help="leave out the Dask executor benchmark"
     )
     dask_bench.add_arguments(parser, prefix="dask-")
+    parser.add_argument("--skip-dbt", action="store_true", help="leave out the dbt benchmark")
+    parser.add_argument("--dbt-models", type=int, default=50)
     syncs.add_arguments(parser)
     load.add_arguments(parser)
     loading.add_arguments(parser)
@@ -371,6 +377,10 @@ def main() -> int:
             args.dask_tasks, args.dask_work_ms, peer=not args.dask_no_peer
         )
         rows.extend(dask_rows)
+    dbt_ok = True
+    if args.only in (None, "dbt") and not args.skip_dbt:
+        dbt_rows, dbt_ok = dbt_bench.run_dbt(args.dbt_models, runs=1)
+        rows.extend(dbt_rows)
     if rows:
         width = max(len(name) for name, _ in rows)
         print(f"\n{'benchmark':<{width}}  result")
@@ -383,6 +393,7 @@ def main() -> int:
     failed = failed or not load_ok  # a run lost or doubled under load
     failed = failed or not syncs_ok  # a sync target missed
     failed = failed or not dask_ok  # an attempt failed on Dask, or the makespan > 1.15× ideal
+    failed = failed or not dbt_ok  # podium's dbt task slower than dbt build, or per-model close
     if loads:
         loading.print_report(loads, targets=False)
         failed = failed or bool(loads.failures)
