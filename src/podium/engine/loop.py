@@ -488,7 +488,8 @@ class Engine:
 
     # -- claiming --------------------------------------------------------------------
     def _claim(self, j: Journal) -> list[Job]:
-        wanted = min(self.executor.slots() or self.settings.workers, self.settings.workers)
+        slots = self.executor.slots()  # none while a cluster's scheduler is away
+        wanted = self.settings.workers if slots is None else min(slots, self.settings.workers)
         room = wanted - sum(1 for t in self._inflight.values() if not t.child_run)
         if room <= 0:
             return []
