@@ -195,6 +195,17 @@ MIGRATIONS: list[list[str]] = [
             inflight_at {float} NOT NULL
         )""",
     ],
+    [
+        # each save of a workflow file from the web UI's builder: who, when, which file
+        """CREATE TABLE workflow_saves (
+            id {serial},
+            at {float} NOT NULL,
+            user_name TEXT NOT NULL,
+            file TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            created INTEGER NOT NULL DEFAULT 0
+        )""",
+    ],
 ]
 
 
