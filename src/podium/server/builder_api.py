@@ -16,7 +16,8 @@
 
 A save names the fingerprint of the file as it was opened (``sha256``; none for a new
 file): when the file changed on disk since, the save is refused (409) and nothing is
-written. A file with problems is not saved (400, the problems listed). Each save is
+written. A file with problems is not saved (400, the problems listed); problems of other
+files (podium.yaml, another workflow) are shown but do not stop it. Each save is
 recorded in the store (``workflow_saves``). The file is written in place of the old one
 in one rename; ``podium up`` picks it up at its next housekeeping (``podium.server.reload``).
 """
@@ -132,7 +133,7 @@ def add_builder_routes(
             before = _read(root, body.file)
             _refuse_conflict(body, before)
             text = apply_changes(before or "", body.document)
-            problems = problems_of(root, body.file, text)
+            problems = [p for p in problems_of(root, body.file, text) if p["file"] == body.file]
             if problems:
                 listed = "; ".join(f"{p['file']}:{p['line']}: {p['message']}" for p in problems)
                 raise UsageError(f"not saved: fix these problems first: {listed}")
