@@ -47,6 +47,7 @@ from podium.project.workflow_edit import apply_changes, digest, locate, read_doc
 from podium.project.workflow_grammar import TASK, TASK_OPTIONS, TRIGGERS, WORKFLOW
 from podium.server import auth
 from podium.server.auth import Principal
+from podium.server.openapi import guarded
 from podium.store.database import Database
 
 _FILE = re.compile(rf"{WORKFLOWS_DIR}/[A-Za-z0-9_][A-Za-z0-9_.-]*\.ya?ml")
@@ -80,15 +81,15 @@ def add_builder_routes(
 ) -> None:
     root = Path(project.root)
 
-    @app.get("/api/builder/schema", tags=["builder"])
+    @app.get("/api/builder/schema", tags=["builder"], responses=guarded())
     def schema(_: Viewer) -> dict[str, Any]:
         return builder_schema()
 
-    @app.get("/api/builder/pickers", tags=["builder"])
+    @app.get("/api/builder/pickers", tags=["builder"], responses=guarded())
     def pickers(_: Viewer) -> dict[str, Any]:
         return project_pickers(project)
 
-    @app.get("/api/builder/files", tags=["builder"])
+    @app.get("/api/builder/files", tags=["builder"], responses=guarded())
     def files(_: Viewer) -> list[dict[str, Any]]:
         folder = root / WORKFLOWS_DIR
         found = sorted(folder.glob("*.y*ml")) if folder.is_dir() else []
@@ -98,7 +99,7 @@ def add_builder_routes(
             if _FILE.fullmatch(f"{WORKFLOWS_DIR}/{p.name}")
         ]
 
-    @app.get("/api/builder/files/{name}", tags=["builder"])
+    @app.get("/api/builder/files/{name}", tags=["builder"], responses=guarded(404))
     def file(_: Viewer, name: str) -> dict[str, Any]:
         path = file_of(name)
         text = _read(root, path)
@@ -112,22 +113,22 @@ def add_builder_routes(
             "sha256": digest(text),
         }
 
-    @app.post("/api/builder/validate", tags=["builder"])
+    @app.post("/api/builder/validate", tags=["builder"], responses=guarded())
     def validate(_: Viewer, body: EditIn) -> dict[str, Any]:
         text = _render(root, body)
         return {"text": text, "problems": problems_of(root, body.file, text)}
 
-    @app.post("/api/builder/diff", tags=["builder"])
+    @app.post("/api/builder/diff", tags=["builder"], responses=guarded())
     def diff(_: Viewer, body: EditIn) -> dict[str, Any]:
         before = _read(root, body.file) or ""
         text = _render(root, body)
         return {"text": text, "diff": unified(body.file, before, text)}
 
-    @app.post("/api/builder/next-times", tags=["builder"])
+    @app.post("/api/builder/next-times", tags=["builder"], responses=guarded())
     def next_times(_: Viewer, body: ScheduleIn) -> dict[str, Any]:
         return {"timezone": body.timezone, "times": upcoming(body.schedule, body.timezone)}
 
-    @app.post("/api/builder/save", tags=["builder"])
+    @app.post("/api/builder/save", tags=["builder"], responses=guarded(409))
     def save(who: Operator, body: EditIn = Body()) -> dict[str, Any]:
         with _SAVING:
             before = _read(root, body.file)
@@ -149,7 +150,7 @@ def add_builder_routes(
         wake()
         return {"file": body.file, "sha256": sha, "diff": change, "created": before is None}
 
-    @app.get("/api/builder/saves", tags=["builder"])
+    @app.get("/api/builder/saves", tags=["builder"], responses=guarded())
     def saves(
         _: Viewer, file: str | None = None, limit: int = Query(50, ge=1, le=1000)
     ) -> list[dict[str, Any]]:

@@ -326,6 +326,9 @@
     if (deps.indexOf(up) >= 0) return;
     deps.push(up);
     t.depends_on = deps;
+    if (pos[id] && pos[up] && pos[id].x <= pos[up].x) {  // keep the arrow going right
+      pos[id] = { x: pos[up].x + COL, y: pos[up].y };
+    }
     changed();
   }
   function removeDependency(id, up) {
