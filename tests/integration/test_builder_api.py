@@ -4,7 +4,6 @@ who may save."""
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,26 +240,3 @@ def test_the_pages_open_for_a_viewer_read_only(builder: Builder) -> None:
     listing = builder.viewer.get("/builder")
     assert "workflows/nightly.yaml" in listing.text
     assert builder.viewer.get("/static/builder.js").status_code == 200
-
-
-def test_another_indentation_and_quoting_round_trip_exactly() -> None:
-    from podium.project.workflow_edit import apply_changes, read_document
-
-    other = textwrap.dedent(
-        """\
-        name: other
-        tasks:
-        - id: a          # no indent before the dash
-          run: "pkg.mod:fn"
-          params: {x: 1, 'y': "two"}
-        - id: b
-          shell: >-
-            echo folded
-          depends_on:
-          - a
-        """
-    )
-    document = read_document(other)
-    assert apply_changes(other, document) == other
-    document["tasks"][1]["retries"] = 1
-    assert apply_changes(other, document) == other + "  retries: 1\n"

@@ -23,6 +23,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.tokens import CommentToken
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from podium.errors import UsageError
@@ -110,10 +111,13 @@ def _merge(old: Any, new: Any) -> Any:
     if _equal(to_plain(old), new):
         return old
     if isinstance(old, CommentedMap) and isinstance(new, Mapping):
+        order = [k for k in old if k in new] + [k for k in new if k not in old]
+        moved = _take_trailing(old) if old and order and order[-1] != list(old)[-1] else None
         for key in [k for k in old if k not in new]:
             del old[key]
         for key, value in new.items():
             old[key] = _merge(old[key], value) if key in old else _fresh(value)
+        _put_trailing(old, moved)
         return old
     if isinstance(old, CommentedSeq) and isinstance(new, list):
         return _merge_list(old, new)
@@ -131,6 +135,8 @@ def _merge_list(old: CommentedSeq, new: list[Any]) -> CommentedSeq:
     if [id(i) for i in items] == [id(i) for i in old[: len(items)]] and len(old) == len(items):
         return old
     flow = old.fa.flow_style()
+    if old and items and items[-1] is not old[-1]:
+        _put_trailing(items[-1], _take_trailing(old[-1]))
     # Keep the comments that follow each kept item: ruamel keeps them by index.
     comments = {id(item): old.ca.items.get(i) for i, item in enumerate(old)}
     old.clear()
@@ -143,6 +149,36 @@ def _merge_list(old: CommentedSeq, new: list[Any]) -> CommentedSeq:
     if flow:
         old.fa.set_flow_style()
     return old
+
+
+def _take_trailing(node: Any) -> CommentToken | None:
+    """The blank and comment lines after a mapping's last value (the blank line before the
+    next section), taken off it; its own end-of-line comment stays."""
+    if not isinstance(node, CommentedMap) or not node:
+        return None
+    last = list(node)[-1]
+    entry = node.ca.items.get(last)
+    if not entry or len(entry) < 3 or entry[2] is None or isinstance(node[last], list):
+        return None
+    token = entry[2]
+    kept, newline, rest = str(token.value).partition("\n")
+    if not rest:
+        return None
+    token.value = kept + newline
+    return CommentToken("\n" + rest, token.start_mark, None)
+
+
+def _put_trailing(node: Any, token: CommentToken | None) -> None:
+    if token is None or not isinstance(node, CommentedMap) or not node:
+        return
+    last = list(node)[-1]
+    if isinstance(node[last], list):
+        return
+    slot = node.ca.items.setdefault(last, [None, None, None, None])
+    if slot[2] is None:
+        slot[2] = token
+    else:
+        slot[2].value = str(slot[2].value).rstrip("\n") + str(token.value)
 
 
 def _fresh(value: Any) -> Any:
