@@ -290,10 +290,11 @@ def test_a_viewer_sees_the_builder_read_only_and_cannot_save(
     served: tuple[Project, Up], viewer: Any
 ) -> None:
     project, up = served
-    path = project.root / "workflows" / "handmade.yaml"
+    path = project.root / "workflows" / "watched.yaml"
+    path.write_text(HAND_WRITTEN.replace("name: handmade", "name: watched"))
     before = path.read_text()
     page = viewer
-    page.goto(f"{up.url}/builder/handmade")
+    page.goto(f"{up.url}/builder/watched")
     expect(page.locator("#builder")).to_have_attribute("data-ready", "yes")
     expect(page.locator(".bd-readonly")).to_be_visible()
     assert page.locator("#bd-review").count() == 0
@@ -303,11 +304,11 @@ def test_a_viewer_sees_the_builder_read_only_and_cannot_save(
     status = page.evaluate(
         """async () => {
             const b = document.getElementById("builder");
-            const file = await (await fetch("/api/builder/files/handmade")).json();
+            const file = await (await fetch("/api/builder/files/watched")).json();
             file.document.tasks[0].retries = 9;
             const r = await fetch("/api/builder/save", {method: "POST",
                 headers: {"Content-Type": "application/json", "X-CSRF-Token": b.dataset.csrf},
-                body: JSON.stringify({file: "workflows/handmade.yaml", document: file.document,
+                body: JSON.stringify({file: "workflows/watched.yaml", document: file.document,
                                       sha256: file.sha256})});
             return r.status;
         }"""
@@ -315,3 +316,47 @@ def test_a_viewer_sees_the_builder_read_only_and_cannot_save(
     assert status == 403
     assert path.read_text() == before
     shot(page, "05-viewer-read-only")
+
+
+def test_event_webhook_and_asset_triggers_from_their_forms(
+    served: tuple[Project, Up], operator: Any
+) -> None:
+    project, up = served
+    page = operator
+    page.goto(f"{up.url}/builder/triggered")
+    expect(page.locator("#builder")).to_have_attribute("data-ready", "yes")
+    add_task(page, "shell", "say", "echo triggered")
+    page.click('button[data-add-trigger="event"]')
+    set_field(page, '.bd-trigger[data-trigger="0"]', "event", "orders_dropped")
+    page.click('button[data-add-trigger="webhook"]')
+    webhook = '.bd-trigger[data-trigger="1"]'
+    hooks = page.locator(f'{webhook} [data-field="webhook"] datalist option')
+    expect(hooks).to_have_count(1)
+    assert hooks.first.get_attribute("value") == "shopify"
+    set_field(page, webhook, "webhook", "shopify")
+    set_field(page, webhook, "topic", "orders/create, orders/paid")
+    set_field(page, webhook, "filters", '{"financial_status": "paid"}')
+    page.click('button[data-add-trigger="asset"]')
+    asset = '.bd-trigger[data-trigger="2"]'
+    page.locator(f"{asset} select.bd-branch").select_option("object")
+    set_field(page, asset, "all_of", "commerce.orders, commerce.refunds")
+    set_field(page, asset, "deadline", "2h")
+    set_field(page, "#bd-task", "timeout", "5m")
+    set_field(page, "#bd-task", "pool", "connection:shopify")
+    expect(page.locator("#bd-status")).to_have_text("valid", timeout=LIVE)
+    shot(page, "06-triggers")
+    review_and_save(page)
+    expect(page.locator("#bd-status")).to_contain_text("saved")
+    saved = yaml.safe_load((project.root / "workflows" / "triggered.yaml").read_text())
+    assert saved["triggers"] == [
+        {"event": "orders_dropped"},
+        {
+            "webhook": "shopify",
+            "topic": ["orders/create", "orders/paid"],
+            "filters": {"financial_status": "paid"},
+        },
+        {"asset": {"all_of": ["commerce.orders", "commerce.refunds"], "deadline": "2h"}},
+    ]
+    assert saved["tasks"] == [
+        {"id": "say", "shell": "echo triggered", "timeout": "5m", "pool": "connection:shopify"}
+    ]
