@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from integration.live_app import make_user, serve
+from podium.errors import ProjectError
 from podium.kinds.registry import written_kinds
 from podium.project import load_project
 from podium.project.workflow_edit import digest
@@ -132,9 +133,8 @@ def test_problems_are_those_of_validate_on_their_task_and_key(builder: Builder) 
     assert "lnad" in placed[("report", "depends_on")]
     assert all(p["file"] == "workflows/nightly.yaml" and p["line"] > 0 for p in problems)
     # the same words as `podium validate` on that file
-    (builder.root / "workflows" / "check.yaml.tmp").write_text("")
     text = builder.viewer.post("/api/builder/validate", json=body).json()["text"]
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(ProjectError) as raised:
         load_project(builder.root, environ={}, overlay={"workflows/nightly.yaml": text})
     for message in placed.values():
         assert message in str(raised.value)
