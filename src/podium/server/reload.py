@@ -94,7 +94,7 @@ class WorkflowWatch:
         adopt(self.project, fresh)
         after = set(self.project.workflows)
         added, removed = sorted(after - before), sorted(before - after)
-        parts = [f"{len(after)} workflows"]
+        parts = [f"{len(after)} workflow{'s' if len(after) != 1 else ''}"]
         parts += [f"added {', '.join(added)}"] if added else []
         parts += [f"removed {', '.join(removed)}"] if removed else []
         self.tell(f"podium up: workflow files changed; reloaded ({'; '.join(parts)})", False)
