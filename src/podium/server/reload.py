@@ -5,7 +5,8 @@ watch looks at the files of ``workflows/`` (name, size, modification time: no fi
 while nothing changed); when they changed, it loads the whole project again, as ``podium
 validate`` does. A project that loads replaces the running one's workflows, models,
 checks, pools, connections and syncs (the store, the engine's and the server's settings
-need a restart); the engine rebuilds what it derived from them. A project with problems
+need a restart, and so do the notifiers and outgoing webhooks, set up at start); the
+engine rebuilds what it derived from them (graphs, jobs, triggers, deadlines). A project with problems
 is not taken: the last good version keeps running, and each problem is told with its
 file:line (on stderr, and to the builder: ``reload_problems``) until the files are fixed.
 
