@@ -23,7 +23,7 @@ sold or credited (positive), keeping the raw ``netamount``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
