@@ -11,6 +11,7 @@ this size), ≥ 50,000 records/s through podium into DuckDB.
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 import traceback
 from pathlib import Path
@@ -35,6 +36,7 @@ def run_connectors() -> tuple[list[tuple[str, str]], list[str]]:
             failures.append(f"connector {api}: {type(exc).__name__}: {exc}")
             traceback.print_exc()
             continue
+        print(f"connector {api}: {json.dumps(result)}", file=sys.stderr, flush=True)
         rows.extend(_rows(api, result))
     return rows, failures
 
