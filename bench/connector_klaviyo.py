@@ -89,7 +89,7 @@ def measure(config: BrandConfig = BRAND) -> dict[str, Any]:
         "own_records_per_s": round(records / (seconds - wait.seconds)),
         "min_seconds": round(minimum, 1),
         "max_records_per_s": round(best) if minimum else best,
-        "share": round(per_s / best, 3),
+        "share": round(per_s / best, 3) if minimum else None,
         "binds": minimum >= 0.5 * seconds,
         "violations": violations,
         "streams (records, calls, seconds)": streams,
