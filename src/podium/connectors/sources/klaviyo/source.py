@@ -212,22 +212,44 @@ class KlaviyoSource:
 
 
 def _flat(resource: Mapping[str, Any], stream: str) -> dict[str, Any]:
-    """A JSON:API resource as one flat record (see the module docstring)."""
-    record: dict[str, Any] = {"id": resource.get("id"), **(resource.get("attributes") or {})}
+    """A JSON:API resource as one flat record (see the module docstring). Runs once per
+    record, so it sticks to exact type checks (``isinstance`` against ``Mapping`` costs
+    more than the rest) and edits the parsed body's dicts in place."""
+    attributes = resource.get("attributes")
+    record: dict[str, Any] = {"id": resource.get("id")}
+    if type(attributes) is dict:
+        _drop_empty_lists(attributes)
+        record.update(attributes)
+    elif attributes:
+        record.update(_without_empty_lists(dict(attributes)))
     for relation, value in (resource.get("relationships") or {}).items():
-        data = value.get("data") if isinstance(value, Mapping) else None
+        data = value.get("data") if type(value) is dict or isinstance(value, Mapping) else None
         name = relation.replace("-", "_")
-        if isinstance(data, Mapping):
+        if type(data) is dict or isinstance(data, Mapping):
             record[f"{name}_id"] = data.get("id")
         elif isinstance(data, list):
-            record[name] = [{"id": item.get("id")} for item in data if isinstance(item, Mapping)]
-    record = _without_empty_lists(record)
+            related = [{"id": item.get("id")} for item in data if isinstance(item, Mapping)]
+            if related:  # none: no child rows (see _drop_empty_lists)
+                record[name] = related
     if stream == "events":
         props = record.get("event_properties") or {}
         record["value"] = _money(props.get("$value"))
         record["order_id"] = props.get("OrderId")
         record["message_id"] = props.get("$message")
     return record
+
+
+def _drop_empty_lists(value: dict[str, Any]) -> None:
+    """Removes empty lists from ``value`` at any depth of dicts, in place (see below)."""
+    empty = None
+    for key, item in value.items():
+        kind = type(item)
+        if kind is dict:
+            _drop_empty_lists(item)
+        elif kind is list and not item:
+            empty = [key] if empty is None else [*empty, key]
+    for key in empty or ():
+        del value[key]
 
 
 def _without_empty_lists(value: dict[str, Any]) -> dict[str, Any]:

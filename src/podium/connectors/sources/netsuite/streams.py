@@ -23,10 +23,11 @@ sold or credited (positive), keeping the raw ``netamount``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -89,24 +90,39 @@ class StreamSpec:
             return suiteql_timestamp(value, zone)
         return str(int(value))
 
-    def record(self, row: Mapping[str, Any], zone: ZoneInfo) -> dict[str, Any]:
-        out = {k: v for k, v in row.items() if k != "links"}
-        for name in (*self.dates, *self.datetimes):
-            if not out.get(name):
-                continue
-            try:
-                text = str(out[name])
-                out[name] = parse_date(text) if name in self.dates else parse_datetime(text, zone)
-            except ValueError as exc:
-                raise ValueError(f"field {name!r}: {exc}") from None
-        self.shape(out)
-        return out
+    def record(self, row: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+        """``row`` (a dict of the parsed body, changed in place: the per-row work is what
+        bounds a sync's rate, see docs/design-and-limitations.md) as the stream's record."""
+        row.pop("links", None)
+        for name in self.dates:
+            if value := row.get(name):
+                row[name] = _converted(name, value, None)
+        for name in self.datetimes:
+            if value := row.get(name):
+                row[name] = _converted(name, value, zone)
+        self.shape(row)
+        return row
+
+
+def _converted(name: str, value: Any, zone: ZoneInfo | None) -> str:
+    """A date (``zone`` None) or date-time field's value as UTC ISO text."""
+    try:
+        return parse_date(str(value)) if zone is None else parse_datetime(str(value), zone)
+    except ValueError as exc:
+        raise ValueError(f"field {name!r}: {exc}") from None
+
+
+@lru_cache(maxsize=1 << 16)
+def _negated(value: str, negate: bool) -> str:
+    """``value`` (decimal text) times -1 when ``negate``, as decimal text (cached: line
+    quantities and amounts repeat)."""
+    return str(Decimal(value) * (Decimal(-1) if negate else Decimal(1)))
 
 
 def _signed_lines(row: dict[str, Any]) -> None:
-    sign = Decimal(1) if row.get("type") == "CustCred" else Decimal(-1)
-    row["quantity"] = str(Decimal(str(row.get("quantity") or 0)) * sign)
-    row["amount"] = str(Decimal(str(row.get("netamount") or 0)) * sign)
+    negate = row.get("type") != "CustCred"
+    row["quantity"] = _negated(str(row.get("quantity") or 0), negate)
+    row["amount"] = _negated(str(row.get("netamount") or 0), negate)
     row["transaction_type"] = row.pop("type", None)
 
 

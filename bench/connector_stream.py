@@ -1,0 +1,120 @@
+"""One connector stream, timed or profiled, against its simulator in a child process.
+
+    .venv/bin/python bench/connector_stream.py netsuite transaction_lines          # load
+    .venv/bin/python bench/connector_stream.py klaviyo events --profile            # cProfile
+
+``load`` runs ``load_stream`` into a fresh DuckDB file and prints records/s; ``--profile``
+reads the stream on the main thread under cProfile (the loader reads on a thread cProfile
+does not see) and prints the costliest functions. Same brands as the connector
+benchmarks. To compare two versions of podium with the same harness, put the other's
+``src`` first: ``PYTHONPATH=/work/main/src .venv/bin/python bench/connector_stream.py …``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from simprocess import ChildServer
+
+from podium.connectors.destinations.duckdb import DuckDBDestination
+from podium.connectors.load import LoadJob, load_stream
+from podium.connectors.source import JsonPage, StreamState
+from podium.sandbox.brand import Brand
+from podium.sandbox.clock import SimClock
+
+
+def _netsuite() -> tuple[Any, Callable[[str], Any]]:
+    from connector_netsuite import CONFIG
+
+    from podium.connectors.sources.netsuite import open_netsuite_source
+    from podium.sandbox.netsuite import NetSuiteSimulator, demo_connection
+
+    sim = NetSuiteSimulator(Brand(CONFIG), SimClock(CONFIG.end_at))
+    sim.tables()
+
+    def source(url: str) -> Any:
+        settings = demo_connection(url)
+        del settings["type"]
+        return open_netsuite_source("bench", settings)
+
+    return sim, source
+
+
+def _klaviyo() -> tuple[Any, Callable[[str], Any]]:
+    from connector_klaviyo import BRAND
+
+    from podium.connectors.sources.klaviyo import open_klaviyo_source
+    from podium.sandbox.klaviyo import DEMO_API_KEY, KlaviyoSimulator, demo_connection
+
+    sim = KlaviyoSimulator(Brand(BRAND), SimClock(BRAND.end_at))
+    sim.model.events  # noqa: B018 (generate the account before the clock starts)
+
+    def source(url: str) -> Any:
+        settings = demo_connection(url)
+        del settings["type"]
+        return open_klaviyo_source("bench", settings, secrets=[DEMO_API_KEY])
+
+    return sim, source
+
+
+def _shopify() -> tuple[Any, Callable[[str], Any]]:
+    from connector_shopify import CONFIG, POLL
+
+    from podium.connectors.sources.shopify import open_shopify_source
+    from podium.sandbox.shopify import DEMO_CREDENTIALS, ShopifySimulator, demo_connection
+
+    now = CONFIG.start_at + timedelta(days=CONFIG.days)
+    sim = ShopifySimulator(Brand(CONFIG), SimClock(now))
+
+    def source(url: str) -> Any:
+        settings = demo_connection(url)
+        del settings["type"]
+        settings["bulk_poll_interval"] = POLL
+        return open_shopify_source("bench", settings, secrets=[DEMO_CREDENTIALS["access_token"]])
+
+    return sim, source
+
+
+APIS = {"netsuite": _netsuite, "klaviyo": _klaviyo, "shopify": _shopify}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("api", choices=sorted(APIS))
+    parser.add_argument("stream")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    sim, make_source = APIS[args.api]()
+    with ChildServer({args.api: sim}) as server, tempfile.TemporaryDirectory() as tmp:
+        source = make_source(server.url_for(args.api))
+        stream = next(s for s in source.streams() if s.name == args.stream)
+        started = time.perf_counter()
+        if args.profile:
+            profile = cProfile.Profile()
+            profile.enable()
+            pages = source.read(stream, StreamState(), full_refresh=False)
+            records = sum(len(p.records) for p in pages if isinstance(p, JsonPage))
+            profile.disable()
+        else:
+            destination = DuckDBDestination(Path(tmp) / "wh.duckdb")
+            job = LoadJob(source, stream, destination, "bench", "raw", Path(tmp))
+            records = load_stream(job).loaded
+            destination.close()
+        seconds = time.perf_counter() - started
+        source.close()
+    print(f"{args.api} {args.stream}: {records:,} records in {seconds:.2f} s", end="")
+    print(f" = {records / seconds:,.0f}/s")
+    if args.profile:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(20)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""A simulator served from a child process, for the connector benchmarks.
+
+A real API runs on someone else's machine; a simulator in the benchmark's own process
+would share podium's GIL, so its work (rendering pages, evaluating SuiteQL) would be
+counted as podium's. ``ChildServer`` forks, serves the apps there over a real socket, and
+answers ``probe(name)`` (a function of the ``SandboxServer`` given before the fork, such as
+the points a Shopify simulator charged) over a pipe.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable, Mapping
+from multiprocessing.connection import Connection
+from typing import Any
+
+import httpx
+
+from podium.sandbox.server import SandboxServer
+
+Probe = Callable[[SandboxServer], Any]
+
+
+def _serve(apps: Mapping[str, Any], probes: Mapping[str, Probe], conn: Connection) -> None:
+    with SandboxServer(apps) as server:
+        conn.send(server.url)
+        while (name := conn.recv()) is not None:
+            conn.send(probes[name](server))
+
+
+class ChildServer:
+    """``with ChildServer({"shopify": sim}, {"spent": lambda s: sim.spent}) as server:``"""
+
+    def __init__(self, apps: Mapping[str, Any], probes: Mapping[str, Probe] | None = None):
+        context = multiprocessing.get_context("fork")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(
+            target=_serve, args=(apps, dict(probes or {}), child), daemon=True
+        )
+        self.url = ""
+
+    def __enter__(self) -> ChildServer:
+        self._process.start()
+        self.url = str(self._conn.recv())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.send(None)
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+
+    def url_for(self, prefix: str) -> str:
+        return f"{self.url}/{prefix.strip('/')}"
+
+    def probe(self, name: str) -> Any:
+        self._conn.send(name)
+        return self._conn.recv()
+
+
+class ApiWait:
+    """Seconds podium spends waiting on the API: every request through httpx's transport,
+    body read included, while ``with ApiWait() as wait:`` is open (``wait.seconds``).
+    A run's seconds minus these are podium's own (parsing, normalising, loading), where
+    the reading thread is the one that waits."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.requests = 0
+        self._lock = threading.Lock()
+        self._original = httpx.HTTPTransport.handle_request
+
+    def __enter__(self) -> ApiWait:
+        original, wait = self._original, self
+
+        def timed(transport: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+            started = time.perf_counter()
+            response = original(transport, request)
+            response.read()
+            with wait._lock:
+                wait.seconds += time.perf_counter() - started
+                wait.requests += 1
+            return response
+
+        httpx.HTTPTransport.handle_request = timed  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        httpx.HTTPTransport.handle_request = self._original  # type: ignore[method-assign]
