@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["list", "graph", "compile", "run"])
+    p.add_argument(
+        "action",
+        choices=["list", "graph", "compile", "run"],
+        help="list them in build order, draw what reads what, print one's SQL, or build them",
+    )
     p.add_argument(
         "target",
         nargs="?",

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from podium.core.durations import parse_duration
-from podium.errors import Problem, ProjectError, UsageError, first_line
+from podium.errors import Problem, ProjectError, UsageError, did_you_mean, first_line
 from podium.settings.yaml_lines import load_yaml
 
 if TYPE_CHECKING:  # sqlglot is imported when models are parsed, not by every project load
@@ -151,7 +151,8 @@ class ModelSet:
                 "name it as schema.table"
             )
         known = ", ".join(sorted(self.models)) or "none (add .sql files under models/)"
-        raise UsageError(f"no model or folder matches {selector!r}; models: {known}")
+        hint = did_you_mean(text, self.models)
+        raise UsageError(f"no model or folder matches {selector!r}{hint}; models: {known}")
 
     @staticmethod
     def reachable(start: Iterable[str], step: Callable[[str], Iterable[str]]) -> set[str]:
