@@ -131,12 +131,16 @@ def run_downstream(
     theirs in turn: without an engine they would wait for ``podium up``. With ``leave``,
     only says so. True when every run it ran succeeded."""
     ok, done = True, list(done)
-    while pending := queries.triggered_runs(db, since, exclude=done):
+    while True:
+        services.dispatch_pending(db, project)  # its engine stopped as soon as its run ended
+        pending = queries.triggered_runs(db, since, exclude=done)
+        if not pending:
+            return ok
         if leave or len(done) > MAX_DOWNSTREAM:
             for run in pending:
                 progress.note(
                     f"run {run['run_id']} of {run['workflow']} was triggered"
-                    f" ({run['trigger'].get('type')}) and waits for `podium up`"
+                    f" ({_trigger_text(run['trigger'])}) and waits for `podium up`"
                     + ("" if leave else f" (this command runs at most {MAX_DOWNSTREAM})")
                 )
             return ok
@@ -151,7 +155,6 @@ def run_downstream(
             progress.finished(db, queries.show_run(db, run["run_id"]))
             ok = tree_succeeded(db, run["run_id"]) and ok
             done.append(run["run_id"])
-    return ok
 
 
 def _trigger_text(trigger: dict[str, Any]) -> str:
