@@ -125,6 +125,10 @@ def _load(root: Path, environ: Mapping[str, str], overlay: Mapping[str, str]) ->
     workflows = {p.workflow.name: p.workflow for p in parsed}
     models = _read_models(root, found)
     checks = _read_checks(root, found)
+    if models is not None and checks:
+        from podium.transforms.checks import column_problems
+
+        found.extend(column_problems(checks, models))
     view = ProjectView(
         root,
         pools,
