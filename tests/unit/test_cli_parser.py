@@ -108,3 +108,27 @@ def test_the_bash_script_completes_in_bash(tmp_path: Path) -> None:
     done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=10)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["run runs", "failed", "--follow"]
+
+
+def test_the_demos_next_steps_work_as_typed_without_podium_on_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from podium.cli.demo import podium_command
+
+    venv = tmp_path / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "activate").write_text("")
+    (venv / "bin" / "podium").write_text("")
+    monkeypatch.chdir(tmp_path)  # `make demo` runs from the repository
+    # `make demo` runs .venv/bin/podium: not on PATH, so the steps activate the venv first
+    podium, setup = podium_command({"PATH": "/nowhere"}, prefix=str(venv))
+    assert (podium, [step for step, _ in setup]) == ("podium", ["source .venv/bin/activate"])
+    # podium on PATH (an activated venv, pipx): nothing to add
+    on_path = tmp_path / "bin"
+    on_path.mkdir()
+    (on_path / "podium").write_text("#!/bin/sh\n")
+    (on_path / "podium").chmod(0o755)
+    assert podium_command({"PATH": str(on_path)}, prefix=str(venv)) == ("podium", ())
+    # neither: the interpreter's own form
+    podium, setup = podium_command({"PATH": "/nowhere"}, prefix=str(tmp_path / "none"))
+    assert podium.endswith(" -m podium.cli.main") and setup == ()
