@@ -490,6 +490,8 @@ def test_run_params_json_runs_show_and_logs(make_project: MakeProject) -> None:
         "WORKFLOW",
         "STATUS",
         "TRIGGER",
+        "LOGICAL",
+        "DATE",
         "CREATED",
         "TOOK",
     ]

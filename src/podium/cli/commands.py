@@ -130,13 +130,13 @@ def run_downstream(
     an event or asset trigger on what it did; the runs in ``done`` ran already), and
     theirs in turn: without an engine they would wait for ``podium up``. With ``leave``,
     only says so. True when every run it ran succeeded."""
-    ok, done = True, list(done)
+    ok, done, ran = True, list(done), 0
     while True:
         services.dispatch_pending(db, project)  # its engine stopped as soon as its run ended
         pending = queries.triggered_runs(db, since, exclude=done)
         if not pending:
             return ok
-        if leave or len(done) > MAX_DOWNSTREAM:
+        if leave or ran >= MAX_DOWNSTREAM:
             for run in pending:
                 progress.note(
                     f"run {run['run_id']} of {run['workflow']} was triggered"
@@ -144,7 +144,7 @@ def run_downstream(
                     + ("" if leave else f" (this command runs at most {MAX_DOWNSTREAM})")
                 )
             return ok
-        for run in pending:
+        for run in pending[: MAX_DOWNSTREAM - ran]:
             progress.note(
                 f"run {run['run_id']} of {run['workflow']} was triggered"
                 f" ({_trigger_text(run['trigger'])}); running it here too"
@@ -155,6 +155,7 @@ def run_downstream(
             progress.finished(db, queries.show_run(db, run["run_id"]))
             ok = tree_succeeded(db, run["run_id"]) and ok
             done.append(run["run_id"])
+            ran += 1
 
 
 def _trigger_text(trigger: dict[str, Any]) -> str:
