@@ -104,10 +104,11 @@ def test_the_bash_script_completes_in_bash(tmp_path: Path) -> None:
         'COMP_WORDS=(podium ru); COMP_CWORD=1; _podium; echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(podium runs --status f); COMP_CWORD=3; _podium; echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(podium logs --fo); COMP_CWORD=2; _podium; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(podium runs --limit ""); COMP_CWORD=3; _podium; echo "[${COMPREPLY[*]}]"\n'
     )
     done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=10)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["run runs", "failed", "--follow"]
+    assert done.stdout.splitlines() == ["run runs", "failed", "--follow", "[]"]
 
 
 def test_the_demos_next_steps_work_as_typed_without_podium_on_path(

@@ -34,6 +34,7 @@ class Command:
     help: str
     flags: dict[str, str] = field(default_factory=dict)  # --flag: its help
     values: dict[str, list[str]] = field(default_factory=dict)  # --flag: its choices
+    takes: set[str] = field(default_factory=set)  # the flags followed by a value
     positional: list[str] = field(default_factory=list)  # the first argument's choices
 
 
@@ -48,6 +49,8 @@ def describe(parser: argparse.ArgumentParser) -> list[Command]:
             long_ = [o for o in action.option_strings if o.startswith("--")]
             if long_ and long_[0] != "--help":
                 command.flags[long_[0]] = action.help or ""
+                if action.nargs != 0:
+                    command.takes.add(long_[0])
                 if action.choices:
                     command.values[long_[0]] = [str(c) for c in action.choices]
             elif not action.option_strings and action.choices and not command.positional:
@@ -68,6 +71,9 @@ def bash(commands: list[Command]) -> str:
             " return;;\n"
             for flag, v in c.values.items()
         )
+        free = sorted(c.takes - set(c.values))
+        if free:  # a value of the user's own: the shell's default (file names)
+            values += f"            {'|'.join(free)}) COMPREPLY=(); return;;\n"
         words = " ".join([*c.flags, *c.positional])
         cases.append(
             f"        {c.name})\n"
@@ -102,6 +108,8 @@ def zsh(commands: list[Command]) -> str:
             help_ = _zsh_escape(text).replace("[", "(").replace("]", ")")
             values = c.values.get(flag)
             takes = f":value:({' '.join(values)})" if values else ""
+            if not values and flag in c.takes:
+                takes = ":value:_files"
             specs.append(f"'{flag}[{help_}]{takes}'")
         if c.positional:
             specs.append(f"'1:action:({' '.join(c.positional)})'")
@@ -137,6 +145,8 @@ def fish(commands: list[Command]) -> str:
         for flag, text in c.flags.items():
             values = c.values.get(flag)
             takes = f" -x -a {_quote(' '.join(values))}" if values else ""
+            if not values and flag in c.takes:
+                takes = " -r"
             lines.append(f"complete -c podium -n {seen} -l {flag[2:]} -d {_quote(text)}{takes}")
         if c.positional:
             lines.append(f"complete -c podium -n {seen} -a {_quote(' '.join(c.positional))}")
