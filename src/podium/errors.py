@@ -41,6 +41,8 @@ an AttemptFailed event.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -131,6 +133,13 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, TransientTaskError | StoreUnavailableError):
         return True
     return not isinstance(exc, TerminalTaskError | UsageError | ProjectError | StoreError)
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``"; did you mean 'shopify'?"`` when one of ``known`` is close to ``name``, else ``""``
+    (for the end of a message that names something unknown)."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def first_line(exc: BaseException, limit: int = 300) -> str:

@@ -191,8 +191,9 @@ def test_the_cli_drives_a_remote_podium_up_with_a_token(
     shown = remote("show", run_id)
     assert shown.code == 0 and "greet" in shown.out and "succeeded" in shown.out
     logs = remote("logs", run_id)
-    assert logs.code == 0 and "hello from greet" in logs.out and "== greet" in logs.out
-    numbers = [line for line in logs.out.splitlines() if line.isdigit()]
+    assert logs.code == 0 and "greet#1  hello from greet" in logs.out, logs
+    said = [line.rsplit("  ", 1)[-1] for line in logs.out.splitlines()]
+    numbers = [text for text in said if text.isdigit()]
     assert numbers == [str(n) for n in range(1, 2501)]  # three pages of the log API, in order
     assert "LOUD" in remote("logs", run_id, "shout").out
 

@@ -490,6 +490,8 @@ def test_run_params_json_runs_show_and_logs(make_project: MakeProject) -> None:
         "WORKFLOW",
         "STATUS",
         "TRIGGER",
+        "LOGICAL",
+        "DATE",
         "CREATED",
         "TOOK",
     ]
@@ -504,14 +506,22 @@ def test_run_params_json_runs_show_and_logs(make_project: MakeProject) -> None:
         assert re.search(rf"{task}\s+succeeded\s+1", shown), shown
     assert project.show(run_id)["tasks"] == run["tasks"]
 
-    # logs: ctx.log lines, print output and shell output, grouped by task and attempt
+    # logs: ctx.log lines, print output and shell output, in time order, each line with its
+    # time stamp and the task and attempt it came from
     logs = project.ok("logs", run_id).out
-    assert "== greet (attempt 1) ==" in logs and "== shout (attempt 1) ==" in logs
-    assert "INFO hello from greet attempt 1" in logs
-    assert "printed by greet" in logs
-    assert "shell says hi\nsecond line" in logs
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}"
+    assert re.search(rf"^{stamp}  greet#1  INFO hello from greet attempt 1$", logs, re.M), logs
+    assert re.search(rf"^{stamp}  greet#1  printed by greet$", logs, re.M), logs
+    assert re.search(
+        rf"^{stamp}  shout#1  shell says hi\n{stamp}  shout#1  second line$", logs, re.M
+    )
+    stamps = re.findall(rf"^({stamp})  ", logs, re.M)
+    assert len(stamps) == len(logs.splitlines()) and stamps == sorted(stamps), logs
     one = project.ok("logs", run_id, "greet").out
-    assert one.splitlines() == ["INFO hello from greet attempt 1", "printed by greet"]
+    assert [line.split("  ", 1)[1] for line in one.splitlines()] == [
+        "INFO hello from greet attempt 1",
+        "printed by greet",
+    ]
 
     for args in (
         ("show", "nope"),
@@ -1072,7 +1082,9 @@ def test_a_task_process_exiting_does_not_take_the_engine_down(make_project: Make
     assert tasks["after_die"]["status"] == "upstream_failed"
     assert "Traceback" not in result.err
     # what a task in its own process logs and prints reaches `podium logs`
-    logs = project.ok("logs", run["run_id"], "one").out.splitlines()
+    logs = [
+        line.split("  ", 1)[1] for line in project.ok("logs", run["run_id"], "one").out.splitlines()
+    ]
     assert logs == ["INFO hello from one attempt 1", "printed by one"], logs
 
 

@@ -11,6 +11,7 @@ from podium.errors import UsageError
 from podium.project import init_project, load_project
 
 FILES = [
+    ".gitignore",
     "README.md",
     "pipeline/__init__.py",
     "pipeline/steps.py",
@@ -25,6 +26,21 @@ def test_init_writes_the_example_project(tmp_path: Path) -> None:
     written = init_project(dest)
     assert sorted(p.relative_to(dest).as_posix() for p in written) == FILES
     assert all(p.is_file() for p in written)
+
+
+def test_init_keeps_the_state_folder_out_of_git_once(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("*.pyc")  # the user's own, without a last newline
+    init_project(tmp_path)
+    assert (tmp_path / ".gitignore").read_text().splitlines() == [
+        "*.pyc",
+        "# podium's store, warehouse file and logs: state, not source",
+        ".podium/",
+    ]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / ".gitignore").write_text(".podium\n")
+    assert ".gitignore" not in [p.name for p in init_project(other)]
+    assert (other / ".gitignore").read_text() == ".podium\n"
 
 
 def test_the_example_project_loads_without_problems(tmp_path: Path) -> None:

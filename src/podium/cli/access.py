@@ -20,19 +20,21 @@ from podium.store.database import Database, open_database
 def add_users_arguments(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     add = _action(actions, "add", "add a user who logs in to the UI with a password")
-    add.add_argument("name")
-    add.add_argument("--role", required=True, choices=access.ROLES)
+    add.add_argument("name", help="the name they log in with")
+    add.add_argument(
+        "--role", required=True, choices=access.ROLES, help=f"one of {', '.join(access.ROLES)}"
+    )
     _password_flag(add)
     listing = _action(actions, "list", "list the users and their roles")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="print JSON")
     role = _action(actions, "set-role", "change a user's role")
-    role.add_argument("name")
-    role.add_argument("role", choices=access.ROLES)
+    role.add_argument("name", help="the user's name")
+    role.add_argument("role", choices=access.ROLES, help=f"one of {', '.join(access.ROLES)}")
     password = _action(actions, "set-password", "change a user's password (ends their sessions)")
-    password.add_argument("name")
+    password.add_argument("name", help="the user's name")
     _password_flag(password)
     remove = _action(actions, "remove", "remove a user, end their sessions, revoke their tokens")
-    remove.add_argument("name")
+    remove.add_argument("name", help="the user's name")
 
 
 def add_tokens_arguments(p: argparse.ArgumentParser) -> None:
@@ -44,9 +46,9 @@ def add_tokens_arguments(p: argparse.ArgumentParser) -> None:
     create.add_argument("--description", default="", help="what the token is for, e.g. 'CI'")
     listing = _action(actions, "list", "list API tokens (never the tokens themselves)")
     listing.add_argument("--all", action="store_true", help="include revoked tokens")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="print JSON")
     revoke = _action(actions, "revoke", "revoke an API token by its id (tok_…)")
-    revoke.add_argument("id")
+    revoke.add_argument("id", help="the token's id, tok_… (podium tokens list)")
 
 
 def cmd_users(args: argparse.Namespace) -> int:

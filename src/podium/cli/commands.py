@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from podium import clock
+from podium.cli import colour
 from podium.cli.progress import Progress, follow
 from podium.cli.render import render_graph, render_run, render_runs
 from podium.core.masking import Masker
@@ -98,14 +99,74 @@ def cmd_run(args: argparse.Namespace) -> int:
     services.check_params(services.workflow_named(project, args.workflow), params)
     db = _open(project)
     progress = Progress(enabled=not args.json, stream=sys.stdout)
+    since = clock.time()
     run_id = services.start_run(db, project, args.workflow, params)
     progress.started(run_id, args.workflow)
     execute_tree(project, db, run_id, progress)
     run = queries.show_run(db, run_id)
     progress.finished(db, run)
+    ok = tree_succeeded(db, run_id)
+    ok = run_downstream(project, db, since, [run_id], progress, leave=args.no_downstream) and ok
     if args.json:
         _print_json(run, Masker(project.secrets))
-    return 0 if tree_succeeded(db, run_id) else 1
+    return 0 if ok else 1
+
+
+#: at most this many triggered runs are run by one command (a workflow that triggers
+#: itself would never end); the rest are left to podium up, which is said
+MAX_DOWNSTREAM = 100
+
+
+def run_downstream(
+    project: Project,
+    db: Database,
+    since: float,
+    done: list[str],
+    progress: Progress,
+    *,
+    leave: bool,
+) -> bool:
+    """Runs here the runs triggered since ``since`` (by a workflow trigger on a run's end,
+    an event or asset trigger on what it did; the runs in ``done`` ran already), and
+    theirs in turn: without an engine they would wait for ``podium up``. With ``leave``,
+    only says so. True when every run it ran succeeded."""
+    ok, done, ran = True, list(done), 0
+    while True:
+        services.dispatch_pending(db, project)  # its engine stopped as soon as its run ended
+        pending = queries.triggered_runs(db, since, exclude=done)
+        if not pending:
+            return ok
+        if leave or ran >= MAX_DOWNSTREAM:
+            for run in pending:
+                progress.note(
+                    f"run {run['run_id']} of {run['workflow']} was triggered"
+                    f" ({_trigger_text(run['trigger'])}) and waits for `podium up`"
+                    + ("" if leave else f" (this command runs at most {MAX_DOWNSTREAM})")
+                )
+            return ok
+        for run in pending[: MAX_DOWNSTREAM - ran]:
+            progress.note(
+                f"run {run['run_id']} of {run['workflow']} was triggered"
+                f" ({_trigger_text(run['trigger'])}); running it here too"
+                " (--no-downstream leaves it to podium up)"
+            )
+            progress.started(run["run_id"], run["workflow"])
+            execute_tree(project, db, run["run_id"], progress)
+            progress.finished(db, queries.show_run(db, run["run_id"]))
+            ok = tree_succeeded(db, run["run_id"]) and ok
+            done.append(run["run_id"])
+            ran += 1
+
+
+def _trigger_text(trigger: dict[str, Any]) -> str:
+    kind = trigger.get("type")
+    if kind == "workflow":
+        return f"workflow trigger: {trigger.get('workflow')} {trigger.get('status')}"
+    if kind == "event":
+        return f"event trigger: {trigger.get('event')}"
+    if kind == "asset":
+        return f"asset trigger: {', '.join(trigger.get('assets') or [])}"
+    return f"{kind} trigger"
 
 
 def execute_tree(project: Project, db: Database, root_id: str, progress: Progress) -> None:
@@ -182,6 +243,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     start = services.parse_date(args.start, "--start")
     end = services.parse_date(args.end, "--end", end_of_day=True)
     db = _open(project)
+    since = clock.time()
     created, skipped = services.backfill(db, project, args.workflow, start, end)
     print(
         f"backfill of {args.workflow}: {len(created)} runs created"
@@ -198,7 +260,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         execute_tree(project, db, run_id, progress)
         failed += not tree_succeeded(db, run_id)
     print(f"{len(created) - failed} succeeded, {failed} failed")
-    return 1 if failed else 0
+    downstream_ok = run_downstream(project, db, since, created, progress, leave=False)
+    return 1 if failed or not downstream_ok else 0
 
 
 # -- inspecting -------------------------------------------------------------------------
@@ -212,33 +275,26 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(runs, Masker(project.secrets))
     else:
-        print(render_runs(runs))
+        print(render_runs(runs, colour=colour.wanted(sys.stdout)))
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     project = _project(args)
-    run = queries.show_run(_open(project), args.run)
+    db = _open(project)
+    run = queries.show_run(db, queries.resolve_run(db, args.run))
     if args.json:
         _print_json(run, Masker(project.secrets))
     else:
-        print(render_run(Masker(project.secrets).data(run)))
+        print(render_run(Masker(project.secrets).data(run), colour=colour.wanted(sys.stdout)))
     return 0
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
+    from podium.cli import logs
+
     project = _project(args)
-    mask = Masker(project.secrets)
-    lines = queries.logs_of(_open(project), args.run, args.task)
-    current: tuple[str, int] | None = None
-    for line in lines:
-        if (line["task_id"], line["attempt"]) != current and not args.task:
-            current = (line["task_id"], line["attempt"])
-            print(f"== {current[0]} (attempt {current[1]}) ==")
-        print(mask(line["line"]))
-    if not lines:
-        print("(no log lines)")
-    return 0
+    return logs.cmd_logs(args, _open(project), Masker(project.secrets))
 
 
 # -- changing runs ----------------------------------------------------------------------
@@ -247,23 +303,33 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def cmd_retry(args: argparse.Namespace) -> int:
     project = _project(args)
     db = _open(project)
-    tasks = services.retry_run(db, project, args.run, failed_only=args.failed_only)
-    print(f"run {args.run}: re-running {len(tasks)} task(s): {', '.join(tasks)}")
+    run_id = queries.resolve_run(db, args.run)
+    since = clock.time()
+    tasks = services.retry_run(db, project, run_id, failed_only=args.failed_only)
+    print(f"run {run_id}: re-running {len(tasks)} task(s): {', '.join(tasks)}")
     if not args.wait:
+        print(
+            "it starts as soon as `podium up` runs on this store"
+            f" (or pass --wait to run it here: podium retry {run_id} --wait"
+            f"{' --failed-only' if args.failed_only else ''})"
+        )
         return 0
     progress = Progress(enabled=True, stream=sys.stdout)
-    execute_tree(project, db, args.run, progress)
-    run = queries.show_run(db, args.run)
+    execute_tree(project, db, run_id, progress)
+    run = queries.show_run(db, run_id)
     progress.finished(db, run)
-    return 0 if run["status"] == "succeeded" else 1
+    ok = run_downstream(project, db, since, [run_id], progress, leave=False)
+    return 0 if run["status"] == "succeeded" and ok else 1
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     project = _project(args)
-    if services.cancel_run(_open(project), project, args.run):
-        print(f"run {args.run}: cancelling")
+    db = _open(project)
+    run_id = queries.resolve_run(db, args.run)
+    if services.cancel_run(db, project, run_id):
+        print(f"run {run_id}: cancelling")
     else:
-        print(f"run {args.run} had already finished; nothing to cancel")
+        print(f"run {run_id} had already finished; nothing to cancel")
     return 0
 
 

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -215,20 +217,43 @@ def _report(folder: Path, run_id: str, marker: DemoMarker, ok: bool, took: float
 
 def _next_steps(folder: Path, run_id: str, marker: DemoMarker) -> None:
     advance = f"curl -X POST http://127.0.0.1:{marker.port}/_sandbox/clock/advance?hours=24"
+    podium, setup = podium_command()
     steps = (
+        *setup,
         (f"cd {_shown(folder)}", ""),
-        (marker.serve_again, "the simulators again, where the demo left them"),
+        (_as(podium, marker.serve_again), "the simulators again, where the demo left them"),
         (advance, "a day of new orders and refunds"),
-        (f"podium run {WORKFLOW}", "load what is new, rebuild, check"),
-        ("podium models list", "the SQL models, in build order"),
-        ("podium assets", "every table: rows, last update, complete or not"),
-        (f"podium show {run_id}", "a run, task by task; podium runs lists them"),
-        ("podium up", "the web UI on http://127.0.0.1:8642/: graphs, runs, logs, retry"),
-        ("podium sandbox stop", "when you are done"),
+        (f"{podium} run {WORKFLOW}", "load what is new, rebuild, check"),
+        (f"{podium} models list", "the SQL models, in build order"),
+        (f"{podium} assets", "every table: rows, last update, complete or not"),
+        (f"{podium} show {run_id}", "a run, task by task; podium runs lists them"),
+        (f"{podium} up", "the web UI on http://127.0.0.1:8642/: graphs, runs, logs, retry"),
+        (f"{podium} sandbox stop", "when you are done"),
     )
     _say("Keep working in it:")
     for command, note in steps:
         _say(f"  {command:<50}  # {note}" if note else f"  {command}")
+
+
+def podium_command(
+    environ: Mapping[str, str] | None = None, prefix: str | None = None
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """How to type ``podium`` in this shell, and the steps that make it work as typed.
+
+    ``make demo`` runs the virtualenv's podium without activating it, so ``podium`` is not
+    on PATH: the steps then begin by activating that virtualenv (the path as typed from
+    here). Without a virtualenv, the interpreter's own ``-m`` form is given."""
+    env = os.environ if environ is None else environ
+    venv = Path(prefix or sys.prefix)
+    if shutil.which("podium", path=env.get("PATH", "")):
+        return "podium", ()
+    if (venv / "bin" / "activate").is_file() and (venv / "bin" / "podium").exists():
+        return "podium", ((f"source {_shown(venv)}/bin/activate", "puts podium on PATH"),)
+    return f"{sys.executable} -m podium.cli.main", ()
+
+
+def _as(podium: str, command: str) -> str:
+    return podium + command[len("podium") :] if command.startswith("podium ") else command
 
 
 def _say(text: str) -> None:

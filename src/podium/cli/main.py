@@ -13,7 +13,9 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
+from podium.core.status import RunStatus
 from podium.errors import (
     PodiumError,
     ProjectError,
@@ -24,6 +26,10 @@ from podium.errors import (
 
 #: exit code for a store that is away (sysexits.h EX_TEMPFAIL): trying again later may work
 EXIT_STORE_UNAVAILABLE = 75
+RUN_STATUSES = tuple(s.value for s in RunStatus)
+RUN_HELP = "a run's id, or the start of one that no other run's id starts with"
+#: commands whose --project is where to write, not a project to find above here
+_NO_WALK_UP = ("init", "demo", "completion")
 
 
 def _plugins(args: argparse.Namespace) -> int:
@@ -34,9 +40,13 @@ def _plugins(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from podium.cli import commands as c
+    from podium.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="podium", description="Event-driven data orchestration for consumer brands."
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"podium {__version__}", help="print the version"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -44,9 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
         p.add_argument(
             "--project",
-            default=".",
+            default=None,
             metavar="DIR",
-            help="the project folder (default: the current folder)",
+            help="the project folder (default: the nearest folder from here up with a"
+            " podium.yaml, as git finds its repository)",
         )
         p.set_defaults(func=func)
         return p
@@ -76,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", metavar="FILE", help="write it to FILE instead of printing it")
 
     p = command("run", c.cmd_run, "run a workflow now, in this process, and wait for it")
-    p.add_argument("workflow")
+    p.add_argument("workflow", help="the workflow's name (podium validate lists them)")
     p.add_argument(
         "--param",
         action="append",
@@ -85,10 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="a workflow param (repeatable); the value is read as JSON if it parses",
     )
     p.add_argument("--json", action="store_true", help="print the finished run as JSON")
+    p.add_argument(
+        "--no-downstream",
+        action="store_true",
+        help="leave the runs this run triggers (workflow, event, asset triggers) to podium up"
+        " instead of running them here too",
+    )
 
     p = command("up", c.cmd_up, "run the engine, the scheduler and the HTTP API")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8642)
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    p.add_argument("--port", type=int, default=8642, help="the port to listen on")
     p.add_argument(
         "--log-format",
         choices=("text", "json"),
@@ -97,33 +114,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = command("runs", c.cmd_runs, "list runs, newest first")
-    p.add_argument("--workflow")
-    p.add_argument("--status")
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--workflow", help="only this workflow's runs")
+    p.add_argument(
+        "--status",
+        choices=RUN_STATUSES,
+        metavar="STATUS",
+        help=f"only runs in this state: {', '.join(RUN_STATUSES)}",
+    )
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default: 50)")
+    p.add_argument("--json", action="store_true", help="print JSON")
 
     p = command("show", c.cmd_show, "show a run and its tasks")
-    p.add_argument("run")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("run", help=RUN_HELP)
+    p.add_argument("--json", action="store_true", help="print JSON")
 
     p = command("logs", c.cmd_logs, "print the logs of a run, or of one task in it")
-    p.add_argument("run")
-    p.add_argument("task", nargs="?")
+    p.add_argument("run", help=RUN_HELP)
+    p.add_argument("task", nargs="?", help="only this task's lines")
+    p.add_argument(
+        "--follow",
+        "-f",
+        action="store_true",
+        help="keep printing new lines until the run (or the task) has ended",
+    )
 
     p = command("retry", c.cmd_retry, "re-run a finished run (only what failed with --failed-only)")
-    p.add_argument("run")
+    p.add_argument("run", help=RUN_HELP)
     p.add_argument(
         "--failed-only",
         action="store_true",
         help="only failed, timed-out, upstream-failed and cancelled tasks",
     )
-    p.add_argument("--wait", action="store_true", help="wait for the retried run to finish")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="run it now in this process and wait for it (else podium up runs it)",
+    )
 
     p = command("cancel", c.cmd_cancel, "cancel a run that has not finished")
-    p.add_argument("run")
+    p.add_argument("run", help=RUN_HELP)
 
     p = command("extract", c.cmd_extract, "load one connection's streams into the warehouse now")
-    p.add_argument("connection")
+    p.add_argument("connection", help="the connection's id (connections: in podium.yaml)")
     p.add_argument(
         "--stream", action="append", default=[], metavar="S", help="only this stream (repeatable)"
     )
@@ -139,14 +171,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--payload", default=None, metavar="JSON", help="a JSON object")
 
     p = command("backfill", c.cmd_backfill, "one run per schedule tick between two dates")
-    p.add_argument("workflow")
-    p.add_argument("--start", required=True, metavar="DATE")
-    p.add_argument("--end", required=True, metavar="DATE")
+    p.add_argument("workflow", help="a workflow with a schedule trigger")
+    p.add_argument(
+        "--start", required=True, metavar="DATE", help="the first tick's date, e.g. 2026-11-01"
+    )
+    p.add_argument(
+        "--end", required=True, metavar="DATE", help="the last date (a bare date: that whole day)"
+    )
     p.add_argument("--wait", action="store_true", help="run them now in this process")
 
     p = command("graph", c.cmd_graph, "print a workflow's task graph")
-    p.add_argument("workflow")
-    p.add_argument("--format", choices=["text", "dot"], default="text")
+    p.add_argument("workflow", help="the workflow's name")
+    p.add_argument(
+        "--format",
+        choices=["text", "dot"],
+        default="text",
+        help="text (default) or dot, for Graphviz",
+    )
 
     from podium.cli import sandbox
 
@@ -154,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_arguments(p)
 
     p = command("assets", c.cmd_assets, "list every asset: last update, completeness, rows")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON")
 
     from podium.cli import models
 
@@ -213,12 +254,17 @@ def build_parser() -> argparse.ArgumentParser:
     }
     for name, remote_command in remotes.items():  # --server/$PODIUM_SERVER: use its API
         remote.enable(sub.choices[name], remote_command)
+    from podium.cli import completion
+
+    p = command("completion", completion.cmd_completion, "print a shell completion script")
+    completion.add_arguments(p)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.project = find_project(args.project, walk_up=args.command not in _NO_WALK_UP)
     try:
         code = int(args.func(args) or 0)
     except ProjectError as exc:
@@ -252,6 +298,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         code = 1
     return code
+
+
+def find_project(given: str | None, *, walk_up: bool, start: Path | None = None) -> str:
+    """``--project`` as given; without it, the nearest folder from ``start`` (here) up
+    that holds a podium.yaml, or ``start`` itself when none does."""
+    if given is not None:
+        return given
+    here = (start or Path.cwd()).resolve()
+    if walk_up:
+        for folder in (here, *here.parents):
+            if (folder / "podium.yaml").is_file():
+                return str(folder)
+    return str(here) if start else "."
 
 
 if __name__ == "__main__":

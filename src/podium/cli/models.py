@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["list", "graph", "compile", "run"])
+    p.add_argument(
+        "action",
+        choices=["list", "graph", "compile", "run"],
+        help="list them in build order, draw what reads what, print one's SQL, or build them",
+    )
     p.add_argument(
         "target",
         nargs="?",
@@ -80,6 +84,15 @@ def render_check(result: CheckResult, indent: str = "") -> str:
     return "\n".join(lines)
 
 
+def check_counts(results: list[CheckResult]) -> str:
+    """``3 passed, 1 failed, 2 warnings``: a ``severity: warn`` check that does not pass
+    is a warning, not a failure (it does not fail the command or a run)."""
+    failed = sum(1 for r in results if not r.passed and r.severity == "error")
+    warned = sum(1 for r in results if not r.passed and r.severity != "error")
+    passed = len(results) - failed - warned
+    return f"{passed} passed, {failed} failed, {warned} warning{'s' if warned != 1 else ''}"
+
+
 def cmd_checks(args: argparse.Namespace) -> int:
     """``podium checks [SELECTOR] [--json]``: run checks now, on what the warehouse holds."""
     from podium.cli.commands import _project
@@ -100,8 +113,7 @@ def cmd_checks(args: argparse.Namespace) -> int:
     else:
         for r in results:
             print(render_check(r))
-        failed = sum(1 for r in results if not r.passed)
-        print(f"{len(results) - failed} passed, {failed} failed")
+        print(check_counts(results))
     return 1 if any(not r.passed and r.severity == "error" for r in results) else 0
 
 

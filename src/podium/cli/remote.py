@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from podium.cli.render import render_run, render_runs
+from podium.core.masking import Masker
 from podium.engine import services
 from podium.errors import PodiumError, UsageError
 
@@ -148,18 +149,22 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
+    from podium.cli.logs import render_line
+
+    if getattr(args, "follow", False):
+        raise UsageError(
+            "--follow reads the project's store; against --server, follow the run on its"
+            " page in the web UI, or run `podium logs` again"
+        )
     params = {"task": args.task} if args.task else {}
     client = client_for(args)
     try:
         lines = client.pages(f"/api/runs/{_seg(args.run)}/logs", params)
     finally:
         client.close()
-    current: tuple[str, int] | None = None
-    for line in lines:
-        if (line["task_id"], line["attempt"]) != current and not args.task:
-            current = (line["task_id"], line["attempt"])
-            print(f"== {current[0]} (attempt {current[1]}) ==")
-        print(line["line"])
+    unmasked = Masker(frozenset())  # the server masked them already
+    for line in sorted(lines, key=lambda line: str(line["at"])):  # stable: ties keep order
+        print(render_line(line, with_task=not args.task, mask=unmasked))
     if not lines:
         print("(no log lines)")
     return 0

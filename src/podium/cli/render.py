@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from podium.cli.colour import status as paint
 from podium.core.graph import topological_order
 from podium.core.workflow import Workflow
 
@@ -20,25 +21,48 @@ def _took(start: str | None, end: str | None) -> str:
     return f"{seconds:.2f}s"
 
 
-def render_runs(runs: list[dict[str, Any]]) -> str:
+def _run_took(run: dict[str, Any]) -> str:
+    """From its first attempt to its end (a server without ``took_seconds``: from its start)."""
+    if "took_seconds" not in run:
+        return _took(run.get("started_at"), run.get("finished_at"))
+    return "-" if run["took_seconds"] is None else f"{run['took_seconds']:.2f}s"
+
+
+def _logical(value: str | None) -> str:
+    """The logical date: the day, and the time of day when it is not midnight UTC."""
+    if not value:
+        return "-"
+    moment = datetime.fromisoformat(value)
+    if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
+        return moment.strftime("%Y-%m-%d")
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def render_runs(runs: list[dict[str, Any]], *, colour: bool = False) -> str:
     if not runs:
         return "no runs yet"
-    lines = [f"{'RUN':<13} {'WORKFLOW':<20} {'STATUS':<10} {'TRIGGER':<10} {'CREATED':<19} TOOK"]
+    lines = [
+        f"{'RUN':<13} {'WORKFLOW':<20} {'STATUS':<10} {'TRIGGER':<10} {'LOGICAL DATE':<16}"
+        f" {'CREATED':<19} TOOK"
+    ]
     for r in runs:
+        shown = paint(f"{r['status']:<10}", r["status"], on=colour)
         lines.append(
-            f"{r['run_id']:<13} {r['workflow']:<20} {r['status']:<10}"
-            f" {r['trigger'].get('type', '?'):<10} {_clock(r['created_at']):<19}"
-            f" {_took(r['started_at'], r['finished_at'])}"
+            f"{r['run_id']:<13} {r['workflow']:<20} {shown}"
+            f" {r['trigger'].get('type', '?'):<10} {_logical(r.get('logical_time')):<16}"
+            f" {_clock(r['created_at']):<19} {_run_took(r)}"
         )
     return "\n".join(lines)
 
 
-def render_run(run: dict[str, Any]) -> str:
+def render_run(run: dict[str, Any], *, colour: bool = False) -> str:
     lines = [
-        f"run {run['run_id']}  workflow {run['workflow']}  {run['status']}",
+        f"run {run['run_id']}  workflow {run['workflow']}"
+        f"  {paint(run['status'], run['status'], on=colour)}",
         f"  trigger {run['trigger'].get('type')}  logical time {run['logical_time']}",
         f"  params {run['params']}",
-        f"  started {_clock(run['started_at'])}  finished {_clock(run['finished_at'])}",
+        f"  started {_clock(run['started_at'])}  finished {_clock(run['finished_at'])}"
+        f"  took {_run_took(run)}",
         "",
         f"  {'TASK':<24} {'STATUS':<16} {'TRIES':>5} {'TOOK':>8}  NOTE",
     ]
@@ -54,8 +78,10 @@ def render_run(run: dict[str, Any]) -> str:
             )
         if t["error"]:
             notes.append(t["error"])
+        t_status = t["status"]
         lines.append(
-            f"  {t['id']:<24} {t['status']:<16} {t['attempts']:>5}"
+            f"  {t['id']:<24} {paint(f'{t_status:<16}', t_status, on=colour)}"
+            f" {t['attempts']:>5}"
             f" {_took(t['started_at'], t['finished_at']):>8}  {'; '.join(notes)}"
         )
     if run.get("catchup_runs"):

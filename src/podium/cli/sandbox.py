@@ -27,7 +27,11 @@ STOP_TIMEOUT_S = 10.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["start", "stop", "status"])
+    p.add_argument(
+        "action",
+        choices=["start", "stop", "status"],
+        help="start the simulators (in the background), stop them, or show where they run",
+    )
     p.add_argument("--port", type=int, default=0, help="port to listen on (default: any free)")
     p.add_argument("--seed", type=int, default=None, help="the generated brand's seed")
     p.add_argument("--days", type=int, default=None, help="days of orders to generate")

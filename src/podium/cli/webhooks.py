@@ -16,7 +16,11 @@ from podium.webhooks import inbox
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["list", "show", "replay"])
+    p.add_argument(
+        "action",
+        choices=["list", "show", "replay"],
+        help="list the inbox, show one delivery, or replay it",
+    )
     p.add_argument("id", nargs="?", type=int, help="show/replay: the inbox id (from list)")
     p.add_argument("--connection", help="list: only this connection's deliveries")
     p.add_argument("--status", choices=list(inbox.STATUSES), help="list: only this status")

@@ -16,7 +16,7 @@ from podium.connectors.load import LoadJob, Progress, StreamResult, load_stream
 from podium.connectors.registry import dataset_for, open_source
 from podium.connectors.warehouse import open_destination
 from podium.core.workflow import Project
-from podium.errors import NotFoundError, UsageError
+from podium.errors import NotFoundError, UsageError, did_you_mean
 
 LOADS_DIR = ".podium/loads"
 
@@ -35,7 +35,10 @@ def extract(
     settings = project.connections.get(connection)
     if settings is None:
         known = ", ".join(sorted(project.connections)) or "none are declared"
-        raise NotFoundError(f"no connection {connection!r} in podium.yaml (connections: {known})")
+        hint = did_you_mean(connection, project.connections)
+        raise NotFoundError(
+            f"no connection {connection!r} in podium.yaml{hint} (connections: {known})"
+        )
     plan = ExtractPlan(
         connection, settings, project.warehouse, project.root, project.secrets, project.store_url
     )
@@ -114,7 +117,8 @@ def _choose(connection: str, available: Sequence[Any], wanted: Sequence[str] | N
     unknown = [w for w in wanted if w not in by_name]
     if unknown:
         raise UsageError(
-            f"connection {connection!r} has no stream {unknown[0]!r}; "
+            f"connection {connection!r} has no stream {unknown[0]!r}"
+            f"{did_you_mean(unknown[0], by_name)}; "
             f"its streams: {', '.join(by_name) or 'none'}"
         )
     return [by_name[w] for w in wanted]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from podium import clock
-from podium.errors import NotFoundError
+from podium.errors import NotFoundError, UsageError, did_you_mean
 from podium.store.database import Database
 
 
@@ -32,18 +32,36 @@ def list_runs(
         args.append(status)
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     rows = db.read().fetchall(
-        "SELECT id, workflow, status, kind, trigger, params, logical_time, created_at,"
-        f" started_at, finished_at, parent_run_id FROM runs{clause}"
-        " ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+        f"SELECT {_RUN_COLUMNS} FROM runs{clause} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
         (*args, limit, offset),
     )
     return [_run(row) for row in rows]
 
 
+#: a run's columns; ``first_attempt_at`` is when its work began (``started_at`` is when
+#: it was admitted, which may be long before an engine claims its first task)
+_RUN_COLUMNS = (
+    "id, workflow, status, kind, trigger, params, logical_time, created_at, started_at,"
+    " finished_at, parent_run_id,"
+    " (SELECT min(a.started_at) FROM attempts a WHERE a.run_id = runs.id) AS first_attempt_at"
+)
+
+
 def _run(row: tuple[Any, ...]) -> dict[str, Any]:
-    run_id, workflow, status, kind, trigger, params, logical, created, started, finished, parent = (
-        row
-    )
+    (
+        run_id,
+        workflow,
+        status,
+        kind,
+        trigger,
+        params,
+        logical,
+        created,
+        started,
+        finished,
+        parent,
+        first_attempt,
+    ) = row
     return {
         "run_id": run_id,
         "workflow": workflow,
@@ -56,17 +74,23 @@ def _run(row: tuple[Any, ...]) -> dict[str, Any]:
         "started_at": iso(started),
         "finished_at": iso(finished),
         "parent_run_id": parent,
+        "first_attempt_at": iso(first_attempt),
+        "took_seconds": _took(first_attempt, finished),
     }
+
+
+def _took(first_attempt: float | None, finished: float | None) -> float | None:
+    """Seconds from the first attempt's start to the run's end: the time queued (waiting
+    for an engine or for ``max_active_runs``) does not count."""
+    if first_attempt is None or finished is None:
+        return None
+    return round(max(0.0, finished - first_attempt), 3)
 
 
 def show_run(db: Database, run_id: str) -> dict[str, Any]:
     """The run with its tasks (``id, status, attempts, started_at, finished_at, late, error``)."""
     tx = db.read()
-    row = tx.fetchone(
-        "SELECT id, workflow, status, kind, trigger, params, logical_time, created_at,"
-        " started_at, finished_at, parent_run_id FROM runs WHERE id = ?",
-        (run_id,),
-    )
+    row = tx.fetchone(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
     if row is None:
         raise NotFoundError(f"no run {run_id!r}; list runs with `podium runs`")
     run = _run(row)
@@ -120,18 +144,50 @@ def attempts_of(db: Database, run_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def logs_of(db: Database, run_id: str, task_id: str | None = None) -> list[dict[str, Any]]:
+def logs_of(
+    db: Database, run_id: str, task_id: str | None = None, *, since: float | None = None
+) -> list[dict[str, Any]]:
+    """A run's (or one task's) log lines in time order; only those at or after ``since``."""
     require_task(db, run_id, task_id)
-    clause, args = (" AND task_id = ?", (run_id, task_id)) if task_id else ("", (run_id,))
+    args: list[Any] = [run_id, task_id] if task_id else [run_id]
+    clause = " AND task_id = ?" if task_id else ""
+    if since is not None:
+        clause += " AND at >= ?"
+        args.append(since)
     rows = db.read().fetchall(
         "SELECT task_id, attempt, at, stream, line FROM logs WHERE run_id = ?"
-        f"{clause} ORDER BY task_id, attempt, at",
-        args,
+        f"{clause} ORDER BY at, task_id, attempt",
+        tuple(args),
     )
     return [
         {"task_id": r[0], "attempt": r[1], "at": iso(r[2]), "stream": r[3], "line": r[4]}
         for r in rows
     ]
+
+
+def resolve_run(db: Database, given: str) -> str:
+    """The run id ``given`` names: itself, or the only run id that starts with it (as git
+    takes a commit's prefix). NotFoundError when none does; UsageError listing the
+    matches when several do."""
+    tx = db.read()
+    if tx.fetchone("SELECT 1 FROM runs WHERE id = ?", (given,)) is not None:
+        return given
+    pattern = given.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    found = [
+        r[0]
+        for r in tx.fetchall(
+            "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 11", (pattern,)
+        )
+    ]
+    if len(found) == 1 and given:
+        return str(found[0])
+    if not found or not given:
+        raise NotFoundError(f"no run {given!r}; list runs with `podium runs`")
+    shown = ", ".join(found[:10]) + (", …" if len(found) > 10 else "")
+    raise UsageError(
+        f"run id prefix {given!r} is ambiguous: it starts {len(found)}"
+        f"{'+' if len(found) > 10 else ''} run ids ({shown}); type more of it"
+    )
 
 
 def require_task(db: Database, run_id: str, task_id: str | None) -> None:
@@ -146,7 +202,13 @@ def require_task(db: Database, run_id: str, task_id: str | None) -> None:
         )
         is None
     ):
-        raise NotFoundError(f"run {run_id} has no task {task_id!r}; see `podium show {run_id}`")
+        known = [
+            r[0] for r in tx.fetchall("SELECT task_id FROM task_runs WHERE run_id = ?", (run_id,))
+        ]
+        raise NotFoundError(
+            f"run {run_id} has no task {task_id!r}{did_you_mean(task_id, known)};"
+            f" see `podium show {run_id}`"
+        )
 
 
 def events_of(db: Database, run_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
@@ -167,6 +229,24 @@ def events_of(db: Database, run_id: str | None = None, limit: int = 200) -> list
         }
         for r in reversed(rows)
     ]
+
+
+#: the trigger types that start a run because of what another run did
+_CAUSED = ("workflow", "event", "asset")
+
+
+def triggered_runs(db: Database, since: float, *, exclude: list[str]) -> list[dict[str, Any]]:
+    """Runs created at or after ``since`` by a workflow, event or asset trigger that no
+    engine has started yet (oldest first), but those in ``exclude``: what a ``podium run``
+    that ended would otherwise leave waiting for ``podium up``."""
+    rows = db.read().fetchall(
+        f"SELECT {_RUN_COLUMNS} FROM runs WHERE created_at >= ? AND status = 'queued'"
+        " AND parent_run_id IS NULL AND NOT EXISTS"
+        " (SELECT 1 FROM attempts a WHERE a.run_id = runs.id) ORDER BY created_at, id",
+        (since,),
+    )
+    runs = [_run(row) for row in rows]
+    return [r for r in runs if r["trigger"].get("type") in _CAUSED and r["run_id"] not in exclude]
 
 
 def open_runs_in_tree(db: Database, root_id: str) -> int:

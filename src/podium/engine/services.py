@@ -178,6 +178,18 @@ def backfill(
     return created, skipped
 
 
+def dispatch_pending(db: Database, project: Project) -> None:
+    """Starts the runs that stored events trigger (a run's end, a custom event, an asset
+    update) now, as an engine's next step would: what ``podium run`` does once its own run
+    ended, since its engine stops then. Schedules are left to ``podium up``."""
+    triggers = Triggers(project, Graphs(project.workflows), fire_schedules=False)
+    with db.transaction() as tx:
+        j = Journal(tx, clock.time())
+        triggers.dispatch(j)
+        j.flush()
+        tx.notify = True
+
+
 def _require_run(db: Database, run_id: str) -> tuple[Any, ...]:
     row = db.read().fetchone("SELECT workflow, status FROM runs WHERE id = ?", (run_id,))
     if row is None:
@@ -203,6 +215,7 @@ __all__ = [
     "backfill",
     "cancel_run",
     "check_params",
+    "dispatch_pending",
     "emit_event",
     "iso",
     "parse_date",

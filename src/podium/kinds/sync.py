@@ -132,12 +132,13 @@ class SyncKind:
 def sync_plan(project: Project, name: str) -> SyncPlan:
     """What running sync ``name`` of ``project`` needs (UsageError naming the syncs when
     there is no such sync)."""
-    from podium.errors import UsageError
+    from podium.errors import UsageError, did_you_mean
 
     config = project.syncs.get(name)
     if config is None:
         known = ", ".join(sorted(project.syncs)) or "none: add syncs: to podium.yaml"
-        raise UsageError(f"no sync {name!r} in podium.yaml; syncs: {known}")
+        hint = did_you_mean(name, project.syncs)
+        raise UsageError(f"no sync {name!r} in podium.yaml{hint}; syncs: {known}")
     settings = dict(project.connections[config.connection])
     kind = str(settings.pop("type"))
     own = {k: v for k, v in settings.items() if k not in ("concurrency", "webhooks")}

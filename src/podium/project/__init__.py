@@ -125,6 +125,10 @@ def _load(root: Path, environ: Mapping[str, str], overlay: Mapping[str, str]) ->
     workflows = {p.workflow.name: p.workflow for p in parsed}
     models = _read_models(root, found)
     checks = _read_checks(root, found)
+    if models is not None and checks:
+        from podium.transforms.checks import column_problems
+
+        found.extend(column_problems(checks, models))
     view = ProjectView(
         root,
         pools,
@@ -226,7 +230,25 @@ def init_project(dest: Path, template: str = "example") -> list[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(item.read_bytes())
         written.append(target)
+    if _ignore_state(dest):
+        written.append(dest / ".gitignore")
     return written
+
+
+#: what ``init`` keeps out of git: the store, the warehouse file, logs (all under .podium/)
+IGNORED = ".podium/"
+
+
+def _ignore_state(dest: Path) -> bool:
+    """Adds ``.podium/`` to ``dest``'s .gitignore (made if missing); False if it was there."""
+    ignore = dest / ".gitignore"
+    text = ignore.read_text(encoding="utf-8") if ignore.is_file() else ""
+    if any(line.strip() in (IGNORED, IGNORED.rstrip("/")) for line in text.splitlines()):
+        return False
+    joiner = "" if not text or text.endswith("\n") else "\n"
+    note = "# podium's store, warehouse file and logs: state, not source\n"
+    ignore.write_text(f"{text}{joiner}{note}{IGNORED}\n", encoding="utf-8")
+    return True
 
 
 def _templates() -> list[str]:

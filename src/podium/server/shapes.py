@@ -28,6 +28,10 @@ class RunOut(BaseModel):
     started_at: str | None
     finished_at: str | None
     parent_run_id: str | None
+    #: when its first attempt began, and the seconds from then to its end (time queued,
+    #: waiting for an engine or a free slot, does not count)
+    first_attempt_at: str | None = None
+    took_seconds: float | None = None
 
 
 class TaskRunOut(BaseModel):

@@ -40,7 +40,7 @@ from typing import Any
 
 from podium import clock
 from podium.core.durations import parse_duration
-from podium.errors import Problem, ProjectError, first_line
+from podium.errors import Problem, ProjectError, did_you_mean, first_line
 from podium.settings.yaml_lines import LineDict, LineList, load_yaml
 from podium.transforms.models import MODELS_DIR, ModelSet
 
@@ -197,6 +197,38 @@ def _one(
             return None
     name = str(settings.get("name") or _default_name(kind, settings))
     return Check(name, kind, severity, settings, where)
+
+
+def column_problems(checks: Sequence[Check], models: ModelSet) -> list[Problem]:
+    """A problem (file:line, the check, the column) for each column a check names that its
+    model does not have, where the model's SELECT names its columns (not ``SELECT *``)."""
+    found = []
+    for check in checks:
+        for model_name, column in _columns_named(check):
+            model = models.models.get(model_name)
+            if model is None or model.columns is None or column.lower() in model.columns:
+                continue
+            hint = did_you_mean(column.lower(), model.columns)
+            found.append(
+                _problem(
+                    check.where,
+                    f"check {check.name!r}: model {model_name} has no column {column!r}{hint}"
+                    f" (its columns: {', '.join(model.columns)}; {model.path})",
+                )
+            )
+    return found
+
+
+def _columns_named(check: Check) -> list[tuple[str, str]]:
+    """(model, column) of every column ``check`` names, as its kind reads them."""
+    settings, model = check.settings, check.model or ""
+    named = [str(c) for c in settings.get("columns") or []]
+    if "column" in settings and check.kind not in ("not_null", "unique"):
+        named.append(str(settings["column"]))
+    pairs = [(model, column) for column in named]
+    if check.kind == "relationships":
+        pairs.append((str(settings["to"]).lower(), str(settings["field"])))
+    return pairs
 
 
 def _default_name(kind: str, settings: Mapping[str, Any]) -> str:

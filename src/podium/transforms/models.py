@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from podium.core.durations import parse_duration
-from podium.errors import Problem, ProjectError, UsageError, first_line
+from podium.errors import Problem, ProjectError, UsageError, did_you_mean, first_line
 from podium.settings.yaml_lines import load_yaml
 
 if TYPE_CHECKING:  # sqlglot is imported when models are parsed, not by every project load
@@ -60,6 +60,9 @@ class Model:
     description: str = ""
     revenue: str = ""  # a SQL expression summed over the model's rows for alerts ("" none)
     reads: frozenset[str] = frozenset()  # schema.table, lower case, models or inputs
+    #: the columns its SELECT names (lower case); None when they are not knowable from the
+    #: SQL alone (``SELECT *``, ``t.*``)
+    columns: tuple[str, ...] | None = None
 
     @property
     def schema(self) -> str:
@@ -151,7 +154,8 @@ class ModelSet:
                 "name it as schema.table"
             )
         known = ", ".join(sorted(self.models)) or "none (add .sql files under models/)"
-        raise UsageError(f"no model or folder matches {selector!r}; models: {known}")
+        hint = did_you_mean(text, self.models)
+        raise UsageError(f"no model or folder matches {selector!r}{hint}; models: {known}")
 
     @staticmethod
     def reachable(start: Iterable[str], step: Callable[[str], Iterable[str]]) -> set[str]:
@@ -224,11 +228,12 @@ def _load_one(root: Path, relative: Path, problems: list[Problem]) -> Model | No
         settings.update(_yaml_settings(beside, root, problems))
         lines.update(dict.fromkeys(settings, 0))
     name = f"{schema}.{table}".lower()
-    reads = _reads(text, where, problems)
-    if reads is None:
+    parsed = _reads(text, where, problems)
+    if parsed is None:
         return None
+    reads, columns = parsed
     return _with_settings(
-        Model(name, relative, text, reads=frozenset(reads - {name})),
+        Model(name, relative, text, reads=frozenset(reads - {name}), columns=columns),
         settings,
         lines,
         where,
@@ -315,7 +320,11 @@ def _columns(value: Any) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def _reads(text: str, where: str, problems: list[Problem]) -> set[str] | None:
+def _reads(
+    text: str, where: str, problems: list[Problem]
+) -> tuple[set[str], tuple[str, ...] | None] | None:
+    """The tables a model's SELECT reads, and the columns it names (None when a ``*``
+    hides them)."""
     import sqlglot
     from sqlglot import exp
 
@@ -329,7 +338,17 @@ def _reads(text: str, where: str, problems: list[Problem]) -> set[str] | None:
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         problems.append(Problem(where, 0, "a model is exactly one SELECT (or WITH … SELECT)"))
         return None
-    return tables_read(statements[0])
+    return tables_read(statements[0]), output_columns(statements[0])
+
+
+def output_columns(query: exp.Query) -> tuple[str, ...] | None:
+    """The names of the columns ``query`` returns, lower case; None when it has a ``*``."""
+    from sqlglot import exp
+
+    if any(isinstance(e, exp.Star) or e.is_star for e in query.selects):
+        return None
+    names = tuple(name.lower() for name in query.named_selects)
+    return names if len(names) == len(query.selects) and all(names) else None
 
 
 def tables_read(query: exp.Expr) -> set[str]:
