@@ -24,10 +24,10 @@ targets are judged at each size.
    cases run far apart would measure too.
 5. With ``--peers``: dlt (``peers/dlt_load.py`` in its own virtual environment, installed
    on first use) against the same server and data into a fresh destination, at the same
-   size: DuckDB merge with parquet loader files and PostgreSQL merge with dlt's defaults;
-   and DuckDB merge with dlt's default insert_values files on sizes up to
-   ``--peer-slow-orders`` (it runs ~430 orders/s and ~7 GiB RSS, so 1,000,000 would take
-   ~40 minutes). dlt's seconds are extract + normalize + load, after imports.
+   size: DuckDB merge with parquet loader files (its fastest path); and, on sizes up to
+   ``--peer-slow-orders``, PostgreSQL merge with dlt's defaults and DuckDB merge with dlt's
+   default insert_values files (~430 orders/s and ~7 GiB RSS: 1,000,000 would take ~40
+   minutes). dlt's seconds are extract + normalize + load, after imports.
 
 Every load is checked against the generator's counts (orders, and line items where the
 table exists); a wrong count raises. Each podium case runs --podium-repeat times (median
@@ -490,6 +490,7 @@ class LoadingOptions:
     baseline_repeat: int = 3
     postgres_url: str = POSTGRES_URL
     podium_repeat: int = 3
+    targets_only: bool = False  # only the cases the targets need (merge, read_json, dlt)
 
 
 @dataclass
@@ -537,6 +538,8 @@ def run_size(
             report.notes,
         )
         report.attempt("podium duckdb merge beside read_json", alternating)
+        if options.targets_only:
+            return run_dlt(options, orders, url, expected, [("duckdb", "parquet")], report)
         load = partial(bench_podium_duckdb, url, "append", expected, options.podium_repeat)
         report.attempt("podium duckdb append", load)
         if postgres_url:
@@ -548,14 +551,28 @@ def run_size(
         report.attempt(
             "duckdb read_json", partial(bench_read_json, folder, expected, pages, repeat)
         )
-        if not options.peers:
-            return
-        cases = [("duckdb", "parquet"), *([("postgres", "default")] if postgres_url else [])]
+        cases = [("duckdb", "parquet")]
         if orders <= options.peer_slow_orders:
+            cases += [("postgres", "default")] if postgres_url else []
             cases.append(("duckdb", "default"))
-        for destination, file_format in cases:
-            load = partial(bench_dlt, url, expected, postgres_url, destination, file_format)
-            report.attempt(f"dlt {destination} merge ({file_format})", load)
+        run_dlt(options, orders, url, expected, cases, report, postgres_url)
+
+
+def run_dlt(
+    options: LoadingOptions,
+    orders: int,
+    url: str,
+    expected: Mapping[str, int],
+    cases: Sequence[tuple[str, str]],
+    report: LoadingReport,
+    postgres_url: str | None = None,
+) -> None:
+    """dlt's ``cases`` (destination, file format) on these pages, when ``options.peers``."""
+    if not options.peers:
+        return
+    for destination, file_format in cases:
+        load = partial(bench_dlt, url, expected, postgres_url, destination, file_format)
+        report.attempt(f"dlt {destination} merge ({file_format}, {orders:,} orders)", load)
 
 
 # -- the report ----------------------------------------------------------------------------
@@ -683,6 +700,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--podium-repeat", type=int, default=3, help="runs of each podium case (median)"
     )
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
+    parser.add_argument(
+        "--targets-only",
+        action="store_true",
+        help="run only what the targets need: podium's DuckDB merge beside read_json into "
+        "the same tables, and dlt's parquet path into DuckDB",
+    )
 
 
 def sizes(text: str) -> tuple[int, ...]:
@@ -704,6 +727,7 @@ def options_from(args: argparse.Namespace, *, peers: bool | None = None) -> Load
         baseline_repeat=args.baseline_repeat,
         postgres_url=args.postgres_url,
         podium_repeat=args.podium_repeat,
+        targets_only=args.targets_only,
     )
 
 
