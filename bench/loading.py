@@ -233,6 +233,7 @@ def _podium_duckdb_once(url: str, write_mode: str) -> tuple[dict[str, int], Meas
         warehouse = {"type": "duckdb", "path": ".podium/warehouse.duckdb"}
         (root / "podium.yaml").write_text(extract_project_yaml(url, warehouse, write_mode))
         done = podium_extract(root, f"podium duckdb {write_mode}")
+        _progress(f"  {done.seconds:.2f} s, peak {done.peak_rss_kib // 1024} MiB")
         return duckdb_counts(root / warehouse["path"]), done
 
 
@@ -408,6 +409,7 @@ def _read_json_once(folder: Path, statements: Sequence[str]) -> tuple[dict[str, 
         raise RuntimeError(f"read_json baseline exited {done.returncode}\n{_tail(done.stderr)}")
     report = json.loads(done.stdout.strip().splitlines()[-1])
     timed = replace(done, stdout=str(float(report["seconds"])))
+    _progress(f"  {done.seconds:.2f} s (SQL alone {float(report['seconds']):.2f} s)")
     return {k: int(v) for k, v in report["counts"].items()}, timed
 
 
@@ -441,6 +443,7 @@ def bench_dlt(
             if on_postgres:
                 drop_schemas(str(postgres_url), prefix)
     counts = {"orders": int(row["orders"]), "orders__line_items": int(row["line_items"])}
+    _progress(f"  {float(row['seconds']):.2f} s, peak {int(row['peak_rss_kib']) // 1024} MiB")
     check_counts(case, counts, expected)
     steps = "extract {extract_s:.0f} s + normalize {normalize_s:.0f} s + load {load_s:.0f} s"
     return [
