@@ -18,6 +18,6 @@ from podium.transforms import pii
 from podium.transforms.dbt.project import PII_KEY_VARIABLE
 
 
-class Plugin(BasePlugin):  # type: ignore[misc] - dbt-duckdb is untyped
+class Plugin(BasePlugin):  # type: ignore[misc]  # dbt-duckdb is untyped
     def configure_cursor(self, cursor: Any) -> None:
         pii.register_duckdb(cursor, os.environ.get(PII_KEY_VARIABLE) or None)
