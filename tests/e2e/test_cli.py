@@ -217,7 +217,7 @@ def test_init_creates_a_runnable_project_and_refuses_to_overwrite(tmp_path: Path
 
     template = podium_cli(tmp_path, "init", "third", "--template", "nope", env=env)
     assert template.code == 2, template
-    assert "unknown template 'nope'; templates: commerce, example" in template.err
+    assert "unknown template 'nope'; templates: commerce, commerce-dbt, example" in template.err
     assert not (tmp_path / "third").exists()
 
 

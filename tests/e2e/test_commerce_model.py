@@ -80,8 +80,10 @@ def warehouse(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def commerce_project(root: Path, sandbox: Sandbox, warehouse: dict[str, Any]) -> Path:
-    init_project(root, "commerce")
+def commerce_project(
+    root: Path, sandbox: Sandbox, warehouse: dict[str, Any], template: str = "commerce"
+) -> Path:
+    init_project(root, template)
     config = yaml.safe_load((root / "podium.yaml").read_text())
     config["warehouse"] = {**warehouse, "pii_key": "${PODIUM_PII_KEY:-test-pii-key}"}
     named = {settings.get("type"): name for name, settings in config["connections"].items()}

@@ -207,6 +207,39 @@ def test_a_failing_model_fails_its_dependants_only_and_retry_fixes_it(
     assert attempts["dbt.stg_shop_orders"] == 1 and attempts["shop"] == 1
 
 
+def test_a_compile_error_in_one_model_fails_that_node_and_its_dependants_only(
+    tmp_path: Path,
+) -> None:
+    """An unknown macro passes dbt's parse (it captures macro calls) and fails when dbt
+    compiles that model: its task fails with dbt's message and the file."""
+    write_project(tmp_path)
+    model = tmp_path / "analytics/models/staging/stg_amazon_orders.sql"
+    model.write_text(model.read_text().replace("customer_id,", "{{ no_such_macro() }} as x,"))
+    run = run_daily(tmp_path)
+    assert run["code"] != 0
+    tasks = tasks_of(run)
+    error = tasks["dbt.stg_amazon_orders"].get("error") or ""
+    assert tasks["dbt.stg_amazon_orders"]["status"] == "failed", tasks
+    assert "models/staging/stg_amazon_orders.sql" in error and "no_such_macro" in error, error
+    assert "Compilation Error" in error, error
+    assert tasks["dbt.orders"]["status"] == "upstream_failed"
+    for built in ("dbt.stg_shop_orders", "dbt.shop_revenue", "dbt.customers_snapshot"):
+        assert tasks[built]["status"] == "succeeded", tasks[built]
+
+
+def test_a_parse_error_names_the_file_and_dbts_message(tmp_path: Path) -> None:
+    """Errors dbt finds while parsing (an unknown ref) stop the whole dbt task, as they
+    stop dbt itself: a validate problem at the task's line, naming the model's file."""
+    write_project(tmp_path)
+    model = tmp_path / "analytics/models/staging/stg_amazon_orders.sql"
+    model.write_text(model.read_text() + "\n-- {{ ref('no_such_model') }}\n")
+    done = podium_cli(tmp_path, "validate", timeout=120)
+    assert done.code != 0
+    said = done.err + done.out
+    assert "workflows/daily.yaml" in said and "no_such_model" in said, said
+    assert "stg_amazon_orders" in said, said
+
+
 def test_a_failing_dbt_test_fails_its_check_with_failing_rows(
     tmp_path: Path, warehouse: dict[str, Any]
 ) -> None:

@@ -97,6 +97,38 @@ def test_a_test_runs_in_its_nodes_task_and_only_when_all_it_reads_is_selected() 
     assert without_b["model.p.stg_a"] == ["test.p.unique_a"]
 
 
+def test_a_test_reading_two_nodes_goes_where_it_makes_no_cycle() -> None:
+    """refunds' relationships test makes it wait for orders; a singular test reading both
+    must then run in refunds' task, not in orders' (each would wait for the other)."""
+    node = {"type": "model", "file": "x.sql", "parents": [], "sources": []}
+    graph: dict[str, Any] = {
+        "nodes": {
+            f"model.p.{n}": {**node, "name": n, "fqn": f"p.{n}", "relation": f"dbt.{n}"}
+            for n in ("orders", "refunds")
+        },
+        "tests": {
+            "test.p.a_within_paid": {"name": "a_within_paid", "attached": None,
+                                     "parents": ["model.p.orders", "model.p.refunds"]},
+            "test.p.z_rel": {"name": "z_rel", "attached": "model.p.refunds",
+                             "parents": ["model.p.orders", "model.p.refunds"]},
+        },
+        "selected": ["model.p.orders", "model.p.refunds"],
+    }  # fmt: skip
+    workflow = expand_dbt(
+        Workflow("daily", (Task("dbt", "dbt", "analytics"),)),
+        kind="dbt",
+        node_kind="dbt_node",
+        graph_of=lambda task: (graph, {}),
+        loaders={},
+    )
+    tasks = {t.id: t for t in workflow.tasks}
+    assert tasks["dbt.refunds"].depends_on == ("dbt.orders",)
+    assert tasks["dbt.orders"].depends_on == ()
+    assert homes_of(graph, set(graph["selected"])) == {
+        "model.p.refunds": ["test.p.a_within_paid", "test.p.z_rel"]
+    }
+
+
 def test_loading_podium_does_not_import_dbt() -> None:
     code = (
         "import sys, podium.project, podium.kinds.registry as r; r.all_kinds();"

@@ -78,5 +78,24 @@ def test_init_refuses_to_overwrite_files(tmp_path: Path) -> None:
 
 
 def test_unknown_template_lists_the_templates(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="unknown template 'fancy'; templates: commerce, example"):
+    with pytest.raises(
+        UsageError, match="unknown template 'fancy'; templates: commerce, commerce-dbt, example"
+    ):
         init_project(tmp_path, "fancy")
+
+
+def test_a_template_extending_another_takes_its_files_less_what_it_replaces(
+    tmp_path: Path,
+) -> None:
+    written = init_project(tmp_path, "commerce-dbt")
+    files = {p.relative_to(tmp_path).as_posix() for p in written}
+    # the commerce template's own files, as they are there
+    assert {"podium.yaml", "workflows/forward_orders.yaml", "inbox/retailers/README.md"} <= files
+    commerce = Path(__file__).resolve().parents[2] / "src/podium/templates/commerce"
+    assert (tmp_path / "podium.yaml").read_text() == (commerce / "podium.yaml").read_text()
+    # its models and checks replaced by the dbt project, its daily workflow and README its own
+    assert not any(f.startswith(("models/", "checks/")) for f in files)
+    assert "template.yaml" not in files
+    assert {"dbt/dbt_project.yml", "dbt/models/commerce/orders.sql", "README.md"} <= files
+    assert "dbt: dbt" in (tmp_path / "workflows/daily.yaml").read_text()
+    assert "dbt" in (tmp_path / "README.md").read_text()

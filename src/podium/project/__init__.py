@@ -20,6 +20,8 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 
+import yaml
+
 from podium.core.masking import Masker
 from podium.core.workflow import Project
 from podium.errors import Problem, ProjectError, UsageError
@@ -220,7 +222,7 @@ def init_project(dest: Path, template: str = "example") -> list[Path]:
         raise UsageError(
             f"{dest} already has a podium.yaml; choose an empty folder or remove it first"
         )
-    files = dict(_template_files(source, PurePosixPath()))
+    files = template_files(template)
     clashes = sorted(str(rel) for rel in files if (dest / rel).exists())
     if clashes:
         raise UsageError(f"{dest} already has {', '.join(clashes)}; init would overwrite them")
@@ -254,6 +256,29 @@ def _ignore_state(dest: Path) -> bool:
 def _templates() -> list[str]:
     folder = resources.files("podium") / "templates"
     return sorted(item.name for item in folder.iterdir() if item.is_dir())
+
+
+#: a template's own settings file (never copied): ``extends: OTHER`` takes OTHER's files,
+#: less the paths ``without:`` lists (files or folders), under the template's own
+TEMPLATE_FILE = "template.yaml"
+
+
+def template_files(template: str) -> dict[PurePosixPath, Traversable]:
+    """The files ``podium init --template`` writes: relative path → where it comes from."""
+    source = resources.files("podium") / "templates" / template
+    own = dict(_template_files(source, PurePosixPath()))
+    settings = own.pop(PurePosixPath(TEMPLATE_FILE), None)
+    if settings is None:
+        return own
+    spec = yaml.safe_load(settings.read_text()) or {}
+    base = template_files(str(spec["extends"])) if spec.get("extends") else {}
+    without = [PurePosixPath(p) for p in spec.get("without", ())]
+    kept = {
+        rel: item
+        for rel, item in base.items()
+        if not any(rel == w or w in rel.parents for w in without)
+    }
+    return {**kept, **own}
 
 
 def _template_files(

@@ -39,6 +39,13 @@ STATE_DIR = ".podium/dbt"
 INSTALL_HINT = "dbt is not installed; install podium with it: pip install 'podium[dbt]'"
 _SKIPPED_DIRS = {"target", "logs", "dbt_packages", "dbt_modules", ".git", "__pycache__"}
 BUILT = ("model", "seed", "snapshot")
+#: the var a generated target passes dbt: PostgreSQL's schema_prefix ("" on DuckDB), for a
+#: project's generate_schema_name
+PREFIX_VAR = "podium_schema_prefix"
+#: where warehouse.pii_key is, for a DuckDB generated target, while dbt runs (read by
+#: ``duckdb_pii``, podium's dbt-duckdb plugin)
+PII_KEY_VARIABLE = "PODIUM_DBT_PII_KEY"
+DUCKDB_PLUGIN = "podium.transforms.dbt.duckdb_pii"
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class DbtSetup:
             args += ["--profiles-dir", self.profiles_dir]
         if self.target:
             args += ["--target", self.target]
+        if self.target == GENERATED_TARGET:
+            args += ["--vars", json.dumps({PREFIX_VAR: self.schema_prefix})]
         state = str(self.state_dir)
         return [*args, "--target-path", f"{state}/target", "--log-path", f"{state}/logs"]
 
@@ -192,7 +201,13 @@ def write_profile(root: Path, profile: str, warehouse: Mapping[str, Any]) -> Pat
     elif str(warehouse.get("type", "duckdb")) == "duckdb":
         path = Path(str(warehouse.get("path", DEFAULT_PATH)))
         path = path if path.is_absolute() else root / path
-        output = {"type": "duckdb", "path": str(path), "schema": GENERATED_SCHEMA, "threads": 4}
+        output = {
+            "type": "duckdb",
+            "path": str(path),
+            "schema": GENERATED_SCHEMA,
+            "threads": 4,
+            "plugins": [{"module": DUCKDB_PLUGIN}],  # podium's pii_email()/pii_phone()
+        }
     else:
         raise UsageError(
             f"podium cannot generate a dbt target for a {warehouse.get('type')!r} warehouse;"

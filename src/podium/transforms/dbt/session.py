@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -353,7 +354,7 @@ def run_build(group: Group, batch: Sequence[str], on_event: Callable[[Any], None
     args += ["--no-use-colors"]
     args += ["--indirect-selection", "empty", "--select", *(f"fqn:{f}" for f in chosen)]
     parsed = manifest(setup)
-    with invoke_lock, _warehouse_lock(group):
+    with invoke_lock, _warehouse_lock(group), _pii_key(group):
         try:
             return dbtRunner(manifest=parsed, callbacks=[on_event]).invoke(args)
         finally:
@@ -371,6 +372,37 @@ def _close_duckdb() -> None:
     if env is not None and hasattr(env, "close"):
         env.close()
     DuckDBConnectionManager.close_all_connections()  # type: ignore[no-untyped-call]
+
+
+@contextmanager
+def _pii_key(group: Group) -> Iterator[None]:
+    """warehouse.pii_key handed to the sessions dbt opens, for the invocation's length (a
+    generated target's): on DuckDB to podium's dbt-duckdb plugin, which defines
+    ``pii_email``/``pii_phone`` on each cursor; on PostgreSQL the key's HMAC pads as the
+    session settings ``podium.pii_ipad``/``podium.pii_opad`` (libpq's ``PGOPTIONS``) that
+    the project's macros read. Never in a file, the SQL or dbt's log."""
+    from podium.transforms import pii
+    from podium.transforms.dbt.project import GENERATED_TARGET, PII_KEY_VARIABLE
+
+    key = group.warehouse.get("pii_key") or None
+    if key is None or group.setup.target != GENERATED_TARGET:
+        yield
+        return
+    if str(group.warehouse.get("type", "duckdb")) == "duckdb":
+        name, value = PII_KEY_VARIABLE, str(key)
+    else:
+        inner, outer = pii.pads(str(key))
+        given = os.environ.get("PGOPTIONS", "")
+        name, value = "PGOPTIONS", f"{given} -c podium.pii_ipad={inner} -c podium.pii_opad={outer}"
+    before = os.environ.get(name)
+    os.environ[name] = value.strip()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def _warehouse_lock(group: Group) -> AbstractContextManager[Any]:

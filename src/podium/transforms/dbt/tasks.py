@@ -97,26 +97,41 @@ def node_ids(task_id: str, graph: Mapping[str, Any]) -> dict[str, str]:
 
 
 def tests_of(graph: Mapping[str, Any], chosen: set[str]) -> dict[str, list[str]]:
-    """Selected node → the tests that run in its task."""
+    """Selected node → the tests that run in its task. Tests dbt attaches to a node come
+    first; a test it does not attach then goes where the waits already chosen make no
+    cycle (a test reading ``orders`` and ``refunds`` runs in ``refunds``' task when a
+    ``relationships`` test already makes that one wait for ``orders``)."""
     found: dict[str, list[str]] = {}
-    for uid, test in sorted(graph["tests"].items()):
-        home = test_home(graph, test, chosen)
+    waits: dict[str, set[str]] = {}  # node → the other nodes its tests read
+    ordered = sorted(
+        graph["tests"].items(), key=lambda item: (not item[1].get("attached"), item[0])
+    )
+    for uid, test in ordered:
+        home = test_home(graph, test, chosen, waits)
         if home is not None:
             found.setdefault(home, []).append(uid)
-    return found
+            others = {p for p in test["parents"] if p != home and p in chosen}
+            waits.setdefault(home, set()).update(others)
+    return {home: sorted(tests) for home, tests in found.items()}
 
 
-def test_home(graph: Mapping[str, Any], test: Mapping[str, Any], chosen: set[str]) -> str | None:
+def test_home(
+    graph: Mapping[str, Any],
+    test: Mapping[str, Any],
+    chosen: set[str],
+    waits: Mapping[str, set[str]] | None = None,
+) -> str | None:
     """The node whose task runs ``test``: dbt's attached node, else the one it reads that
-    no other node it reads depends on; None unless every node it reads is selected (as
-    dbt's ``cautious`` indirect selection)."""
+    no other node it reads depends on (through dbt's parents and ``waits``, the nodes
+    other tests already make a node wait for); None unless every node it reads is
+    selected (as dbt's ``cautious`` indirect selection)."""
     reads = [p for p in test["parents"] if p in graph["nodes"]]
     if not reads or any(p not in chosen for p in reads):
         return None
     attached = test.get("attached")
     if attached:
         return str(attached) if attached in chosen else None
-    ancestors = {a for p in reads for a in _ancestors(graph, p)}
+    ancestors = {a for p in reads for a in _ancestors(graph, p, waits or {})}
     sinks = sorted(p for p in reads if p not in ancestors)
     return sinks[0] if sinks else None
 
@@ -132,12 +147,12 @@ def tested_parents(graph: Mapping[str, Any]) -> dict[str, list[str]]:
     return found
 
 
-def _ancestors(graph: Mapping[str, Any], uid: str) -> set[str]:
+def _ancestors(graph: Mapping[str, Any], uid: str, waits: Mapping[str, set[str]]) -> set[str]:
     seen: set[str] = set()
-    stack = list(graph["nodes"].get(uid, {}).get("parents", ()))
+    stack = [*graph["nodes"].get(uid, {}).get("parents", ()), *waits.get(uid, ())]
     while stack:
         p = stack.pop()
         if p not in seen and p in graph["nodes"]:
             seen.add(p)
-            stack.extend(graph["nodes"][p]["parents"])
+            stack.extend([*graph["nodes"][p]["parents"], *waits.get(p, ())])
     return seen
