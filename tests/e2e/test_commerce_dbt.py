@@ -2,7 +2,8 @@
 the daily workflow's ``dbt:`` task against the simulators. Its daily sales equal the
 simulators' ground truth to the cent, and every table it builds equals the one podium's
 own models build from the same raw tables (columns, types and every row), on DuckDB and
-on PostgreSQL; and again three days later, through the incremental models."""
+on PostgreSQL; and, on DuckDB, again three days later through the incremental models (the
+PostgreSQL case builds day 0 only, to keep the suite within CI's time)."""
 
 from __future__ import annotations
 
@@ -79,7 +80,8 @@ def test_the_dbt_template_equals_the_ground_truth_and_podiums_own_models(
     dbt_root = commerce_project(tmp_path / "dbt", sandbox, warehouses[0], "commerce-dbt")
     podium_root = commerce_project(tmp_path / "podium", sandbox, warehouses[1])
     assert not (dbt_root / "models").exists() and (dbt_root / "dbt/dbt_project.yml").is_file()
-    for day in (0, 3):
+    # the incremental models again three days on: on DuckDB (the same SQL runs on both)
+    for day in (0, 3) if warehouses[0]["type"] == "duckdb" else (0,):
         sandbox.advance(timedelta(days=day))
         run = run_daily(dbt_root)
         tasks = {t["id"]: t for t in run["tasks"]}
