@@ -12,7 +12,7 @@ Per warehouse (DuckDB, and PostgreSQL when ``PODIUM_TEST_POSTGRES_URL`` is set):
    refunds landed, deletions), a new day's ad-spend file lands.
 3. Daily run: ``podium run daily`` again, incremental. Timed as a whole (the command:
    process start to exit) and per phase, from the run's own task times: each extract,
-   the models (first model task start → last one's end, their checks included), the
+   the models (last extract's end → last model's end, their checks included), the
    checks (the seconds the checks themselves took, summed), the sync.
 4. Ground truth: after each run, ``marts.daily_sales_by_channel`` must equal, to the cent,
    what the brand says its APIs show as of the clock (``truth(priced_only=True)``, the
@@ -104,6 +104,8 @@ class RunFigures:
     failed: dict[str, str] = field(default_factory=dict)  # task → error
     truth_equal: bool = False
     differences: list[str] = field(default_factory=list)
+    podium_cpu_s: float = 0.0  # CPU seconds of the `podium run` process (user + system)
+    sandbox_cpu_s: float = 0.0  # … and of this process, which serves every simulator
 
 
 @dataclass
@@ -183,6 +185,7 @@ def run_daily(root: Path, sandbox: Sandbox, postgres_url: str) -> RunFigures:
     before = {api: sandbox.server.requests(api) for api in SOURCES}
     spent_before = sandbox.simulator("shopify").spent
     env = {k: v for k, v in os.environ.items() if k != "PODIUM_STORE_URL"}
+    cpu_before = _cpu(resource.RUSAGE_CHILDREN), _cpu(resource.RUSAGE_SELF)
     started = time.perf_counter()
     done = subprocess.run(
         [*PODIUM, "run", "daily", "--json", "--project", str(root)],
@@ -192,6 +195,8 @@ def run_daily(root: Path, sandbox: Sandbox, postgres_url: str) -> RunFigures:
         timeout=6 * 3600,
     )
     seconds = time.perf_counter() - started
+    podium_cpu = _cpu(resource.RUSAGE_CHILDREN) - cpu_before[0]
+    sandbox_cpu = _cpu(resource.RUSAGE_SELF) - cpu_before[1]
     try:
         run: dict[str, Any] = json.loads(done.stdout)
     except json.JSONDecodeError as exc:
@@ -199,6 +204,7 @@ def run_daily(root: Path, sandbox: Sandbox, postgres_url: str) -> RunFigures:
             f"podium run daily exited {done.returncode}: {done.stderr[-2000:]}"
         ) from exc
     figures = RunFigures(seconds, str(run.get("status")), phases=phases(run["tasks"]))
+    figures.podium_cpu_s, figures.sandbox_cpu_s = podium_cpu, sandbox_cpu
     figures.failed = {
         t["id"]: str(t.get("error") or t["status"])
         for t in run["tasks"]
@@ -211,10 +217,16 @@ def run_daily(root: Path, sandbox: Sandbox, postgres_url: str) -> RunFigures:
     return figures
 
 
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def phases(tasks: list[dict[str, Any]]) -> dict[str, float]:
     """Seconds per phase from the tasks' own times (see the module docstring)."""
     found: dict[str, float] = {}
     models: list[tuple[datetime, datetime]] = []
+    extracts: list[datetime] = []
     checks = 0.0
     for task in tasks:
         if not task.get("started_at") or not task.get("finished_at"):
@@ -223,14 +235,17 @@ def phases(tasks: list[dict[str, Any]]) -> dict[str, float]:
         end = datetime.fromisoformat(task["finished_at"])
         if task["id"] in (*SOURCES, *FILES):
             found[f"extract {task['id']}"] = (end - start).total_seconds()
+            extracts.append(end)
         elif task["id"].startswith("models."):
             models.append((start, end))
             checks += sum(float(c["seconds"]) for c in (task["output"] or {}).get("checks", []))
         else:
             found[task["id"]] = (end - start).total_seconds()
     if models:
-        first, last = min(s for s, _ in models), max(e for _, e in models)
-        found["models (checks included)"] = (last - first).total_seconds()
+        # the models' own stretch: from the last extract's end (or the first model's start,
+        # when later) to the last model's end; models on files start early and wait
+        begun = max([min(s for s, _ in models), *extracts])
+        found["models (checks included)"] = (max(e for _, e in models) - begun).total_seconds()
         found["checks"] = checks
     return found
 
@@ -241,7 +256,7 @@ def floor_seconds(
     """The fewest seconds the published limits allow for these requests (None: the API
     limits concurrency, not rate)."""
     if api == "shopify":
-        spent = sandbox.simulator("shopify").spent - spent_before
+        spent = float(sandbox.simulator("shopify").spent) - spent_before
         return max(0.0, spent - SHOPIFY_BUCKET) / SHOPIFY_RESTORE
     if api == "amazon":
         calls = Counter(amazon_operation(method, path) for method, path, _ in log)
@@ -376,7 +391,13 @@ def summary_rows(cases: list[Case], options: Options) -> list[tuple[str, str]]:
     for case in cases:
         label = f"brand day ({options.orders_per_year:,}/yr, {options.days} d, {case.warehouse})"
         first, daily = case.first, case.daily
-        rows.append((f"{label}: first load", f"{first.seconds:.1f} s, {case.orders:,} orders"))
+        rows.append(
+            (
+                f"{label}: first load",
+                f"{first.seconds:.1f} s, {case.orders:,} orders (CPU: podium"
+                f" {first.podium_cpu_s:.1f} s, simulators {first.sandbox_cpu_s:.1f} s)",
+            )
+        )
         for api in SOURCES:
             rows.append((f"{label}: first load {api}", _budget(first, api)))
         verdict = "OK" if daily.seconds <= DAILY_TARGET_S else "MISSED"
@@ -384,6 +405,13 @@ def summary_rows(cases: list[Case], options: Options) -> list[tuple[str, str]]:
             (
                 f"{label}: daily run",
                 f"{daily.seconds:.1f} s (target ≤ {DAILY_TARGET_S:.0f} s: {verdict})",
+            )
+        )
+        rows.append(
+            (
+                f"{label}: daily run CPU",
+                f"podium {daily.podium_cpu_s:.1f} s, simulators {daily.sandbox_cpu_s:.1f} s"
+                f" (of {daily.seconds:.1f} s wall)",
             )
         )
         for phase, seconds in daily.phases.items():
