@@ -35,6 +35,12 @@
    makespan vs the ideal, overhead per task, peak RSS of each process.
 11. dbt (bench/dbt_bench.py): a generated --dbt-models model dbt project on DuckDB, built
    by plain `dbt build`, by podium's dbt task and by one `dbt run --select` process per model.
+12. A large brand's day (bench/brandday.py): the commerce template's daily workflow against
+   the simulators serving a brand of --brandday-orders-per-year orders a year: the first
+   load (seconds, and per source the share of its published API limits' pace), one
+   simulated day, the incremental daily run (seconds vs the 60 s target, per phase), and
+   the warehouse's daily sales equal to the brand's ground truth to the cent after each,
+   on DuckDB and (with PODIUM_TEST_POSTGRES_URL) PostgreSQL.
 
 Figures 1-3 and 7 are the median of --repeat runs measured in this one invocation; loading
 runs each podium case --podium-repeat times, models, load and dask each case once (see
@@ -57,6 +63,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import brandday
 import commerce_models
 import connectors
 import dask_bench
@@ -279,6 +286,7 @@ def main() -> int:
             "syncs",
             "dask",
             "dbt",
+            "brandday",
         ],
         default=None,
     )
@@ -307,6 +315,10 @@ def main() -> int:
     dask_bench.add_arguments(parser, prefix="dask-")
     parser.add_argument("--skip-dbt", action="store_true", help="leave out the dbt benchmark")
     parser.add_argument("--dbt-models", type=int, default=50)
+    parser.add_argument(
+        "--skip-brandday", action="store_true", help="leave out the large brand's day benchmark"
+    )
+    brandday.add_arguments(parser)
     syncs.add_arguments(parser)
     load.add_arguments(parser)
     loading.add_arguments(parser)
@@ -390,6 +402,12 @@ def main() -> int:
     if args.only in (None, "dbt") and not args.skip_dbt:
         dbt_rows, dbt_ok = dbt_bench.run_dbt(args.dbt_models, runs=1)
         rows.extend(dbt_rows)
+    brandday_ok = True
+    if args.only in (None, "brandday") and not args.skip_brandday:
+        options = brandday.options_from(args)
+        cases = brandday.run_brandday(options)
+        rows.extend(brandday.summary_rows(cases, options))
+        brandday_ok = all(case.ok for case in cases)
     if rows:
         width = max(len(name) for name, _ in rows)
         print(f"\n{'benchmark':<{width}}  result")
@@ -403,6 +421,7 @@ def main() -> int:
     failed = failed or not syncs_ok  # a sync target missed
     failed = failed or not dask_ok  # an attempt failed on Dask, or the makespan > 1.15× ideal
     failed = failed or not dbt_ok  # podium's dbt task slower than dbt build, or per-model close
+    failed = failed or not brandday_ok  # a warehouse off the ground truth, or a task failed
     if loads:
         loading.print_report(loads, targets=False)
         failed = failed or bool(loads.failures)

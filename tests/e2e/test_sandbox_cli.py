@@ -50,8 +50,8 @@ def test_a_fixed_start_serves_the_same_brand_on_any_date(tmp_path: Path) -> None
     try:
         state = json.loads((tmp_path / ".podium" / "sandbox.json").read_text())
         # two days (a quarter) before its end, at the first moment without an Amazon change
-        # in the five minutes before (the same brand, so always the same moment)
-        assert state["now"] == "2026-09-07T00:03:55+00:00"
+        # in the two minutes and a second before (the same brand, so always the same moment)
+        assert state["now"] == "2026-09-07T00:00:56+00:00"
     finally:
         assert podium_cli(tmp_path, "sandbox", "stop").code == 0
     wrong = podium_cli(tmp_path, "sandbox", "start", "--start", "1 Sept")

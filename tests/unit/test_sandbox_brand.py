@@ -82,3 +82,38 @@ def test_deleted_orders_leave_the_truth() -> None:
     assert len(brand.deleted_as_of(Channel.DTC, end)) == len(deleted)
     shown = sum(d.orders for d in truth(brand, end, [Channel.DTC]))
     assert shown == len(brand.orders(Channel.DTC)) - len(deleted)
+
+
+def test_a_brand_at_scale_keeps_the_mix_and_unique_ids() -> None:
+    small = BrandConfig(start=EXAMPLE_START, days=3)
+    assert BrandConfig.at_scale("small", start=EXAMPLE_START, days=3) == small
+    assert small.seq_per_day == 1000  # the default brand's ids are what they were
+    large = BrandConfig.at_scale("large", start=EXAMPLE_START, days=3, seed=3)
+    assert round(large.orders_per_year) == 1_000_000
+    share = large.dtc_orders_per_day / large.marketplace_orders_per_day
+    assert share == small.dtc_orders_per_day / small.marketplace_orders_per_day
+    assert large.customers == round(small.customers * 1_000_000 / small.orders_per_year)
+    # a busy day (more than one block of 1,000 ids), with few customers to keep it quick
+    brand = Brand(BrandConfig.at_scale(700_000, start=EXAMPLE_START, days=2, customers=500))
+    for channel in Channel:
+        orders = brand.orders(channel)
+        per_day = max(sum(1 for o in orders if o.created_at.date() == d) for d in
+                      {o.created_at.date() for o in orders})  # fmt: skip
+        if channel is Channel.DTC:
+            assert per_day > 1000  # more than one block of 1,000 ids a day
+        assert len({o.id for o in orders}) == len(orders)
+        assert len({o.number for o in orders}) == len(orders)
+
+
+def test_a_scale_is_a_name_or_orders_a_year() -> None:
+    import argparse
+
+    import pytest
+
+    from podium.sandbox.serve import scale_of
+
+    assert scale_of("large") == "large"
+    assert scale_of("250,000") == scale_of("2.5e5") == 250_000
+    for wrong in ("huge", "0", "-5"):
+        with pytest.raises(argparse.ArgumentTypeError, match="small, large or orders a year"):
+            scale_of(wrong)

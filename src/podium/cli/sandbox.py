@@ -36,6 +36,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help="the generated brand's seed")
     p.add_argument("--days", type=int, default=None, help="days of orders to generate")
     p.add_argument(
+        "--scale",
+        type=_scale,
+        default=None,
+        help="the brand's size: small (default, ~22,000 orders a year), large (1,000,000) or "
+        "orders a year; customers, Amazon, NetSuite and Klaviyo in proportion",
+    )
+    p.add_argument(
         "--start",
         type=_day,
         default=None,
@@ -73,6 +80,7 @@ def _start(args: argparse.Namespace, state_file: Path) -> int:
     cmd = [sys.executable, "-m", "podium.sandbox.serve", "--port", str(args.port)]
     cmd += ["--seed", str(args.seed)] if args.seed is not None else []
     cmd += ["--days", str(args.days)] if args.days is not None else []
+    cmd += ["--scale", str(args.scale)] if args.scale is not None else []
     cmd += ["--start", args.start.isoformat()] if args.start is not None else []
     cmd += ["--fast"] if args.fast else []
     if args.foreground:
@@ -157,3 +165,9 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date like 2026-09-01, got {text!r}") from None
+
+
+def _scale(text: str) -> str | int:
+    from podium.sandbox.serve import scale_of
+
+    return scale_of(text)

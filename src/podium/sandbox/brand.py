@@ -28,6 +28,7 @@ Money is ``Decimal`` with two places; times are aware UTC datetimes.
 
 from __future__ import annotations
 
+import bisect
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,10 @@ PROMO_EVERY_DAYS, PROMO_LENGTH_DAYS = 14, 2
 PROMO_CODE, PROMO_DISCOUNT, PROMO_LIFT = "FALL20", Decimal("0.20"), 1.5
 DEFAULT_LEAD = timedelta(days=14)  # an anchored brand's history goes on this long after now
 EXAMPLE_START = date(2026, 9, 1)  # a fixed start: the same brand on every date
+# Named brand sizes (orders a year across every channel; None: BrandConfig's defaults,
+# about 22,000). ``BrandConfig.at_scale`` keeps the default brand's channel mix and its
+# customers per order at any size.
+SCALES: dict[str, int | None] = {"small": None, "large": 1_000_000}
 
 _FIRST = ("Ada", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lia")
 _LAST = ("Moss", "Nash", "Ortiz", "Park", "Quinn", "Reyes", "Sato", "Tran", "Udall", "Vega")
@@ -245,15 +250,53 @@ class BrandConfig:
     wholesale_orders_per_day: float = 1.5
     customers: int = 1500
     wholesale_accounts: int = 8
+    # How many of a channel's orders one day may number before ids move to the next day's
+    # block: ``order id = day × seq_per_day + i``. 1000 (the small brand's, ids as ever)
+    # unless a channel's busiest day could reach it.
+    seq_per_day: int = field(default=0, compare=True)
     # When the brand was anchored to podium's clock: the moment it was anchored at.
     anchored_at: datetime | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.seq_per_day <= 0:
+            object.__setattr__(self, "seq_per_day", _seq_block(self.busiest_day))
         if self.start is None:
             now = clock.now()
             end = (now + self.lead).date() + timedelta(days=1)
             object.__setattr__(self, "start", end - timedelta(days=self.days))
             object.__setattr__(self, "anchored_at", now)
+
+    @classmethod
+    def at_scale(cls, scale: str | int, **settings: object) -> BrandConfig:
+        """A brand of ``scale`` orders a year (or a name in ``SCALES``), in the default
+        brand's proportions: the same channel mix, customers per order and shape of a day;
+        ``settings`` set any other field (``days``, ``start``, ``seed``)."""
+        orders = SCALES[scale] if isinstance(scale, str) else scale
+        if orders is None:
+            return cls(**settings)  # type: ignore[arg-type]
+        if orders <= 0:
+            raise ValueError(f"a brand's scale is orders a year > 0, not {orders}")
+        factor = orders / cls().orders_per_year
+        sized: dict[str, object] = {
+            "dtc_orders_per_day": cls.dtc_orders_per_day * factor,
+            "marketplace_orders_per_day": cls.marketplace_orders_per_day * factor,
+            "wholesale_orders_per_day": cls.wholesale_orders_per_day * factor,
+            "customers": max(1, round(cls.customers * factor)),
+        }
+        return cls(**{**sized, **settings})  # type: ignore[arg-type]
+
+    @property
+    def orders_per_year(self) -> float:
+        rates = (self.dtc_orders_per_day, self.marketplace_orders_per_day,
+                 self.wholesale_orders_per_day)  # fmt: skip
+        return 365 * sum(rates)
+
+    @property
+    def busiest_day(self) -> int:
+        """The most orders one channel can have on one day (see ``Brand._day``)."""
+        rates = (self.dtc_orders_per_day, self.marketplace_orders_per_day,
+                 self.wholesale_orders_per_day)  # fmt: skip
+        return int(max(rates) * max(WEEKDAY_FACTOR) * PROMO_LIFT * 1.15 + 1)
 
     @property
     def lead(self) -> timedelta:
@@ -441,7 +484,7 @@ class Brand:
     def _order(
         self, channel: Channel, day: int, i: int, created: datetime, promo: bool, rng: random.Random
     ) -> Order:
-        seq = day * 1000 + i
+        seq = day * self.config.seq_per_day + i
         lines = self._lines(channel, rng, promo)
         subtotal = sum((line.gross - line.discount for line in lines), Decimal("0.00"))
         wholesale = channel is Channel.WHOLESALE
@@ -486,10 +529,14 @@ class Brand:
             return None
         if channel is Channel.WHOLESALE:
             return rng.choice(self.wholesale_accounts).id
-        known = [c for c in self.customers if c.created_at <= created] or [self.customers[0]]
+        known = bisect.bisect_right(self._signed_up, created) or 1  # at least the first
         # Most orders come from recent sign-ups, some from long-standing customers.
-        pool = known[-200:] if rng.random() < 0.7 else known
-        return rng.choice(pool).id
+        first = max(0, known - 200) if rng.random() < 0.7 else 0
+        return self.customers[first + rng.randrange(known - first)].id
+
+    @cached_property
+    def _signed_up(self) -> list[datetime]:
+        return [c.created_at for c in self.customers]  # generated in sign-up order
 
     def _refunds(self, order: Order, seq: int, rng: random.Random) -> tuple[Refund, ...]:
         if rng.random() >= REFUND_SHARE[order.channel]:
@@ -551,6 +598,14 @@ def truth(
         DayTruth(day, channel, **values)  # type: ignore[arg-type]
         for (day, channel), values in sorted(cells.items())
     ]
+
+
+def _seq_block(busiest: int) -> int:
+    """1000, or the first power of ten above ``busiest`` orders a day."""
+    block = 1000
+    while block <= busiest:
+        block *= 10
+    return block
 
 
 def _replace(order: Order, **changes: object) -> Order:

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from podium.sandbox.brand import BrandConfig
+from podium.sandbox.brand import SCALES, BrandConfig
 from podium.sandbox.service import SERVED, Sandbox, start_sandbox
 
 
@@ -30,17 +30,32 @@ def state_of(sandbox: Sandbox) -> dict[str, Any]:
     }
 
 
+def scale_of(text: str) -> str | int:
+    """``small``, ``large`` (``SCALES``) or a number of orders a year (``250000``, ``1e6``)."""
+    if text in SCALES:
+        return text
+    try:
+        orders = int(float(text.replace("_", "").replace(",", "")))
+    except ValueError:
+        orders = 0
+    if orders <= 0:
+        names = ", ".join(SCALES)
+        raise argparse.ArgumentTypeError(f"{text!r}: give {names} or orders a year (1000000)")
+    return orders
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m podium.sandbox.serve")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--seed", type=int, default=BrandConfig.seed)
     parser.add_argument("--days", type=int, default=BrandConfig.days)
+    parser.add_argument("--scale", type=scale_of, default="small")
     parser.add_argument("--start", type=date.fromisoformat, default=BrandConfig.start)
     parser.add_argument("--state-file", type=Path, default=None)
     parser.add_argument("--apis", default=",".join(SERVED))
     parser.add_argument("--fast", action="store_true", help="raise Amazon's rate limits")
     args = parser.parse_args(argv)
-    config = BrandConfig(seed=args.seed, days=args.days, start=args.start)
+    config = BrandConfig.at_scale(args.scale, seed=args.seed, days=args.days, start=args.start)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

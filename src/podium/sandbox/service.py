@@ -130,12 +130,15 @@ def starting_now(config: BrandConfig) -> datetime:
 def quiet_now(brand: Brand, at: datetime, apis: Sequence[str]) -> datetime:
     """``at``, or the first moment after it at which a sync sees exactly the brand as of
     that moment: Amazon's getOrders hides the last two minutes' changes, so with Amazon
-    served it is the first moment with no marketplace change in the five minutes before
-    (``quiet_after``; minutes later, not hours). A clock anchored at any hour of the day
-    then still gives syncs that equal the truth."""
+    served it is the first moment with no marketplace change in the two minutes and a
+    second before (``quiet_after``; minutes later for the default brand, within the hour
+    for a large one, whose marketplace changes every half minute and so is almost never
+    quiet for five). A clock anchored at any hour of the day then still gives syncs that
+    equal the truth."""
     if "amazon" not in apis:
         return at
-    quiet: datetime = _module("amazon").quiet_after(brand, at)
+    amazon = _module("amazon")
+    quiet: datetime = amazon.quiet_after(brand, at, amazon.QUIET_WINDOW)
     return quiet
 
 

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from podium.sandbox.amazon.access import RATE_LIMITS
 from podium.sandbox.amazon.app import DEMO_CREDENTIALS, AmazonSimulator, demo_connection
-from podium.sandbox.amazon.render import MARKETPLACE_ID, SETTLEMENT_REPORT_TYPE, quiet_after
+from podium.sandbox.amazon.render import (
+    MARKETPLACE_ID,
+    QUIET_WINDOW,
+    SETTLEMENT_REPORT_TYPE,
+    quiet_after,
+)
 from podium.sandbox.amazon.truth import amazon_truth
 
 __all__ = [
@@ -22,5 +27,6 @@ __all__ = [
     "AmazonSimulator",
     "amazon_truth",
     "demo_connection",
+    "QUIET_WINDOW",
     "quiet_after",
 ]

@@ -339,6 +339,11 @@ def settlement_document(settlement: Settlement, rows: list[list[str]]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+# What a sync that asks for everything up to getOrders' limit (two minutes before now,
+# to the second) needs to see the brand exactly as of now: no change in this window.
+QUIET_WINDOW = timedelta(minutes=2, seconds=1)
+
+
 def quiet_after(brand: Brand, at: datetime, window: timedelta = timedelta(minutes=5)) -> datetime:
     """The first time from ``at`` with no marketplace order change in the ``window`` before
     it: a sync then sees exactly the brand as of that time (getOrders hides the last 2 min)."""
