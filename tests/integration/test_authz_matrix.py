@@ -59,6 +59,8 @@ FILES = {
     "workflows/daily.yaml": """
         name: daily
         params: {days: 1}
+        triggers:
+          - schedule: "0 5 * * *"
         tasks:
           - id: extract
             shell: "echo extracting"
@@ -151,7 +153,6 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/ready"): Rule(None, 200),  # a readiness probe holds no token
     ("GET", "/docs"): Rule(None, 200),
     ("GET", "/docs/oauth2-redirect"): Rule(None, 200),
-    ("GET", "/redoc"): Rule(None, 200),
     ("GET", "/openapi.json"): Rule(None, 200),
     ("GET", "/login"): Rule(None, 200, ok_for=_login_page_for),
     ("POST", "/login"): Rule(None, 403),  # without the log-in form's own token
@@ -168,6 +169,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
         "operator", 200, setup=_fresh_run, json={"failed_only": True}
     ),
     ("POST", "/api/runs/{run_id}/cancel"): Rule("operator", 200),
+    ("POST", "/api/workflows/{name}/pause"): Rule("operator", 200),
+    ("POST", "/api/workflows/{name}/resume"): Rule("operator", 200),
     ("POST", "/api/events"): Rule("operator", 202, json={"name": "matrix", "payload": {}}),
     ("GET", "/api/events"): Rule("viewer", 200),
     ("GET", "/api/webhooks"): Rule("viewer", 200),
@@ -187,6 +190,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/webhooks"): Rule("viewer", 200),
     ("GET", "/webhooks/inbox/{delivery_id}"): Rule("viewer", 200),
     ("POST", "/workflows/{name}/run"): Rule("operator", 303, form={}),
+    ("POST", "/workflows/{name}/pause"): Rule("operator", 303, form={}),
+    ("POST", "/workflows/{name}/resume"): Rule("operator", 303, form={}),
     ("POST", "/runs/{run_id}/retry"): Rule(
         "operator", 303, setup=_fresh_run, form={"failed_only": "1"}
     ),

@@ -195,6 +195,15 @@ MIGRATIONS: list[list[str]] = [
             inflight_at {float} NOT NULL
         )""",
     ],
+    [
+        # a workflow whose schedules do not tick (podium pause / resume); every engine on
+        # the store reads it before firing a schedule
+        """CREATE TABLE paused_workflows (
+            workflow TEXT PRIMARY KEY,
+            paused_at {float} NOT NULL,
+            paused_by TEXT NOT NULL
+        )""",
+    ],
 ]
 
 

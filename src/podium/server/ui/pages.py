@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse
 
 from podium import clock
 from podium.core import events as ev
-from podium.core.workflow import Workflow
-from podium.engine import queries, services
+from podium.core.workflow import ScheduleTrigger, Workflow
+from podium.engine import pauses, queries, services
 from podium.errors import UsageError
 from podium.server.ui import dag
 from podium.server.ui.context import PageNumber, Ui, Viewer
@@ -22,6 +22,10 @@ from podium.server.ui.render import segment
 from podium.server.ui.views import assets_page, events_page, workflows_page
 
 RECENT_RUNS = 10
+WORKFLOW_NOTICES = {
+    "paused": "Schedules paused: they will not start runs until resumed.",
+    "resumed": "Schedules resumed; ticks missed meanwhile follow the schedule's catch-up.",
+}
 
 
 def add_pages(router: APIRouter, ui: Ui) -> None:
@@ -36,7 +40,12 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
 
     @router.get("/workflows/{name}", response_class=HTMLResponse)
     def workflow(
-        request: Request, name: str, who: Viewer, run: str = "", fragment: bool = False
+        request: Request,
+        name: str,
+        who: Viewer,
+        run: str = "",
+        fragment: bool = False,
+        notice: str = "",
     ) -> HTMLResponse:
         wf = services.workflow_named(ui.project, name)
         recent = queries.list_runs(ui.db, workflow=wf.name, limit=RECENT_RUNS)
@@ -60,6 +69,9 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
             "next": next_ticks(wf, clock.now()),
             "params": param_fields(wf),
             "fixed_run": bool(run),
+            "scheduled": any(isinstance(t, ScheduleTrigger) for t in wf.triggers),
+            "paused": pauses.paused_workflows(ui.db).get(wf.name),
+            "notice": WORKFLOW_NOTICES.get(notice, ""),
         }
         template = "_workflow_live.html" if fragment else "workflow.html"
         return ui.pages.respond(template, request, context, fragment=fragment)
