@@ -14,8 +14,8 @@ from podium import clock
 from podium.core import events as ev
 from podium.core.workflow import ScheduleTrigger, Workflow
 from podium.engine import pauses, queries, services
-from podium.errors import UsageError
-from podium.server.ui import dag
+from podium.errors import NotFoundError, UsageError
+from podium.server.ui import dag, lineage
 from podium.server.ui.context import PageNumber, Ui, Viewer
 from podium.server.ui.describe import describe_trigger, next_ticks
 from podium.server.ui.render import segment
@@ -81,6 +81,28 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
         found = assets_page(ui.db, name=name, number=page, now=clock.time())
         context = {"principal": who, "nav": "assets", "page": found, "name": name}
         return ui.pages.respond("assets.html", request, context)
+
+    @router.get("/lineage", response_class=HTMLResponse)
+    def lineage_page(request: Request, who: Viewer) -> HTMLResponse:
+        drawing = lineage.lineage_drawing(ui.db, ui.project, now=clock.time())
+        context = {"principal": who, "nav": "lineage", "drawing": drawing}
+        return ui.pages.respond("lineage.html", request, context)
+
+    @router.get("/assets/{name:path}", response_class=HTMLResponse)
+    def asset(request: Request, name: str, who: Viewer, notice: str = "") -> HTMLResponse:
+        found = lineage.asset_details(ui.db, ui.project, name, now=clock.time())
+        if found["latest"] is None and not found["producers"] and found["model"] is None:
+            raise NotFoundError(
+                f"no asset named {name!r}: nothing produced or loads it; see /assets"
+            )
+        context = {
+            "principal": who,
+            "nav": "assets",
+            "asset": found,
+            "now": clock.time(),
+            "notice": "Build started." if notice == "built" else "",
+        }
+        return ui.pages.respond("asset.html", request, context)
 
     @router.get("/events", response_class=HTMLResponse)
     def events(
