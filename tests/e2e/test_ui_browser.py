@@ -278,3 +278,63 @@ def test_see_a_late_task_marked(served: tuple[Project, Up], page: Any) -> None:
         re.compile(r"\bis-incomplete\b")
     )
     shot(page, "10-late-task-on-graph")
+
+
+def test_graph_labels_fit_their_boxes_and_the_timeline_fills_the_page(
+    served: tuple[Project, Up], page: Any
+) -> None:
+    _, up = served
+    (run,) = up.runs(workflow="hello", status="succeeded")
+    page.goto(f"{up.url}/runs/{run['run_id']}")
+    cut = page.evaluate(
+        """() => [...document.querySelectorAll('svg.dag g.node')].filter(g =>
+             g.querySelector('text.label').getComputedTextLength() + 14 >
+             Number(g.querySelector('rect.box').getAttribute('width'))).length"""
+    )
+    assert cut == 0, "a graph label does not fit its box"
+    widths = page.evaluate(
+        """() => { const svg = document.querySelector('svg.gantt');
+             return [svg.getBoundingClientRect().width, svg.parentElement.clientWidth]; }"""
+    )
+    assert widths[0] >= 0.9 * (widths[1] - 20), f"the timeline uses {widths[0]} of {widths[1]}px"
+    shot(page, "11-run-page-wide-timeline")
+
+
+def test_pages_fit_a_phone(served: tuple[Project, Up], browser: Any) -> None:
+    _, up = served
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    tab = context.new_page()
+    try:
+        (run,) = up.runs(workflow="hello", status="succeeded")
+        for name, path in [
+            ("12-phone-workflows", "/"),
+            ("13-phone-run", f"/runs/{run['run_id']}"),
+            ("14-phone-lineage", "/lineage"),
+        ]:
+            tab.goto(up.url + path)
+            overflow = tab.evaluate(
+                "() => document.documentElement.scrollWidth - window.innerWidth"
+            )
+            assert overflow <= 0, f"{path} is {overflow}px wider than a phone"
+            links = tab.locator("header.top nav a")
+            for i in range(links.count()):
+                box = links.nth(i).bounding_box()
+                assert box is not None and box["x"] + box["width"] <= 375, path
+            shot(tab, name)
+    finally:
+        context.close()
+
+
+def test_pause_a_schedule_and_open_the_docs_offline(served: tuple[Project, Up], page: Any) -> None:
+    _, up = served
+    page.goto(f"{up.url}/workflows/hello")
+    page.click("#pause")
+    page.wait_for_url(re.compile(r"/workflows/hello\?notice=paused$"))
+    expect(page.locator("#paused")).to_have_text("schedules paused")
+    shot(page, "15-workflow-paused")
+    page.click("#resume")
+    expect(page.locator("#pause")).to_be_visible()
+    page.route(re.compile(r"^(?!http://127\.0\.0\.1).*"), lambda route: route.abort())
+    page.goto(f"{up.url}/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("podium", timeout=LIVE)
+    shot(page, "16-api-docs-offline")
