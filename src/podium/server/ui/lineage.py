@@ -50,9 +50,28 @@ def _graph(project: Project, seen: Mapping[str, Any]) -> dict[str, list[str]]:
     return {node: [d for d in deps if d in edges] for node, deps in edges.items()}
 
 
-def late_connections(project: Project, assets: list[dict[str, Any]]) -> set[str]:
-    """The connections whose extract tasks an incomplete asset names as late."""
-    late_tasks = {t for a in assets if not a["complete"] for t in a["late_sources"]}
+#: how far back a late source and a restated asset stay marked on the graph
+RECENT = 48 * 3600.0
+
+
+def _recently_late(db: Database, now: float) -> tuple[set[str], set[str]]:
+    """The tasks that ran late, and the assets built incomplete, in the last ``RECENT``."""
+    rows = db.read().fetchall(
+        "SELECT type, task_id, payload FROM events WHERE type IN ('TaskLate', 'AssetUpdated')"
+        " AND at >= ? ORDER BY seq DESC LIMIT 20000",
+        (now - RECENT,),
+    )
+    tasks, assets = set(), set()
+    for kind, task_id, payload in rows:
+        if kind == "TaskLate":
+            tasks.add(str(task_id))
+        elif '"incomplete": true' in payload or '"incomplete":true' in payload:
+            assets.add(str(json.loads(payload).get("asset")))
+    return tasks, assets
+
+
+def late_connections(project: Project, late_tasks: set[str]) -> set[str]:
+    """The connections loaded by extract tasks among ``late_tasks``."""
     found = set()
     for wf in project.workflows.values():
         for task in wf.tasks:
@@ -65,29 +84,37 @@ def lineage_drawing(db: Database, project: Project, *, now: float) -> dag.Drawin
     assets = queries.assets(db, now=now)
     seen = {str(a["asset"]): a for a in assets}
     edges = _graph(project, seen)
-    late = late_connections(project, assets)
-    marks = {node: _mark(node, seen.get(node), late) for node in edges}
+    late_tasks, restated = _recently_late(db, now)
+    late_tasks |= {t for a in assets if not a["complete"] for t in a["late_sources"]}
+    late = late_connections(project, late_tasks)
+    marks = {node: _mark(node, seen.get(node), late, restated) for node in edges}
     return dag.draw(edges, marks)
 
 
-def _mark(node: str, asset: Mapping[str, Any] | None, late: set[str]) -> dag.TaskMark:
+def _mark(
+    node: str, asset: Mapping[str, Any] | None, late: set[str], restated: set[str]
+) -> dag.TaskMark:
     if node.startswith(SOURCE):
         name = node.removeprefix(SOURCE)
         if name in late:
-            return dag.TaskMark("late", late=True, sub="source · late", kind="source")
+            return dag.TaskMark("late", late=True, sub="source · ran late", kind="source")
         return dag.TaskMark("source", sub="source", kind="source")
     if node.startswith(SYNC):
         return dag.TaskMark("sync", sub="sync", kind="sync")
     kind = "raw" if node.startswith("raw_") else "mart" if node.startswith("marts.") else "model"
     href = f"/assets/{segment(node)}"
+    if kind == "raw" and node.split(".", 1)[0].removeprefix("raw_") in late:
+        return dag.TaskMark("late", late=True, sub="raw · landed late", kind=kind, href=href)
     if asset is None:
         return dag.TaskMark("none", sub=f"{kind} · never built", kind=kind, href=href)
     rows = asset["stats"].get("rows")
     counted = f" · {rows:,} rows" if isinstance(rows, int) else ""
     if not asset["complete"]:
-        return dag.TaskMark("incomplete", incomplete=True, sub=kind + counted, kind=kind, href=href)
+        return dag.TaskMark(
+            "incomplete", incomplete=True, sub=f"{kind} · incomplete{counted}", kind=kind, href=href
+        )
     stale = asset["age_seconds"] > STALE_AFTER
-    status = "stale" if stale else "fresh"
+    status = "stale" if stale else "restated" if node in restated else "fresh"
     return dag.TaskMark(status, sub=f"{kind} · {status}{counted}", kind=kind, href=href)
 
 
