@@ -72,9 +72,34 @@ def report(ctx):
     return {"late": list(ctx.late_upstreams)}
 """
 
+SALES_CSV = "id,store,total,note\n" + "".join(
+    f"{i},store-{i % 3},{-i if i % 4 == 0 else i * 10},a long free-text note that goes on {i}\n"
+    for i in range(1, 13)
+)
 FILES = {
     "podium.yaml": "store: sqlite:///.podium/state.db\n"
-    'connections:\n  shop:\n    token: "${SHOP_TOKEN}"\n',
+    "warehouse:\n  type: duckdb\n"
+    'connections:\n  shop:\n    token: "${SHOP_TOKEN}"\n'
+    "  retailers:\n    type: files\n    path: inbox\n"
+    "    streams:\n      sales: {pattern: '*.csv', primary_key: [id]}\n",
+    "inbox/sales.csv": SALES_CSV,
+    "models/shop/sales.sql": "select id, store, total, note from raw_retailers.sales",
+    "models/shop/sales.yaml": """
+        checks:
+          - {kind: sql, name: no_negative_totals_in_the_sales_of_every_store_and_day,
+             model: shop.sales,
+             sql: "select id, store, total, note from shop.sales where total < 0"}
+    """,
+    "workflows/sales.yaml": """
+        name: sales
+        triggers:
+          - schedule: "0 6 * * *"
+        tasks:
+          - id: retailers
+            extract: retailers
+          - id: models
+            transform: shop
+    """,
     "pipeline/__init__.py": "",
     "pipeline/tasks.py": TASKS_PY,
     "workflows/hello.yaml": """
@@ -338,3 +363,41 @@ def test_pause_a_schedule_and_open_the_docs_offline(served: tuple[Project, Up], 
     page.goto(f"{up.url}/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("podium", timeout=LIVE)
     shot(page, "16-api-docs-offline")
+
+
+def test_a_failed_check_shows_its_rows_and_the_lineage_its_path(
+    served: tuple[Project, Up], page: Any
+) -> None:
+    _, up = served
+    run_id = run_now(page, up, "sales")
+    expect(page.locator("#run-status")).to_have_attribute("data-state", "failed", timeout=LIVE)
+    rows = page.locator("details.failing-rows")
+    expect(rows).to_contain_text("3 failing rows")
+    expect(rows.locator("table.sample tbody tr")).to_have_count(3)
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the run page with checks is {overflow}px too wide"
+    shot(page, "17-failed-check-rows")
+
+    page.goto(f"{up.url}/runs/{run_id}/tasks/models.shop.sales")
+    expect(page.locator("#logs")).to_contain_text("1 check(s) failed")
+    assert "Traceback" not in page.locator("#logs").inner_text()
+    shot(page, "18-failed-check-log")
+
+    page.goto(f"{up.url}/assets")
+    expect(page.locator('tr[data-asset="raw_retailers.sales"] td:nth-child(5)')).to_have_text("12")
+    page.goto(f"{up.url}/lineage")
+    for node in ("source:retailers", "raw_retailers.sales", "shop.sales"):
+        expect(page.locator(f'svg.dag g.node[data-task="{node}"]')).to_be_visible()
+    shot(page, "19-lineage")
+    page.click('svg.dag g.node[data-task="shop.sales"] a')
+    page.wait_for_url(re.compile(r"/assets/shop\.sales$"))
+    # its task failed on the check: no update recorded, the check's result is
+    expect(page.locator("table.asset-checks")).to_contain_text("failed")
+    expect(page.locator("#build")).to_be_visible()
+    shot(page, "20-asset-page")
+    page.goto(f"{up.url}/assets/raw_retailers.sales")
+    history = page.locator("table.asset-history tbody tr")
+    expect(history).to_have_count(1)
+    expect(history).to_contain_text(run_id)
+    expect(page.locator("#asset-facts")).to_contain_text("12")
+    shot(page, "21-raw-asset-page")

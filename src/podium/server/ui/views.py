@@ -165,7 +165,8 @@ def checks_of(
     found = []
     for task, payload in rows:
         data = json.loads(payload)
-        sample = samples.get((task, str(data.get("check"))), [])
+        sample = data.get("sample") or samples.get((task, str(data.get("check"))), [])
+        sample = [row for row in sample if isinstance(row, dict)]
         columns = list(sample[0]) if sample else []
         found.append({"task_id": task, **data, "sample": sample, "columns": columns})
     return found
