@@ -1,7 +1,10 @@
 """The web UI in headless Chromium (Debian's ``/usr/bin/chromium``) against a real
 ``podium up``: open it, start a run with a param from the "Run now" form and watch it
 finish without reloading, open a task's logs, retry a run's failed tasks with the button,
-and see a late task marked on the run page and on the graph.
+see a late task marked on the run page and on the graph; pause a schedule; open /docs
+with every request off this machine refused; a real extract → model → failing check with
+its failing rows, lineage and asset pages and the *Build* button; and the pages at phone
+width.
 
 Screenshots of every step go to ``$PODIUM_TEST_ARTIFACTS/ui/`` (default
 ``tests/artifacts/ui/``, which git ignores).
@@ -173,9 +176,9 @@ def page(browser: Any) -> Iterator[Any]:
     assert errors == [], errors
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, *, full_page: bool = True) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
 
 
 def stays_put(page: Any) -> None:
@@ -362,7 +365,7 @@ def test_pause_a_schedule_and_open_the_docs_offline(served: tuple[Project, Up], 
     page.route(re.compile(r"^(?!http://127\.0\.0\.1).*"), lambda route: route.abort())
     page.goto(f"{up.url}/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("podium", timeout=LIVE)
-    shot(page, "16-api-docs-offline")
+    shot(page, "16-api-docs-offline", full_page=False)
 
 
 def test_a_failed_check_shows_its_rows_and_the_lineage_its_path(
@@ -401,3 +404,9 @@ def test_a_failed_check_shows_its_rows_and_the_lineage_its_path(
     expect(history).to_contain_text(run_id)
     expect(page.locator("#asset-facts")).to_contain_text("12")
     shot(page, "21-raw-asset-page")
+    page.click("#build")  # the load alone: the model that reads it is not needed
+    page.wait_for_url(re.compile(r"/runs/\w+\?notice=started$"))
+    expect(page.locator("#run-status")).to_have_attribute("data-state", "succeeded", timeout=LIVE)
+    expect(page.locator("table.tasks tbody tr")).to_have_count(1)
+    expect(page.locator('tr[data-task="retailers"]')).to_be_visible()
+    expect(page.locator("dd.trigger-info")).to_contain_text("Build raw_retailers.sales")

@@ -13,9 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from podium.core.workflow import Workflow
-from podium.engine import pauses, services
-from podium.errors import UsageError
-from podium.server.ui import lineage
+from podium.engine import builds, pauses, services
 from podium.server.ui.context import Operator, Ui
 from podium.server.ui.pages import display_value
 from podium.server.ui.render import Pages, segment
@@ -52,19 +50,10 @@ def add_actions(router: APIRouter, ui: Ui) -> None:
 
     @router.post("/assets/{name:path}/build")
     async def build(name: str, who: Operator) -> RedirectResponse:
-        """Runs the workflow whose task produces (or loads) the asset: the whole workflow,
-        so everything the asset needs is built first."""
-        producers = lineage.producers(ui.project, name)
-        if not producers:
-            raise UsageError(f"no workflow task produces or loads {name!r}; nothing to build")
-        workflow, _task = producers[0]
         run_id = await run_in_threadpool(
-            services.start_run,
-            ui.db,
-            ui.project,
-            workflow,
-            {},
-            trigger={"type": "ui", "user": who.name, "asset": name},
+            lambda: builds.build_asset(
+                ui.db, ui.project, name, trigger={"type": "ui", "user": who.name}
+            )
         )
         ui.wake()
         return _to_run(run_id, "started")

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from podium.core.workflow import Project
-from podium.engine import queries
+from podium.engine import builds, queries
 from podium.server.ui import dag
 from podium.server.ui.render import segment
 from podium.store.database import Database
@@ -197,11 +197,4 @@ def _check_results(db: Database, names: list[str]) -> dict[str, dict[str, Any]]:
 
 def producers(project: Project, name: str) -> list[tuple[str, str]]:
     """(workflow, task) pairs whose task produces or loads ``name``."""
-    found = []
-    dataset = name.split(".", 1)[0]
-    for wf in project.workflows.values():
-        for task in wf.tasks:
-            loads = task.kind == "extract" and dataset == f"raw_{task.target}"
-            if name in task.produces or loads:
-                found.append((wf.name, task.id))
-    return found
+    return [(wf.name, task.id) for wf, task in builds.producers(project, name)]
