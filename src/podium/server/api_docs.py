@@ -29,6 +29,7 @@ def add_api_docs(app: FastAPI) -> None:
             swagger_css_url=SWAGGER_CSS,
             swagger_favicon_url="data:,",
             oauth2_redirect_url=OAUTH2_REDIRECT,
+            swagger_ui_parameters={"validatorUrl": None},  # no badge from swagger.io
         )
 
     @app.get(OAUTH2_REDIRECT, include_in_schema=False)
