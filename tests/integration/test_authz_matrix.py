@@ -67,6 +67,7 @@ FILES = {
           - id: load
             shell: "echo loading"
             depends_on: [extract]
+            produces: [marts.report]
     """,
 }
 
@@ -137,6 +138,10 @@ def _fresh_delivery(world: World) -> dict[str, Any]:
     return {"inbox_id": delivery, "delivery_id": delivery}
 
 
+def _asset(world: World) -> dict[str, Any]:
+    return {"name": "marts.report"}  # what daily's load task produces
+
+
 def _static_file(world: World) -> dict[str, Any]:
     from podium.server.ui.static import static_files
 
@@ -191,6 +196,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/webhooks/inbox/{delivery_id}"): Rule("viewer", 200),
     ("POST", "/workflows/{name}/run"): Rule("operator", 303, form={}),
     ("POST", "/workflows/{name}/pause"): Rule("operator", 303, form={}),
+    ("GET", "/lineage"): Rule("viewer", 200),
+    ("GET", "/assets/{name:path}"): Rule("viewer", 200, setup=_asset),
+    ("POST", "/assets/{name:path}/build"): Rule("operator", 303, setup=_asset, form={}),
     ("POST", "/workflows/{name}/resume"): Rule("operator", 303, form={}),
     ("POST", "/runs/{run_id}/retry"): Rule(
         "operator", 303, setup=_fresh_run, form={"failed_only": "1"}
