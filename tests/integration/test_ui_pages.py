@@ -727,7 +727,7 @@ def test_pause_and_resume_from_the_page_and_the_api(site: Site) -> None:
     assert resumed.json() == {"workflow": "daily", "paused": False, "changed": True}
     assert 'id="pause"' in site.get("/workflows/daily").text
     refused = site.http.post("/api/workflows/evil/pause", headers={"X-CSRF-Token": token})
-    assert refused.status_code == 400 and "no schedule trigger" in refused.json()["error"]
+    assert refused.status_code == 409 and "no schedule trigger" in refused.json()["error"]
 
 
 def test_lineage_and_asset_pages(site: Site) -> None:

@@ -12,7 +12,7 @@ import pytest
 from podium.core.status import Catchup
 from podium.core.workflow import ScheduleTrigger, Task, Workflow
 from podium.engine import pauses
-from podium.errors import NotFoundError, UsageError
+from podium.errors import ConflictError, NotFoundError
 from podium.testing import ManualExecutor
 
 HOUR = 3600.0
@@ -73,7 +73,7 @@ def test_a_paused_schedule_does_not_tick_and_resume_follows_its_catchup(
 def test_only_a_scheduled_workflow_can_be_paused(make_harness: Any) -> None:
     manual = Workflow("manual", (Task("t", "shell", "echo"),))
     h = make_harness(hourly(Catchup.NONE), manual)
-    with pytest.raises(UsageError, match="'manual' has no schedule trigger"):
+    with pytest.raises(ConflictError, match="'manual' has no schedule trigger"):
         pauses.pause_workflow(h.db, h.project, "manual", by="alice")
     with pytest.raises(NotFoundError, match="did you mean 'hourly'"):
         pauses.resume_workflow(h.db, h.project, "hourlyy")

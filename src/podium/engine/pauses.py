@@ -15,7 +15,7 @@ from typing import Any
 
 from podium import clock
 from podium.core.workflow import Project, ScheduleTrigger, Workflow
-from podium.errors import UsageError
+from podium.errors import ConflictError
 from podium.store.database import Database, Tx
 
 
@@ -24,7 +24,7 @@ def _scheduled(project: Project, name: str) -> Workflow:
 
     wf = workflow_named(project, name)
     if not any(isinstance(t, ScheduleTrigger) for t in wf.triggers):
-        raise UsageError(
+        raise ConflictError(
             f"workflow {wf.name!r} has no schedule trigger, so there is nothing to pause;"
             " its other triggers keep starting runs"
         )

@@ -261,7 +261,7 @@ def create_app(
     @app.post(
         "/api/workflows/{name}/pause",
         response_model=None,
-        responses={**answers(PausedOut), **guarded(400, 404)},
+        responses={**answers(PausedOut), **guarded(404, 409)},
     )
     def pause(
         name: str, who: Annotated[Principal, Depends(auth.require("operator"))]
@@ -273,7 +273,7 @@ def create_app(
         "/api/workflows/{name}/resume",
         dependencies=operator,
         response_model=None,
-        responses={**answers(PausedOut), **guarded(400, 404)},
+        responses={**answers(PausedOut), **guarded(404, 409)},
     )
     def resume(name: str) -> dict[str, Any]:
         changed = pauses.resume_workflow(db, project, name)
