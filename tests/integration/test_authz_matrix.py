@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+import yaml
 from fastapi.routing import APIRoute
 from starlette.routing import Mount, Route
 
@@ -152,6 +153,13 @@ def _login_page_for(actor: Actor) -> int:
     return 303 if actor.via == "session" else 200  # logged in already: sent on to ?next
 
 
+_DAILY_TEXT = textwrap.dedent(FILES["workflows/daily.yaml"]).lstrip("\n")
+_DAILY_EDIT = {
+    "file": "workflows/daily.yaml",
+    "document": yaml.safe_load(_DAILY_TEXT),
+    "sha256": hashlib.sha256(_DAILY_TEXT.encode()).hexdigest(),
+}
+
 ROUTES: dict[tuple[str, str], Rule] = {
     # public
     ("GET", "/api/health"): Rule(None, 200),
@@ -181,6 +189,16 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/webhooks"): Rule("viewer", 200),
     ("GET", "/api/webhooks/{inbox_id}"): Rule("viewer", 200),
     ("POST", "/api/webhooks/{inbox_id}/replay"): Rule("operator", 200, setup=_fresh_delivery),
+    # the workflow builder: viewers read, operators save (the same bytes: repeatable)
+    ("GET", "/api/builder/schema"): Rule("viewer", 200),
+    ("GET", "/api/builder/pickers"): Rule("viewer", 200),
+    ("GET", "/api/builder/files"): Rule("viewer", 200),
+    ("GET", "/api/builder/files/{name}"): Rule("viewer", 200),
+    ("GET", "/api/builder/saves"): Rule("viewer", 200),
+    ("POST", "/api/builder/validate"): Rule("viewer", 200, json=_DAILY_EDIT),
+    ("POST", "/api/builder/diff"): Rule("viewer", 200, json=_DAILY_EDIT),
+    ("POST", "/api/builder/next-times"): Rule("viewer", 200, json={"schedule": "0 5 * * *"}),
+    ("POST", "/api/builder/save"): Rule("operator", 200, json=_DAILY_EDIT),
     # Prometheus scrapes with a viewer's token; refused like the JSON API
     ("GET", "/metrics"): Rule("viewer", 200),
     # the UI
@@ -194,6 +212,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/events"): Rule("viewer", 200),
     ("GET", "/webhooks"): Rule("viewer", 200),
     ("GET", "/webhooks/inbox/{delivery_id}"): Rule("viewer", 200),
+    ("GET", "/builder"): Rule("viewer", 200),
+    ("GET", "/builder/{name}"): Rule("viewer", 200),
     ("POST", "/workflows/{name}/run"): Rule("operator", 303, form={}),
     ("POST", "/workflows/{name}/pause"): Rule("operator", 303, form={}),
     ("GET", "/lineage"): Rule("viewer", 200),

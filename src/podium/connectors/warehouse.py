@@ -18,11 +18,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from podium.connectors.destinations.base import Destination
 from podium.plugins import Plugins, load_plugins
 from podium.settings.describe import Option, Settings
+
+if TYPE_CHECKING:  # the destinations import DuckDB: only when a load opens one
+    from podium.connectors.destinations.base import Destination
 
 DEFAULT_PATH = ".podium/warehouse.duckdb"
 _PII_KEY = Option(

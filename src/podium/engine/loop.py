@@ -151,6 +151,8 @@ class Engine:
         self.triggers = Triggers(project, self.graphs, fire_schedules=scope_root is None)
         #: called after each commit with the events it recorded (progress, UI, notifiers)
         self.on_events: Callable[[list[Event]], None] | None = None
+        #: called at housekeeping: the project when it was reloaded (``podium up``)
+        self.reload: Callable[[], Project | None] | None = None
 
     # -- life cycle ----------------------------------------------------------------
     def start(self, what: str = "engine") -> None:
@@ -186,6 +188,15 @@ class Engine:
             pass  # a stale row of a stopped engine; its leases expire as any dead one's
         if self._lock:
             self._lock.release()
+
+    def adopt(self, project: Project) -> None:
+        """Runs ``project`` from now on (reloaded after its workflow files changed): what
+        the engine derived from the old one is derived again; runs under way go on."""
+        self.project = project
+        self.graphs = Graphs(project.workflows)
+        self.jobs = Jobs(project, self.graphs, self.db.mask)
+        self.triggers = Triggers(project, self.graphs, fire_schedules=self.scope_root is None)
+        self.db.mask.add(*project.secrets)
 
     def poke(self) -> None:
         """Something changed in the store: wake up and look (thread-safe)."""
@@ -260,6 +271,10 @@ class Engine:
             self._poked or tick_due or now - self._last_housekeeping >= self.settings.poll_interval
         )
         self._poked = False
+        if housekeeping and self.reload is not None and not self._draining:
+            reloaded = self.reload()
+            if reloaded is not None:
+                self.adopt(reloaded)
         self._cancels = s.cancels
         try:
             with self.db.transaction() as tx:
@@ -488,7 +503,8 @@ class Engine:
 
     # -- claiming --------------------------------------------------------------------
     def _claim(self, j: Journal) -> list[Job]:
-        wanted = min(self.executor.slots() or self.settings.workers, self.settings.workers)
+        slots = self.executor.slots()  # none while a cluster's scheduler is away
+        wanted = self.settings.workers if slots is None else min(slots, self.settings.workers)
         room = wanted - sum(1 for t in self._inflight.values() if not t.child_run)
         if room <= 0:
             return []

@@ -25,8 +25,9 @@ class Executor(Protocol):
     def shutdown(self, wait: bool) -> None: ...
 
     def slots(self) -> int | None:
-        """How many attempts it wants at once (a Dask cluster: twice its threads), which the
-        engine's ``workers`` setting caps; None: ``workers``."""
+        """How many attempts it wants at once (a Dask cluster: twice its threads; none while
+        its scheduler is away), which the engine's ``workers`` setting caps; None:
+        ``workers``."""
 
 
 def make_executor(settings: EngineSettings, root: str, log_sink: LogSink) -> Executor:

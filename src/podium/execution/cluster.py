@@ -31,10 +31,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ from podium.execution.worker import LOGS, STARTED, run_attempt
 logger = logging.getLogger("podium.executor.dask")
 _RECENT = 10_000  # finished attempts whose late log lines are still taken
 _CAPACITY_EVERY = 2.0  # seconds between looks at the cluster's size
+_BACKOFF_MAX = 30.0  # seconds between tries to reach a scheduler that stays away
 
 
 def dask_key(key: Key) -> str:
@@ -60,8 +60,6 @@ class DaskExecutor:
         settings: DaskSettings,
         root: str,
         log_sink: LogSink,
-        *,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         try:
             import dask
@@ -71,7 +69,8 @@ class DaskExecutor:
                 "executor dask needs Dask's distributed package: pip install 'podium[dask]'"
             ) from None
         distributed: Any = _distributed  # untyped: its calls checked by the tests
-        self.settings, self._sink, self._clock = settings, log_sink, clock
+        self._distributed = distributed
+        self.settings, self._sink = settings, log_sink
         self._root = Path(root)
         self._cluster: Any = None
         self.client: Any
@@ -104,9 +103,18 @@ class DaskExecutor:
         self._packer = Packer(self._root) if settings.ship != "never" else None
         self._shipped: tuple[str, Any] = ("", None)  # version, scattered future of the zip
         self._cancelling: set[Key] = set()  # attempts this engine stopped
-        self._capacity = (float("-inf"), 0)
+        self._threads = 0  # the cluster's threads, as last seen by the looker
+        self._outage = 0  # failed looks in a row
+        self._closing = threading.Event()
+        self._queued: set[Key] = set()  # handed over by the engine, not yet submitted
+        self._outbox: queue.SimpleQueue[tuple[Job, Done] | None] = queue.SimpleQueue()
         self.client.subscribe_topic(LOGS, self._on_log)
         self.client.subscribe_topic(STARTED, self._on_started)
+        # Both talk to the scheduler, which may be away: never on the engine loop's thread,
+        # so a scheduler outage cannot hold up a step (and with it lease renewal).
+        self._look()
+        for target, name in ((self._hand_over, "submit"), (self._keep_looking, "capacity")):
+            threading.Thread(target=target, name=f"podium-dask-{name}", daemon=True).start()
 
     @property
     def scheduler_address(self) -> str:
@@ -114,6 +122,26 @@ class DaskExecutor:
 
     # -- the Executor protocol ---------------------------------------------------------
     def submit(self, job: Job, done: Done) -> None:
+        with self._guard:
+            self._queued.add(job.key)
+        self._outbox.put((job, done))
+
+    def _hand_over(self) -> None:
+        """Submits jobs in the order the engine gave them, on a thread of its own: shipping
+        a new version of the code waits for the workers to take it."""
+        while (item := self._outbox.get()) is not None:
+            job, done = item
+            with self._guard:
+                dropped = job.key in self._cancelling
+                if dropped:  # cancelled before it reached the cluster
+                    self._queued.discard(job.key)
+                    self._cancelling.discard(job.key)
+            if dropped:
+                done(JobResult(job.key, False, error="cancelled", retryable=True))
+            else:
+                self._submit(job, done)
+
+    def _submit(self, job: Job, done: Done) -> None:
         try:
             version, code = self._code()
             resources = self.settings.resources.get(job.pool or "")
@@ -130,24 +158,38 @@ class DaskExecutor:
                 resources=dict(resources) if resources else None,
             )
         except UsageError as exc:  # the project's code cannot be shipped: say what to do
+            self._unqueue(job.key)
             done(JobResult(job.key, False, error=str(exc), retryable=False))
             return
         except Exception as exc:  # noqa: BLE001 - the cluster away: the attempt is lost
+            self._unqueue(job.key)
             done(_lost(job.key, f"the Dask scheduler did not take it ({exc})"))
             return
         with self._guard:
+            self._queued.discard(job.key)
             self._pending[job.key] = (future, done)
             self._remember(job.key)
+            cancelled_meanwhile = job.key in self._cancelling
+        if cancelled_meanwhile:
+            future.cancel()
         future.add_done_callback(lambda f: self._ended(job.key, f))
+
+    def _unqueue(self, key: Key) -> None:
+        with self._guard:
+            self._queued.discard(key)
+            self._cancelling.discard(key)
 
     def cancel(self, key: Key) -> None:
         with self._guard:
             held = self._pending.get(key)
+            if held is not None or key in self._queued:  # queued: dropped from the outbox
+                self._cancelling.add(key)
         if held is not None:
-            self._cancelling.add(key)
             held[0].cancel()  # released: the worker stops the attempt (worker.py)
 
     def shutdown(self, wait: bool) -> None:
+        self._closing.set()
+        self._outbox.put(None)
         with self._guard:
             futures = [f for f, _ in self._pending.values()]
         if not wait and futures:
@@ -161,14 +203,65 @@ class DaskExecutor:
 
     def slots(self) -> int | None:
         """Attempts to hand over at once: twice the cluster's threads (a queue deep enough
-        that a worker finishing one finds the next already there)."""
-        looked, threads = self._capacity
-        now = self._clock()
-        if now - looked >= _CAPACITY_EVERY:
-            with contextlib.suppress(Exception):  # the scheduler away: keep the last size
-                threads = sum(self.client.nthreads().values())
-            self._capacity = (now, threads)
-        return 2 * threads
+        that a worker finishing one finds the next already there), as last seen; none
+        while the scheduler is away (the tasks wait in the store, for this engine once it
+        is back or for another)."""
+        if self.client.status != "running":
+            return 0
+        return 2 * self._threads
+
+    # -- the scheduler's health, looked at from a thread of its own --------------------
+    def _keep_looking(self) -> None:
+        wait = _CAPACITY_EVERY
+        while not self._closing.wait(wait):
+            wait = self._look()
+
+    def _look(self) -> float:
+        """Reads the cluster's size; reconnects to a scheduler that went away (a client
+        gives up after its timeout, and a restarted scheduler is a new one). Returns the
+        seconds until the next look: backing off while the scheduler stays away."""
+        if self.client.status in ("closing", "closed") and self.settings.address:
+            return self._reconnect()
+        try:
+            self._threads = sum(self.client.nthreads().values())
+        except Exception as exc:  # noqa: BLE001 - the scheduler away
+            self._threads = 0
+            self._away(exc)
+            return _CAPACITY_EVERY
+        if self._outage:
+            logger.warning("the Dask scheduler at %s is back", self.scheduler_address)
+            self._outage = 0
+        return _CAPACITY_EVERY
+
+    def _reconnect(self) -> float:
+        try:
+            client = self._distributed.Client(
+                self.settings.address, timeout="5s", set_as_default=False
+            )
+        except Exception as exc:  # noqa: BLE001 - still away
+            return self._away(exc)
+        client.subscribe_topic(LOGS, self._on_log)
+        client.subscribe_topic(STARTED, self._on_started)
+        old, self.client = self.client, client
+        self._shipped = ("", None)  # the code goes again to the new scheduler's workers
+        with contextlib.suppress(Exception):
+            old.close(timeout=1)
+        logger.warning("reconnected to the Dask scheduler at %s", self.settings.address)
+        self._outage = 0
+        return 0.0  # read its size at once
+
+    def _away(self, exc: BaseException) -> float:
+        self._outage += 1
+        wait = min(_CAPACITY_EVERY * 2.0 ** (self._outage - 1), _BACKOFF_MAX)
+        if self._outage == 1 or wait == _BACKOFF_MAX and self._outage % 10 == 0:
+            logger.warning(
+                "the Dask scheduler at %s is away (%s): podium hands it no attempts and"
+                " tries again every %.0fs at most",
+                self.settings.address or "the local cluster",
+                exc,
+                _BACKOFF_MAX,
+            )
+        return wait
 
     # -- what comes back ---------------------------------------------------------------
     def _ended(self, key: Key, future: Any) -> None:

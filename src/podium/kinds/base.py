@@ -19,6 +19,10 @@ its facts: the assets it updated (with rows and completeness) and the checks it 
 The engine records those facts as events; it never looks at the output, and nothing outside
 a kind's module compares its name.
 
+A kind may also say where the builder's pickers take a value from: ``picks`` maps
+``target`` or one of its options to a list of the project (``sources``, ``streams``,
+``models``, ``selections``, ``checks``, ``syncs``, ``workflows``, ``pools``).
+
 Optional abilities are separate small protocols: ``StartsWorkflow`` (the engine starts a
 child run instead of handing the task to an executor), ``LoadsConnection`` (the task reads a
 connection: its pool, its dataset), ``SpendsConnection`` (the task spends a connection's API

@@ -29,6 +29,7 @@ class CheckPlan:
 class CheckKind:
     name = "check"
     target = "a check, checks/<file>.yaml or a model selector"
+    picks = {"target": "checks"}  # where the builder picks values
     options = Settings(doc="A task that runs checks against the warehouse.")
 
     def check_target(self, target: str) -> str | None:

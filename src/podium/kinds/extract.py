@@ -32,6 +32,7 @@ from podium.settings.yaml_lines import did_you_mean
 class ExtractKind:
     name = "extract"
     target = "a connection in podium.yaml"
+    picks = {"target": "sources", "streams": "streams"}  # where the builder picks values
     options = Settings(
         (
             Option(

@@ -46,6 +46,7 @@ class ModelPlan:
 class ModelKind:
     name = "model"
     target = "a model's name"
+    picks = {"target": "models"}  # where the builder picks values
     internal = True  # made by expanding a transform task; never written in a workflow file
     options = Settings(doc="One SQL model built, then its checks run.")
 

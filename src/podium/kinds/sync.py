@@ -51,6 +51,7 @@ class SyncPlan:
 class SyncKind:
     name = "sync"
     target = "a sync of podium.yaml's syncs:"
+    picks = {"target": "syncs"}  # where the builder picks values
     options = Settings(
         (
             Option("dry_run", {"type": "boolean"},

@@ -18,6 +18,7 @@ from podium.settings.describe import Settings
 class TransformKind:
     name = "transform"
     target = "a model selector: a folder, a model, +model"
+    picks = {"target": "selections"}  # where the builder picks values
     options = Settings(doc="A task that builds SQL models: one model task per selected model.")
 
     def check_target(self, target: str) -> str | None:

@@ -18,6 +18,7 @@ from podium.settings.yaml_lines import did_you_mean
 class WorkflowKind:
     name = "workflow"
     target = "a workflow name"
+    picks = {"target": "workflows"}  # where the builder picks values
     options = Settings(doc="A task that starts another workflow and waits for its run.")
 
     def check_target(self, target: str) -> str | None:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from podium import clock as clocks
 from podium.core.events import Event
 from podium.core.masking import Masker
 from podium.core.workflow import Project
-from podium.observe.lineage import DEFAULT_NAMESPACE, Lineage, make_transport
 from podium.observe.logs import log_engine_events
 from podium.observe.metrics import EngineMetrics, Metrics
 from podium.observe.worker import EventWorker
 from podium.store.database import Database
+
+if TYPE_CHECKING:  # openlineage takes seconds to import: only for projects that set lineage:
+    from podium.observe.lineage import Lineage
 
 log = logging.getLogger("podium.observe")
 Report = Callable[[str], None]
@@ -76,6 +79,8 @@ class Observers:
             self.metrics.close()
 
     def _lineage(self, project: Project, db: Database) -> Lineage | None:
+        from podium.observe.lineage import DEFAULT_NAMESPACE, Lineage, make_transport
+
         settings = project.lineage
         try:
             transport = make_transport(settings, Path(project.root))

@@ -43,17 +43,24 @@ WORKFLOWS_DIR = "workflows"
 _YAML_SUFFIXES = (".yaml", ".yml")
 
 
-def load_project(root: Path, *, environ: Mapping[str, str] | None = None) -> Project:
+def load_project(
+    root: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overlay: Mapping[str, str] | None = None,
+) -> Project:
     """The project in ``root``, checked; raises ProjectError listing every problem.
 
     ``environ`` (default ``os.environ``) supplies ``${VAR}`` values and ``PODIUM_STORE_URL``.
+    ``overlay`` maps workflow files (``workflows/daily.yaml``) to the text to read instead
+    of what is on disk, new files included: the builder validates what it would save.
     The project root goes first on ``sys.path`` (and stays there) so that ``run`` targets
     and ``workflows/*.py`` import by name, here and in worker processes.
     """
     root = Path(root).resolve()
     environ = os.environ if environ is None else environ
     with _collector_paused():
-        return _load(root, environ)
+        return _load(root, environ, overlay or {})
 
 
 @contextmanager
@@ -100,7 +107,7 @@ def _read_checks(root: Path, found: list[Problem]) -> list[Check]:
         return []
 
 
-def _load(root: Path, environ: Mapping[str, str]) -> Project:
+def _load(root: Path, environ: Mapping[str, str], overlay: Mapping[str, str]) -> Project:
     if not (root / CONFIG_FILE).is_file():
         message = f"no podium.yaml in {root}; run `podium init` to create one"
         raise ProjectError([Problem(CONFIG_FILE, 0, message)])
@@ -113,7 +120,7 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
     pools = {**connection_pools(settings.connections), **settings.pools}
     parsed = [
         replace(p, workflow=with_connection_pools(p.workflow, pools, settings.syncs))
-        for p in _read_workflows(root, interpolator, found)
+        for p in _read_workflows(root, interpolator, found, overlay)
     ]
     workflows = {p.workflow.name: p.workflow for p in parsed}
     models = _read_models(root, found)
@@ -167,18 +174,18 @@ def _load(root: Path, environ: Mapping[str, str]) -> Project:
 
 
 def _read_workflows(
-    root: Path, interpolator: Interpolator, found: list[Problem]
+    root: Path, interpolator: Interpolator, found: list[Problem], overlay: Mapping[str, str]
 ) -> list[ParsedWorkflow]:
     folder = root / WORKFLOWS_DIR
-    if not folder.is_dir():
-        return []
+    paths = set(folder.iterdir()) if folder.is_dir() else set()
+    paths |= {root / file for file in overlay}
     parsed: list[ParsedWorkflow] = []
     builders: set[int] = set()
-    for path in sorted(folder.iterdir()):
+    for path in sorted(paths):
         file = f"{WORKFLOWS_DIR}/{path.name}"
         problems = Problems(file, found)
-        if path.suffix in _YAML_SUFFIXES and path.is_file():
-            text = _read_text(path, problems)
+        if path.suffix in _YAML_SUFFIXES and (file in overlay or path.is_file()):
+            text = overlay[file] if file in overlay else _read_text(path, problems)
             if text is not None:
                 workflow = read_workflow_file(text, file, path.stem, interpolator, problems)
                 parsed.extend([workflow] if workflow else [])

@@ -28,6 +28,7 @@ from podium.observe.metrics import Metrics
 from podium.server import auth
 from podium.server.api_docs import add_api_docs
 from podium.server.auth import Principal
+from podium.server.builder_api import add_builder_routes
 from podium.server.login import login_router
 from podium.server.metrics import install_metrics
 from podium.server.openapi import MAX_OFFSET, errors, guarded, install_schema
@@ -305,6 +306,7 @@ def create_app(
         return queries.events_of(db, run_id, limit)
 
     app.include_router(ui_router(project, db, wake))  # the web UI: HTML pages beside the API
+    add_builder_routes(app, project, db, wake)  # the workflow builder's API
     install_schema(app, project)
     return app
 

@@ -34,6 +34,7 @@ from podium.observe.worker import fan_out
 from podium.server import access, auth
 from podium.server.api import create_app
 from podium.server.readiness import engine_probe
+from podium.server.reload import WorkflowWatch
 from podium.server.subscribers import subscribers_for
 from podium.store.database import Database
 from podium.store.retention import Pruner, RetentionPolicy
@@ -66,6 +67,7 @@ def serve(project: Project, db: Database, *, host: str, port: int, log_format: s
     # alerts go out at once; metrics, lineage and json logs on their own threads
     engine.on_events = fan_out(lambda _events: subscribers.wake(), observers.on_events)
     engine.on_outage = _OutageReport(engine.clock, tell)
+    engine.reload = WorkflowWatch(project, tell)  # workflow files edited: no restart needed
     stop = threading.Event()
     failure: list[BaseException] = []
 

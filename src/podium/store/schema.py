@@ -196,6 +196,17 @@ MIGRATIONS: list[list[str]] = [
         )""",
     ],
     [
+        # each save of a workflow file from the web UI's builder: who, when, which file
+        """CREATE TABLE workflow_saves (
+            id {serial},
+            at {float} NOT NULL,
+            user_name TEXT NOT NULL,
+            file TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            created INTEGER NOT NULL DEFAULT 0
+        )""",
+    ],
+    [
         # a workflow whose schedules do not tick (podium pause / resume); every engine on
         # the store reads it before firing a schedule
         """CREATE TABLE paused_workflows (

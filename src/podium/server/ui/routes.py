@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from podium.core.masking import Masker
 from podium.core.workflow import Project
 from podium.server.ui.actions import add_actions
+from podium.server.ui.builder import add_builder_pages
 from podium.server.ui.context import Ui, html_errors
 from podium.server.ui.inbox import add_inbox
 from podium.server.ui.pages import add_pages
@@ -32,5 +33,6 @@ def ui_router(project: Project, db: Database, wake: Callable[[], None]) -> APIRo
     add_run_pages(router, ui)
     add_actions(router, ui)
     add_inbox(router, ui)
+    add_builder_pages(router, ui)  # the workflow builder (issue 22)
     add_static(router)
     return router
