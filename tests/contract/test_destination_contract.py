@@ -188,6 +188,16 @@ def test_deletions_mark_rows_deleted(warehouse: Warehouse, tmp_path: Path) -> No
     assert warehouse.table("orders", "id, _deleted", "id") == [(1, False), (2, True), (3, False)]
 
 
+def test_each_loaded_table_reports_its_rows_after_the_commit(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    load(warehouse, tmp_path, [[order(1, 1), order(2, 1)]])
+    result = load(warehouse, tmp_path, [[order(3, 2, items=1)]], deleted={"orders": [{"id": 2}]})
+    assert result.counts.rows == {"orders": 2, "orders__line_items": 5}  # not the deleted one
+    assert result.assets["raw_shop.orders"]["rows"] == 2
+    assert result.assets["raw_shop.orders__line_items"]["rows"] == 5
+
+
 def test_a_load_of_only_deletions_marks_them(warehouse: Warehouse, tmp_path: Path) -> None:
     load(warehouse, tmp_path, [[order(1, 1), order(2, 1)]])
     result = load(warehouse, tmp_path, [[]], deleted={"orders": [{"id": 1}, {"id": 9}]})

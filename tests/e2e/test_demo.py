@@ -76,6 +76,7 @@ def test_the_demo_runs_late_amazon_restates_and_leaves_a_working_project(tmp_pat
     assert forwarded and len(set(forwarded.groups())) == 1 and int(forwarded[1]) > 0, out
     assert cli(folder, "validate").out.startswith("ok: 2 workflows")
     assert "marts.daily_sales_by_channel" in cli(folder, "models", "list").out
+    assert_lineage_shows_the_late_amazon_path(folder)
     assets = {a["asset"]: a for a in json.loads(cli(folder, "assets", "--json").out)}
     mart = assets["marts.daily_sales_by_channel"]
     assert mart["complete"] and mart["rows"] > 0  # restated: complete again
@@ -123,3 +124,28 @@ def cli(folder: Path, *args: str) -> Result:
     result = podium_cli(folder, *args, timeout=60)
     assert result.code == 0, result
     return result
+
+
+def assert_lineage_shows_the_late_amazon_path(folder: Path) -> None:
+    """The UI's lineage graph of the demo: Amazon ran late, its raw tables landed late, and
+    the models that read them were built incomplete, then restated."""
+    from podium.project import load_project
+    from podium.server.ui.lineage import lineage_drawing
+    from podium.store.database import open_database
+
+    project = load_project(folder)
+    db = open_database(project.store_url, project.secrets)
+    try:
+        (last,) = db.read().fetchone("SELECT max(at) FROM events", ()) or (None,)
+        drawing = lineage_drawing(db, project, now=float(last))
+    finally:
+        db.close()
+    nodes = {n.id: n for n in drawing.nodes}
+    assert nodes["source:amazon"].late and not nodes["source:shopify"].late
+    assert nodes["raw_amazon.orders"].late and nodes["raw_amazon.orders"].href
+    assert nodes["commerce.orders"].status == "restated"
+    assert nodes["marts.daily_sales_by_channel"].status == "restated"
+    assert nodes["commerce.marketing_spend"].status == "fresh"  # reads no Amazon table
+    late_edges = {(e.source, e.target) for e in drawing.edges if e.late}
+    assert ("source:amazon", "raw_amazon.orders") in late_edges
+    assert ("raw_amazon.orders", "commerce.orders") in late_edges

@@ -1,7 +1,10 @@
 """The web UI in headless Chromium (Debian's ``/usr/bin/chromium``) against a real
 ``podium up``: open it, start a run with a param from the "Run now" form and watch it
 finish without reloading, open a task's logs, retry a run's failed tasks with the button,
-and see a late task marked on the run page and on the graph.
+see a late task marked on the run page and on the graph; pause a schedule; open /docs
+with every request off this machine refused; a real extract → model → failing check with
+its failing rows, lineage and asset pages and the *Build* button; and the pages at phone
+width.
 
 Screenshots of every step go to ``$PODIUM_TEST_ARTIFACTS/ui/`` (default
 ``tests/artifacts/ui/``, which git ignores).
@@ -72,9 +75,34 @@ def report(ctx):
     return {"late": list(ctx.late_upstreams)}
 """
 
+SALES_CSV = "id,store,total,note\n" + "".join(
+    f"{i},store-{i % 3},{-i if i % 4 == 0 else i * 10},a long free-text note that goes on {i}\n"
+    for i in range(1, 13)
+)
 FILES = {
     "podium.yaml": "store: sqlite:///.podium/state.db\n"
-    'connections:\n  shop:\n    token: "${SHOP_TOKEN}"\n',
+    "warehouse:\n  type: duckdb\n"
+    'connections:\n  shop:\n    token: "${SHOP_TOKEN}"\n'
+    "  retailers:\n    type: files\n    path: inbox\n"
+    "    streams:\n      sales: {pattern: '*.csv', primary_key: [id]}\n",
+    "inbox/sales.csv": SALES_CSV,
+    "models/shop/sales.sql": "select id, store, total, note from raw_retailers.sales",
+    "models/shop/sales.yaml": """
+        checks:
+          - {kind: sql, name: no_negative_totals_in_the_sales_of_every_store_and_day,
+             model: shop.sales,
+             sql: "select id, store, total, note from shop.sales where total < 0"}
+    """,
+    "workflows/sales.yaml": """
+        name: sales
+        triggers:
+          - schedule: "0 6 * * *"
+        tasks:
+          - id: retailers
+            extract: retailers
+          - id: models
+            transform: shop
+    """,
     "pipeline/__init__.py": "",
     "pipeline/tasks.py": TASKS_PY,
     "workflows/hello.yaml": """
@@ -148,9 +176,9 @@ def page(browser: Any) -> Iterator[Any]:
     assert errors == [], errors
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, *, full_page: bool = True) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
 
 
 def stays_put(page: Any) -> None:
@@ -278,3 +306,115 @@ def test_see_a_late_task_marked(served: tuple[Project, Up], page: Any) -> None:
         re.compile(r"\bis-incomplete\b")
     )
     shot(page, "10-late-task-on-graph")
+
+
+def test_graph_labels_fit_their_boxes_and_the_timeline_fills_the_page(
+    served: tuple[Project, Up], page: Any
+) -> None:
+    _, up = served
+    (run,) = up.runs(workflow="hello", status="succeeded")
+    page.goto(f"{up.url}/runs/{run['run_id']}")
+    cut = page.evaluate(
+        """() => [...document.querySelectorAll('svg.dag g.node')].filter(g =>
+             g.querySelector('text.label').getComputedTextLength() + 14 >
+             Number(g.querySelector('rect.box').getAttribute('width'))).length"""
+    )
+    assert cut == 0, "a graph label does not fit its box"
+    widths = page.evaluate(
+        """() => { const svg = document.querySelector('svg.gantt');
+             return [svg.getBoundingClientRect().width, svg.parentElement.clientWidth]; }"""
+    )
+    assert widths[0] >= 0.9 * (widths[1] - 20), f"the timeline uses {widths[0]} of {widths[1]}px"
+    shot(page, "11-run-page-wide-timeline")
+
+
+def test_pages_fit_a_phone(served: tuple[Project, Up], browser: Any) -> None:
+    _, up = served
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    tab = context.new_page()
+    try:
+        (run,) = up.runs(workflow="hello", status="succeeded")
+        for name, path in [
+            ("12-phone-workflows", "/"),
+            ("13-phone-run", f"/runs/{run['run_id']}"),
+            ("14-phone-lineage", "/lineage"),
+        ]:
+            tab.goto(up.url + path)
+            overflow = tab.evaluate(
+                "() => document.documentElement.scrollWidth - window.innerWidth"
+            )
+            assert overflow <= 0, f"{path} is {overflow}px wider than a phone"
+            links = tab.locator("header.top nav a")
+            for i in range(links.count()):
+                box = links.nth(i).bounding_box()
+                assert box is not None and box["x"] + box["width"] <= 375, path
+            shot(tab, name)
+    finally:
+        context.close()
+
+
+def test_pause_a_schedule_and_open_the_docs_offline(served: tuple[Project, Up], page: Any) -> None:
+    _, up = served
+    page.goto(f"{up.url}/workflows/hello")
+    page.click("#pause")
+    page.wait_for_url(re.compile(r"/workflows/hello\?notice=paused$"))
+    expect(page.locator("#paused")).to_have_text("schedules paused")
+    shot(page, "15-workflow-paused")
+    page.click("#resume")
+    expect(page.locator("#pause")).to_be_visible()
+    elsewhere: list[str] = []
+
+    def refuse(route: Any) -> None:
+        elsewhere.append(route.request.url)
+        route.abort()
+
+    page.route(re.compile(r"^(?!http://127\.0\.0\.1)(?!data:).*"), refuse)
+    page.goto(f"{up.url}/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("podium", timeout=LIVE)
+    expect(page.locator(".opblock")).not_to_have_count(0)
+    assert elsewhere == [], f"/docs asked for {elsewhere}"
+    shot(page, "16-api-docs-offline", full_page=False)
+
+
+def test_a_failed_check_shows_its_rows_and_the_lineage_its_path(
+    served: tuple[Project, Up], page: Any
+) -> None:
+    _, up = served
+    run_id = run_now(page, up, "sales")
+    expect(page.locator("#run-status")).to_have_attribute("data-state", "failed", timeout=LIVE)
+    rows = page.locator("details.failing-rows")
+    expect(rows).to_contain_text("3 failing rows")
+    expect(rows.locator("table.sample tbody tr")).to_have_count(3)
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the run page with checks is {overflow}px too wide"
+    shot(page, "17-failed-check-rows")
+
+    page.goto(f"{up.url}/runs/{run_id}/tasks/models.shop.sales")
+    expect(page.locator("#logs")).to_contain_text("1 check(s) failed")
+    assert "Traceback" not in page.locator("#logs").inner_text()
+    shot(page, "18-failed-check-log")
+
+    page.goto(f"{up.url}/assets")
+    expect(page.locator('tr[data-asset="raw_retailers.sales"] td:nth-child(5)')).to_have_text("12")
+    page.goto(f"{up.url}/lineage")
+    for node in ("source:retailers", "raw_retailers.sales", "shop.sales"):
+        expect(page.locator(f'svg.dag g.node[data-task="{node}"]')).to_be_visible()
+    shot(page, "19-lineage")
+    page.click('svg.dag g.node[data-task="shop.sales"] a')
+    page.wait_for_url(re.compile(r"/assets/shop\.sales$"))
+    # its task failed on the check: no update recorded, the check's result is
+    expect(page.locator("table.asset-checks")).to_contain_text("failed")
+    expect(page.locator("#build")).to_be_visible()
+    shot(page, "20-asset-page")
+    page.goto(f"{up.url}/assets/raw_retailers.sales")
+    history = page.locator("table.asset-history tbody tr")
+    expect(history).to_have_count(1)
+    expect(history).to_contain_text(run_id)
+    expect(page.locator("#asset-facts")).to_contain_text("12")
+    shot(page, "21-raw-asset-page")
+    page.click("#build")  # the load alone: the model that reads it is not needed
+    page.wait_for_url(re.compile(r"/runs/\w+\?notice=started$"))
+    expect(page.locator("#run-status")).to_have_attribute("data-state", "succeeded", timeout=LIVE)
+    expect(page.locator("table.tasks tbody tr")).to_have_count(1)
+    expect(page.locator('tr[data-task="retailers"]')).to_be_visible()
+    expect(page.locator("dd.trigger-info")).to_contain_text("Build raw_retailers.sales")

@@ -60,12 +60,15 @@ FILES = {
     "workflows/daily.yaml": """
         name: daily
         params: {days: 1}
+        triggers:
+          - schedule: "0 5 * * *"
         tasks:
           - id: extract
             shell: "echo extracting"
           - id: load
             shell: "echo loading"
             depends_on: [extract]
+            produces: [marts.report]
     """,
 }
 
@@ -136,6 +139,10 @@ def _fresh_delivery(world: World) -> dict[str, Any]:
     return {"inbox_id": delivery, "delivery_id": delivery}
 
 
+def _asset(world: World) -> dict[str, Any]:
+    return {"name": "marts.report"}  # what daily's load task produces
+
+
 def _static_file(world: World) -> dict[str, Any]:
     from podium.server.ui.static import static_files
 
@@ -159,7 +166,6 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/ready"): Rule(None, 200),  # a readiness probe holds no token
     ("GET", "/docs"): Rule(None, 200),
     ("GET", "/docs/oauth2-redirect"): Rule(None, 200),
-    ("GET", "/redoc"): Rule(None, 200),
     ("GET", "/openapi.json"): Rule(None, 200),
     ("GET", "/login"): Rule(None, 200, ok_for=_login_page_for),
     ("POST", "/login"): Rule(None, 403),  # without the log-in form's own token
@@ -176,6 +182,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
         "operator", 200, setup=_fresh_run, json={"failed_only": True}
     ),
     ("POST", "/api/runs/{run_id}/cancel"): Rule("operator", 200),
+    ("POST", "/api/workflows/{name}/pause"): Rule("operator", 200),
+    ("POST", "/api/workflows/{name}/resume"): Rule("operator", 200),
     ("POST", "/api/events"): Rule("operator", 202, json={"name": "matrix", "payload": {}}),
     ("GET", "/api/events"): Rule("viewer", 200),
     ("GET", "/api/webhooks"): Rule("viewer", 200),
@@ -207,6 +215,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/builder"): Rule("viewer", 200),
     ("GET", "/builder/{name}"): Rule("viewer", 200),
     ("POST", "/workflows/{name}/run"): Rule("operator", 303, form={}),
+    ("POST", "/workflows/{name}/pause"): Rule("operator", 303, form={}),
+    ("GET", "/lineage"): Rule("viewer", 200),
+    ("GET", "/assets/{name:path}"): Rule("viewer", 200, setup=_asset),
+    ("POST", "/assets/{name:path}/build"): Rule("operator", 303, setup=_asset, form={}),
+    ("POST", "/workflows/{name}/resume"): Rule("operator", 303, form={}),
     ("POST", "/runs/{run_id}/retry"): Rule(
         "operator", 303, setup=_fresh_run, form={"failed_only": "1"}
     ),

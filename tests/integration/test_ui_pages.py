@@ -661,3 +661,115 @@ def test_pages_stay_fast_and_paginate_with_300_workflows_and_5000_runs(
         slowest = max(timings.values())
         print("UI page timings (s):", {k: round(v, 3) for k, v in timings.items()})
         assert slowest < 1.5, timings
+
+
+# -- issue 22: lineage, assets, pause, readable runs, local /docs ------------------------------
+
+
+def test_a_failed_check_shows_its_failing_rows_and_the_trigger_reads_as_words(site: Site) -> None:
+    run_id = start(site, "daily")
+    sample = [{"order_id": 7, "total": -3}, {"order_id": 9, "total": -1}]
+    output = {"checks": [{"name": "no_negative_totals", "passed": False, "sample": sample}]}
+    finish_task(site.db, run_id, "models", "failed", output=output, error="ChecksFailed: …")
+    finish_run(site.db, run_id, "failed")
+    add_event(
+        site.db,
+        "CheckEvaluated",
+        run_id,
+        "models",
+        {"check": "no_negative_totals", "passed": False, "failing": 12, "severity": "error"},
+    )
+    html = site.get(f"/runs/{run_id}", notice="started").text
+    rows = re.search(r'<details class="failing-rows".*?</details>', html, re.S)
+    assert rows, html
+    assert "2 failing rows of 12" in rows.group(0)
+    assert "<th>order_id</th><th>total</th>" in rows.group(0) and "<td>-3</td>" in rows.group(0)
+    facts = re.search(r'<dd class="trigger-info">(.*?)</dd>', html, re.S)
+    assert facts and "by hand" in facts.group(1) and "&#34;type&#34;" not in facts.group(1)
+    assert "Run started." not in html  # the run has finished: the notice would mislead
+
+
+def test_a_delivery_links_to_the_runs_it_started(site: Site) -> None:
+    with site.db.transaction() as tx:
+        tx.execute(
+            "INSERT INTO webhook_inbox (connection, delivery_id, topic, received_at, headers,"
+            " body, status) VALUES ('shop', 'd-1', 'orders/create', ?, '{}', '{}', 'processed')",
+            (time.time(),),
+        )
+    (entry,) = site.db.read().fetchall("SELECT id FROM webhook_inbox")
+    run_id, other = start(site, "daily"), start(site, "daily")
+    with site.db.transaction() as tx:
+        tx.execute(
+            "UPDATE runs SET dedupe_key = ? WHERE id = ?", (f"webhook:{entry[0]}:daily:0", run_id)
+        )
+        tx.execute(
+            "UPDATE runs SET dedupe_key = ? WHERE id = ?", (f"webhook:{entry[0]}0:daily:0", other)
+        )
+    listed = site.get("/webhooks").text
+    assert f'href="/runs/{run_id}"' in listed and f'href="/runs/{other}"' not in listed
+    detail = site.get(f"/webhooks/inbox/{entry[0]}").text
+    assert "Runs it started" in detail and f'href="/runs/{run_id}"' in detail
+
+
+def test_pause_and_resume_from_the_page_and_the_api(site: Site) -> None:
+    page = site.get("/workflows/daily").text
+    assert 'id="pause"' in page and "Next scheduled" in page
+    answer = site.http.post("/workflows/daily/pause", data={"csrf_token": site.csrf(page)})
+    assert answer.status_code == 303 and answer.headers["location"].endswith("notice=paused")
+    page = site.get("/workflows/daily", notice="paused").text
+    assert 'id="paused"' in page and 'id="resume"' in page and "Next scheduled" not in page
+    assert "Schedules paused" in page
+    assert "schedules paused" in site.get("/").text
+    token = site.csrf(page)
+    again = site.http.post("/api/workflows/daily/pause", headers={"X-CSRF-Token": token})
+    assert again.json() == {"workflow": "daily", "paused": True, "changed": False}
+    resumed = site.http.post("/api/workflows/daily/resume", headers={"X-CSRF-Token": token})
+    assert resumed.json() == {"workflow": "daily", "paused": False, "changed": True}
+    assert 'id="pause"' in site.get("/workflows/daily").text
+    refused = site.http.post("/api/workflows/evil/pause", headers={"X-CSRF-Token": token})
+    assert refused.status_code == 409 and "no schedule trigger" in refused.json()["error"]
+
+
+def test_lineage_and_asset_pages(site: Site) -> None:
+    run_id = start(site, "daily")
+    finish_task(site.db, run_id, "extract", "succeeded")
+    add_event(
+        site.db,
+        "AssetUpdated",
+        run_id,
+        "extract",
+        {"asset": "raw_shop.orders", "stats": {"rows": 1200, "inserted": 20}},
+    )
+    add_event(
+        site.db,
+        "AssetUpdated",
+        run_id,
+        "models",
+        {
+            "asset": "commerce.orders",
+            "incomplete": True,
+            "stats": {"rows": 900, "late_sources": {"amazon": "2026-11-20T00:00:00+00:00"}},
+        },
+    )
+    html = site.get("/lineage").text
+    assert 'data-task="raw_shop.orders"' in html and 'href="/assets/raw_shop.orders"' in html
+    assert re.search(
+        r'<g class="node kind-model st-incomplete is-incomplete" data-task="commerce.orders"', html
+    )
+    assert "1,200 rows" in html
+    assets = site.get("/assets").text
+    assert "1,200" in assets and 'href="/assets/commerce.orders"' in assets
+    page = site.get("/assets/commerce.orders").text
+    assert "amazon late; complete through 2026-11-20" in page
+    assert f'href="/runs/{run_id}"' in page and "900" in page
+    missing = site.http.get("/assets/no_such.table")
+    assert missing.status_code == 404 and "no asset named" in missing.text
+
+
+def test_api_docs_load_swagger_ui_from_the_package(site: Site) -> None:
+    docs = site.http.get("/docs")
+    assert docs.status_code == 200
+    assert 'src="/static/swagger-ui-bundle.js"' in docs.text and "cdn" not in docs.text.lower()
+    bundle = site.http.get("/static/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and "SwaggerUIBundle" in bundle.text
+    assert site.http.get("/static/swagger-ui.css").status_code == 200

@@ -45,10 +45,67 @@ def test_nodes_never_overlap_and_every_edge_is_drawn() -> None:
     assert (t3.status, t3.late, t3.incomplete) == ("succeeded", True, False)
 
 
-def test_long_names_are_shortened_on_the_box_only() -> None:
-    name = "a_really_long_task_name_that_does_not_fit"
-    (node,) = dag.draw({name: ()}, {}).nodes
-    assert node.id == name and len(node.label) == dag.LABEL_CHARS and node.label.endswith("…")
+def test_boxes_fit_their_labels_and_only_very_long_names_are_shortened() -> None:
+    fits = "models.commerce.daily_sales_by_channel"
+    name = "models.commerce.a_really_long_model_name_that_does_not_fit_anywhere"
+    drawing = dag.draw({fits: (), name: ()}, {})
+    whole, cut = drawing.nodes
+    assert whole.label == fits
+    assert drawing.node_w >= len(fits) * dag.CHAR_W + 20
+    assert cut.id == name and len(cut.label) == dag.LABEL_CHARS and "…" in cut.label
+    assert cut.label.startswith("models.") and cut.label.endswith("fit_anywhere")
+
+
+def sampled(path: str) -> list[tuple[float, float]]:
+    """Points along an SVG path of M, L and C commands (what ``dag`` writes)."""
+    tokens = path.replace(",", " ").split()
+    points: list[tuple[float, float]] = []
+    x = y = 0.0
+    i = 0
+    while i < len(tokens):
+        op = tokens[i]
+        if op in ("M", "L"):
+            nx, ny = float(tokens[i + 1]), float(tokens[i + 2])
+            if op == "L":
+                points += [(x + (nx - x) * t / 20, y + (ny - y) * t / 20) for t in range(21)]
+            x, y, i = nx, ny, i + 3
+        else:
+            c = [float(v) for v in tokens[i + 1 : i + 7]]
+            for step in range(41):
+                t = step / 40
+                a, b, cc, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t**2, t**3
+                points.append(
+                    (
+                        a * x + b * c[0] + cc * c[2] + d * c[4],
+                        a * y + b * c[1] + cc * c[3] + d * c[5],
+                    )
+                )
+            x, y, i = c[4], c[5], i + 7
+    return points
+
+
+def test_no_edge_runs_through_a_box() -> None:
+    # good → final skips a column that after_load sits in, level with both of them
+    edges: dict[str, tuple[str, ...]] = {
+        "extract": (),
+        "good": (),
+        "load": ("extract",),
+        "after_load": ("load", "good"),
+        "final": ("after_load", "good"),
+        "wide": ("extract",),
+        "far": ("wide", "good", "extract"),
+        "last": ("far", "extract"),
+    }
+    drawing = dag.draw(edges, {})
+    boxes = {n.id: (n.x, n.y, n.x + drawing.node_w, n.y + drawing.node_h) for n in drawing.nodes}
+    assert len(drawing.edges) == sum(len(d) for d in edges.values())
+    for edge in drawing.edges:
+        for px, py in sampled(edge.path):
+            for name, (x1, y1, x2, y2) in boxes.items():
+                if name in (edge.source, edge.target):
+                    continue
+                inside = x1 - 1 < px < x2 + 1 and y1 - 1 < py < y2 + 1
+                assert not inside, f"{edge.source} → {edge.target} crosses {name} at {px, py}"
 
 
 def test_timeline_places_attempts_in_proportion_and_marks_late_after() -> None:
@@ -82,10 +139,28 @@ def test_timeline_places_attempts_in_proportion_and_marks_late_after() -> None:
     assert [bar.x for bar in a.bars] == [gantt.LABEL_W, gantt.LABEL_W + 10 * scale]
     assert a.bars[0].width == 10 * scale and a.bars[0].title == "a attempt 1: failed (10.0s)"
     assert b.bars[0].width == 20 * scale  # still running: drawn up to now
-    assert b.late and b.late_x == gantt.LABEL_W + 25 * scale
+    assert b.late and b.late_x == round(gantt.LABEL_W + 25 * scale, 1)
     assert a.late_x is None and not a.late
     assert chart.span == "40.0s" and chart.ticks[-1].label == "40.0s"
 
 
 def test_timeline_is_none_before_any_attempt_started() -> None:
     assert gantt.timeline(["a"], [], now=1.0) is None
+
+
+def test_timeline_fills_its_width_and_widens_its_labels_for_long_ids() -> None:
+    long_id = "models.commerce.daily_sales_by_channel"
+    attempts = [
+        {
+            "task_id": long_id,
+            "attempt": 1,
+            "status": "succeeded",
+            "started_at": 0.0,
+            "finished_at": 10.0,
+        },
+    ]
+    chart = gantt.timeline([long_id], attempts, now=10.0)
+    assert chart is not None
+    assert chart.width == gantt.WIDTH and chart.label_w >= len(long_id) * 7
+    (bar,) = chart.rows[0].bars
+    assert bar.x == chart.label_w and bar.x + bar.width == gantt.WIDTH - gantt.PAD

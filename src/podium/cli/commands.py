@@ -333,6 +333,28 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pause(args: argparse.Namespace) -> int:
+    from podium.engine import pauses
+
+    project = _project(args)
+    if pauses.pause_workflow(_open(project), project, args.workflow, by="cli"):
+        print(f"workflow {args.workflow}: schedules paused (podium resume {args.workflow})")
+    else:
+        print(f"workflow {args.workflow}: schedules were paused already")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from podium.engine import pauses
+
+    project = _project(args)
+    if pauses.resume_workflow(_open(project), project, args.workflow):
+        print(f"workflow {args.workflow}: schedules resumed (missed ticks follow its catchup)")
+    else:
+        print(f"workflow {args.workflow}: schedules were not paused")
+    return 0
+
+
 def cmd_emit(args: argparse.Namespace) -> int:
     project = _project(args)
     try:

@@ -154,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("cancel", c.cmd_cancel, "cancel a run that has not finished")
     p.add_argument("run", help=RUN_HELP)
 
+    p = command("pause", c.cmd_pause, "stop a workflow's schedules starting runs (every engine)")
+    p.add_argument("workflow")
+    p = command("resume", c.cmd_resume, "let a paused workflow's schedules tick again")
+    p.add_argument("workflow")
+
     p = command("extract", c.cmd_extract, "load one connection's streams into the warehouse now")
     p.add_argument("connection", help="the connection's id (connections: in podium.yaml)")
     p.add_argument(
@@ -251,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
         "retry": remote.cmd_retry,
         "cancel": remote.cmd_cancel,
         "emit": remote.cmd_emit,
+        "pause": remote.cmd_pause,
+        "resume": remote.cmd_resume,
     }
     for name, remote_command in remotes.items():  # --server/$PODIUM_SERVER: use its API
         remote.enable(sub.choices[name], remote_command)

@@ -212,6 +212,20 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pause(args: argparse.Namespace) -> int:
+    done = _call(args, "POST", f"/api/workflows/{_seg(args.workflow)}/pause")
+    already = "" if done["changed"] else " (already)"
+    print(f"workflow {args.workflow}: schedules paused{already} on {server_of(args)}")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    done = _call(args, "POST", f"/api/workflows/{_seg(args.workflow)}/resume")
+    state = "resumed" if done["changed"] else "were not paused"
+    print(f"workflow {args.workflow}: schedules {state} on {server_of(args)}")
+    return 0
+
+
 def cmd_emit(args: argparse.Namespace) -> int:
     try:
         payload = json.loads(args.payload) if args.payload is not None else {}

@@ -74,7 +74,13 @@ class StreamResult:
             "quarantined": self.quarantined,
             "schema_changes": self.schema_changes,
         }
-        return {f"{self.dataset}.{table}": dict(stats) for table in self.tables}
+        return {
+            f"{self.dataset}.{table}": {**stats, **self._rows_of(table)} for table in self.tables
+        }
+
+    def _rows_of(self, table: str) -> dict[str, int]:
+        rows = self.counts.rows.get(table)
+        return {} if rows is None else {"rows": rows}
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -134,6 +134,7 @@ class CheckEvaluated(Event):
     severity: str = "error"
     failing: int = 0
     message: str = ""
+    sample: tuple[dict[str, Any], ...] = ()  # a few failing rows (masked when stored)
 
 
 @dataclass(frozen=True)

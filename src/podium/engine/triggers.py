@@ -24,7 +24,7 @@ from podium.core.workflow import (
     Workflow,
     WorkflowTrigger,
 )
-from podium.engine import crashpoints, state, trigger_state
+from podium.engine import crashpoints, pauses, state, trigger_state
 from podium.engine.journal import Journal
 from podium.engine.sla import SlaWatch
 from podium.engine.state import Graphs
@@ -153,12 +153,18 @@ class Triggers:
 
     # -- schedules -----------------------------------------------------------------
     def _fire_schedules(self, j: Journal) -> None:
+        """Fires the due schedules of workflows that are not paused (``pauses``): a paused
+        one keeps its last tick, and is looked at again at every step until resumed."""
         next_tick: float | None = None
+        paused: set[str] | None = None  # read once, and only when a schedule is due
         for wf in self.project.workflows.values():
             for trig in wf.triggers:
                 if isinstance(trig, ScheduleTrigger):
                     tick = self._due.get((wf.name, trig.key), 0.0)
                     if j.now >= tick:
+                        paused = pauses.paused_in(j.tx) if paused is None else paused
+                        if wf.name in paused:
+                            continue
                         tick = self._fire_schedule(j, wf, trig)
                         self._due[(wf.name, trig.key)] = tick
                     next_tick = tick if next_tick is None else min(next_tick, tick)

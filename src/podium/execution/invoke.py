@@ -11,7 +11,6 @@ import os
 import sys
 import threading
 import traceback
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -40,9 +39,18 @@ def invoke(job: Job, sink: LogSink, cancelled: threading.Event) -> JobResult:
         result = kind_of(job.kind).run(job, TaskContext(job, sink, cancelled))
         output = _to_json(result.output)
     except ChecksFailed as exc:  # the outcomes go with the failure: CheckEvaluated events
-        failed = _failure(job.key, exc, sink, retryable=False)
+        # the data broke a rule, podium did not break: the message (the checks already
+        # logged their results), never podium's own traceback
+        sink(job.key, "stderr", str(exc))
         done = exc.result
-        return replace(failed, output=_to_json(done.output), checks=done.checks)
+        return JobResult(
+            job.key,
+            False,
+            output=_to_json(done.output),
+            error=f"ChecksFailed: {exc}",
+            retryable=False,
+            checks=done.checks,
+        )
     except BaseException as exc:  # noqa: BLE001 - user code: any failure is the task's
         if (
             isinstance(exc, KeyboardInterrupt | SystemExit)

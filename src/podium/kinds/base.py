@@ -112,6 +112,8 @@ class CheckOutcome:
     severity: str
     failing: int = 0
     message: str = ""
+    #: a few of the failing rows (what the UI shows beside a failed check)
+    sample: tuple[Mapping[str, Any], ...] = ()
 
     def to_event(self) -> dict[str, Any]:
         return {
@@ -120,6 +122,7 @@ class CheckOutcome:
             "severity": self.severity,
             "failing": self.failing,
             "message": self.message,
+            "sample": tuple(dict(row) for row in self.sample),
         }
 
 

@@ -166,7 +166,14 @@ def checked(result: TaskResult, results: list[Any]) -> TaskResult:
     failed (the outcomes still go with it)."""
     output = {**(result.output or {}), "checks": [r.to_json() for r in results]}
     outcomes = tuple(
-        CheckOutcome(r.name, bool(r.passed), r.severity, int(r.failing or 0), r.message)
+        CheckOutcome(
+            r.name,
+            bool(r.passed),
+            r.severity,
+            int(r.failing or 0),
+            r.message,
+            () if r.passed else tuple(getattr(r, "sample", None) or ()),
+        )
         for r in results
     )
     done = TaskResult(output, result.assets, outcomes)

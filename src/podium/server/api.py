@@ -11,7 +11,7 @@ ConflictError → 409, any other UsageError → 400; a store that is away
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -22,10 +22,12 @@ from podium.core.events import custom_name_problem
 from podium.core.masking import Masker
 from podium.core.status import RunStatus
 from podium.core.workflow import Project, ScheduleTrigger
-from podium.engine import log_pages, queries, services
+from podium.engine import log_pages, pauses, queries, services
 from podium.errors import ConflictError, NotFoundError, PodiumError, UsageError
 from podium.observe.metrics import Metrics
 from podium.server import auth
+from podium.server.api_docs import add_api_docs
+from podium.server.auth import Principal
 from podium.server.builder_api import add_builder_routes
 from podium.server.login import login_router
 from podium.server.metrics import install_metrics
@@ -37,6 +39,7 @@ from podium.server.shapes import (
     CancelledOut,
     EventOut,
     EventPostedOut,
+    PausedOut,
     RetriedOut,
     RunDetailOut,
     RunOut,
@@ -110,7 +113,10 @@ def create_app(
         version="0.1.0",
         default_response_class=MaskedJSONResponse,
         description="Start runs, post events, retry and cancel; see runs and logs.",
+        docs_url=None,
+        redoc_url=None,
     )
+    add_api_docs(app)
     auth.install(app, project.server, db)
     app.include_router(login_router())
     add_webhook_routes(app, project, db, wake)
@@ -252,6 +258,28 @@ def create_app(
         changed = services.cancel_run(db, project, run_id)
         wake()
         return {"run_id": run_id, "cancelling": changed}
+
+    @app.post(
+        "/api/workflows/{name}/pause",
+        response_model=None,
+        responses={**answers(PausedOut), **guarded(404, 409)},
+    )
+    def pause(
+        name: str, who: Annotated[Principal, Depends(auth.require("operator"))]
+    ) -> dict[str, Any]:
+        changed = pauses.pause_workflow(db, project, name, by=who.name)
+        return {"workflow": name, "paused": True, "changed": changed}
+
+    @app.post(
+        "/api/workflows/{name}/resume",
+        dependencies=operator,
+        response_model=None,
+        responses={**answers(PausedOut), **guarded(404, 409)},
+    )
+    def resume(name: str) -> dict[str, Any]:
+        changed = pauses.resume_workflow(db, project, name)
+        wake()
+        return {"workflow": name, "paused": False, "changed": changed}
 
     @app.post(
         "/api/events",

@@ -89,6 +89,12 @@ class CancelledOut(BaseModel):
     cancelling: bool
 
 
+class PausedOut(BaseModel):
+    workflow: str
+    paused: bool  # the workflow's schedules are paused now
+    changed: bool  # False when it already was (pause) or was not (resume)
+
+
 class EventPostedOut(BaseModel):
     seq: int
     name: str

@@ -206,6 +206,15 @@ MIGRATIONS: list[list[str]] = [
             created INTEGER NOT NULL DEFAULT 0
         )""",
     ],
+    [
+        # a workflow whose schedules do not tick (podium pause / resume); every engine on
+        # the store reads it before firing a schedule
+        """CREATE TABLE paused_workflows (
+            workflow TEXT PRIMARY KEY,
+            paused_at {float} NOT NULL,
+            paused_by TEXT NOT NULL
+        )""",
+    ],
 ]
 
 

@@ -23,6 +23,8 @@ class LoadCounts:
     updated: int = 0
     deleted: int = 0
     unchanged: int = 0
+    #: each loaded table's rows after the commit (the root's without its deleted rows)
+    rows: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass

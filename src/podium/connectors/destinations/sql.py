@@ -74,7 +74,18 @@ class Committer:
         counts = self._rows()
         deleted = self._deletions()
         self._bookkeeping(counts, deleted)
-        return LoadCounts(counts[0], counts[1], deleted, counts[2])
+        return LoadCounts(counts[0], counts[1], deleted, counts[2], self._table_rows())
+
+    def _table_rows(self) -> dict[str, int]:
+        """Each table this load wrote, counted after it (what the UI shows as rows)."""
+        root = self.load.staging.root_name
+        return {
+            table: self._count(
+                f"SELECT count(*) FROM {self.target(table)}"
+                + (" WHERE NOT _deleted" if table == root else "")
+            )
+            for table in self.load.staging.tables
+        }
 
     # -- schema ------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from podium.core.workflow import Workflow
-from podium.engine import services
+from podium.engine import builds, pauses, services
 from podium.server.ui.context import Operator, Ui
 from podium.server.ui.pages import display_value
 from podium.server.ui.render import Pages, segment
@@ -33,6 +33,27 @@ def add_actions(router: APIRouter, ui: Ui) -> None:
             wf.name,
             params,
             trigger={"type": "ui", "user": who.name},
+        )
+        ui.wake()
+        return _to_run(run_id, "started")
+
+    @router.post("/workflows/{name}/pause")
+    async def pause(name: str, who: Operator) -> RedirectResponse:
+        await run_in_threadpool(lambda: pauses.pause_workflow(ui.db, ui.project, name, by=who.name))
+        return _to_workflow(name, "paused")
+
+    @router.post("/workflows/{name}/resume")
+    async def resume(name: str, who: Operator) -> RedirectResponse:
+        await run_in_threadpool(pauses.resume_workflow, ui.db, ui.project, name)
+        ui.wake()
+        return _to_workflow(name, "resumed")
+
+    @router.post("/assets/{name:path}/build")
+    async def build(name: str, who: Operator) -> RedirectResponse:
+        run_id = await run_in_threadpool(
+            lambda: builds.build_asset(
+                ui.db, ui.project, name, trigger={"type": "ui", "user": who.name}
+            )
         )
         ui.wake()
         return _to_run(run_id, "started")
@@ -77,3 +98,7 @@ def form_params(wf: Workflow, form: Mapping[str, Any], pages: Pages) -> dict[str
 
 def _to_run(run_id: str, notice: str) -> RedirectResponse:
     return RedirectResponse(f"/runs/{segment(run_id)}?notice={notice}", status_code=303)
+
+
+def _to_workflow(name: str, notice: str) -> RedirectResponse:
+    return RedirectResponse(f"/workflows/{segment(name)}?notice={notice}", status_code=303)

@@ -15,12 +15,15 @@ from typing import Any
 
 from podium.core.durations import format_duration
 
-LABEL_W = 170
-CHART_W = 640
+WIDTH = 1300  # the drawing's own width; the page scales it to the width it has
+LABEL_W = 170  # the narrowest label column; it widens for long task ids, up to LABEL_MAX
+LABEL_MAX = 380
+LABEL_CHAR_W = 7.0
 ROW_H = 24
 BAR_H = 14
 AXIS_H = 22
 PAD = 28  # room right of the chart for the last tick's label
+CHART_W = WIDTH - LABEL_W - PAD  # the bars' room beside the narrowest label column
 TICKS = 6
 
 
@@ -83,7 +86,8 @@ def timeline(
         return None
     first = min(start for _, start, _ in spans)
     last = max(max(end for _, _, end in spans), first + 0.001)
-    scale = CHART_W / (last - first)
+    label_w = label_width([*task_ids, *(str(a["task_id"]) for a, _, _ in spans)])
+    scale = (WIDTH - label_w - PAD) / (last - first)
     by_task: dict[str, list[Bar]] = {t: [] for t in task_ids}
     began: dict[str, float] = {}
     for a, start, end in spans:
@@ -92,7 +96,7 @@ def timeline(
         took = format_duration(max(end - start, 0.0))
         by_task.setdefault(task, []).append(
             Bar(
-                x=round(LABEL_W + (start - first) * scale, 1),
+                x=round(label_w + (start - first) * scale, 1),
                 width=round(max((end - start) * scale, 2.0), 1),
                 status=str(a["status"]),
                 attempt=int(a["attempt"]),
@@ -104,14 +108,14 @@ def timeline(
         limit = (late_after or {}).get(task)
         late_x = None
         if limit is not None and task in began and began[task] + limit <= last:
-            late_x = round(LABEL_W + (began[task] + limit - first) * scale, 1)
+            late_x = round(label_w + (began[task] + limit - first) * scale, 1)
         rows.append(Row(task, AXIS_H + i * ROW_H, tuple(bars), late_x, task in late))
     return Timeline(
         rows=tuple(rows),
-        ticks=_ticks(last - first, scale),
-        width=LABEL_W + CHART_W + PAD,
+        ticks=_ticks(last - first, scale, label_w),
+        width=WIDTH,
         height=AXIS_H + len(rows) * ROW_H + PAD,
-        label_w=LABEL_W,
+        label_w=label_w,
         span=format_duration(last - first),
     )
 
@@ -123,12 +127,18 @@ _STEPS = (
 )
 
 
-def _ticks(span: float, scale: float) -> tuple[Tick, ...]:
+def label_width(task_ids: Sequence[str]) -> int:
+    """The label column's width: the longest task id's, between LABEL_W and LABEL_MAX."""
+    longest = max((len(t) for t in task_ids), default=0)
+    return int(min(max(LABEL_W, longest * LABEL_CHAR_W + 16), LABEL_MAX))
+
+
+def _ticks(span: float, scale: float, label_w: int) -> tuple[Tick, ...]:
     """Round steps from 0 to the chart's end, at most ``TICKS`` of them (days beyond)."""
     rough = span / (TICKS - 1)
     step = next((float(s) for s in _STEPS if s >= rough), 86400.0 * math.ceil(rough / 86400))
     count = int(span / step + 1e-9) + 1
     return tuple(
-        Tick(round(LABEL_W + i * step * scale, 1), "0" if i == 0 else format_duration(i * step))
+        Tick(round(label_w + i * step * scale, 1), "0" if i == 0 else format_duration(i * step))
         for i in range(count)
     )

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from podium.server.ui.context import DeliveryId, Operator, PageNumber, Ui, Viewer
 from podium.server.ui.render import query
-from podium.server.ui.views import PAGE_SIZE, Page, offset_of
+from podium.server.ui.views import PAGE_SIZE, Page, offset_of, runs_of_delivery
 from podium.webhooks import inbox
 
 NOTICES = {"replayed": "Replay queued: the delivery will be processed again."}
@@ -45,6 +45,7 @@ def add_inbox(router: APIRouter, ui: Ui) -> None:
             "principal": who,
             "nav": "webhooks",
             "entry": inbox.show_delivery(ui.db, delivery_id),
+            "runs": runs_of_delivery(ui.db, delivery_id),
             "notice": NOTICES.get(notice, ""),
             "replayable": list(inbox.REPLAYABLE),
         }
@@ -67,6 +68,6 @@ def _deliveries(ui: Ui, connection: str, status: str, number: int) -> Page:
         limit=PAGE_SIZE + 1,
         offset=offset_of(number, PAGE_SIZE),
     )
-    items = [dict(r) for r in rows]
+    items = [{**r, "runs": runs_of_delivery(ui.db, int(r["id"]))} for r in rows]
     total = inbox.count_deliveries(ui.db, connection=connection or None, status=status or None)
     return Page(items[:PAGE_SIZE], number, PAGE_SIZE, total, len(items) > PAGE_SIZE)

@@ -12,16 +12,20 @@ from fastapi.responses import HTMLResponse
 
 from podium import clock
 from podium.core import events as ev
-from podium.core.workflow import Workflow
-from podium.engine import queries, services
-from podium.errors import UsageError
-from podium.server.ui import dag
+from podium.core.workflow import ScheduleTrigger, Workflow
+from podium.engine import pauses, queries, services
+from podium.errors import NotFoundError, UsageError
+from podium.server.ui import dag, lineage
 from podium.server.ui.context import PageNumber, Ui, Viewer
 from podium.server.ui.describe import describe_trigger, next_ticks
 from podium.server.ui.render import segment
 from podium.server.ui.views import assets_page, events_page, workflows_page
 
 RECENT_RUNS = 10
+WORKFLOW_NOTICES = {
+    "paused": "Schedules paused: they will not start runs until resumed.",
+    "resumed": "Schedules resumed; ticks missed meanwhile follow the schedule's catch-up.",
+}
 
 
 def add_pages(router: APIRouter, ui: Ui) -> None:
@@ -36,7 +40,12 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
 
     @router.get("/workflows/{name}", response_class=HTMLResponse)
     def workflow(
-        request: Request, name: str, who: Viewer, run: str = "", fragment: bool = False
+        request: Request,
+        name: str,
+        who: Viewer,
+        run: str = "",
+        fragment: bool = False,
+        notice: str = "",
     ) -> HTMLResponse:
         wf = services.workflow_named(ui.project, name)
         recent = queries.list_runs(ui.db, workflow=wf.name, limit=RECENT_RUNS)
@@ -60,6 +69,9 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
             "next": next_ticks(wf, clock.now()),
             "params": param_fields(wf),
             "fixed_run": bool(run),
+            "scheduled": any(isinstance(t, ScheduleTrigger) for t in wf.triggers),
+            "paused": pauses.paused_workflows(ui.db).get(wf.name),
+            "notice": WORKFLOW_NOTICES.get(notice, ""),
         }
         template = "_workflow_live.html" if fragment else "workflow.html"
         return ui.pages.respond(template, request, context, fragment=fragment)
@@ -69,6 +81,28 @@ def add_pages(router: APIRouter, ui: Ui) -> None:
         found = assets_page(ui.db, name=name, number=page, now=clock.time())
         context = {"principal": who, "nav": "assets", "page": found, "name": name}
         return ui.pages.respond("assets.html", request, context)
+
+    @router.get("/lineage", response_class=HTMLResponse)
+    def lineage_page(request: Request, who: Viewer) -> HTMLResponse:
+        drawing = lineage.lineage_drawing(ui.db, ui.project, now=clock.time())
+        context = {"principal": who, "nav": "lineage", "drawing": drawing}
+        return ui.pages.respond("lineage.html", request, context)
+
+    @router.get("/assets/{name:path}", response_class=HTMLResponse)
+    def asset(request: Request, name: str, who: Viewer, notice: str = "") -> HTMLResponse:
+        found = lineage.asset_details(ui.db, ui.project, name, now=clock.time())
+        if found["latest"] is None and not found["producers"] and found["model"] is None:
+            raise NotFoundError(
+                f"no asset named {name!r}: nothing produced or loads it; see /assets"
+            )
+        context = {
+            "principal": who,
+            "nav": "assets",
+            "asset": found,
+            "now": clock.time(),
+            "notice": "Build started." if notice == "built" else "",
+        }
+        return ui.pages.respond("asset.html", request, context)
 
     @router.get("/events", response_class=HTMLResponse)
     def events(

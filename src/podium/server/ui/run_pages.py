@@ -25,6 +25,8 @@ NOTICES = {
     "cancelling": "Cancel requested: running tasks are being stopped.",
     "finished": "The run had already finished; nothing to cancel.",
 }
+#: notices about a run still going: once it has finished they would mislead, so they go
+NOTICES_WHILE_GOING = frozenset({"started", "retried", "cancelling"})
 STATUSES = [s.value for s in RunStatus]
 
 
@@ -57,7 +59,8 @@ def add_run_pages(router: APIRouter, ui: Ui) -> None:
         request: Request, run_id: str, who: Viewer, notice: str = "", fragment: bool = False
     ) -> HTMLResponse:
         context = {"principal": who, "nav": "runs", **run_context(ui, run_id)}
-        context["notice"] = NOTICES.get(notice, "")
+        going = notice not in NOTICES_WHILE_GOING or not context["finished"]
+        context["notice"] = NOTICES.get(notice, "") if going else ""
         template = "_run_live.html" if fragment else "run.html"
         return ui.pages.respond(template, request, context, fragment=fragment)
 
@@ -99,7 +102,7 @@ def run_context(ui: Ui, run_id: str) -> dict[str, Any]:
         "attempts": attempts,
         "timeline": chart,
         "drawing": run_drawing(wf, run),
-        "checks": checks_of(ui.db, run_id),
+        "checks": checks_of(ui.db, run_id, run["tasks"]),
         "parent": parent_of(ui.db, run_id),
         "finished": RunStatus(run["status"]).is_terminal,
         "failed_tasks": [t["id"] for t in run["tasks"] if t["status"] in RETRYABLE],

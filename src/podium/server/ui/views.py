@@ -9,13 +9,13 @@ on every page view is not.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from podium.core.workflow import Project
-from podium.engine import queries
+from podium.engine import pauses, queries
 from podium.server.ui.describe import describe_trigger, next_ticks
 from podium.store.database import Database
 
@@ -76,6 +76,7 @@ def workflows_page(
     start = offset_of(number, PAGE_SIZE)
     shown = names[start : start + PAGE_SIZE]
     last, counts = _last_runs(db, shown), _run_counts(db, shown)
+    paused = pauses.paused_workflows(db)
     items = []
     for n in shown:
         wf = project.workflows[n]
@@ -88,6 +89,7 @@ def workflows_page(
                 "last_run": last.get(n),
                 "counts": counts.get(n, {}),
                 "next": ticks[0] if ticks else None,
+                "paused": n in paused,
             }
         )
     return Page(items, max(number, 1), PAGE_SIZE, len(names), start + PAGE_SIZE < len(names))
@@ -149,14 +151,52 @@ def parent_of(db: Database, run_id: str) -> dict[str, Any] | None:
     return {"run_id": row[0], "workflow": row[1], "status": row[2]} if row else None
 
 
-def checks_of(db: Database, run_id: str) -> list[dict[str, Any]]:
-    """The check results recorded for a run (``CheckEvaluated`` events), oldest first."""
+def checks_of(
+    db: Database, run_id: str, tasks: Sequence[Mapping[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """The check results recorded for a run (``CheckEvaluated`` events), oldest first, each
+    with the sample of failing rows its task's output kept (``sample``, maybe empty)."""
     rows = db.read().fetchall(
         "SELECT task_id, payload FROM events WHERE run_id = ? AND type = 'CheckEvaluated'"
         " ORDER BY seq",
         (run_id,),
     )
-    return [{"task_id": task, **json.loads(payload)} for task, payload in rows]
+    samples = failing_samples(tasks)
+    found = []
+    for task, payload in rows:
+        data = json.loads(payload)
+        sample = data.get("sample") or samples.get((task, str(data.get("check"))), [])
+        sample = [row for row in sample if isinstance(row, dict)]
+        columns = list(sample[0]) if sample else []
+        found.append({"task_id": task, **data, "sample": sample, "columns": columns})
+    return found
+
+
+def failing_samples(
+    tasks: Sequence[Mapping[str, Any]],
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """(task, check) → the failing rows a check task's or model task's output kept."""
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for task in tasks:
+        output = task.get("output")
+        listed = output.get("checks") if isinstance(output, dict) else None
+        for check in listed if isinstance(listed, list) else ():
+            sample = check.get("sample") if isinstance(check, dict) else None
+            if sample and isinstance(sample, list) and all(isinstance(r, dict) for r in sample):
+                found[(str(task["id"]), str(check.get("name")))] = sample
+    return found
+
+
+def runs_of_delivery(db: Database, inbox_id: int) -> list[dict[str, Any]]:
+    """The runs one webhook inbox entry started (its first processing and each replay),
+    found by their ``dedupe_key`` (``webhook:ID:…``: a range on its unique index)."""
+    prefix = f"webhook:{int(inbox_id)}:"
+    rows = db.read().fetchall(
+        "SELECT id, workflow, status FROM runs WHERE dedupe_key >= ? AND dedupe_key < ?"
+        " ORDER BY created_at, id",
+        (prefix, prefix[:-1] + ";"),
+    )
+    return [{"run_id": r[0], "workflow": r[1], "status": r[2]} for r in rows]
 
 
 # -- events ---------------------------------------------------------------------------------
