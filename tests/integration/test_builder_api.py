@@ -211,7 +211,7 @@ def test_a_new_workflow_is_written_and_one_with_problems_is_not(builder: Builder
     }
     bad = {"file": "workflows/fresh.yaml", "document": {**document, "tasks": [{"id": "x"}]}}
     refused = builder.operator.post("/api/builder/save", json=bad)
-    assert refused.status_code == 400 and "not saved" in refused.json()["error"]
+    assert refused.status_code == 409 and "not saved" in refused.json()["error"]
     assert not (builder.root / "workflows" / "fresh.yaml").exists()
     saved = builder.operator.post(
         "/api/builder/save", json={"file": "workflows/fresh.yaml", "document": document}
@@ -230,7 +230,8 @@ def test_a_schedule_shows_its_next_five_times_in_its_zone(builder: Builder) -> N
     assert len(answer["times"]) == 5
     assert all(t[11:19] == "06:00:00" and t[-6:] in ("-05:00", "-04:00") for t in answer["times"])
     bad = builder.viewer.post("/api/builder/next-times", json={"schedule": "61 * * * *"})
-    assert bad.status_code == 400 and "schedule" in bad.json()["error"]
+    assert bad.status_code == 200 and bad.json()["times"] == []
+    assert "schedule '61 * * * *'" in bad.json()["problem"]
 
 
 def test_the_pages_open_for_a_viewer_read_only(builder: Builder) -> None:

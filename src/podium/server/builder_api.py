@@ -60,7 +60,9 @@ _SAVING = threading.Lock()  # one save at a time: check the fingerprint, then wr
 class EditIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    file: str = Field(max_length=200, description="workflows/NAME.yaml")
+    file: str = Field(
+        max_length=200, pattern=rf"^{_FILE.pattern}$", description="workflows/NAME.yaml"
+    )
     document: dict[str, Any] = Field(description="the workflow as data, as the YAML says it")
     sha256: str | None = Field(
         default=None,
@@ -126,7 +128,12 @@ def add_builder_routes(
 
     @app.post("/api/builder/next-times", tags=["builder"], responses=guarded())
     def next_times(_: Viewer, body: ScheduleIn) -> dict[str, Any]:
-        return {"timezone": body.timezone, "times": upcoming(body.schedule, body.timezone)}
+        """The next five times, or (a preview, like validate) why there are none."""
+        try:
+            times = upcoming(body.schedule, body.timezone)
+        except UsageError as exc:
+            return {"timezone": body.timezone, "times": [], "problem": str(exc)}
+        return {"timezone": body.timezone, "times": times}
 
     @app.post("/api/builder/save", tags=["builder"], responses=guarded(409))
     def save(who: Operator, body: EditIn = Body()) -> dict[str, Any]:
@@ -137,7 +144,7 @@ def add_builder_routes(
             problems = [p for p in problems_of(root, body.file, text) if p["file"] == body.file]
             if problems:
                 listed = "; ".join(f"{p['file']}:{p['line']}: {p['message']}" for p in problems)
-                raise UsageError(f"not saved: fix these problems first: {listed}")
+                raise ConflictError(f"not saved: fix these problems first: {listed}")
             change = unified(body.file, before or "", text)
             _write(root / body.file, text)
         sha = digest(text)

@@ -421,7 +421,7 @@
     api("POST", "/api/builder/next-times", { schedule: String(trig.schedule), timezone: trig.timezone || "UTC" })
       .then(function (r) {
         out.textContent = "";
-        if (!r.ok) { out.textContent = r.data.error || "not a schedule"; out.classList.add("bd-error-text"); return; }
+        if (!r.ok || r.data.problem) { out.textContent = r.data.problem || r.data.error || "not a schedule"; out.classList.add("bd-error-text"); return; }
         out.appendChild(el("strong", { text: "next five times (" + r.data.timezone + "):" }));
         var ul = el("ul");
         r.data.times.forEach(function (t) { ul.appendChild(el("li", { text: t.replace("T", " ") })); });
