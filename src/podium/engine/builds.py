@@ -13,6 +13,8 @@ from podium.core.workflow import Project, Task, Workflow
 from podium.engine import state
 from podium.engine.journal import Journal
 from podium.errors import UsageError
+from podium.kinds.base import LoadsConnection
+from podium.kinds.registry import kind_of
 from podium.store.database import Database
 
 
@@ -23,8 +25,19 @@ def producers(project: Project, asset: str) -> list[tuple[Workflow, Task]]:
         (wf, task)
         for wf in project.workflows.values()
         for task in wf.tasks
-        if asset in task.produces or (task.kind == "extract" and dataset == f"raw_{task.target}")
+        if asset in task.produces or _loads(task, dataset)
     ]
+
+
+def _loads(task: Task, dataset: str) -> bool:
+    connection = loaded_connection(task)
+    return connection is not None and dataset == f"raw_{connection}"
+
+
+def loaded_connection(task: Task) -> str | None:
+    """The connection whose raw tables ``task`` loads (its kind says), if any."""
+    kind = kind_of(task.kind)
+    return kind.connection_of(task) if isinstance(kind, LoadsConnection) else None
 
 
 def needed(wf: Workflow, task_id: str) -> set[str]:

@@ -75,8 +75,9 @@ def late_connections(project: Project, late_tasks: set[str]) -> set[str]:
     found = set()
     for wf in project.workflows.values():
         for task in wf.tasks:
-            if task.kind == "extract" and task.id in late_tasks:
-                found.add(task.target)
+            connection = builds.loaded_connection(task) if task.id in late_tasks else None
+            if connection is not None:
+                found.add(connection)
     return found
 
 
