@@ -129,6 +129,35 @@ def test_a_test_reading_two_nodes_goes_where_it_makes_no_cycle() -> None:
     }
 
 
+def test_relationships_tests_pointing_at_each_other_make_no_cycle() -> None:
+    """orders' test reads refunds and refunds' test reads orders: each attached to its own
+    node they would make each task wait for the other and the run wait for ever; the
+    second runs in the node the first already made wait."""
+    node = {"type": "model", "file": "x.sql", "parents": [], "sources": []}
+    both = ["model.p.orders", "model.p.refunds"]
+    graph: dict[str, Any] = {
+        "nodes": {
+            f"model.p.{n}": {**node, "name": n, "fqn": f"p.{n}", "relation": f"dbt.{n}"}
+            for n in ("orders", "refunds")
+        },
+        "tests": {
+            "test.p.a_rel": {"name": "a_rel", "attached": "model.p.orders", "parents": both},
+            "test.p.b_rel": {"name": "b_rel", "attached": "model.p.refunds", "parents": both},
+        },
+        "selected": both,
+    }
+    workflow = expand_dbt(
+        Workflow("daily", (Task("dbt", "dbt", "analytics"),)),
+        kind="dbt",
+        node_kind="dbt_node",
+        graph_of=lambda task: (graph, {}),
+        loaders={},
+    )
+    waits = {t.id: t.depends_on for t in workflow.tasks}
+    assert waits == {"dbt.orders": ("dbt.refunds",), "dbt.refunds": ()}
+    assert homes_of(graph, set(both)) == {"model.p.orders": ["test.p.a_rel", "test.p.b_rel"]}
+
+
 def test_loading_podium_does_not_import_dbt() -> None:
     code = (
         "import sys, podium.project, podium.kinds.registry as r; r.all_kinds();"

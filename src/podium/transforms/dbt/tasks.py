@@ -121,16 +121,20 @@ def test_home(
     chosen: set[str],
     waits: Mapping[str, set[str]] | None = None,
 ) -> str | None:
-    """The node whose task runs ``test``: dbt's attached node, else the one it reads that
-    no other node it reads depends on (through dbt's parents and ``waits``, the nodes
+    """The node whose task runs ``test``: dbt's attached node where that makes no cycle,
+    else the one it reads that no other node it reads depends on (through dbt's parents and ``waits``, the nodes
     other tests already make a node wait for); None unless every node it reads is
     selected (as dbt's ``cautious`` indirect selection)."""
     reads = [p for p in test["parents"] if p in graph["nodes"]]
     if not reads or any(p not in chosen for p in reads):
         return None
     attached = test.get("attached")
-    if attached:
-        return str(attached) if attached in chosen else None
+    if attached and attached not in chosen:
+        return None
+    if attached and not any(
+        attached in _ancestors(graph, p, waits or {}) for p in reads if p != attached
+    ):  # its own node, unless another it reads already waits for that one: a cycle
+        return str(attached)
     ancestors = {a for p in reads for a in _ancestors(graph, p, waits or {})}
     sinks = sorted(p for p in reads if p not in ancestors)
     return sinks[0] if sinks else None
