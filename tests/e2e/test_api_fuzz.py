@@ -33,6 +33,9 @@ from postgres_schemas import POSTGRES_URL, SKIP_POSTGRES, drop_schema, postgres_
 
 from .conftest import PODIUM, Project, Up, podium_env
 
+# timing-sensitive: make test runs it by itself, after the parallel pass (Makefile)
+pytestmark = pytest.mark.alone
+
 SECRET = "fuzz-webhook-secret-0123"
 PASSWORD = "correct horse battery"
 CONFIG = f"""

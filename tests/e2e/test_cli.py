@@ -1017,6 +1017,7 @@ def _hang_project(make_project: MakeProject, executor: str):
     )
 
 
+@pytest.mark.alone  # a bound in seconds: run by itself (Makefile)
 @pytest.mark.parametrize("executor", ["threads", "processes"])
 def test_timeout_fails_the_run_fast(make_project: MakeProject, executor: str) -> None:
     project = _hang_project(make_project, executor)

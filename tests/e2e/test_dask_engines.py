@@ -24,6 +24,9 @@ import os
 import time
 from pathlib import Path
 
+# timing-sensitive: make test runs it by itself, after the parallel pass (Makefile)
+pytestmark = pytest.mark.alone
+
 def slow(ctx):
     marks = Path(ctx.params["marks"])
     marks.mkdir(exist_ok=True)

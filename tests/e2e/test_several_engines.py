@@ -59,6 +59,9 @@ import os
 import time
 from pathlib import Path
 
+# timing-sensitive: make test runs it by itself, after the parallel pass (Makefile)
+pytestmark = pytest.mark.alone
+
 MARKS = Path(__file__).resolve().parent.parent / "marks.txt"
 
 """

@@ -44,6 +44,9 @@ from postgres_schemas import POSTGRES_URL, SKIP_POSTGRES, drop_schema, postgres_
 
 from .conftest import PODIUM, Proc, podium_env
 
+# timing-sensitive: make test runs it by itself, after the parallel pass (Makefile)
+pytestmark = pytest.mark.alone
+
 BRAND = Brand(
     BrandConfig(
         days=8,

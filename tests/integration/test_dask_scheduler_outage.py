@@ -35,6 +35,9 @@ DASK = str(Path(sys.executable).with_name("dask"))
 TASKS_PY = """
 import time
 
+# timing-sensitive: make test runs it by itself, after the parallel pass (Makefile)
+pytestmark = pytest.mark.alone
+
 def slow(ctx):
     time.sleep(1.5)
     return {"slept": 1.5}

@@ -33,6 +33,9 @@ from podium.store.budgets import RateBudgets
 from podium.store.database import Database
 from podium.syncs.destinations.pacing import SlidingWindowLimit
 
+# timing-sensitive: make test runs it by itself, after the parallel pass (Makefile)
+pytestmark = pytest.mark.alone
+
 RATE, BURST = 150.0, 10.0
 SECONDS = 3.0
 PROCESSES, THREADS = 3, 3

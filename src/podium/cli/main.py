@@ -155,9 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help=RUN_HELP)
 
     p = command("pause", c.cmd_pause, "stop a workflow's schedules starting runs (every engine)")
-    p.add_argument("workflow")
+    p.add_argument("workflow", help="the workflow whose schedules stop (its name: in workflows/)")
     p = command("resume", c.cmd_resume, "let a paused workflow's schedules tick again")
-    p.add_argument("workflow")
+    p.add_argument("workflow", help="the paused workflow whose schedules tick again")
 
     p = command("extract", c.cmd_extract, "load one connection's streams into the warehouse now")
     p.add_argument("connection", help="the connection's id (connections: in podium.yaml)")
