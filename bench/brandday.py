@@ -60,21 +60,14 @@ import yaml
 
 from podium.demo.speeds import connection_settings
 from podium.project import init_project
+from podium.sandbox.amazon.access import RATE_LIMITS
 from podium.sandbox.brand import BrandConfig, truth
 from podium.sandbox.service import SERVED, Sandbox, start_sandbox
 
 PODIUM = [sys.executable, "-m", "podium.cli.main"]
 DAILY_TARGET_S = 60.0
 MART = "marts.daily_sales_by_channel"
-AMAZON_LIMITS: dict[str, tuple[float, float]] = {  # published: (requests/s, burst)
-    "getOrders": (0.0167, 20),
-    "getOrderItems": (0.5, 30),
-    "createReport": (0.0167, 15),
-    "getReports": (0.0222, 10),
-    "getReport": (2.0, 15),
-    "getReportDocument": (0.0167, 15),
-    "listFinancialEvents": (0.5, 30),
-}
+AMAZON_LIMITS = RATE_LIMITS  # SP-API's published (requests/s, burst) per operation
 SHOPIFY_BUCKET, SHOPIFY_RESTORE = 1000.0, 100.0  # Standard plan, GraphQL points
 KLAVIYO_STEADY = {"profiles": 750, "events": 3500, "metrics": 150, "lists": 750}
 KLAVIYO_STEADY |= {"campaigns": 150, "flows": 60}
