@@ -17,15 +17,15 @@ from dask_clusters import local_cluster
 
 from .conftest import MakeProject, pid_alive, wait_until
 
+# timing-sensitive: make test runs it by itself, after the parallel pass (Makefile)
+pytestmark = pytest.mark.alone
+
 distributed = pytest.importorskip("distributed", reason="executor dask needs podium[dask]")
 
 SLOW_PY = """
 import os
 import time
 from pathlib import Path
-
-# timing-sensitive: make test runs it by itself, after the parallel pass (Makefile)
-pytestmark = pytest.mark.alone
 
 def slow(ctx):
     marks = Path(ctx.params["marks"])

@@ -48,6 +48,9 @@ from dask_clusters import local_cluster
 
 from .conftest import MakeProject, Project, Up, wait_until
 
+# timing-sensitive: make test runs it by itself, after the parallel pass (Makefile)
+pytestmark = pytest.mark.alone
+
 TASKS = 500
 SLOTS = 8
 ORPHANS_STOP = 2.0  # s: a dead engine's attempts on Dask have stopped by then
@@ -58,9 +61,6 @@ TASKS_PY = (
 import os
 import time
 from pathlib import Path
-
-# timing-sensitive: make test runs it by itself, after the parallel pass (Makefile)
-pytestmark = pytest.mark.alone
 
 MARKS = Path(__file__).resolve().parent.parent / "marks.txt"
 
