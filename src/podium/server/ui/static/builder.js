@@ -62,6 +62,7 @@
       });
     });
   }
+  var savedNote = "";  // the last save's confirmation, until the next change
   function status(text, kind) {
     var s = document.getElementById("bd-status");
     s.textContent = text;
@@ -88,6 +89,7 @@
     return s.anyOf && t.indexOf("array") >= 0 && t.indexOf("object") < 0 && t.indexOf("string") >= 0;
   }
   function changed() {
+    savedNote = "";
     render();
     clearTimeout(validateTimer);
     validateTimer = setTimeout(validate, 350);
@@ -553,7 +555,8 @@
       if (seq !== validateSeq) return;
       if (!r.ok) { problems = []; status(r.data.error || "cannot check", "bad"); render(); return; }
       problems = r.data.problems;
-      status(problems.length ? problems.length + (problems.length === 1 ? " problem" : " problems") : "valid", problems.length ? "bad" : "good");
+      var said = problems.length ? problems.length + (problems.length === 1 ? " problem" : " problems") : "valid";
+      status(said + (savedNote ? " · " + savedNote : ""), problems.length ? "bad" : "good");
       render();
     });
   }
@@ -585,7 +588,9 @@
       sha = r.data.sha256;
       message.textContent = "";
       document.getElementById("bd-dialog").close();
-      status("saved " + r.data.file + "; podium up picks it up in a moment", "good");
+      // kept beside the status until the next change: a check still in flight answers after
+      savedNote = "saved " + r.data.file + "; podium up picks it up in a moment";
+      status(savedNote, "good");
     });
   }
 
