@@ -19,12 +19,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/podium demo
 
-# Two passes: most tests on two workers (they mostly wait on servers and child processes),
+# Two passes: most tests on three workers (they mostly wait on servers and child processes),
 # then those marked `alone` (bounds in seconds, shares of an API's rate) by themselves.
 PYTEST := $(BIN)/python -m pytest -q -rs -p no:cacheprovider
 
 test: $(STAMP)
-	$(PYTEST) -n 2 --dist loadfile -m "not alone" --durations=15
+	$(PYTEST) -n 3 --dist loadfile -m "not alone" --durations=15
 	$(PYTEST) -m alone --durations=5
 
 check: $(STAMP)

@@ -33,9 +33,6 @@ from postgres_schemas import POSTGRES_URL, SKIP_POSTGRES, drop_schema, postgres_
 
 from .conftest import PODIUM, Project, Up, podium_env
 
-# timing-sensitive: make test runs it by itself, after the parallel pass (Makefile)
-pytestmark = pytest.mark.alone
-
 SECRET = "fuzz-webhook-secret-0123"
 PASSWORD = "correct horse battery"
 CONFIG = f"""
@@ -189,7 +186,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(
         "stateful": "success",
     }, phases
     assert summary["test_cases"]["generated"] > 1000, summary["test_cases"]
-    assert seconds < 120, f"the fuzz run took {seconds:.0f}s; lower MAX_EXAMPLES"
+    # a guard on the suite's time, run beside other tests (make test's parallel pass)
+    assert seconds < 180, f"the fuzz run took {seconds:.0f}s; lower MAX_EXAMPLES"
 
 
 # -- Hypothesis: the UI's pages and forms ----------------------------------------------------------

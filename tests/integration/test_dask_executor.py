@@ -26,9 +26,6 @@ from podium.execution.cluster import DaskExecutor
 from podium.project import load_project
 from podium.store.database import Database, open_database
 
-# timing-sensitive: make test runs it by itself, after the parallel pass (Makefile)
-pytestmark = pytest.mark.alone
-
 distributed = pytest.importorskip("distributed", reason="executor dask needs podium[dask]")
 
 ENDED = ("succeeded", "failed", "cancelled")

@@ -29,9 +29,6 @@ from podium.execution.cluster import DaskExecutor
 from podium.project import load_project
 from podium.store.database import open_database
 
-# timing-sensitive: make test runs it by itself, after the parallel pass (Makefile)
-pytestmark = pytest.mark.alone
-
 pytest.importorskip("distributed", reason="executor dask needs podium[dask]")
 
 DASK = str(Path(sys.executable).with_name("dask"))
