@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,16 +18,10 @@ from typing import Any
 
 import pytest
 
-from dask_clusters import local_cluster
-from podium.engine import queries, services
-from podium.engine.loop import Engine
-from podium.execution.cluster import DaskExecutor
-from podium.project import load_project
-from podium.store.database import Database, open_database
+from dask_clusters import EngineThread, local_cluster, wait_for, write_project
+from podium.engine import services
 
 distributed = pytest.importorskip("distributed", reason="executor dask needs podium[dask]")
-
-ENDED = ("succeeded", "failed", "cancelled")
 
 
 @pytest.fixture(scope="module")
@@ -43,59 +36,6 @@ def worker_pids(client: Any) -> set[int]:
     return set(client.run(os.getpid).values())
 
 
-def write_project(root: Path, address: str, tasks_py: str, workflow: str, **dask: str) -> None:
-    (root / "workflows").mkdir(parents=True, exist_ok=True)
-    extra = "".join(f", {k}: {v}" for k, v in dask.items())
-    (root / "podium.yaml").write_text(
-        "engine:\n"
-        f"  executor: {{type: dask, address: '{address}'{extra}}}\n"
-        "  lease_timeout: 5s\n"
-        "  poll_interval: 0.2s\n"
-    )
-    (root / "tasks.py").write_text(tasks_py)
-    (root / "workflows" / "w.yaml").write_text(workflow)
-
-
-class EngineThread:
-    """An engine running one run on Dask in a thread of the test."""
-
-    def __init__(self, root: Path, params: dict[str, Any] | None = None) -> None:
-        self.project = load_project(root, environ={})
-        self.db: Database = open_database(f"sqlite:///{root}/state.db")
-        self.run_id = services.start_run(self.db, self.project, "w", params or {})
-        self.engine = Engine(self.project, self.db, scope_root=self.run_id)
-        assert isinstance(self.engine.executor, DaskExecutor)
-        self.engine.start()
-        self._stop = threading.Event()
-        self._closed = False
-        self._thread = threading.Thread(
-            target=self.engine.run, args=(self.ended, self._stop), daemon=True
-        )
-        self._thread.start()
-
-    def ended(self) -> bool:
-        return bool(queries.show_run(self.db, self.run_id)["status"] in ENDED)
-
-    def wait(self, timeout: float = 60) -> dict[str, Any]:
-        """The run once it has ended, as ``podium show`` has it; the engine is closed."""
-        self._thread.join(timeout)
-        assert not self._thread.is_alive(), f"the run did not end within {timeout}s"
-        shown = queries.show_run(self.db, self.run_id)
-        shown["logs"] = [e["line"] for e in queries.logs_of(self.db, self.run_id)]
-        shown["attempt_rows"] = queries.attempts_of(self.db, self.run_id)
-        self.close()
-        return shown
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._stop.set()
-        self._thread.join(30)
-        self.engine.close()
-        self.db.close()
-
-
 @pytest.fixture
 def engines() -> Iterator[list[EngineThread]]:
     started: list[EngineThread] = []
@@ -108,16 +48,6 @@ def run(root: Path, engines: list[EngineThread], **kw: Any) -> EngineThread:
     engine = EngineThread(root, **kw)
     engines.append(engine)
     return engine
-
-
-def wait_for(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 WORK_PY = """
@@ -234,7 +164,7 @@ def test_a_timed_out_attempt_is_stopped_on_the_worker(
         tmp_path,
         cluster.scheduler.address,
         SLOW_PY,
-        "name: w\nparams: {marks: '', once: false}\ntasks:\n  - {id: slow, run: tasks:slow, timeout: 1s, retries: 0}\n",
+        "name: w\nparams: {marks: '', once: false}\ntasks:\n  - {id: slow, run: tasks:slow, timeout: 3s, retries: 0}\n",
     )
     engine = run(tmp_path, engines, params={"marks": str(marks)})
     shown = engine.wait()

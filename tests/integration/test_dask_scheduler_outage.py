@@ -16,18 +16,14 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from podium.engine import queries, services
-from podium.engine.loop import Engine
-from podium.execution.cluster import DaskExecutor
-from podium.project import load_project
-from podium.store.database import open_database
+from dask_clusters import EngineThread, wait_for, write_project
+from podium.engine import queries
 
 pytest.importorskip("distributed", reason="executor dask needs podium[dask]")
 
@@ -94,38 +90,10 @@ def cluster() -> Iterator[Cluster]:
     running.kill()
 
 
-def wait_for(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
-
-
 def test_the_engine_outlives_its_scheduler_restarting(tmp_path: Path, cluster: Cluster) -> None:
-    (tmp_path / "workflows").mkdir()
-    (tmp_path / "podium.yaml").write_text(
-        "engine:\n"
-        f"  executor: {{type: dask, address: '{cluster.address}'}}\n"
-        "  lease_timeout: 1.5s\n"
-        "  poll_interval: 0.2s\n"
-    )
-    (tmp_path / "tasks.py").write_text(TASKS_PY)
-    (tmp_path / "workflows" / "w.yaml").write_text(WORKFLOW)
-    project = load_project(tmp_path, environ={})
-    db = open_database(f"sqlite:///{tmp_path}/state.db")
-    run_id = services.start_run(db, project, "w", {})
-    engine = Engine(project, db, scope_root=run_id)
-    assert isinstance(engine.executor, DaskExecutor)
-    engine.start()
-    stop = threading.Event()
-
-    def ended() -> bool:
-        return bool(queries.show_run(db, run_id)["status"] in ("succeeded", "failed"))
-
-    thread = threading.Thread(target=engine.run, args=(ended, stop), daemon=True)
-    thread.start()
+    write_project(tmp_path, cluster.address, TASKS_PY, WORKFLOW, lease_timeout="1.5s")
+    engine = EngineThread(tmp_path)
+    db, run_id = engine.db, engine.run_id
     peek = sqlite3.connect(tmp_path / "state.db", timeout=5)
 
     def attempts(task: str) -> list[str]:
@@ -152,16 +120,11 @@ def test_the_engine_outlives_its_scheduler_restarting(tmp_path: Path, cluster: C
         assert len(during) <= 3, f"attempts kept being handed to an absent cluster: {during}"
 
         cluster.start()  # the same address, a new scheduler and worker
-        thread.join(60)
-        assert not thread.is_alive(), "the run did not finish after the scheduler came back"
-        shown = queries.show_run(db, run_id)
+        shown = engine.wait(60)
         assert shown["status"] == "succeeded", shown
-        final = attempts("a")
+        final = [r["status"] for r in shown["attempt_rows"] if r["task_id"] == "a"]
         assert final[0] == "lost" and final[-1] == "succeeded", final
-        assert attempts("b") == ["succeeded"]
+        assert [r["status"] for r in shown["attempt_rows"] if r["task_id"] == "b"] == ["succeeded"]
     finally:
-        stop.set()
-        thread.join(30)
         peek.close()
         engine.close()
-        db.close()
