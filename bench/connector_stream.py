@@ -6,7 +6,7 @@
 ``load`` runs ``load_stream`` into a fresh DuckDB file and prints records/s and the CPU
 seconds each of podium's threads spent (``time.thread_time`` when the thread ends: the
 reading thread ``podium-read-…``, the batch reader ``podium-batch``, the main thread's
-staging and commit); ``--profile``
+staging and commit) and the simulator's process; ``--profile``
 reads the stream on the main thread under cProfile (the loader reads on a thread cProfile
 does not see) and prints the costliest functions. Same brands as the connector
 benchmarks. To compare two versions of podium with the same harness, put the other's
@@ -114,10 +114,12 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     sim, make_source = APIS[args.api]()
-    with ChildServer({args.api: sim}) as server, tempfile.TemporaryDirectory() as tmp:
+    probes = {"cpu": lambda server: time.process_time()}  # the simulator's CPU seconds
+    with ChildServer({args.api: sim}, probes) as server, tempfile.TemporaryDirectory() as tmp:
         source = make_source(server.url_for(args.api))
         stream = next(s for s in source.streams() if s.name == args.stream)
         _count_thread_cpu()
+        simulator_cpu = server.probe("cpu")
         started, main_cpu = time.perf_counter(), time.thread_time()
         if args.profile:
             profile = cProfile.Profile()
@@ -132,6 +134,7 @@ def main() -> None:
             destination.close()
         seconds = time.perf_counter() - started
         _CPU["main"] = time.thread_time() - main_cpu
+        _CPU["(simulator)"] = server.probe("cpu") - simulator_cpu
         source.close()
     print(f"{args.api} {args.stream}: {records:,} records in {seconds:.2f} s", end="")
     print(f" = {records / seconds:,.0f}/s")

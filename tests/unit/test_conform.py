@@ -56,18 +56,18 @@ def test_a_page_like_the_ones_before_is_read_and_written_back_unchanged() -> Non
 
 
 NEW = [
-        {"id": 5, "coupon": "NEW"},  # a new field
-        {"id": 5, "customer": {"id": 8, "phone": "+1"}},  # a new nested field
-        {"id": 5, "lines": [{"sku": "C", "gift": True}]},  # a new field in a list's objects
-        {"id": "5"},  # a new type
-        {"id": 5.5},  # a number with a fraction where only integers were seen
-        {"id": 5, "paid": 1},  # an integer where only booleans were seen
-        {"id": 5, "tags": ["a"]},  # an element in a list only ever seen empty
-        {"id": 5, "extra": {"k": 1}},  # a field in an object only ever seen empty
-        {"id": 5, "lines": [{"codes": [1]}]},  # a new element type
-        {"id": 5, "customer": "c-8"},  # text where an object was seen
-        {"id": 5, "tags": [None]},  # a null element in a list only ever seen empty
-        {"id": 5, "customer": {"id": True}},  # a boolean where only integers were seen
+    {"id": 5, "coupon": "NEW"},  # a new field
+    {"id": 5, "customer": {"id": 8, "phone": "+1"}},  # a new nested field
+    {"id": 5, "lines": [{"sku": "C", "gift": True}]},  # a new field in a list's objects
+    {"id": "5"},  # a new type
+    {"id": 5.5},  # a number with a fraction where only integers were seen
+    {"id": 5, "paid": 1},  # an integer where only booleans were seen
+    {"id": 5, "tags": ["a"]},  # an element in a list only ever seen empty
+    {"id": 5, "extra": {"k": 1}},  # a field in an object only ever seen empty
+    {"id": 5, "lines": [{"codes": [1]}]},  # a new element type
+    {"id": 5, "customer": "c-8"},  # text where an object was seen
+    {"id": 5, "tags": [None]},  # a null element in a list only ever seen empty
+    {"id": 5, "customer": {"id": True}},  # a boolean where only integers were seen
 ]
 
 

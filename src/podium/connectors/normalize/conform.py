@@ -169,7 +169,7 @@ def _list_type(shape: Shape) -> Any:
         return None
     names = (f"Record{n}" for n in itertools.count())
     try:
-        records = list[_struct(shape, names)]  # type: ignore[misc]
+        records = list[_struct(shape, names)]  # type: ignore[misc,valid-type]
         msgspec.inspect.type_info(records)  # an inexpressible union raises here
     except (TypeError, ValueError):
         return None
