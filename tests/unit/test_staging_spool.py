@@ -179,3 +179,19 @@ def test_parsed_pages_that_fit_the_shape_miss_nothing_that_comes_late(tmp_path: 
         assert one(quarantined).fetchall() == [("page 16", "record 1 is str, not an object")]
     finally:
         staging.close()
+
+
+def test_records_in_any_sequence_are_spooled(tmp_path: Path) -> None:
+    from collections import deque
+
+    pages: list[Page] = [
+        JsonPage(deque([{"id": 1}, {"id": 2}]), "page 0"),
+        JsonPage(({"id": 3},), "page 1"),
+        JsonPage(deque([{"id": 4, "new": "x"}]), "page 2"),
+    ]
+    staging = _stage_through_a_reading_thread(tmp_path, pages, 64_000)
+    try:
+        assert staging.row_count("orders") == 4
+        assert staging.db.execute("SELECT new FROM orders WHERE id = 4").fetchone() == ("x",)
+    finally:
+        staging.close()

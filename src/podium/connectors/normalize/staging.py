@@ -156,6 +156,8 @@ class Staging:
                     reason = f"record {index} is {type(record).__name__}, not an object"
                     rejects.append((reason, orjson.dumps(record).decode()))
             records = [r for r in records if type(r) is dict]
+        elif type(records) is not list:  # a tuple or any sequence: encoded as one list
+            records = list(records)
         spooled = SpooledPage(
             None, len(page.records), page.location, page.deleted, rejects, self._now()
         )
