@@ -3,7 +3,10 @@
     .venv/bin/python bench/connector_stream.py netsuite transaction_lines          # load
     .venv/bin/python bench/connector_stream.py klaviyo events --profile            # cProfile
 
-``load`` runs ``load_stream`` into a fresh DuckDB file and prints records/s; ``--profile``
+``load`` runs ``load_stream`` into a fresh DuckDB file and prints records/s and the CPU
+seconds each of podium's threads spent (``time.thread_time`` when the thread ends: the
+reading thread ``podium-read-…``, the batch reader ``podium-batch``, the main thread's
+staging and commit) and the simulator's process; ``--profile``
 reads the stream on the main thread under cProfile (the loader reads on a thread cProfile
 does not see) and prints the costliest functions. Same brands as the connector
 benchmarks. To compare two versions of podium with the same harness, put the other's
@@ -16,6 +19,7 @@ import argparse
 import cProfile
 import pstats
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -83,6 +87,23 @@ def _shopify() -> tuple[Any, Callable[[str], Any]]:
     return sim, source
 
 
+_CPU: dict[str, float] = {}
+
+
+def _count_thread_cpu() -> None:
+    """Every thread started from now on notes its CPU seconds in ``_CPU`` when it ends."""
+    run = threading.Thread.run
+
+    def timed(self: threading.Thread) -> None:
+        try:
+            run(self)
+        finally:
+            name = self.name.removesuffix("_0")
+            _CPU[name] = _CPU.get(name, 0.0) + time.thread_time()
+
+    threading.Thread.run = timed  # type: ignore[method-assign]
+
+
 APIS = {"netsuite": _netsuite, "klaviyo": _klaviyo, "shopify": _shopify}
 
 
@@ -93,10 +114,13 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     sim, make_source = APIS[args.api]()
-    with ChildServer({args.api: sim}) as server, tempfile.TemporaryDirectory() as tmp:
+    probes = {"cpu": lambda server: time.process_time()}  # the simulator's CPU seconds
+    with ChildServer({args.api: sim}, probes) as server, tempfile.TemporaryDirectory() as tmp:
         source = make_source(server.url_for(args.api))
         stream = next(s for s in source.streams() if s.name == args.stream)
-        started = time.perf_counter()
+        _count_thread_cpu()
+        simulator_cpu = server.probe("cpu")
+        started, main_cpu = time.perf_counter(), time.thread_time()
         if args.profile:
             profile = cProfile.Profile()
             profile.enable()
@@ -109,9 +133,12 @@ def main() -> None:
             records = load_stream(job).loaded
             destination.close()
         seconds = time.perf_counter() - started
+        _CPU["main"] = time.thread_time() - main_cpu
+        _CPU["(simulator)"] = server.probe("cpu") - simulator_cpu
         source.close()
     print(f"{args.api} {args.stream}: {records:,} records in {seconds:.2f} s", end="")
     print(f" = {records / seconds:,.0f}/s")
+    print("CPU s: " + ", ".join(f"{name} {cpu:.2f}" for name, cpu in sorted(_CPU.items())))
     if args.profile:
         pstats.Stats(profile).sort_stats("tottime").print_stats(20)
 

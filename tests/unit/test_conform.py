@@ -55,24 +55,51 @@ def test_a_page_like_the_ones_before_is_read_and_written_back_unchanged() -> Non
     assert read is not None and read.elements.tobytes() == orjson.dumps(page)[1:-1]
 
 
-@pytest.mark.parametrize(
-    "record",
-    [
-        {"id": 5, "coupon": "NEW"},  # a new field
-        {"id": 5, "customer": {"id": 8, "phone": "+1"}},  # a new nested field
-        {"id": 5, "lines": [{"sku": "C", "gift": True}]},  # a new field in a list's objects
-        {"id": "5"},  # a new type
-        {"id": 5.5},  # a number with a fraction where only integers were seen
-        {"id": 5, "paid": 1},  # an integer where only booleans were seen
-        {"id": 5, "tags": ["a"]},  # an element in a list only ever seen empty
-        {"id": 5, "extra": {"k": 1}},  # a field in an object only ever seen empty
-        {"id": 5, "lines": [{"codes": [1]}]},  # a new element type
-        {"id": 5, "customer": "c-8"},  # text where an object was seen
-    ],
-)
+NEW = [
+    {"id": 5, "coupon": "NEW"},  # a new field
+    {"id": 5, "customer": {"id": 8, "phone": "+1"}},  # a new nested field
+    {"id": 5, "lines": [{"sku": "C", "gift": True}]},  # a new field in a list's objects
+    {"id": "5"},  # a new type
+    {"id": 5.5},  # a number with a fraction where only integers were seen
+    {"id": 5, "paid": 1},  # an integer where only booleans were seen
+    {"id": 5, "tags": ["a"]},  # an element in a list only ever seen empty
+    {"id": 5, "extra": {"k": 1}},  # a field in an object only ever seen empty
+    {"id": 5, "lines": [{"codes": [1]}]},  # a new element type
+    {"id": 5, "customer": "c-8"},  # text where an object was seen
+    {"id": 5, "tags": [None]},  # a null element in a list only ever seen empty
+    {"id": 5, "customer": {"id": True}},  # a boolean where only integers were seen
+]
+
+
+@pytest.mark.parametrize("record", NEW)
 def test_anything_new_is_refused(record: dict[str, Any]) -> None:
     conformer = _conformer()
     assert conformer.read(_body({"id": 4}, record), ["orders"]) is None
+
+
+@pytest.mark.parametrize("record", NEW)
+def test_parsed_records_with_anything_new_do_not_fit(record: dict[str, Any]) -> None:
+    conformer = _conformer()
+    # late in a page too: the check covers every record, not a sample
+    assert not conformer.fits([{"id": n} for n in range(2000)] + [record, {"id": 6}])
+    before = Observer()
+    before.observe(SEEN)
+    version = before.version
+    before.observe([record])
+    assert before.version > version  # so the observer, which now sees it, notes something
+
+
+def test_parsed_records_like_the_ones_before_fit() -> None:
+    conformer = _conformer()
+    assert conformer.fits(
+        [
+            {"id": 3, "total": 1.5, "note": None, "customer": {"id": 8}, "lines": [{"sku": "B"}]},
+            {"id": 4, "paid": True, "tags": [], "extra": {}, "lines": [{"codes": []}]},
+            {"id": None, "total": 2, "customer": None},  # no column type changes
+        ]
+    )
+    assert conformer.fits([])
+    assert not Conformer(Observer()).fits([{"id": 1}])  # nothing seen yet
 
 
 def test_nulls_and_whole_numbers_that_change_no_column_type_are_taken() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from podium.connectors.normalize.shape import Observer, duckdb_columns
 from podium.connectors.normalize.staging import Staging
 from podium.connectors.prefetch import Prefetcher
 from podium.connectors.source import JsonBody, JsonPage, Page, Stream, UnreadablePage
@@ -133,5 +134,64 @@ def test_a_batch_that_does_not_read_with_the_shape_is_read_again_by_detection(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '\\_batch%' ESCAPE '\\'"
         ).fetchone()
         assert batches == (0,)  # every batch read ahead was staged and dropped
+    finally:
+        staging.close()
+
+
+class _Code(str):
+    """A str subclass: the observer notes it as a kind of its own."""
+
+
+def test_parsed_pages_that_fit_the_shape_miss_nothing_that_comes_late(tmp_path: Path) -> None:
+    # 16 pages of 800 records alike, so pages are taken by the conformer's check
+    # (Conformer.fits) instead of observed; later pages each bring one thing new, deep in
+    # the page: each must still reach the shape and the staged rows
+    records: list[dict[str, object]] = [
+        {"id": n, "qty": n % 7, "customer": {"id": n % 13}, "lines": [{"sku": "A"}]}
+        for n in range(12_800)
+    ]
+    records[7_300]["region"] = "US"  # page 9
+    records[8_790]["region"] = _Code("EU")  # page 10: a str subclass, a kind of its own
+    records[10_000]["coupon"] = "LATE"  # page 12: a field first seen in record 10,000
+    records[10_950]["qty"] = "many"  # page 13: a type change
+    records[11_900]["customer"] = {"id": 3, "vip": True}  # page 14: a new nested field
+    records[12_700]["lines"] = [{"sku": "B", "gift": 1.5}]  # page 15: new in a list's objects
+    pages: list[Page] = [
+        JsonPage(records[n : n + 800], f"page {n // 800}") for n in range(0, 12_800, 800)
+    ]
+    pages.append(JsonPage([{"id": 12_800}, "not an object", {"id": 12_801}], "page 16"))
+    staging = _stage_through_a_reading_thread(tmp_path, pages, 64_000)
+    try:
+        assert staging._conformer.taken >= 8  # the fast path ran (pages fitting the shape)
+        expected = Observer()
+        expected.observe(records)
+        assert duckdb_columns(staging._observer.shape) == duckdb_columns(expected.shape)
+        assert staging._observer.shape.fields["region"].kinds == {str, _Code}
+        assert staging.row_count("orders") == 12_802
+        one = staging.db.execute
+        assert one("SELECT coupon FROM orders WHERE id = 10000").fetchone() == ("LATE",)
+        assert one("SELECT count(coupon) FROM orders").fetchone() == (1,)
+        assert one("SELECT qty FROM orders WHERE id = 10950").fetchone() == ("many",)
+        assert one("SELECT customer__vip FROM orders WHERE id = 11900").fetchone() == (True,)
+        gift = "SELECT gift FROM orders__lines WHERE _root_key = '12700'"
+        assert one(gift).fetchone() == (1.5,)
+        quarantined = "SELECT location, reason FROM _podium_quarantine"
+        assert one(quarantined).fetchall() == [("page 16", "record 1 is str, not an object")]
+    finally:
+        staging.close()
+
+
+def test_records_in_any_sequence_are_spooled(tmp_path: Path) -> None:
+    from collections import deque
+
+    pages: list[Page] = [
+        JsonPage(deque([{"id": 1}, {"id": 2}]), "page 0"),
+        JsonPage(({"id": 3},), "page 1"),
+        JsonPage(deque([{"id": 4, "new": "x"}]), "page 2"),
+    ]
+    staging = _stage_through_a_reading_thread(tmp_path, pages, 64_000)
+    try:
+        assert staging.row_count("orders") == 4
+        assert staging.db.execute("SELECT new FROM orders WHERE id = 4").fetchone() == ("x",)
     finally:
         staging.close()
