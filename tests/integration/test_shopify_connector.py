@@ -1,8 +1,11 @@
 """The shopify source against the Shopify simulator over real sockets, into DuckDB.
 
 A full sync (Bulk Operations) of every stream, the clock moved on, an incremental sync
-(paged GraphQL plus destroy events): the warehouse then equals ``shopify_truth`` and the
-brand's daily DTC truth to the cent. Then each Shopify fault class: survived with the same
+(``incremental: auto``: a Bulk Operation with the updated_at search for a stream whose
+last read was large, paged GraphQL for the others, then destroy events): the warehouse
+then equals ``shopify_truth`` and the brand's daily DTC truth to the cent. Incremental by
+bulk reads exactly what paging reads for a tenth of its points, resumes its job and falls
+back to paging. Then each Shopify fault class: survived with the same
 result, or (a revoked token) a clear terminal error, no retry storm, the cursor unmoved.
 """
 
@@ -27,6 +30,8 @@ from podium.connectors.load import LoadJob, StreamResult, load_stream
 from podium.connectors.registry import open_source as open_registered
 from podium.connectors.source import JsonPage, StreamState
 from podium.connectors.sources.shopify import ShopifySource, open_shopify_source
+from podium.connectors.sources.shopify.config import AUTO_BULK_POINTS
+from podium.connectors.sources.shopify.source import PAGED_POINTS
 from podium.errors import TerminalTaskError, TransientTaskError
 from podium.sandbox import Faults, When
 from podium.sandbox.brand import EXAMPLE_START, Brand, BrandConfig, Channel, truth
@@ -170,6 +175,7 @@ def test_full_then_incremental_equals_the_truth(shop: Shop) -> None:
     first = {r.stream: r for r in shop.load()}
     assert first["orders"].received == shopify_truth(BRAND, FIRST_SYNC)["orders"]
     assert shop.sim.bulk.current is not None  # the full sync went through bulk
+    read = {name: shop.state(name).extra["last_read"] for name in first}
     before = shop.server.requests("shopify")
     shop.clock.advance(LATER)
     second = {r.stream: r for r in shop.load()}
@@ -179,9 +185,91 @@ def test_full_then_incremental_equals_the_truth(shop: Shop) -> None:
     deleted = shop.one("SELECT count(*) FROM raw_shopify.products WHERE _deleted")
     assert deleted == 1
     log = shop.server.log("shopify")[before:]
-    assert not any("/bulk/" in path for _, path, _ in log)  # incremental: paged only
+    # incremental: auto: bulk where paging the first read would have cost 2,000 points
+    # or more (the orders), paged for the others
+    large = {name for name, n in read.items() if n * PAGED_POINTS[name] >= AUTO_BULK_POINTS}
+    assert large == {"orders"}
+    assert sum(1 for _, path, _ in log if "/bulk/" in path) == len(large)
     assert shop.state("orders").cursor is not None
-    assert shop.state("orders").extra == {}
+    assert shop.state("orders").extra == {"last_read": second["orders"].received}
+
+
+def changed_since(cursor: str, incremental: str, shop: Shop) -> tuple[dict[str, Any], int]:
+    """Every stream read from ``cursor`` with ``incremental``: per stream its rows (sorted)
+    and deleted keys, and the query-cost points the reads spent."""
+    source, spent, found = shop.source(incremental=incremental), shop.sim.spent, {}
+    try:
+        for stream in source.streams():
+            pages = [p for p in source.read(stream, StreamState(cursor)) if isinstance(p, JsonPage)]
+            rows = sorted((r for p in pages for r in p.records), key=repr)
+            found[stream.name] = (rows, sorted(repr(d) for p in pages for d in p.deleted))
+    finally:
+        source.close()
+    return found, shop.sim.spent - spent
+
+
+def test_incremental_by_bulk_reads_the_changes_for_a_tenth_of_the_points(shop: Shop) -> None:
+    """The same day read both ways: the same rows and deletions (exactly what changed
+    since the rewound cursor), the bulk read for under a tenth of the paged one's points."""
+    cursor = "2026-09-05T00:00:00Z"
+    shop.clock.advance(LATER)
+    paged, paged_spent = changed_since(cursor, "paged", shop)
+    bulk, bulk_spent = changed_since(cursor, "bulk", shop)
+    assert bulk == paged
+    since = "2026-09-04T23:50:00Z"  # the cursor less the 10-minute lookback
+    snapshot = shop.sim.snapshot()
+    changed = {e.number for e in snapshot.orders if e.updated_at >= since}
+    assert {r["id"] for r in bulk["orders"][0]} == changed
+    assert 0 < len(changed) < len(snapshot.orders)  # not the whole shop
+    assert bulk["orders"][1] and bulk["products"][1]  # destroy events, after the read
+    assert all(r["order_updated_at"] >= since for r in bulk["refunds"][0])
+    assert 0 < bulk_spent * 10 < paged_spent, (bulk_spent, paged_spent)
+
+
+def test_auto_goes_bulk_once_paging_the_last_read_would_cost_2000_points(shop: Shop) -> None:
+    source = shop.source()  # incremental: auto
+    stream = next(s for s in source.streams() if s.name == "customers")
+    most = -(-AUTO_BULK_POINTS // PAGED_POINTS["customers"])  # the fewest nodes for bulk
+    cursor = "2026-09-05T00:00:00Z"
+    states = [StreamState(cursor, {"last_read": n}) for n in (most - 1, most)]
+    states.append(StreamState(cursor))  # no count kept (a state from before): bulk
+    jobs = []
+    try:
+        for state in states:
+            list(source.read(stream, state))
+            jobs.append(shop.sim.bulk.current.gid if shop.sim.bulk.current else None)
+    finally:
+        source.close()
+    assert jobs[0] is None and None not in jobs[1:] and jobs[1] != jobs[2]
+    changed = states[0].extra["last_read"]
+    assert 0 < changed < most and all(s.extra["last_read"] == changed for s in states)
+
+
+def test_an_incremental_bulk_job_is_resumed_for_the_same_search_only(shop: Shop) -> None:
+    shop.load(streams=["customers"])
+    shop.clock.advance(LATER)
+    shop.sim.bulk.polls = 4
+    first = shop.load(streams=["customers"], incremental="bulk", bulk_timeout=0)
+    assert first[0].received == 0
+    saved = shop.state("customers").extra["bulk"]
+    job = shop.sim.bulk.current
+    assert job is not None and saved["id"] == job.gid and "updated_at:>=" in job.query
+    second = shop.load(streams=["customers"], incremental="bulk")
+    assert second[0].received > 0 and shop.sim.bulk.current is job  # resumed, not rerun
+    assert "bulk" not in shop.state("customers").extra
+    customers = shop.one("SELECT count(*) FROM raw_shopify.customers")
+    assert customers == shopify_truth(BRAND, shop.clock.now())["customers"]
+
+
+def test_a_failed_incremental_bulk_job_falls_back_to_paging(shop: Shop) -> None:
+    shop.load(streams=["orders"])
+    shop.clock.advance(LATER)
+    shop.sim.bulk.fail_next = "INTERNAL_SERVER_ERROR"
+    results = shop.load(streams=["orders"], incremental="bulk")
+    assert shop.sim.bulk.current is not None and shop.sim.bulk.current.status == "FAILED"
+    live = "SELECT count(*) FROM raw_shopify.orders WHERE NOT _deleted"
+    assert results[0].received > 0
+    assert shop.one(live) == shopify_truth(BRAND, shop.clock.now())["orders"]
 
 
 def test_generic_faults_give_the_same_result(shop: Shop) -> None:
@@ -281,7 +369,7 @@ def test_a_running_job_is_resumed_by_the_next_run(shop: Shop) -> None:
     second = shop.load(streams=["orders"])
     assert second[0].received == shopify_truth(BRAND, FIRST_SYNC)["orders"]
     assert shop.sim.bulk.current.gid == saved  # type: ignore[union-attr]
-    assert shop.state("orders").extra == {}
+    assert shop.state("orders").extra == {"last_read": second[0].received}
 
 
 def test_another_running_job_is_waited_for(shop: Shop) -> None:

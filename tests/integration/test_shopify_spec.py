@@ -260,9 +260,15 @@ def test_a_connection_inside_a_list_is_refused_in_bulk(shop: Shop) -> None:
 
 def test_a_refused_bulk_query_is_read_page_by_page(shop: Shop) -> None:
     source = shop.source(streams=["refunds"])
-    stream = source.streams()[0]
+    spec = source._specs["refunds"]
+    as_before = {n.name: replace(n, inside=None) for n in spec.nested}  # bulk keeps it in
+
+    def refused(bulk: bool, nested: Any) -> str:
+        return spec.fields(bulk, as_before)
+
+    source._specs["refunds"] = replace(spec, fields=refused)
     try:
-        pages = list(source.read(stream, StreamState()))
+        pages = list(source.read(source.streams()[0], StreamState()))
     finally:
         source.close()
     rows = [r for p in pages if isinstance(p, JsonPage) for r in p.records]
@@ -270,6 +276,27 @@ def test_a_refused_bulk_query_is_read_page_by_page(shop: Shop) -> None:
     assert shop.sim.bulk.current is None  # Shopify refused the bulk query: no job ran
     assert len(rows) == expected["refunds"]
     assert sum(len(r["refund_line_items"]) for r in rows) == expected["refund_line_items"]
+
+
+def test_refunds_come_by_bulk_and_their_line_items_by_refund_id(shop: Shop) -> None:
+    """Bulk refuses a refund's line items (a connection in a list): the bulk query leaves
+    them out and the source asks for them by refund id, many refunds a query, spending
+    points on refunded orders only; the rows are the paged read's, to the cent."""
+    rows, spent = {}, {}
+    for bulk in (True, False):
+        source = shop.source(streams=["refunds"], bulk=bulk)
+        before = shop.sim.spent
+        try:
+            pages = list(source.read(source.streams()[0], StreamState()))
+        finally:
+            source.close()
+        spent[bulk] = shop.sim.spent - before
+        rows[bulk] = sorted((r for p in pages for r in p.records), key=lambda r: r["id"])
+    expected = truth_of(BRAND, AT)
+    assert rows[True] == rows[False] and len(rows[True]) == expected["refunds"]
+    assert sum(len(r["refund_line_items"]) for r in rows[True]) == expected["refund_line_items"]
+    assert shop.sim.bulk.current is not None and shop.sim.bulk.current.status == "COMPLETED"
+    assert spent[True] * 4 < spent[False], spent
 
 
 def test_nested_connections_are_drained_past_their_first_page(shop: Shop) -> None:
@@ -300,7 +327,7 @@ def test_nested_connections_are_drained_past_their_first_page(shop: Shop) -> Non
 def test_a_cursor_older_than_60_days_is_checked_too(long_shop: Shop) -> None:
     old = (clock.now() - timedelta(days=70)).strftime("%Y-%m-%dT%H:%M:%SZ")
     recent = (clock.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    source = long_shop.source(streams=["refunds"])
+    source = long_shop.source(streams=["refunds"], incremental="paged")
     try:
         stream = source.streams()[0]
         with pytest.raises(TerminalTaskError, match="read_all_orders"):

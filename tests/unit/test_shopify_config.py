@@ -21,6 +21,7 @@ def test_defaults_from_the_shop_name() -> None:
     assert config.base_url == "https://acme-goods.myshopify.com"
     assert config.graphql_path == "/admin/api/2025-10/graphql.json"
     assert config.lookback == 600 and config.bulk and config.streams[0] == "orders"
+    assert config.incremental == "auto"
 
 
 def test_a_full_domain_and_a_base_url_are_accepted() -> None:
@@ -46,6 +47,11 @@ def test_a_full_domain_and_a_base_url_are_accepted() -> None:
         ({"shop": "acme", "access_token": TOKEN, "streams": ["order"]}, "streams: unknown"),
         ({"shop": "acme", "access_token": TOKEN, "pagesize": 5}, "pagesize: unknown key"),
         ({"base_url": "ftp://x", "access_token": TOKEN}, "base_url: expected an http"),
+        ({"shop": "acme", "access_token": TOKEN, "incremental": "fast"}, "incremental: expected"),
+        (
+            {"shop": "acme", "access_token": TOKEN, "incremental": "bulk", "bulk": False},
+            "incremental: bulk needs Bulk Operations",
+        ),
     ],
 )
 def test_each_problem_starts_with_its_key(settings: dict[str, Any], expected: str) -> None:

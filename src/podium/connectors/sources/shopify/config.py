@@ -10,7 +10,9 @@
         api_version: "2025-10"           # YYYY-MM (Shopify's quarterly versions)
         base_url: https://acme-goods.myshopify.com   # default from shop
         lookback: 10m                    # re-read this much before the saved cursor
-        bulk: true                       # first/full syncs through Bulk Operations
+        bulk: true                       # Bulk Operations at all (false: page always)
+        incremental: auto                # later reads: bulk, paged, or auto: bulk
+                                         # once a stream's last read was large
         bulk_poll_interval: 5s
         bulk_timeout: 30m                # wait this long per run; then resume next run
         timeout: 30s                     # per request
@@ -47,6 +49,11 @@ STREAM_NAMES = (
     "inventory_levels",
 )
 ORDER_HISTORY = ("all", "last_60_days")
+INCREMENTAL = ("auto", "bulk", "paged")
+#: ``incremental: auto`` reads through a Bulk Operation once paging the stream's previous
+#: read would cost this many query-cost points: two Standard-plan buckets, ≈ 10 s of
+#: waiting at 100 points/s, about what a small bulk job takes to run
+AUTO_BULK_POINTS = 2000
 DEFAULT_VERSION = "2025-10"
 _SHOP = re.compile(r"^[a-z0-9][a-z0-9-]*(\.myshopify\.com)?$")
 _VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
@@ -63,7 +70,13 @@ SETTINGS = Settings(
         Option("api_version", {"type": "string", "pattern": _VERSION.pattern},
                f"YYYY-MM, one of Shopify's quarterly versions (default {DEFAULT_VERSION})"),
         Option("lookback", DURATION, "re-read this much before the saved cursor (10m)"),
-        Option("bulk", {"type": "boolean"}, "first and full syncs through Bulk Operations"),
+        Option("bulk", {"type": "boolean"},
+               "first and full syncs through Bulk Operations (false: never use them)"),
+        Option("incremental", {"type": "string", "enum": list(INCREMENTAL)},
+               "how reads after a stream's first go: bulk (a Bulk Operation: no query "
+               "cost, a few seconds to start), paged (GraphQL pages: cost points, no wait), "
+               "or auto (default): bulk once paging the stream's previous read would cost "
+               f"{AUTO_BULK_POINTS:,} points or more"),
         Option("bulk_poll_interval", DURATION, "how often to ask about a bulk operation (5s)"),
         Option("bulk_timeout", DURATION, "wait this long per run, then resume next run (30m)"),
         Option("timeout", DURATION, "per request (30s)"),
@@ -92,6 +105,7 @@ class ShopifyConfig:
     retries: int
     streams: tuple[str, ...]
     order_history: str = "all"
+    incremental: str = "auto"
 
     @property
     def graphql_path(self) -> str:
@@ -119,7 +133,13 @@ def parse_shopify_settings(settings: Any) -> tuple[ShopifyConfig | None, list[st
         retries=retries_setting(settings, problems),
         streams=stream_selection(settings.get("streams"), STREAM_NAMES, problems),
         order_history=_order_history(settings, problems),
+        incremental=_incremental(settings, problems),
     )
+    if config.incremental == "bulk" and not config.bulk:
+        problems.append(
+            "incremental: bulk needs Bulk Operations, which bulk: false turns off; "
+            "set bulk: true, or incremental: paged"
+        )
     return config, problems
 
 
@@ -175,6 +195,17 @@ def _order_history(settings: Mapping[str, Any], problems: list[str]) -> str:
             f"last_60_days (read what Shopify shows without it), got {value!r}"
         )
         return "all"
+    return str(value)
+
+
+def _incremental(settings: Mapping[str, Any], problems: list[str]) -> str:
+    value = settings.get("incremental", "auto")
+    if value not in INCREMENTAL:
+        problems.append(
+            f"incremental: expected auto (bulk once a stream's reads are large), bulk or "
+            f"paged, got {value!r}"
+        )
+        return "auto"
     return str(value)
 
 

@@ -4,15 +4,30 @@ customers, products and inventory, read through GraphQL (settings: config.py).
 How a stream is read:
 
     no saved cursor, or a full refresh   a Bulk Operation (bulk.py) over the whole
-                                         connection; if it FAILs, paged GraphQL instead
-    a saved cursor                       paged GraphQL, ``query: "updated_at:>='C'"`` with
-                                         C = cursor − lookback (inclusive), sortKey
-                                         UPDATED_AT, first/after; then the destroy events
-                                         since C (orders, products) as deletions
-    inventory_levels                     always paged, whole (Shopify has no updated_at
-                                         filter for levels)
-    a bulk query Shopify refuses         paged instead (refunds: a connection inside the
-                                         refunds list is refused in bulk)
+                                         connection
+    a saved cursor                       what changed since C = cursor − lookback
+                                         (inclusive, ``query: "updated_at:>='C'"``): by
+                                         a Bulk Operation with that search, or paged
+                                         GraphQL (sortKey UPDATED_AT, first/after); then
+                                         the destroy events since C (orders, products) as
+                                         deletions
+    inventory_levels                     whole on every read (Shopify has no updated_at
+                                         filter for levels): the first by bulk, later
+                                         ones bulk or paged as below
+
+A stream's first read goes through bulk. A later one follows ``incremental``: ``bulk``,
+``paged``, or ``auto`` (the default): bulk once paging the stream's previous read would
+cost ``AUTO_BULK_POINTS`` or more (its root nodes, ``state.extra["last_read"]``, times
+``PAGED_POINTS``; a first sync's count counts, an unknown one means bulk), so a large
+shop's day costs almost no query points (Shopify does not charge bulk queries to the
+bucket) and a small shop keeps paging's lower latency (a bulk job takes a few polls,
+one job per shop at a time). ``bulk: false`` pages everything. A bulk job that FAILs,
+or a bulk query Shopify refuses, is read page by page instead.
+
+A connection inside a list (a refund's ``refundLineItems``, inside ``Order.refunds``) is
+refused in a bulk query: the bulk query leaves it out and the source reads its first
+page for the parents in the file, many parents a query (aliased ``node(id:)``), so only
+refunded orders cost points.
 
 Every paged query costs at most 1,000 points by Shopify's published rules (cost.py): the
 nested connections (line items, variants, levels …) come a page at a time, the first
@@ -39,8 +54,9 @@ import hashlib
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,7 +74,11 @@ from podium.connectors.sources.shopify.bulk import (
     BulkUrlExpired,
     assemble,
 )
-from podium.connectors.sources.shopify.config import ShopifyConfig, parse_shopify_settings
+from podium.connectors.sources.shopify.config import (
+    AUTO_BULK_POINTS,
+    ShopifyConfig,
+    parse_shopify_settings,
+)
 from podium.connectors.sources.shopify.cost import MAX_COST, requested_cost
 from podium.connectors.sources.shopify.graphql import GraphqlCostLimit, ShopifyGraphql
 from podium.connectors.sources.shopify.streams import (
@@ -66,6 +86,7 @@ from podium.connectors.sources.shopify.streams import (
     Node,
     StreamSpec,
     bulk_query,
+    by_id_query,
     number,
     paged_query,
     rest_query,
@@ -81,6 +102,19 @@ _EVENTS = (
 _SCOPES = "query Scopes { currentAppInstallation { accessScopes { handle } } }"
 ALL_ORDERS = "read_all_orders"
 ORDER_WINDOW = timedelta(days=60)  # what Shopify shows without read_all_orders
+LAST_READ = "last_read"  # state.extra: root nodes the stream's last read went through
+#: the query-cost points one root node typically costs paged, nested first pages and
+#: follow-ups included (measured on the simulator's brand, actualQueryCost ÷ nodes of
+#: a whole paged read): ``incremental: auto``'s estimate of what paging would cost
+PAGED_POINTS = {
+    "orders": 40,
+    "refunds": 3,
+    "transactions": 4,
+    "customers": 3,
+    "products": 8,
+    "inventory_levels": 10,
+}
+_MOST_ALIASES = 50  # parents per by-id query, however cheap each is
 
 
 def shopify_problems(settings: Any) -> list[str]:
@@ -148,6 +182,17 @@ def _rest_size(nested: Nested) -> int:
     return max(1, min(250, (MAX_COST - 3) // per_node))
 
 
+@cache
+def _by_id_size(nested: Nested) -> int:
+    """How many parents one ``by_id_query`` of ``nested`` can ask for under ``MAX_COST``."""
+    return max(1, min(_MOST_ALIASES, MAX_COST // requested_cost(by_id_query(nested, 1))))
+
+
+def _search(since: str | None) -> str | None:
+    """The search that keeps what changed from ``since`` on (inclusive)."""
+    return f"updated_at:>='{since}'" if since else None
+
+
 def utc_text(moment: str) -> str:
     """An ISO time as UTC text with ``Z`` (a cursor read back from a ``timestamp`` column
     has no zone: it is UTC)."""
@@ -191,30 +236,49 @@ class ShopifySource:
             since = utc_text(rewind_cursor(state.cursor, stream.lookback))
         if spec.root == "orders" and (since is None or _beyond_window(since)):
             self._check_order_history(stream.name)
-        if since is None and spec.incremental and self.config.bulk:
+        read: int | None = None
+        if self._by_bulk(spec, state, since):
             try:
-                yield from self._read_bulk(spec, state)
-                return
+                read = yield from self._read_bulk(spec, state, since)
             except BulkPending as pending:
                 self._warn(f"stream {stream.name!r}: bulk operation {pending} still running")
                 return
             except BulkFailed as failed:
                 state.extra.pop("bulk", None)
                 self._warn(f"stream {stream.name!r}: {failed}; reading page by page instead")
-        yield from self._read_pages(spec, since)
+        else:
+            state.extra.pop("bulk", None)  # a job saved before the mode changed
+        if read is None:
+            read = yield from self._read_pages(spec, since)
+        state.extra[LAST_READ] = read
         if since is not None and spec.deletions:
             yield from self._read_deletions(spec, since)
+
+    def _by_bulk(self, spec: StreamSpec, state: StreamState, since: str | None) -> bool:
+        """Whether this read goes through a Bulk Operation (module docstring)."""
+        if not self.config.bulk:
+            return False
+        read = state.extra.get(LAST_READ)
+        if since is None if spec.incremental else read is None:
+            return True  # a first or full sync
+        if self.config.incremental != "auto":
+            return self.config.incremental == "bulk"
+        return read is None or int(read) * PAGED_POINTS[spec.stream.name] >= AUTO_BULK_POINTS
 
     def close(self) -> None:
         self.graphql.client.close()
 
     # -- paged ----------------------------------------------------------------------------
-    def _read_pages(self, spec: StreamSpec, since: str | None) -> Iterator[JsonPage]:
-        variables = {"first": spec.page_size, "query": f"updated_at:>='{since}'" if since else None}
+    def _read_pages(self, spec: StreamSpec, since: str | None) -> Generator[JsonPage, None, int]:
+        """The stream page by page; the number of root nodes read."""
+        variables = {"first": spec.page_size, "query": _search(since)}
+        read = 0
         for nodes, where in self.graphql.pages(spec.root, paged_query(spec), variables):
             for nested in spec.nested:
                 self._drain(nested, nodes)
+            read += len(nodes)
             yield JsonPage([row for node in nodes for row in spec.rows(node)], where)
+        return read
 
     def _drain(self, nested: Nested, nodes: list[Node]) -> None:
         """Each parent's ``nested`` connection made whole: the pages after the inline one."""
@@ -272,8 +336,12 @@ class ShopifySource:
                 yield JsonPage([], f"{where} (destroy events)", deleted=deleted)
 
     # -- bulk -----------------------------------------------------------------------------
-    def _read_bulk(self, spec: StreamSpec, state: StreamState) -> Iterator[Page]:
-        query = bulk_query(spec, None)
+    def _read_bulk(
+        self, spec: StreamSpec, state: StreamState, since: str | None
+    ) -> Generator[Page, None, int]:
+        """The stream (changed since ``since``, if given) through one Bulk Operation,
+        resumed if one for the same query is saved; the number of root nodes read."""
+        query = bulk_query(spec, _search(since))
         digest = hashlib.sha256(query.encode()).hexdigest()[:16]
         saved = state.extra.get("bulk") or {}
         for restart in (False, True):
@@ -294,11 +362,29 @@ class ShopifySource:
                         ) from None
                     self._warn(f"the result URL of bulk operation {job_id} expired; rerunning")
                     continue
-                location = f"bulk operation {job_id}"
+                location, read = f"bulk operation {job_id}", 0
                 for nodes in assemble(path, Path(work)):
+                    for nested in spec.nested:
+                        if nested.inside:  # left out of the bulk query (streams.connection)
+                            self._read_by_id(nested, nodes)
+                            self._drain(nested, nodes)
+                    read += len(nodes)
                     yield JsonPage([row for node in nodes for row in spec.rows(node)], location)
             state.extra.pop("bulk", None)
-            return
+            return read
+        raise AssertionError("unreachable: the second pass returns or raises")
+
+    def _read_by_id(self, nested: Nested, nodes: list[Node]) -> None:
+        """The first page of ``nested`` for every parent of it in ``nodes`` (a refund's
+        line items), as many parents a query as ``MAX_COST`` allows."""
+        parents = [p for node in nodes for p in node.get(nested.inside or "") or []]
+        size = _by_id_size(nested)
+        for start in range(0, len(parents), size):
+            part = parents[start : start + size]
+            ids = {f"i{n}": parent["id"] for n, parent in enumerate(part)}
+            data = self.graphql.execute(by_id_query(nested, len(part)), ids)
+            for n, parent in enumerate(part):
+                parent[nested.name] = (data.get(f"p{n}") or {}).get(nested.name) or {}
 
     def _warn(self, message: str) -> None:
         if self._logger is not None:

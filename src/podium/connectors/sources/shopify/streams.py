@@ -64,7 +64,11 @@ class StreamSpec:
 
 def connection(nested: Nested, bulk: bool) -> str:
     """A nested connection: ``nodes`` with ``first`` and ``pageInfo`` when paging,
-    ``edges`` in bulk (where Shopify returns every node)."""
+    ``edges`` in bulk (where Shopify returns every node). In bulk, one inside a list
+    (``inside``) is left out: Shopify refuses "a connection field within a list field",
+    so the source reads it afterwards by its parents' ids (``by_id_query``)."""
+    if bulk and nested.inside:
+        return ""
     if bulk:
         return f"{nested.name} {{ edges {{ node {{ {nested.fields} }} }} }}"
     return (
@@ -90,6 +94,17 @@ def rest_query(nested: Nested) -> str:
         f"... on {nested.parent_type} {{ {nested.name}(first: $first, after: $after) {{ "
         f"nodes {{ {nested.fields} }} pageInfo {{ hasNextPage endCursor }} }} }} }} }}"
     )
+
+
+def by_id_query(nested: Nested, count: int) -> str:
+    """The first page of ``nested`` for ``count`` parents at once, each an aliased
+    ``node(id:)`` (``p0`` … with ``$i0`` …): what bulk leaves out (``connection``)."""
+    ids = ", ".join(f"$i{n}: ID!" for n in range(count))
+    page, parent = connection(nested, False), nested.parent_type
+    parts = " ".join(
+        f"p{n}: node(id: $i{n}) {{ ... on {parent} {{ {page} }} }}" for n in range(count)
+    )
+    return f"query ById({ids}) {{ {parts} }}"
 
 
 def bulk_query(spec: StreamSpec, search: str | None) -> str:
@@ -209,8 +224,9 @@ REFUND_LINE_ITEMS = Nested(
 
 
 def _refund_fields(bulk: bool, nested: Mapping[str, Nested]) -> str:
-    """A connection inside the ``refunds`` list: Shopify refuses it in a bulk query, so
-    full syncs of refunds read page by page (source.py falls back)."""
+    """``refundLineItems`` is a connection inside the ``refunds`` list: Shopify refuses
+    it in a bulk query, so the bulk query leaves it out and the source reads each
+    refund's line items by the refund's id (``by_id_query``)."""
     return (
         "id updatedAt refunds(first: 10) { id createdAt note "
         f"totalRefundedSet {MONEY} {connection(nested['refundLineItems'], bulk)} }}"
