@@ -98,6 +98,7 @@ class RunFigures:
     truth_equal: bool = False
     differences: list[str] = field(default_factory=list)
     podium_cpu_s: float = 0.0  # CPU seconds of the `podium run` process (user + system)
+    shopify_points: float = 0.0  # query-cost points Shopify charged (actualQueryCost)
     sandbox_cpu_s: float = 0.0  # … and of this process, which serves every simulator
 
 
@@ -207,6 +208,7 @@ def run_daily(root: Path, sandbox: Sandbox, postgres_url: str) -> RunFigures:
         log = sandbox.server.log(api)[before[api] :]
         figures.requests[api] = len(log)
         figures.floors[api] = floor_seconds(api, log, sandbox, spent_before)
+    figures.shopify_points = float(sandbox.simulator("shopify").spent) - spent_before
     return figures
 
 
@@ -428,9 +430,10 @@ def _budget(run: RunFigures, api: str) -> str:
     if floor is None:
         return f"{took:.1f} s, {run.requests[api]:,} requests (concurrency-limited: no rate floor)"
     share = f"{floor / took:.0%} of their pace" if took > 0 and floor > 0 else "under the burst"
+    points = f", {run.shopify_points:,.0f} points" if api == "shopify" else ""
     return (
-        f"{took:.1f} s, {run.requests[api]:,} requests; published limits allow ≥ {floor:.1f} s"
-        f" → {share}"
+        f"{took:.1f} s, {run.requests[api]:,} requests{points}; published limits allow ≥ "
+        f"{floor:.1f} s → {share}"
     )
 
 

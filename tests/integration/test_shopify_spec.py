@@ -299,8 +299,9 @@ def test_refunds_come_by_bulk_and_their_line_items_by_refund_id(shop: Shop) -> N
     assert spent[True] * 4 < spent[False], spent
 
 
-def test_nested_connections_are_drained_past_their_first_page(shop: Shop) -> None:
-    source = shop.source(streams=["orders", "refunds"], bulk=False)
+@pytest.mark.parametrize("bulk", [False, True])  # bulk: refund line items by refund id
+def test_nested_connections_are_drained_past_their_first_page(shop: Shop, bulk: bool) -> None:
+    source = shop.source(streams=["orders", "refunds"], bulk=bulk)
     for name in ("orders", "refunds"):
         spec = source._specs[name]
         source._specs[name] = replace(spec, nested=tuple(replace(n, first=1) for n in spec.nested))
@@ -322,6 +323,7 @@ def test_nested_connections_are_drained_past_their_first_page(shop: Shop) -> Non
         sum(len(r["refund_line_items"]) for r in rows["refunds"]) == expected["refund_line_items"]
     )
     assert any(len(r["line_items"]) > 1 for r in rows["orders"])  # some did need a second page
+    assert any(len(r["refund_line_items"]) > 1 for r in rows["refunds"])
 
 
 def test_a_cursor_older_than_60_days_is_checked_too(long_shop: Shop) -> None:
