@@ -414,7 +414,7 @@ def test_the_registry_opens_the_demo_connection(shop: Shop) -> None:
     )
     try:
         stream = next(s for s in source.streams() if s.name == "customers")
-        state = StreamState(cursor="2026-09-05T00:00:00Z")
+        state = StreamState("2026-09-05T00:00:00Z", {"last_read": 10})  # small: paged
         pages = list(source.read(stream, state, full_refresh=False))
     finally:
         source.close()
