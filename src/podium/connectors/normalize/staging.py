@@ -49,6 +49,9 @@ from podium.errors import first_line
 
 KEY_SEPARATOR = "\x1f"
 BATCH_BYTES = 48 * 1024 * 1024
+# The first batch is smaller: the batch reader (and a core) waits for it, and 48 MB is a
+# sixth of a 100,000-order load; later batches are read while the next one is spooled.
+FIRST_BATCH_BYTES = 8 * 1024 * 1024
 # DuckDB's detection for a batch the recorded shape cannot read: every record of every
 # file (it would otherwise look at 32 files only and drop fields first seen after them)
 _JSON_OPTIONS = (
@@ -98,6 +101,7 @@ class Staging:
         (workdir / "pages").mkdir(parents=True)
         self.workdir, self.stream, self.load_id = workdir, stream, load_id
         self._now, self._batch_bytes = now, batch_bytes
+        self._next_batch_bytes = min(batch_bytes, FIRST_BATCH_BYTES)
         # In memory: staged rows are read once, by the commit, so writing them to a file
         # first only costs time; past the memory limit DuckDB spills to temp_directory.
         self.db = duckdb.connect()
@@ -195,7 +199,9 @@ class Staging:
         """Closes the spool file once it holds a batch, and has the batch reader start
         reading it into a table while this thread reads on and the main thread stages the
         batch before."""
-        spooled.ends_batch = self._spool.rotate_after(self._batch_bytes)
+        spooled.ends_batch = self._spool.rotate_after(self._next_batch_bytes)
+        if spooled.ends_batch:
+            self._next_batch_bytes = self._batch_bytes
         if spooled.ends_batch and spooled.path is not None and self._reading_shape is not None:
             spooled.read_ahead = self._reader.read([str(spooled.path)], self._reading_shape)
 
