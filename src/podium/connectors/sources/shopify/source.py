@@ -56,11 +56,11 @@ from podium.connectors.sources.shopify.bulk import (
     BulkPending,
     BulkRunner,
     BulkUrlExpired,
-    assemble,
 )
 from podium.connectors.sources.shopify.config import ShopifyConfig, parse_shopify_settings
 from podium.connectors.sources.shopify.cost import MAX_COST, requested_cost
 from podium.connectors.sources.shopify.graphql import GraphqlCostLimit, ShopifyGraphql
+from podium.connectors.sources.shopify.jsonl import bulk_rows
 from podium.connectors.sources.shopify.streams import (
     Nested,
     Node,
@@ -295,8 +295,8 @@ class ShopifySource:
                     self._warn(f"the result URL of bulk operation {job_id} expired; rerunning")
                     continue
                 location = f"bulk operation {job_id}"
-                for nodes in assemble(path, Path(work)):
-                    yield JsonPage([row for node in nodes for row in spec.rows(node)], location)
+                for rows in bulk_rows(path, Path(work), spec.rows):
+                    yield JsonPage(rows, location)
             state.extra.pop("bulk", None)
             return
 
