@@ -18,9 +18,11 @@ Two passes, so memory stays bounded however large the export:
              cannot see) every line into SQLite on disk, indexed by parent, and each root
              rebuilt from there, one generation at a time.
 
-On the simulator's orders file (20,048 orders, 83,308 lines) the reach is 9; streaming
-costs about a third of the spill's CPU (docs/design-and-limitations.md, "Connector
-throughput").
+``bulk_rows`` makes each streamed root into rows as soon as it is complete: keeping a
+batch of whole node trees alive cost more, in the garbage collector's passes, than the
+parsing. On the simulator's orders file (20,048 orders, 83,308 lines) the reach is 9 and
+the read takes less than half the CPU it took spilled (docs/design-and-limitations.md,
+"Connector throughput").
 """
 
 from __future__ import annotations
