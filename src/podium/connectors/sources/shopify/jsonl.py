@@ -97,7 +97,7 @@ def scan(path: Path, window: int) -> int | None:
         for raw in lines:
             at = raw.rfind(_PARENT)
             if at < 0:
-                if not raw.strip():
+                if raw.isspace():  # a blank line (isspace copies nothing)
                     continue
                 roots += 1
                 owned.append([])
@@ -125,7 +125,7 @@ def _streamed(path: Path, reach: int) -> Iterator[Node]:
     nodes: dict[str, tuple[Node, list[str]]] = {}  # id → node and its root's ids
     with path.open("rb") as lines:
         for raw in lines:
-            if not raw.strip():
+            if raw.isspace():
                 continue
             node = orjson.loads(raw)
             gid = node.get("id")
