@@ -13,36 +13,25 @@ The download goes to a temporary file with its own client, without the access to
 (the URL is pre-signed storage), and is checked against the job's ``objectCount`` so a
 cut body is fetched again. An expired URL (403/404/410) raises ``BulkUrlExpired``.
 
-Shopify flattens connections into lines carrying ``__parentId``, written after their
-parent but not next to it. ``assemble`` spills the lines into SQLite (on disk, indexed
-by parent) and rebuilds each root node with its children under the connection they came
-from (``{"nodes": [...]}``), so memory stays flat however large the export.
+The file's lines are rebuilt into nodes by ``assemble`` (jsonl.py: streamed in one pass
+when children stay near their parent, else spilled into SQLite), so memory stays bounded
+however large the export.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
-import orjson
 
 from podium.connectors.sources.shopify.graphql import ShopifyGraphql
+from podium.connectors.sources.shopify.jsonl import assemble as assemble
 from podium.errors import TransientTaskError
 
-# The connection each child type belongs to (Shopify's JSONL does not name it).
-CHILD_FIELDS = {
-    "LineItem": "lineItems",
-    "ShippingLine": "shippingLines",
-    "RefundLineItem": "refundLineItems",
-    "ProductVariant": "variants",
-    "InventoryLevel": "inventoryLevels",
-}
 DONE = ("COMPLETED", "FAILED", "CANCELED", "EXPIRED")
 _RUN = (
     "mutation Run($query: String!) { bulkOperationRunQuery(query: $query) { "
@@ -185,67 +174,3 @@ def _fetch(client: httpx.Client, url: str, path: Path) -> int:
     if tail and tail != b"\n":
         raise _Retry("the file ends inside a line")
     return lines
-
-
-def assemble(path: Path, work: Path, batch: int = 500) -> Iterator[list[dict[str, Any]]]:
-    """Batches of root nodes from a bulk JSONL file, children put back (module docstring)."""
-    db = sqlite3.connect(work / "bulk.sqlite")
-    try:
-        db.execute("CREATE TABLE line (seq INTEGER PRIMARY KEY, parent TEXT, body BLOB)")
-        with path.open("rb") as lines:
-            db.executemany(
-                "INSERT INTO line (parent, body) VALUES (?, ?)",
-                ((_parent(raw), raw) for raw in lines if raw.strip()),
-            )
-        db.execute("CREATE INDEX line_parent ON line (parent, seq)")
-        roots = db.execute("SELECT body FROM line WHERE parent IS NULL ORDER BY seq")
-        while chunk := roots.fetchmany(batch):
-            nodes = [orjson.loads(body) for (body,) in chunk]
-            _attach(db, nodes)
-            yield nodes
-    finally:
-        db.close()
-
-
-def _parent(raw: bytes) -> str | None:
-    """``__parentId`` of a line, found without parsing it (Shopify writes it last)."""
-    at = raw.rfind(_PARENT)
-    if at < 0:
-        return None
-    start = at + len(_PARENT)
-    return raw[start : raw.index(b'"', start)].decode()
-
-
-_PARENT = b'"__parentId":"'
-
-
-def _attach(db: sqlite3.Connection, level: list[dict[str, Any]]) -> None:
-    """Puts every child line under its parent, one generation at a time: the parents are
-    ``level``'s nodes and the objects with ids in their lists (a refund in an order)."""
-    while level:
-        parents: dict[str, dict[str, Any]] = {}
-        for node in level:
-            parents[str(node.get("id"))] = node
-            for value in node.values():
-                if isinstance(value, list):
-                    for item in value:
-                        if isinstance(item, dict) and "id" in item:
-                            parents[str(item["id"])] = item
-        level = []
-        ids = list(parents)
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ",".join("?" * len(part))
-            sql = f"SELECT body FROM line WHERE parent IN ({marks}) ORDER BY seq"
-            for (body,) in db.execute(sql, part):
-                child = orjson.loads(body)
-                parent = parents[child.pop("__parentId")]
-                field = CHILD_FIELDS.get(_kind(child.get("id")), _kind(child.get("id")))
-                parent.setdefault(field, {"nodes": []})["nodes"].append(child)
-                level.append(child)
-
-
-def _kind(gid: Any) -> str:
-    """The type in a gid: ``gid://shopify/LineItem/7`` → ``LineItem``."""
-    parts = str(gid).split("/")
-    return parts[3] if len(parts) > 4 else ""

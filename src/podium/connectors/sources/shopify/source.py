@@ -72,7 +72,6 @@ from podium.connectors.sources.shopify.bulk import (
     BulkPending,
     BulkRunner,
     BulkUrlExpired,
-    assemble,
 )
 from podium.connectors.sources.shopify.config import (
     AUTO_BULK_POINTS,
@@ -81,6 +80,7 @@ from podium.connectors.sources.shopify.config import (
 )
 from podium.connectors.sources.shopify.cost import MAX_COST, requested_cost
 from podium.connectors.sources.shopify.graphql import GraphqlCostLimit, ShopifyGraphql
+from podium.connectors.sources.shopify.jsonl import assemble, bulk_rows
 from podium.connectors.sources.shopify.streams import (
     Nested,
     Node,
@@ -363,13 +363,21 @@ class ShopifySource:
                     self._warn(f"the result URL of bulk operation {job_id} expired; rerunning")
                     continue
                 location, read = f"bulk operation {job_id}", 0
-                for nodes in assemble(path, Path(work)):
-                    for nested in spec.nested:
-                        if nested.inside:  # left out of the bulk query (streams.connection)
-                            self._read_by_id(nested, nodes)
-                            self._drain(nested, nodes)
-                    read += len(nodes)
-                    yield JsonPage([row for node in nodes for row in spec.rows(node)], location)
+                if any(nested.inside for nested in spec.nested):
+                    # whole nodes first: the nested connection left out of the bulk query
+                    # (streams.connection) is asked for by its parents' ids
+                    for nodes in assemble(path, Path(work)):
+                        for nested in spec.nested:
+                            if nested.inside:
+                                self._read_by_id(nested, nodes)
+                                self._drain(nested, nodes)
+                        read += len(nodes)
+                        yield JsonPage([r for node in nodes for r in spec.rows(node)], location)
+                else:
+                    rows = _Counted(spec.rows)
+                    for batch in bulk_rows(path, Path(work), rows):
+                        yield JsonPage(batch, location)
+                    read = rows.nodes
             state.extra.pop("bulk", None)
             return read
         raise AssertionError("unreachable: the second pass returns or raises")
@@ -389,3 +397,14 @@ class ShopifySource:
     def _warn(self, message: str) -> None:
         if self._logger is not None:
             self._logger.warning(f"connection {self.name!r}: {message}")
+
+
+class _Counted:
+    """A stream's ``rows`` that counts the nodes it was given (what ``auto`` decides on)."""
+
+    def __init__(self, rows: Callable[[Node], list[dict[str, Any]]]) -> None:
+        self._rows, self.nodes = rows, 0
+
+    def __call__(self, node: Node) -> list[dict[str, Any]]:
+        self.nodes += 1
+        return self._rows(node)

@@ -116,7 +116,9 @@ def number(gid: Any) -> int | None:
     """The numeric id of a gid (``gid://shopify/Order/12`` → 12)."""
     if not isinstance(gid, str):
         return None
-    return int(gid.rsplit("/", 1)[-1].split("?", 1)[0])
+    tail = gid[gid.rfind("/") + 1 :]  # slicing, not splitting: a row has several
+    query = tail.find("?")
+    return int(tail if query < 0 else tail[:query])
 
 
 def amount(value: Any) -> str | None:
