@@ -3,8 +3,10 @@
 The simulator runs at its DEFAULT limits (15 requests in flight, the 100,000-row SuiteQL
 ceiling, no added latency) on a brand with many wholesale orders, over a real socket on
 127.0.0.1, in a child process (``simprocess``: a real API runs elsewhere, not under
-podium's GIL); the source runs at its defaults (1000 rows a page, 4 requests in flight,
-pages read one after another within a stream). Every stream is loaded into a fresh DuckDB
+podium's GIL); the source runs at its defaults (1000 rows a page, up to 4 requests in
+flight, a stream's pages asked for several at a time once ``totalResults`` says they are
+there). ``--latency S`` adds S seconds to each of the simulator's answers (real SuiteQL
+pages take hundreds of milliseconds), ``--in-flight N`` sets ``max_concurrent_requests``. Every stream is loaded into a fresh DuckDB
 file with ``LoadJob``/``load_stream`` and its row count checked against ``netsuite_truth``.
 
 What the limits allow: NetSuite limits concurrency (15 requests in flight), not rate, and
@@ -48,20 +50,34 @@ class _Timed(httpx.HTTPTransport):
 
     def __init__(self) -> None:
         super().__init__()
-        self.seconds: list[float] = []
+        self.spans: list[tuple[float, float]] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         started = time.perf_counter()
         response = super().handle_request(request)
         response.read()
-        self.seconds.append(time.perf_counter() - started)
+        self.spans.append((started, time.perf_counter()))
         return response
 
+    @property
+    def seconds(self) -> list[float]:
+        return [end - start for start, end in self.spans]
 
-def measure() -> dict[str, Any]:
+    def waiting(self) -> float:
+        """Seconds with at least one request in flight (pages are asked for several at a
+        time, so their own seconds overlap)."""
+        total, reach = 0.0, float("-inf")
+        for start, end in sorted(self.spans):
+            if end > reach:
+                total += end - max(start, reach)
+                reach = end
+        return total
+
+
+def measure(latency: float = 0.0, in_flight: int | None = None) -> dict[str, Any]:
     brand = Brand(CONFIG)
     clock = SimClock(CONFIG.end_at)
-    sim = NetSuiteSimulator(brand, clock)
+    sim = NetSuiteSimulator(brand, clock, latency=latency)
     sim.tables()  # build the tables before the clock starts, as a real account has them
     expected = netsuite_truth(brand, clock.now())
     transport = _Timed()
@@ -69,6 +85,8 @@ def measure() -> dict[str, Any]:
     with ChildServer({"netsuite": sim}, probes) as server, tempfile.TemporaryDirectory() as tmp:
         settings = demo_connection(server.url_for("netsuite"))
         del settings["type"]
+        if in_flight is not None:
+            settings["max_concurrent_requests"] = in_flight
         source = open_netsuite_source("bench_netsuite", settings, transport=transport)
         destination = DuckDBDestination(Path(tmp) / "wh.duckdb")
         started, received = time.perf_counter(), {}
@@ -83,7 +101,7 @@ def measure() -> dict[str, Any]:
     records = sum(received.values())
     page_seconds = sum(transport.seconds) / len(transport.seconds)
     rate = records / seconds
-    own = seconds - sum(transport.seconds)  # less the time waiting on the simulator
+    own = seconds - transport.waiting()  # less the time waiting on the simulator
     return {
         "records": records,
         "streams": received,
@@ -99,4 +117,10 @@ def measure() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(measure())
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--latency", type=float, default=0.0, help="the simulator's seconds a page")
+    parser.add_argument("--in-flight", type=int, help="max_concurrent_requests (default 4)")
+    args = parser.parse_args()
+    print(measure(args.latency, args.in_flight))

@@ -212,6 +212,24 @@ def test_the_concurrency_cap_keeps_under_the_account_limit(
     assert sim.violations == 0 and 2 <= sim.max_in_flight <= 4
 
 
+def test_one_read_asks_for_the_pages_totalresults_promises_at_once(
+    sim: NetSuiteSimulator, server: SandboxServer
+) -> None:
+    sim.latency = 0.02
+    stream = open_source(server).streams()[1]  # transaction_lines: the most pages
+
+    def rows(source: NetSuiteSource) -> list[Any]:
+        pages = [p for p in source.read(stream, StreamState()) if isinstance(p, JsonPage)]
+        return [r for p in pages for r in p.records]
+
+    one_at_a_time = rows(open_source(server, max_concurrent_requests=1))
+    assert sim.max_in_flight == 1 and len(one_at_a_time) > 4 * 25
+    sim.max_in_flight = 0
+    at_once = rows(open_source(server, max_concurrent_requests=3))
+    assert at_once == one_at_a_time  # the same rows, in the same order, slices and all
+    assert sim.max_in_flight == 3 and sim.violations == 0
+
+
 def test_over_the_limit_is_answered_429_and_retried(
     sim: NetSuiteSimulator, server: SandboxServer
 ) -> None:

@@ -17,9 +17,12 @@ will repeat is one too, naming the stream, NetSuite's ``o:errorCode`` and what t
 Concurrency, not rate, is what NetSuite limits (15 requests in flight per account by
 default; over it REST answers 429). Every request holds a slot of a ``ConcurrencyCap``
 shared by every task on the connection in this process (``max_concurrent_requests``, default 4), and a
-429 is retried with backoff. One read pages sequentially (memory stays one page); parallel
-tasks on the connection share the cap. Other integrations on the account share NetSuite's
-limit too, which is why the default leaves room.
+429 is retried with backoff. Within a slice, once a page's ``totalResults`` says which
+offsets hold rows, one read asks for up to ``max_concurrent_requests`` of those pages at
+once and yields them in order (at most that many answers wait in memory), so a read is not
+one round trip per page; parallel tasks on the connection share the cap. Other
+integrations on the account share NetSuite's limit too, which is why the default leaves
+room.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -174,20 +179,49 @@ class NetSuiteSource:
             query = spec.query(None if lower is None else spec.literal(lower, self.config.timezone))
             last: Any = None
             offset = 0
+            ahead: list[int] = []  # offsets the last body's totalResults says are there
             while True:
-                body, url = self._page(spec, query, offset)
-                rows = self._records(spec, body["items"])
-                yield JsonPage(rows, f"POST {url} ({query})")
-                if rows:
-                    last = self._slice_value(spec, rows[-1])
-                if not body.get("hasMore") or not rows:
-                    return
-                offset = self._next_offset(spec, body, offset, size)
+                offsets = [offset, *ahead]
+                for body, url in self._fetch(spec, query, offsets):
+                    rows = self._records(spec, body["items"])
+                    yield JsonPage(rows, f"POST {url} ({query})")
+                    if rows:
+                        last = self._slice_value(spec, rows[-1])
+                    if not body.get("hasMore") or not rows:
+                        return
+                offset = self._next_offset(spec, body, offsets[-1], size)
                 if offset + size > reachable:
                     break
+                ahead = _pages_after(offset, size, body.get("totalResults"), reachable)
             if lower is not None and last is not None and last <= lower:
                 raise self._stuck(spec, query, reachable)
             lower = last
+
+    def _fetch(
+        self, spec: StreamSpec, query: str, offsets: list[int]
+    ) -> Iterator[tuple[dict[str, Any], str]]:
+        """The pages at ``offsets``, in order, up to ``max_concurrent_requests`` of them
+        in flight (NetSuite limits requests in flight, not their rate; each holds a slot of
+        the connection's cap, so parallel tasks on it still share the cap). At most that
+        many answers wait in memory; the caller stops at a page without ``hasMore``."""
+        if len(offsets) == 1 or self.config.max_concurrent_requests == 1:
+            for offset in offsets:
+                yield self._page(spec, query, offset)
+            return
+        workers = min(self.config.max_concurrent_requests, len(offsets))
+        with ThreadPoolExecutor(workers, thread_name_prefix="podium-netsuite") as pool:
+            pending = deque(pool.submit(self._page, spec, query, o) for o in offsets[:workers])
+            following = iter(offsets[workers:])
+            try:
+                while pending:
+                    answer = pending.popleft().result()
+                    nxt = next(following, None)
+                    if nxt is not None:
+                        pending.append(pool.submit(self._page, spec, query, nxt))
+                    yield answer
+            finally:
+                for future in pending:
+                    future.cancel()
 
     def _records(self, spec: StreamSpec, items: list[Any]) -> list[dict[str, Any]]:
         try:
@@ -253,3 +287,11 @@ class NetSuiteSource:
             f"row ceiling cannot be sliced under ({query}); raise max_rows_per_query only if "
             "the account has a higher ceiling, or report this with the message"
         )
+
+
+def _pages_after(offset: int, size: int, total: Any, reachable: int) -> list[int]:
+    """The offsets after ``offset`` that a body's ``totalResults`` says hold rows and that
+    this slice may still reach (empty when NetSuite did not say how many)."""
+    if not isinstance(total, int) or isinstance(total, bool):
+        return []
+    return list(range(offset + size, min(total, reachable - size + 1), size))
