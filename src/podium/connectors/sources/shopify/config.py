@@ -132,8 +132,21 @@ def parse_shopify_settings(settings: Any) -> tuple[ShopifyConfig | None, list[st
         timeout=durations["timeout"],
         retries=retries_setting(settings, problems),
         streams=stream_selection(settings.get("streams"), STREAM_NAMES, problems),
-        order_history=_order_history(settings, problems),
-        incremental=_incremental(settings, problems),
+        order_history=_choice(
+            settings,
+            "order_history",
+            ORDER_HISTORY,
+            "all (stop when the app lacks read_all_orders) or last_60_days (read what "
+            "Shopify shows without it)",
+            problems,
+        ),
+        incremental=_choice(
+            settings,
+            "incremental",
+            INCREMENTAL,
+            "auto (bulk once a stream's reads are large), bulk or paged",
+            problems,
+        ),
     )
     if config.incremental == "bulk" and not config.bulk:
         problems.append(
@@ -187,25 +200,19 @@ def _version(settings: Mapping[str, Any], problems: list[str]) -> str:
     return version
 
 
-def _order_history(settings: Mapping[str, Any], problems: list[str]) -> str:
-    value = settings.get("order_history", "all")
-    if value not in ORDER_HISTORY:
-        problems.append(
-            f"order_history: expected all (stop when the app lacks read_all_orders) or "
-            f"last_60_days (read what Shopify shows without it), got {value!r}"
-        )
-        return "all"
-    return str(value)
-
-
-def _incremental(settings: Mapping[str, Any], problems: list[str]) -> str:
-    value = settings.get("incremental", "auto")
-    if value not in INCREMENTAL:
-        problems.append(
-            f"incremental: expected auto (bulk once a stream's reads are large), bulk or "
-            f"paged, got {value!r}"
-        )
-        return "auto"
+def _choice(
+    settings: Mapping[str, Any],
+    key: str,
+    choices: tuple[str, ...],
+    expected: str,
+    problems: list[str],
+) -> str:
+    """``settings[key]`` if it is one of ``choices`` (the first is the default), else a
+    problem saying what is ``expected``."""
+    value = settings.get(key, choices[0])
+    if value not in choices:
+        problems.append(f"{key}: expected {expected}, got {value!r}")
+        return choices[0]
     return str(value)
 
 
