@@ -259,8 +259,9 @@ class ShopifySource:
         if not self.config.bulk:
             return False
         read = state.extra.get(LAST_READ)
-        if since is None if spec.incremental else read is None:
-            return True  # a first or full sync
+        first = since is None if spec.incremental else read is None  # or a full sync
+        if first:
+            return True
         if self.config.incremental != "auto":
             return self.config.incremental == "bulk"
         return read is None or int(read) * PAGED_POINTS[spec.stream.name] >= AUTO_BULK_POINTS
