@@ -23,6 +23,9 @@ from podium.connectors.normalize import types
 from podium.connectors.normalize.names import literal, quote
 from podium.errors import TransientTaskError
 
+# DuckDB's file header: three 4 KiB blocks written when the file is created
+_HEADER_BYTES = 3 * 4096
+
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -136,21 +139,38 @@ class DuckDBDestination:
                 db.close()
 
     def _retry_locked(self, action: Any) -> Any:
+        """``action()`` once the file is free: waits (with backoff, up to
+        ``lock_timeout``) while another process holds it or is still creating it."""
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.05
         while True:
             try:
                 return action()
             except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                said = str(exc).splitlines()[0]
+                if not ("lock" in said.lower() or self._being_created(said)):
+                    raise TransientTaskError(
+                        f"the warehouse {self.path} could not be opened ({said}); check "
+                        "that warehouse.path names a DuckDB file this user may write"
+                    ) from None
+                if time.monotonic() > deadline:
                     raise TransientTaskError(
                         f"the warehouse {self.path} is in use by another process and stayed "
-                        f"locked for {self.lock_timeout:.0f}s ({str(exc).splitlines()[0]}); "
-                        "stop the other process or use a PostgreSQL warehouse for concurrent "
-                        "writers"
+                        f"locked for {self.lock_timeout:.0f}s ({said}); stop the other "
+                        "process or use a PostgreSQL warehouse for concurrent writers"
                     ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
+
+    def _being_created(self, said: str) -> bool:
+        """Whether DuckDB refused the file because another process has created it and not
+        yet written its header (two first loads at once): it is then shorter than one."""
+        if "not a valid DuckDB database file" not in said:
+            return False
+        try:
+            return self.path.stat().st_size < _HEADER_BYTES
+        except OSError:
+            return True
 
     def close(self) -> None:
         pass
