@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 
-from podium.connectors.sources.shopify.bulk import assemble
 from podium.connectors.sources.shopify.cost import requested_cost
 from podium.connectors.sources.shopify.graphql import GraphqlCostLimit
+from podium.connectors.sources.shopify.jsonl import assemble
 from podium.connectors.sources.shopify.source import utc_text
 from podium.connectors.sources.shopify.streams import order_rows, paged_query, stream_specs
 from podium.sandbox.shopify import is_valid, sign

@@ -13,7 +13,7 @@ The download goes to a temporary file with its own client, without the access to
 (the URL is pre-signed storage), and is checked against the job's ``objectCount`` so a
 cut body is fetched again. An expired URL (403/404/410) raises ``BulkUrlExpired``.
 
-The file's lines are rebuilt into nodes by ``assemble`` (jsonl.py: streamed in one pass
+The file's lines are rebuilt into nodes by ``jsonl.assemble`` (streamed in one pass
 when children stay near their parent, else spilled into SQLite), so memory stays bounded
 however large the export.
 """
@@ -29,7 +29,6 @@ from pathlib import Path
 import httpx
 
 from podium.connectors.sources.shopify.graphql import ShopifyGraphql
-from podium.connectors.sources.shopify.jsonl import assemble as assemble
 from podium.errors import TransientTaskError
 
 DONE = ("COMPLETED", "FAILED", "CANCELED", "EXPIRED")
