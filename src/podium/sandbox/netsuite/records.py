@@ -42,7 +42,9 @@ class Row:
     modified: datetime | None  # the real instant behind lastmodifieddate (None: none)
     key: tuple[Any, ...]  # the ORDER BY key
     fields: dict[str, str]
-    instants: dict[str, datetime] = field(default_factory=dict)  # behind each date field
+    # each date field's instant in the account's time zone, as ISO text to the second
+    # (what TO_CHAR gives; made once with the table, not per page served)
+    local: dict[str, str] = field(default_factory=dict)
 
 
 def show_date(moment: datetime, zone: ZoneInfo, style: str = "M/D/YYYY") -> str:
@@ -131,10 +133,12 @@ class Tables:
     ) -> Row:  # fmt: skip
         """A row whose date fields show as the account's Date Format preference says
         (``trandate`` is a date, the others date-times to the minute)."""
+        local = {}
         for name, moment in instants.items():
             show = show_date if name == "trandate" else show_datetime
             fields[name] = show(moment, self.zone, self.style)
-        return Row(modified, key, fields, instants)
+            local[name] = moment.astimezone(self.zone).isoformat(" ")[:19]
+        return Row(modified, key, fields, local)
 
     def _lines(self, order: Order, modified: datetime, id_: int | None = None) -> list[Row]:
         parent = id_ or order.id
