@@ -5,10 +5,21 @@ would share podium's GIL, so its work (rendering pages, evaluating SuiteQL) woul
 counted as podium's. ``ChildServer`` forks, serves the apps there over a real socket, and
 answers ``probe(name)`` (a function of the ``SandboxServer`` given before the fork, such as
 the points a Shopify simulator charged) over a pipe.
+
+The simulator's model is built in the benchmark's process before the fork (the benchmark
+needs its brand for the ground truth), so podium's process would carry it: ~400,000
+objects for NetSuite's tables, against ~51,000 for podium's imports, and every full
+collection of Python's cyclic garbage collector would walk them, in whichever of
+podium's threads allocated last (0.4-0.7 s of CPU in NetSuite's fetch threads, two runs of
+``bench/connector_stream.py netsuite transaction_lines``). A real API's data is not in podium's process, so once the
+child runs, the parent freezes what exists (``gc.freeze``: moved out of the collector's
+sight, still freed when unreferenced). That also hides podium's own import-time objects,
+about an eighth of what it freezes, which podium's own process would walk.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import threading
 import time
@@ -44,9 +55,12 @@ class ChildServer:
     def __enter__(self) -> ChildServer:
         self._process.start()
         self.url = str(self._conn.recv())
+        gc.collect()
+        gc.freeze()  # the simulator's model is the child's now (module docstring)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        gc.unfreeze()
         self._conn.send(None)
         self._process.join(10)
         if self._process.is_alive():
