@@ -448,3 +448,39 @@ def test_has_more_without_a_next_link_is_a_clear_error(tmp_path: Path) -> None:
         source.close()
     message = str(caught.value)
     assert "stream 'customers'" in message and "no usable next link" in message
+
+
+def test_a_lastmodifieddate_bound_returns_exactly_the_rows_from_it_on_in_local_time(
+    server: SandboxServer, sim: NetSuiteSimulator
+) -> None:
+    """The simulator finds a slice's rows by bisection over the table's order; they must
+    be the rows a plain filter gives, and TO_CHAR must show the account's local time."""
+    lines = sim.tables().transactionline
+    middle = lines[len(lines) // 2].modified
+    assert middle is not None
+    local = middle.astimezone(sim.zone)
+    bound = local.strftime("%Y-%m-%d %H:%M:%S")
+    query = (
+        "SELECT tl.transaction, tl.id, TO_CHAR(t.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') "
+        "AS lastmodifieddate FROM transactionline tl INNER JOIN transaction t ON "
+        "t.id = tl.transaction WHERE tl.mainline = 'F' AND t.lastmodifieddate >= "
+        f"TO_TIMESTAMP('{bound}', 'YYYY-MM-DD HH24:MI:SS') ORDER BY t.lastmodifieddate, "
+        "tl.transaction, tl.id"
+    )
+    expected = [
+        (r.fields["transaction"], r.fields["id"], r.modified)
+        for r in lines
+        if r.fields.get("mainline") == "F" and r.modified is not None and r.modified >= middle
+    ]
+    assert 0 < len(expected) < len(lines)
+    got: list[dict[str, Any]] = []
+    for offset in range(0, CEILING, 25):
+        body = suiteql(server, {"limit": "25", "offset": str(offset)}, q=query).json()
+        got += body["items"]
+        if not body["hasMore"]:
+            break
+    assert body["totalResults"] == len(expected)
+    assert [(i["transaction"], i["id"]) for i in got] == [e[:2] for e in expected[: len(got)]]
+    shown = [e[2].astimezone(sim.zone).strftime("%Y-%m-%d %H:%M:%S") for e in expected]
+    assert [i["lastmodifieddate"] for i in got] == shown[: len(got)]
+    assert got[0]["lastmodifieddate"] == bound

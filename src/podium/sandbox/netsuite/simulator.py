@@ -48,7 +48,7 @@ from podium.sandbox.faults import Answer
 from podium.sandbox.netsuite.auth import Credentials, ns_error
 from podium.sandbox.netsuite.demo import DEMO_CREDENTIALS, DEMO_TIMEZONE
 from podium.sandbox.netsuite.records import DATE_FORMATS, Row, Tables
-from podium.sandbox.netsuite.suiteql import QueryError, matching, page_answer, parse
+from podium.sandbox.netsuite.suiteql import QueryError, bounded, matching, page_answer, parse
 from podium.sandbox.paging import Request
 
 SUITEQL = "/services/rest/query/v1/suiteql"
@@ -89,7 +89,7 @@ class NetSuiteSimulator:
         self._in_flight = 0
         self._lock = threading.Lock()
         self._tables: tuple[datetime, Tables] | None = None
-        self._matches: dict[str, list[Row]] = {}  # per query text, for the current tables
+        self._matches: dict[str, list[Row]] = {}  # per query without its lower bound
 
     def revoke_token(self) -> None:
         """The access token (and the OAuth 2.0 certificate mapping) is revoked from now on."""
@@ -149,12 +149,13 @@ class NetSuiteSimulator:
             return ns_error(400, "Bad Request", "INVALID_PARAMETER", detail, error_path="q")
         tables = self.tables()
         with self._lock:
-            matched = self._matches.get(text)
-        if matched is None:
-            matched = matching(tables.tables()[query.table], query)
+            unbounded = self._matches.get(query.unbounded)
+        if unbounded is None:
+            unbounded = matching(tables.tables()[query.table], query)
             with self._lock:
                 if self._tables is not None and self._tables[1] is tables:
                     if len(self._matches) >= 16:
                         self._matches.clear()
-                    self._matches[text] = matched
+                    self._matches[query.unbounded] = unbounded
+        matched = bounded(unbounded, query)
         return page_answer(request, matched, query, self.row_ceiling, self.max_pages)

@@ -18,6 +18,7 @@ in NetSuite's error shape, so a connector that drifts from what was tested fails
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ ORDERS = {
     "item": "i.lastmodifieddate, i.id",
     "inventoryitemlocations": "b.item, b.location",
 }
+# tables whose ORDER BY starts with lastmodifieddate: a lower bound on it is a bisection
+SINCE_SORTED = frozenset(t for t, order in ORDERS.items() if ".lastmodifieddate," in order)
 COLUMNS = {
     "transaction": {"id", "tranid", "type", "entity", "trandate", "createddate",
                     "lastmodifieddate", "status", "foreigntotal", "createdfrom"},
@@ -89,6 +92,9 @@ class Query:
     columns: list[Column]
     zone: ZoneInfo
     filters: list[Callable[[Row], bool]] = field(default_factory=list)
+    since: datetime | None = None  # the lastmodifieddate lower bound, in UTC
+    # the query without that bound: its rows, cached, serve every slice of a stream
+    unbounded: str = ""
 
 
 def parse(text: str, zone: ZoneInfo) -> Query:
@@ -105,8 +111,15 @@ def parse(text: str, zone: ZoneInfo) -> Query:
     if unknown:
         raise QueryError(f"Invalid search query. Unknown identifier '{unknown[0]}'")
     query = Query(table, columns, zone)
+    kept = []
     for condition in (match["where"] or "").split(" AND ") if match["where"] else []:
+        if (stamp := _TIMESTAMP.fullmatch(condition.strip())) and table in SINCE_SORTED:
+            since = datetime.fromisoformat(stamp[2]).replace(tzinfo=zone).astimezone(UTC)
+            query.since = since if query.since is None else max(query.since, since)
+            continue
         query.filters.append(_condition(condition.strip(), zone))
+        kept.append(condition.strip())
+    query.unbounded = f"{table} WHERE {' AND '.join(kept)}"
     if table == "transactionline" and "tl.mainline = 'F'" not in (match["where"] or ""):
         raise QueryError("Invalid search query. transactionline needs tl.mainline = 'F' here")
     return query
@@ -151,11 +164,26 @@ def _condition(text: str, zone: ZoneInfo) -> Callable[[Row], bool]:
 
 
 def matching(rows: Iterable[Row], query: Query) -> list[Row]:
-    """The rows (already in order) every condition of ``query`` lets through."""
+    """The rows (already in order) every condition of ``query`` but ``since`` lets
+    through; ``bounded`` applies that one."""
     kept = list(rows)
     for condition in query.filters:  # one pass per condition: no generator per row
         kept = [r for r in kept if condition(r)]
     return kept
+
+
+def bounded(unbounded: list[Row], query: Query) -> list[Row]:
+    """The rows of ``unbounded`` (sorted by ``lastmodifieddate`` first: ``SINCE_SORTED``)
+    from ``query.since`` on, found by bisection, as a slice of a stream asks for them."""
+    if query.since is None:
+        return unbounded
+    since = query.since
+    return unbounded[bisect.bisect_left(unbounded, since, key=_modified) :]
+
+
+def _modified(row: Row) -> datetime:
+    assert row.modified is not None  # every row of a SINCE_SORTED table has one
+    return row.modified
 
 
 def page_answer(
