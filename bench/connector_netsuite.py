@@ -89,10 +89,12 @@ def measure(latency: float = 0.0, in_flight: int | None = None) -> dict[str, Any
             settings["max_concurrent_requests"] = in_flight
         source = open_netsuite_source("bench_netsuite", settings, transport=transport)
         destination = DuckDBDestination(Path(tmp) / "wh.duckdb")
-        started, received = time.perf_counter(), {}
+        started, received, took = time.perf_counter(), {}, {}
         for stream in source.streams():
+            began = time.perf_counter()
             job = LoadJob(source, stream, destination, "erp", "raw_erp", Path(tmp) / "loads")
             received[stream.name] = load_stream(job).received
+            took[stream.name] = round(time.perf_counter() - began, 2)
         seconds = time.perf_counter() - started
         source.close()
         assert server.probe("violations") == 0
@@ -105,6 +107,7 @@ def measure(latency: float = 0.0, in_flight: int | None = None) -> dict[str, Any
     return {
         "records": records,
         "streams": received,
+        "stream_seconds": took,
         "requests": len(transport.seconds),
         "seconds": round(seconds, 2),
         "records_per_s": round(rate),
