@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import closing
 from functools import partial
 from typing import Any
 
 from podium.connectors.budgets import account_key, budgets_in, current_binding
 from podium.connectors.http import HttpClient, HttpRequest, HttpRetry
+from podium.connectors.prefetch import Prefetcher
 from podium.connectors.ratelimit import TokenBucket, shared_limiter
 from podium.connectors.source import JsonPage, Page, Stream, StreamState
 from podium.connectors.sources.klaviyo.config import KlaviyoConfig
+from podium.connectors.sources.klaviyo.document import decode, flat_records, money, page_parts
 from podium.connectors.sources.klaviyo.endpoints import ENDPOINTS, Endpoint, pacing, page_size
 from podium.connectors.sources.rest import rewind_cursor
 from podium.errors import TerminalTaskError
@@ -41,6 +43,7 @@ STATISTICS = (
     "conversion_value", "conversion_rate",
 )  # fmt: skip
 CONVERSION_METRIC = "Placed Order"
+FETCH_AHEAD = 2  # decoded pages waiting to be made flat, besides the one being fetched
 
 
 class KlaviyoSource:
@@ -112,21 +115,34 @@ class KlaviyoSource:
                     params["filter"] = ",".join([*extra, *conditions])
                 yield params
 
-    def _pages(self, endpoint: Endpoint, params: Mapping[str, str]) -> Iterator[JsonPage]:
+    def _pages(self, endpoint: Endpoint, params: Mapping[str, str]) -> Generator[JsonPage]:
+        """The pages of one pass, fetched ahead (see ``_fetched``) and made flat here."""
+        stream = endpoint.stream.name
+        with Prefetcher(
+            self._fetched(endpoint, params), _as_is, depth=FETCH_AHEAD,
+            name=f"podium-fetch-{stream}",
+        ) as ahead:  # fmt: skip
+            for location, data in ahead:
+                yield JsonPage(flat_records(data, stream), location)
+
+    def _fetched(
+        self, endpoint: Endpoint, params: Mapping[str, str]
+    ) -> Iterator[tuple[str, list[Any]]]:
+        """(location, resources) of each page, in order. Run ahead in its own thread, it
+        asks for the next page as soon as this one is decoded, so Klaviyo renders page
+        N + 1 while page N is flattened and spooled (the cursor is in the body, so the
+        pages themselves cannot be asked for out of order)."""
         client = self._client(endpoint)
         request: HttpRequest | None = HttpRequest("GET", endpoint.path, params)
         while request is not None:
-            response = client.send(request, parse_json=True)
-            body = response.json()
-            data = body.get("data") if isinstance(body, dict) else None
-            if not isinstance(data, list):
+            response = client.send(request, decode=decode)
+            data, following = page_parts(response.json())
+            if data is None:
                 raise TerminalTaskError(
                     f"connection {self.name!r}: GET {response.url} answered without a "
                     "JSON:API data list; check base_url (is it Klaviyo's API?)"
                 )
-            records = [_flat(resource, endpoint.stream.name) for resource in data]
-            yield JsonPage(records, f"GET {response.url}")
-            following = (body.get("links") or {}).get("next")
+            yield f"GET {response.url}", data
             if not following:
                 return
             if following == response.real_url:
@@ -167,11 +183,12 @@ class KlaviyoSource:
     def _placed_order_metric(self) -> str:
         """The id of the Placed Order metric: reports need it as the conversion metric."""
         if self._conversion_metric is None:
-            for page in self._pages(ENDPOINTS["metrics"], {}):
-                for record in page.records:
-                    if record.get("name") == CONVERSION_METRIC:
-                        self._conversion_metric = str(record["id"])
-                        return self._conversion_metric
+            with closing(self._pages(ENDPOINTS["metrics"], {})) as pages:  # stops the fetching
+                for page in pages:
+                    for record in page.records:
+                        if record.get("name") == CONVERSION_METRIC:
+                            self._conversion_metric = str(record["id"])
+                            return self._conversion_metric
             raise TerminalTaskError(
                 f"connection {self.name!r}: the Klaviyo account has no {CONVERSION_METRIC!r} "
                 "metric, which values reports need as their conversion metric; connect the "
@@ -211,74 +228,12 @@ class KlaviyoSource:
         return client
 
 
-def _flat(resource: Mapping[str, Any], stream: str) -> dict[str, Any]:
-    """A JSON:API resource as one flat record (see the module docstring). Runs once per
-    record, so it sticks to exact type checks (``isinstance`` against ``Mapping`` costs
-    more than the rest) and edits the parsed body's dicts in place."""
-    attributes = resource.get("attributes")
-    record: dict[str, Any] = {"id": resource.get("id")}
-    if type(attributes) is dict:
-        _drop_empty_lists(attributes)
-        record.update(attributes)
-    elif attributes:
-        record.update(_without_empty_lists(dict(attributes)))
-    for relation, value in (resource.get("relationships") or {}).items():
-        data = value.get("data") if type(value) is dict or isinstance(value, Mapping) else None
-        name = relation.replace("-", "_")
-        if type(data) is dict or isinstance(data, Mapping):
-            record[f"{name}_id"] = data.get("id")
-        elif isinstance(data, list):
-            related = [{"id": item.get("id")} for item in data if isinstance(item, Mapping)]
-            if related:  # none: no child rows (see _drop_empty_lists)
-                record[name] = related
-    if stream == "events":
-        props = record.get("event_properties") or {}
-        record["value"] = _money(props.get("$value"))
-        record["order_id"] = props.get("OrderId")
-        record["message_id"] = props.get("$message")
-    return record
-
-
-def _drop_empty_lists(value: dict[str, Any]) -> None:
-    """Removes empty lists from ``value`` at any depth of dicts, in place (see below)."""
-    empty = None
-    for key, item in value.items():
-        kind = type(item)
-        if kind is dict:
-            _drop_empty_lists(item)
-        elif kind is list and not item:
-            empty = [key] if empty is None else [*empty, key]
-    for key in empty or ():
-        del value[key]
-
-
-def _without_empty_lists(value: dict[str, Any]) -> dict[str, Any]:
-    """``value`` without empty lists at any depth: an empty list means no child rows, and
-    leaving it out keeps the warehouse free of child tables that could never hold one
-    (``audiences.excluded`` is ``[]`` on every campaign)."""
-    result: dict[str, Any] = {}
-    for key, item in value.items():
-        if isinstance(item, dict):
-            item = _without_empty_lists(item)
-        elif isinstance(item, list) and not item:
-            continue
-        result[key] = item
-    return result
-
-
 def _report_row(result: Mapping[str, Any]) -> dict[str, Any]:
     row = {**(result.get("groupings") or {}), **(result.get("statistics") or {})}
     if "conversion_value" in row:
-        row["conversion_value"] = _money(row["conversion_value"])
+        row["conversion_value"] = money(row["conversion_value"])
     return row
 
 
-def _money(value: Any) -> str | None:
-    """A JSON number as an exact two-place decimal string (``59.99``, never ``59.98999``)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return str(Decimal(repr(value) if isinstance(value, float) else str(value)).quantize(
-            Decimal("0.01")))  # fmt: skip
-    except InvalidOperation:
-        return None
+def _as_is(page: tuple[str, list[Any]]) -> tuple[str, list[Any]]:
+    return page
