@@ -2,17 +2,16 @@
 
 Every request carries ``Authorization: Klaviyo-API-Key pk_…`` and ``revision``. Lists
 follow ``links.next`` (``page[cursor]``) until it is null; a next link equal to the page
-just read is a ``TerminalTaskError`` (paging that cannot end). Each endpoint has its own
-``HttpClient`` whose limiter is a token bucket shared, through ``shared_limiter``, by every
-task on the connection in this process; the client also waits out ``Retry-After`` on a
-429 and retries 5xx, resets and truncated bodies. A 401 (a revoked or wrong key) is
-terminal at once, naming the connection's credential; the loader then commits nothing, so
-the cursor stays where it was.
+just read is a ``TerminalTaskError`` (paging that cannot end); the next page is asked
+for while this one is made flat. Each endpoint has its own ``HttpClient`` whose limiter
+(``pacing.WindowPacer``: Klaviyo's burst and steady windows) is shared, through
+``shared_limiter``, by every task on the connection in this process; the client also
+waits out ``Retry-After`` on a 429 and retries 5xx, resets and truncated bodies. A 401
+(a revoked or wrong key) is terminal at once, naming the connection's credential; the
+loader then commits nothing, so the cursor stays where it was.
 
-Records are JSON:API resources made flat: ``{"id", **attributes, "<relation>_id": …}``
-(a to-many relation becomes a list of ``{"id"}``, i.e. a child table). Events add ``value``
-(``$value`` as an exact two-place decimal string), ``order_id`` (``OrderId``) and
-``message_id`` (``$message``). Report rows are ``{groupings…, statistics…}``.
+Records are the resources made flat (``document.py``). Report rows are
+``{groupings…, statistics…}``.
 """
 
 from __future__ import annotations
@@ -27,11 +26,12 @@ from typing import Any
 from podium.connectors.budgets import account_key, budgets_in, current_binding
 from podium.connectors.http import HttpClient, HttpRequest, HttpRetry
 from podium.connectors.prefetch import Prefetcher
-from podium.connectors.ratelimit import TokenBucket, shared_limiter
+from podium.connectors.ratelimit import shared_limiter
 from podium.connectors.source import JsonPage, Page, Stream, StreamState
 from podium.connectors.sources.klaviyo.config import KlaviyoConfig
 from podium.connectors.sources.klaviyo.document import decode, flat_records, money, page_parts
-from podium.connectors.sources.klaviyo.endpoints import ENDPOINTS, Endpoint, pacing, page_size
+from podium.connectors.sources.klaviyo.endpoints import ENDPOINTS, Endpoint, page_size
+from podium.connectors.sources.klaviyo.pacing import window_pacer
 from podium.connectors.sources.rest import rewind_cursor
 from podium.errors import TerminalTaskError
 
@@ -202,12 +202,11 @@ class KlaviyoSource:
         client = self._clients.get(key)
         if client is None:
             limit = self.config.limits.get(endpoint.stream.name, endpoint.limit)
-            rate, burst = pacing(limit, self._windows)
             account = account_key("klaviyo", secret=self.config.api_key)
             with budgets_in(self._budgets):
                 limiter = shared_limiter(
                     f"klaviyo:{self.name}:{endpoint.path}:{limit}:{self._windows}",
-                    partial(TokenBucket, rate, burst, sleep=self._sleep),
+                    partial(window_pacer, limit, self._windows, sleep=self._sleep),
                     account=f"{account}:{endpoint.path}:{limit}:{self._windows}",
                 )
             client = self._clients[key] = HttpClient(
