@@ -159,9 +159,12 @@ def test_a_body_the_decoder_always_refuses_fails_retryably_naming_it(waits: Wait
     def refuse(content: bytes) -> object:
         raise ValueError("not an order page")
 
-    with serve() as server, client_for(server, waits, retry=HttpRetry(attempts=2)) as client:
-        with pytest.raises(TransientTaskError, match="not an order page"):
-            client.send(HttpRequest("GET", "/orders.json"), decode=refuse)
+    with (
+        serve() as server,
+        client_for(server, waits, retry=HttpRetry(attempts=2)) as client,
+        pytest.raises(TransientTaskError, match="not an order page"),
+    ):
+        client.send(HttpRequest("GET", "/orders.json"), decode=refuse)
     assert server.requests == 2
 
 
