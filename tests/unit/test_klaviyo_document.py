@@ -50,7 +50,7 @@ def test_every_listed_resource_flattens_as_plain_json_does(
     plain = orjson.loads(body)
     assert data and following == plain["links"].get("next")
     expected = [flat_dict(resource, stream) for resource in plain["data"]]
-    records = flat_records(data, stream)
+    records = flat_records(decoded, data, stream)
     assert records == expected
     assert [list(r) for r in records] == [list(r) for r in expected]  # columns in order
 
@@ -80,8 +80,25 @@ def test_a_resource_decoded_into_structs_flattens_like_the_plain_one() -> None:
     assert type(decoded) is Document
     data, following = page_parts(decoded)
     assert following is None
-    assert flat_records(data or [], "events") == [flat_dict(copy.deepcopy(RESOURCE), "events")]
-    assert flat_records(data or [], "events")[0]["tag_groups"] == [{"id": "t1"}]
+    assert decoded.empty_lists
+    records = flat_records(decoded, data or [], "events")
+    assert records == [flat_dict(copy.deepcopy(RESOURCE), "events")]
+    assert records[0]["tag_groups"] == [{"id": "t1"}] and "Items" not in records[0]
+
+
+def test_a_page_without_an_empty_list_anywhere_is_not_searched_for_one() -> None:
+    full = orjson.dumps({"data": [RESOURCE]})
+    spaced = full.replace(b'"tags":[]', b'"tags":[ \n]')
+    assert spaced != full and decode(spaced).empty_lists  # whitespace inside: still empty
+    resource = {
+        "id": "e2",
+        "attributes": {"datetime": "2025-05-01T10:00:00+00:00", "event_properties": {"A": [1]}},
+        "relationships": {"profile": {"data": {"type": "profile", "id": "p1"}}},
+    }
+    decoded = decode(orjson.dumps({"data": [resource]}))
+    assert type(decoded) is Document and not decoded.empty_lists
+    records = flat_records(decoded, decoded.data, "events")
+    assert records == [flat_dict(copy.deepcopy(resource), "events")]
 
 
 def test_json_of_another_shape_is_read_as_plain_json_and_judged_as_before() -> None:
@@ -90,7 +107,7 @@ def test_json_of_another_shape_is_read_as_plain_json_and_judged_as_before() -> N
     assert decoded == odd
     data, following = page_parts(decoded)
     assert following == "n" and data is not None
-    assert flat_records(data, "events")[0]["id"] == "e1"
+    assert flat_records(decoded, data, "events")[0]["id"] == "e1"
     assert page_parts(decode(b'{"data": {"id": "1"}}')) == (None, None)  # not a list
     assert page_parts(decode(b"[1, 2]")) == (None, None)
 

@@ -19,6 +19,8 @@ decimal string), ``order_id`` (``OrderId``) and ``message_id`` (``$message``).
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -44,13 +46,17 @@ class Resource(msgspec.Struct, gc=False):
 
 
 class Document(msgspec.Struct, gc=False):
-    """A list page: its resources and its ``links`` (``links.next`` is the next page)."""
+    """A list page: its resources and its ``links`` (``links.next`` is the next page).
+    ``empty_lists`` is set by ``decode``: False when the body has no ``[]`` anywhere, so
+    no attribute needs looking through for one."""
 
     data: list[Resource]
     links: Any = None
+    empty_lists: bool = True
 
 
 _DOCUMENT = msgspec.json.Decoder(Document)
+_EMPTY_LIST = re.compile(rb"\[\s*\]")  # in a string too: then looked for in vain
 
 
 def decode(content: bytes) -> Document | Any:
@@ -58,9 +64,11 @@ def decode(content: bytes) -> Document | Any:
     Raises ``ValueError`` (``msgspec.DecodeError``, ``orjson.JSONDecodeError``) when it
     is not JSON."""
     try:
-        return _DOCUMENT.decode(content)
+        document = _DOCUMENT.decode(content)
     except msgspec.ValidationError:
         return orjson.loads(content)
+    document.empty_lists = _EMPTY_LIST.search(content) is not None
+    return document
 
 
 def page_parts(body: Document | Any) -> tuple[list[Any] | None, Any]:
@@ -75,31 +83,39 @@ def page_parts(body: Document | Any) -> tuple[list[Any] | None, Any]:
     return data if isinstance(data, list) else None, (body.get("links") or {}).get("next")
 
 
-def flat_records(data: list[Any], stream: str) -> list[dict[str, Any]]:
-    """The records of a page's resources (``Resource`` structs or plain dicts)."""
-    if data and type(data[0]) is Resource:
-        return [flat(resource, stream) for resource in data]
+def flat_records(body: Document | Any, data: list[Any], stream: str) -> list[dict[str, Any]]:
+    """The records of the resources ``data`` of the decoded page ``body``."""
+    if type(body) is Document:
+        drop = body.empty_lists
+        return [flat(resource, stream, drop) for resource in data]
     return [flat_dict(resource, stream) for resource in data]
 
 
-def flat(resource: Resource, stream: str) -> dict[str, Any]:
-    """A decoded resource as one flat record (see the module docstring). Runs once per
-    record, so it sticks to exact type checks and edits the decoded dicts in place."""
+def flat(resource: Resource, stream: str, empty_lists: bool = True) -> dict[str, Any]:
+    """A decoded resource as one flat record (see the module docstring); with
+    ``empty_lists`` False its attributes are known to hold none. Runs once per record, so
+    it sticks to exact type checks and edits the decoded dicts in place."""
     record: dict[str, Any] = {"id": resource.id}
     attributes = resource.attributes
     if attributes:
-        _drop_empty_lists(attributes)
+        if empty_lists:
+            _drop_empty_lists(attributes)
         record.update(attributes)
     if resource.relationships:
         for relation, value in resource.relationships.items():
             data = value.data
             if type(data) is Identifier:
-                record[f"{relation.replace('-', '_')}_id"] = data.id
+                record[_id_column(relation)] = data.id
             elif isinstance(data, list) and data:  # none: no child rows (_drop_empty_lists)
                 record[relation.replace("-", "_")] = [{"id": item.id} for item in data]
     if stream == "events":
         _event_fields(record)
     return record
+
+
+@functools.cache
+def _id_column(relation: str) -> str:
+    return f"{relation.replace('-', '_')}_id"
 
 
 def flat_dict(resource: Mapping[str, Any], stream: str) -> dict[str, Any]:

@@ -122,12 +122,12 @@ class KlaviyoSource:
             self._fetched(endpoint, params), _as_is, depth=FETCH_AHEAD,
             name=f"podium-fetch-{stream}",
         ) as ahead:  # fmt: skip
-            for location, data in ahead:
-                yield JsonPage(flat_records(data, stream), location)
+            for location, body, data in ahead:
+                yield JsonPage(flat_records(body, data, stream), location)
 
     def _fetched(
         self, endpoint: Endpoint, params: Mapping[str, str]
-    ) -> Iterator[tuple[str, list[Any]]]:
+    ) -> Iterator[tuple[str, Any, list[Any]]]:
         """(location, resources) of each page, in order. Run ahead in its own thread, it
         asks for the next page as soon as this one is decoded, so Klaviyo renders page
         N + 1 while page N is flattened and spooled (the cursor is in the body, so the
@@ -136,13 +136,14 @@ class KlaviyoSource:
         request: HttpRequest | None = HttpRequest("GET", endpoint.path, params)
         while request is not None:
             response = client.send(request, decode=decode)
-            data, following = page_parts(response.json())
+            body = response.json()
+            data, following = page_parts(body)
             if data is None:
                 raise TerminalTaskError(
                     f"connection {self.name!r}: GET {response.url} answered without a "
                     "JSON:API data list; check base_url (is it Klaviyo's API?)"
                 )
-            yield f"GET {response.url}", data
+            yield f"GET {response.url}", body, data
             if not following:
                 return
             if following == response.real_url:
@@ -234,5 +235,5 @@ def _report_row(result: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _as_is(page: tuple[str, list[Any]]) -> tuple[str, list[Any]]:
+def _as_is(page: tuple[str, Any, list[Any]]) -> tuple[str, Any, list[Any]]:
     return page
