@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+from pathlib import Path
+
 import pytest
 
-from podium.connectors.ratelimit import TokenBucket
+from podium.connectors.budgets import budgets_in
+from podium.connectors.ratelimit import SharedLimit, TokenBucket, shared_limiter
 from podium.connectors.sources.klaviyo.endpoints import REPORTS, TIERS, Limit, pacing
 from podium.connectors.sources.klaviyo.pacing import WindowPacer, window_pacer
 from podium.sandbox.klaviyo.limits import FixedWindows, Tier
@@ -89,3 +93,14 @@ def test_the_window_pacer_reserves_in_turn_for_concurrent_callers() -> None:
     for _ in range(6):  # six callers at the same instant: two a second, in turn
         pacer.acquire()
     assert slept == [1.0, 1.0, 2.0, 2.0]
+
+
+def test_under_a_budget_store_the_pacer_shares_as_the_single_token_bucket(
+    tmp_path: Path,
+) -> None:
+    alone = shared_limiter("t:kl-alone", partial(window_pacer, TIERS["XL"]))
+    assert isinstance(alone, WindowPacer)
+    with budgets_in(f"sqlite:///{tmp_path}/state.db"):
+        shared = shared_limiter("t:kl-shared", partial(window_pacer, TIERS["XL"]), account="t:kl")
+    assert isinstance(shared, SharedLimit) and isinstance(shared.local, TokenBucket)
+    assert (shared.local.rate, shared.local.burst) == pacing(TIERS["XL"])
