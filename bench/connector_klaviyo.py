@@ -3,8 +3,7 @@
 Every stream (profiles, events, metrics, lists, campaigns, flows, both values reports) is
 loaded into DuckDB through ``load_stream``, the source pacing itself (``pacing.py``)
 against the simulator's real burst (1 s) and steady (1 min) windows. The simulator runs in
-a child process (``simprocess``), as a real API runs elsewhere, and is built there
-(``MadeInChild``), so podium's process holds none of its data.
+a child process (``simprocess``), as a real API runs elsewhere.
 
 ``min_seconds``, what the limits allow: Klaviyo's windows are *fixed and aligned* (the
 simulator counts per ``floor(now / 1 s)`` and ``floor(now / 60 s)``, per endpoint). Calls
@@ -36,8 +35,6 @@ import math
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +53,14 @@ BRAND = BrandConfig(days=240, customers=1500, dtc_orders_per_day=60)
 
 def measure(config: BrandConfig = BRAND) -> dict[str, Any]:
     """Run one full sync; records, seconds and how close it came to the limits."""
+    brand = Brand(config)
+    clock = SimClock(config.end_at)
+    sim = KlaviyoSimulator(brand, clock)
+    sim.model.events  # noqa: B018 (generate the account before the clock starts)
     probes = {"requests": lambda s: s.requests("klaviyo"), "paths": _paths,
               "violations": lambda s: s.violations("klaviyo")}  # fmt: skip
     with (
-        ChildServer(MadeInChild("klaviyo", partial(simulator, config)), probes) as server,
+        ChildServer({"klaviyo": sim}, probes) as server,
         tempfile.TemporaryDirectory() as tmp,
         ApiWait() as wait,
     ):
@@ -103,37 +104,6 @@ def measure(config: BrandConfig = BRAND) -> dict[str, Any]:
 
 
 LIMITS = {e.path.strip("/").split("/")[-1]: e.limit for e in ENDPOINTS.values()}
-
-
-def simulator(config: BrandConfig) -> KlaviyoSimulator:
-    sim = KlaviyoSimulator(Brand(config), SimClock(config.end_at))
-    sim.model.events  # noqa: B018 (generate the account before the clock starts)
-    return sim
-
-
-class MadeInChild(Mapping[str, Any]):
-    """``{prefix: make()}``, with ``make`` called at the first look-up, which
-    ``SandboxServer`` makes in ``ChildServer``'s child process: the simulator's model
-    (≈ 210,000 objects) then exists only there, as a real API's data lives on its own
-    servers. Made in this process before the fork, it stayed here too, and each full
-    collection of podium's garbage collector walked it (≈ 70 ms each, four a load)."""
-
-    def __init__(self, prefix: str, make: Callable[[], Any]) -> None:
-        self._prefix, self._make = prefix, make
-        self._app: Any = None
-
-    def __getitem__(self, prefix: str) -> Any:
-        if prefix != self._prefix:
-            raise KeyError(prefix)
-        if self._app is None:
-            self._app = self._make()
-        return self._app
-
-    def __iter__(self) -> Iterator[str]:
-        return iter((self._prefix,))
-
-    def __len__(self) -> int:
-        return 1
 
 
 def _paths(server: Any) -> list[str]:
