@@ -26,11 +26,13 @@ from integration.conftest import WebhookReceiver
 from podium.connectors.destinations.duckdb import DuckDBDestination
 from podium.connectors.load import LoadJob, StreamResult, load_stream
 from podium.connectors.registry import connection_problems
+from podium.connectors.source import JsonPage, StreamState
 from podium.connectors.sources.klaviyo import (
     KlaviyoSource,
     open_klaviyo_source,
     verify_klaviyo_webhook,
 )
+from podium.connectors.sources.klaviyo.source import FETCH_AHEAD
 from podium.errors import TerminalTaskError
 from podium.sandbox.brand import EXAMPLE_START, Brand, BrandConfig, Channel
 from podium.sandbox.clock import SimClock
@@ -270,6 +272,27 @@ def test_a_revoked_key_stops_at_once_and_keeps_the_cursor(
     assert DEMO_API_KEY not in message
     assert server.requests(PREFIX) == requests + 1  # no retry storm
     assert destination.read_state(name, "events") == saved
+
+
+def test_pages_are_fetched_ahead_in_order_and_stopping_stops_the_fetching(
+    world: tuple[SandboxServer, KlaviyoSimulator, SimClock],
+) -> None:
+    server, sim, clock = world
+    source = open_source(server, f"kl{next(_names)}", streams=["events"])
+    [stream] = source.streams()
+    pages = source.read(stream, StreamState(), full_refresh=True)
+    first = next(pages)
+    assert isinstance(first, JsonPage) and len(first.records) == 200
+    ahead = FETCH_AHEAD + 2  # this page, the decoded ones waiting, one held at the queue
+    deadline = time.monotonic() + 10
+    while server.requests(PREFIX) < ahead and time.monotonic() < deadline:
+        time.sleep(0.01)  # the fetching thread asks for the following pages by itself
+    pages.close()  # waits for the fetching thread to end
+    # it went no further; closing may let the page held at the queue in, and the next be
+    # asked for before the thread sees the stop (Prefetcher)
+    assert server.requests(PREFIX) in (ahead, ahead + 1)
+    times = [r["datetime"] for p in source.read(stream, StreamState()) for r in p.records]
+    assert times == sorted(times) and len(times) == klaviyo_truth(sim.brand, clock.now())["events"]
 
 
 def test_a_wrong_key_is_a_clear_terminal_error(

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from podium.connectors.sources.klaviyo.source import _flat
+from podium.connectors.sources.klaviyo.document import flat_dict as _flat
 from podium.connectors.sources.netsuite.dates import parse_datetime
 from podium.connectors.sources.netsuite.streams import stream_specs
 

@@ -7,10 +7,12 @@ import ssl
 from collections.abc import Iterator
 
 import httpx
+import msgspec
 import pytest
 
 from podium.connectors.http import (
     HttpClient,
+    HttpRequest,
     HttpRetry,
     UnparsableBodyError,
     shared_ssl_context,
@@ -137,6 +139,32 @@ def test_a_truncated_body_is_fetched_again(waits: Waits) -> None:
     with serve(Faults(truncate=When.at(1))) as server, client_for(server, waits) as client:
         response = client.get_json("/orders.json")
     assert len(response.json()["orders"]) == 10
+    assert server.requests == 2
+
+
+def test_a_body_the_decoder_refuses_is_fetched_again_and_json_is_what_it_decoded(
+    waits: Waits,
+) -> None:
+    class Orders(msgspec.Struct):
+        orders: list[dict[str, object]]
+
+    decoder = msgspec.json.Decoder(Orders)
+    with serve(Faults(truncate=When.at(1))) as server, client_for(server, waits) as client:
+        response = client.send(HttpRequest("GET", "/orders.json"), decode=decoder.decode)
+    assert server.requests == 2 and len(waits.waits) == 1
+    assert isinstance(response.json(), Orders) and len(response.json().orders) == 10
+
+
+def test_a_body_the_decoder_always_refuses_fails_retryably_naming_it(waits: Waits) -> None:
+    def refuse(content: bytes) -> object:
+        raise ValueError("not an order page")
+
+    with (
+        serve() as server,
+        client_for(server, waits, retry=HttpRetry(attempts=2)) as client,
+        pytest.raises(TransientTaskError, match="not an order page"),
+    ):
+        client.send(HttpRequest("GET", "/orders.json"), decode=refuse)
     assert server.requests == 2
 
 

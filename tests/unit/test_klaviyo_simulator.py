@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -101,6 +102,13 @@ def test_paging_follows_links_next_through_every_event_once(sim: KlaviyoSimulato
             params = dict(parse_qsl(urlsplit(following).query))
     truth = klaviyo_truth(sim.brand, sim.clock.now())
     assert len(seen) == len(set(seen)) == truth["events"]
+
+
+def test_an_events_uuid_is_uuid5_of_its_id_in_the_url_namespace(sim: KlaviyoSimulator) -> None:
+    status, body = call(sim, "/api/events/", {"sort": "datetime"})
+    assert status == 200 and body["data"]
+    for event in body["data"]:
+        assert event["attributes"]["uuid"] == str(uuid.uuid5(uuid.NAMESPACE_URL, event["id"]))
 
 
 def report(kind: str, **attributes: Any) -> bytes:

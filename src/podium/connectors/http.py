@@ -3,7 +3,7 @@
 ``HttpClient`` wraps one ``httpx.Client`` (connections are reused) and sends each request
 until it succeeds, fails for good, or runs out of attempts:
 
-    2xx                               returned (for ``get_json``/``parse_json``: once the body
+    2xx                               returned (with ``parse_json``/``decode``: once the body
                                       parses; a truncated or unparsable body is re-fetched)
     408, 429, 5xx, timeouts,          retried with exponential backoff and jitter, or after
     connection errors and resets      the server's ``Retry-After`` (seconds or an HTTP date,
@@ -136,12 +136,19 @@ class HttpResponse:
         self._parsed: tuple[Any] | None = None
 
     def json(self) -> Any:
-        """The parsed body; ``UnparsableBodyError`` (retryable) when it is not JSON."""
+        """The parsed body (as ``decode`` left it, if it was called; else by ``orjson``);
+        ``UnparsableBodyError`` (retryable) when it is not JSON."""
         if self._parsed is None:
-            try:
-                self._parsed = (orjson.loads(self.content),)
-            except orjson.JSONDecodeError as exc:
-                raise self._unparsable(exc) from None
+            return self.decode(orjson.loads)
+        return self._parsed[0]
+
+    def decode(self, decoder: Callable[[bytes], Any]) -> Any:
+        """The body as ``decoder`` reads it, kept for ``json()``; a ``ValueError`` from
+        ``decoder`` (``orjson``'s and ``msgspec``'s errors are) is ``UnparsableBodyError``."""
+        try:
+            self._parsed = (decoder(self.content),)
+        except ValueError as exc:
+            raise self._unparsable(exc) from None
         return self._parsed[0]
 
     def _unparsable(self, exc: Exception) -> UnparsableBodyError:
@@ -226,13 +233,16 @@ class HttpClient:
         *,
         headers: Mapping[str, str] | None = None,
         parse_json: bool = False,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> HttpResponse:
         """The response to ``request``, retried as the module docstring describes;
-        with ``parse_json`` its body must parse."""
+        with ``parse_json`` its body must parse, with ``decode`` it must decode (raise no
+        ``ValueError``; ``json()`` is then what ``decode`` returned)."""
         attempts = max(1, self.retry.attempts)
         failure = _Failure("no attempt made")
+        decoder = decode if decode is not None else orjson.loads if parse_json else None
         for attempt in range(1, attempts + 1):
-            outcome = self._attempt(request, headers, parse_json)
+            outcome = self._attempt(request, headers, decoder)
             if isinstance(outcome, HttpResponse):
                 return outcome
             failure = outcome
@@ -257,7 +267,10 @@ class HttpClient:
 
     # -- one attempt ---------------------------------------------------------------------
     def _attempt(
-        self, request: HttpRequest, headers: Mapping[str, str] | None, parse_json: bool
+        self,
+        request: HttpRequest,
+        headers: Mapping[str, str] | None,
+        decoder: Callable[[bytes], Any] | None,
     ) -> HttpResponse | _Failure:
         if self.limiter is not None:
             held = time.monotonic()
@@ -291,7 +304,7 @@ class HttpClient:
         if self.limiter is not None:
             self.limiter.observe(response)
         if 200 <= response.status < 300 or response.status in self.accept:
-            return self._parsed(response) if parse_json else response
+            return response if decoder is None else self._decoded(response, decoder)
         if response.status in RETRYABLE or response.status >= 500:
             return _Failure(self._status_text(response), self._retry_after(response))
         raise self._terminal(request, response)
@@ -341,9 +354,11 @@ class HttpClient:
             headers=headers,
         )
 
-    def _parsed(self, response: HttpResponse) -> HttpResponse | _Failure:
+    def _decoded(
+        self, response: HttpResponse, decoder: Callable[[bytes], Any]
+    ) -> HttpResponse | _Failure:
         try:
-            response.json()
+            response.decode(decoder)
         except UnparsableBodyError as exc:
             return _Failure(str(exc))
         return response

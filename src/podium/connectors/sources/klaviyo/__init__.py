@@ -3,7 +3,9 @@ values reports from Klaviyo's JSON:API.
 
     config.py      settings (api_key, revision, base_url, streams, rate_limits …)
     endpoints.py   each stream's endpoint, cursor, page size and rate-limit tier
-    source.py      KlaviyoSource: paging, pacing, reports
+    pacing.py      WindowPacer: requests kept inside Klaviyo's burst and steady windows
+    document.py    a page decoded into structs, its resources made flat records
+    source.py      KlaviyoSource: paging (the next page fetched ahead), reports
     webhooks.py    verifying a system webhook's signature
 """
 

@@ -2,34 +2,36 @@
 
 Every request carries ``Authorization: Klaviyo-API-Key pk_…`` and ``revision``. Lists
 follow ``links.next`` (``page[cursor]``) until it is null; a next link equal to the page
-just read is a ``TerminalTaskError`` (paging that cannot end). Each endpoint has its own
-``HttpClient`` whose limiter is a token bucket shared, through ``shared_limiter``, by every
-task on the connection in this process; the client also waits out ``Retry-After`` on a
-429 and retries 5xx, resets and truncated bodies. A 401 (a revoked or wrong key) is
-terminal at once, naming the connection's credential; the loader then commits nothing, so
-the cursor stays where it was.
+just read is a ``TerminalTaskError`` (paging that cannot end); the next page is asked
+for while this one is made flat. Each endpoint has its own ``HttpClient`` whose limiter
+(``pacing.WindowPacer``: Klaviyo's burst and steady windows) is shared, through
+``shared_limiter``, by every task on the connection in this process; the client also
+waits out ``Retry-After`` on a 429 and retries 5xx, resets and truncated bodies. A 401
+(a revoked or wrong key) is terminal at once, naming the connection's credential; the
+loader then commits nothing, so the cursor stays where it was.
 
-Records are JSON:API resources made flat: ``{"id", **attributes, "<relation>_id": …}``
-(a to-many relation becomes a list of ``{"id"}``, i.e. a child table). Events add ``value``
-(``$value`` as an exact two-place decimal string), ``order_id`` (``OrderId``) and
-``message_id`` (``$message``). Report rows are ``{groupings…, statistics…}``.
+Records are the resources made flat (``document.py``). Report rows are
+``{groupings…, statistics…}``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import closing
 from functools import partial
 from typing import Any
 
 from podium.connectors.budgets import account_key, budgets_in, current_binding
 from podium.connectors.http import HttpClient, HttpRequest, HttpRetry
-from podium.connectors.ratelimit import TokenBucket, shared_limiter
+from podium.connectors.prefetch import Prefetcher
+from podium.connectors.ratelimit import shared_limiter
 from podium.connectors.source import JsonPage, Page, Stream, StreamState
 from podium.connectors.sources.klaviyo.config import KlaviyoConfig
-from podium.connectors.sources.klaviyo.endpoints import ENDPOINTS, Endpoint, pacing, page_size
+from podium.connectors.sources.klaviyo.document import decode, flat_records, money, page_parts
+from podium.connectors.sources.klaviyo.endpoints import ENDPOINTS, Endpoint, page_size
+from podium.connectors.sources.klaviyo.pacing import window_pacer
 from podium.connectors.sources.rest import rewind_cursor
 from podium.errors import TerminalTaskError
 
@@ -41,6 +43,7 @@ STATISTICS = (
     "conversion_value", "conversion_rate",
 )  # fmt: skip
 CONVERSION_METRIC = "Placed Order"
+FETCH_AHEAD = 2  # decoded pages waiting to be made flat, besides the one being fetched
 
 
 class KlaviyoSource:
@@ -112,21 +115,35 @@ class KlaviyoSource:
                     params["filter"] = ",".join([*extra, *conditions])
                 yield params
 
-    def _pages(self, endpoint: Endpoint, params: Mapping[str, str]) -> Iterator[JsonPage]:
+    def _pages(self, endpoint: Endpoint, params: Mapping[str, str]) -> Generator[JsonPage]:
+        """The pages of one pass, fetched ahead (see ``_fetched``) and made flat here."""
+        stream = endpoint.stream.name
+        with Prefetcher(
+            self._fetched(endpoint, params), _as_is, depth=FETCH_AHEAD,
+            name=f"podium-fetch-{stream}",
+        ) as ahead:  # fmt: skip
+            for location, body, data in ahead:
+                yield JsonPage(flat_records(body, data, stream), location)
+
+    def _fetched(
+        self, endpoint: Endpoint, params: Mapping[str, str]
+    ) -> Iterator[tuple[str, Any, list[Any]]]:
+        """(location, resources) of each page, in order. Run ahead in its own thread, it
+        asks for the next page as soon as this one is decoded, so Klaviyo renders page
+        N + 1 while page N is flattened and spooled (the cursor is in the body, so the
+        pages themselves cannot be asked for out of order)."""
         client = self._client(endpoint)
         request: HttpRequest | None = HttpRequest("GET", endpoint.path, params)
         while request is not None:
-            response = client.send(request, parse_json=True)
+            response = client.send(request, decode=decode)
             body = response.json()
-            data = body.get("data") if isinstance(body, dict) else None
-            if not isinstance(data, list):
+            data, following = page_parts(body)
+            if data is None:
                 raise TerminalTaskError(
                     f"connection {self.name!r}: GET {response.url} answered without a "
                     "JSON:API data list; check base_url (is it Klaviyo's API?)"
                 )
-            records = [_flat(resource, endpoint.stream.name) for resource in data]
-            yield JsonPage(records, f"GET {response.url}")
-            following = (body.get("links") or {}).get("next")
+            yield f"GET {response.url}", body, data
             if not following:
                 return
             if following == response.real_url:
@@ -167,11 +184,12 @@ class KlaviyoSource:
     def _placed_order_metric(self) -> str:
         """The id of the Placed Order metric: reports need it as the conversion metric."""
         if self._conversion_metric is None:
-            for page in self._pages(ENDPOINTS["metrics"], {}):
-                for record in page.records:
-                    if record.get("name") == CONVERSION_METRIC:
-                        self._conversion_metric = str(record["id"])
-                        return self._conversion_metric
+            with closing(self._pages(ENDPOINTS["metrics"], {})) as pages:  # stops the fetching
+                for page in pages:
+                    for record in page.records:
+                        if record.get("name") == CONVERSION_METRIC:
+                            self._conversion_metric = str(record["id"])
+                            return self._conversion_metric
             raise TerminalTaskError(
                 f"connection {self.name!r}: the Klaviyo account has no {CONVERSION_METRIC!r} "
                 "metric, which values reports need as their conversion metric; connect the "
@@ -185,12 +203,11 @@ class KlaviyoSource:
         client = self._clients.get(key)
         if client is None:
             limit = self.config.limits.get(endpoint.stream.name, endpoint.limit)
-            rate, burst = pacing(limit, self._windows)
             account = account_key("klaviyo", secret=self.config.api_key)
             with budgets_in(self._budgets):
                 limiter = shared_limiter(
                     f"klaviyo:{self.name}:{endpoint.path}:{limit}:{self._windows}",
-                    partial(TokenBucket, rate, burst, sleep=self._sleep),
+                    partial(window_pacer, limit, self._windows, sleep=self._sleep),
                     account=f"{account}:{endpoint.path}:{limit}:{self._windows}",
                 )
             client = self._clients[key] = HttpClient(
@@ -211,74 +228,12 @@ class KlaviyoSource:
         return client
 
 
-def _flat(resource: Mapping[str, Any], stream: str) -> dict[str, Any]:
-    """A JSON:API resource as one flat record (see the module docstring). Runs once per
-    record, so it sticks to exact type checks (``isinstance`` against ``Mapping`` costs
-    more than the rest) and edits the parsed body's dicts in place."""
-    attributes = resource.get("attributes")
-    record: dict[str, Any] = {"id": resource.get("id")}
-    if type(attributes) is dict:
-        _drop_empty_lists(attributes)
-        record.update(attributes)
-    elif attributes:
-        record.update(_without_empty_lists(dict(attributes)))
-    for relation, value in (resource.get("relationships") or {}).items():
-        data = value.get("data") if type(value) is dict or isinstance(value, Mapping) else None
-        name = relation.replace("-", "_")
-        if type(data) is dict or isinstance(data, Mapping):
-            record[f"{name}_id"] = data.get("id")
-        elif isinstance(data, list):
-            related = [{"id": item.get("id")} for item in data if isinstance(item, Mapping)]
-            if related:  # none: no child rows (see _drop_empty_lists)
-                record[name] = related
-    if stream == "events":
-        props = record.get("event_properties") or {}
-        record["value"] = _money(props.get("$value"))
-        record["order_id"] = props.get("OrderId")
-        record["message_id"] = props.get("$message")
-    return record
-
-
-def _drop_empty_lists(value: dict[str, Any]) -> None:
-    """Removes empty lists from ``value`` at any depth of dicts, in place (see below)."""
-    empty = None
-    for key, item in value.items():
-        kind = type(item)
-        if kind is dict:
-            _drop_empty_lists(item)
-        elif kind is list and not item:
-            empty = [key] if empty is None else [*empty, key]
-    for key in empty or ():
-        del value[key]
-
-
-def _without_empty_lists(value: dict[str, Any]) -> dict[str, Any]:
-    """``value`` without empty lists at any depth: an empty list means no child rows, and
-    leaving it out keeps the warehouse free of child tables that could never hold one
-    (``audiences.excluded`` is ``[]`` on every campaign)."""
-    result: dict[str, Any] = {}
-    for key, item in value.items():
-        if isinstance(item, dict):
-            item = _without_empty_lists(item)
-        elif isinstance(item, list) and not item:
-            continue
-        result[key] = item
-    return result
-
-
 def _report_row(result: Mapping[str, Any]) -> dict[str, Any]:
     row = {**(result.get("groupings") or {}), **(result.get("statistics") or {})}
     if "conversion_value" in row:
-        row["conversion_value"] = _money(row["conversion_value"])
+        row["conversion_value"] = money(row["conversion_value"])
     return row
 
 
-def _money(value: Any) -> str | None:
-    """A JSON number as an exact two-place decimal string (``59.99``, never ``59.98999``)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return str(Decimal(repr(value) if isinstance(value, float) else str(value)).quantize(
-            Decimal("0.01")))  # fmt: skip
-    except InvalidOperation:
-        return None
+def _as_is(page: tuple[str, Any, list[Any]]) -> tuple[str, Any, list[Any]]:
+    return page
