@@ -231,6 +231,7 @@ def test_the_source_paces_inside_klaviyos_own_burst_and_steady_limits(
             streams=["events"],
             rate_limits={"events": {"burst": 3, "steady": 12}},
             windows=windows,
+            revision="2025-10-15",  # events by 200 a page: enough pages for the windows
         )
         result = sync(source, tmp_path, name)["events"]
         assert result.loaded == klaviyo_truth(brand, clock.now())["events"]
@@ -278,7 +279,8 @@ def test_pages_are_fetched_ahead_in_order_and_stopping_stops_the_fetching(
     world: tuple[SandboxServer, KlaviyoSimulator, SimClock],
 ) -> None:
     server, sim, clock = world
-    source = open_source(server, f"kl{next(_names)}", streams=["events"])
+    # revision 2025-10-15 pages events by 200: enough pages to fetch ahead of the reader
+    source = open_source(server, f"kl{next(_names)}", streams=["events"], revision="2025-10-15")
     [stream] = source.streams()
     pages = source.read(stream, StreamState(), full_refresh=True)
     first = next(pages)

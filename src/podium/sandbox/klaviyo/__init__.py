@@ -42,7 +42,7 @@ __all__ = [
 def demo_connection(base_url: str) -> dict[str, Any]:
     """podium.yaml settings for a ``klaviyo`` connection to a simulator at ``base_url``."""
     return {"type": "klaviyo", "base_url": base_url, "api_key": DEMO_API_KEY,
-            "revision": "2025-10-15"}  # fmt: skip
+            "revision": "2026-07-15"}  # fmt: skip
 
 
 def klaviyo_truth(brand: Brand, now: datetime) -> dict[str, Any]:

@@ -6,7 +6,7 @@
       klaviyo:
         type: klaviyo
         api_key: "${KLAVIYO_API_KEY}"   # a private key, pk_…, with read scopes (secret)
-        revision: "2025-10-15"          # the API revision sent with every request: one of
+        revision: "2026-07-15"          # the API revision sent with every request: one of
                                         # REVISIONS, whose differences podium knows
         base_url: https://a.klaviyo.com # default; tests point it at the simulator
         streams: [profiles, events]     # default: every stream
@@ -46,7 +46,7 @@ from podium.connectors.sources.klaviyo.endpoints import (
 from podium.settings.describe import DURATION, Option, Settings
 
 DEFAULT_BASE_URL = "https://a.klaviyo.com"
-DEFAULT_REVISION = "2025-10-15"
+DEFAULT_REVISION = "2026-07-15"
 REVISIONS = ("2025-10-15", "2026-01-15", "2026-04-15", "2026-07-15")
 _LIMIT = {
     "type": "object",
