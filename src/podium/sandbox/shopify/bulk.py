@@ -24,8 +24,9 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -49,7 +50,7 @@ _MISSING = (
 class BulkJob:
     number: int
     query: str
-    nodes: Callable[[], list[Node]]  # the matching root nodes, rendered when it completes
+    nodes: Callable[[], Iterable[Node]]  # the matching root nodes, as they are rendered
     created_at: str
     polls: int = 0
     status: str = "CREATED"
@@ -116,7 +117,7 @@ class BulkJobs:
     _count: int = 0
 
     def start(
-        self, query: str, nodes: Callable[[], list[Node]], now: str, kind: str = "QUERY"
+        self, query: str, nodes: Callable[[], Iterable[Node]], now: str, kind: str = "QUERY"
     ) -> dict[str, Any]:
         """The ``bulkOperationRunQuery`` (or ``…RunMutation``) payload: a new job, or the
         userError Shopify gives while another of its kind is running (one query and one
@@ -225,11 +226,13 @@ def _brief(job: BulkJob) -> dict[str, Any]:
     return {"id": job.gid, "status": job.status}
 
 
-def jsonl_lines(roots: list[Node]) -> Iterator[Node]:
-    """Every root node and, after its batch, every connection node with ``__parentId``."""
-    for start in range(0, len(roots), BATCH):
+def jsonl_lines(roots: Iterable[Node]) -> Iterator[Node]:
+    """Every root node and, after its batch, every connection node with ``__parentId``
+    (``roots`` are taken a batch at a time, so a generator's are never all alive)."""
+    each = iter(roots)
+    while batch := list(islice(each, BATCH)):
         groups: list[list[Node]] = []
-        for root in roots[start : start + BATCH]:
+        for root in batch:
             groups.append([])
             yield _split(root, None, groups[-1])
         for group in reversed(groups):
