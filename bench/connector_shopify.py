@@ -49,6 +49,7 @@ the bulk figure.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import tempfile
@@ -110,11 +111,13 @@ def measure(bulk_only: bool = False) -> dict[str, Any]:
         )
         destination = DuckDBDestination(Path(work) / "wh.duckdb")
         per_stream: dict[str, dict[str, Any]] = {}
+        collector = Collector()
+        gc.callbacks.append(collector)
         started = time.perf_counter()
         for stream in source.streams():
             if bulk_only and stream.name in PAGED:
                 continue
-            before, began = server.probe("spent"), time.monotonic()
+            before, began, collected = server.probe("spent"), time.monotonic(), collector.seconds
             job = LoadJob(source, stream, destination, "shop", "raw_shopify", Path(work))
             result = load_stream(job)
             ended = time.monotonic()
@@ -125,9 +128,11 @@ def measure(bulk_only: bool = False) -> dict[str, Any]:
                 "seconds": round(ended - began, 2),
                 "points": server.probe("spent") - before,
                 "api_seconds": round(wait.within(began, ended), 2),
+                "gc_seconds": round(collector.seconds - collected, 3),
                 **_podiums(server.probe("job"), wait, began, ended),
             }
         seconds = time.perf_counter() - started
+        gc.callbacks.remove(collector)
         source.close()
         destination.close()
         violations = server.probe("violations")
@@ -160,6 +165,19 @@ def measure(bulk_only: bool = False) -> dict[str, Any]:
         "violations": violations,
         "streams": per_stream,
     }
+
+
+class Collector:
+    """Seconds this process spent in the garbage collector (a ``gc.callbacks`` entry)."""
+
+    def __init__(self) -> None:
+        self.seconds, self._at = 0.0, 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._at = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._at
 
 
 def _podiums(
