@@ -31,7 +31,8 @@ Two figures, as the limits bind one part and not the other:
   ``bulk records/s`` = their records ÷ Σ (seconds − job span), target ≥ 50,000/s;
   ``bulk_own_records_per_s`` also leaves out the seconds spent waiting on the simulator
   outside the job's span (``simprocess.ApiWait.within``: the requests to start the job,
-  the last poll, the download). Against a simulator that does not record the span (an
+  the last poll, the download) and the wait from the job's end to the poll that sees it
+  (``notice_seconds``, podium asleep between polls). Against a simulator that does not record the span (an
   older podium, ``PYTHONPATH=…``), the span is assumed to be the two poll intervals and
   all the waiting is left out, as before (``span: "assumed"``).
 
@@ -196,11 +197,14 @@ def _podiums(
         }
     created, finished = span
     outside = waited - wait.within(created, finished)
+    noticed = wait.next_start(finished)
+    notice = 0.0 if noticed is None else max(0.0, min(noticed, ended) - finished)
     return {
         "job_seconds": round(finished - created, 3),
         "span": "measured",
+        "notice_seconds": round(notice, 3),
         "podium_seconds": round(seconds - (finished - created), 3),
-        "own_seconds": round(seconds - (finished - created) - outside, 3),
+        "own_seconds": round(seconds - (finished - created) - outside - notice, 3),
     }
 
 

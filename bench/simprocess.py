@@ -109,6 +109,11 @@ class ApiWait:
     def __exit__(self, *exc: object) -> None:
         httpx.HTTPTransport.handle_request = self._original  # type: ignore[method-assign]
 
+    def next_start(self, moment: float) -> float | None:
+        """When the first request begun at or after ``moment`` started (``time.monotonic``)."""
+        with self._lock:
+            return min((a for a, _ in self.spans if a >= moment), default=None)
+
     def within(self, start: float, end: float) -> float:
         """Seconds of waiting inside ``[start, end]`` (``time.monotonic``)."""
         with self._lock:
