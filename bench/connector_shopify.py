@@ -40,7 +40,9 @@ The simulator's GraphQL schema is built before the fork (``admin_schema``): buil
 first request instead (≈ 0.5 s), it landed in the first stream's seconds as waiting on
 the API, a cost of the simulator's start that Shopify does not have.
 
-Records are the rows of every stream's main table.
+Records are the rows of every stream's main table. Each stream also shows
+``cpu_seconds`` (this process, every thread: podium's work, polls included) and
+``gc_seconds`` (its garbage collector), steadier than seconds on a shared machine.
 
     .venv/bin/python bench/connector_shopify.py [--bulk-only]
 
@@ -52,6 +54,7 @@ from __future__ import annotations
 
 import gc
 import json
+import resource
 import sys
 import tempfile
 import time
@@ -119,6 +122,7 @@ def measure(bulk_only: bool = False) -> dict[str, Any]:
             if bulk_only and stream.name in PAGED:
                 continue
             before, began, collected = server.probe("spent"), time.monotonic(), collector.seconds
+            cpu = _cpu()
             job = LoadJob(source, stream, destination, "shop", "raw_shopify", Path(work))
             result = load_stream(job)
             ended = time.monotonic()
@@ -129,6 +133,7 @@ def measure(bulk_only: bool = False) -> dict[str, Any]:
                 "seconds": round(ended - began, 2),
                 "points": server.probe("spent") - before,
                 "api_seconds": round(wait.within(began, ended), 2),
+                "cpu_seconds": round(_cpu() - cpu, 3),
                 "gc_seconds": round(collector.seconds - collected, 3),
                 **_podiums(server.probe("job"), wait, began, ended),
             }
@@ -166,6 +171,12 @@ def measure(bulk_only: bool = False) -> dict[str, Any]:
         "violations": violations,
         "streams": per_stream,
     }
+
+
+def _cpu() -> float:
+    """CPU seconds of this process (podium's: every thread; not the simulator's)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 class Collector:
