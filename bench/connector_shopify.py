@@ -32,9 +32,9 @@ Two figures, as the limits bind one part and not the other:
   ``bulk_own_records_per_s`` also leaves out the seconds spent waiting on the simulator
   outside the job's span (``simprocess.ApiWait.within``: the requests to start the job,
   the last poll, the download) and the wait from the job's end to the poll that sees it
-  (``notice_seconds``, podium asleep between polls). Against a simulator that does not record the span (an
-  older podium, ``PYTHONPATH=…``), the span is assumed to be the two poll intervals and
-  all the waiting is left out, as before (``span: "assumed"``).
+  (``notice_seconds``, podium asleep between polls). Against a simulator that does not
+  record the span (an older podium, ``PYTHONPATH=…``), the span is assumed to be the two
+  poll intervals and all the waiting is left out, as before (``span: "assumed"``).
 
 The simulator's GraphQL schema is built before the fork (``admin_schema``): built on the
 first request instead (≈ 0.5 s), it landed in the first stream's seconds as waiting on
