@@ -78,11 +78,14 @@ class ApiWait:
     """Seconds podium spends waiting on the API: every request through httpx's transport,
     body read included, while ``with ApiWait() as wait:`` is open (``wait.seconds``).
     A run's seconds minus these are podium's own (parsing, normalising, loading), where
-    the reading thread is the one that waits."""
+    the reading thread is the one that waits. Each request's span is kept by
+    ``time.monotonic`` (system-wide, so comparable with a child's times): ``within(a, b)``
+    is the waiting inside ``[a, b]``."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
         self.requests = 0
+        self.spans: list[tuple[float, float]] = []
         self._lock = threading.Lock()
         self._original = httpx.HTTPTransport.handle_request
 
@@ -90,12 +93,14 @@ class ApiWait:
         original, wait = self._original, self
 
         def timed(transport: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
-            started = time.perf_counter()
+            started = time.monotonic()
             response = original(transport, request)
             response.read()
+            ended = time.monotonic()
             with wait._lock:
-                wait.seconds += time.perf_counter() - started
+                wait.seconds += ended - started
                 wait.requests += 1
+                wait.spans.append((started, ended))
             return response
 
         httpx.HTTPTransport.handle_request = timed  # type: ignore[method-assign]
@@ -103,3 +108,14 @@ class ApiWait:
 
     def __exit__(self, *exc: object) -> None:
         httpx.HTTPTransport.handle_request = self._original  # type: ignore[method-assign]
+
+    def next_start(self, moment: float) -> float | None:
+        """When the first request begun at or after ``moment`` started (``time.monotonic``)."""
+        with self._lock:
+            return min((a for a, _ in self.spans if a >= moment), default=None)
+
+    def within(self, start: float, end: float) -> float:
+        """Seconds of waiting inside ``[start, end]`` (``time.monotonic``)."""
+        with self._lock:
+            spans = list(self.spans)
+        return sum(max(0.0, min(b, end) - max(a, start)) for a, b in spans)

@@ -42,7 +42,7 @@ import bisect
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,7 +55,13 @@ from podium.sandbox.faults import Answer
 from podium.sandbox.paging import Request
 from podium.sandbox.shopify.bulk import BulkJobs
 from podium.sandbox.shopify.cost import actual_cost, operation, requested_cost
-from podium.sandbox.shopify.executor import Context, admin_schema, bulk_roots, prepared, project
+from podium.sandbox.shopify.executor import (
+    Context,
+    admin_schema,
+    bulk_roots,
+    prepared,
+    project_each,
+)
 from podium.sandbox.shopify.render import Entry, Node, Snapshot, iso
 from podium.sandbox.shopify.rules import bulk_problems, shopify_error
 from podium.sandbox.shopify.staged import PATH as STAGED_PATH
@@ -238,12 +244,12 @@ class ShopifySimulator:
             return {"bulkOperation": None, "userErrors": errors}
         snapshot, oldest = self.snapshot(), self._oldest_order()
 
-        def nodes() -> list[Node]:
+        def nodes() -> Iterator[Node]:
             (field,) = bulk_roots(document)
             entries = _entries_of(snapshot, field.name.value, oldest)
             search = _argument(field, "query")
             chosen = [e.node for e in _select(entries, search, field.name.value)]
-            return project(admin_schema(), document, chosen)
+            return project_each(admin_schema(), document, chosen)
 
         return self.bulk.start(inner, nodes, now)
 

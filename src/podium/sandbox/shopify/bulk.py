@@ -2,6 +2,16 @@
 moving ``CREATED → RUNNING → COMPLETED`` (or ``FAILED``) over the polls of
 ``currentBulkOperation``, and a JSONL file at a signed URL that expires.
 
+A query job writes its file while it runs, as Shopify's do: a thread renders it from the
+job's creation, and the job is COMPLETED at the first poll that finds both ``polls``
+polls made and the file written (a large export takes more polls than a small one). So
+the time to produce the file is the job's, before completion, not a delay inside the
+poll that completes it. ``BulkJob.created``/``finished`` hold the job's span by the
+injected ``clock`` (finished: when the file was ready or the ``polls``-th poll came,
+whichever was later), which the connector benchmark leaves out of podium's time. A
+mutation job still applies its writes at the poll that completes it (the syncs' tests
+count the polls of a mutation job).
+
 The file holds what the query selected (the simulator executes it, app.py) and flattens
 every connection: a node inside ``{"edges": [{"node": …}]}`` becomes its own
 line carrying ``__parentId`` (its parent's id). Children come after their parent but not
@@ -14,8 +24,9 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -39,7 +50,7 @@ _MISSING = (
 class BulkJob:
     number: int
     query: str
-    nodes: Callable[[], list[Node]]  # the matching root nodes, rendered when it completes
+    nodes: Callable[[], Iterable[Node]]  # the matching root nodes, as they are rendered
     created_at: str
     polls: int = 0
     status: str = "CREATED"
@@ -50,6 +61,9 @@ class BulkJob:
     token: str | None = None
     fail: bool = False
     kind: str = "QUERY"  # or MUTATION: ``nodes`` gives the result lines as they are
+    created: float = 0.0  # BulkJobs.clock() when it was created
+    finished: float | None = None  # … when it was done (module docstring)
+    render: _Render | None = None  # a query job's file, being written
 
     @property
     def gid(self) -> str:
@@ -60,6 +74,31 @@ class BulkJob:
 class _File:
     body: bytes
     expires_at: float
+
+
+class _Render:
+    """A job's file written in a thread from the job's creation (``done`` once written);
+    a render that raised keeps its ``error`` and the job FAILs, as Shopify's do."""
+
+    def __init__(self, job: BulkJob, clock: Callable[[], float]) -> None:
+        self.body: bytes | None = None
+        self.error: Exception | None = None
+        self.count = 0
+        self.at = 0.0  # clock() when done
+        self.done = threading.Event()
+        self._clock = clock
+        threading.Thread(
+            target=self._run, args=(job,), name=f"bulk-render-{job.number}", daemon=True
+        ).start()
+
+    def _run(self, job: BulkJob) -> None:
+        try:
+            self.body, self.count = file_of(job)
+        except Exception as error:  # noqa: BLE001 - the job FAILs; the error is kept
+            self.error = error
+        finally:
+            self.at = self._clock()
+            self.done.set()
 
 
 @dataclass
@@ -78,7 +117,7 @@ class BulkJobs:
     _count: int = 0
 
     def start(
-        self, query: str, nodes: Callable[[], list[Node]], now: str, kind: str = "QUERY"
+        self, query: str, nodes: Callable[[], Iterable[Node]], now: str, kind: str = "QUERY"
     ) -> dict[str, Any]:
         """The ``bulkOperationRunQuery`` (or ``…RunMutation``) payload: a new job, or the
         userError Shopify gives while another of its kind is running (one query and one
@@ -94,8 +133,11 @@ class BulkJobs:
                 return {"bulkOperation": None, "userErrors": [error]}
             self._count += 1
             job = BulkJob(4_100_000_000 + self._count, query, nodes, now, kind=kind)
+            job.created = self.clock()
             job.fail, self.fail_next = self.fail_next is not None, None
             job.error_code = "INTERNAL_SERVER_ERROR" if job.fail else None
+            if kind == "QUERY" and not job.fail:
+                job.render = _Render(job, self.clock)
             if kind == "QUERY":
                 self.current = job
             else:
@@ -122,7 +164,9 @@ class BulkJobs:
         if job.status in IN_PROGRESS:
             job.polls += 1
             job.status = "RUNNING"
-            if job.polls >= self.polls:
+            if job.polls == self.polls:
+                job.finished = self.clock()  # the polls are done; the file may not be
+            if job.polls >= self.polls and (job.render is None or job.render.done.is_set()):
                 self._finish(job, now)
         return self._describe(job, base)
 
@@ -137,13 +181,17 @@ class BulkJobs:
 
     def _finish(self, job: BulkJob, now: str) -> None:
         job.completed_at = now
-        if job.fail:
-            job.status = "FAILED"
+        if job.render is not None:
+            job.finished = max(job.finished or 0.0, job.render.at)
+            body, job.object_count = job.render.body, job.render.count
+            job.render = None  # the file is kept once, in _files
+        else:
+            body, job.object_count = (None, 0) if job.fail else file_of(job)
+            job.finished = self.clock()
+        if body is None:
+            job.status, job.error_code = "FAILED", job.error_code or "INTERNAL_SERVER_ERROR"
             return
-        made = job.nodes() if job.kind == "MUTATION" else jsonl_lines(job.nodes())
-        lines = [orjson.dumps(line) for line in made]
-        body = b"\n".join(lines) + (b"\n" if lines else b"")
-        job.object_count, job.file_size = len(lines), len(body)
+        job.file_size = len(body)
         job.token = secrets.token_urlsafe(12)
         expires = self.clock() - 1 if self.expire_next else self.clock() + self.url_ttl
         self.expire_next = False
@@ -167,15 +215,24 @@ class BulkJobs:
         }
 
 
+def file_of(job: BulkJob) -> tuple[bytes, int]:
+    """The job's JSONL file and its number of lines."""
+    made = job.nodes() if job.kind == "MUTATION" else jsonl_lines(job.nodes())
+    lines = [orjson.dumps(line) for line in made]
+    return b"\n".join(lines) + (b"\n" if lines else b""), len(lines)
+
+
 def _brief(job: BulkJob) -> dict[str, Any]:
     return {"id": job.gid, "status": job.status}
 
 
-def jsonl_lines(roots: list[Node]) -> Iterator[Node]:
-    """Every root node and, after its batch, every connection node with ``__parentId``."""
-    for start in range(0, len(roots), BATCH):
+def jsonl_lines(roots: Iterable[Node]) -> Iterator[Node]:
+    """Every root node and, after its batch, every connection node with ``__parentId``
+    (``roots`` are taken a batch at a time, so a generator's are never all alive)."""
+    each = iter(roots)
+    while batch := list(islice(each, BATCH)):
         groups: list[list[Node]] = []
-        for root in roots[start : start + BATCH]:
+        for root in batch:
             groups.append([])
             yield _split(root, None, groups[-1])
         for group in reversed(groups):
