@@ -10,10 +10,10 @@ The simulator's model is built in the benchmark's process before the fork (the b
 needs its brand for the ground truth), so podium's process would carry it: ~400,000
 objects for NetSuite's tables, against ~51,000 for podium's imports, and every full
 collection of Python's cyclic garbage collector would walk them, in whichever of
-podium's threads allocated last (0.4-0.7 s of CPU in NetSuite's fetch threads, two runs of
-``bench/connector_stream.py netsuite transaction_lines``). A real API's data is not in podium's process, so once the
-child runs, the parent freezes what exists (``gc.freeze``: moved out of the collector's
-sight, still freed when unreferenced). That also hides podium's own import-time objects,
+podium's threads allocated last (0.4-0.7 s of CPU in NetSuite's fetch threads, two runs
+of ``bench/connector_stream.py netsuite transaction_lines``). A real API's data is not in
+podium's process, so once the child runs, the parent freezes what exists (``gc.freeze``:
+moved out of the collector's sight, still freed when unreferenced). That also hides podium's own import-time objects,
 about an eighth of what it freezes, which podium's own process would walk.
 """
 
