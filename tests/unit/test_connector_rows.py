@@ -1,5 +1,6 @@
-"""The per-record work of the NetSuite and Klaviyo sources, made cheaper for throughput
-(docs/design-and-limitations.md, "Connector throughput"), still gives the same records."""
+"""The per-record work of the NetSuite source, made cheaper for throughput
+(docs/design-and-limitations.md, "Connector throughput"), still gives the same records
+(Klaviyo's: tests/unit/test_klaviyo_document.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from podium.connectors.sources.klaviyo.document import flat_dict as _flat
 from podium.connectors.sources.netsuite.dates import parse_datetime
 from podium.connectors.sources.netsuite.streams import stream_specs
 
@@ -39,31 +39,3 @@ def test_netsuite_line_rows_are_signed_dated_and_lose_their_links() -> None:
     assert (row["quantity"], row["amount"], row["transaction_type"]) == ("1", "25.00", "CustCred")
     with pytest.raises(ValueError, match="field 'lastmodifieddate'"):
         spec.record({**sale, "lastmodifieddate": "soon"}, LA)
-
-
-def test_klaviyo_resources_flatten_without_empty_lists_at_any_depth() -> None:
-    resource = {
-        "type": "event",
-        "id": "e1",
-        "attributes": {
-            "datetime": "2025-05-01T10:00:00+00:00",
-            "event_properties": {"$value": 59.99, "OrderId": "1001", "Items": [],
-                                 "deep": {"none": [], "kept": [1]}},
-            "tags": [],
-        },
-        "relationships": {
-            "profile": {"data": {"type": "profile", "id": "p1"}},
-            "lists": {"data": []},
-            "tag-groups": {"data": [{"type": "tag-group", "id": "t1"}]},
-        },
-    }  # fmt: skip
-    assert _flat(resource, "events") == {
-        "id": "e1",
-        "datetime": "2025-05-01T10:00:00+00:00",
-        "event_properties": {"$value": 59.99, "OrderId": "1001", "deep": {"kept": [1]}},
-        "profile_id": "p1",
-        "tag_groups": [{"id": "t1"}],
-        "value": "59.99",
-        "order_id": "1001",
-        "message_id": None,
-    }

@@ -74,6 +74,19 @@ RESOURCE = {
 }  # fmt: skip
 
 
+def test_a_resource_flattens_without_empty_lists_at_any_depth() -> None:
+    assert flat_dict(copy.deepcopy(RESOURCE), "events") == {
+        "id": "e1",
+        "datetime": "2025-05-01T10:00:00+00:00",
+        "event_properties": {"$value": 59.99, "OrderId": "1001", "deep": {"kept": [1]}},
+        "profile_id": "p1",
+        "tag_groups": [{"id": "t1"}],
+        "value": "59.99",
+        "order_id": "1001",
+        "message_id": None,
+    }
+
+
 def test_a_resource_decoded_into_structs_flattens_like_the_plain_one() -> None:
     body = orjson.dumps({"data": [RESOURCE], "links": {"next": None}})
     decoded = decode(body)
