@@ -23,9 +23,11 @@ the fewest seconds Amazon's, Shopify's and Klaviyo's *published* limits allow fo
 (shared/reference/commerce-apis.md; the simulators' defaults): Amazon per operation
 ``max(0, calls − burst) ÷ rate`` (getOrderItems 0.5/s burst 30, getOrders 0.0167/s
 burst 20, …), the slowest operation; Shopify ``max(0, points − 1000) ÷ 100`` (Standard's
-GraphQL bucket); Klaviyo per endpoint ``max(0, calls − steady) ÷ (steady/60 s)`` (L
-750/min, XL 3500/min, values reports 2/min). NetSuite limits concurrency, not rate: no
-floor. ``% of limits`` = that floor ÷ the extract's seconds: 100 % is a load going exactly
+GraphQL bucket); Klaviyo per endpoint the least time inside its aligned fixed burst
+(1 s) and steady (1 min) windows, ``connector_klaviyo.fastest`` (profiles 75/s and
+750/min, events 350/s and 3500/min, values reports 1/s and 2/min; the burst windows were
+left out before, so 669 profile pages showed a floor of 0 s). NetSuite limits
+concurrency, not rate: no floor. ``% of limits`` = that floor ÷ the extract's seconds: 100 % is a load going exactly
 as fast as the API allows.
 
 ``--brandday-limits fast`` (the default) serves the sandbox's ``--fast`` limits (Amazon's
@@ -57,6 +59,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from connector_klaviyo import LIMITS as KLAVIYO_LIMITS
+from connector_klaviyo import fastest
 
 from podium.demo.speeds import connection_settings
 from podium.project import init_project
@@ -69,9 +73,6 @@ DAILY_TARGET_S = 60.0
 MART = "marts.daily_sales_by_channel"
 AMAZON_LIMITS = RATE_LIMITS  # SP-API's published (requests/s, burst) per operation
 SHOPIFY_BUCKET, SHOPIFY_RESTORE = 1000.0, 100.0  # Standard plan, GraphQL points
-KLAVIYO_STEADY = {"profiles": 750, "events": 3500, "metrics": 150, "lists": 750}
-KLAVIYO_STEADY |= {"campaigns": 150, "flows": 60}
-KLAVIYO_STEADY |= {"campaign-values-reports": 2, "flow-values-reports": 2}
 SOURCES = ("shopify", "amazon", "netsuite", "klaviyo")
 FILES = ("retailers", "ad_spend")
 PLATFORMS = ("meta", "google", "tiktok")
@@ -263,10 +264,9 @@ def floor_seconds(
     if api == "klaviyo":
         calls = Counter(klaviyo_endpoint(path) for _, path, _ in log)
         return max(
-            (max(0.0, n - KLAVIYO_STEADY[e]) / (KLAVIYO_STEADY[e] / 60) for e, n in calls.items()
-             if e in KLAVIYO_STEADY),
+            (fastest(n, KLAVIYO_LIMITS[e]) for e, n in calls.items() if e in KLAVIYO_LIMITS),
             default=0.0,
-        )  # fmt: skip
+        )
     return None
 
 
