@@ -47,17 +47,17 @@ class Row:
     local: dict[str, str] = field(default_factory=dict)
 
 
-def show_date(moment: datetime, zone: ZoneInfo, style: str = "M/D/YYYY") -> str:
-    local = moment.astimezone(zone)
+def show_date(local: datetime, style: str = "M/D/YYYY") -> str:
+    """``local`` (in the account's time zone) as the Date Format preference shows a date."""
     first, second = (local.month, local.day) if style == "M/D/YYYY" else (local.day, local.month)
     return f"{first}/{second}/{local.year}"
 
 
-def show_datetime(moment: datetime, zone: ZoneInfo, style: str = "M/D/YYYY") -> str:
-    local = moment.astimezone(zone)
+def show_datetime(local: datetime, style: str = "M/D/YYYY") -> str:
+    """… and a date-time, to the minute."""
     hour = local.hour % 12 or 12
     half = "am" if local.hour < 12 else "pm"
-    return f"{show_date(moment, zone, style)} {hour}:{local.minute:02d} {half}"
+    return f"{show_date(local, style)} {hour}:{local.minute:02d} {half}"
 
 
 def item_id(brand: Brand, sku: str) -> int:
@@ -133,12 +133,13 @@ class Tables:
     ) -> Row:  # fmt: skip
         """A row whose date fields show as the account's Date Format preference says
         (``trandate`` is a date, the others date-times to the minute)."""
-        local = {}
+        texts = {}
         for name, moment in instants.items():
+            local = moment.astimezone(self.zone)
             show = show_date if name == "trandate" else show_datetime
-            fields[name] = show(moment, self.zone, self.style)
-            local[name] = moment.astimezone(self.zone).isoformat(" ")[:19]
-        return Row(modified, key, fields, local)
+            fields[name] = show(local, self.style)
+            texts[name] = local.isoformat(" ")[:19]
+        return Row(modified, key, fields, texts)
 
     def _lines(self, order: Order, modified: datetime, id_: int | None = None) -> list[Row]:
         parent = id_ or order.id
