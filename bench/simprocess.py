@@ -13,8 +13,9 @@ collection of Python's cyclic garbage collector would walk them, in whichever of
 podium's threads allocated last (0.4-0.7 s of CPU in NetSuite's fetch threads, two runs
 of ``bench/connector_stream.py netsuite transaction_lines``). A real API's data is not in
 podium's process, so once the child runs, the parent freezes what exists (``gc.freeze``:
-moved out of the collector's sight, still freed when unreferenced). That also hides podium's own import-time objects,
-about an eighth of what it freezes, which podium's own process would walk.
+moved out of the collector's sight, still freed when unreferenced). That also hides
+podium's own import-time objects, about an eighth of what it freezes, which podium's own
+process would walk.
 """
 
 from __future__ import annotations
