@@ -11,7 +11,7 @@
 Each operation has its own ``HttpClient`` (Klaviyo budgets every endpoint separately) paced
 at the endpoint's limit (``endpoints.WRITE_ENDPOINTS``, or the connection's ``rate_limits``
 override) by a limiter shared by every sync on the connection in this process: for an
-endpoint the source reads too, the source's token bucket (``pacing``); for one only written,
+endpoint the source reads too, the source's ``WindowPacer`` (``pacing.py``); for one only written,
 ``SlidingWindows`` over both of Klaviyo's windows, which lets a batch's ten job creates (or
 polls) go out in one burst. The client retries 429 (after ``Retry-After`` when given, else backing off), 5xx,
 resets and truncated bodies within the attempt; a 4xx that is about one record (400, 404,
@@ -36,9 +36,10 @@ from podium.connectors.http import (
     HttpRetry,
     UnparsableBodyError,
 )
-from podium.connectors.ratelimit import Observed, RateLimiter, TokenBucket, shared_limiter
+from podium.connectors.ratelimit import Observed, RateLimiter, shared_limiter
 from podium.connectors.sources.klaviyo.config import KlaviyoConfig
-from podium.connectors.sources.klaviyo.endpoints import ENDPOINTS, pacing, write_limit
+from podium.connectors.sources.klaviyo.endpoints import ENDPOINTS, write_limit
+from podium.connectors.sources.klaviyo.pacing import window_pacer
 from podium.errors import TerminalTaskError
 from podium.syncs.destination import WriterEnv
 from podium.syncs.destinations.pacing import SlidingWindows
@@ -255,12 +256,11 @@ class KlaviyoWriteApi:
                 else write_limit(limit_name, self.config.revision)
             )
             if limit_name in ENDPOINTS:
-                # the source's bucket for an endpoint it reads too: an extract and a sync
-                # share it
-                rate, burst = pacing(limit, self._windows)
+                # the source's pacer for an endpoint it reads too: an extract and a sync
+                # share it, whichever makes it first
                 key = f"klaviyo:{self.name}:{ENDPOINTS[limit_name].path}:{limit}:{self._windows}"
                 factory: Callable[[], RateLimiter] = partial(
-                    TokenBucket, rate, burst, sleep=self._sleep
+                    window_pacer, limit, self._windows, sleep=self._sleep
                 )
             else:
                 # written only: both of Klaviyo's windows kept exactly (pacing.py), so a
