@@ -11,6 +11,7 @@ what that bucket allows (``capacity + rate × elapsed``).
 from __future__ import annotations
 
 import multiprocessing
+import random
 import threading
 import time
 from collections.abc import Sequence
@@ -28,6 +29,8 @@ from podium.connectors.ratelimit import (
     TokenBucket,
     shared_limiter,
 )
+from podium.connectors.sources.klaviyo.endpoints import Limit
+from podium.connectors.sources.klaviyo.pacing import window_pacer
 from podium.connectors.sources.shopify.graphql import GraphqlCostLimit, SharedGraphqlCostLimit
 from podium.store.budgets import RateBudgets
 from podium.store.database import Database
@@ -118,6 +121,76 @@ def test_processes_sharing_a_bucket_never_overspend_it(store_url: str) -> None:
     assert level is not None and level[1:3] == (BURST - RATE * 0.05, RATE)
 
 
+WINDOWS = (0.1, 1.0)  # Klaviyo's burst and steady windows, shrunk
+WINDOW_LIMIT = Limit(3, 12)
+
+
+def hammer_windows(url: str, start: Any, seconds: float, threads: int, out: Any) -> None:
+    """In a child process: the moments its requests were counted, each somewhere between
+    its acquire and its answer (0–40 ms after going, answered 0–40 ms later), from
+    ``threads`` threads pacing by Klaviyo's windows through the store."""
+    with budgets_in(url):
+        limiter = shared_limiter(
+            "hammer-windows", lambda: window_pacer(WINDOW_LIMIT, WINDOWS), account="kl:acct"
+        )
+    counted: list[float] = []
+    lock = threading.Lock()
+    ready = threading.Barrier(threads + 1)
+
+    def work(seed: int) -> None:
+        rand = random.Random(seed)
+        Database(url).read().fetchone("SELECT 1")
+        ready.wait()
+        while start.value == 0 or clock.time() < start.value:
+            time.sleep(0.001)
+        while clock.time() < start.value + seconds:
+            limiter.acquire()
+            time.sleep(rand.uniform(0.0, 0.04))
+            with lock:
+                counted.append(clock.time())
+            time.sleep(rand.uniform(0.0, 0.04))
+            limiter.observe(_Answer())
+
+    pool = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    ready.wait()
+    out.put("ready")
+    for thread in pool:
+        thread.join()
+    out.put(counted)
+
+
+class _Answer:
+    status, headers = 200, {}
+
+
+def test_processes_sharing_klaviyos_windows_never_overflow_them(store_url: str) -> None:
+    """Any ``limit + 1`` requests, however unevenly they travelled, were counted more than
+    a window apart (so no fixed window, wherever it starts, holds more than the limit)
+    and the steady window's limit is used."""
+    Database(store_url).close()
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    start = context.Value("d", 0.0)
+    children = [
+        context.Process(target=hammer_windows, args=(store_url, start, SECONDS, THREADS, out))
+        for _ in range(PROCESSES)
+    ]
+    for child in children:
+        child.start()
+    assert [out.get(timeout=120) for _ in children] == ["ready"] * PROCESSES
+    start.value = clock.time() + 0.2
+    counted = sorted(t for _ in children for t in out.get(timeout=60))
+    for child in children:
+        child.join(timeout=30)
+    for most, seconds in ((WINDOW_LIMIT.burst, WINDOWS[0]), (WINDOW_LIMIT.steady, WINDOWS[1])):
+        spans = [b - a for a, b in zip(counted, counted[most:], strict=False)]
+        assert min(spans, default=seconds) >= seconds, (most, min(spans))
+    # 12 a second for 3 s, less a round trip a window
+    assert len(counted) >= 0.75 * WINDOW_LIMIT.steady * SECONDS, len(counted)
+
+
 def test_without_a_store_each_process_paces_by_itself() -> None:
     """The fallback: no ``budgets_in`` (a client built directly), or an in-memory store."""
     with budgets_in("sqlite://"):
@@ -169,6 +242,23 @@ def test_a_store_outage_slows_a_load_down_and_never_fails_it(
     assert len(waits.waits) == 2 * (TRIES - 1)  # tried the store again
     warned = [r for r in caplog.records if "unavailable" in r.getMessage()]
     assert len(warned) == 2 and "paces by itself" in warned[0].getMessage()
+
+
+def test_a_store_outage_leaves_klaviyos_windows_to_the_local_pacer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    waits = Waits()
+    binding = Binding("postgresql://podium@127.0.0.1:9/none", clock=waits.clock, sleep=waits)
+    local = window_pacer(Limit(2, 10), clock=waits.clock, sleep=waits)
+    limiter = local.share(binding, "down")
+    with caplog.at_level("WARNING", logger="podium.budgets"):
+        for _ in range(3):
+            limiter.acquire()
+            limiter.observe(_Answer())
+    # the store tried TRIES times (backoffs between), then the local pacer: 2 a second
+    assert len(waits.waits) == TRIES - 1 + 1 and waits.waits[-1] == pytest.approx(1.0)
+    warned = [r for r in caplog.records if "unavailable" in r.getMessage()]
+    assert len(warned) == 1 and "down" in warned[0].getMessage()
 
 
 def test_each_limiter_shares_through_the_store_or_stays_local(tmp_path: Path) -> None:

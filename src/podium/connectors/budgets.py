@@ -12,6 +12,9 @@ together instead of each pacing alone.
                          empties the shared bucket, so every process waits
     ShopifyCallLimit     REST's call bucket, its level from ``X-Shopify-Shop-Api-Call-Limit``
     GraphqlCostLimit     GraphQL's cost bucket, from ``throttleStatus`` (shopify/graphql.py)
+    WindowPacer          ``SharedWindows``: Klaviyo's burst and steady windows, paced by the
+                         store's log of requests (``RateWindows``: when each went and when
+                         its answer came) instead of a bucket
 
 A limiter without ``share`` (a sliding window, a concurrency cap) stays per process.
 Every answer's signals (the headers above, a 429 with ``Retry-After``, a query's refund)
@@ -37,11 +40,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from podium import clock as podium_clock
 from podium.errors import StoreError, StoreUnavailableError
-from podium.store.budgets import Learnt, RateBudgets, Shape
+from podium.store.budgets import Learnt, RateBudgets, RateWindows, Shape
 from podium.store.database import Database
 from podium.store.outage import Backoff
 
@@ -75,10 +78,17 @@ class Binding:
 
     def budgets(self) -> RateBudgets:
         """The store's budgets; ``StoreUnavailableError`` while it is away."""
+        return RateBudgets(self._database())
+
+    def windows(self) -> RateWindows:
+        """The store's log of windowed requests; ``StoreUnavailableError`` while away."""
+        return RateWindows(self._database())
+
+    def _database(self) -> Database:
         with self._lock:
             if self._db is None:
                 self._db = Database(self.url)
-            return RateBudgets(self._db)
+            return self._db
 
     def close(self) -> None:
         with self._lock:
@@ -182,15 +192,91 @@ class SharedBucket:
             self._go_offline(exc)
 
     def _go_offline(self, exc: Exception) -> None:
-        if self._clock() >= self._offline_until:
-            _LOG.warning(
-                "rate budget %s: the store is unavailable (%s); this process paces by "
-                "itself for %gs, then tries the store again",
-                self.key,
-                str(exc).split(";")[0],
-                OFFLINE_FOR,
-            )
-        self._offline_until = self._clock() + OFFLINE_FOR
+        self._offline_until = offline_until(self._clock(), self._offline_until, self.key, exc)
+
+
+class Paced(Protocol):
+    """What ``SharedWindows`` falls back on: a local limiter."""
+
+    def acquire(self) -> None: ...
+
+    def observe(self, response: Any) -> None: ...
+
+
+class SharedWindows:
+    """A ``WindowPacer``'s store-backed twin: every process on the store paces one log of
+    the key's requests (``RateWindows``), each thread's request marked answered when its
+    answer comes (or when the thread asks again: it has ended by then). While the store
+    is away, ``local`` paces this process, as ``SharedBucket``'s callers do."""
+
+    def __init__(
+        self,
+        binding: Binding,
+        key: str,
+        windows: list[tuple[int, float]],
+        local: Paced,
+        *,
+        sleep: Sleep | None = None,
+    ) -> None:
+        self.binding, self.key, self.windows, self.local = binding, key, windows, local
+        self._clock, self._sleep = binding.clock, sleep or binding.sleep
+        self._mine = threading.local()
+        self._offline_until = 0.0
+
+    def acquire(self) -> None:
+        if self._clock() < self._offline_until or not self._take():
+            self.local.acquire()
+
+    def observe(self, response: Any) -> None:
+        self.local.observe(response)
+        seq = getattr(self._mine, "seq", -1)
+        if seq < 0 or self._clock() < self._offline_until:
+            return
+        self._mine.seq = -1
+        try:
+            self.binding.windows().answer(self.key, seq, self._clock())
+        except (StoreUnavailableError, StoreError) as exc:
+            self._go_offline(exc)
+
+    def _take(self) -> bool:
+        backoff = Backoff(first=0.1, cap=2.0)
+        tries = 0
+        while True:
+            try:
+                seq, wait = self.binding.windows().take(
+                    self.key, self.windows, self._clock(), answered=getattr(self._mine, "seq", -1)
+                )
+            except (StoreUnavailableError, StoreError) as exc:
+                tries += 1
+                if tries >= TRIES:
+                    self._go_offline(exc)
+                    return False
+                self._sleep(backoff.next())
+                continue
+            self._mine.seq = -1
+            if seq is None:  # a request that decides is in flight
+                self._sleep(max(wait, POLL))
+                continue
+            self._mine.seq = seq
+            if wait > 0:
+                self._sleep(wait)
+            return True
+
+    def _go_offline(self, exc: Exception) -> None:
+        self._offline_until = offline_until(self._clock(), self._offline_until, self.key, exc)
+
+
+def offline_until(now: float, until: float, key: str, exc: Exception) -> float:
+    """When to try the store again after ``exc``; warns once per spell offline."""
+    if now >= until:
+        _LOG.warning(
+            "rate budget %s: the store is unavailable (%s); this process paces by "
+            "itself for %gs, then tries the store again",
+            key,
+            str(exc).split(";")[0],
+            OFFLINE_FOR,
+        )
+    return now + OFFLINE_FOR
 
 
 def margin(rate: float) -> float:

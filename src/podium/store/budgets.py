@@ -1,5 +1,6 @@
 """Rate budgets: one API account's token bucket as a row of the store, shared by every
-process (engines, workers, hosts) on it.
+process (engines, workers, hosts) on it; or, for an API that counts requests in fixed
+windows (Klaviyo), its recent requests as rows (``RateWindows``, at the end).
 
 A row per (account, limit), keyed by text that names the account without its secret
 (``shopify:shop.example:app=3f2a…``: a hash stands for the token). Its columns:
@@ -192,4 +193,79 @@ class RateBudgets:
                 row.inflight_at,
                 key,
             ),
+        )
+
+
+PATIENCE = 5.0  # seconds a request may stay unanswered before it is taken as counted
+
+
+class RateWindows:
+    """The ``rate_requests`` table of one store: each key's recent requests, when each
+    went (``sent_at``) and when its answer came (``answered_at``, NULL in flight).
+
+    A request goes once, for each window of ``most`` requests in ``seconds``, every
+    request ``most`` or more before it was answered at least ``seconds`` ago: the server
+    counts a request between the two, so no fixed window of ``seconds`` holds more than
+    ``most`` however unevenly requests travel (the klaviyo source's ``WindowPacer`` does
+    the same in one process). ``take`` and ``answer`` each run one short transaction,
+    serialised per key (``Tx.lock``); rows older than every window are deleted by
+    ``take``."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def take(
+        self, key: str, windows: list[tuple[int, float]], now: float, *, answered: int = -1
+    ) -> tuple[int | None, float]:
+        """A place for one request of ``key``, first marking this caller's earlier
+        request ``answered`` (its seq; -1: none) answered by ``now``. Returns (seq,
+        seconds): send after that long; (None, seconds): a request whose answer time
+        decides is still in flight, ask again after that long."""
+        widest = max(seconds for _, seconds in windows)
+        with self.db.transaction() as tx:
+            tx.lock(f"rate_requests:{key}")
+            if answered >= 0:
+                self._answer(tx, key, answered, now)
+            last = tx.fetchone("SELECT max(seq) FROM rate_requests WHERE key = ?", (key,))
+            seq = int(last[0]) + 1 if last and last[0] is not None else 0
+            at = now
+            for most, seconds in windows:
+                found = tx.fetchone(
+                    "SELECT max(answered_at), min(CASE WHEN answered_at IS NULL THEN sent_at"
+                    " END) FROM rate_requests WHERE key = ? AND seq <= ?",
+                    (key, seq - most),
+                )
+                latest, waiting = found if found else (None, None)
+                if waiting is not None:  # in flight: wait for its answer
+                    if float(waiting) + PATIENCE > now:
+                        return None, min(0.05, float(waiting) + PATIENCE - now)
+                    tx.execute(  # unanswered that long: counted by now
+                        "UPDATE rate_requests SET answered_at = ? WHERE key = ? AND seq <= ?"
+                        " AND answered_at IS NULL",
+                        (now, key, seq - most),
+                    )  # (sent PATIENCE ago, so no earlier than it went)
+                    latest = now if latest is None else max(float(latest), now)
+                if latest is not None:
+                    at = max(at, float(latest) + seconds)
+            tx.execute(
+                "INSERT INTO rate_requests (key, seq, sent_at, answered_at) VALUES (?, ?, ?, ?)",
+                (key, seq, at, None),
+            )
+            tx.execute(
+                "DELETE FROM rate_requests WHERE key = ? AND answered_at < ? AND seq < ?",
+                (key, now - widest, seq - max(most for most, _ in windows)),
+            )
+        return seq, at - now
+
+    def answer(self, key: str, seq: int, now: float) -> None:
+        """Request ``seq`` of ``key`` was answered at ``now``."""
+        with self.db.transaction() as tx:
+            self._answer(tx, key, seq, now)
+
+    @staticmethod
+    def _answer(tx: Tx, key: str, seq: int, now: float) -> None:
+        tx.execute(
+            "UPDATE rate_requests SET answered_at = CASE WHEN sent_at > ? THEN sent_at ELSE ? END"
+            " WHERE key = ? AND seq = ? AND answered_at IS NULL",
+            (now, now, key, seq),
         )

@@ -215,6 +215,18 @@ MIGRATIONS: list[list[str]] = [
             paused_by TEXT NOT NULL
         )""",
     ],
+    [
+        # requests counted in an API's fixed windows (Klaviyo's burst and steady ones),
+        # shared by every process on this store: when each went and when its answer came
+        # (store/budgets.py RateWindows); the key never holds a secret
+        """CREATE TABLE rate_requests (
+            key TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            sent_at {float} NOT NULL,
+            answered_at {float},
+            PRIMARY KEY (key, seq)
+        )""",
+    ],
 ]
 
 

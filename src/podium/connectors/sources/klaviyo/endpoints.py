@@ -30,7 +30,6 @@ lists never send it, as their default page is already their largest.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from podium.connectors.source import Stream, WriteMode
@@ -133,17 +132,3 @@ def page_size(endpoint: Endpoint, revision: str) -> int | None:
     """The ``page[size]`` to send under ``revision``; None where that revision has none
     (events took it from 2026-01-15)."""
     return endpoint.page_size if revision >= endpoint.page_size_from else None
-
-
-def pacing(limit: Limit, windows: tuple[float, float] = (1.0, 60.0)) -> tuple[float, float]:
-    """``(rate per second, burst)`` of a token bucket that stays inside both of Klaviyo's
-    fixed windows (``windows`` = their lengths in seconds; tests shrink them).
-
-    In any fixed window of length W a bucket lets through at most its burst plus what it
-    refills in W, so the rate is 85 % of the tighter window's allowance and the burst is
-    what that leaves of both windows (at least one request).
-    """
-    short, long = windows
-    rate = 0.85 * min(limit.burst / short, limit.steady / long)
-    room = min(limit.burst - rate * short, limit.steady - rate * long)
-    return rate, max(1.0, math.floor(room))

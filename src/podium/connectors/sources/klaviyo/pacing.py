@@ -19,9 +19,9 @@ An attempt that failed without an answer is closed when its thread asks again (i
 ended by then), else ``PATIENCE`` seconds after it went: a request still unanswered then
 is taken as counted by then, as a server counts on arrival.
 
-Shared through a budget store (``budgets_in``), a pacer stands in for the single token
-bucket that every process spends from (the store keeps one bucket per account); only a
-process pacing alone uses the log.
+Under a budget store (``budgets_in``: a project's extract), every process on the store
+paces one such log kept in the store (``budgets.SharedWindows``); this pacer paces its own
+process while the store is away.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from podium.connectors.budgets import Binding
-from podium.connectors.ratelimit import Observed, RateLimiter, TokenBucket
-from podium.connectors.sources.klaviyo.endpoints import Limit, pacing
+from podium.connectors.budgets import Binding, SharedWindows
+from podium.connectors.ratelimit import Observed
+from podium.connectors.sources.klaviyo.endpoints import Limit
 
 PATIENCE = 5.0  # seconds a request may stay unanswered before it is taken as counted
 
@@ -54,12 +54,11 @@ class WindowPacer:
         self,
         windows: list[tuple[int, float]],
         *,
-        bucket: Callable[[], TokenBucket],
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.windows = windows
-        self._bucket, self._clock, self._sleep = bucket, clock, sleep
+        self._clock, self._sleep = clock, sleep
         # the last requests, enough for the widest window, and per window the latest
         # answer among the requests that have fallen `most` behind
         self._requests = deque[_Request](maxlen=max(most for most, _ in windows))
@@ -92,9 +91,9 @@ class WindowPacer:
             self._close_mine(self._clock())
             self._lock.notify_all()
 
-    def share(self, binding: Binding, key: str) -> RateLimiter:
-        """The single token bucket's store-backed twin (see the module docstring)."""
-        return self._bucket().share(binding, key)
+    def share(self, binding: Binding, key: str) -> SharedWindows:
+        """The twin pacing ``key`` by the store's log, this pacer its fallback."""
+        return SharedWindows(binding, key, self.windows, self, sleep=self._sleep)
 
     def _close_mine(self, now: float) -> None:
         """The calling thread's last request has ended by ``now``; the caller holds the
@@ -129,10 +128,4 @@ def window_pacer(
     """The pacer for an endpoint of ``limit`` (``windows``: the burst and steady windows'
     lengths in seconds; tests shrink them)."""
     short, long = windows
-    rate, burst = pacing(limit, windows)
-    return WindowPacer(
-        [(limit.burst, short), (limit.steady, long)],
-        bucket=lambda: TokenBucket(rate, burst, clock=clock, sleep=sleep),
-        clock=clock,
-        sleep=sleep,
-    )
+    return WindowPacer([(limit.burst, short), (limit.steady, long)], clock=clock, sleep=sleep)
