@@ -1,12 +1,16 @@
 """The extract service: one connection's streams, each loaded into the warehouse.
 
 Used by the ``extract`` task kind and by ``podium extract``; both get the same results.
+Streams load one after another, or ``parallel_streams`` at a time where the source says
+its streams do not share a budget (an optional attribute of the source: Klaviyo counts
+each endpoint's requests apart, so its profiles and events go at once).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +18,7 @@ from typing import Any
 from podium.connectors.budgets import budgets_in
 from podium.connectors.load import LoadJob, Progress, StreamResult, load_stream
 from podium.connectors.registry import dataset_for, open_source
+from podium.connectors.source import Stream
 from podium.connectors.warehouse import open_destination
 from podium.core.workflow import Project
 from podium.errors import NotFoundError, UsageError, did_you_mean
@@ -80,26 +85,62 @@ def extract_plan(
     destination = open_destination(plan.warehouse, root)
     try:
         chosen = _choose(connection, source.streams(), streams)
-        results = []
-        for stream in chosen:
-            job = LoadJob(
-                source,
-                stream,
-                destination,
-                connection,
-                dataset_for(connection, settings),
-                root / LOADS_DIR,
-                full_refresh=full_refresh,
-                on_progress=on_progress,
+
+        def load(stream: Stream) -> StreamResult:
+            return load_stream(
+                LoadJob(
+                    source,
+                    stream,
+                    destination,
+                    connection,
+                    dataset_for(connection, settings),
+                    root / LOADS_DIR,
+                    full_refresh=full_refresh,
+                    on_progress=on_progress,
+                )
             )
-            result = load_stream(job)
-            if on_loaded is not None:
-                on_loaded(result)
-            results.append(result)
-        return results
+
+        parallel = min(len(chosen), max(1, int(getattr(source, "parallel_streams", 1))))
+        if parallel == 1:
+            results = []
+            for stream in chosen:
+                results.append(load(stream))
+                if on_loaded is not None:
+                    on_loaded(results[-1])
+            return results
+        return _in_parallel(chosen, load, parallel, on_loaded, connection)
     finally:
         source.close()
         destination.close()
+
+
+def _in_parallel(
+    chosen: Sequence[Stream],
+    load: Callable[[Stream], StreamResult],
+    parallel: int,
+    on_loaded: Callable[[StreamResult], None] | None,
+    connection: str,
+) -> list[StreamResult]:
+    """Loads ``chosen`` streams ``parallel`` at a time (a source whose streams have budgets
+    of their own, Klaviyo's endpoints); ``on_loaded`` as each ends, on this thread. A
+    stream that fails lets the others finish; then the first failure (in stream order)
+    is raised."""
+    with ThreadPoolExecutor(parallel, thread_name_prefix=f"podium-extract-{connection}") as pool:
+        futures = {pool.submit(load, stream): n for n, stream in enumerate(chosen)}
+        results: list[StreamResult | None] = [None] * len(chosen)
+        failures: dict[int, BaseException] = {}
+        for future in as_completed(futures):
+            n = futures[future]
+            try:
+                result = results[n] = future.result()
+            except BaseException as exc:  # noqa: BLE001 - raised below, after the others
+                failures[n] = exc
+                continue
+            if on_loaded is not None:
+                on_loaded(result)
+    if failures:
+        raise failures[min(failures)]
+    return [r for r in results if r is not None]
 
 
 def task_output(results: Sequence[StreamResult]) -> dict[str, Any]:

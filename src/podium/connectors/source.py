@@ -150,7 +150,9 @@ Page = JsonPage | JsonBody | FilePage | UnreadablePage
 class Source(Protocol):
     """A connector. ``read`` yields pages lazily so memory stays flat however large the
     source; it may update ``state.extra`` as it goes, and the loader commits whatever
-    state holds once every page it yielded is staged."""
+    state holds once every page it yielded is staged. A source whose streams spend
+    budgets of their own may say how many to load at once (``parallel_streams``, an
+    optional int attribute; 1 when absent), and must then read from several threads."""
 
     def streams(self) -> Sequence[Stream]: ...
 

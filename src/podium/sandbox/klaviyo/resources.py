@@ -17,11 +17,14 @@ rendering every row (profiles look identifiers up in the store's index).
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from podium.sandbox.klaviyo.model import (
     KLAVIYO,
@@ -48,6 +51,8 @@ class Rows:
     render: Callable[[Any], dict[str, Any]]
     end: int = -1  # rows past it do not exist yet (-1: all do)
     index: dict[str, int] | None = None  # id → position, where a listing keeps one
+    #: position → the rendered row as JSON, where a listing keeps its rows rendered
+    encoded: Callable[[int], bytes] | None = None
 
     @property
     def count(self) -> int:
@@ -113,6 +118,12 @@ def listings(r: Renderer) -> dict[str, Listing]:
 
 
 _URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+_BASE_MARK = "\x00podium-base\x00"
+
+
+def _split(rendered: bytes) -> tuple[bytes, bytes]:
+    head, _, tail = rendered.partition(b"\\u0000podium-base\\u0000")
+    return head, tail
 
 
 def uuid5_url(name: str) -> str:
@@ -131,6 +142,8 @@ class Renderer:
     def __init__(self, model: KlaviyoModel, base: Callable[[], str], state: AccountState) -> None:
         self.model, self.base, self.state = model, base, state
         self._profiles: tuple[tuple[datetime, int], Rows] | None = None
+        self._events_json: list[tuple[bytes, bytes]] | None = None
+        self._rendering = threading.Lock()
 
     def _link(self, kind: str, rid: str) -> dict[str, str]:
         return {"self": f"{self.base()}/api/{kind}/{rid}/"}
@@ -188,9 +201,24 @@ class Renderer:
     def events(self, now: datetime, archived: bool) -> Rows:
         count = self.model.count_until(now)
         keys = self.model.event_keys
-        return Rows(keys, self.model.events, self.event, count)
+        return Rows(keys, self.model.events, self.event, count, encoded=self._encoded_event)
 
-    def event(self, event: Event) -> dict[str, Any]:
+    def render_events(self) -> list[tuple[bytes, bytes]]:
+        """Every event as JSON, once (events never change), split where its link's base
+        URL goes: the first events page renders them all, or ``render_ahead`` before."""
+        with self._rendering:
+            if self._events_json is None:
+                self._events_json = [
+                    _split(orjson.dumps(self.event(event, _BASE_MARK)))
+                    for event in self.model.events
+                ]
+            return self._events_json
+
+    def _encoded_event(self, position: int) -> bytes:
+        head, tail = (self._events_json or self.render_events())[position]
+        return head + self.base().encode() + tail
+
+    def event(self, event: Event, base: str | None = None) -> dict[str, Any]:
         metric = self.model.metric_ids[event.metric]
         return {
             "type": "event",
@@ -205,7 +233,7 @@ class Renderer:
                 "profile": {"data": {"type": "profile", "id": event.profile}},
                 "metric": {"data": {"type": "metric", "id": metric}},
             },
-            "links": self._link("events", event.id),
+            "links": {"self": f"{self.base() if base is None else base}/api/events/{event.id}/"},
         }
 
     # -- small resources -------------------------------------------------------------

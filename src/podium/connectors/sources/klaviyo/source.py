@@ -17,6 +17,7 @@ Records are the resources made flat (``document.py``). Report rows are
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import closing
@@ -49,6 +50,10 @@ FETCH_AHEAD = 2  # decoded pages waiting to be made flat, besides the one being 
 class KlaviyoSource:
     """One ``klaviyo`` connection; see the module docstring."""
 
+    # Klaviyo counts each endpoint's requests apart: profiles, events and the small
+    # streams are read at once, each under its own windows (the extract's threads)
+    parallel_streams = 3
+
     def __init__(
         self,
         name: str,
@@ -63,6 +68,7 @@ class KlaviyoSource:
         self._secrets = (*secrets, config.api_key)
         self._logger, self._sleep, self._windows = logger, sleep, windows
         self._clients: dict[str, HttpClient] = {}
+        self._making = threading.Lock()  # streams read on several threads make clients
         self._conversion_metric: str | None = None
         self._budgets = current_binding()  # clients are made later, maybe on other threads
 
@@ -201,30 +207,36 @@ class KlaviyoSource:
     def _client(self, endpoint: Endpoint) -> HttpClient:
         key = endpoint.path
         client = self._clients.get(key)
-        if client is None:
-            limit = self.config.limits.get(endpoint.stream.name, endpoint.limit)
-            account = account_key("klaviyo", secret=self.config.api_key)
-            with budgets_in(self._budgets):
-                limiter = shared_limiter(
-                    f"klaviyo:{self.name}:{endpoint.path}:{limit}:{self._windows}",
-                    partial(window_pacer, limit, self._windows, sleep=self._sleep),
-                    account=f"{account}:{endpoint.path}:{limit}:{self._windows}",
-                )
-            client = self._clients[key] = HttpClient(
-                self.config.base_url,
-                headers={
-                    "Authorization": f"Klaviyo-API-Key {self.config.api_key}",
-                    "revision": self.config.revision,
-                    "accept": JSON_API,
-                },
-                secrets=self._secrets,
-                timeout=self.config.timeout,
-                retry=HttpRetry(attempts=self.config.retries + 1),
-                limiter=limiter,
-                name=self.name,
-                logger=self._logger,
-                sleep=self._sleep,
+        if client is not None:
+            return client
+        with self._making:
+            return self._clients.get(key) or self._new_client(endpoint)
+
+    def _new_client(self, endpoint: Endpoint) -> HttpClient:
+        key = endpoint.path
+        limit = self.config.limits.get(endpoint.stream.name, endpoint.limit)
+        account = account_key("klaviyo", secret=self.config.api_key)
+        with budgets_in(self._budgets):
+            limiter = shared_limiter(
+                f"klaviyo:{self.name}:{endpoint.path}:{limit}:{self._windows}",
+                partial(window_pacer, limit, self._windows, sleep=self._sleep),
+                account=f"{account}:{endpoint.path}:{limit}:{self._windows}",
             )
+        client = self._clients[key] = HttpClient(
+            self.config.base_url,
+            headers={
+                "Authorization": f"Klaviyo-API-Key {self.config.api_key}",
+                "revision": self.config.revision,
+                "accept": JSON_API,
+            },
+            secrets=self._secrets,
+            timeout=self.config.timeout,
+            retry=HttpRetry(attempts=self.config.retries + 1),
+            limiter=limiter,
+            name=self.name,
+            logger=self._logger,
+            sleep=self._sleep,
+        )
         return client
 
 
