@@ -59,7 +59,7 @@ def _klaviyo() -> tuple[Any, Callable[[str], Any]]:
     from podium.sandbox.klaviyo import DEMO_API_KEY, KlaviyoSimulator, demo_connection
 
     sim = KlaviyoSimulator(Brand(BRAND), SimClock(BRAND.end_at))
-    sim.model.events  # noqa: B018 (generate the account before the clock starts)
+    sim.render_ahead()  # generate the account and render its events before the clock starts
 
     def source(url: str) -> Any:
         settings = demo_connection(url)
