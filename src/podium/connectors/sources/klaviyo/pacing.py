@@ -35,8 +35,7 @@ from dataclasses import dataclass
 from podium.connectors.budgets import Binding, SharedWindows
 from podium.connectors.ratelimit import Observed
 from podium.connectors.sources.klaviyo.endpoints import Limit
-
-PATIENCE = 5.0  # seconds a request may stay unanswered before it is taken as counted
+from podium.store.budgets import PATIENCE  # unanswered that long: taken as counted
 
 
 @dataclass
