@@ -14,7 +14,7 @@ import multiprocessing
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,31 +49,51 @@ def hammer(url: str, start: Any, seconds: float, threads: int, out: Any) -> None
     parent sets ``start`` (once every process is ready) for ``seconds``."""
     with budgets_in(url):
         limiter = shared_limiter("hammer", lambda: TokenBucket(RATE, BURST), account="hammer:acct")
-    times: list[float] = []
-    lock = threading.Lock()
-    ready = threading.Barrier(threads + 1)
 
-    def work() -> None:
-        Database(url).read().fetchone("SELECT 1")  # connected before the start
-        ready.wait()
-        while start.value == 0 or clock.time() < start.value:
-            time.sleep(0.001)
+    def loop(n: int, note: Callable[[float], None]) -> None:
         while True:
             limiter.acquire()
             now = clock.time()
             if now >= start.value + seconds:
                 return
-            with lock:
-                times.append(now)
+            note(now)
 
-    pool = [threading.Thread(target=work) for _ in range(threads)]
+    in_threads(url, start, threads, out, loop)
+
+
+def in_threads(
+    url: str,
+    start: Any,
+    threads: int,
+    out: Any,
+    loop: Callable[[int, Callable[[float], None]], None],
+) -> None:
+    """In a child process: ``threads`` threads, each connected to the store first, run
+    ``loop(n, note)`` from when the parent sets ``start``; what they ``note`` goes to
+    ``out``, after "ready" once every thread is."""
+    noted: list[float] = []
+    lock = threading.Lock()
+    ready = threading.Barrier(threads + 1)
+
+    def note(moment: float) -> None:
+        with lock:
+            noted.append(moment)
+
+    def work(n: int) -> None:
+        Database(url).read().fetchone("SELECT 1")  # connected before the start
+        ready.wait()
+        while start.value == 0 or clock.time() < start.value:
+            time.sleep(0.001)
+        loop(n, note)
+
+    pool = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
     for thread in pool:
         thread.start()
     ready.wait()
     out.put("ready")
     for thread in pool:
         thread.join()
-    out.put(times)
+    out.put(noted)
 
 
 def refusals(times: Sequence[float], capacity: float, rate: float, slack: float = 0.0) -> int:
@@ -90,22 +110,29 @@ def refusals(times: Sequence[float], capacity: float, rate: float, slack: float 
     return refused
 
 
-def test_processes_sharing_a_bucket_never_overspend_it(store_url: str) -> None:
+def race(target: Any, store_url: str) -> list[list[float]]:
+    """What each of ``PROCESSES`` spawned processes running ``target`` (``hammer``'s
+    arguments) reported, once all were ready and started together."""
     Database(store_url).close()  # migrated once, before the processes race to it
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
     start = context.Value("d", 0.0)
     children = [
-        context.Process(target=hammer, args=(store_url, start, SECONDS, THREADS, out))
+        context.Process(target=target, args=(store_url, start, SECONDS, THREADS, out))
         for _ in range(PROCESSES)
     ]
     for child in children:
         child.start()
     assert [out.get(timeout=120) for _ in children] == ["ready"] * PROCESSES
     start.value = clock.time() + 0.2
-    granted = [out.get(timeout=60) for _ in children]
+    reported = [out.get(timeout=60) for _ in children]
     for child in children:
         child.join(timeout=30)
+    return reported
+
+
+def test_processes_sharing_a_bucket_never_overspend_it(store_url: str) -> None:
+    granted = race(hammer, store_url)
     times = [t for per in granted for t in per]
     assert all(per for per in granted), "every process was granted some"
     assert refusals(times, BURST, RATE) == 0
@@ -133,57 +160,29 @@ def hammer_windows(url: str, start: Any, seconds: float, threads: int, out: Any)
         limiter = shared_limiter(
             "hammer-windows", lambda: window_pacer(WINDOW_LIMIT, WINDOWS), account="kl:acct"
         )
-    counted: list[float] = []
-    lock = threading.Lock()
-    ready = threading.Barrier(threads + 1)
 
-    def work(seed: int) -> None:
+    def loop(seed: int, note: Callable[[float], None]) -> None:
         rand = random.Random(seed)
-        Database(url).read().fetchone("SELECT 1")
-        ready.wait()
-        while start.value == 0 or clock.time() < start.value:
-            time.sleep(0.001)
         while clock.time() < start.value + seconds:
             limiter.acquire()
             time.sleep(rand.uniform(0.0, 0.04))
-            with lock:
-                counted.append(clock.time())
+            note(clock.time())  # counted
             time.sleep(rand.uniform(0.0, 0.04))
             limiter.observe(_Answer())
 
-    pool = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-    for thread in pool:
-        thread.start()
-    ready.wait()
-    out.put("ready")
-    for thread in pool:
-        thread.join()
-    out.put(counted)
+    in_threads(url, start, threads, out, loop)
 
 
 class _Answer:
-    status, headers = 200, {}
+    status = 200
+    headers: dict[str, str] = {}  # noqa: RUF012 - read only
 
 
 def test_processes_sharing_klaviyos_windows_never_overflow_them(store_url: str) -> None:
     """Any ``limit + 1`` requests, however unevenly they travelled, were counted more than
     a window apart (so no fixed window, wherever it starts, holds more than the limit)
     and the steady window's limit is used."""
-    Database(store_url).close()
-    context = multiprocessing.get_context("spawn")
-    out = context.Queue()
-    start = context.Value("d", 0.0)
-    children = [
-        context.Process(target=hammer_windows, args=(store_url, start, SECONDS, THREADS, out))
-        for _ in range(PROCESSES)
-    ]
-    for child in children:
-        child.start()
-    assert [out.get(timeout=120) for _ in children] == ["ready"] * PROCESSES
-    start.value = clock.time() + 0.2
-    counted = sorted(t for _ in children for t in out.get(timeout=60))
-    for child in children:
-        child.join(timeout=30)
+    counted = sorted(t for per in race(hammer_windows, store_url) for t in per)
     for most, seconds in ((WINDOW_LIMIT.burst, WINDOWS[0]), (WINDOW_LIMIT.steady, WINDOWS[1])):
         spans = [b - a for a, b in zip(counted, counted[most:], strict=False)]
         assert min(spans, default=seconds) >= seconds, (most, min(spans))

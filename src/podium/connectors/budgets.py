@@ -40,7 +40,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from podium import clock as podium_clock
 from podium.errors import StoreError, StoreUnavailableError
@@ -57,6 +57,7 @@ MAX_POLL = 0.25  # the longest (a refund may land meanwhile)
 TRIES = 4  # store attempts per take before pacing locally
 OFFLINE_FOR = 30.0
 _LOG = logging.getLogger("podium.budgets")
+_T = TypeVar("_T")
 
 
 def account_key(kind: str, *parts: str, secret: str = "") -> str:
@@ -153,21 +154,18 @@ class SharedBucket:
         the caller paces by its local limiter)."""
         if self._clock() < self._offline_until:
             return False
-        backoff = Backoff(first=0.1, cap=2.0)
-        tries = 0
         while True:
-            try:
-                pending = float(getattr(self._local, "pending", 0.0))
-                taken, wait = self.binding.budgets().take(
-                    self.key, cost, self.shape, self._clock(), settle=pending
+            pending = float(getattr(self._local, "pending", 0.0))
+
+            def take(settle: float = pending) -> tuple[bool, float]:
+                return self.binding.budgets().take(
+                    self.key, cost, self.shape, self._clock(), settle=settle
                 )
-            except (StoreUnavailableError, StoreError) as exc:
-                tries += 1
-                if tries >= TRIES:
-                    self._go_offline(exc)
-                    return False
-                self._sleep(backoff.next())
-                continue
+
+            answer = from_store(take, self._sleep, self._go_offline)
+            if answer is None:
+                return False
+            taken, wait = answer
             self._local.pending = 0.0
             if not taken:  # too little left, or another process is learning the size
                 self._sleep(min(max(wait, POLL), MAX_POLL))
@@ -239,20 +237,18 @@ class SharedWindows:
             self._go_offline(exc)
 
     def _take(self) -> bool:
-        backoff = Backoff(first=0.1, cap=2.0)
-        tries = 0
         while True:
-            try:
-                seq, wait = self.binding.windows().take(
-                    self.key, self.windows, self._clock(), answered=getattr(self._mine, "seq", -1)
+            answered: int = getattr(self._mine, "seq", -1)
+
+            def take(done: int = answered) -> tuple[int | None, float]:
+                return self.binding.windows().take(
+                    self.key, self.windows, self._clock(), answered=done
                 )
-            except (StoreUnavailableError, StoreError) as exc:
-                tries += 1
-                if tries >= TRIES:
-                    self._go_offline(exc)
-                    return False
-                self._sleep(backoff.next())
-                continue
+
+            answer = from_store(take, self._sleep, self._go_offline)
+            if answer is None:
+                return False
+            seq, wait = answer
             self._mine.seq = -1
             if seq is None:  # a request that decides is in flight
                 self._sleep(max(wait, POLL))
@@ -264,6 +260,23 @@ class SharedWindows:
 
     def _go_offline(self, exc: Exception) -> None:
         self._offline_until = offline_until(self._clock(), self._offline_until, self.key, exc)
+
+
+def from_store(
+    action: Callable[[], _T], sleep: Sleep, offline: Callable[[Exception], None]
+) -> _T | None:
+    """``action()`` on the store, tried ``TRIES`` times with backoff while the store is
+    away; None, after telling ``offline``, when it stays away."""
+    backoff = Backoff(first=0.1, cap=2.0)
+    for attempt in range(1, TRIES + 1):
+        try:
+            return action()
+        except (StoreUnavailableError, StoreError) as exc:
+            if attempt == TRIES:
+                offline(exc)
+            else:
+                sleep(backoff.next())
+    return None
 
 
 def offline_until(now: float, until: float, key: str, exc: Exception) -> float:

@@ -37,14 +37,13 @@ from podium.connectors.http import (
     UnparsableBodyError,
 )
 from podium.connectors.ratelimit import Observed, RateLimiter, shared_limiter
-from podium.connectors.sources.klaviyo.config import KlaviyoConfig
+from podium.connectors.sources.klaviyo.config import JSON_API, KlaviyoConfig
 from podium.connectors.sources.klaviyo.endpoints import ENDPOINTS, write_limit
 from podium.connectors.sources.klaviyo.pacing import window_pacer
 from podium.errors import TerminalTaskError
 from podium.syncs.destination import WriterEnv
 from podium.syncs.destinations.pacing import SlidingWindows
 
-JSON_API = "application/vnd.api+json"
 RECORD_STATUSES = (400, 404, 409, 413, 422)  # answers about the record sent, not the call
 PAGE = 100  # import-errors and profile lookups: Klaviyo's largest page
 REMOVE_MOST = 1000  # profile ids per list-relationship request
@@ -275,11 +274,7 @@ class KlaviyoWriteApi:
             limiter = shared_limiter(key, factory)
             client = self._clients[op] = HttpClient(
                 self.config.base_url,
-                headers={
-                    "Authorization": f"Klaviyo-API-Key {self.config.api_key}",
-                    "revision": self.config.revision,
-                    "accept": JSON_API,
-                },
+                headers=self.config.headers(),
                 secrets=(*self.env.secrets, self.config.api_key),
                 timeout=self.config.timeout,
                 retry=HttpRetry(attempts=self.config.retries + 1),

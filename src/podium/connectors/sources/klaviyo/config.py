@@ -78,6 +78,7 @@ SETTINGS = Settings(
     doc="A klaviyo connection: api_key is needed.",
 )  # fmt: skip
 KEYS = SETTINGS.names
+JSON_API = "application/vnd.api+json"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,14 @@ class KlaviyoConfig:
     timeout: float = 30.0
     retries: int = 5
     limits: Mapping[str, Limit] = field(default_factory=dict)
+
+    def headers(self) -> dict[str, str]:
+        """What every request of this connection sends: the key, the revision, JSON:API."""
+        return {
+            "Authorization": f"Klaviyo-API-Key {self.api_key}",
+            "revision": self.revision,
+            "accept": JSON_API,
+        }
 
 
 def parse_klaviyo_settings(settings: Any) -> tuple[KlaviyoConfig | None, list[str]]:

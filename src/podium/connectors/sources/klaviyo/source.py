@@ -29,14 +29,13 @@ from podium.connectors.http import HttpClient, HttpRequest, HttpRetry
 from podium.connectors.prefetch import Prefetcher
 from podium.connectors.ratelimit import shared_limiter
 from podium.connectors.source import JsonPage, Page, Stream, StreamState
-from podium.connectors.sources.klaviyo.config import KlaviyoConfig
+from podium.connectors.sources.klaviyo.config import JSON_API, KlaviyoConfig
 from podium.connectors.sources.klaviyo.document import decode, flat_records, money, page_parts
 from podium.connectors.sources.klaviyo.endpoints import ENDPOINTS, Endpoint, page_size
 from podium.connectors.sources.klaviyo.pacing import window_pacer
 from podium.connectors.sources.rest import rewind_cursor
 from podium.errors import TerminalTaskError
 
-JSON_API = "application/vnd.api+json"
 REPORT_TIMEFRAME = {"key": "last_365_days"}  # Klaviyo allows at most one year
 STATISTICS = (
     "recipients", "delivered", "opens", "opens_unique", "open_rate", "clicks",
@@ -224,11 +223,7 @@ class KlaviyoSource:
             )
         client = self._clients[key] = HttpClient(
             self.config.base_url,
-            headers={
-                "Authorization": f"Klaviyo-API-Key {self.config.api_key}",
-                "revision": self.config.revision,
-                "accept": JSON_API,
-            },
+            headers=self.config.headers(),
             secrets=self._secrets,
             timeout=self.config.timeout,
             retry=HttpRetry(attempts=self.config.retries + 1),
