@@ -17,7 +17,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .conftest import DEFAULT_CONFIG, MakeProject, Project, Up, podium_cli, podium_env, wait_until
+from .conftest import (
+    DEFAULT_CONFIG,
+    MakeProject,
+    Project,
+    Up,
+    free_port,
+    podium_cli,
+    podium_env,
+    wait_until,
+)
 
 TASKS_PY = """
 import os
@@ -441,7 +450,8 @@ def test_up_on_a_port_in_use_fails_with_a_clear_message(make_project: MakeProjec
 def test_a_second_up_on_the_same_sqlite_store_refuses(make_project: MakeProject) -> None:
     project = api_project(make_project)
     up = project.up()
-    second = project.podium("up", "--port", str(up.port + 1), timeout=20)
+    # a free port (up.port + 1 was sometimes another parallel test's): the store refuses
+    second = project.podium("up", "--port", str(free_port()), timeout=20)
     assert second.code == 2, second
     assert "another podium engine" in second.err
     assert f"podium up on 127.0.0.1:{up.port}, pid {up.proc.pid}" in second.err
